@@ -1,0 +1,52 @@
+/* Checked wrappers: every library call on a programming or environment path goes through one of
+ * these. On failure they print "file:line: what failed (hint)" and stop the process with exit
+ * code 1. Calls on the data and network path return a status instead, so they can retry. */
+#ifndef BCOS_CHECK_H
+#define BCOS_CHECK_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define BCOS_NORETURN __attribute__((noreturn))
+#define BCOS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define BCOS_NORETURN
+#define BCOS_PRINTF(a, b)
+#endif
+
+/* Print "file:line: message (hint: hint)" to stderr and exit(1). hint may be NULL. */
+BCOS_NORETURN void bcos_die_at(const char *file, int line, const char *hint, const char *fmt, ...)
+    BCOS_PRINTF(4, 5);
+
+/* A user-facing error: one line "bcos: message" and exit(1), no source location. */
+BCOS_NORETURN void bcos_fail(const char *fmt, ...) BCOS_PRINTF(1, 2);
+
+#define BCOS_DIE(hint, ...) bcos_die_at(__FILE__, __LINE__, (hint), __VA_ARGS__)
+#define BCOS_CHECK(cond, hint)                                                                    \
+    do {                                                                                          \
+        if (!(cond)) BCOS_DIE((hint), "check failed: %s", #cond);                                 \
+    } while (0)
+
+void *bcos_malloc_at(size_t size, const char *file, int line);
+void *bcos_calloc_at(size_t count, size_t size, const char *file, int line);
+void *bcos_realloc_at(void *ptr, size_t size, const char *file, int line);
+char *bcos_strdup_at(const char *s, const char *file, int line);
+FILE *bcos_fopen_at(const char *path, const char *mode, const char *file, int line);
+void bcos_fread_at(void *ptr, size_t size, size_t count, FILE *f, const char *file, int line);
+void bcos_fwrite_at(const void *ptr, size_t size, size_t count, FILE *f, const char *file, int line);
+void bcos_fclose_at(FILE *f, const char *file, int line);
+
+#define xmalloc(size) bcos_malloc_at((size), __FILE__, __LINE__)
+#define xcalloc(count, size) bcos_calloc_at((count), (size), __FILE__, __LINE__)
+#define xrealloc(ptr, size) bcos_realloc_at((ptr), (size), __FILE__, __LINE__)
+#define xstrdup(s) bcos_strdup_at((s), __FILE__, __LINE__)
+#define xfopen(path, mode) bcos_fopen_at((path), (mode), __FILE__, __LINE__)
+#define xfread(ptr, size, count, f) bcos_fread_at((ptr), (size), (count), (f), __FILE__, __LINE__)
+#define xfwrite(ptr, size, count, f) bcos_fwrite_at((ptr), (size), (count), (f), __FILE__, __LINE__)
+#define xfclose(f) bcos_fclose_at((f), __FILE__, __LINE__)
+
+/* Read a whole file into a NUL-terminated heap buffer; returns NULL and sets errno on failure. */
+char *bcos_read_file(const char *path, size_t *size_out);
+
+#endif

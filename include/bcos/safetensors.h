@@ -1,0 +1,74 @@
+/* safetensors files: read (mmap, bounds-checked header) and write (F32/F16/BF16).
+ * Layout: 8-byte little-endian header length N, N bytes of JSON header
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
+ * then the raw little-endian data. Reading returns a status and a one-line message naming the
+ * culprit, never stops the process: bad files are user input. */
+#ifndef BCOS_SAFETENSORS_H
+#define BCOS_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { BCOS_F32, BCOS_F16, BCOS_BF16, BCOS_I64, BCOS_I32, BCOS_DTYPE_OTHER } bcos_dtype;
+
+#define BCOS_ST_MAX_DIMS 8
+#define BCOS_ERRLEN 512
+
+typedef struct {
+    char *name;
+    bcos_dtype dtype;
+    char dtype_name[8]; /* as written in the header, e.g. "F64" for BCOS_DTYPE_OTHER */
+    int ndim;
+    int64_t shape[BCOS_ST_MAX_DIMS];
+    size_t numel;
+    const uint8_t *data; /* points into the mapping */
+    size_t nbytes;
+} bcos_st_tensor;
+
+typedef struct {
+    const char *key;
+    const char *value;
+} bcos_st_meta;
+
+typedef struct {
+    void *map; /* NULL when parsed from a caller's buffer */
+    size_t map_size;
+    int count;
+    bcos_st_tensor *tensors;
+    int meta_count;
+    bcos_st_meta *meta; /* "__metadata__" string pairs */
+    char *strings;      /* storage for names and metadata */
+} bcos_safetensors;
+
+/* Map and parse a file. Returns 0, or -1 with a message in err ("FILE: ..."). */
+int bcos_st_open(bcos_safetensors *st, const char *path, char *err, size_t errlen);
+/* Parse a buffer the caller keeps alive (fuzzing, tests). Same checks as bcos_st_open. */
+int bcos_st_parse(bcos_safetensors *st, const uint8_t *buf, size_t len, char *err, size_t errlen);
+void bcos_st_close(bcos_safetensors *st);
+
+const bcos_st_tensor *bcos_st_find(const bcos_safetensors *st, const char *name);
+const char *bcos_st_meta_get(const bcos_safetensors *st, const char *key);
+/* Convert a F32/F16/BF16 tensor to float32; returns 0 or -1 (other dtypes) with err set. */
+int bcos_st_to_f32(const bcos_st_tensor *t, float *out, char *err, size_t errlen);
+
+float bcos_f16_to_f32(uint16_t h);
+uint16_t bcos_f32_to_f16(float f);   /* round to nearest even */
+float bcos_bf16_to_f32(uint16_t h);
+uint16_t bcos_f32_to_bf16(float f);  /* round to nearest even */
+
+/* One tensor to write: float32 data in memory, stored as dtype. */
+typedef struct {
+    const char *name;
+    bcos_dtype dtype; /* BCOS_F32, BCOS_F16 or BCOS_BF16 */
+    int ndim;
+    const int64_t *shape;
+    const float *data;
+} bcos_st_entry;
+
+/* Write atomically: a temporary file beside path, fsync, rename, directory fsync. Metadata is
+ * n_meta key/value string pairs (may be 0). The header records "format_version" in metadata.
+ * Returns 0 or -1 with err set. */
+int bcos_st_write(const char *path, const bcos_st_entry *entries, int n, const bcos_st_meta *meta,
+                  int n_meta, char *err, size_t errlen);
+
+#endif

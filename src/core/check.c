@@ -1,0 +1,98 @@
+/* Checked wrappers and the two ways the process stops on an error: bcos_die_at for programming
+ * and environment errors (with file:line and a hint) and bcos_fail for bad user input. */
+#include "bcos/check.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bcos_die_at(const char *file, int line, const char *hint, const char *fmt, ...) {
+    fflush(stdout);
+    fprintf(stderr, "%s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (hint) fprintf(stderr, " (hint: %s)", hint);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+void bcos_fail(const char *fmt, ...) {
+    fflush(stdout);
+    fputs("bcos: ", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+void *bcos_malloc_at(size_t size, const char *file, int line) {
+    void *p = malloc(size ? size : 1);
+    if (!p) bcos_die_at(file, line, "the machine is out of memory", "malloc(%zu) failed", size);
+    return p;
+}
+
+void *bcos_calloc_at(size_t count, size_t size, const char *file, int line) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) bcos_die_at(file, line, "the machine is out of memory", "calloc(%zu, %zu) failed", count, size);
+    return p;
+}
+
+void *bcos_realloc_at(void *ptr, size_t size, const char *file, int line) {
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p) bcos_die_at(file, line, "the machine is out of memory", "realloc(%zu) failed", size);
+    return p;
+}
+
+char *bcos_strdup_at(const char *s, const char *file, int line) {
+    size_t n = strlen(s) + 1;
+    char *p = bcos_malloc_at(n, file, line);
+    memcpy(p, s, n);
+    return p;
+}
+
+FILE *bcos_fopen_at(const char *path, const char *mode, const char *file, int line) {
+    FILE *f = fopen(path, mode);
+    if (!f) bcos_die_at(file, line, "check the path and its permissions", "cannot open '%s': %s", path, strerror(errno));
+    return f;
+}
+
+void bcos_fread_at(void *ptr, size_t size, size_t count, FILE *f, const char *file, int line) {
+    if (fread(ptr, size, count, f) != count)
+        bcos_die_at(file, line, "the file is shorter than expected", "fread of %zu x %zu bytes failed", count, size);
+}
+
+void bcos_fwrite_at(const void *ptr, size_t size, size_t count, FILE *f, const char *file, int line) {
+    if (fwrite(ptr, size, count, f) != count)
+        bcos_die_at(file, line, "is the disk full?", "fwrite of %zu x %zu bytes failed: %s", count, size, strerror(errno));
+}
+
+void bcos_fclose_at(FILE *f, const char *file, int line) {
+    if (fclose(f) != 0) bcos_die_at(file, line, "is the disk full?", "fclose failed: %s", strerror(errno));
+}
+
+char *bcos_read_file(const char *path, size_t *size_out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len - 1 == 0) buf = xrealloc(buf, cap *= 2);
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[len] = '\0';
+    if (size_out) *size_out = len;
+    return buf;
+}

@@ -1,0 +1,62 @@
+/* The single-allocation parameter table. */
+#include "bcos/params.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/check.h"
+
+void bcos_params_init(bcos_params *p) { memset(p, 0, sizeof *p); }
+
+int bcos_params_declare(bcos_params *p, const char *name, int ndim, const int64_t *shape) {
+    BCOS_CHECK(p->data == NULL, "declare every tensor before bcos_params_alloc");
+    BCOS_CHECK(ndim >= 0 && ndim <= BCOS_MAX_DIMS, "at most BCOS_MAX_DIMS dimensions");
+    if (p->count == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->items = xrealloc(p->items, (size_t)p->cap * sizeof *p->items);
+    }
+    bcos_param *t = &p->items[p->count];
+    t->name = xstrdup(name);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        BCOS_CHECK(shape[i] > 0, "every dimension must be positive");
+        t->shape[i] = shape[i];
+        t->numel *= (size_t)shape[i];
+    }
+    t->offset = p->total;
+    p->total += t->numel;
+    return p->count++;
+}
+
+void bcos_params_alloc(bcos_params *p) {
+    BCOS_CHECK(p->data == NULL, "parameters are allocated once");
+    p->data = xcalloc(p->total, sizeof(float));
+}
+
+int bcos_params_find(const bcos_params *p, const char *name) {
+    for (int i = 0; i < p->count; i++)
+        if (strcmp(p->items[i].name, name) == 0) return i;
+    return -1;
+}
+
+float *bcos_params_ptr(const bcos_params *p, int index) {
+    BCOS_CHECK(index >= 0 && index < p->count && p->data, "valid index into allocated parameters");
+    return p->data + p->items[index].offset;
+}
+
+const char *bcos_shape_str(char *buf, size_t len, int ndim, const int64_t *shape) {
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < ndim && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (used < len) snprintf(buf + used, len - used, "]");
+    return buf;
+}
+
+void bcos_params_free(bcos_params *p) {
+    for (int i = 0; i < p->count; i++) free(p->items[i].name);
+    free(p->items);
+    free(p->data);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs every Debian package bcosify needs to build and test, by name, and does nothing when
+# they are all present already. Runs as root, or through sudo when that exists.
+set -eu
+
+PACKAGES="build-essential cmake pkg-config git python3
+libopenblas-dev libcjson-dev libpcre2-dev libutf8proc-dev libturbojpeg0-dev libpng-dev zlib1g-dev
+libwebp-dev libcurl4-openssl-dev libarchive-dev libsqlite3-dev
+clang libclang-rt-14-dev"
+
+missing=""
+for p in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing:$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
