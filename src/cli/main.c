@@ -3,12 +3,26 @@
 #include <string.h>
 
 #include "bcos/check.h"
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command COMMANDS[] = {
+    {"encode-image", cmd_encode_image, "CLIP image embeddings of image files"},
+    {"encode-text", cmd_encode_text, "CLIP text embeddings of prompts"},
+    {"zeroshot", cmd_zeroshot, "top classes of images from class names and templates"},
+    {"weights", cmd_weights, "inspect a safetensors weights file ('weights info FILE')"},
+};
+#define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: bcos COMMAND [ARGS]\n"
-            "commands:\n"
-            "  --version    print the version\n");
+    fprintf(out, "usage: bcos COMMAND [ARGS]   ('bcos COMMAND --help' for each)\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(out, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(out, "  %-14s %s\n", "--version", "print the version");
 }
 
 int main(int argc, char **argv) {
@@ -20,5 +34,7 @@ int main(int argc, char **argv) {
         printf("bcos %s\n", BCOS_VERSION);
         return 0;
     }
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
     bcos_fail("unknown command '%s' (try 'bcos --help')", argv[1]);
 }

@@ -1,0 +1,77 @@
+/* CLIP: configs in open_clip's model_configs schema, the parameter table in open_clip naming,
+ * weights from open_clip or Hugging Face transformers safetensors files, and the image and text
+ * towers' forward passes on a backend. */
+#ifndef BCOS_CLIP_H
+#define BCOS_CLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bcos/backend.h"
+#include "bcos/params.h"
+#include "bcos/safetensors.h"
+
+typedef struct {
+    char name[64];
+    int embed_dim;
+    int quick_gelu; /* 1: x*sigmoid(1.702x) (OpenAI weights), 0: GELU erf (LAION weights) */
+    /* vision tower */
+    int image_size, patch_size, vision_width, vision_layers, vision_heads, vision_mlp;
+    /* text tower */
+    int context_length, vocab_size, text_width, text_layers, text_heads, text_mlp;
+} bcos_clip_config;
+
+/* Parse open_clip model_configs JSON. Returns 0, or -1 with a one-line message naming the key. */
+int bcos_clip_config_parse(bcos_clip_config *cfg, const char *name, const char *json, char *err, size_t errlen);
+/* A config compiled into the binary by name ("ViT-B-16", "bcos-tiny", ...), or a path to a JSON file.
+ * Returns 0, or -1 with err listing the known names. */
+int bcos_clip_config_load(bcos_clip_config *cfg, const char *name_or_path, char *err, size_t errlen);
+/* Names of the built-in configs, NULL-terminated. */
+const char *const *bcos_clip_config_builtin_names(void);
+
+/* Parameter indices of one pre-norm residual block. */
+typedef struct {
+    int ln_1_w, ln_1_b, in_proj_w, in_proj_b, out_proj_w, out_proj_b;
+    int ln_2_w, ln_2_b, c_fc_w, c_fc_b, c_proj_w, c_proj_b;
+} bcos_clip_block;
+
+/* The tower-independent description of a transformer stack: where its parameters are. */
+typedef struct {
+    int width, layers, heads, mlp;
+    bcos_clip_block *blocks;
+} bcos_clip_stack;
+
+typedef struct {
+    bcos_clip_config cfg;
+    bcos_params params; /* open_clip names; visual.proj and text_projection stored as [embed, width] */
+    const bcos_backend *backend;
+    bcos_clip_stack vision, text;
+    int conv1, class_embedding, vision_pos, ln_pre_w, ln_pre_b, ln_post_w, ln_post_b, visual_proj;
+    int token_embedding, text_pos, ln_final_w, ln_final_b, text_projection, logit_scale;
+} bcos_clip;
+
+/* Declare and allocate (zeroed) every parameter for cfg. */
+void bcos_clip_init(bcos_clip *m, const bcos_clip_config *cfg, const bcos_backend *backend);
+void bcos_clip_free(bcos_clip *m);
+
+typedef enum { BCOS_NAMING_OPENCLIP, BCOS_NAMING_HF, BCOS_NAMING_UNKNOWN } bcos_naming;
+const char *bcos_naming_str(bcos_naming naming);
+bcos_naming bcos_clip_detect_naming(const bcos_safetensors *st);
+/* 1 when st holds every tensor of cfg with the right shape (in either naming), else 0. */
+int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *cfg);
+/* Copy weights from an opened file into m. Returns 0, or -1 with err naming the tensor and the
+ * expected shape (missing, wrong shape, unsupported dtype, or unexpected tensor). */
+int bcos_clip_load(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen);
+/* Open path, choose the config (cfg_name, else the file's "bcos_model" metadata, else the one
+ * built-in config whose shapes match), init and load. Returns 0 or -1 with err. */
+int bcos_clip_load_file(bcos_clip *m, const char *path, const char *cfg_name, const bcos_backend *backend,
+                        char *err, size_t errlen);
+/* Write m in open_clip naming (F32) with its config name in metadata. */
+int bcos_clip_save(const bcos_clip *m, const char *path, char *err, size_t errlen);
+
+/* out[B,embed] = image embeddings of images[B,3,S,S] (normalised pixels, S = image_size). */
+void bcos_clip_encode_image(const bcos_clip *m, float *out, const float *images, int B);
+/* out[B,embed] = text embeddings of ids[B,context_length] (SOT ... EOT, zero padded). */
+void bcos_clip_encode_text(const bcos_clip *m, float *out, const int32_t *ids, int B);
+
+#endif

@@ -1,0 +1,24 @@
+/* Shared pieces of the `bcos` subcommands: their entry points and the common option handling. */
+#ifndef BCOS_CLI_H
+#define BCOS_CLI_H
+
+#include "bcos/clip.h"
+
+int cmd_encode_image(int argc, char **argv);
+int cmd_encode_text(int argc, char **argv);
+int cmd_zeroshot(int argc, char **argv);
+int cmd_weights(int argc, char **argv);
+
+/* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
+void cli_load_clip(bcos_clip *m, const char *weights, const char *model);
+/* images[N,3,S,S]: every path decoded and preprocessed to S, or fail naming the image. */
+float *cli_load_images(char *const *paths, int N, int S);
+/* Print rows of x[N,D] as "label<TAB>v0 v1 ..." lines, or save them as tensor `name` to out_path. */
+void cli_emit_embeddings(const char *name, const float *x, int N, int D, char *const *labels, const char *out_path);
+/* Read a file of one entry per line (blank lines skipped) into a NULL-terminated array; count in *n. */
+char **cli_read_lines(const char *path, int *n);
+/* Split "a,b,c" into a NULL-terminated array of trimmed entries; count in *n. */
+char **cli_split_list(const char *list, int *n);
+void cli_free_strings(char **items);
+
+#endif

@@ -1,0 +1,79 @@
+/* Option handling shared by the subcommands: loading weights, printing or saving embeddings, and
+ * reading lists of class names and templates. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/check.h"
+#include "bcos/safetensors.h"
+#include "cli.h"
+
+void cli_load_clip(bcos_clip *m, const char *weights, const char *model) {
+    if (!weights) bcos_fail("missing --weights FILE.safetensors");
+    char err[BCOS_ERRLEN];
+    if (bcos_clip_load_file(m, weights, model, bcos_backend_get("auto"), err, sizeof err) != 0)
+        bcos_fail("%s", err);
+}
+
+void cli_emit_embeddings(const char *name, const float *x, int N, int D, char *const *labels, const char *out_path) {
+    if (out_path) {
+        int64_t shape[2] = {N, D};
+        bcos_st_entry e = {name, BCOS_F32, 2, shape, x};
+        char err[BCOS_ERRLEN];
+        if (bcos_st_write(out_path, &e, 1, NULL, 0, err, sizeof err) != 0) bcos_fail("%s", err);
+        fprintf(stderr, "wrote %s [%d, %d] to %s\n", name, N, D, out_path);
+        return;
+    }
+    for (int i = 0; i < N; i++) {
+        printf("%s\t", labels[i]);
+        for (int d = 0; d < D; d++) printf(d ? " %.7g" : "%.7g", x[(size_t)i * D + d]);
+        putchar('\n');
+    }
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+static char **push(char **items, int *n, const char *s) {
+    items = xrealloc(items, (size_t)(*n + 2) * sizeof *items);
+    items[(*n)++] = xstrdup(s);
+    items[*n] = NULL;
+    return items;
+}
+
+char **cli_read_lines(const char *path, int *n) {
+    char *text = bcos_read_file(path, NULL);
+    if (!text) bcos_fail("cannot read '%s'", path);
+    char **items = NULL;
+    *n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *t = trim(line);
+        if (*t) items = push(items, n, t);
+    }
+    free(text);
+    if (*n == 0) bcos_fail("'%s' has no entries", path);
+    return items;
+}
+
+char **cli_split_list(const char *list, int *n) {
+    char *copy = xstrdup(list);
+    char **items = NULL;
+    *n = 0;
+    for (char *part = strtok(copy, ","); part; part = strtok(NULL, ",")) {
+        char *t = trim(part);
+        if (*t) items = push(items, n, t);
+    }
+    free(copy);
+    if (*n == 0) bcos_fail("the list '%s' has no entries", list);
+    return items;
+}
+
+void cli_free_strings(char **items) {
+    for (int i = 0; items && items[i]; i++) free(items[i]);
+    free(items);
+}

@@ -1,0 +1,98 @@
+/* The zero-shot classifier from class names and templates, and its logits. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/check.h"
+#include "bcos/eval.h"
+
+const char *const BCOS_DEFAULT_TEMPLATE = "a photo of a {c}.";
+
+char *bcos_fill_template(const char *template_text, const char *name) {
+    const char *mark = strstr(template_text, "{c}");
+    if (!mark) return NULL;
+    size_t count = 0;
+    for (const char *at = mark; at; at = strstr(at + 3, "{c}")) count++;
+    size_t name_len = strlen(name);
+    char *out = xmalloc(strlen(template_text) + count * name_len + 1), *w = out;
+    const char *at = template_text, *next;
+    while ((next = strstr(at, "{c}"))) {
+        memcpy(w, at, (size_t)(next - at));
+        w += next - at;
+        memcpy(w, name, name_len);
+        w += name_len;
+        at = next + 3;
+    }
+    strcpy(w, at);
+    return out;
+}
+
+void bcos_l2_normalize_rows(float *x, int N, int D) {
+    for (int i = 0; i < N; i++) {
+        float *row = x + (size_t)i * D;
+        double ss = 0;
+        for (int d = 0; d < D; d++) ss += (double)row[d] * row[d];
+        if (ss == 0) continue;
+        float inv = (float)(1.0 / sqrt(ss));
+        for (int d = 0; d < D; d++) row[d] *= inv;
+    }
+}
+
+int bcos_zeroshot_classifier(float *classifier, const bcos_clip *m, const bcos_tokenizer *tok,
+                             const char *const *classes, int K, const char *const *templates, int NT, char *err,
+                             size_t errlen) {
+    int E = m->cfg.embed_dim, L = m->cfg.context_length;
+    int32_t *ids = xmalloc((size_t)NT * L * sizeof(int32_t));
+    float *emb = xmalloc((size_t)NT * E * sizeof(float));
+    for (int k = 0; k < K; k++) {
+        for (int t = 0; t < NT; t++) {
+            char *prompt = bcos_fill_template(templates[t], classes[k]);
+            if (!prompt) {
+                snprintf(err, errlen, "template '%s' has no '{c}' for the class name", templates[t]);
+                free(emb);
+                free(ids);
+                return -1;
+            }
+            bcos_tokenize(tok, prompt, L, ids + (size_t)t * L);
+            free(prompt);
+        }
+        bcos_clip_encode_text(m, emb, ids, NT);
+        bcos_l2_normalize_rows(emb, NT, E);
+        float *row = classifier + (size_t)k * E;
+        for (int d = 0; d < E; d++) {
+            double sum = 0;
+            for (int t = 0; t < NT; t++) sum += emb[(size_t)t * E + d];
+            row[d] = (float)(sum / NT);
+        }
+        bcos_l2_normalize_rows(row, 1, E);
+    }
+    free(emb);
+    free(ids);
+    return 0;
+}
+
+void bcos_zeroshot_logits(float *logits, const float *image_emb, const float *classifier, int B, int K, int E) {
+    float *img = xmalloc((size_t)B * E * sizeof(float));
+    memcpy(img, image_emb, (size_t)B * E * sizeof(float));
+    bcos_l2_normalize_rows(img, B, E);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < K; k++) {
+            double dot = 0;
+            for (int d = 0; d < E; d++) dot += (double)img[(size_t)b * E + d] * classifier[(size_t)k * E + d];
+            logits[(size_t)b * K + k] = (float)(100.0 * dot);
+        }
+    free(img);
+}
+
+void bcos_topk(int *out, const float *x, int n, int k) {
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            int taken = 0;
+            for (int q = 0; q < j && !taken; q++) taken = out[q] == i;
+            if (!taken && (best < 0 || x[i] > x[best])) best = i;
+        }
+        out[j] = best;
+    }
+}

@@ -1,0 +1,300 @@
+/* CLIP weights in safetensors files: the two naming schemes (open_clip's state_dict and Hugging
+ * Face transformers' CLIPModel), detection, shape checks that name the culprit, loading into the
+ * parameter table, and saving in open_clip naming. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/check.h"
+#include "bcos/clip.h"
+
+typedef enum { MAP_COPY, MAP_TRANSPOSE, MAP_ROWS } map_kind;
+
+/* One tensor of a file and where it goes: the whole parameter, its transpose, or a block of rows
+ * (Hugging Face splits open_clip's in_proj into q/k/v). */
+typedef struct {
+    char file_name[160];
+    int param;
+    map_kind kind;
+    int row0;
+    int ndim;
+    int64_t shape[BCOS_MAX_DIMS]; /* as stored in the file */
+} name_entry;
+
+typedef struct {
+    name_entry *items;
+    int count, cap;
+} name_map;
+
+static name_entry *map_add(name_map *map, const bcos_params *p, int param, map_kind kind, const char *file_name) {
+    if (map->count == map->cap) {
+        map->cap = map->cap ? 2 * map->cap : 256;
+        map->items = xrealloc(map->items, (size_t)map->cap * sizeof *map->items);
+    }
+    name_entry *e = &map->items[map->count++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->file_name, sizeof e->file_name, "%s", file_name);
+    e->param = param;
+    e->kind = kind;
+    const bcos_param *t = &p->items[param];
+    e->ndim = t->ndim;
+    memcpy(e->shape, t->shape, sizeof e->shape);
+    if (kind == MAP_TRANSPOSE) {
+        e->shape[0] = t->shape[1];
+        e->shape[1] = t->shape[0];
+    }
+    return e;
+}
+
+/* A third of an in_proj weight [3W, W] or bias [3W]: rows part*W .. (part+1)*W. */
+static void map_add_qkv(name_map *map, const bcos_params *p, int param, int part, const char *file_name) {
+    name_entry *e = map_add(map, p, param, MAP_ROWS, file_name);
+    e->shape[0] /= 3;
+    e->row0 = part * (int)e->shape[0];
+}
+
+static void map_openclip(name_map *map, const bcos_clip *m) {
+    const bcos_params *p = &m->params;
+    for (int i = 0; i < p->count; i++) {
+        int transposed = i == m->visual_proj || i == m->text_projection;
+        map_add(map, p, i, transposed ? MAP_TRANSPOSE : MAP_COPY, p->items[i].name);
+    }
+}
+
+static void map_hf_stack(name_map *map, const bcos_params *p, const bcos_clip_stack *s, const char *tower) {
+    static const char *const qkv[3] = {"q_proj", "k_proj", "v_proj"};
+    char name[160];
+#define HF(field, suffix)                                                          \
+    snprintf(name, sizeof name, "%s.encoder.layers.%d.%s", tower, l, suffix);     \
+    map_add(map, p, b->field, MAP_COPY, name)
+    for (int l = 0; l < s->layers; l++) {
+        const bcos_clip_block *b = &s->blocks[l];
+        HF(ln_1_w, "layer_norm1.weight");
+        HF(ln_1_b, "layer_norm1.bias");
+        for (int part = 0; part < 3; part++) {
+            snprintf(name, sizeof name, "%s.encoder.layers.%d.self_attn.%s.weight", tower, l, qkv[part]);
+            map_add_qkv(map, p, b->in_proj_w, part, name);
+            snprintf(name, sizeof name, "%s.encoder.layers.%d.self_attn.%s.bias", tower, l, qkv[part]);
+            map_add_qkv(map, p, b->in_proj_b, part, name);
+        }
+        HF(out_proj_w, "self_attn.out_proj.weight");
+        HF(out_proj_b, "self_attn.out_proj.bias");
+        HF(ln_2_w, "layer_norm2.weight");
+        HF(ln_2_b, "layer_norm2.bias");
+        HF(c_fc_w, "mlp.fc1.weight");
+        HF(c_fc_b, "mlp.fc1.bias");
+        HF(c_proj_w, "mlp.fc2.weight");
+        HF(c_proj_b, "mlp.fc2.bias");
+    }
+#undef HF
+}
+
+static void map_hf(name_map *map, const bcos_clip *m) {
+    const bcos_params *p = &m->params;
+    map_add(map, p, m->class_embedding, MAP_COPY, "vision_model.embeddings.class_embedding");
+    map_add(map, p, m->conv1, MAP_COPY, "vision_model.embeddings.patch_embedding.weight");
+    map_add(map, p, m->vision_pos, MAP_COPY, "vision_model.embeddings.position_embedding.weight");
+    map_add(map, p, m->ln_pre_w, MAP_COPY, "vision_model.pre_layrnorm.weight");
+    map_add(map, p, m->ln_pre_b, MAP_COPY, "vision_model.pre_layrnorm.bias");
+    map_hf_stack(map, p, &m->vision, "vision_model");
+    map_add(map, p, m->ln_post_w, MAP_COPY, "vision_model.post_layernorm.weight");
+    map_add(map, p, m->ln_post_b, MAP_COPY, "vision_model.post_layernorm.bias");
+    map_add(map, p, m->visual_proj, MAP_COPY, "visual_projection.weight");
+    map_add(map, p, m->token_embedding, MAP_COPY, "text_model.embeddings.token_embedding.weight");
+    map_add(map, p, m->text_pos, MAP_COPY, "text_model.embeddings.position_embedding.weight");
+    map_hf_stack(map, p, &m->text, "text_model");
+    map_add(map, p, m->ln_final_w, MAP_COPY, "text_model.final_layer_norm.weight");
+    map_add(map, p, m->ln_final_b, MAP_COPY, "text_model.final_layer_norm.bias");
+    map_add(map, p, m->text_projection, MAP_COPY, "text_projection.weight");
+    map_add(map, p, m->logit_scale, MAP_COPY, "logit_scale");
+}
+
+static void map_build(name_map *map, const bcos_clip *m, bcos_naming naming) {
+    memset(map, 0, sizeof *map);
+    if (naming == BCOS_NAMING_HF)
+        map_hf(map, m);
+    else
+        map_openclip(map, m);
+}
+
+/* Buffers that transformers may save beside the weights; they carry nothing we use. */
+static int ignorable(const char *name) {
+    size_t n = strlen(name);
+    const char *suffix = ".position_ids";
+    size_t k = strlen(suffix);
+    return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+const char *bcos_naming_str(bcos_naming naming) {
+    return naming == BCOS_NAMING_OPENCLIP ? "open_clip" : naming == BCOS_NAMING_HF ? "transformers" : "unknown";
+}
+
+bcos_naming bcos_clip_detect_naming(const bcos_safetensors *st) {
+    if (bcos_st_find(st, "visual.conv1.weight")) return BCOS_NAMING_OPENCLIP;
+    if (bcos_st_find(st, "vision_model.embeddings.patch_embedding.weight")) return BCOS_NAMING_HF;
+    return BCOS_NAMING_UNKNOWN;
+}
+
+static int shape_equal(const bcos_st_tensor *t, const name_entry *e) {
+    if (t->ndim != e->ndim) return 0;
+    for (int i = 0; i < e->ndim; i++)
+        if (t->shape[i] != e->shape[i]) return 0;
+    return 1;
+}
+
+/* Checks presence and shape of every mapped tensor, and that nothing unexpected is in the file. */
+static int check_file(const bcos_safetensors *st, const name_map *map, const char *cfg_name, char *err,
+                      size_t errlen) {
+    char want[96], have[96];
+    for (int i = 0; i < map->count; i++) {
+        const name_entry *e = &map->items[i];
+        const bcos_st_tensor *t = bcos_st_find(st, e->file_name);
+        if (!t) {
+            snprintf(err, errlen, "tensor '%s' is missing (expected shape %s for config %s)", e->file_name,
+                     bcos_shape_str(want, sizeof want, e->ndim, e->shape), cfg_name);
+            return -1;
+        }
+        if (!shape_equal(t, e)) {
+            snprintf(err, errlen, "tensor '%s' has shape %s, expected %s for config %s", e->file_name,
+                     bcos_shape_str(have, sizeof have, t->ndim, t->shape),
+                     bcos_shape_str(want, sizeof want, e->ndim, e->shape), cfg_name);
+            return -1;
+        }
+    }
+    for (int i = 0; i < st->count; i++) {
+        const char *name = st->tensors[i].name;
+        int found = ignorable(name);
+        for (int j = 0; j < map->count && !found; j++) found = strcmp(map->items[j].file_name, name) == 0;
+        if (!found) {
+            snprintf(err, errlen, "unexpected tensor '%s' (not part of config %s)", name, cfg_name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void place(float *param, const float *src, const name_entry *e) {
+    if (e->kind == MAP_TRANSPOSE) {
+        int64_t rows = e->shape[0], cols = e->shape[1];
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++) param[c * rows + r] = src[r * cols + c];
+        return;
+    }
+    size_t numel = 1, row = 1;
+    for (int i = 0; i < e->ndim; i++) numel *= (size_t)e->shape[i];
+    for (int i = 1; i < e->ndim; i++) row *= (size_t)e->shape[i];
+    memcpy(param + (size_t)e->row0 * row, src, numel * sizeof(float));
+}
+
+int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *cfg) {
+    bcos_naming naming = bcos_clip_detect_naming(st);
+    if (naming == BCOS_NAMING_UNKNOWN) return 0;
+    bcos_clip m;
+    bcos_clip_init(&m, cfg, NULL);
+    name_map map;
+    map_build(&map, &m, naming);
+    char err[BCOS_ERRLEN];
+    int ok = check_file(st, &map, cfg->name, err, sizeof err) == 0;
+    free(map.items);
+    bcos_clip_free(&m);
+    return ok;
+}
+
+int bcos_clip_load(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen) {
+    bcos_naming naming = bcos_clip_detect_naming(st);
+    if (naming == BCOS_NAMING_UNKNOWN) {
+        snprintf(err, errlen, "neither open_clip nor transformers CLIP naming (no 'visual.conv1.weight' or "
+                              "'vision_model.embeddings.patch_embedding.weight')");
+        return -1;
+    }
+    name_map map;
+    map_build(&map, m, naming);
+    int rc = check_file(st, &map, m->cfg.name, err, errlen);
+    float *buf = NULL;
+    size_t cap = 0;
+    for (int i = 0; i < map.count && rc == 0; i++) {
+        const name_entry *e = &map.items[i];
+        const bcos_st_tensor *t = bcos_st_find(st, e->file_name);
+        if (t->numel > cap) buf = xrealloc(buf, (cap = t->numel) * sizeof(float));
+        char why[BCOS_ERRLEN];
+        if (bcos_st_to_f32(t, buf, why, sizeof why) != 0) {
+            snprintf(err, errlen, "tensor '%s': %s", e->file_name, why);
+            rc = -1;
+            break;
+        }
+        place(bcos_params_ptr(&m->params, e->param), buf, e);
+    }
+    free(buf);
+    free(map.items);
+    return rc;
+}
+
+/* Chooses the config for a file: explicit name, the file's own metadata, or a unique shape match. */
+static int choose_config(bcos_clip_config *cfg, const bcos_safetensors *st, const char *path, const char *cfg_name,
+                         char *err, size_t errlen) {
+    if (!cfg_name) cfg_name = bcos_st_meta_get(st, "bcos_model");
+    if (cfg_name) return bcos_clip_config_load(cfg, cfg_name, err, errlen);
+    const char *const *names = bcos_clip_config_builtin_names();
+    int matches = 0;
+    char list[256] = "";
+    for (int i = 0; names[i]; i++) {
+        bcos_clip_config c;
+        if (bcos_clip_config_load(&c, names[i], err, errlen) != 0) return -1;
+        if (!bcos_clip_file_matches(st, &c)) continue;
+        if (matches++ == 0) *cfg = c;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", names[i]);
+    }
+    if (matches == 1) return 0;
+    if (matches == 0)
+        snprintf(err, errlen, "%s: matches no built-in CLIP config (see 'bcos weights info %s'; pass --model CONFIG.json)",
+                 path, path);
+    else
+        snprintf(err, errlen, "%s: shapes match several configs (%s); choose one with --model", path, list);
+    return -1;
+}
+
+int bcos_clip_load_file(bcos_clip *m, const char *path, const char *cfg_name, const bcos_backend *backend,
+                        char *err, size_t errlen) {
+    bcos_safetensors st;
+    if (bcos_st_open(&st, path, err, errlen) != 0) return -1;
+    bcos_clip_config cfg;
+    int rc = choose_config(&cfg, &st, path, cfg_name, err, errlen);
+    if (rc == 0) {
+        bcos_clip_init(m, &cfg, backend);
+        char why[BCOS_ERRLEN];
+        rc = bcos_clip_load(m, &st, why, sizeof why);
+        if (rc != 0) {
+            snprintf(err, errlen, "%s: %s", path, why);
+            bcos_clip_free(m);
+        }
+    }
+    bcos_st_close(&st);
+    return rc;
+}
+
+int bcos_clip_save(const bcos_clip *m, const char *path, char *err, size_t errlen) {
+    name_map map;
+    map_build(&map, m, BCOS_NAMING_OPENCLIP);
+    bcos_st_entry *entries = xcalloc((size_t)map.count, sizeof *entries);
+    float **copies = xcalloc((size_t)map.count, sizeof *copies);
+    for (int i = 0; i < map.count; i++) {
+        const name_entry *e = &map.items[i];
+        const bcos_param *t = &m->params.items[e->param];
+        const float *data = bcos_params_ptr(&m->params, e->param);
+        if (e->kind == MAP_TRANSPOSE) { /* back to open_clip's [width, embed] */
+            copies[i] = xmalloc(t->numel * sizeof(float));
+            for (int64_t r = 0; r < t->shape[0]; r++)
+                for (int64_t c = 0; c < t->shape[1]; c++) copies[i][c * t->shape[0] + r] = data[r * t->shape[1] + c];
+            data = copies[i];
+        }
+        entries[i] = (bcos_st_entry){e->file_name, BCOS_F32, e->ndim, e->shape, data};
+    }
+    bcos_st_meta meta[1] = {{"bcos_model", m->cfg.name}};
+    int rc = bcos_st_write(path, entries, map.count, meta, 1, err, errlen);
+    for (int i = 0; i < map.count; i++) free(copies[i]);
+    free(copies);
+    free(entries);
+    free(map.items);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* Golden test: our built-in ViT-B/32, ViT-B/16 and ViT-L/14 configs declare exactly the tensor
+ * names and shapes of open_clip's state_dict and of transformers' CLIPModel (both dumped by
+ * tools/ref/make_clip_fixtures.py into shapes.json): nothing missing, nothing extra. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "bcos/check.h"
+#include "bcos/clip.h"
+#include "test.h"
+
+/* A safetensors view holding only names and shapes, as the shape checks need no data. */
+static void view_from_json(bcos_safetensors *st, const cJSON *names) {
+    memset(st, 0, sizeof *st);
+    st->count = cJSON_GetArraySize(names);
+    st->tensors = xcalloc((size_t)st->count, sizeof *st->tensors);
+    int i = 0;
+    for (const cJSON *it = names->child; it; it = it->next, i++) {
+        bcos_st_tensor *t = &st->tensors[i];
+        t->name = it->string;
+        t->dtype = BCOS_F32;
+        t->ndim = cJSON_GetArraySize(it);
+        t->numel = 1;
+        for (int d = 0; d < t->ndim; d++) {
+            t->shape[d] = (int64_t)cJSON_GetArrayItem(it, d)->valuedouble;
+            t->numel *= (size_t)t->shape[d];
+        }
+    }
+}
+
+static void check_config(const cJSON *root, const char *config) {
+    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(root, config);
+    CHECK_MSG(entry != NULL, "shapes.json lacks %s", config);
+    if (!entry) return;
+    bcos_clip_config cfg;
+    char err[BCOS_ERRLEN];
+    BCOS_CHECK(bcos_clip_config_load(&cfg, config, err, sizeof err) == 0, err);
+    const char *const namings[2] = {"open_clip", "hf"};
+    for (int n = 0; n < 2; n++) {
+        bcos_safetensors st;
+        view_from_json(&st, cJSON_GetObjectItemCaseSensitive(entry, namings[n]));
+        CHECK_MSG(st.count > 0, "%s %s has tensors", config, namings[n]);
+        CHECK_MSG(bcos_clip_file_matches(&st, &cfg), "%s in %s naming matches our parameter table", config,
+                  namings[n]);
+        /* A near miss must not match: drop the last tensor. */
+        st.count--;
+        CHECK_MSG(!bcos_clip_file_matches(&st, &cfg), "%s %s without its last tensor is refused", config,
+                  namings[n]);
+        free(st.tensors);
+    }
+}
+
+int main(void) {
+    char *text = bcos_read_file("tests/fixtures/clip/shapes.json", NULL);
+    BCOS_CHECK(text != NULL, "regenerate with tools/ref/make_clip_fixtures.py");
+    cJSON *root = cJSON_Parse(text);
+    BCOS_CHECK(root != NULL, "shapes.json is JSON");
+    check_config(root, "ViT-B-32");
+    check_config(root, "ViT-B-16");
+    check_config(root, "ViT-L-14");
+    cJSON_Delete(root);
+    free(text);
+    return test_summary("test_clip_shapes");
+}
