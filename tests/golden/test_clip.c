@@ -90,7 +90,7 @@ static void check_save_roundtrip(void) {
 int main(void) {
     check_model(FIX "tiny_openclip.safetensors", "bcos-tiny", FIX "tiny_embeddings.safetensors");
     check_model(FIX "tiny_hf.safetensors", "bcos-tiny", FIX "tiny_embeddings.safetensors");
-    check_model(FIX "tiny_gelu_openclip.safetensors", "bcos-tiny-gelu", FIX "tiny_gelu_embeddings.safetensors");
+    check_model(FIX "tiny_openclip.safetensors", "bcos-tiny-gelu", FIX "tiny_gelu_embeddings.safetensors");
     check_save_roundtrip();
     return test_summary("test_clip");
 }

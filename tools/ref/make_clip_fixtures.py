@@ -9,8 +9,9 @@ What it writes (see docs/FIXTURES.md):
   tiny_hf.safetensors              the same weights in transformers CLIPModel names, F16
   tiny_hf_config.json              the transformers CLIPConfig those weights were checked with
   tiny_embeddings.safetensors      inputs, float64-computed embeddings and intermediates (stored F32)
-  tiny_gelu_openclip.safetensors   bcos-tiny-gelu (erf GELU) weights, open_clip names, F32
-  tiny_gelu_embeddings.safetensors the same tensors as tiny_embeddings for the GELU model
+  tiny_gelu_embeddings.safetensors the same tensors as tiny_embeddings for bcos-tiny-gelu (erf GELU) with
+                                   the same weights (the activation has no parameters, so one weights file
+                                   serves both configs)
   prompts.txt                      the prompts behind text_ids, one per line
   shapes.json                      open_clip and transformers names/shapes of ViT-B-32, ViT-B-16, ViT-L-14
   versions.json                    the library versions that produced all of the above
@@ -37,7 +38,7 @@ OUT_DIR = REPO / "tests" / "fixtures" / "clip"
 
 TINY_MODELS = {  # config name -> (output prefix, seed)
     "bcos-tiny": ("tiny", 1234),
-    "bcos-tiny-gelu": ("tiny_gelu", 5678),
+    "bcos-tiny-gelu": ("tiny_gelu", 1234),  # same seed: the same weights as bcos-tiny
 }
 REAL_MODELS = ("ViT-B-32", "ViT-B-16", "ViT-L-14")
 IMAGE_SEED = 42
@@ -300,7 +301,11 @@ def make_tiny_fixtures(images, ids):
         cfg = read_config(name)
         model = build_tiny_model(name, seed)
         state = openclip_state(model)
-        save_file(state, OUT_DIR / f"{prefix}_openclip.safetensors", metadata={"format": "pt"})
+        if prefix == "tiny":
+            save_file(state, OUT_DIR / "tiny_openclip.safetensors", metadata={"format": "pt"})
+            tiny_state = state
+        else:
+            assert all(torch.equal(state[k], tiny_state[k]) for k in state), f"{name} weights differ from bcos-tiny"
         hf = check_transformers_agrees(cfg, model, images, ids)
         if prefix == "tiny":
             hf_state = {k: v.detach().to(torch.float16).contiguous() for k, v in hf.state_dict().items()}
