@@ -35,11 +35,7 @@ static void test_attention(bcos_rng *rng, int causal) {
     gc_case c;
     gc_init(&c, causal ? "attention (causal)" : "attention", (size_t)B * T * C);
     gc_add(&c, "qkv", (size_t)B * T * 3 * C);
-    c.forward64 = attention_fwd64;
-    c.backward64 = attention_bwd64;
-    c.forward32 = attention_fwd32;
-    c.backward32 = attention_bwd32;
-    c.ctx = &k;
+    gc_set_adapters(&c, attention_fwd64, attention_bwd64, attention_fwd32, attention_bwd32, &k);
     gc_run(&c, rng);
 }
 

@@ -37,19 +37,17 @@ static void test_matmul(bcos_rng *rng, int has_bias) {
     gc_add(&c, "inp", (size_t)k.N * k.IC);
     gc_add(&c, "weight", (size_t)k.OC * k.IC);
     if (has_bias) gc_add(&c, "bias", (size_t)k.OC);
-    c.forward64 = matmul_fwd64;
-    c.backward64 = matmul_bwd64;
-    c.forward32 = matmul_fwd32;
-    c.backward32 = matmul_bwd32;
-    c.ctx = &k;
+    gc_set_adapters(&c, matmul_fwd64, matmul_bwd64, matmul_fwd32, matmul_bwd32, &k);
     gc_run(&c, rng);
 }
+
+enum { LN_N = 4, LN_C = 6 };
 
 typedef struct {
     int N, C, has_bias;
     double eps;
-    double mean64[8], rstd64[8];
-    float mean32[8], rstd32[8];
+    double mean64[LN_N], rstd64[LN_N];
+    float mean32[LN_N], rstd32[LN_N];
 } layernorm_ctx;
 
 /* Tensors: t[0] inp[N,C], t[1] weight[C], t[2] bias[C] when present. */
@@ -76,17 +74,13 @@ static void layernorm_bwd32(gc_case *c) {
 
 static void test_layernorm(bcos_rng *rng, int has_bias) {
     /* eps is a power of two so that float and double normalise by exactly the same constant */
-    layernorm_ctx k = {.N = 4, .C = 6, .has_bias = has_bias, .eps = 0x1p-17};
+    layernorm_ctx k = {.N = LN_N, .C = LN_C, .has_bias = has_bias, .eps = 0x1p-17};
     gc_case c;
     gc_init(&c, has_bias ? "layernorm" : "layernorm (no bias)", (size_t)k.N * k.C);
     gc_add(&c, "inp", (size_t)k.N * k.C);
     gc_add(&c, "weight", (size_t)k.C);
     if (has_bias) gc_add(&c, "bias", (size_t)k.C);
-    c.forward64 = layernorm_fwd64;
-    c.backward64 = layernorm_bwd64;
-    c.forward32 = layernorm_fwd32;
-    c.backward32 = layernorm_bwd32;
-    c.ctx = &k;
+    gc_set_adapters(&c, layernorm_fwd64, layernorm_bwd64, layernorm_fwd32, layernorm_bwd32, &k);
     gc_run(&c, rng);
 }
 

@@ -38,10 +38,7 @@ static void run_case(bcos_rng *rng, const char *name, int binary, void (*fwd64)(
     } else {
         gc_add(&c, "inp", N);
     }
-    c.forward64 = fwd64;
-    c.backward64 = bwd64;
-    c.forward32 = fwd32;
-    c.backward32 = bwd32;
+    gc_set_adapters(&c, fwd64, bwd64, fwd32, bwd32, NULL);
     gc_run(&c, rng);
 }
 

@@ -5,15 +5,6 @@
 #include "bcos/backend.h"
 #include "gradcheck.h"
 
-static void set_adapters(gc_case *c, void (*fwd64)(gc_case *), void (*bwd64)(gc_case *), void (*fwd32)(gc_case *),
-                         void (*bwd32)(gc_case *), void *ctx) {
-    c->forward64 = fwd64;
-    c->backward64 = bwd64;
-    c->forward32 = fwd32;
-    c->backward32 = bwd32;
-    c->ctx = ctx;
-}
-
 /* --- embedding: tensors t[0] table[V,C], t[1] pos[T,C] --- */
 enum { EMB_V = 5, EMB_B = 2, EMB_T = 4, EMB_C = 3 };
 static const int emb_ids[EMB_B * EMB_T] = {1, 4, 1, 0, 4, 4, 2, 1};
@@ -36,7 +27,7 @@ static void test_embedding(bcos_rng *rng) {
     gc_init(&c, "embedding", EMB_B * EMB_T * EMB_C);
     gc_add(&c, "table", EMB_V * EMB_C);
     gc_add(&c, "pos", EMB_T * EMB_C);
-    set_adapters(&c, embedding_fwd64, embedding_bwd64, embedding_fwd32, embedding_bwd32, NULL);
+    gc_set_adapters(&c, embedding_fwd64, embedding_bwd64, embedding_fwd32, embedding_bwd32, NULL);
     gc_run(&c, rng);
 }
 
@@ -61,7 +52,7 @@ static void test_patchify(bcos_rng *rng) {
     gc_case c;
     gc_init(&c, "patchify", PAT_OUT);
     gc_add(&c, "img", PAT_B * PAT_CIN * PAT_H * PAT_W);
-    set_adapters(&c, patchify_fwd64, patchify_bwd64, patchify_fwd32, patchify_bwd32, NULL);
+    gc_set_adapters(&c, patchify_fwd64, patchify_bwd64, patchify_fwd32, patchify_bwd32, NULL);
     gc_run(&c, rng);
 }
 
@@ -87,7 +78,7 @@ static void test_vit_embed(bcos_rng *rng) {
     gc_add(&c, "patch_emb", VIT_B * VIT_NP * VIT_C);
     gc_add(&c, "cls", VIT_C);
     gc_add(&c, "pos", (1 + VIT_NP) * VIT_C);
-    set_adapters(&c, vit_embed_fwd64, vit_embed_bwd64, vit_embed_fwd32, vit_embed_bwd32, NULL);
+    gc_set_adapters(&c, vit_embed_fwd64, vit_embed_bwd64, vit_embed_fwd32, vit_embed_bwd32, NULL);
     gc_run(&c, rng);
 }
 
@@ -112,7 +103,7 @@ static void test_gather_rows(bcos_rng *rng) {
     gc_case c;
     gc_init(&c, "gather_rows", GAT_B * GAT_C);
     gc_add(&c, "inp", GAT_B * GAT_T * GAT_C);
-    set_adapters(&c, gather_rows_fwd64, gather_rows_bwd64, gather_rows_fwd32, gather_rows_bwd32, NULL);
+    gc_set_adapters(&c, gather_rows_fwd64, gather_rows_bwd64, gather_rows_fwd32, gather_rows_bwd32, NULL);
     gc_run(&c, rng);
 }
 
