@@ -1,0 +1,20 @@
+/* The bodies of every CPU kernel, written once for any element type. An instantiation file defines
+ * REAL (float or double), KERNEL(name) (the exported name) and GEMM (cblas_sgemm or cblas_dgemm), then
+ * includes this header once. <tgmath.h> makes exp, sqrt and erf follow REAL, so the float kernels
+ * compute in float and the double ones in double. Each included file is one concern. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tgmath.h>
+
+#include "bcos/check.h"
+
+#include "matmul_impl.h"
+#include "layernorm_impl.h"
+#include "attention_impl.h"
+#include "activations_impl.h"
+#include "embedding_impl.h"
+#include "residual_impl.h"
+#include "patchify_impl.h"
+#include "vit_embed_impl.h"
+#include "gather_rows_impl.h"
