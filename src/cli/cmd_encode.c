@@ -54,8 +54,12 @@ float *cli_load_images(char *const *paths, int N, int S) {
     float *images = xmalloc((size_t)N * 3 * S * S * sizeof(float));
     for (int i = 0; i < N; i++) {
         char err[BCOS_ERRLEN];
-        if (bcos_image_preprocess_file(images + (size_t)i * 3 * S * S, paths[i], S, err, sizeof err) != 0)
+        bcos_image img;
+        if (bcos_image_load(&img, paths[i], err, sizeof err) != 0 ||
+            bcos_clip_preprocess(images + (size_t)i * 3 * S * S, &img, S, bcos_clip_mean, bcos_clip_std, err,
+                                 sizeof err) != 0)
             bcos_fail("%s", err);
+        bcos_image_free(&img);
     }
     return images;
 }
