@@ -24,19 +24,27 @@ static const char *write_variant(const bcos_clip *m, const char *file, mutator m
     for (int i = 0; i < n; i++)
         entries[i] = (bcos_st_entry){p->items[i].name, BCOS_F32, p->items[i].ndim, p->items[i].shape,
                                      bcos_params_ptr(p, i)};
-    /* open_clip stores the projections as [width, embed]: swap the two stored dims */
+    /* open_clip stores the projections as [width, embed]: transposed shape and data */
     static int64_t proj_shapes[2][2];
+    float *transposed[2] = {NULL, NULL};
     int k = 0;
     for (int i = 0; i < n; i++)
         if (i == m->visual_proj || i == m->text_projection) {
-            proj_shapes[k][0] = p->items[i].shape[1];
-            proj_shapes[k][1] = p->items[i].shape[0];
-            entries[i].shape = proj_shapes[k++];
+            int64_t rows = p->items[i].shape[0], cols = p->items[i].shape[1];
+            proj_shapes[k][0] = cols;
+            proj_shapes[k][1] = rows;
+            transposed[k] = xmalloc((size_t)(rows * cols) * sizeof(float));
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < cols; c++) transposed[k][c * rows + r] = entries[i].data[r * cols + c];
+            entries[i].shape = proj_shapes[k];
+            entries[i].data = transposed[k++];
         }
     static int64_t shape_store[4];
     if (mutate) mutate(entries, &n, shape_store);
     char err[BCOS_ERRLEN];
     BCOS_CHECK(bcos_st_write(path, entries, n, NULL, 0, err, sizeof err) == 0, err);
+    free(transposed[0]);
+    free(transposed[1]);
     free(entries);
     return path;
 }
