@@ -37,7 +37,7 @@ typedef struct {
     int count;
     bcos_st_tensor *tensors; /* sorted by name */
     int meta_count;
-    bcos_st_meta *meta; /* "__metadata__" string pairs */
+    bcos_st_meta *meta; /* "__metadata__" string pairs, sorted by key */
     char *strings;      /* storage for names and metadata */
 } bcos_safetensors;
 

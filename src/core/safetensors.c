@@ -266,6 +266,10 @@ static int compare_tensor_names(const void *a, const void *b) {
     return strcmp(((const bcos_st_tensor *)a)->name, ((const bcos_st_tensor *)b)->name);
 }
 
+static int compare_meta_keys(const void *a, const void *b) {
+    return strcmp(((const bcos_st_meta *)a)->key, ((const bcos_st_meta *)b)->key);
+}
+
 static int compare_extents(const void *a, const void *b) {
     const extent *x = a, *y = b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
@@ -319,13 +323,19 @@ static int load_header(const report *r, const cJSON *root, const uint8_t *data, 
         status = parse_tensor(r, item, data_len, tensor, &extents[t - 1]);
     }
     if (status == 0) {
-        /* Sorted by name: duplicates become neighbours, and bcos_st_find can bisect. Offsets
-         * are attached afterwards, through data pointers, so they follow the sort. */
+        /* Sorted by name, repeated names become neighbours and bcos_st_find can bisect. Each
+         * tensor's offset travels through the sort as its data pointer. */
         for (int i = 0; i < st->count; i++) st->tensors[i].data = data + extents[i].begin;
         qsort(st->tensors, (size_t)st->count, sizeof *st->tensors, compare_tensor_names);
         for (int i = 1; i < st->count && status == 0; i++)
             if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0)
                 status = fail(r, "duplicate tensor name (tensor '%s')", quote(st->tensors[i].name).text);
+    }
+    if (status == 0) {
+        qsort(st->meta, (size_t)st->meta_count, sizeof *st->meta, compare_meta_keys);
+        for (int i = 1; i < st->meta_count && status == 0; i++)
+            if (strcmp(st->meta[i - 1].key, st->meta[i].key) == 0)
+                status = fail(r, "\"__metadata__\" key '%s' appears twice", quote(st->meta[i].key).text);
     }
     if (status == 0) {
         for (int i = 0; i < st->count; i++) {
@@ -473,9 +483,9 @@ const bcos_st_tensor *bcos_st_find(const bcos_safetensors *st, const char *name)
 }
 
 const char *bcos_st_meta_get(const bcos_safetensors *st, const char *key) {
-    for (int i = 0; i < st->meta_count; i++)
-        if (strcmp(st->meta[i].key, key) == 0) return st->meta[i].value;
-    return NULL;
+    bcos_st_meta wanted = {.key = key};
+    const bcos_st_meta *found = bsearch(&wanted, st->meta, (size_t)st->meta_count, sizeof wanted, compare_meta_keys);
+    return found ? found->value : NULL;
 }
 
 int bcos_st_to_f32(const bcos_st_tensor *t, float *out, char *err, size_t errlen) {

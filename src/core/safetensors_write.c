@@ -229,25 +229,22 @@ static int write_atomically(const char *path, const char *header, size_t header_
         free(tmp);
         return write_fail(path, err, errlen, "cannot create a temporary file beside it: %s", strerror(saved));
     }
-    /* mkstemp makes the file private (0600); weights and checkpoints are ordinary files. */
-    fchmod(fd, 0644);
+    /* mkstemp makes the file private (0600); weights and checkpoints are ordinary files. Best
+     * effort: a file only its owner can read is still a correct file. */
+    (void)fchmod(fd, 0644);
     FILE *f = fdopen(fd, "wb");
-    const char *step = "write";
-    int status = f ? 0 : -1;
-    if (status == 0 && write_contents(f, header, header_len, order, n) != 0) status = -1;
-    if (status == 0 && fflush(f) != 0) status = -1;
-    if (status == 0 && fsync(fd) != 0) status = -1, step = "fsync";
+    const char *failed = NULL;
+    if (!f || write_contents(f, header, header_len, order, n) != 0 || fflush(f) != 0) failed = "write";
+    else if (fsync(fd) != 0) failed = "fsync";
     int saved = errno;
-    if (f ? fclose(f) != 0 : close(fd) != 0) {
-        if (status == 0) saved = errno, step = "close";
-        status = -1;
-    }
-    if (status == 0 && rename(tmp, path) != 0) status = -1, saved = errno, step = "rename";
-    if (status == 0 && sync_parent_directory(path) != 0) status = -1, saved = errno, step = "fsync the folder of";
-    if (status != 0) {
+    if ((f ? fclose(f) : close(fd)) != 0 && !failed) failed = "close", saved = errno;
+    if (!failed && rename(tmp, path) != 0) failed = "rename", saved = errno;
+    if (!failed && sync_parent_directory(path) != 0) failed = "fsync the folder of", saved = errno;
+    if (failed) {
         unlink(tmp);
-        write_fail(path, err, errlen, "cannot %s it: %s", step, strerror(saved));
+        write_fail(path, err, errlen, "cannot %s it: %s", failed, strerror(saved));
     }
+    int status = failed ? -1 : 0;
     free(tmp);
     return status;
 }

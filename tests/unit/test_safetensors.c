@@ -186,6 +186,7 @@ static void test_round_trip(void) {
     CHECK(bcos_st_meta_get(&st, "missing") == NULL);
     CHECK(bcos_st_find(&st, "missing") == NULL);
     for (int i = 1; i < st.count; i++) CHECK(strcmp(st.tensors[i - 1].name, st.tensors[i].name) < 0);
+    for (int i = 1; i < st.meta_count; i++) CHECK(strcmp(st.meta[i - 1].key, st.meta[i].key) < 0);
     for (int i = 0; i < 5; i++) {
         const bcos_st_entry *e = &entries[i];
         const bcos_st_tensor *t = bcos_st_find(&st, e->name);
@@ -316,6 +317,8 @@ static void test_rejected_header(void) {
                     "unknown dtype 'Q7'");
     expect_rejected("metatype.st", "{\"__metadata__\":[\"a\"]}", 0, NULL, "\"__metadata__\" is not a JSON object");
     expect_rejected("metavalue.st", "{\"__metadata__\":{\"epoch\":3}}", 0, NULL, "key 'epoch' is not a string");
+    expect_rejected("metakey.st", "{\"__metadata__\":{\"k\":\"1\",\"j\":\"\",\"k\":\"2\"}}", 0, NULL,
+                    "\"__metadata__\" key 'k' appears twice");
     expect_rejected("metatwice.st", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, NULL, "appears twice");
 }
 

@@ -81,10 +81,10 @@ def c_layout(tensors):
     """Tensor order and offsets safetensors.torch.save uses for the tensors bcos can write."""
     meta = dict(METADATA, **{FORMAT_KEY: FORMAT_VERSION})
     data = save({k: v for k, v in tensors.items() if v.dtype in CONVERTIBLE}, metadata=meta)
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
+    header, _ = split_file(data)
     names = [k for k in header if k != "__metadata__"]
-    return {"header_bytes": n, "order": names, "data_offsets": {k: header[k]["data_offsets"] for k in names}}
+    return {"header_bytes": struct.unpack("<Q", data[:8])[0], "order": names,
+            "data_offsets": {k: header[k]["data_offsets"] for k in names}}
 
 
 def write_expected(tensors):
@@ -136,10 +136,24 @@ def write_conversions():
     }, OUT_DIR / "conversions.safetensors")
 
 
+def split_file(data):
+    """(header as a dict, data section) of safetensors bytes."""
+    (n,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def save_if_changed(tensors, metadata, path):
+    """Writes the file unless the one there holds the same: the package writes metadata keys in
+    random (hash) order, which would otherwise change the committed bytes on every run."""
+    data = save(tensors, metadata=metadata)
+    if not path.exists() or split_file(path.read_bytes()) != split_file(data):
+        path.write_bytes(data)
+
+
 def generate():
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     tensors = fixture_tensors()
-    save_file(tensors, PY_WRITTEN, metadata=METADATA)
+    save_if_changed(tensors, METADATA, PY_WRITTEN)
     write_expected(tensors)
     write_conversions()
     versions = {"torch": torch.__version__, "safetensors": safetensors.__version__}
@@ -170,12 +184,12 @@ def verify(path):
     assert written.keys() == reference.keys(), f"tensors {sorted(written)} != {sorted(reference)}"
     for name, t in reference.items():
         assert same_bits(written[name], t), f"tensor {name} differs"
-    raw, ours = Path(path).read_bytes(), save(reference, metadata=expected_meta)
+    raw, python = Path(path).read_bytes(), save(reference, metadata=expected_meta)
     (n,) = struct.unpack("<Q", raw[:8])
-    (m,) = struct.unpack("<Q", ours[:8])
+    (m,) = struct.unpack("<Q", python[:8])
     assert n % 8 == 0 and n == m, f"header length {n}, safetensors writes {m}"
-    assert raw[8 + n:] == ours[8 + m:], "data section differs from safetensors.torch.save"
-    header, python_header = json.loads(raw[8:8 + n]), json.loads(ours[8:8 + m])
+    (header, data), (python_header, python_data) = split_file(raw), split_file(python)
+    assert data == python_data, "data section differs from safetensors.torch.save"
     assert list(header) == list(python_header), f"key order {list(header)} != {list(python_header)}"
     assert header == python_header, "header differs from safetensors.torch.save"
     print(f"verify: OK ({len(written)} tensors, {len(raw)} bytes, safetensors {safetensors.__version__})")
