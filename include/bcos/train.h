@@ -1,0 +1,60 @@
+/* Training pieces that know no model: the distillation losses, the learning-rate schedule,
+ * gradient clipping and the Adam/AdamW optimiser over a parameter table's single allocation. */
+#ifndef BCOS_TRAIN_H
+#define BCOS_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bcos/params.h"
+
+/* Rows whose norm is below this are treated as having this norm (the zero-norm guard). */
+#define BCOS_NORM_EPS 1e-8
+
+/* Cosine loss L = weight * mean_b (1 - cos(s_b, t_b)) for s[B,E] (student) and t[B,E] (frozen
+ * target). Accumulates dL/ds into ds (may be NULL). Returns L; *mean_cos (may be NULL) gets the
+ * mean cosine. Computed in double from fp32 inputs. */
+double bcos_cosine_loss(float *ds, double *mean_cos, const float *s, const float *t, int B, int E, double weight);
+
+/* SigLIP-style loss of the released B-cosification code over the cosine matrix S = ŝ t̂ᵀ between
+ * the local students s[B,E] and all N targets t[N,E] of the global batch: labels +1 where the
+ * target index is row_offset + b, -1 elsewhere, L = -(1/N) Σ_b Σ_n log σ(label · (scale·S − bias_shift))
+ * with scale 10 and bias_shift 10 in the paper. Summed over ranks, the local losses give the global
+ * one. Accumulates dL/ds into ds (may be NULL). Returns the local L. */
+double bcos_siglip_loss(float *ds, const float *s, const float *t, int B, int N, int E, int row_offset,
+                        double scale, double bias_shift);
+
+/* Linear warmup from 0 to base_lr over warmup steps, then cosine decay to min_lr at total steps. */
+double bcos_lr_at(int64_t step, int64_t warmup, int64_t total, double base_lr, double min_lr);
+
+/* Global L2 norm of g[n] (in double). */
+double bcos_grad_norm(const float *g, size_t n);
+/* Scale g so that its global norm is at most max_norm (torch's clip_grad_norm_ rule). Returns the
+ * norm before clipping. */
+double bcos_clip_grad_norm(float *g, size_t n, double max_norm);
+/* Adaptive gradient clipping (Brock et al. 2021, unit-wise): for each parameter tensor, each unit
+ * (row along the first dimension; the whole tensor for 0/1-d ones) whose ||g|| exceeds
+ * clip · max(||w||, eps) is scaled to that bound. grads share the parameters' layout. */
+void bcos_adaptive_clip_grad(float *grads, const bcos_params *p, double clip, double eps);
+
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay;
+    int decoupled; /* 1: AdamW (decay applied to the weights), 0: Adam (decay added to the gradient) */
+} bcos_adam_config;
+
+typedef struct {
+    bcos_adam_config cfg;
+    size_t n;
+    int64_t step; /* completed steps, for bias correction */
+    float *m, *v; /* one allocation: m then v */
+} bcos_adam;
+
+void bcos_adam_init(bcos_adam *opt, const bcos_adam_config *cfg, size_t n);
+/* One step at learning rate lr over params[n] with grads[n] (torch.optim.Adam/AdamW semantics). */
+void bcos_adam_step(bcos_adam *opt, float *params, const float *grads, double lr);
+void bcos_adam_free(bcos_adam *opt);
+
+/* 1 when every value of x[n] is finite. A step whose loss or gradient is not finite is skipped. */
+int bcos_all_finite(const float *x, size_t n);
+
+#endif
