@@ -1,0 +1,69 @@
+/* The B-cos student: a B-cosified copy of CLIP's image tower (DESIGN.md section 4). Its input is
+ * x6 = [u, 1-u] for pixels u in [0,1]; conv1 becomes a B-cos patch unit with CLIP's normalisation
+ * folded into its weights; out_proj, c_fc, c_proj (and proj, optionally) become B-cos units; q/k/v
+ * stay plain; biases and LayerNorm betas are removed (or kept and decayed); activations, class and
+ * positional embeddings are kept. Training forward/backward is exact; explanation mode holds the
+ * dynamic factors constant so that the embedding is a linear map W(x)·x6 plus constants. */
+#ifndef BCOS_BCOS_H
+#define BCOS_BCOS_H
+
+#include <stdint.h>
+
+#include "bcos/backend.h"
+#include "bcos/clip.h"
+#include "bcos/params.h"
+
+typedef struct {
+    float b;               /* the exponent B of every B-cos unit (2 by default) */
+    int64_t b_ramp_steps;  /* > 0: B rises linearly from 1 to b over these steps */
+    int keep_biases;       /* 1: biases and LayerNorm betas kept (then decayed, see below) */
+    int64_t bias_decay_steps; /* with keep_biases: biases scaled by 1 - step/decay_steps to 0 (0: never decayed) */
+    int plain_proj;        /* 1: the final proj stays a plain linear map */
+} bcos_student_options;
+
+/* B = 2, biases removed, proj a B-cos unit. */
+bcos_student_options bcos_student_default_options(void);
+
+typedef struct {
+    bcos_clip_config cfg; /* the vision part is used */
+    bcos_student_options opt;
+    bcos_params params;   /* open_clip's visual.* names; absent biases are not declared */
+    const bcos_backend *backend;
+    bcos_clip_stack stack; /* block indices; bias indices are -1 when removed */
+    int conv1, class_embedding, pos, ln_pre_w, ln_pre_b, ln_post_w, ln_post_b, proj;
+} bcos_student;
+
+/* Declare and allocate the student's parameters (zeroed). */
+void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_student_options *opt,
+                       const bcos_backend *backend);
+/* B-cosify: copy the teacher's image tower into s (initialised with the teacher's config), folding
+ * CLIP's mean/std into the six-channel patch weights. */
+void bcos_student_from_clip(bcos_student *s, const bcos_clip *teacher);
+void bcos_student_free(bcos_student *s);
+
+/* The B and the bias scale in force at a training step (ramp and decay). */
+float bcos_student_b_at(const bcos_student *s, int64_t step);
+float bcos_student_bias_scale_at(const bcos_student *s, int64_t step);
+
+/* Activations of one forward pass for a batch of B images, kept for the backward (one allocation). */
+typedef struct bcos_student_acts bcos_student_acts;
+bcos_student_acts *bcos_student_acts_new(const bcos_student *s, int B);
+void bcos_student_acts_free(bcos_student_acts *a);
+
+/* out[B,E] = student embeddings of x6[B,6,S,S] at exponent b and bias scale bias_scale. */
+void bcos_student_forward(const bcos_student *s, bcos_student_acts *a, float *out, const float *x6, float b,
+                          float bias_scale);
+/* Exact backward of the last forward: grads[params.total] += dL/dparams (and dx6[B,6,S,S] += dL/dx6
+ * when dx6 is not NULL), from dout[B,E]. */
+void bcos_student_backward(const bcos_student *s, bcos_student_acts *a, float *grads, float *dx6,
+                           const float *dout);
+
+/* Explanation mode for the last forward: with every dynamic factor held constant the embedding is
+ * linear in x6 and the constants (class/positional embeddings, kept biases). From dout[B,E] (e.g.
+ * the normalised text embedding t̂ for the score e·t̂) it writes dx6[B,6,S,S] = W(x)ᵀ·dout and
+ * const_contrib[B] = the constants' share of the score. Then for each image
+ * Σ x6·dx6 + const_contrib = dout·e exactly (up to rounding). */
+void bcos_student_explain(const bcos_student *s, bcos_student_acts *a, float *dx6, double *const_contrib,
+                          const float *dout);
+
+#endif
