@@ -169,15 +169,20 @@ static void gc_check_float(gc_case *c, double *const *analytic) {
     }
 }
 
-/* Fills every tensor and R with random values, runs all checks and frees the case (not its ctx). */
-static void gc_run(gc_case *c, bcos_rng *rng) {
+/* Fills every tensor and R with random values and runs all checks; the case keeps its values, so that
+ * a test can check more on the same point before gc_free. */
+static void gc_check(gc_case *c, bcos_rng *rng) {
     for (int k = 0; k < c->count; k++) gc_fill_random(rng, c->t[k].x32, c->t[k].x64, c->t[k].n);
     gc_fill_random(rng, c->dout32, c->dout64, c->nout);
     double *analytic[GC_MAX_TENSORS];
     gc_check_double(c, analytic);
     gc_check_float(c, analytic);
+    for (int k = 0; k < c->count; k++) free(analytic[k]);
+}
+
+/* Frees the case's arrays (not its ctx). */
+static void gc_free(gc_case *c) {
     for (int k = 0; k < c->count; k++) {
-        free(analytic[k]);
         free(c->t[k].x64);
         free(c->t[k].g64);
         free(c->t[k].x32);
@@ -187,6 +192,12 @@ static void gc_run(gc_case *c, bcos_rng *rng) {
     free(c->dout64);
     free(c->out32);
     free(c->dout32);
+}
+
+/* Fills, checks and frees the case (not its ctx). */
+static inline void gc_run(gc_case *c, bcos_rng *rng) {
+    gc_check(c, rng);
+    gc_free(c);
 }
 
 #endif
