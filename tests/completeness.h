@@ -26,7 +26,9 @@ static inline void completeness_add_f32(double terms[2], const float *x, const f
     }
 }
 
-static inline double completeness_error(const double terms[2], double score) { return fabs(terms[0] - score) / terms[1]; }
+static inline double completeness_error(const double terms[2], double score) {
+    return fabs(terms[0] - score) / terms[1];
+}
 
 static inline double dot_f64(const double *a, const double *b, size_t n) {
     double sum = 0;

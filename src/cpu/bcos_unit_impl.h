@@ -26,7 +26,9 @@ static void bcos_norms(REAL *norm, const REAL *x, int N, int K, bcos_norm_mode m
 /* dn/dx = x / sqrt(sum x^2) for the token norm and x / n for the window norm: the root to divide by,
  * recovered from the saved n. A zero token has root 0 and its dn/dx is taken as 0 (its dL/dn is 0 too,
  * since every z of a zero row is 0). */
-static REAL bcos_norm_root(REAL n, bcos_norm_mode mode) { return mode == BCOS_NORM_TOKEN ? n - BCOS_TOKEN_NORM_EPS : n; }
+static REAL bcos_norm_root(REAL n, bcos_norm_mode mode) {
+    return mode == BCOS_NORM_TOKEN ? n - BCOS_TOKEN_NORM_EPS : n;
+}
 
 /* The dynamic factor s = (c + 1e-6)^(B-1) of one output, c = |z|/n. */
 static REAL bcos_factor(REAL z, REAL n, REAL b) { return pow(fabs(z) / n + BCOS_COS_EPS, b - 1); }

@@ -221,12 +221,10 @@ typedef struct {
 
 /* qkv rows with the q and k columns from base and the v columns from v */
 static void attention_mix_f64(double *mixed, const double *base, const double *v) {
-    for (int row = 0; row < ATT_B * ATT_T; row++)
-        for (int i = 0; i < 3 * ATT_C; i++) mixed[row * 3 * ATT_C + i] = (i < 2 * ATT_C ? base : v)[row * 3 * ATT_C + i];
+    for (int i = 0; i < ATT_QKV; i++) mixed[i] = (i % (3 * ATT_C) < 2 * ATT_C ? base : v)[i];
 }
 static void attention_mix_f32(float *mixed, const float *base, const float *v) {
-    for (int row = 0; row < ATT_B * ATT_T; row++)
-        for (int i = 0; i < 3 * ATT_C; i++) mixed[row * 3 * ATT_C + i] = (i < 2 * ATT_C ? base : v)[row * 3 * ATT_C + i];
+    for (int i = 0; i < ATT_QKV; i++) mixed[i] = (i % (3 * ATT_C) < 2 * ATT_C ? base : v)[i];
 }
 
 static void attention_fwd64(gc_case *c) {
