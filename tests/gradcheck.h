@@ -46,7 +46,7 @@ struct gc_case {
     void *ctx; /* the kernel's shapes, indices and saved statistics */
 };
 
-static void gc_init(gc_case *c, const char *name, size_t nout) {
+static inline void gc_init(gc_case *c, const char *name, size_t nout) {
     memset(c, 0, sizeof *c);
     c->name = name;
     c->nout = nout;
@@ -57,7 +57,7 @@ static void gc_init(gc_case *c, const char *name, size_t nout) {
 }
 
 /* Adds a differentiable tensor of n elements; tensors are t[0], t[1], ... in the order added. */
-static void gc_add(gc_case *c, const char *name, size_t n) {
+static inline void gc_add(gc_case *c, const char *name, size_t n) {
     BCOS_CHECK(c->count < GC_MAX_TENSORS, "raise GC_MAX_TENSORS");
     gc_tensor *t = &c->t[c->count++];
     t->name = name;
@@ -68,7 +68,7 @@ static void gc_add(gc_case *c, const char *name, size_t n) {
     t->g32 = xcalloc(n, sizeof(float));
 }
 
-static void gc_set_adapters(gc_case *c, void (*forward64)(gc_case *), void (*backward64)(gc_case *),
+static inline void gc_set_adapters(gc_case *c, void (*forward64)(gc_case *), void (*backward64)(gc_case *),
                             void (*forward32)(gc_case *), void (*backward32)(gc_case *), void *ctx) {
     c->forward64 = forward64;
     c->backward64 = backward64;
@@ -77,12 +77,12 @@ static void gc_set_adapters(gc_case *c, void (*forward64)(gc_case *), void (*bac
     c->ctx = ctx;
 }
 
-static void gc_fill_random(bcos_rng *rng, float *x32, double *x64, size_t n) {
+static inline void gc_fill_random(bcos_rng *rng, float *x32, double *x64, size_t n) {
     bcos_rng_fill_normal(rng, x32, n, 0.0f, 1.0f);
     for (size_t i = 0; i < n; i++) x64[i] = x32[i];
 }
 
-static double gc_loss64(gc_case *c) {
+static inline double gc_loss64(gc_case *c) {
     c->forward64(c);
     double loss = 0;
     for (size_t i = 0; i < c->nout; i++) loss += c->out64[i] * c->dout64[i];
@@ -90,7 +90,7 @@ static double gc_loss64(gc_case *c) {
 }
 
 /* Central differences of the loss with respect to every element of t, against its analytic gradient. */
-static void gc_check_fd(gc_case *c, gc_tensor *t, const double *analytic) {
+static inline void gc_check_fd(gc_case *c, gc_tensor *t, const double *analytic) {
     double *fd = xcalloc(t->n, sizeof(double));
     for (size_t i = 0; i < t->n; i++) {
         double v = t->x64[i];
@@ -107,8 +107,8 @@ static void gc_check_fd(gc_case *c, gc_tensor *t, const double *analytic) {
 }
 
 /* A second backward on top of the first must have doubled each gradient (both given in double). */
-static void gc_check_doubled(gc_case *c, const gc_tensor *t, const char *type, const double *now, const double *once,
-                             double tolerance) {
+static inline void gc_check_doubled(gc_case *c, const gc_tensor *t, const char *type, const double *now,
+                                    const double *once, double tolerance) {
     double *twice = xcalloc(t->n, sizeof(double));
     for (size_t i = 0; i < t->n; i++) twice[i] = 2 * once[i];
     double err = test_rel_error_f64(now, twice, t->n);
@@ -117,21 +117,21 @@ static void gc_check_doubled(gc_case *c, const gc_tensor *t, const char *type, c
 }
 
 /* A new double copy of a float array. */
-static double *gc_widen(const float *x, size_t n) {
+static inline double *gc_widen(const float *x, size_t n) {
     double *wide = xcalloc(n, sizeof(double));
     for (size_t i = 0; i < n; i++) wide[i] = x[i];
     return wide;
 }
 
 /* Relative error of a float result against the double one. */
-static double gc_rel_error_f32_f64(const float *a, const double *b, size_t n) {
+static inline double gc_rel_error_f32_f64(const float *a, const double *b, size_t n) {
     double *wide = gc_widen(a, n);
     double err = test_rel_error_f64(wide, b, n);
     free(wide);
     return err;
 }
 
-static void gc_check_double(gc_case *c, double **analytic) {
+static inline void gc_check_double(gc_case *c, double **analytic) {
     for (int k = 0; k < c->count; k++) memset(c->t[k].g64, 0, c->t[k].n * sizeof(double));
     c->forward64(c);
     c->backward64(c);
@@ -147,7 +147,7 @@ static void gc_check_double(gc_case *c, double **analytic) {
         gc_check_doubled(c, &c->t[k], "double", c->t[k].g64, analytic[k], GC_ACCUMULATE_TOLERANCE_F64);
 }
 
-static void gc_check_float(gc_case *c, double *const *analytic) {
+static inline void gc_check_float(gc_case *c, double *const *analytic) {
     for (int k = 0; k < c->count; k++) memset(c->t[k].g32, 0, c->t[k].n * sizeof(float));
     c->forward32(c);
     c->backward32(c);
@@ -169,15 +169,20 @@ static void gc_check_float(gc_case *c, double *const *analytic) {
     }
 }
 
-/* Fills every tensor and R with random values, runs all checks and frees the case (not its ctx). */
-static void gc_run(gc_case *c, bcos_rng *rng) {
+/* Fills every tensor and R with random values and runs all checks; the case keeps its values, so that
+ * a test can check more on the same point before gc_free. */
+static inline void gc_check(gc_case *c, bcos_rng *rng) {
     for (int k = 0; k < c->count; k++) gc_fill_random(rng, c->t[k].x32, c->t[k].x64, c->t[k].n);
     gc_fill_random(rng, c->dout32, c->dout64, c->nout);
     double *analytic[GC_MAX_TENSORS];
     gc_check_double(c, analytic);
     gc_check_float(c, analytic);
+    for (int k = 0; k < c->count; k++) free(analytic[k]);
+}
+
+/* Frees the case's arrays (not its ctx). */
+static inline void gc_free(gc_case *c) {
     for (int k = 0; k < c->count; k++) {
-        free(analytic[k]);
         free(c->t[k].x64);
         free(c->t[k].g64);
         free(c->t[k].x32);
@@ -187,6 +192,12 @@ static void gc_run(gc_case *c, bcos_rng *rng) {
     free(c->dout64);
     free(c->out32);
     free(c->dout32);
+}
+
+/* Fills, checks and frees the case (not its ctx). */
+static inline void gc_run(gc_case *c, bcos_rng *rng) {
+    gc_check(c, rng);
+    gc_free(c);
 }
 
 #endif

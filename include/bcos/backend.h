@@ -58,6 +58,46 @@ typedef struct bcos_backend {
     /* out[B,C] = inp[b, rows[b], :] for inp[B,T,C] (class token, end-of-text token) */
     void (*gather_rows_forward)(float *out, const float *inp, const int *rows, int B, int T, int C);
     void (*gather_rows_backward)(float *dinp, const float *dout, const int *rows, int B, int T, int C);
+
+    /* B-cos units (DESIGN.md section 4), B-cosified form: no bias, no weight normalisation; b >= 1 is the
+     * exponent B. With c = |z|/norm, out = (c + 1e-6)^(b-1) * z. The explain backwards are explanation
+     * mode: the dynamic factor (c + 1e-6)^(b-1) held constant, so out is linear in the input. */
+
+    /* Linear unit: z[N,OC] = inp[N,IC] @ weight[OC,IC]^T, norm[N] = sqrt(sum_i inp[n,i]^2) + 1e-12,
+     * out[N,OC]; saves z and norm for the backwards. */
+    void (*bcos_linear_forward)(float *out, float *z, float *norm, const float *inp, const float *weight, int N,
+                                int IC, int OC, float b);
+    /* exact gradient: dinp[N,IC] += dL/dinp, dweight[OC,IC] += dL/dweight */
+    void (*bcos_linear_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                                 const float *z, const float *norm, int N, int IC, int OC, float b);
+    /* explanation mode: dinp[N,IC] += (dout * factor) @ weight */
+    void (*bcos_linear_explain_backward)(float *dinp, const float *dout, const float *weight, const float *z,
+                                         const float *norm, int N, int IC, int OC, float b);
+
+    /* Patch unit (the student's conv1): img[B,Cin,H,W] (Cin = 6 for x6 = [u, 1-u]), stride = kernel = P,
+     * weight[OC,Cin,P,P]; per patch (NP = (H/P)*(W/P) in row-major grid order, as patchify) z = the conv,
+     * norm = sqrt(sum over the Cin*P*P window of x^2 + 1e-6). out[B,NP,OC]; saves cols[B,NP,Cin*P*P]
+     * (the patches), z[B,NP,OC] and norm[B*NP] for the backwards. */
+    void (*bcos_patch_forward)(float *out, float *cols, float *z, float *norm, const float *img, const float *weight,
+                               int B, int Cin, int H, int W, int P, int OC, float b);
+    /* exact gradient: dimg[B,Cin,H,W] += dL/dimg, dweight[OC,Cin,P,P] += dL/dweight */
+    void (*bcos_patch_backward)(float *dimg, float *dweight, const float *dout, const float *cols, const float *weight,
+                                const float *z, const float *norm, int B, int Cin, int H, int W, int P, int OC,
+                                float b);
+    /* explanation mode: dimg[B,Cin,H,W] += dL/dimg */
+    void (*bcos_patch_explain_backward)(float *dimg, const float *dout, const float *weight, const float *z,
+                                        const float *norm, int B, int Cin, int H, int W, int P, int OC, float b);
+
+    /* Explanation-mode backwards of the other dynamic factors; their forwards are the ordinary ones. */
+    /* LayerNorm with rstd = 1/sigma held constant: dinp[N,C] += rstd * (dout*weight - mean_c(dout*weight)) */
+    void (*layernorm_explain_backward)(float *dinp, const float *dout, const float *weight, const float *rstd, int N,
+                                       int C);
+    /* Attention with att[B,NH,T,T] held constant: only v gets gradient, dqkv[B,T,3C]'s v columns += att^T @ dout
+     * per head; its q and k columns are left as they are. */
+    void (*attention_explain_backward)(float *dqkv, const float *dout, const float *att, int B, int T, int C, int NH);
+    /* Activations with the gate held constant: dinp[n] += dout * sigmoid(1.702 inp) (QuickGELU), * Phi(inp) (GELU) */
+    void (*quickgelu_explain_backward)(float *dinp, const float *inp, const float *dout, size_t n);
+    void (*gelu_explain_backward)(float *dinp, const float *inp, const float *dout, size_t n);
 } bcos_backend;
 
 /* The fp32 CPU reference backend (OpenBLAS for GEMM, OpenMP-free plain loops elsewhere). */

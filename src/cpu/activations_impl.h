@@ -1,5 +1,6 @@
 /* Elementwise activations (kernel template, see kernels_impl.h): QuickGELU x*sigmoid(1.702x), used by
- * OpenAI's CLIP weights, and the exact (erf) GELU, used by LAION's. */
+ * OpenAI's CLIP weights, and the exact (erf) GELU, used by LAION's. Both are x times a gate; explanation
+ * mode (DESIGN.md section 4) holds the gate constant, so its backward is dout times the gate. */
 
 #define QUICKGELU_SLOPE ((REAL)1.702)
 #define SQRT_HALF ((REAL)0.70710678118654752440)
@@ -8,20 +9,34 @@
 /* 1/(1+e^-x): for very negative x, e^-x overflows to inf and the result is a clean 0. */
 static REAL sigmoid(REAL x) { return 1 / (1 + exp(-x)); }
 
+/* The gates: sigmoid(1.702x) for QuickGELU, the standard normal cdf Phi(x) for GELU. */
+static REAL quickgelu_gate(REAL x) { return sigmoid(QUICKGELU_SLOPE * x); }
+static REAL gelu_gate(REAL x) { return (REAL)0.5 * (1 + erf(x * SQRT_HALF)); }
+
+/* dinp[n] += dout * gate(inp): the backward of explanation mode. */
+static void gate_explain_backward(REAL *dinp, const REAL *inp, const REAL *dout, size_t n, REAL (*gate)(REAL)) {
+    if (!dinp) return;
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * gate(inp[i]);
+}
+
 void KERNEL(quickgelu_forward)(REAL *out, const REAL *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] * sigmoid(QUICKGELU_SLOPE * inp[i]);
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] * quickgelu_gate(inp[i]);
 }
 
 void KERNEL(quickgelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
     if (!dinp) return;
     for (size_t i = 0; i < n; i++) {
-        REAL s = sigmoid(QUICKGELU_SLOPE * inp[i]);
+        REAL s = quickgelu_gate(inp[i]);
         dinp[i] += dout[i] * (s + inp[i] * QUICKGELU_SLOPE * s * (1 - s));
     }
 }
 
+void KERNEL(quickgelu_explain_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
+    gate_explain_backward(dinp, inp, dout, n, quickgelu_gate);
+}
+
 void KERNEL(gelu_forward)(REAL *out, const REAL *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = (REAL)0.5 * inp[i] * (1 + erf(inp[i] * SQRT_HALF));
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] * gelu_gate(inp[i]);
 }
 
 /* d/dx x*Phi(x) = Phi(x) + x*phi(x), Phi and phi the standard normal cdf and density. */
@@ -29,10 +44,14 @@ void KERNEL(gelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t
     if (!dinp) return;
     for (size_t i = 0; i < n; i++) {
         REAL x = inp[i];
-        REAL cdf = (REAL)0.5 * (1 + erf(x * SQRT_HALF));
+        REAL cdf = gelu_gate(x);
         REAL pdf = INV_SQRT_2PI * exp((REAL)-0.5 * x * x);
         dinp[i] += dout[i] * (cdf + x * pdf);
     }
+}
+
+void KERNEL(gelu_explain_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
+    gate_explain_backward(dinp, inp, dout, n, gelu_gate);
 }
 
 #undef QUICKGELU_SLOPE

@@ -1,7 +1,8 @@
 /* Multi-head softmax attention (kernel template, see kernels_impl.h), as torch.nn.MultiheadAttention
  * computes it for open_clip: scores q.k / sqrt(head_dim), keys after the query masked when causal,
  * softmax over keys, weighted sum of values. Each (batch, head) is a handful of GEMMs on strided views
- * of qkv[B,T,3C]: head h of q, k, v starts at columns h*hd, C + h*hd, 2C + h*hd, row stride 3C. */
+ * of qkv[B,T,3C]: head h of q, k, v starts at columns h*hd, C + h*hd, 2C + h*hd, row stride 3C.
+ * Explanation mode (DESIGN.md section 4) holds the attention matrix constant: only v carries gradient. */
 
 /* Softmax in place over the first n_keys entries of a score row; the masked rest becomes 0. */
 static void softmax_row(REAL *row, int n_keys, int T) {
@@ -25,6 +26,12 @@ static void attention_head_forward(REAL *out, REAL *att, const REAL *q, const RE
     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, att, T, v, ld_qkv, 0, out, ld_out);
 }
 
+/* dv += att^T @ dout for one head: the gradient through the values, the only one of explanation mode. */
+static void attention_head_value_backward(REAL *dv, const REAL *dout, const REAL *att, int T, int hd, int ld_qkv,
+                                          int ld_out) {
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, att, T, dout, ld_out, 1, dv, ld_qkv);
+}
+
 /* One head's backward; dscores[T,T] is scratch. Masked probabilities are 0, so their scores get no
  * gradient without looking at the mask again. */
 static void attention_head_backward(REAL *dq, REAL *dk, REAL *dv, REAL *dscores, const REAL *dout, const REAL *q,
@@ -32,7 +39,7 @@ static void attention_head_backward(REAL *dq, REAL *dk, REAL *dv, REAL *dscores,
                                     int ld_out, REAL scale) {
     /* datt = dout @ v^T, then dv += att^T @ dout */
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1, dout, ld_out, v, ld_qkv, 0, dscores, T);
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, att, T, dout, ld_out, 1, dv, ld_qkv);
+    attention_head_value_backward(dv, dout, att, T, hd, ld_qkv, ld_out);
     /* Softmax backward, row by row: dscore_j = att_j * (datt_j - sum_i att_i * datt_i) */
     for (int t = 0; t < T; t++) {
         const REAL *p = att + (size_t)t * T;
@@ -76,4 +83,19 @@ void KERNEL(attention_backward)(REAL *dqkv, const REAL *dout, const REAL *qkv, c
         }
     }
     free(dscores);
+}
+
+/* Explanation mode: with att constant, out = att @ v per head, so dv += att^T @ dout; q and k get no
+ * gradient (their columns of dqkv are left as they are). */
+void KERNEL(attention_explain_backward)(REAL *dqkv, const REAL *dout, const REAL *att, int B, int T, int C, int NH) {
+    if (!dqkv) return;
+    BCOS_CHECK(NH > 0 && C % NH == 0, "the width must be a multiple of the number of heads");
+    int hd = C / NH;
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < NH; h++) {
+            REAL *dv = dqkv + (size_t)b * T * 3 * C + 2 * (size_t)C + (size_t)h * hd;
+            attention_head_value_backward(dv, dout + (size_t)b * T * C + (size_t)h * hd,
+                                          att + ((size_t)b * NH + h) * T * T, T, hd, 3 * C, C);
+        }
+    }
 }

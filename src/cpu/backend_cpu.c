@@ -27,6 +27,16 @@ static const bcos_backend cpu_backend = {
     .vit_embed_backward = bcos_cpu_vit_embed_backward_f32,
     .gather_rows_forward = bcos_cpu_gather_rows_forward_f32,
     .gather_rows_backward = bcos_cpu_gather_rows_backward_f32,
+    .bcos_linear_forward = bcos_cpu_bcos_linear_forward_f32,
+    .bcos_linear_backward = bcos_cpu_bcos_linear_backward_f32,
+    .bcos_linear_explain_backward = bcos_cpu_bcos_linear_explain_backward_f32,
+    .bcos_patch_forward = bcos_cpu_bcos_patch_forward_f32,
+    .bcos_patch_backward = bcos_cpu_bcos_patch_backward_f32,
+    .bcos_patch_explain_backward = bcos_cpu_bcos_patch_explain_backward_f32,
+    .layernorm_explain_backward = bcos_cpu_layernorm_explain_backward_f32,
+    .attention_explain_backward = bcos_cpu_attention_explain_backward_f32,
+    .quickgelu_explain_backward = bcos_cpu_quickgelu_explain_backward_f32,
+    .gelu_explain_backward = bcos_cpu_gelu_explain_backward_f32,
 };
 
 const bcos_backend *bcos_backend_cpu(void) { return &cpu_backend; }

@@ -16,17 +16,25 @@ void KERNEL(layernorm_forward)(REAL *out, REAL *mean, REAL *rstd, const REAL *in
                                const REAL *bias, int N, int C, REAL eps);
 void KERNEL(layernorm_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout, const REAL *inp,
                                 const REAL *weight, const REAL *mean, const REAL *rstd, int N, int C);
+/* explanation mode, rstd held constant: dinp[N,C] += rstd * (dout*weight - mean(dout*weight)) */
+void KERNEL(layernorm_explain_backward)(REAL *dinp, const REAL *dout, const REAL *weight, const REAL *rstd, int N,
+                                        int C);
 
 /* qkv[B,T,3C] -> out[B,T,C], att[B,NH,T,T] (softmax probabilities); causal masks later keys */
 void KERNEL(attention_forward)(REAL *out, REAL *att, const REAL *qkv, int B, int T, int C, int NH, int causal);
 void KERNEL(attention_backward)(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int B, int T,
                                 int C, int NH);
+/* explanation mode, att held constant: the v columns of dqkv[B,T,3C] += att^T @ dout per head */
+void KERNEL(attention_explain_backward)(REAL *dqkv, const REAL *dout, const REAL *att, int B, int T, int C, int NH);
 
 /* QuickGELU x*sigmoid(1.702x) and GELU (erf form), elementwise over n */
 void KERNEL(quickgelu_forward)(REAL *out, const REAL *inp, size_t n);
 void KERNEL(quickgelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n);
 void KERNEL(gelu_forward)(REAL *out, const REAL *inp, size_t n);
 void KERNEL(gelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n);
+/* explanation mode, gate held constant: dinp += dout * sigmoid(1.702 inp) or dout * Phi(inp) */
+void KERNEL(quickgelu_explain_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n);
+void KERNEL(gelu_explain_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n);
 
 /* out[B,T,C] = table[ids[b,t], :] + pos[t, :] */
 void KERNEL(embedding_forward)(REAL *out, const int *ids, const REAL *table, const REAL *pos, int B, int T, int C);
@@ -48,3 +56,26 @@ void KERNEL(vit_embed_backward)(REAL *dpatch_emb, REAL *dcls, REAL *dpos, const 
 /* out[B,C] = inp[b, rows[b], :] for inp[B,T,C] */
 void KERNEL(gather_rows_forward)(REAL *out, const REAL *inp, const int *rows, int B, int T, int C);
 void KERNEL(gather_rows_backward)(REAL *dinp, const REAL *dout, const int *rows, int B, int T, int C);
+
+/* B-cos linear unit, no bias: z = inp @ weight^T, norm[n] = ||inp[n]|| + 1e-12,
+ * out[N,OC] = (|z|/norm + 1e-6)^(b-1) * z; saves z[N,OC] and norm[N] */
+void KERNEL(bcos_linear_forward)(REAL *out, REAL *z, REAL *norm, const REAL *inp, const REAL *weight, int N, int IC,
+                                 int OC, REAL b);
+/* dinp[N,IC] += exact dL/dinp; dweight[OC,IC] += dL/dweight */
+void KERNEL(bcos_linear_backward)(REAL *dinp, REAL *dweight, const REAL *dout, const REAL *inp, const REAL *weight,
+                                  const REAL *z, const REAL *norm, int N, int IC, int OC, REAL b);
+/* explanation mode, the factor held constant: dinp[N,IC] += (dout * (|z|/norm + 1e-6)^(b-1)) @ weight */
+void KERNEL(bcos_linear_explain_backward)(REAL *dinp, const REAL *dout, const REAL *weight, const REAL *z,
+                                          const REAL *norm, int N, int IC, int OC, REAL b);
+
+/* B-cos patch unit: stride-P size-P conv of img[B,Cin,H,W] with weight[OC,Cin,P,P], no bias, B-cos scaled
+ * with norm = sqrt(sum over the window of x^2 + 1e-6); out[B,NP,OC], saves cols[B,NP,Cin*P*P] (patchify),
+ * z[B,NP,OC], norm[B*NP] */
+void KERNEL(bcos_patch_forward)(REAL *out, REAL *cols, REAL *z, REAL *norm, const REAL *img, const REAL *weight,
+                                int B, int Cin, int H, int W, int P, int OC, REAL b);
+/* dimg[B,Cin,H,W] += exact dL/dimg; dweight[OC,Cin*P*P] += dL/dweight */
+void KERNEL(bcos_patch_backward)(REAL *dimg, REAL *dweight, const REAL *dout, const REAL *cols, const REAL *weight,
+                                 const REAL *z, const REAL *norm, int B, int Cin, int H, int W, int P, int OC, REAL b);
+/* explanation mode, the factor held constant: dimg[B,Cin,H,W] += dL/dimg */
+void KERNEL(bcos_patch_explain_backward)(REAL *dimg, const REAL *dout, const REAL *weight, const REAL *z,
+                                         const REAL *norm, int B, int Cin, int H, int W, int P, int OC, REAL b);

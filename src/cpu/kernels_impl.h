@@ -16,5 +16,7 @@
 #include "embedding_impl.h"
 #include "residual_impl.h"
 #include "patchify_impl.h"
+#include "bcos_unit_impl.h"
+#include "bcos_patch_impl.h"
 #include "vit_embed_impl.h"
 #include "gather_rows_impl.h"

@@ -1,5 +1,6 @@
 /* LayerNorm over the last dimension (kernel template, see kernels_impl.h), as PyTorch computes it:
- * biased variance, rstd = 1/sqrt(var + eps), affine weight and optional bias. */
+ * biased variance, rstd = 1/sqrt(var + eps), affine weight and optional bias. Explanation mode
+ * (DESIGN.md section 4) holds rstd = 1/sigma constant; the mean stays a function of the input. */
 
 void KERNEL(layernorm_forward)(REAL *out, REAL *mean, REAL *rstd, const REAL *inp, const REAL *weight,
                                const REAL *bias, int N, int C, REAL eps) {
@@ -41,5 +42,19 @@ void KERNEL(layernorm_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const RE
             if (dweight) dweight[c] += dy[c] * norm;
             if (dinp) dinp[(size_t)n * C + c] += s * (dy[c] * weight[c] - mean_dnorm - norm * mean_dnorm_norm);
         }
+    }
+}
+
+/* Explanation mode: out = (inp - mean) * rstd * weight with rstd constant is linear in inp, and
+ * dinp = rstd * (dnorm - mean(dnorm)), dnorm = dout * weight: the full backward without its rstd term. */
+void KERNEL(layernorm_explain_backward)(REAL *dinp, const REAL *dout, const REAL *weight, const REAL *rstd, int N,
+                                        int C) {
+    if (!dinp) return;
+    for (int n = 0; n < N; n++) {
+        const REAL *dy = dout + (size_t)n * C;
+        REAL mean_dnorm = 0;
+        for (int c = 0; c < C; c++) mean_dnorm += dy[c] * weight[c];
+        mean_dnorm /= C;
+        for (int c = 0; c < C; c++) dinp[(size_t)n * C + c] += rstd[n] * (dy[c] * weight[c] - mean_dnorm);
     }
 }

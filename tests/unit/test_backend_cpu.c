@@ -18,6 +18,10 @@ static void test_table_complete(const bcos_backend *be) {
     CHECK(be->patchify_forward && be->patchify_backward);
     CHECK(be->vit_embed_forward && be->vit_embed_backward);
     CHECK(be->gather_rows_forward && be->gather_rows_backward);
+    CHECK(be->bcos_linear_forward && be->bcos_linear_backward && be->bcos_linear_explain_backward);
+    CHECK(be->bcos_patch_forward && be->bcos_patch_backward && be->bcos_patch_explain_backward);
+    CHECK(be->layernorm_explain_backward && be->attention_explain_backward);
+    CHECK(be->quickgelu_explain_backward && be->gelu_explain_backward);
 }
 
 int main(void) {

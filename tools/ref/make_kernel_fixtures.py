@@ -1,10 +1,8 @@
 """Reference outputs and gradients of the CPU kernels, computed by PyTorch in float64.
 
-Writes tests/fixtures/kernels/index.json and kernels.bin, read by tests/golden/test_kernels_torch.c.
-kernels.bin is little-endian float32 tensors back to back; index.json maps each tensor name to
-{"shape": [...], "offset": byte offset into kernels.bin} under "tensors", and holds the shapes and
-scalars of each case under "params". Inputs are drawn in float32; every reference is computed in
-float64 from those exact values (autograd for the gradients of L = sum(out * dout)) and then
+Writes tests/fixtures/kernels/index.json and kernels.bin (the format of tools/ref/fixture_bin.py),
+read by tests/golden/test_kernels_torch.c. Inputs are drawn in float32; every reference is computed
+in float64 from those exact values (autograd for the gradients of L = sum(out * dout)) and then
 rounded to float32.
 
 The references are the libraries themselves: torch.native_layer_norm, torch.nn.MultiheadAttention
@@ -14,50 +12,15 @@ torch.nn.functional.linear and conv2d (the patch embedding).
 Re-run from the repository root (deterministic, fixed seed):
     /work/main/.venv-ref/bin/python tools/ref/make_kernel_fixtures.py
 """
-import json
 import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from open_clip.transformer import QuickGELU
 
+from fixture_bin import Fixture, backward, float32_input
+
 OUT_DIR = os.path.join("tests", "fixtures", "kernels")
-
-
-class Fixture:
-    """Collects float32 tensors into one blob and records where each one lies."""
-
-    def __init__(self):
-        self.tensors = {}
-        self.params = {}
-        self.blob = bytearray()
-
-    def add(self, name, tensor):
-        data = tensor.detach().to(torch.float32).contiguous().numpy().astype("<f4")
-        self.tensors[name] = {"shape": list(data.shape), "offset": len(self.blob)}
-        self.blob += data.tobytes()
-
-    def write(self, directory):
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, "kernels.bin"), "wb") as f:
-            f.write(self.blob)
-        with open(os.path.join(directory, "index.json"), "w") as f:
-            json.dump({"params": self.params, "tensors": self.tensors}, f, indent=1, sort_keys=True)
-            f.write("\n")
-
-
-def float32_input(*shape, scale=1.0, shift=0.0):
-    """A random input that float32 holds exactly, as a float64 leaf for autograd."""
-    x = (torch.randn(*shape, dtype=torch.float32) * scale + shift).to(torch.float64)
-    return x.requires_grad_(True)
-
-
-def backward(out, fx, prefix):
-    """Backward of L = sum(out * dout) for a random dout, stored as <prefix>.dout."""
-    dout = torch.randn(out.shape, dtype=torch.float32).to(torch.float64)
-    fx.add(prefix + ".dout", dout)
-    (out * dout).sum().backward()
 
 
 def layernorm(fx, name, with_bias):
@@ -154,7 +117,7 @@ def main():
     activation(fx, "gelu", lambda x: F.gelu(x, approximate="none"))
     matmul(fx)
     patch_conv(fx)
-    fx.write(OUT_DIR)
+    fx.write(OUT_DIR, "kernels.bin")
 
 
 if __name__ == "__main__":
