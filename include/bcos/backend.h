@@ -45,6 +45,10 @@ typedef struct bcos_backend {
     void (*residual_forward)(float *out, const float *a, const float *b, size_t n);
     void (*residual_backward)(float *da, float *db, const float *dout, size_t n);
 
+    /* out[N,C] += scale * bias[C]; dbias[C] += scale * sum_n dout[n,:] */
+    void (*bias_add_forward)(float *out, const float *bias, float scale, int N, int C);
+    void (*bias_add_backward)(float *dbias, const float *dout, float scale, int N, int C);
+
     /* Patch extraction, a stride-P convolution's im2col: img[B,Cin,H,W] -> out[B, (H/P)*(W/P), Cin*P*P],
      * patches in row-major grid order, each flattened as (c, ky, kx) to match conv weight[OC,Cin,P,P]. */
     void (*patchify_forward)(float *out, const float *img, int B, int Cin, int H, int W, int P);

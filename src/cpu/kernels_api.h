@@ -43,6 +43,8 @@ void KERNEL(embedding_backward)(REAL *dtable, REAL *dpos, const REAL *dout, cons
 /* out[n] = a[n] + b[n] */
 void KERNEL(residual_forward)(REAL *out, const REAL *a, const REAL *b, size_t n);
 void KERNEL(residual_backward)(REAL *da, REAL *db, const REAL *dout, size_t n);
+void KERNEL(bias_add_forward)(REAL *out, const REAL *bias, REAL scale, int N, int C);
+void KERNEL(bias_add_backward)(REAL *dbias, const REAL *dout, REAL scale, int N, int C);
 
 /* img[B,Cin,H,W] -> out[B,(H/P)*(W/P),Cin*P*P], each patch flattened as (c, ky, kx) */
 void KERNEL(patchify_forward)(REAL *out, const REAL *img, int B, int Cin, int H, int W, int P);

@@ -15,6 +15,7 @@
 #include "activations_impl.h"
 #include "embedding_impl.h"
 #include "residual_impl.h"
+#include "bias_add_impl.h"
 #include "patchify_impl.h"
 #include "bcos_unit_impl.h"
 #include "bcos_patch_impl.h"

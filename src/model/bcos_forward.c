@@ -1,5 +1,6 @@
 /* The B-cos student's passes on a backend: the training forward (keeping activations), its exact
  * backward, and the explanation-mode backward with the constants' contributions. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "bcos/bcos.h"

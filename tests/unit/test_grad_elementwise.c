@@ -1,5 +1,6 @@
 /* Gradient checks of the elementwise kernels, QuickGELU, GELU and the residual addition: finite
- * differences in double, accumulation, float against double (see tests/gradcheck.h). */
+ * differences in double, accumulation, float against double (see tests/gradcheck.h); and the scaled
+ * bias addition, whose forward adds into its output. */
 #include "../../src/cpu/cpu_f64.h"
 #include "bcos/backend.h"
 #include "gradcheck.h"
@@ -25,6 +26,27 @@ static void residual_bwd64(gc_case *c) { bcos_cpu_residual_backward_f64(c->t[0].
 static void residual_fwd32(gc_case *c) { bcos_backend_cpu()->residual_forward(c->out32, c->t[0].x32, c->t[1].x32, N); }
 static void residual_bwd32(gc_case *c) {
     bcos_backend_cpu()->residual_backward(c->t[0].g32, c->t[1].g32, c->dout32, N);
+}
+
+/* Tensor: t[0] bias[C]; out[ROWS, C] starts at zero, the scale is 0.75. */
+enum { ROWS = 4, C = N / ROWS };
+static void bias_add_fwd64(gc_case *c) {
+    memset(c->out64, 0, N * sizeof(double));
+    bcos_cpu_bias_add_forward_f64(c->out64, c->t[0].x64, 0.75, ROWS, C);
+}
+static void bias_add_bwd64(gc_case *c) { bcos_cpu_bias_add_backward_f64(c->t[0].g64, c->dout64, 0.75, ROWS, C); }
+static void bias_add_fwd32(gc_case *c) {
+    memset(c->out32, 0, N * sizeof(float));
+    bcos_backend_cpu()->bias_add_forward(c->out32, c->t[0].x32, 0.75f, ROWS, C);
+}
+static void bias_add_bwd32(gc_case *c) { bcos_backend_cpu()->bias_add_backward(c->t[0].g32, c->dout32, 0.75f, ROWS, C); }
+
+static void run_bias_add_case(bcos_rng *rng) {
+    gc_case c;
+    gc_init(&c, "bias_add", N);
+    gc_add(&c, "bias", C);
+    gc_set_adapters(&c, bias_add_fwd64, bias_add_bwd64, bias_add_fwd32, bias_add_bwd32, NULL);
+    gc_run(&c, rng);
 }
 
 /* A unary kernel has the input "inp", the binary residual the inputs "a" and "b". */
@@ -57,6 +79,7 @@ int main(void) {
     run_case(&rng, "quickgelu", 0, quickgelu_fwd64, quickgelu_bwd64, quickgelu_fwd32, quickgelu_bwd32);
     run_case(&rng, "gelu", 0, gelu_fwd64, gelu_bwd64, gelu_fwd32, gelu_bwd32);
     run_case(&rng, "residual", 1, residual_fwd64, residual_bwd64, residual_fwd32, residual_bwd32);
+    run_bias_add_case(&rng);
     test_activation_tails();
     return test_summary("test_grad_elementwise");
 }
