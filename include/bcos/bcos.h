@@ -66,4 +66,12 @@ void bcos_student_backward(const bcos_student *s, bcos_student_acts *a, float *g
 void bcos_student_explain(const bcos_student *s, bcos_student_acts *a, float *dx6, double *const_contrib,
                           const float *dout);
 
+/* Save in open_clip's visual.* naming (visual.proj as [width, embed], conv1 with six input
+ * channels), F32, with the CLIP config and the B-cos options in the metadata ("bcos_model",
+ * "bcos_clip_config", "bcos_student"), and the same two as a small JSON file at json_path (may be
+ * NULL). Returns 0 or -1 with err set. */
+int bcos_student_save(const bcos_student *s, const char *path, const char *json_path, char *err, size_t errlen);
+/* Load a file written by bcos_student_save. Returns 0, or -1 with err naming the file and tensor. */
+int bcos_student_load_file(bcos_student *s, const char *path, const bcos_backend *backend, char *err, size_t errlen);
+
 #endif

@@ -26,6 +26,8 @@ int bcos_clip_config_parse(bcos_clip_config *cfg, const char *name, const char *
 /* A config compiled into the binary by name ("ViT-B-16", "bcos-tiny", ...), or a path to a JSON file.
  * Returns 0, or -1 with err listing the known names. */
 int bcos_clip_config_load(bcos_clip_config *cfg, const char *name_or_path, char *err, size_t errlen);
+/* cfg as open_clip model_configs JSON (a heap string); parsing it gives cfg back. */
+char *bcos_clip_config_to_json(const bcos_clip_config *cfg);
 /* Names of the built-in configs, NULL-terminated. */
 const char *const *bcos_clip_config_builtin_names(void);
 

@@ -169,3 +169,27 @@ int bcos_clip_config_load(bcos_clip_config *cfg, const char *name_or_path, char 
     free(text);
     return rc;
 }
+
+char *bcos_clip_config_to_json(const bcos_clip_config *c) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "embed_dim", c->embed_dim);
+    cJSON_AddBoolToObject(root, "quick_gelu", c->quick_gelu);
+    cJSON *v = cJSON_AddObjectToObject(root, "vision_cfg");
+    cJSON_AddNumberToObject(v, "image_size", c->image_size);
+    cJSON_AddNumberToObject(v, "layers", c->vision_layers);
+    cJSON_AddNumberToObject(v, "width", c->vision_width);
+    cJSON_AddNumberToObject(v, "patch_size", c->patch_size);
+    cJSON_AddNumberToObject(v, "head_width", c->vision_width / c->vision_heads);
+    cJSON_AddNumberToObject(v, "mlp_ratio", (double)c->vision_mlp / c->vision_width);
+    cJSON *t = cJSON_AddObjectToObject(root, "text_cfg");
+    cJSON_AddNumberToObject(t, "context_length", c->context_length);
+    cJSON_AddNumberToObject(t, "vocab_size", c->vocab_size);
+    cJSON_AddNumberToObject(t, "width", c->text_width);
+    cJSON_AddNumberToObject(t, "heads", c->text_heads);
+    cJSON_AddNumberToObject(t, "layers", c->text_layers);
+    cJSON_AddNumberToObject(t, "mlp_ratio", (double)c->text_mlp / c->text_width);
+    char *text = cJSON_PrintUnformatted(root);
+    BCOS_CHECK(text != NULL, "cJSON could allocate");
+    cJSON_Delete(root);
+    return text;
+}

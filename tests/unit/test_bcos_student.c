@@ -2,7 +2,9 @@
  *  - B-cosification with B = 1 and biases kept reproduces the teacher's image embedding;
  *  - every parameter gradient of the whole student (B = 2 and B = 1.5, with and without biases,
  *    B-cos and plain proj) agrees with central differences of its forward;
- *  - explanation mode is complete: sum x6 * W(x) + constants' share = the score e . t, per image. */
+ *  - explanation mode is complete: sum x6 * W(x) + constants' share = the score e . t, per image;
+ *  - saving and loading keeps options and parameters. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +161,41 @@ static void check_completeness(const bcos_clip *t, bcos_rng *rng, float b, int k
     bcos_student_free(&s);
 }
 
+/* Save and reload: same options, same parameters bit for bit; a CLIP file is refused. */
+static void check_save_load(const bcos_clip *t) {
+    bcos_student_options opt = bcos_student_default_options();
+    opt.b = 2.5f;
+    opt.keep_biases = 1;
+    opt.bias_decay_steps = 40;
+    bcos_student s, back;
+    bcos_student_init(&s, &t->cfg, &opt, bcos_backend_cpu());
+    bcos_student_from_clip(&s, t);
+    char dir[] = "/tmp/bcos_student_XXXXXX", path[128], json[128], err[BCOS_ERRLEN];
+    BCOS_CHECK(mkdtemp(dir) != NULL, "/tmp is writable");
+    snprintf(path, sizeof path, "%s/student.safetensors", dir);
+    snprintf(json, sizeof json, "%s/student.json", dir);
+    CHECK(bcos_student_save(&s, path, json, err, sizeof err) == 0);
+    int rc = bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    if (rc == 0) {
+        CHECK(back.opt.b == 2.5f && back.opt.keep_biases == 1 && back.opt.bias_decay_steps == 40);
+        CHECK(back.params.total == s.params.total &&
+              memcmp(back.params.data, s.params.data, s.params.total * sizeof(float)) == 0);
+        CHECK(back.cfg.vision_width == s.cfg.vision_width && back.cfg.quick_gelu == s.cfg.quick_gelu);
+        bcos_student_free(&back);
+    }
+    char *text = bcos_read_file(json, NULL);
+    CHECK(text && strstr(text, "\"keep_biases\":true") && strstr(text, "\"clip_config\""));
+    free(text);
+    CHECK(bcos_student_load_file(&back, "tests/fixtures/clip/tiny_openclip.safetensors", bcos_backend_cpu(), err,
+                                 sizeof err) == -1);
+    CHECK_MSG(strstr(err, "not a B-cos student") != NULL, "%s", err);
+    remove(path);
+    remove(json);
+    remove(dir);
+    bcos_student_free(&s);
+}
+
 int main(void) {
     bcos_clip teacher;
     load_teacher(&teacher);
@@ -172,6 +209,7 @@ int main(void) {
     for (int i = 0; i < 4; i++) check_completeness(&teacher, &rng, bs[i], 0, 0);
     check_completeness(&teacher, &rng, 2.0f, 1, 0);
     check_completeness(&teacher, &rng, 2.0f, 0, 1);
+    check_save_load(&teacher);
     bcos_clip_free(&teacher);
     return test_summary("test_bcos_student");
 }
