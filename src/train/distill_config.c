@@ -1,0 +1,215 @@
+/* The distillation settings: one table of options, read from job files (JSON) and flags alike. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "bcos/check.h"
+#include "bcos/distill.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_F64, OPT_F32, OPT_BOOL } opt_type;
+
+typedef struct {
+    const char *name;
+    opt_type type;
+    size_t offset, size;
+    const char *help;
+} option;
+
+#define F(field) offsetof(bcos_distill_config, field), sizeof(((bcos_distill_config *)0)->field)
+static const option OPTIONS[] = {
+    {"teacher", OPT_STR, F(teacher), "CLIP weights of the teacher (safetensors)"},
+    {"teacher_model", OPT_STR, F(teacher_model), "teacher config name or JSON (default: from the file)"},
+    {"images", OPT_STR, F(images), "folder of training images (.jpg/.png; captions in .txt beside)"},
+    {"out", OPT_STR, F(out), "where to save the student (.safetensors; config JSON beside)"},
+    {"steps", OPT_I64, F(steps), "optimiser steps"},
+    {"warmup_steps", OPT_I64, F(warmup_steps), "linear warmup steps"},
+    {"batch_size", OPT_INT, F(batch_size), "images per step"},
+    {"holdout", OPT_INT, F(holdout), "images held out to measure the student-teacher cosine"},
+    {"log_every", OPT_INT, F(log_every), "steps between progress lines"},
+    {"lr", OPT_F64, F(lr), "peak learning rate"},
+    {"min_lr", OPT_F64, F(min_lr), "learning rate at the end of the cosine"},
+    {"weight_decay", OPT_F64, F(weight_decay), "weight decay"},
+    {"beta1", OPT_F64, F(beta1), "Adam beta1"},
+    {"beta2", OPT_F64, F(beta2), "Adam beta2"},
+    {"eps", OPT_F64, F(eps), "Adam epsilon"},
+    {"grad_clip", OPT_F64, F(grad_clip), "global gradient norm clip (0: off)"},
+    {"agc_clip", OPT_F64, F(agc_clip), "adaptive gradient clipping factor (0: off)"},
+    {"optimizer", OPT_STR, F(optimizer), "adamw or adam"},
+    {"loss", OPT_STR, F(loss), "cosine or siglip"},
+    {"w_img", OPT_F64, F(w_img), "weight of the cosine to the teacher's image embedding"},
+    {"w_txt", OPT_F64, F(w_txt), "weight of the cosine to the caption's text embedding"},
+    {"seed", OPT_I64, F(seed), "random seed"},
+    {"b", OPT_F32, F(student.b), "B-cos exponent B"},
+    {"b_ramp_steps", OPT_I64, F(student.b_ramp_steps), "steps over which B rises from 1 (0: no ramp)"},
+    {"keep_biases", OPT_BOOL, F(student.keep_biases), "keep biases (decayed) instead of removing them"},
+    {"bias_decay_steps", OPT_I64, F(student.bias_decay_steps), "steps over which kept biases decay to 0"},
+    {"plain_proj", OPT_BOOL, F(student.plain_proj), "keep the final projection plain"},
+};
+#undef F
+#define N_OPTIONS (int)(sizeof OPTIONS / sizeof OPTIONS[0])
+
+void bcos_distill_defaults(bcos_distill_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->steps = 1000;
+    cfg->warmup_steps = 100;
+    cfg->batch_size = 32;
+    cfg->holdout = 0;
+    cfg->log_every = 10;
+    cfg->lr = 1e-4;
+    cfg->beta1 = 0.9;
+    cfg->beta2 = 0.999;
+    cfg->eps = 1e-8;
+    strcpy(cfg->optimizer, "adamw");
+    strcpy(cfg->loss, "cosine");
+    cfg->w_img = 1.0;
+    cfg->seed = 0;
+    cfg->student = bcos_student_default_options();
+}
+
+static const option *find_option(const char *name) {
+    char canon[64];
+    snprintf(canon, sizeof canon, "%s", name);
+    for (char *p = canon; *p; p++)
+        if (*p == '-') *p = '_';
+    for (int i = 0; i < N_OPTIONS; i++)
+        if (strcmp(OPTIONS[i].name, canon) == 0) return &OPTIONS[i];
+    return NULL;
+}
+
+static int parse_number(const char *text, double *out) {
+    char *end;
+    errno = 0;
+    *out = strtod(text, &end);
+    return errno == 0 && end != text && *end == '\0';
+}
+
+int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *value, char *err, size_t errlen) {
+    const option *o = find_option(name);
+    if (!o) {
+        snprintf(err, errlen, "unknown option '%s' (see 'bcos distill --help')", name);
+        return -1;
+    }
+    char *field = (char *)cfg + o->offset;
+    double x = 0;
+    if (o->type == OPT_STR) {
+        if (strlen(value) >= o->size) {
+            snprintf(err, errlen, "option '%s': value longer than %zu bytes", o->name, o->size - 1);
+            return -1;
+        }
+        strcpy(field, value);
+        return 0;
+    }
+    if (o->type == OPT_BOOL) {
+        int on = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        if (!on && strcmp(value, "false") != 0 && strcmp(value, "0") != 0) {
+            snprintf(err, errlen, "option '%s': '%s' is not true or false", o->name, value);
+            return -1;
+        }
+        *(int *)field = on;
+        return 0;
+    }
+    if (!parse_number(value, &x) || (o->type != OPT_F64 && o->type != OPT_F32 && x != (double)(int64_t)x)) {
+        snprintf(err, errlen, "option '%s': '%s' is not a%s number", o->name, value,
+                 o->type == OPT_F64 || o->type == OPT_F32 ? "" : " whole");
+        return -1;
+    }
+    if (o->type == OPT_INT) {
+        if (x < -2147483647.0 || x > 2147483647.0) {
+            snprintf(err, errlen, "option '%s': %s is out of range", o->name, value);
+            return -1;
+        }
+        *(int *)field = (int)x;
+    } else if (o->type == OPT_I64) {
+        *(int64_t *)field = (int64_t)x;
+    } else if (o->type == OPT_F32) {
+        *(float *)field = (float)x;
+    } else {
+        *(double *)field = x;
+    }
+    return 0;
+}
+
+/* A JSON value as the text bcos_distill_set takes. */
+static int json_value_text(const cJSON *v, char *buf, size_t len) {
+    if (cJSON_IsString(v)) return snprintf(buf, len, "%s", v->valuestring) < (int)len ? 0 : -1;
+    if (cJSON_IsBool(v)) return snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false"), 0;
+    if (cJSON_IsNumber(v)) return snprintf(buf, len, "%.17g", v->valuedouble), 0;
+    return -1;
+}
+
+int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err, size_t errlen) {
+    char *text = bcos_read_file(path, NULL);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot read the job file", path);
+        return -1;
+    }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    int rc = -1;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, errlen, "%s: not a JSON object", path);
+    } else if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "distill") != 0) {
+        snprintf(err, errlen, "%s: \"kind\" must be \"distill\"", path);
+    } else {
+        rc = 0;
+        for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
+            if (strcmp(it->string, "kind") == 0) continue;
+            char value[1024], why[BCOS_ERRLEN];
+            if (json_value_text(it, value, sizeof value) != 0) {
+                snprintf(err, errlen, "%s: key '%s' must be a string, number or boolean", path, it->string);
+                rc = -1;
+            } else if (bcos_distill_set(cfg, it->string, value, why, sizeof why) != 0) {
+                snprintf(err, errlen, "%s: %s", path, why);
+                rc = -1;
+            }
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {
+    const char *problem = NULL;
+    if (!c->teacher[0]) problem = "no teacher weights ('teacher')";
+    else if (!c->images[0]) problem = "no training images ('images')";
+    else if (c->steps < 1) problem = "'steps' must be at least 1";
+    else if (c->batch_size < 1) problem = "'batch_size' must be at least 1";
+    else if (c->holdout < 0) problem = "'holdout' must not be negative";
+    else if (c->log_every < 1) problem = "'log_every' must be at least 1";
+    else if (!(c->lr > 0) || c->min_lr < 0 || c->weight_decay < 0) problem = "learning rates must be positive";
+    else if (strcmp(c->optimizer, "adamw") != 0 && strcmp(c->optimizer, "adam") != 0)
+        problem = "'optimizer' must be adamw or adam";
+    else if (strcmp(c->loss, "cosine") != 0 && strcmp(c->loss, "siglip") != 0)
+        problem = "'loss' must be cosine or siglip";
+    else if (c->student.b < 1) problem = "'b' must be at least 1";
+    else if (c->w_img < 0 || c->w_txt < 0 || c->w_img + c->w_txt <= 0) problem = "'w_img' + 'w_txt' must be positive";
+    if (!problem) return 0;
+    snprintf(err, errlen, "%s", problem);
+    return -1;
+}
+
+void bcos_distill_print_options(const bcos_distill_config *cfg) {
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const option *o = &OPTIONS[i];
+        const char *field = (const char *)cfg + o->offset;
+        char value[600];
+        switch (o->type) {
+        case OPT_STR: snprintf(value, sizeof value, "%s", field); break;
+        case OPT_INT: snprintf(value, sizeof value, "%d", *(const int *)field); break;
+        case OPT_I64: snprintf(value, sizeof value, "%lld", (long long)*(const int64_t *)field); break;
+        case OPT_F64: snprintf(value, sizeof value, "%g", *(const double *)field); break;
+        case OPT_F32: snprintf(value, sizeof value, "%g", *(const float *)field); break;
+        case OPT_BOOL: snprintf(value, sizeof value, "%s", *(const int *)field ? "true" : "false"); break;
+        }
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", o->name);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_') *p = '-';
+        printf("  %-20s %s (now: %s)\n", flag, o->help, value);
+    }
+}
