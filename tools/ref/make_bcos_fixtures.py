@@ -84,10 +84,39 @@ def unit_rows(w):
     return (rows / torch.linalg.vector_norm(rows, dim=1, keepdim=True)).reshape(w.shape)
 
 
+def bcos_unit(fx, name, params, b, x, w, reference, package, input_key):
+    """One case of a B-cos unit: reference(x, w, b, explain) -> (out, z, norm) is reference 1, and
+    package(w_unit, b, explain) the package's module on unit rows, checked against reference 1 on the
+    weights it actually uses. Stored as <name>.<key>: the input as input_key, its gradients as d<input_key>."""
+    out, z, n = reference(x, w, b)
+    dout = random_dout(out.shape)
+    dx, dw = grad_of(lambda x_, w_: reference(x_, w_, b)[0], [x, w], dout)
+    (dx_explain,) = grad_of(lambda x_: reference(x_, w, b, explain=True)[0], [x], dout)
+
+    def input_gradients(module):
+        """The input gradient of module(explain), without and with explanation mode."""
+        return [grad_of(module(explain), [x], dout)[0] for explain in (False, True)]
+
+    w_unit = unit_rows(w).float().double()  # what we and the package are given
+    w_pkg = unit_rows(w_unit)  # what the package uses
+    pkg_out = package(w_unit, b, False)(x).detach()
+    pkg_dx, pkg_dx_explain = input_gradients(lambda explain: package(w_unit, b, explain))
+    ref_dx, ref_dx_explain = input_gradients(lambda explain: lambda x_: reference(x_, w_pkg, b, explain)[0])
+    for pkg, ref in [(pkg_out, reference(x, w_pkg, b)[0]), (pkg_dx, ref_dx), (pkg_dx_explain, ref_dx_explain)]:
+        assert rel_error(pkg, ref) < package_tolerance(b), (name, rel_error(pkg, ref))
+
+    fx.params[name] = dict(params, b=b)
+    d = "d" + input_key
+    for key, t in [(input_key, x), ("weight", w), ("dout", dout), ("out", out), ("z", z), ("norm", n), (d, dx),
+                   ("dweight", dw), (d + "_explain", dx_explain), ("weight_unit", w_unit), ("pkg_out", pkg_out),
+                   ("pkg_" + d, pkg_dx), ("pkg_" + d + "_explain", pkg_dx_explain)]:
+        fx.add(f"{name}.{key}", t)
+
+
 def linear_reference(x, w, b, explain=False):
     z = x @ w.T
     n = torch.linalg.vector_norm(x, dim=-1, keepdim=True) + TOKEN_NORM_EPS
-    return bcos_scale(z, n, b, explain), z, n
+    return bcos_scale(z, n, b, explain), z, n.squeeze(-1)
 
 
 def package_linear(w_unit, b, explain):
@@ -100,28 +129,8 @@ def package_linear(w_unit, b, explain):
 
 
 def bcos_linear(fx, name, b, x, w):
-    N, IC = x.shape
-    OC = w.shape[0]
-    dout = random_dout((N, OC))
-    out, z, n = linear_reference(x, w, b)
-    dx, dw = grad_of(lambda x_, w_: linear_reference(x_, w_, b)[0], [x, w], dout)
-    (dx_explain,) = grad_of(lambda x_: linear_reference(x_, w, b, explain=True)[0], [x], dout)
-
-    w_unit = unit_rows(w).float().double()  # what we and the package are given
-    pkg_out = package_linear(w_unit, b, False)(x).detach()
-    (pkg_dx,) = grad_of(package_linear(w_unit, b, False), [x], dout)
-    (pkg_dx_explain,) = grad_of(package_linear(w_unit, b, True), [x], dout)
-    w_pkg = unit_rows(w_unit)  # what the package uses
-    (ref_dx,) = grad_of(lambda x_: linear_reference(x_, w_pkg, b)[0], [x], dout)
-    (ref_dx_explain,) = grad_of(lambda x_: linear_reference(x_, w_pkg, b, explain=True)[0], [x], dout)
-    for pkg, ref in [(pkg_out, linear_reference(x, w_pkg, b)[0]), (pkg_dx, ref_dx), (pkg_dx_explain, ref_dx_explain)]:
-        assert rel_error(pkg, ref) < package_tolerance(b), (name, rel_error(pkg, ref))
-
-    fx.params[name] = {"N": N, "IC": IC, "OC": OC, "b": b}
-    for key, t in [("x", x), ("weight", w), ("dout", dout), ("out", out), ("z", z), ("norm", n.reshape(N)),
-                   ("dx", dx), ("dweight", dw), ("dx_explain", dx_explain), ("weight_unit", w_unit),
-                   ("pkg_out", pkg_out), ("pkg_dx", pkg_dx), ("pkg_dx_explain", pkg_dx_explain)]:
-        fx.add(f"{name}.{key}", t)
+    params = {"N": x.shape[0], "IC": x.shape[1], "OC": w.shape[0]}
+    bcos_unit(fx, name, params, b, x, w, linear_reference, package_linear, "x")
 
 
 def linear_cases(fx):
@@ -158,28 +167,8 @@ def package_patch(w_unit, b, explain):
 
 def bcos_patch(fx, name, b, img, w):
     B, Cin, H, W = img.shape
-    OC, _, P, _ = w.shape
-    out, z, n = patch_reference(img, w, b)
-    dout = random_dout(out.shape)
-    dimg, dw = grad_of(lambda i_, w_: patch_reference(i_, w_, b)[0], [img, w], dout)
-    (dimg_explain,) = grad_of(lambda i_: patch_reference(i_, w, b, explain=True)[0], [img], dout)
-
-    w_unit = unit_rows(w).float().double()  # what we and the package are given
-    pkg_out = package_patch(w_unit, b, False)(img).detach()
-    (pkg_dimg,) = grad_of(package_patch(w_unit, b, False), [img], dout)
-    (pkg_dimg_explain,) = grad_of(package_patch(w_unit, b, True), [img], dout)
-    w_pkg = unit_rows(w_unit)  # what the package uses
-    (ref_dimg,) = grad_of(lambda i_: patch_reference(i_, w_pkg, b)[0], [img], dout)
-    (ref_dimg_explain,) = grad_of(lambda i_: patch_reference(i_, w_pkg, b, explain=True)[0], [img], dout)
-    for pkg, ref in [(pkg_out, patch_reference(img, w_pkg, b)[0]), (pkg_dimg, ref_dimg),
-                     (pkg_dimg_explain, ref_dimg_explain)]:
-        assert rel_error(pkg, ref) < package_tolerance(b), (name, rel_error(pkg, ref))
-
-    fx.params[name] = {"B": B, "Cin": Cin, "H": H, "W": W, "P": P, "OC": OC, "b": b}
-    for key, t in [("img", img), ("weight", w), ("dout", dout), ("out", out), ("z", z), ("norm", n),
-                   ("dimg", dimg), ("dweight", dw), ("dimg_explain", dimg_explain), ("weight_unit", w_unit),
-                   ("pkg_out", pkg_out), ("pkg_dimg", pkg_dimg), ("pkg_dimg_explain", pkg_dimg_explain)]:
-        fx.add(f"{name}.{key}", t)
+    params = {"B": B, "Cin": Cin, "H": H, "W": W, "P": w.shape[-1], "OC": w.shape[0]}
+    bcos_unit(fx, name, params, b, img, w, patch_reference, package_patch, "img")
 
 
 def x6_image(B, H, W):
