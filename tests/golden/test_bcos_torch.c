@@ -13,77 +13,83 @@
 static const double exponents[] = {1, 1.25, 2, 2.5, 3};
 #define N_EXPONENTS (sizeof exponents / sizeof exponents[0])
 
-/* Keys of one set of references: reference 1 ("out", "dx", "dx_explain"), or the package's ("pkg_..."). */
-static const char *key(char *buf, size_t size, const char *prefix, const char *name) {
-    snprintf(buf, size, "%s%s", prefix, name);
-    return buf;
+/* The results of one run of a B-cos unit, and their sizes. */
+typedef struct {
+    size_t n_in, n_out, rows, n_w;
+    float *out, *z, *norm, *din, *dweight, *din_explain;
+} unit_run;
+
+static unit_run unit_run_alloc(size_t n_in, size_t n_out, size_t rows, size_t n_w) {
+    unit_run r = {.n_in = n_in, .n_out = n_out, .rows = rows, .n_w = n_w};
+    r.out = xcalloc(n_out, sizeof(float)), r.z = xcalloc(n_out, sizeof(float));
+    r.norm = xcalloc(rows, sizeof(float)), r.dweight = xcalloc(n_w, sizeof(float));
+    r.din = xcalloc(n_in, sizeof(float)), r.din_explain = xcalloc(n_in, sizeof(float));
+    return r;
 }
 
-/* Our linear unit on the case's x and dout with the weight <weight_key>, against the references named
- * <prefix>out, <prefix>dx, <prefix>dx_explain; with_saved also checks z, norm and dweight. */
+static void unit_run_free(unit_run *r) {
+    free(r->out), free(r->z), free(r->norm), free(r->din), free(r->dweight), free(r->din_explain);
+}
+
+/* The run against the references <prefix>out, <prefix><din>, <prefix><din>_explain (din is "dx" or
+ * "dimg"); reference 1 (prefix "") also has z, norm and dweight, the package's ("pkg_") does not. */
+static void expect_unit(const fixture *fx, const char *kase, const char *prefix, const char *din, const unit_run *r) {
+    char k[64];
+    snprintf(k, sizeof k, "%sout", prefix);
+    fixture_expect_close(fx, kase, k, r->out, r->n_out);
+    snprintf(k, sizeof k, "%s%s", prefix, din);
+    fixture_expect_close(fx, kase, k, r->din, r->n_in);
+    snprintf(k, sizeof k, "%s%s_explain", prefix, din);
+    fixture_expect_close(fx, kase, k, r->din_explain, r->n_in);
+    if (*prefix) return;
+    fixture_expect_close(fx, kase, "z", r->z, r->n_out);
+    fixture_expect_close(fx, kase, "norm", r->norm, r->rows);
+    fixture_expect_close(fx, kase, "dweight", r->dweight, r->n_w);
+}
+
+/* Our linear unit on the case's x and dout, with the weight <weight_key>, against <prefix> references. */
 static void check_linear(const bcos_backend *be, const fixture *fx, const char *kase, const char *weight_key,
-                         const char *prefix, int with_saved) {
+                         const char *prefix) {
     int N = fixture_int(fx, kase, "N"), IC = fixture_int(fx, kase, "IC"), OC = fixture_int(fx, kase, "OC");
     float b = (float)fixture_param(fx, kase, "b");
-    size_t n_in = (size_t)N * IC, n_out = (size_t)N * OC, n_w = (size_t)OC * IC;
-    const float *x = fixture_tensor(fx, kase, "x", n_in), *dout = fixture_tensor(fx, kase, "dout", n_out);
-    const float *w = fixture_tensor(fx, kase, weight_key, n_w);
-    float *out = xcalloc(n_out, sizeof(float)), *z = xcalloc(n_out, sizeof(float)), *norm = xcalloc(N, sizeof(float));
-    float *dx = xcalloc(n_in, sizeof(float)), *dw = xcalloc(n_w, sizeof(float));
-    float *dx_explain = xcalloc(n_in, sizeof(float));
-    char k[64];
-    be->bcos_linear_forward(out, z, norm, x, w, N, IC, OC, b);
-    be->bcos_linear_backward(dx, dw, dout, x, w, z, norm, N, IC, OC, b);
-    be->bcos_linear_explain_backward(dx_explain, dout, w, z, norm, N, IC, OC, b);
-    fixture_expect_close(fx, kase, key(k, sizeof k, prefix, "out"), out, n_out);
-    fixture_expect_close(fx, kase, key(k, sizeof k, prefix, "dx"), dx, n_in);
-    fixture_expect_close(fx, kase, key(k, sizeof k, prefix, "dx_explain"), dx_explain, n_in);
-    if (with_saved) {
-        fixture_expect_close(fx, kase, "z", z, n_out);
-        fixture_expect_close(fx, kase, "norm", norm, N);
-        fixture_expect_close(fx, kase, "dweight", dw, n_w);
-    }
-    free(out), free(z), free(norm), free(dx), free(dw), free(dx_explain);
+    unit_run r = unit_run_alloc((size_t)N * IC, (size_t)N * OC, N, (size_t)OC * IC);
+    const float *x = fixture_tensor(fx, kase, "x", r.n_in), *dout = fixture_tensor(fx, kase, "dout", r.n_out);
+    const float *w = fixture_tensor(fx, kase, weight_key, r.n_w);
+    be->bcos_linear_forward(r.out, r.z, r.norm, x, w, N, IC, OC, b);
+    be->bcos_linear_backward(r.din, r.dweight, dout, x, w, r.z, r.norm, N, IC, OC, b);
+    be->bcos_linear_explain_backward(r.din_explain, dout, w, r.z, r.norm, N, IC, OC, b);
+    expect_unit(fx, kase, prefix, "dx", &r);
+    unit_run_free(&r);
 }
 
-static void test_linear(const bcos_backend *be, const fixture *fx, const char *kase) {
-    check_linear(be, fx, kase, "weight", "", 1);
-    check_linear(be, fx, kase, "weight_unit", "pkg_", 0);
-}
-
-/* The patch unit, as check_linear: <prefix>out, <prefix>dimg, <prefix>dimg_explain; with_saved also
- * checks z, norm and dweight. */
+/* Our patch unit on the case's img and dout, with the weight <weight_key>, against <prefix> references. */
 static void check_patch(const bcos_backend *be, const fixture *fx, const char *kase, const char *weight_key,
-                        const char *prefix, int with_saved) {
+                        const char *prefix) {
     int B = fixture_int(fx, kase, "B"), Cin = fixture_int(fx, kase, "Cin"), H = fixture_int(fx, kase, "H");
     int W = fixture_int(fx, kase, "W"), P = fixture_int(fx, kase, "P"), OC = fixture_int(fx, kase, "OC");
     float b = (float)fixture_param(fx, kase, "b");
-    int rows = B * (H / P) * (W / P), K = Cin * P * P;
-    size_t n_img = (size_t)B * Cin * H * W, n_out = (size_t)rows * OC, n_w = (size_t)OC * K;
-    const float *img = fixture_tensor(fx, kase, "img", n_img), *dout = fixture_tensor(fx, kase, "dout", n_out);
-    const float *w = fixture_tensor(fx, kase, weight_key, n_w);
-    float *out = xcalloc(n_out, sizeof(float)), *cols = xcalloc((size_t)rows * K, sizeof(float));
-    float *z = xcalloc(n_out, sizeof(float)), *norm = xcalloc(rows, sizeof(float));
-    float *dimg = xcalloc(n_img, sizeof(float)), *dw = xcalloc(n_w, sizeof(float));
-    float *dimg_explain = xcalloc(n_img, sizeof(float));
-    char k[64];
-    be->bcos_patch_forward(out, cols, z, norm, img, w, B, Cin, H, W, P, OC, b);
-    be->bcos_patch_backward(dimg, dw, dout, cols, w, z, norm, B, Cin, H, W, P, OC, b);
-    be->bcos_patch_explain_backward(dimg_explain, dout, w, z, norm, B, Cin, H, W, P, OC, b);
-    fixture_expect_close(fx, kase, key(k, sizeof k, prefix, "out"), out, n_out);
-    fixture_expect_close(fx, kase, key(k, sizeof k, prefix, "dimg"), dimg, n_img);
-    fixture_expect_close(fx, kase, key(k, sizeof k, prefix, "dimg_explain"), dimg_explain, n_img);
-    if (with_saved) {
-        fixture_expect_close(fx, kase, "z", z, n_out);
-        fixture_expect_close(fx, kase, "norm", norm, rows);
-        fixture_expect_close(fx, kase, "dweight", dw, n_w);
-    }
-    free(out), free(cols), free(z), free(norm), free(dimg), free(dw), free(dimg_explain);
+    size_t rows = (size_t)B * (H / P) * (W / P), K = (size_t)Cin * P * P;
+    unit_run r = unit_run_alloc((size_t)B * Cin * H * W, rows * OC, rows, OC * K);
+    const float *img = fixture_tensor(fx, kase, "img", r.n_in), *dout = fixture_tensor(fx, kase, "dout", r.n_out);
+    const float *w = fixture_tensor(fx, kase, weight_key, r.n_w);
+    float *cols = xcalloc(rows * K, sizeof(float));
+    be->bcos_patch_forward(r.out, cols, r.z, r.norm, img, w, B, Cin, H, W, P, OC, b);
+    be->bcos_patch_backward(r.din, r.dweight, dout, cols, w, r.z, r.norm, B, Cin, H, W, P, OC, b);
+    be->bcos_patch_explain_backward(r.din_explain, dout, w, r.z, r.norm, B, Cin, H, W, P, OC, b);
+    expect_unit(fx, kase, prefix, "dimg", &r);
+    unit_run_free(&r);
+    free(cols);
+}
+
+/* Reference 1 with the case's weight, the package's with its unit rows. */
+static void test_linear(const bcos_backend *be, const fixture *fx, const char *kase) {
+    check_linear(be, fx, kase, "weight", "");
+    check_linear(be, fx, kase, "weight_unit", "pkg_");
 }
 
 static void test_patch(const bcos_backend *be, const fixture *fx, const char *kase) {
-    check_patch(be, fx, kase, "weight", "", 1);
-    check_patch(be, fx, kase, "weight_unit", "pkg_", 0);
+    check_patch(be, fx, kase, "weight", "");
+    check_patch(be, fx, kase, "weight_unit", "pkg_");
 }
 
 static void test_layernorm_explain(const bcos_backend *be, const fixture *fx) {
