@@ -58,8 +58,8 @@ static void linear_fwd64(gc_case *c) {
 }
 static void linear_bwd64(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_cpu_bcos_linear_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, LIN_N,
-                                              LIN_IC, LIN_OC, k->b);
+    bcos_cpu_bcos_linear_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, LIN_N, LIN_IC,
+                                              LIN_OC, k->b);
 }
 static void linear_fwd32(gc_case *c) {
     linear_ctx *k = c->ctx;
@@ -69,8 +69,8 @@ static void linear_fwd32(gc_case *c) {
 }
 static void linear_bwd32(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_backend_cpu()->bcos_linear_explain_backward(c->t[0].g32, c->dout32, k->weight32, k->z32, k->norm32,
-                                                     LIN_N, LIN_IC, LIN_OC, (float)k->b);
+    bcos_backend_cpu()->bcos_linear_explain_backward(c->t[0].g32, c->dout32, k->weight32, k->z32, k->norm32, LIN_N,
+                                                     LIN_IC, LIN_OC, (float)k->b);
 }
 
 static void test_linear(bcos_rng *rng, double b) {
@@ -106,8 +106,8 @@ static void patch_fwd64(gc_case *c) {
 }
 static void patch_bwd64(gc_case *c) {
     patch_ctx *k = c->ctx;
-    bcos_cpu_bcos_patch_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, PAT_B,
-                                             PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
+    bcos_cpu_bcos_patch_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, PAT_B, PAT_CIN,
+                                             PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
 }
 static void patch_fwd32(gc_case *c) {
     patch_ctx *k = c->ctx;
@@ -117,8 +117,8 @@ static void patch_fwd32(gc_case *c) {
 }
 static void patch_bwd32(gc_case *c) {
     patch_ctx *k = c->ctx;
-    bcos_backend_cpu()->bcos_patch_explain_backward(c->t[0].g32, c->dout32, k->weight32, k->z32, k->norm32,
-                                                    PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, (float)k->b);
+    bcos_backend_cpu()->bcos_patch_explain_backward(c->t[0].g32, c->dout32, k->weight32, k->z32, k->norm32, PAT_B,
+                                                    PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, (float)k->b);
 }
 
 static void test_patch(bcos_rng *rng, double b) {
