@@ -71,8 +71,7 @@ static inline const float *fixture_tensor(const fixture *fx, const char *kase, c
     size_t numel = 1;
     cJSON_ArrayForEach(dim, shape) numel *= (size_t)dim->valuedouble;
     size_t first = (size_t)offset->valuedouble / sizeof(float);
-    if (numel != n || first + n > fx->count)
-        BCOS_DIE(fx->hint, "tensor %s: %zu floats, expected %zu", name, numel, n);
+    if (numel != n || first + n > fx->count) BCOS_DIE(fx->hint, "tensor %s: %zu floats, expected %zu", name, numel, n);
     return fx->data + first;
 }
 

@@ -9,8 +9,8 @@ static void bcos_patch_rows(int *rows, int *width, int B, int Cin, int H, int W,
     *width = Cin * P * P;
 }
 
-void KERNEL(bcos_patch_forward)(REAL *out, REAL *cols, REAL *z, REAL *norm, const REAL *img, const REAL *weight,
-                                int B, int Cin, int H, int W, int P, int OC, REAL b) {
+void KERNEL(bcos_patch_forward)(REAL *out, REAL *cols, REAL *z, REAL *norm, const REAL *img, const REAL *weight, int B,
+                                int Cin, int H, int W, int P, int OC, REAL b) {
     int rows, width;
     bcos_patch_rows(&rows, &width, B, Cin, H, W, P);
     KERNEL(patchify_forward)(cols, img, B, Cin, H, W, P);
@@ -18,8 +18,7 @@ void KERNEL(bcos_patch_forward)(REAL *out, REAL *cols, REAL *z, REAL *norm, cons
 }
 
 void KERNEL(bcos_patch_backward)(REAL *dimg, REAL *dweight, const REAL *dout, const REAL *cols, const REAL *weight,
-                                 const REAL *z, const REAL *norm, int B, int Cin, int H, int W, int P, int OC,
-                                 REAL b) {
+                                 const REAL *z, const REAL *norm, int B, int Cin, int H, int W, int P, int OC, REAL b) {
     int rows, width;
     bcos_patch_rows(&rows, &width, B, Cin, H, W, P);
     REAL *dcols = dimg ? xcalloc((size_t)rows * width, sizeof(REAL)) : NULL;

@@ -4,7 +4,8 @@
  * the real kernel forward with its factor computed once at the base point and then frozen (so the
  * expected gradient comes from the forward kernels alone), with accumulation and float against double
  * (tests/gradcheck.h); then for completeness, sum(x * dx) == sum(R * out) (tests/completeness.h).
- * The linearised forwards freeze at their first call, which gradcheck makes at the base point. */
+ * The linearised forwards freeze at their first call, which gradcheck makes at the base point; the
+ * backwards use what the latest forward saved, and gradcheck runs a forward at the base before each. */
 #include "../../src/cpu/cpu_f64.h"
 #include "bcos/backend.h"
 #include "completeness.h"
@@ -16,20 +17,21 @@
 static const double exponents[] = {1, 1.25, 2, 2.5, 3};
 #define N_EXPONENTS (sizeof exponents / sizeof exponents[0])
 
-/* factor[i] = num[i] / den[i], the frozen factor of a forward that computes out = factor * den */
-static void ratio_f64(double *factor, const double *num, const double *den, size_t n) {
-    for (size_t i = 0; i < n; i++) factor[i] = num[i] / den[i];
+/* Linearises a forward out = factor(v) * v: the factor out / v is taken at the first call (the base point)
+ * and then frozen (*frozen set), so that out becomes factor * v. */
+static void linearise_f64(int *frozen, double *factor, double *out, const double *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!*frozen) factor[i] = out[i] / v[i];
+        out[i] = factor[i] * v[i];
+    }
+    *frozen = 1;
 }
-static void ratio_f32(float *factor, const float *num, const float *den, size_t n) {
-    for (size_t i = 0; i < n; i++) factor[i] = num[i] / den[i];
-}
-
-/* out[i] = factor[i] * v[i] */
-static void scale_f64(double *out, const double *factor, const double *v, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = factor[i] * v[i];
-}
-static void scale_f32(float *out, const float *factor, const float *v, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = factor[i] * v[i];
+static void linearise_f32(int *frozen, float *factor, float *out, const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!*frozen) factor[i] = out[i] / v[i];
+        out[i] = factor[i] * v[i];
+    }
+    *frozen = 1;
 }
 
 static void run_explain_case(gc_case *c, bcos_rng *rng) {
@@ -38,51 +40,37 @@ static void run_explain_case(gc_case *c, bcos_rng *rng) {
     gc_free(c);
 }
 
-/* --- B-cos linear unit: tensor t[0] inp[N,IC]; weight fixed. Frozen: factor = out / z, base z and norm. --- */
+/* --- B-cos linear unit: tensor t[0] inp[N,IC]; weight fixed. Frozen: the factor out / z. --- */
 enum { LIN_N = 3, LIN_IC = 5, LIN_OC = 4 };
 
 typedef struct {
     double b;
     int frozen64, frozen32;
-    double weight64[LIN_OC * LIN_IC], z64[LIN_N * LIN_OC], norm64[LIN_N];
-    double base_z64[LIN_N * LIN_OC], base_norm64[LIN_N], factor64[LIN_N * LIN_OC];
-    float weight32[LIN_OC * LIN_IC], z32[LIN_N * LIN_OC], norm32[LIN_N];
-    float base_z32[LIN_N * LIN_OC], base_norm32[LIN_N], factor32[LIN_N * LIN_OC];
+    double weight64[LIN_OC * LIN_IC], z64[LIN_N * LIN_OC], norm64[LIN_N], factor64[LIN_N * LIN_OC];
+    float weight32[LIN_OC * LIN_IC], z32[LIN_N * LIN_OC], norm32[LIN_N], factor32[LIN_N * LIN_OC];
 } linear_ctx;
 
 static void linear_fwd64(gc_case *c) {
     linear_ctx *k = c->ctx;
     bcos_cpu_bcos_linear_forward_f64(c->out64, k->z64, k->norm64, c->t[0].x64, k->weight64, LIN_N, LIN_IC, LIN_OC,
                                      k->b);
-    if (!k->frozen64) {
-        ratio_f64(k->factor64, c->out64, k->z64, c->nout);
-        memcpy(k->base_z64, k->z64, sizeof k->z64);
-        memcpy(k->base_norm64, k->norm64, sizeof k->norm64);
-        k->frozen64 = 1;
-    }
-    scale_f64(c->out64, k->factor64, k->z64, c->nout);
+    linearise_f64(&k->frozen64, k->factor64, c->out64, k->z64, c->nout);
 }
 static void linear_bwd64(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_cpu_bcos_linear_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->base_z64, k->base_norm64, LIN_N,
-                                              LIN_IC, LIN_OC, k->b);
+    bcos_cpu_bcos_linear_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, LIN_N, LIN_IC,
+                                              LIN_OC, k->b);
 }
 static void linear_fwd32(gc_case *c) {
     linear_ctx *k = c->ctx;
     bcos_backend_cpu()->bcos_linear_forward(c->out32, k->z32, k->norm32, c->t[0].x32, k->weight32, LIN_N, LIN_IC,
                                             LIN_OC, (float)k->b);
-    if (!k->frozen32) {
-        ratio_f32(k->factor32, c->out32, k->z32, c->nout);
-        memcpy(k->base_z32, k->z32, sizeof k->z32);
-        memcpy(k->base_norm32, k->norm32, sizeof k->norm32);
-        k->frozen32 = 1;
-    }
-    scale_f32(c->out32, k->factor32, k->z32, c->nout);
+    linearise_f32(&k->frozen32, k->factor32, c->out32, k->z32, c->nout);
 }
 static void linear_bwd32(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_backend_cpu()->bcos_linear_explain_backward(c->t[0].g32, c->dout32, k->weight32, k->base_z32, k->base_norm32,
-                                                     LIN_N, LIN_IC, LIN_OC, (float)k->b);
+    bcos_backend_cpu()->bcos_linear_explain_backward(c->t[0].g32, c->dout32, k->weight32, k->z32, k->norm32, LIN_N,
+                                                     LIN_IC, LIN_OC, (float)k->b);
 }
 
 static void test_linear(bcos_rng *rng, double b) {
@@ -105,44 +93,32 @@ typedef struct {
     double b;
     int frozen64, frozen32;
     double weight64[PAT_OC * PAT_K], cols64[PAT_ROWS * PAT_K], z64[PAT_ROWS * PAT_OC], norm64[PAT_ROWS];
-    double base_z64[PAT_ROWS * PAT_OC], base_norm64[PAT_ROWS], factor64[PAT_ROWS * PAT_OC];
+    double factor64[PAT_ROWS * PAT_OC];
     float weight32[PAT_OC * PAT_K], cols32[PAT_ROWS * PAT_K], z32[PAT_ROWS * PAT_OC], norm32[PAT_ROWS];
-    float base_z32[PAT_ROWS * PAT_OC], base_norm32[PAT_ROWS], factor32[PAT_ROWS * PAT_OC];
+    float factor32[PAT_ROWS * PAT_OC];
 } patch_ctx;
 
 static void patch_fwd64(gc_case *c) {
     patch_ctx *k = c->ctx;
     bcos_cpu_bcos_patch_forward_f64(c->out64, k->cols64, k->z64, k->norm64, c->t[0].x64, k->weight64, PAT_B, PAT_CIN,
                                     PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
-    if (!k->frozen64) {
-        ratio_f64(k->factor64, c->out64, k->z64, c->nout);
-        memcpy(k->base_z64, k->z64, sizeof k->z64);
-        memcpy(k->base_norm64, k->norm64, sizeof k->norm64);
-        k->frozen64 = 1;
-    }
-    scale_f64(c->out64, k->factor64, k->z64, c->nout);
+    linearise_f64(&k->frozen64, k->factor64, c->out64, k->z64, c->nout);
 }
 static void patch_bwd64(gc_case *c) {
     patch_ctx *k = c->ctx;
-    bcos_cpu_bcos_patch_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->base_z64, k->base_norm64, PAT_B,
-                                             PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
+    bcos_cpu_bcos_patch_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, PAT_B, PAT_CIN,
+                                             PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
 }
 static void patch_fwd32(gc_case *c) {
     patch_ctx *k = c->ctx;
     bcos_backend_cpu()->bcos_patch_forward(c->out32, k->cols32, k->z32, k->norm32, c->t[0].x32, k->weight32, PAT_B,
                                            PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, (float)k->b);
-    if (!k->frozen32) {
-        ratio_f32(k->factor32, c->out32, k->z32, c->nout);
-        memcpy(k->base_z32, k->z32, sizeof k->z32);
-        memcpy(k->base_norm32, k->norm32, sizeof k->norm32);
-        k->frozen32 = 1;
-    }
-    scale_f32(c->out32, k->factor32, k->z32, c->nout);
+    linearise_f32(&k->frozen32, k->factor32, c->out32, k->z32, c->nout);
 }
 static void patch_bwd32(gc_case *c) {
     patch_ctx *k = c->ctx;
-    bcos_backend_cpu()->bcos_patch_explain_backward(c->t[0].g32, c->dout32, k->weight32, k->base_z32, k->base_norm32,
-                                                    PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, (float)k->b);
+    bcos_backend_cpu()->bcos_patch_explain_backward(c->t[0].g32, c->dout32, k->weight32, k->z32, k->norm32, PAT_B,
+                                                    PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, (float)k->b);
 }
 
 static void test_patch(bcos_rng *rng, double b) {
@@ -209,14 +185,14 @@ static void test_layernorm(bcos_rng *rng) {
 }
 
 /* --- attention: tensor t[0] qkv[B,T,3C]. Frozen: the base q and k, so the linearised forward is the real
- * one on (base q, base k, v) and its attention matrix is the base one. --- */
+ * one on (base q, base k, v) and its attention matrix is always the base one. --- */
 enum { ATT_B = 2, ATT_T = 4, ATT_NH = 2, ATT_C = 6 };
 enum { ATT_QKV = ATT_B * ATT_T * 3 * ATT_C, ATT_ATT = ATT_B * ATT_NH * ATT_T * ATT_T };
 
 typedef struct {
     int causal, frozen64, frozen32;
-    double base64[ATT_QKV], mixed64[ATT_QKV], att64[ATT_ATT], base_att64[ATT_ATT];
-    float base32[ATT_QKV], mixed32[ATT_QKV], att32[ATT_ATT], base_att32[ATT_ATT];
+    double base64[ATT_QKV], mixed64[ATT_QKV], att64[ATT_ATT];
+    float base32[ATT_QKV], mixed32[ATT_QKV], att32[ATT_ATT];
 } attention_ctx;
 
 /* qkv rows with the q and k columns from base and the v columns from v */
@@ -232,24 +208,22 @@ static void attention_fwd64(gc_case *c) {
     if (!k->frozen64) memcpy(k->base64, c->t[0].x64, sizeof k->base64);
     attention_mix_f64(k->mixed64, k->base64, c->t[0].x64);
     bcos_cpu_attention_forward_f64(c->out64, k->att64, k->mixed64, ATT_B, ATT_T, ATT_C, ATT_NH, k->causal);
-    if (!k->frozen64) memcpy(k->base_att64, k->att64, sizeof k->att64);
     k->frozen64 = 1;
 }
 static void attention_bwd64(gc_case *c) {
     attention_ctx *k = c->ctx;
-    bcos_cpu_attention_explain_backward_f64(c->t[0].g64, c->dout64, k->base_att64, ATT_B, ATT_T, ATT_C, ATT_NH);
+    bcos_cpu_attention_explain_backward_f64(c->t[0].g64, c->dout64, k->att64, ATT_B, ATT_T, ATT_C, ATT_NH);
 }
 static void attention_fwd32(gc_case *c) {
     attention_ctx *k = c->ctx;
     if (!k->frozen32) memcpy(k->base32, c->t[0].x32, sizeof k->base32);
     attention_mix_f32(k->mixed32, k->base32, c->t[0].x32);
     bcos_backend_cpu()->attention_forward(c->out32, k->att32, k->mixed32, ATT_B, ATT_T, ATT_C, ATT_NH, k->causal);
-    if (!k->frozen32) memcpy(k->base_att32, k->att32, sizeof k->att32);
     k->frozen32 = 1;
 }
 static void attention_bwd32(gc_case *c) {
     attention_ctx *k = c->ctx;
-    bcos_backend_cpu()->attention_explain_backward(c->t[0].g32, c->dout32, k->base_att32, ATT_B, ATT_T, ATT_C, ATT_NH);
+    bcos_backend_cpu()->attention_explain_backward(c->t[0].g32, c->dout32, k->att32, ATT_B, ATT_T, ATT_C, ATT_NH);
 }
 
 static void test_attention(bcos_rng *rng, int causal) {
@@ -270,37 +244,27 @@ typedef struct {
     void (*forward32)(float *, const float *, size_t);
     void (*explain32)(float *, const float *, const float *, size_t);
     int frozen64, frozen32;
-    double base64[ACT_N], gate64[ACT_N];
-    float base32[ACT_N], gate32[ACT_N];
+    double gate64[ACT_N];
+    float gate32[ACT_N];
 } activation_ctx;
 
 static void activation_fwd64(gc_case *c) {
     activation_ctx *k = c->ctx;
     k->forward64(c->out64, c->t[0].x64, ACT_N);
-    if (!k->frozen64) {
-        ratio_f64(k->gate64, c->out64, c->t[0].x64, ACT_N);
-        memcpy(k->base64, c->t[0].x64, sizeof k->base64);
-        k->frozen64 = 1;
-    }
-    scale_f64(c->out64, k->gate64, c->t[0].x64, ACT_N);
+    linearise_f64(&k->frozen64, k->gate64, c->out64, c->t[0].x64, ACT_N);
 }
 static void activation_bwd64(gc_case *c) {
     activation_ctx *k = c->ctx;
-    k->explain64(c->t[0].g64, k->base64, c->dout64, ACT_N);
+    k->explain64(c->t[0].g64, c->t[0].x64, c->dout64, ACT_N);
 }
 static void activation_fwd32(gc_case *c) {
     activation_ctx *k = c->ctx;
     k->forward32(c->out32, c->t[0].x32, ACT_N);
-    if (!k->frozen32) {
-        ratio_f32(k->gate32, c->out32, c->t[0].x32, ACT_N);
-        memcpy(k->base32, c->t[0].x32, sizeof k->base32);
-        k->frozen32 = 1;
-    }
-    scale_f32(c->out32, k->gate32, c->t[0].x32, ACT_N);
+    linearise_f32(&k->frozen32, k->gate32, c->out32, c->t[0].x32, ACT_N);
 }
 static void activation_bwd32(gc_case *c) {
     activation_ctx *k = c->ctx;
-    k->explain32(c->t[0].g32, k->base32, c->dout32, ACT_N);
+    k->explain32(c->t[0].g32, c->t[0].x32, c->dout32, ACT_N);
 }
 
 static void test_activation(bcos_rng *rng, const char *name, activation_ctx k) {

@@ -43,9 +43,12 @@ static void fill_weights(bcos_rng *rng, weights_f32 *w32, weights_f64 *w64) {
         double *x64;
         size_t n;
         int fan_in;
-    } parts[] = {{w32->patch, w64->patch, CH_C * CH_K, CH_K},         {w32->ln1, w64->ln1, CH_C, 1},
-                 {w32->qkv, w64->qkv, 3 * CH_C * CH_C, CH_C},         {w32->out, w64->out, CH_C * CH_C, CH_C},
-                 {w32->ln2, w64->ln2, CH_C, 1},                       {w32->fc, w64->fc, CH_HID * CH_C, CH_C},
+    } parts[] = {{w32->patch, w64->patch, CH_C * CH_K, CH_K},
+                 {w32->ln1, w64->ln1, CH_C, 1},
+                 {w32->qkv, w64->qkv, 3 * CH_C * CH_C, CH_C},
+                 {w32->out, w64->out, CH_C * CH_C, CH_C},
+                 {w32->ln2, w64->ln2, CH_C, 1},
+                 {w32->fc, w64->fc, CH_HID * CH_C, CH_C},
                  {w32->proj, w64->proj, CH_C * CH_HID, CH_HID}};
     for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
         bcos_rng_fill_normal(rng, parts[p].x32, parts[p].n, 0.0f, 1.0f / sqrtf((float)parts[p].fan_in));

@@ -24,8 +24,8 @@ static void linear_fwd64(gc_case *c) {
 }
 static void linear_bwd64(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_cpu_bcos_linear_backward_f64(c->t[0].g64, c->t[1].g64, c->dout64, c->t[0].x64, c->t[1].x64, k->z64,
-                                      k->norm64, LIN_N, LIN_IC, LIN_OC, k->b);
+    bcos_cpu_bcos_linear_backward_f64(c->t[0].g64, c->t[1].g64, c->dout64, c->t[0].x64, c->t[1].x64, k->z64, k->norm64,
+                                      LIN_N, LIN_IC, LIN_OC, k->b);
 }
 static void linear_fwd32(gc_case *c) {
     linear_ctx *k = c->ctx;
