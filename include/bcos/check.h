@@ -15,6 +15,9 @@
 #define BCOS_PRINTF(a, b)
 #endif
 
+/* Room for a one-line error message returned by a parser or loader. */
+#define BCOS_ERRLEN 512
+
 /* Print "file:line: message (hint: hint)" to stderr and exit(1). hint may be NULL. */
 BCOS_NORETURN void bcos_die_at(const char *file, int line, const char *hint, const char *fmt, ...)
     BCOS_PRINTF(4, 5);

@@ -45,8 +45,9 @@ typedef struct {
     double holdout_cos_before, holdout_cos_after; /* mean student-teacher cosine on held-out images */
 } bcos_distill_report;
 
-/* Train on set (its last cfg->holdout images held out) and save the student to cfg->out when it is
- * not empty. Returns 0, or -1 with err (bad teacher weights, ...). */
+/* Train on set (its last cfg->holdout images held out; NULL: the images of cfg->images, decoded at
+ * the teacher's size) and save the student to cfg->out when it is not empty. Returns 0, or -1 with
+ * err (bad teacher weights, no images, ...). */
 int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
                      char *err, size_t errlen);
 

@@ -4,6 +4,7 @@
 #ifndef BCOS_IMAGE_SET_H
 #define BCOS_IMAGE_SET_H
 
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -10,10 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bcos/check.h"
+
 typedef enum { BCOS_F32, BCOS_F16, BCOS_BF16, BCOS_I64, BCOS_I32, BCOS_DTYPE_OTHER } bcos_dtype;
 
 #define BCOS_ST_MAX_DIMS 8
-#define BCOS_ERRLEN 512
 
 typedef struct {
     char *name;

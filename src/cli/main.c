@@ -15,6 +15,7 @@ static const command COMMANDS[] = {
     {"encode-image", cmd_encode_image, "CLIP image embeddings of image files"},
     {"encode-text", cmd_encode_text, "CLIP text embeddings of prompts"},
     {"zeroshot", cmd_zeroshot, "top classes of images from class names and templates"},
+    {"distill", cmd_distill, "B-cosify a CLIP image tower and distill it against the teacher"},
     {"weights", cmd_weights, "inspect a safetensors weights file ('weights info FILE')"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -1,0 +1,261 @@
+/* The single-process distillation loop: teacher and student embeddings of the same images, the
+ * loss, the exact backward, clipping, Adam(W) on the schedule, skipped non-finite steps, progress
+ * lines, held-out cosine before and after, and the student saved at the end. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/check.h"
+#include "bcos/distill.h"
+#include "bcos/eval.h"
+#include "bcos/image.h"
+#include "bcos/log.h"
+#include "bcos/rng.h"
+#include "bcos/tokenizer.h"
+#include "bcos/train.h"
+
+/* Everything one run holds; buffers sized for one batch. */
+typedef struct {
+    const bcos_distill_config *cfg;
+    const bcos_image_set *set;
+    bcos_clip teacher;
+    bcos_student student;
+    bcos_student_acts *acts;
+    bcos_adam opt;
+    float *grads, *x6, *normalized, *t_img, *s_emb, *ds, *t_txt, *caption_emb;
+    int *has_caption;
+    int train_count, B, E, S;
+} distill_run;
+
+/* Image `index` (optionally mirrored) as the student's x6 and the teacher's normalised input, from
+ * the same 8-bit crop. */
+static void prepare_image(distill_run *r, int slot, int index, int flip) {
+    int S = r->S;
+    size_t plane = (size_t)S * S * 3;
+    const uint8_t *crop = r->set->crops + (size_t)index * plane;
+    uint8_t *mirrored = NULL;
+    if (flip) {
+        mirrored = xmalloc(plane);
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) memcpy(mirrored + ((size_t)y * S + x) * 3, crop + ((size_t)y * S + S - 1 - x) * 3, 3);
+        crop = mirrored;
+    }
+    bcos_bcos6_input(r->x6 + (size_t)slot * 6 * S * S, crop, S);
+    bcos_clip_normalize(r->normalized + (size_t)slot * 3 * S * S, crop, S, bcos_clip_mean, bcos_clip_std);
+    free(mirrored);
+}
+
+/* The teacher's text embedding of every caption, once (the text tower is frozen). */
+static void embed_captions(distill_run *r) {
+    int n = r->set->count, L = r->teacher.cfg.context_length;
+    r->caption_emb = xcalloc((size_t)n * r->E, sizeof(float));
+    r->has_caption = xcalloc((size_t)n, sizeof(int));
+    if (r->cfg->w_txt <= 0) return;
+    bcos_tokenizer *tok = bcos_tokenizer_load_default();
+    int32_t *ids = xmalloc((size_t)L * sizeof(int32_t));
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        if (!r->set->captions[i]) continue;
+        bcos_tokenize(tok, r->set->captions[i], L, ids);
+        bcos_clip_encode_text(&r->teacher, r->caption_emb + (size_t)i * r->E, ids, 1);
+        r->has_caption[i] = 1;
+        found++;
+    }
+    free(ids);
+    bcos_tokenizer_free(tok);
+    bcos_info("text term: %d of %d images have a caption", found, n);
+}
+
+/* Mean student-teacher cosine over images [first, first + count), B at a time. */
+static double mean_cosine(distill_run *r, int first, int count, float b, float bias_scale) {
+    double sum = 0;
+    for (int done = 0; done < count; done += r->B) {
+        int n = count - done < r->B ? count - done : r->B;
+        for (int i = 0; i < r->B; i++) prepare_image(r, i, first + done + (i < n ? i : 0), 0);
+        bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
+        bcos_student_forward(&r->student, r->acts, r->s_emb, r->x6, b, bias_scale);
+        double mean;
+        bcos_cosine_loss(NULL, &mean, r->s_emb, r->t_img, n, r->E, 1.0);
+        sum += mean * n;
+    }
+    return sum / count;
+}
+
+/* Loss and dL/ds for the batch whose images are idx[B]. */
+static double batch_loss(distill_run *r, const int *idx, double *mean_cos) {
+    const bcos_distill_config *c = r->cfg;
+    memset(r->ds, 0, (size_t)r->B * r->E * sizeof(float));
+    if (strcmp(c->loss, "siglip") == 0) {
+        bcos_cosine_loss(NULL, mean_cos, r->s_emb, r->t_img, r->B, r->E, 1.0);
+        return bcos_siglip_loss(r->ds, r->s_emb, r->t_img, r->B, r->B, r->E, 0, 10.0, 10.0);
+    }
+    double loss = bcos_cosine_loss(r->ds, mean_cos, r->s_emb, r->t_img, r->B, r->E, c->w_img);
+    if (c->w_txt <= 0) return loss;
+    /* the text term averages over the batch's captioned images */
+    int n = 0;
+    for (int i = 0; i < r->B; i++) n += r->has_caption[idx[i]];
+    for (int i = 0; i < r->B; i++) {
+        if (!r->has_caption[idx[i]]) continue;
+        loss += bcos_cosine_loss(r->ds + (size_t)i * r->E, NULL, r->s_emb + (size_t)i * r->E,
+                                 r->caption_emb + (size_t)idx[i] * r->E, 1, r->E, c->w_txt / n);
+    }
+    return loss;
+}
+
+/* A permutation of the training images for epoch, the same for the same seed. */
+static void epoch_order(int *order, int n, int64_t seed, int64_t epoch) {
+    bcos_rng rng;
+    bcos_rng_seed_stream(&rng, (uint64_t)seed, (uint64_t)epoch);
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)bcos_rng_below(&rng, (uint64_t)i + 1);
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+static void clip_gradients(distill_run *r, double *grad_norm) {
+    const bcos_distill_config *c = r->cfg;
+    size_t n = r->student.params.total;
+    if (c->agc_clip > 0) bcos_adaptive_clip_grad(r->grads, &r->student.params, c->agc_clip, 1e-3);
+    *grad_norm = c->grad_clip > 0 ? bcos_clip_grad_norm(r->grads, n, c->grad_clip) : bcos_grad_norm(r->grads, n);
+}
+
+static void train(distill_run *r, bcos_distill_report *report) {
+    const bcos_distill_config *c = r->cfg;
+    int *order = xmalloc((size_t)r->train_count * sizeof(int)), idx[4096];
+    BCOS_CHECK(r->B <= 4096, "batch_size <= 4096");
+    int64_t epoch = -1;
+    int cursor = r->train_count;
+    double window_start = bcos_now_seconds();
+    for (int64_t step = 0; step < c->steps; step++) {
+        for (int i = 0; i < r->B; i++) {
+            if (cursor == r->train_count) {
+                epoch_order(order, r->train_count, c->seed, ++epoch);
+                cursor = 0;
+            }
+            idx[i] = order[cursor++];
+            bcos_rng flip;
+            bcos_rng_seed_stream(&flip, (uint64_t)c->seed ^ 0x5eedf11bULL, (uint64_t)(step * r->B + i));
+            prepare_image(r, i, idx[i], bcos_rng_uniform(&flip) < 0.5f);
+        }
+        float b = bcos_student_b_at(&r->student, step), bias_scale = bcos_student_bias_scale_at(&r->student, step);
+        bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
+        bcos_student_forward(&r->student, r->acts, r->s_emb, r->x6, b, bias_scale);
+        double mean_cos, loss = batch_loss(r, idx, &mean_cos), grad_norm = 0;
+        memset(r->grads, 0, r->student.params.total * sizeof(float));
+        bcos_student_backward(&r->student, r->acts, r->grads, NULL, r->ds);
+        double lr = bcos_lr_at(step, c->warmup_steps, c->steps, c->lr, c->min_lr);
+        if (!isfinite(loss) || !bcos_all_finite(r->grads, r->student.params.total)) {
+            report->skipped_steps++;
+            bcos_warn("step %lld: non-finite loss or gradient, step skipped (%lld so far)", (long long)step + 1,
+                      (long long)report->skipped_steps);
+        } else {
+            clip_gradients(r, &grad_norm);
+            bcos_adam_step(&r->opt, r->student.params.data, r->grads, lr);
+        }
+        report->steps_done = step + 1;
+        report->final_loss = loss;
+        if ((step + 1) % c->log_every == 0 || step + 1 == c->steps) {
+            double now = bcos_now_seconds(), rate = (double)c->log_every * r->B / (now - window_start);
+            window_start = now;
+            bcos_info("step %lld/%lld loss %.5f cos %.4f lr %.3g grad %.3g B %.2f img/s %.1f", (long long)step + 1,
+                      (long long)c->steps, loss, mean_cos, lr, grad_norm, b, rate);
+        }
+    }
+    free(order);
+}
+
+static void alloc_buffers(distill_run *r) {
+    size_t B = (size_t)r->B, S = (size_t)r->S, E = (size_t)r->E;
+    r->grads = xcalloc(r->student.params.total, sizeof(float));
+    r->x6 = xmalloc(B * 6 * S * S * sizeof(float));
+    r->normalized = xmalloc(B * 3 * S * S * sizeof(float));
+    r->t_img = xmalloc(B * E * sizeof(float));
+    r->s_emb = xmalloc(B * E * sizeof(float));
+    r->ds = xmalloc(B * E * sizeof(float));
+    r->acts = bcos_student_acts_new(&r->student, r->B);
+    bcos_adam_config ac = {.lr = r->cfg->lr, .beta1 = r->cfg->beta1, .beta2 = r->cfg->beta2, .eps = r->cfg->eps,
+                           .weight_decay = r->cfg->weight_decay, .decoupled = strcmp(r->cfg->optimizer, "adamw") == 0};
+    bcos_adam_init(&r->opt, &ac, r->student.params.total);
+}
+
+static void free_run(distill_run *r) {
+    bcos_adam_free(&r->opt);
+    bcos_student_acts_free(r->acts);
+    free(r->has_caption);
+    free(r->caption_emb);
+    free(r->ds);
+    free(r->s_emb);
+    free(r->t_img);
+    free(r->normalized);
+    free(r->x6);
+    free(r->grads);
+    bcos_student_free(&r->student);
+    bcos_clip_free(&r->teacher);
+}
+
+/* "student.safetensors" -> "student.json" */
+static void json_path_for(char *out, size_t len, const char *weights) {
+    snprintf(out, len, "%s", weights);
+    char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    if (dot && (!slash || dot > slash)) *dot = '\0';
+    size_t used = strlen(out);
+    snprintf(out + used, len - used, ".json");
+}
+
+int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
+                     char *err, size_t errlen) {
+    memset(report, 0, sizeof *report);
+    if (bcos_distill_validate(cfg, err, errlen) != 0) return -1;
+    distill_run r = {.cfg = cfg, .set = set, .B = cfg->batch_size};
+    if (bcos_clip_load_file(&r.teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL,
+                            bcos_backend_get("auto"), err, errlen) != 0)
+        return -1;
+    r.S = r.teacher.cfg.image_size;
+    r.E = r.teacher.cfg.embed_dim;
+    bcos_image_set loaded = {0};
+    if (!set) {
+        if (bcos_image_set_load_dir(&loaded, cfg->images, r.S, err, errlen) != 0) {
+            bcos_clip_free(&r.teacher);
+            return -1;
+        }
+        set = r.set = &loaded;
+    }
+    r.train_count = set->count - cfg->holdout;
+    if (set->size != r.S)
+        snprintf(err, errlen, "images are %dpx, the teacher wants %dpx", set->size, r.S);
+    else if (r.train_count < 1)
+        snprintf(err, errlen, "%d images leave none for training after holdout %d", set->count, cfg->holdout);
+    if (set->size != r.S || r.train_count < 1) {
+        bcos_image_set_free(&loaded);
+        bcos_clip_free(&r.teacher);
+        return -1;
+    }
+    bcos_student_init(&r.student, &r.teacher.cfg, &cfg->student, r.teacher.backend);
+    bcos_student_from_clip(&r.student, &r.teacher);
+    alloc_buffers(&r);
+    embed_captions(&r);
+    bcos_info("distill: teacher %s (%s), student B=%.2f, %d training images, %d held out, %lld steps of %d",
+              cfg->teacher, r.teacher.cfg.name, cfg->student.b, r.train_count, cfg->holdout, (long long)cfg->steps, r.B);
+    float final_b = bcos_student_b_at(&r.student, cfg->steps), final_bs = bcos_student_bias_scale_at(&r.student, cfg->steps);
+    if (cfg->holdout > 0) report->holdout_cos_before = mean_cosine(&r, r.train_count, cfg->holdout, final_b, final_bs);
+    train(&r, report);
+    if (cfg->holdout > 0) {
+        report->holdout_cos_after = mean_cosine(&r, r.train_count, cfg->holdout, final_b, final_bs);
+        bcos_info("held-out cosine to the teacher: %.4f before, %.4f after", report->holdout_cos_before,
+                  report->holdout_cos_after);
+    }
+    int rc = 0;
+    if (cfg->out[0]) {
+        char json[600];
+        json_path_for(json, sizeof json, cfg->out);
+        rc = bcos_student_save(&r.student, cfg->out, json, err, errlen);
+        if (rc == 0) bcos_info("saved the student to %s (config %s)", cfg->out, json);
+    }
+    free_run(&r);
+    bcos_image_set_free(&loaded);
+    return rc;
+}
