@@ -69,9 +69,14 @@ void bcos_student_explain(const bcos_student *s, bcos_student_acts *a, float *dx
 /* Save in open_clip's visual.* naming (visual.proj as [width, embed], conv1 with six input
  * channels), F32, with the CLIP config and the B-cos options in the metadata ("bcos_model",
  * "bcos_clip_config", "bcos_student"), and the same two as a small JSON file at json_path (may be
- * NULL). Returns 0 or -1 with err set. */
-int bcos_student_save(const bcos_student *s, const char *path, const char *json_path, char *err, size_t errlen);
+ * NULL). text_tower (may be NULL) adds the teacher's text tower and logit_scale, so that the file
+ * is a whole CLIP model in open_clip naming with a B-cos image tower. Returns 0 or -1 with err. */
+int bcos_student_save(const bcos_student *s, const bcos_clip *text_tower, const char *path, const char *json_path,
+                      char *err, size_t errlen);
 /* Load a file written by bcos_student_save. Returns 0, or -1 with err naming the file and tensor. */
 int bcos_student_load_file(bcos_student *s, const char *path, const bcos_backend *backend, char *err, size_t errlen);
+/* The text tower saved in a student file, into text (initialised with the student's config, its
+ * image-tower parameters left zero). Returns 0, or -1 with err naming the file. */
+int bcos_student_load_text(bcos_clip *text, const char *path, const bcos_backend *backend, char *err, size_t errlen);
 
 #endif

@@ -68,8 +68,23 @@ int bcos_clip_load(bcos_clip *m, const bcos_safetensors *st, char *err, size_t e
  * built-in config whose shapes match), init and load. Returns 0 or -1 with err. */
 int bcos_clip_load_file(bcos_clip *m, const char *path, const char *cfg_name, const bcos_backend *backend,
                         char *err, size_t errlen);
+/* Load only the text tower (and logit_scale) from a file in open_clip naming, ignoring its visual.*
+ * tensors: a B-cos student file carries the teacher's text tower beside its own image tower. */
+int bcos_clip_load_text(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen);
 /* Write m in open_clip naming (F32) with its config name in metadata. */
 int bcos_clip_save(const bcos_clip *m, const char *path, char *err, size_t errlen);
+
+/* m's tensors as safetensors entries in open_clip naming (projections transposed back into owned
+ * buffers), all of them or the text tower's only; valid while m lives. */
+typedef struct {
+    bcos_st_entry *entries;
+    int count;
+    char (*names)[160];
+    int64_t (*shapes)[BCOS_MAX_DIMS];
+    float *transposed;
+} bcos_clip_export;
+void bcos_clip_export_openclip(bcos_clip_export *x, const bcos_clip *m, int text_only);
+void bcos_clip_export_free(bcos_clip_export *x);
 
 /* out[B,embed] = image embeddings of images[B,3,S,S] (normalised pixels, S = image_size). */
 void bcos_clip_encode_image(const bcos_clip *m, float *out, const float *images, int B);

@@ -67,9 +67,12 @@ static int write_json(const char *path, const char *clip_json, const char *optio
     return fclose(f) == 0 ? 0 : (snprintf(err, errlen, "%s: write failed", path), -1);
 }
 
-int bcos_student_save(const bcos_student *s, const char *path, const char *json_path, char *err, size_t errlen) {
+int bcos_student_save(const bcos_student *s, const bcos_clip *text_tower, const char *path, const char *json_path,
+                      char *err, size_t errlen) {
     const bcos_params *p = &s->params;
-    bcos_st_entry *entries = xcalloc((size_t)p->count, sizeof *entries);
+    bcos_clip_export text = {0};
+    if (text_tower) bcos_clip_export_openclip(&text, text_tower, 1);
+    bcos_st_entry *entries = xcalloc((size_t)p->count + (size_t)text.count, sizeof *entries);
     int64_t (*shapes)[4] = xcalloc((size_t)p->count, sizeof *shapes);
     const bcos_param *proj = &p->items[s->proj];
     float *proj_t = xmalloc(proj->numel * sizeof(float));
@@ -79,16 +82,18 @@ int bcos_student_save(const bcos_student *s, const char *path, const char *json_
         entries[i] = (bcos_st_entry){p->items[i].name, BCOS_F32, p->items[i].ndim, shapes[i],
                                      i == s->proj ? proj_t : bcos_params_ptr(p, i)};
     }
+    for (int i = 0; i < text.count; i++) entries[p->count + i] = text.entries[i];
     char *clip_json = bcos_clip_config_to_json(&s->cfg), *options_json = options_to_json(&s->opt);
     bcos_st_meta meta[3] = {{"bcos_model", s->cfg.name}, {"bcos_clip_config", clip_json},
                             {"bcos_student", options_json}};
-    int rc = bcos_st_write(path, entries, p->count, meta, 3, err, errlen);
+    int rc = bcos_st_write(path, entries, p->count + text.count, meta, 3, err, errlen);
     if (rc == 0 && json_path) rc = write_json(json_path, clip_json, options_json, s->cfg.name, err, errlen);
     free(options_json);
     free(clip_json);
     free(proj_t);
     free(shapes);
     free(entries);
+    bcos_clip_export_free(&text);
     return rc;
 }
 
@@ -121,26 +126,54 @@ static int load_tensors(bcos_student *s, const bcos_safetensors *st, char *err, 
             free(tmp);
         }
     }
-    if (st->count != s->params.count) {
-        snprintf(err, errlen, "%d tensors, but the student's config has %d", st->count, s->params.count);
+    int visual = 0;
+    for (int i = 0; i < st->count; i++) visual += strncmp(st->tensors[i].name, "visual.", 7) == 0;
+    if (visual != s->params.count) {
+        snprintf(err, errlen, "%d visual.* tensors, but the student's config has %d", visual, s->params.count);
         return -1;
     }
     return 0;
 }
 
+/* The config and options a student file records. Returns 0 or -1 with why. */
+static int read_header(const bcos_safetensors *st, bcos_clip_config *cfg, bcos_student_options *opt, char *why,
+                       size_t whylen) {
+    const char *name = bcos_st_meta_get(st, "bcos_model"), *clip_json = bcos_st_meta_get(st, "bcos_clip_config");
+    const char *options_json = bcos_st_meta_get(st, "bcos_student");
+    if (!name || !clip_json || !options_json) {
+        snprintf(why, whylen, "not a B-cos student (no 'bcos_student' metadata; was it written by bcos distill?)");
+        return -1;
+    }
+    if (bcos_clip_config_parse(cfg, name, clip_json, why, whylen) != 0) return -1;
+    return options_from_json(opt, options_json, why, whylen);
+}
+
+int bcos_student_load_text(bcos_clip *text, const char *path, const bcos_backend *backend, char *err, size_t errlen) {
+    bcos_safetensors st;
+    if (bcos_st_open(&st, path, err, errlen) != 0) return -1;
+    bcos_clip_config cfg;
+    bcos_student_options opt;
+    char why[BCOS_ERRLEN];
+    int rc = read_header(&st, &cfg, &opt, why, sizeof why);
+    if (rc == 0) {
+        bcos_clip_init(text, &cfg, backend);
+        rc = bcos_clip_load_text(text, &st, why, sizeof why);
+        if (rc != 0) bcos_clip_free(text);
+    }
+    if (rc != 0) snprintf(err, errlen, "%s: %s (a student saved without its text tower cannot embed prompts)", path,
+                          why);
+    bcos_st_close(&st);
+    return rc;
+}
+
 int bcos_student_load_file(bcos_student *s, const char *path, const bcos_backend *backend, char *err, size_t errlen) {
     bcos_safetensors st;
     if (bcos_st_open(&st, path, err, errlen) != 0) return -1;
-    const char *name = bcos_st_meta_get(&st, "bcos_model"), *clip_json = bcos_st_meta_get(&st, "bcos_clip_config");
-    const char *options_json = bcos_st_meta_get(&st, "bcos_student");
     char why[BCOS_ERRLEN];
     bcos_clip_config cfg;
     bcos_student_options opt;
-    int rc = -1;
-    if (!name || !clip_json || !options_json)
-        snprintf(why, sizeof why, "not a B-cos student (no 'bcos_student' metadata; was it written by bcos distill?)");
-    else if (bcos_clip_config_parse(&cfg, name, clip_json, why, sizeof why) == 0 &&
-             options_from_json(&opt, options_json, why, sizeof why) == 0) {
+    int rc = read_header(&st, &cfg, &opt, why, sizeof why);
+    if (rc == 0) {
         bcos_student_init(s, &cfg, &opt, backend);
         rc = load_tensors(s, &st, why, sizeof why);
         if (rc != 0) bcos_student_free(s);

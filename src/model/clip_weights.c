@@ -117,6 +117,16 @@ static void map_build(name_map *map, const bcos_clip *m, bcos_naming naming) {
         map_openclip(map, m);
 }
 
+static int is_vision_name(const char *name) { return strncmp(name, "visual.", 7) == 0; }
+
+/* Keep only the text tower's entries (a B-cos student file holds its own visual.* tensors). */
+static void map_keep_text(name_map *map) {
+    int kept = 0;
+    for (int i = 0; i < map->count; i++)
+        if (!is_vision_name(map->items[i].file_name)) map->items[kept++] = map->items[i];
+    map->count = kept;
+}
+
 /* Buffers that transformers may save beside the weights; they carry nothing we use. */
 static int ignorable(const char *name) {
     size_t n = strlen(name);
@@ -143,8 +153,8 @@ static int shape_equal(const bcos_st_tensor *t, const name_entry *e) {
 }
 
 /* Checks presence and shape of every mapped tensor, and that nothing unexpected is in the file. */
-static int check_file(const bcos_safetensors *st, const name_map *map, const char *cfg_name, char *err,
-                      size_t errlen) {
+static int check_file(const bcos_safetensors *st, const name_map *map, int text_only, const char *cfg_name,
+                      char *err, size_t errlen) {
     char want[96], have[96];
     for (int i = 0; i < map->count; i++) {
         const name_entry *e = &map->items[i];
@@ -163,7 +173,7 @@ static int check_file(const bcos_safetensors *st, const name_map *map, const cha
     }
     for (int i = 0; i < st->count; i++) {
         const char *name = st->tensors[i].name;
-        int found = ignorable(name);
+        int found = ignorable(name) || (text_only && is_vision_name(name));
         for (int j = 0; j < map->count && !found; j++) found = strcmp(map->items[j].file_name, name) == 0;
         if (!found) {
             snprintf(err, errlen, "unexpected tensor '%s' (not part of config %s)", name, cfg_name);
@@ -194,26 +204,20 @@ int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *c
     name_map map;
     map_build(&map, &m, naming);
     char err[BCOS_ERRLEN];
-    int ok = check_file(st, &map, cfg->name, err, sizeof err) == 0;
+    int ok = check_file(st, &map, 0, cfg->name, err, sizeof err) == 0;
     free(map.items);
     bcos_clip_free(&m);
     return ok;
 }
 
-int bcos_clip_load(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen) {
-    bcos_naming naming = bcos_clip_detect_naming(st);
-    if (naming == BCOS_NAMING_UNKNOWN) {
-        snprintf(err, errlen, "neither open_clip nor transformers CLIP naming (no 'visual.conv1.weight' or "
-                              "'vision_model.embeddings.patch_embedding.weight')");
-        return -1;
-    }
-    name_map map;
-    map_build(&map, m, naming);
-    int rc = check_file(st, &map, m->cfg.name, err, errlen);
+/* Check and copy the tensors of map from st into m. */
+static int load_mapped(bcos_clip *m, const bcos_safetensors *st, const name_map *map, int text_only, char *err,
+                       size_t errlen) {
+    int rc = check_file(st, map, text_only, m->cfg.name, err, errlen);
     float *buf = NULL;
     size_t cap = 0;
-    for (int i = 0; i < map.count && rc == 0; i++) {
-        const name_entry *e = &map.items[i];
+    for (int i = 0; i < map->count && rc == 0; i++) {
+        const name_entry *e = &map->items[i];
         const bcos_st_tensor *t = bcos_st_find(st, e->file_name);
         if (t->numel > cap) buf = xrealloc(buf, (cap = t->numel) * sizeof(float));
         char why[BCOS_ERRLEN];
@@ -225,6 +229,28 @@ int bcos_clip_load(bcos_clip *m, const bcos_safetensors *st, char *err, size_t e
         place(bcos_params_ptr(&m->params, e->param), buf, e);
     }
     free(buf);
+    return rc;
+}
+
+int bcos_clip_load(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen) {
+    bcos_naming naming = bcos_clip_detect_naming(st);
+    if (naming == BCOS_NAMING_UNKNOWN) {
+        snprintf(err, errlen, "neither open_clip nor transformers CLIP naming (no 'visual.conv1.weight' or "
+                              "'vision_model.embeddings.patch_embedding.weight')");
+        return -1;
+    }
+    name_map map;
+    map_build(&map, m, naming);
+    int rc = load_mapped(m, st, &map, 0, err, errlen);
+    free(map.items);
+    return rc;
+}
+
+int bcos_clip_load_text(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen) {
+    name_map map;
+    map_build(&map, m, BCOS_NAMING_OPENCLIP);
+    map_keep_text(&map);
+    int rc = load_mapped(m, st, &map, 1, err, errlen);
     free(map.items);
     return rc;
 }
@@ -273,28 +299,49 @@ int bcos_clip_load_file(bcos_clip *m, const char *path, const char *cfg_name, co
     return rc;
 }
 
-int bcos_clip_save(const bcos_clip *m, const char *path, char *err, size_t errlen) {
+void bcos_clip_export_openclip(bcos_clip_export *x, const bcos_clip *m, int text_only) {
     name_map map;
     map_build(&map, m, BCOS_NAMING_OPENCLIP);
-    bcos_st_entry *entries = xcalloc((size_t)map.count, sizeof *entries);
-    float **copies = xcalloc((size_t)map.count, sizeof *copies);
+    if (text_only) map_keep_text(&map);
+    x->count = map.count;
+    x->entries = xcalloc((size_t)map.count, sizeof *x->entries);
+    x->names = xcalloc((size_t)map.count, sizeof *x->names);
+    x->shapes = xcalloc((size_t)map.count, sizeof *x->shapes);
+    size_t transposed_floats = 0;
+    for (int i = 0; i < map.count; i++)
+        if (map.items[i].kind == MAP_TRANSPOSE) transposed_floats += m->params.items[map.items[i].param].numel;
+    x->transposed = xmalloc((transposed_floats ? transposed_floats : 1) * sizeof(float));
+    float *next = x->transposed;
     for (int i = 0; i < map.count; i++) {
         const name_entry *e = &map.items[i];
         const bcos_param *t = &m->params.items[e->param];
         const float *data = bcos_params_ptr(&m->params, e->param);
         if (e->kind == MAP_TRANSPOSE) { /* back to open_clip's [width, embed] */
-            copies[i] = xmalloc(t->numel * sizeof(float));
             for (int64_t r = 0; r < t->shape[0]; r++)
-                for (int64_t c = 0; c < t->shape[1]; c++) copies[i][c * t->shape[0] + r] = data[r * t->shape[1] + c];
-            data = copies[i];
+                for (int64_t c = 0; c < t->shape[1]; c++) next[c * t->shape[0] + r] = data[r * t->shape[1] + c];
+            data = next;
+            next += t->numel;
         }
-        entries[i] = (bcos_st_entry){e->file_name, BCOS_F32, e->ndim, e->shape, data};
+        memcpy(x->names[i], e->file_name, sizeof x->names[i]);
+        memcpy(x->shapes[i], e->shape, sizeof x->shapes[i]);
+        x->entries[i] = (bcos_st_entry){x->names[i], BCOS_F32, e->ndim, x->shapes[i], data};
     }
-    bcos_st_meta meta[1] = {{"bcos_model", m->cfg.name}};
-    int rc = bcos_st_write(path, entries, map.count, meta, 1, err, errlen);
-    for (int i = 0; i < map.count; i++) free(copies[i]);
-    free(copies);
-    free(entries);
     free(map.items);
+}
+
+void bcos_clip_export_free(bcos_clip_export *x) {
+    free(x->transposed);
+    free(x->shapes);
+    free(x->names);
+    free(x->entries);
+    memset(x, 0, sizeof *x);
+}
+
+int bcos_clip_save(const bcos_clip *m, const char *path, char *err, size_t errlen) {
+    bcos_clip_export x;
+    bcos_clip_export_openclip(&x, m, 0);
+    bcos_st_meta meta[1] = {{"bcos_model", m->cfg.name}};
+    int rc = bcos_st_write(path, x.entries, x.count, meta, 1, err, errlen);
+    bcos_clip_export_free(&x);
     return rc;
 }

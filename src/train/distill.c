@@ -252,7 +252,7 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
     if (cfg->out[0]) {
         char json[600];
         json_path_for(json, sizeof json, cfg->out);
-        rc = bcos_student_save(&r.student, cfg->out, json, err, errlen);
+        rc = bcos_student_save(&r.student, &r.teacher, cfg->out, json, err, errlen);
         if (rc == 0) bcos_info("saved the student to %s (config %s)", cfg->out, json);
     }
     free_run(&r);

@@ -3,7 +3,7 @@
  *  - every parameter gradient of the whole student (B = 2 and B = 1.5, with and without biases,
  *    B-cos and plain proj) agrees with central differences of its forward;
  *  - explanation mode is complete: sum x6 * W(x) + constants' share = the score e . t, per image;
- *  - saving and loading keeps options and parameters. */
+ *  - saving and loading keeps options and parameters, and the teacher's text tower beside them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +174,7 @@ static void check_save_load(const bcos_clip *t) {
     BCOS_CHECK(mkdtemp(dir) != NULL, "/tmp is writable");
     snprintf(path, sizeof path, "%s/student.safetensors", dir);
     snprintf(json, sizeof json, "%s/student.json", dir);
-    CHECK(bcos_student_save(&s, path, json, err, sizeof err) == 0);
+    CHECK(bcos_student_save(&s, t, path, json, err, sizeof err) == 0);
     int rc = bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     if (rc == 0) {
@@ -183,6 +183,18 @@ static void check_save_load(const bcos_clip *t) {
               memcmp(back.params.data, s.params.data, s.params.total * sizeof(float)) == 0);
         CHECK(back.cfg.vision_width == s.cfg.vision_width && back.cfg.quick_gelu == s.cfg.quick_gelu);
         bcos_student_free(&back);
+    }
+    /* the teacher's text tower travels in the same file */
+    bcos_clip text_tower;
+    rc = bcos_student_load_text(&text_tower, path, bcos_backend_cpu(), err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    if (rc == 0) {
+        int32_t ids[77] = {49406, 320, 1125, 539, 320, 2368, 49407};
+        float a[64], b[64];
+        bcos_clip_encode_text(&text_tower, a, ids, 1);
+        bcos_clip_encode_text(t, b, ids, 1);
+        CHECK(memcmp(a, b, (size_t)t->cfg.embed_dim * sizeof(float)) == 0);
+        bcos_clip_free(&text_tower);
     }
     char *text = bcos_read_file(json, NULL);
     CHECK(text && strstr(text, "\"keep_biases\":true") && strstr(text, "\"clip_config\""));
