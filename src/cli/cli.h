@@ -9,6 +9,7 @@ int cmd_encode_text(int argc, char **argv);
 int cmd_zeroshot(int argc, char **argv);
 int cmd_weights(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
 void cli_load_clip(bcos_clip *m, const char *weights, const char *model);

@@ -11,6 +11,7 @@
 #include "bcos/eval.h"
 #include "bcos/image.h"
 #include "bcos/log.h"
+#include "bcos/paths.h"
 #include "bcos/rng.h"
 #include "bcos/tokenizer.h"
 #include "bcos/train.h"
@@ -210,6 +211,8 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
                      char *err, size_t errlen) {
     memset(report, 0, sizeof *report);
     if (bcos_distill_validate(cfg, err, errlen) != 0) return -1;
+    /* fail before training, not after, when the student could not be saved */
+    if (cfg->out[0] && bcos_make_parent_dirs(cfg->out, err, errlen) != 0) return -1;
     distill_run r = {.cfg = cfg, .set = set, .B = cfg->batch_size};
     if (bcos_clip_load_file(&r.teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL,
                             bcos_backend_get("auto"), err, errlen) != 0)

@@ -10,6 +10,7 @@
 
 #include "bcos/bcos.h"
 #include "bcos/check.h"
+#include "bcos/eval.h"
 #include "bcos/rng.h"
 #include "test.h"
 
@@ -143,14 +144,9 @@ static void check_completeness(const bcos_clip *t, bcos_rng *rng, float b, int k
     bcos_student_forward(&s, a, out, x6, b, keep_biases ? 0.5f : 0.0f);
     bcos_student_explain(&s, a, dx6, contrib, dir);
     for (int i = 0; i < B; i++) {
-        double score = 0, sum = contrib[i], abs_sum = fabs(contrib[i]);
+        double score = 0;
         for (int e = 0; e < E; e++) score += (double)out[i * E + e] * dir[i * E + e];
-        for (size_t k = 0; k < per; k++) {
-            double term = (double)x6[i * per + k] * dx6[i * per + k];
-            sum += term;
-            abs_sum += fabs(term);
-        }
-        double err = fabs(sum - score) / abs_sum;
+        double err = bcos_completeness_error(x6 + i * per, dx6 + i * per, per, contrib[i], score);
         CHECK_MSG(err < 1e-4, "B=%.2g biases=%d plain_proj=%d image %d: completeness error %.3g (score %.6g)", b,
                   keep_biases, plain_proj, i, err, score);
         if (!keep_biases) CHECK(fabs(contrib[i]) > 0); /* the class and positional embeddings carry a share */

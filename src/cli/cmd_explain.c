@@ -1,0 +1,180 @@
+/* `bcos explain`: the B-cos student's explanation of an image for a text prompt (or for the top
+ * zero-shot class): the colour explanation, its composite over the image and the contribution map
+ * as PNGs, with the score and the completeness error of the decomposition. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/bcos.h"
+#include "bcos/check.h"
+#include "bcos/eval.h"
+#include "bcos/explain.h"
+#include "bcos/image.h"
+#include "bcos/tokenizer.h"
+#include "cli.h"
+
+static const char *const USAGE =
+    "usage: bcos explain --weights STUDENT.safetensors --image IMG (--text PROMPT | --classes a,b,c\n"
+    "                    [--templates-file F]) [--out PREFIX]\n"
+    "Explains the student's score e.t for the prompt's normalised text embedding t (or the top zero-shot\n"
+    "class's weights) and writes PREFIX-explanation.png (colour, alpha), PREFIX-composite.png (over the\n"
+    "image) and PREFIX-contributions.png (blue-white-red). PREFIX defaults to the image name without its\n"
+    "extension. Prints the score and the completeness error.\n";
+
+typedef struct {
+    const char *weights, *image, *text, *classes, *templates_file, *out;
+} explain_opts;
+
+static void parse(explain_opts *o, int argc, char **argv) {
+    static const struct option long_opts[] = {
+        {"weights", required_argument, 0, 'w'}, {"image", required_argument, 0, 'i'},
+        {"text", required_argument, 0, 't'},    {"classes", required_argument, 0, 'c'},
+        {"templates-file", required_argument, 0, 'T'}, {"out", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    *o = (explain_opts){0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "w:i:t:c:T:o:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'w': o->weights = optarg; break;
+        case 'i': o->image = optarg; break;
+        case 't': o->text = optarg; break;
+        case 'c': o->classes = optarg; break;
+        case 'T': o->templates_file = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        default: fputs(USAGE, stderr); exit(2);
+        }
+    }
+    if (!o->weights || !o->image) bcos_fail("explain needs --weights and --image (see 'bcos explain --help')");
+    if (!o->text == !o->classes) bcos_fail("give exactly one of --text and --classes");
+    if (optind < argc) bcos_fail("unexpected argument '%s'", argv[optind]);
+}
+
+/* target[E]: the normalised text embedding of the prompt, or the weights of the class the student
+ * scores highest; *label names it. */
+static void choose_target(float *target, char *label, size_t label_len, const explain_opts *o, const bcos_clip *text,
+                          const float *student_emb) {
+    int E = text->cfg.embed_dim, L = text->cfg.context_length;
+    bcos_tokenizer *tok = bcos_tokenizer_load_default();
+    if (o->text) {
+        int32_t *ids = xmalloc((size_t)L * sizeof(int32_t));
+        bcos_tokenize(tok, o->text, L, ids);
+        bcos_clip_encode_text(text, target, ids, 1);
+        bcos_l2_normalize_rows(target, 1, E);
+        snprintf(label, label_len, "\"%s\"", o->text);
+        free(ids);
+    } else {
+        int K, NT;
+        char **classes = cli_split_list(o->classes, &K);
+        char *default_templates[2] = {(char *)BCOS_DEFAULT_TEMPLATE, NULL};
+        char **templates = o->templates_file ? cli_read_lines(o->templates_file, &NT) : default_templates;
+        if (!o->templates_file) NT = 1;
+        float *classifier = xmalloc((size_t)K * E * sizeof(float)), *logits = xmalloc((size_t)K * sizeof(float));
+        char err[BCOS_ERRLEN];
+        if (bcos_zeroshot_classifier(classifier, text, tok, (const char *const *)classes, K,
+                                     (const char *const *)templates, NT, err, sizeof err) != 0)
+            bcos_fail("%s", err);
+        bcos_zeroshot_logits(logits, student_emb, classifier, 1, K, E);
+        int top;
+        bcos_topk(&top, logits, K, 1);
+        memcpy(target, classifier + (size_t)top * E, (size_t)E * sizeof(float));
+        snprintf(label, label_len, "class '%s' (top of %d)", classes[top], K);
+        free(logits);
+        free(classifier);
+        if (o->templates_file) cli_free_strings(templates);
+        cli_free_strings(classes);
+    }
+    bcos_tokenizer_free(tok);
+}
+
+/* x6[6,S,S] of the image, center-cropped to the student's size. */
+static float *load_x6(const char *path, int S) {
+    bcos_image img;
+    char err[BCOS_ERRLEN];
+    uint8_t *crop = xmalloc((size_t)S * S * 3);
+    if (bcos_image_load(&img, path, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_clip_eval_crop(crop, &img, S, err, sizeof err) != 0) bcos_fail("%s", err);
+    bcos_image_free(&img);
+    float *x6 = xmalloc((size_t)6 * S * S * sizeof(float));
+    bcos_bcos6_input(x6, crop, S);
+    free(crop);
+    return x6;
+}
+
+static void write_png(const char *prefix, const char *suffix, const float *pixels, int S, int channels) {
+    char path[1024], err[BCOS_ERRLEN];
+    snprintf(path, sizeof path, "%s-%s.png", prefix, suffix);
+    uint8_t *bytes = xmalloc((size_t)S * S * channels);
+    bcos_image_to_u8(bytes, pixels, (size_t)S * S * channels);
+    if (bcos_png_write(path, bytes, S, S, channels, err, sizeof err) != 0) bcos_fail("%s", err);
+    printf("wrote %s\n", path);
+    free(bytes);
+}
+
+static void write_pictures(const char *prefix, const float *x6, const float *w6, int S) {
+    float *rgba = xmalloc((size_t)S * S * 4 * sizeof(float)), *rgb = xmalloc((size_t)S * S * 3 * sizeof(float));
+    float *contribution = xmalloc((size_t)S * S * sizeof(float));
+    bcos_explain_colour(rgba, x6, w6, S, S, BCOS_EXPLAIN_SMOOTH, BCOS_EXPLAIN_PERCENTILE);
+    write_png(prefix, "explanation", rgba, S, 4);
+    bcos_explain_composite(rgb, rgba, x6, S, S);
+    write_png(prefix, "composite", rgb, S, 3);
+    bcos_explain_contribution(contribution, x6, w6, S, S);
+    bcos_explain_contribution_map(rgb, contribution, S, S, BCOS_EXPLAIN_PERCENTILE);
+    write_png(prefix, "contributions", rgb, S, 3);
+    free(contribution);
+    free(rgb);
+    free(rgba);
+}
+
+/* "dir/photo.jpg" -> "dir/photo" */
+static void default_prefix(char *out, size_t len, const char *image) {
+    snprintf(out, len, "%s", image);
+    char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    if (dot && (!slash || dot > slash)) *dot = '\0';
+}
+
+int cmd_explain(int argc, char **argv) {
+    explain_opts o;
+    parse(&o, argc, argv);
+    char err[BCOS_ERRLEN];
+    bcos_student s;
+    bcos_clip text;
+    const bcos_backend *be = bcos_backend_get("auto");
+    if (bcos_student_load_file(&s, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_student_load_text(&text, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
+    int S = s.cfg.image_size, E = s.cfg.embed_dim;
+    size_t n6 = (size_t)6 * S * S;
+    float *x6 = load_x6(o.image, S), *w6 = xmalloc(n6 * sizeof(float));
+    float *emb = xmalloc((size_t)E * sizeof(float)), *target = xmalloc((size_t)E * sizeof(float));
+    bcos_student_acts *acts = bcos_student_acts_new(&s, 1);
+    /* inference uses the trained exponent and the bias scale the training ended with */
+    bcos_student_forward(&s, acts, emb, x6, s.opt.b, bcos_student_bias_scale_at(&s, INT64_MAX));
+    char label[512];
+    choose_target(target, label, sizeof label, &o, &text, emb);
+    double constants, score = 0, norm = 0;
+    bcos_student_explain(&s, acts, w6, &constants, target);
+    for (int e = 0; e < E; e++) {
+        score += (double)emb[e] * target[e];
+        norm += (double)emb[e] * emb[e];
+    }
+    double completeness = bcos_completeness_error(x6, w6, n6, constants, score);
+    char prefix[1024];
+    if (o.out)
+        snprintf(prefix, sizeof prefix, "%s", o.out);
+    else
+        default_prefix(prefix, sizeof prefix, o.image);
+    write_pictures(prefix, x6, w6, S);
+    printf("%s: score %.6f (cosine %.4f) for %s; constants' share %.6f; completeness error %.2e\n", o.image, score,
+           norm > 0 ? score / sqrt(norm) : 0.0, label, constants, completeness);
+    bcos_student_acts_free(acts);
+    free(target);
+    free(emb);
+    free(w6);
+    free(x6);
+    bcos_clip_free(&text);
+    bcos_student_free(&s);
+    return 0;
+}
