@@ -1,0 +1,45 @@
+/* Explanation pictures (DESIGN.md section 4) from an image x6[6,H,W] = [u, 1-u] and the
+ * explanation-mode gradient w6[6,H,W] of a score (dx6 of bcos_student_explain, one image): the
+ * contribution map, the colour explanation, its composite over the image, and an 8-bit PNG writer.
+ * Pictures are float, channels last ([H,W,C], values in [0,1]), as the B-cos package returns them. */
+#ifndef BCOS_EXPLAIN_H
+#define BCOS_EXPLAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The B-cos package's defaults for gradient_to_image and plot_contribution_map. */
+#define BCOS_EXPLAIN_SMOOTH 15
+#define BCOS_EXPLAIN_PERCENTILE 99.5
+
+/* contribution[H,W] = sum_c x6[c]*w6[c]: each pixel's share of the score. */
+void bcos_explain_contribution(float *contribution, const float *x6, const float *w6, int height, int width);
+
+/* rgba[H,W,4]: bcos.common.gradient_to_image(x6, w6, smooth, percentile). Colour: w6 scaled by its
+ * largest |channel|, negatives cut, each pair (c, c+3) normalised to sum 1, the u half kept. Alpha:
+ * ||w6|| where the contribution is >= 0 (1e-12 where negative), averaged over smooth x smooth windows
+ * (stride 1, zero padding counted in the window), divided by its percentile (torch.quantile,
+ * linear) and clipped to [0,1]. smooth is odd, or 0 for no smoothing. One deviation: where the
+ * package divides 0 by 0 (alpha's percentile 0) and gets NaN, alpha is 0. */
+void bcos_explain_colour(float *rgba, const float *x6, const float *w6, int height, int width, int smooth,
+                         double percentile);
+
+/* rgb[H,W,3]: the colours of bcos.common.plot_contribution_map(contribution, percentile=...):
+ * contributions clipped at the percentile c of |contribution| (numpy, linear), mapped from [-c, c]
+ * through matplotlib's 256-entry "bwr" colormap (blue, white, red). One deviation: when c is 0
+ * (matplotlib paints it all blue) every pixel gets the colour of 0. */
+void bcos_explain_contribution_map(float *rgb, const float *contribution, int height, int width,
+                                   double percentile);
+
+/* rgb[H,W,3]: the colour explanation laid over the image u = x6[0..2] by its alpha. */
+void bcos_explain_composite(float *rgb, const float *rgba, const float *x6, int height, int width);
+
+/* n floats in [0,1] to bytes, rounded to nearest (values outside clamp, NaN gives 0). */
+void bcos_image_to_u8(uint8_t *out, const float *in, size_t n);
+
+/* Write pixels[H,W,channels] (8-bit, channels 3 = RGB or 4 = RGBA with straight alpha) as a PNG.
+ * Returns 0, or -1 with a one-line message in err naming the path. */
+int bcos_png_write(const char *path, const uint8_t *pixels, int height, int width, int channels, char *err,
+                   size_t errlen);
+
+#endif
