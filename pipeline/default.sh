@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 BCOS=${1:-build/bcos}
 W=tests/fixtures/clip/tiny_openclip.safetensors
-IMG=tests/fixtures/images/astronaut.jpg
+IMG=tests/fixtures/image/landscape_1200x800.jpg
 
 echo "== weights"
 "$BCOS" weights info "$W" | tail -3
@@ -16,6 +16,6 @@ echo "== image embedding (normalised)"
 "$BCOS" encode-image --weights "$W" --model bcos-tiny --normalize "$IMG" | cut -c1-120
 echo "== text embeddings (normalised)"
 "$BCOS" encode-text --weights "$W" --model bcos-tiny --normalize \
-  "a photo of an astronaut" "a photo of a cat" "a photo of a rocket" | cut -c1-120
+  "a photo of a landscape" "a photo of a cat" "a photo of a rocket" | cut -c1-120
 echo "== zero-shot (random tiny weights: the ranking is not meaningful yet)"
-"$BCOS" zeroshot --weights "$W" --model bcos-tiny --classes "astronaut,cat,rocket,coffee cup" --top 4 "$IMG"
+"$BCOS" zeroshot --weights "$W" --model bcos-tiny --classes "landscape,cat,rocket,coffee cup" --top 4 "$IMG"

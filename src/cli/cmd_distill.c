@@ -7,12 +7,12 @@
 #include "bcos/distill.h"
 #include "cli.h"
 
-static void usage(FILE *out, const bcos_distill_config *cfg) {
-    fprintf(out, "usage: bcos distill [JOB.json] [--option value ...]\n"
+static void usage(const bcos_distill_config *cfg) {
+    printf("usage: bcos distill [JOB.json] [--option value ...]\n"
                  "B-cosifies the teacher's image tower and distills it against the frozen teacher.\n"
                  "A job file is a JSON object {\"kind\": \"distill\", \"<option>\": value, ...}; flags override it.\n"
                  "options (boolean flags take true/false):\n");
-    if (out == stdout) bcos_distill_print_options(cfg);
+    bcos_distill_print_options(cfg);
 }
 
 int cmd_distill(int argc, char **argv) {
@@ -21,7 +21,7 @@ int cmd_distill(int argc, char **argv) {
     char err[BCOS_ERRLEN];
     int i = 1;
     if (i < argc && strcmp(argv[i], "--help") == 0) {
-        usage(stdout, &cfg);
+        usage(&cfg);
         return 0;
     }
     if (i < argc && strncmp(argv[i], "--", 2) != 0) {
@@ -29,10 +29,8 @@ int cmd_distill(int argc, char **argv) {
         i++;
     }
     for (; i < argc; i += 2) {
-        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
-            usage(stderr, &cfg);
-            bcos_fail("expected '--option value', got '%s'", argv[i]);
-        }
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc)
+            bcos_fail("expected '--option value', got '%s' (see 'bcos distill --help')", argv[i]);
         if (bcos_distill_set(&cfg, argv[i] + 2, argv[i + 1], err, sizeof err) != 0) bcos_fail("%s", err);
     }
     if (bcos_distill_validate(&cfg, err, sizeof err) != 0) bcos_fail("distill: %s", err);

@@ -4,7 +4,7 @@
 set -u
 BCOS=$1
 W=tests/fixtures/clip/tiny_openclip.safetensors
-IMG=tests/fixtures/images/astronaut.jpg
+IMG=tests/fixtures/image/landscape_1200x800.jpg
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 passed=0 failed=0
