@@ -19,8 +19,10 @@ int bcos_make_parent_dirs(const char *path, char *err, size_t errlen) {
         if (*p != '/' && *p != '\0') continue;
         char keep = *p;
         *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "%s: cannot create the directory: %s", dir, strerror(errno));
+        struct stat st;
+        if (mkdir(dir, 0777) != 0 && (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+            snprintf(err, errlen, "%s: cannot create the directory: %s", dir,
+                     errno == EEXIST ? "a file of that name is in the way" : strerror(errno));
             return -1;
         }
         if (!keep) return 0;
