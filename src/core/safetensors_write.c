@@ -4,6 +4,7 @@
 #include "bcos/safetensors.h"
 
 #include "bcos/check.h"
+#include "bcos/fault.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -236,12 +237,14 @@ static int write_atomically(const char *path, const char *header, size_t header_
     int status = f ? 0 : -1;
     if (status == 0 && write_contents(f, header, header_len, order, n) != 0) status = -1;
     if (status == 0 && fflush(f) != 0) status = -1;
+    bcos_fault_point("st_temp_written");
     if (status == 0 && fsync(fd) != 0) status = -1, step = "fsync";
     int saved = errno;
     if (f ? fclose(f) != 0 : close(fd) != 0) {
         if (status == 0) saved = errno, step = "close";
         status = -1;
     }
+    bcos_fault_point("st_before_rename");
     if (status == 0 && rename(tmp, path) != 0) status = -1, saved = errno, step = "rename";
     if (status == 0 && sync_parent_directory(path) != 0) status = -1, saved = errno, step = "fsync the folder of";
     if (status != 0) {
