@@ -62,8 +62,8 @@ static int apply(sqlite3 *db, const char *path, const char *const *migrations, i
     if (count_foreign_key_violations(db, &violations) != SQLITE_OK || set_user_version(db, n) != SQLITE_OK)
         return store_fail(err, errlen, path, "migration to schema version %d failed: %s", n, sqlite3_errmsg(db));
     if (violations > 0)
-        return store_fail(err, errlen, path, "migration to schema version %d leaves %d rows with broken foreign keys",
-                          n, violations);
+        return store_fail(err, errlen, path, "migration to schema version %d leaves %d row%s with broken foreign keys",
+                          n, violations, violations == 1 ? "" : "s");
     return 0;
 }
 
