@@ -139,6 +139,7 @@ static inline int helper_model_matches(const bcos_checkpoint *c, int64_t step) {
 static inline char *helper_sql_text(const char *db_path, const char *sql) {
     sqlite3 *db;
     BCOS_CHECK(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK, "cannot open the database");
+    sqlite3_busy_timeout(db, 30000);
     sqlite3_stmt *st;
     BCOS_CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, sql);
     char *out = xstrdup(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)

@@ -1,5 +1,5 @@
-/* Option handling shared by the subcommands: loading weights, printing or saving embeddings, and
- * reading lists of class names and templates. */
+/* Option handling shared by the subcommands: loading weights, printing or saving embeddings,
+ * reading lists of class names and templates, and opening the store for reading. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,4 +76,13 @@ char **cli_split_list(const char *list, int *n) {
 void cli_free_strings(char **items) {
     for (int i = 0; items && items[i]; i++) free(items[i]);
     free(items);
+}
+
+bcos_store *cli_open_store(const char *path) {
+    bcos_store_options read_only = {1, BCOS_JOURNAL_AUTO, 0};
+    bcos_store *s;
+    char err[BCOS_ERRLEN];
+    if (bcos_store_open(path ? path : bcos_store_default_path(), &read_only, &s, err, sizeof err) != 0)
+        bcos_fail("%s", err);
+    return s;
 }

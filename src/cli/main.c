@@ -16,6 +16,9 @@ static const command COMMANDS[] = {
     {"encode-text", cmd_encode_text, "CLIP text embeddings of prompts"},
     {"zeroshot", cmd_zeroshot, "top classes of images from class names and templates"},
     {"weights", cmd_weights, "inspect a safetensors weights file ('weights info FILE')"},
+    {"runs", cmd_runs, "the runs in the store"},
+    {"checkpoints", cmd_checkpoints, "the checkpoints of a run"},
+    {"results", cmd_results, "evaluation results: teacher vs student, as table, CSV or JSON"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 
