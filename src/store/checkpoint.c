@@ -54,7 +54,7 @@ static void check_against_database(bcos_store *s, int64_t run_id, const bcos_ckp
     store_bind_int64(s, st, 4, state->step);
     store_step(s, st);
     int cursors_ok = sqlite3_column_int(st, 0), taken = sqlite3_column_int(st, 1), run_exists = sqlite3_column_int(st, 2);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     BCOS_CHECK(run_exists, "no run with this id (take it from bcos_store_run_begin)");
     BCOS_CHECK(cursors_ok, "data_cursors must be a JSON array with one element per rank");
     BCOS_CHECK(!taken, "this step already has a complete checkpoint");
@@ -68,7 +68,7 @@ static char *choose_folder(bcos_store *s, int64_t run_id, int64_t step) {
     store_bind_int64(s, st, 2, step);
     store_step(s, st);
     int64_t earlier = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     char *rel = xmalloc(80);
     if (earlier == 0) snprintf(rel, 80, "run-%lld/step-%lld", (long long)run_id, (long long)step);
     else snprintf(rel, 80, "run-%lld/step-%lld.%lld", (long long)run_id, (long long)step, (long long)earlier + 1);
@@ -114,7 +114,7 @@ static int64_t insert_checkpoint(bcos_store *s, int64_t run_id, const bcos_ckpt_
     store_bind_blob(s, st, 7, state->rng_bytes ? state->rng_state : "", state->rng_bytes);
     store_bind_text(s, st, 8, rel_folder);
     store_step(s, st);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     return sqlite3_last_insert_rowid(s->db);
 }
 
@@ -130,7 +130,7 @@ static void insert_files(bcos_store *s, int64_t ckpt_id, const bcos_ckpt_file *f
         store_step(s, st);
         store_check(s, sqlite3_reset(st));
     }
-    sqlite3_finalize(st);
+    store_finalize(s, st);
 }
 
 /* Retire the complete checkpoints that are neither among the newest keep_last nor at a multiple
@@ -150,7 +150,7 @@ static int retire(bcos_store *s, int64_t run_id, const bcos_ckpt_retention *rete
         *ids = xrealloc(*ids, (size_t)(n + 1) * sizeof **ids);
         (*ids)[n++] = sqlite3_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     return n;
 }
 

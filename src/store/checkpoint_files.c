@@ -43,7 +43,7 @@ static char **recorded_paths(bcos_store *s, int64_t run_id, int folders) {
         paths[n++] = store_column_strdup(st, 0);
     }
     paths[n] = NULL;
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     return paths;
 }
 
@@ -124,7 +124,7 @@ void store_remove_checkpoint_files(bcos_store *s, int64_t ckpt_id) {
     store_bind_int64(s, st, 1, ckpt_id);
     BCOS_CHECK(store_step(s, st), "no checkpoint with this id");
     char *rel = store_column_strdup(st, 0);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     store_remove_folder(s, rel, "retired");
     free(rel);
 }

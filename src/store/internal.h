@@ -39,6 +39,8 @@ void store_exec_at(const bcos_store *s, const char *sql, const char *file, int l
 #define store_prepare(s, sql) store_prepare_at((s), (sql), __FILE__, __LINE__)
 #define store_step(s, st) store_step_at((s), (st), __FILE__, __LINE__)
 #define store_exec(s, sql) store_exec_at((s), (sql), __FILE__, __LINE__)
+/* After store_step has checked every step this returns SQLITE_OK; checked all the same. */
+#define store_finalize(s, st) store_check_at((s), sqlite3_finalize(st), "finalize", __FILE__, __LINE__)
 /* Bound parameters: text may be NULL (binds NULL); a NaN double binds NULL. */
 #define store_bind_text(s, st, i, v) store_check_at((s), store_bind_text_or_null((st), (i), (v)), "bind text", __FILE__, __LINE__)
 #define store_bind_int64(s, st, i, v) store_check_at((s), sqlite3_bind_int64((st), (i), (v)), "bind int64", __FILE__, __LINE__)

@@ -31,7 +31,7 @@ void bcos_store_print_runs(bcos_store *s, FILE *out) {
            " r.code_version, r.updated_at FROM runs r ORDER BY r.id");
     while (store_step(s, st))
         for (int c = 0; c < 8; c++) store_table_cell(&t, "%s", text_or_dash(st, c));
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     store_commit(s);
     if (t.n_cells == 0) fprintf(out, "no runs in %s\n", s->path);
     else store_table_print(&t, out);
@@ -63,7 +63,7 @@ int bcos_store_print_checkpoints(bcos_store *s, const char *run, FILE *out, char
         store_table_cell(&t, "%s", text_or_dash(st, 7));
         store_table_cell(&t, "%s/%s", s->checkpoint_root, text_or_dash(st, 8));
     }
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     store_commit(s);
     if (t.n_cells == 0) fprintf(out, "run '%s' has no checkpoints\n", run);
     else store_table_print(&t, out);

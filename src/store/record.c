@@ -28,7 +28,7 @@ void bcos_store_metrics_add(bcos_store *s, int64_t run_id, const bcos_metric *ro
         store_step(s, st);
         store_check(s, sqlite3_reset(st));
     }
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     store_commit(s);
 }
 
@@ -47,7 +47,7 @@ void store_insert_event(bcos_store *s, int64_t run_id, int64_t step, bcos_event_
     store_bind_int64(s, st, 5, count);
     store_bind_text(s, st, 6, detail);
     store_step(s, st);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
 }
 
 void bcos_store_event_add(bcos_store *s, int64_t run_id, int64_t step, bcos_event_kind kind, const char *reason,
@@ -62,7 +62,7 @@ static void check_checkpoint_of_run(bcos_store *s, int64_t run_id, int64_t ckpt_
     sqlite3_stmt *st = store_prepare(s, "SELECT run_id FROM checkpoints WHERE id = ?1");
     store_bind_int64(s, st, 1, ckpt_id);
     int ok = store_step(s, st) && sqlite3_column_int64(st, 0) == run_id;
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     BCOS_CHECK(ok, "an evaluation result names a checkpoint that is not one of its run's");
 }
 
@@ -94,6 +94,6 @@ void bcos_store_results_add(bcos_store *s, int64_t run_id, const bcos_eval_resul
         store_step(s, st);
         store_check(s, sqlite3_reset(st));
     }
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     store_commit(s);
 }

@@ -52,7 +52,7 @@ static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **
         r->samples = sqlite3_column_int64(st, 8);
         r->created = store_column_strdup(st, 9);
     }
-    sqlite3_finalize(st);
+    store_finalize(s, st);
 }
 
 static void free_rows(result_row *rows, int n) {

@@ -39,14 +39,14 @@ static void read_files(const bcos_store *s, bcos_checkpoint *c) {
         snprintf(c->file_paths[i], n, "%s/%s", s->checkpoint_root, rel);
         c->file_sha256s[i] = store_column_strdup(st, 2);
     }
-    sqlite3_finalize(st);
+    store_finalize(s, st);
 }
 
 static char *run_name(const bcos_store *s, int64_t run_id) {
     sqlite3_stmt *st = store_prepare(s, "SELECT name FROM runs WHERE id = ?1");
     store_bind_int64(s, st, 1, run_id);
     char *name = store_step(s, st) ? store_column_strdup(st, 0) : xstrdup("(unknown)");
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     return name;
 }
 
@@ -61,7 +61,7 @@ int bcos_store_checkpoint_find(bcos_store *s, int64_t run_id, int64_t step, bcos
     store_bind_int64(s, st, 2, step);
     int found = store_step(s, st);
     if (found) read_checkpoint_row(st, out);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     if (found) read_files(s, out);
     int status = 0;
     if (!found) {
@@ -112,7 +112,7 @@ static void mark_corrupt(bcos_store *s, const bcos_checkpoint *c, const char *wh
     sqlite3_stmt *st = store_prepare(s, "UPDATE checkpoints SET state = 'corrupt' WHERE id = ?1");
     store_bind_int64(s, st, 1, c->id);
     store_step(s, st);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     store_insert_event(s, c->run_id, c->step, BCOS_EVENT_FAULT, "corrupt checkpoint", 1, why);
     store_commit(s);
     store_remove_checkpoint_files(s, c->id);

@@ -14,14 +14,14 @@ static int resume_existing(bcos_store *s, const char *name, const char *job_sha,
     sqlite3_stmt *st = store_prepare(s, "SELECT id, job_sha256, world_size FROM runs WHERE name = ?1");
     store_bind_text(s, st, 1, name);
     if (!store_step(s, st)) {
-        sqlite3_finalize(st);
+        store_finalize(s, st);
         return 0;
     }
     run->id = sqlite3_column_int64(st, 0);
     run->created = 0;
     run->previous_world_size = sqlite3_column_int(st, 2);
     int same_job = strcmp((const char *)sqlite3_column_text(st, 1), job_sha) == 0;
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     if (!same_job)
         return store_fail(err, errlen, s->path,
                           "run '%s' exists with a different job file: a changed job needs a new run name", name);
@@ -31,7 +31,7 @@ static int resume_existing(bcos_store *s, const char *name, const char *job_sha,
     store_bind_int64(s, st, 2, world_size);
     store_bind_text(s, st, 3, code_version);
     store_step(s, st);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     return 1;
 }
 
@@ -56,7 +56,7 @@ int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, 
         store_bind_int64(s, st, 4, world_size);
         store_bind_text(s, st, 5, code_version);
         store_step(s, st);
-        sqlite3_finalize(st);
+        store_finalize(s, st);
         *run = (bcos_run){sqlite3_last_insert_rowid(s->db), 1, world_size};
     }
     store_commit(s);
@@ -68,7 +68,7 @@ int bcos_store_run_find(bcos_store *s, const char *name, int64_t *run_id, char *
     store_bind_text(s, st, 1, name);
     int found = store_step(s, st);
     if (found) *run_id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     return found ? 0 : store_fail(err, errlen, s->path, "no run named '%s'", name);
 }
 
@@ -79,7 +79,7 @@ void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status st
     store_bind_int64(s, st, 1, run_id);
     store_bind_text(s, st, 2, RUN_STATUS_NAMES[status]);
     store_step(s, st);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     BCOS_CHECK(sqlite3_changes(s->db) == 1, "bcos_store_run_set_status: no run with this id");
     store_commit(s);
 }
@@ -88,6 +88,6 @@ void store_touch_run(bcos_store *s, int64_t run_id) {
     sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET updated_at = " STORE_NOW " WHERE id = ?1");
     store_bind_int64(s, st, 1, run_id);
     store_step(s, st);
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     BCOS_CHECK(sqlite3_changes(s->db) == 1, "no run with this id (take it from bcos_store_run_begin)");
 }

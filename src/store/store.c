@@ -14,6 +14,7 @@
 
 #define DEFAULT_BUSY_TIMEOUT_MS 30000
 #define APPLICATION_ID 0x62636F73 /* "bcos", set by the first migration */
+#define MIN_SQLITE_VERSION 3037000 /* STRICT tables, SQLITE_OPEN_EXRESCODE (RETURNING: 3.35) */
 
 int store_fail(char *err, size_t errlen, const char *path, const char *fmt, ...) {
     if (!err || errlen == 0) return -1;
@@ -206,7 +207,7 @@ static int crash_inside_commit(void *store) {
 static const char *read_journal_mode(const bcos_store *s) {
     sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode");
     const char *mode = store_step(s, st) && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0 ? "wal" : "delete";
-    sqlite3_finalize(st);
+    store_finalize(s, st);
     return mode;
 }
 
@@ -241,6 +242,9 @@ static int prepare_for_writing(sqlite3 *db, const char *path, const header_facts
 int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store **out, char *err, size_t errlen) {
     BCOS_CHECK(path && out, "bcos_store_open needs a path and an output");
     bcos_store_options o = opt ? *opt : (bcos_store_options){0};
+    if (sqlite3_libversion_number() < MIN_SQLITE_VERSION)
+        return store_fail(err, errlen, path, "SQLite %s is too old: the store needs 3.37 or newer (STRICT tables)",
+                          sqlite3_libversion());
     int timeout = o.busy_timeout_ms > 0 ? o.busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     *out = NULL;
     struct stat sb;
