@@ -24,6 +24,9 @@ char **cli_read_lines(const char *path, int *n);
 /* Split "a,b,c" into a NULL-terminated array of trimmed entries; count in *n. */
 char **cli_split_list(const char *list, int *n);
 void cli_free_strings(char **items);
+/* The options of a command that takes only --db PATH (and --help): sets *db, leaves optind at
+ * the first other argument and returns -1 to go on, or the exit status for --help or a bad option. */
+int cli_parse_db_option(int argc, char **argv, const char *usage, const char **db);
 /* The store at path (NULL: $BCOS_DB, else ./bcos.db) opened read-only, or fail with one line. */
 bcos_store *cli_open_store(const char *path);
 

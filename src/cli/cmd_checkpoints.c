@@ -10,18 +10,9 @@ static const char *const USAGE = "usage: bcos checkpoints RUN [--db PATH]\n"
                                  "(complete, retired by retention, corrupt), files and their folder.\n";
 
 int cmd_checkpoints(int argc, char **argv) {
-    static const struct option long_opts[] = {{"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-                                              {0, 0, 0, 0}};
     const char *db = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
-        }
-    }
+    int status = cli_parse_db_option(argc, argv, USAGE, &db);
+    if (status >= 0) return status;
     if (optind != argc - 1) bcos_fail("give exactly one run name (see 'bcos checkpoints --help')");
     bcos_store *s = cli_open_store(db);
     char err[BCOS_ERRLEN];

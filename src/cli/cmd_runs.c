@@ -9,18 +9,9 @@ static const char *const USAGE = "usage: bcos runs [--db PATH]\n"
                                  "Lists the runs in the store (default: $BCOS_DB, else ./bcos.db).\n";
 
 int cmd_runs(int argc, char **argv) {
-    static const struct option long_opts[] = {{"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-                                              {0, 0, 0, 0}};
     const char *db = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
-        }
-    }
+    int status = cli_parse_db_option(argc, argv, USAGE, &db);
+    if (status >= 0) return status;
     if (optind != argc) bcos_fail("unexpected argument '%s' (see 'bcos runs --help')", argv[optind]);
     bcos_store *s = cli_open_store(db);
     bcos_store_print_runs(s, stdout);

@@ -95,7 +95,7 @@ static int write_file(const char *folder, const char *rel_folder, const bcos_ckp
     if (bcos_st_write(w->path, f->entries, f->n_entries, f->meta, f->n_meta, err, errlen) != 0) return -1;
     struct stat sb;
     if (stat(w->path, &sb) != 0 || bcos_sha256_file(w->path, w->sha256) != 0)
-        return store_fail(err, errlen, w->path, "cannot read back the checkpoint file: %s", strerror(errno));
+        return bcos_error(err, errlen, w->path, "cannot read back the checkpoint file: %s", strerror(errno));
     w->bytes = (int64_t)sb.st_size;
     return 0;
 }

@@ -157,7 +157,7 @@ char *store_make_checkpoint_folder(const bcos_store *s, const char *rel, char *e
     else strcpy(db_folder, ".");
     int status = make_folder(s->checkpoint_root, db_folder) == 0 && make_folder(run_folder, s->checkpoint_root) == 0 &&
                  make_folder(folder, run_folder) == 0 ? 0 : -1;
-    if (status != 0) store_fail(err, errlen, folder, "cannot create the checkpoint folder: %s", strerror(errno));
+    if (status != 0) bcos_error(err, errlen, folder, "cannot create the checkpoint folder: %s", strerror(errno));
     /* Leftovers of an attempt that crashed before its commit. */
     else prune_folder(s, rel, NULL, 0, "stray");
     free(db_folder);

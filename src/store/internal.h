@@ -20,9 +20,6 @@ struct bcos_store {
     int in_checkpoint_commit; /* the commit hook's crash point applies to this commit */
 };
 
-/* Write "PATH: message" into err and return -1: the store's user-facing errors. */
-int store_fail(char *err, size_t errlen, const char *path, const char *fmt, ...) BCOS_PRINTF(4, 5);
-
 /* ---- checked SQLite calls: any other outcome stops the process with file:line, the database
  * path, SQLite's message and a hint (store_sql.c) ---- */
 

@@ -56,13 +56,13 @@ static int apply(sqlite3 *db, const char *path, const char *const *migrations, i
                  size_t errlen) {
     for (int v = from; v < n; v++)
         if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
-            return store_fail(err, errlen, path, "migration to schema version %d failed: %s", v + 1,
+            return bcos_error(err, errlen, path, "migration to schema version %d failed: %s", v + 1,
                               sqlite3_errmsg(db));
     int violations = 0;
     if (count_foreign_key_violations(db, &violations) != SQLITE_OK || set_user_version(db, n) != SQLITE_OK)
-        return store_fail(err, errlen, path, "migration to schema version %d failed: %s", n, sqlite3_errmsg(db));
+        return bcos_error(err, errlen, path, "migration to schema version %d failed: %s", n, sqlite3_errmsg(db));
     if (violations > 0)
-        return store_fail(err, errlen, path, "migration to schema version %d leaves %d row%s with broken foreign keys",
+        return bcos_error(err, errlen, path, "migration to schema version %d leaves %d row%s with broken foreign keys",
                           n, violations, violations == 1 ? "" : "s");
     return 0;
 }
@@ -70,18 +70,18 @@ static int apply(sqlite3 *db, const char *path, const char *const *migrations, i
 int store_migrate(sqlite3 *db, const char *path, const char *const *migrations, int n_migrations, char *err,
                   size_t errlen) {
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return store_fail(err, errlen, path, "cannot start the schema migration: %s", sqlite3_errmsg(db));
+        return bcos_error(err, errlen, path, "cannot start the schema migration: %s", sqlite3_errmsg(db));
     /* Read again inside the transaction: another process may have migrated meanwhile. */
     int version = 0, status = 0;
     if (read_user_version(db, &version) != SQLITE_OK)
-        status = store_fail(err, errlen, path, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        status = bcos_error(err, errlen, path, "cannot read the schema version: %s", sqlite3_errmsg(db));
     else if (version > n_migrations)
-        status = store_fail(err, errlen, path, "schema version %d is newer than this bcos knows (%d): use a newer bcos",
+        status = bcos_error(err, errlen, path, "schema version %d is newer than this bcos knows (%d): use a newer bcos",
                             version, n_migrations);
     else if (version < n_migrations)
         status = apply(db, path, migrations, version, n_migrations, err, errlen);
     if (status == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        status = store_fail(err, errlen, path, "cannot commit the schema migration: %s", sqlite3_errmsg(db));
+        status = bcos_error(err, errlen, path, "cannot commit the schema migration: %s", sqlite3_errmsg(db));
     /* The error being reported is what matters; if ROLLBACK fails too, closing the connection
      * (which the caller does on error) rolls the transaction back. */
     if (status != 0 && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

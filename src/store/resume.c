@@ -66,8 +66,8 @@ int bcos_store_checkpoint_find(bcos_store *s, int64_t run_id, int64_t step, bcos
     int status = 0;
     if (!found) {
         char *name = run_name(s, run_id);
-        if (step < 0) status = store_fail(err, errlen, s->path, "run '%s' has no complete checkpoint", name);
-        else status = store_fail(err, errlen, s->path, "run '%s' has no complete checkpoint at step %lld", name, (long long)step);
+        if (step < 0) status = bcos_error(err, errlen, s->path, "run '%s' has no complete checkpoint", name);
+        else status = bcos_error(err, errlen, s->path, "run '%s' has no complete checkpoint at step %lld", name, (long long)step);
         free(name);
     }
     store_commit(s);
@@ -78,9 +78,9 @@ int bcos_checkpoint_verify(const bcos_checkpoint *c, char *err, size_t errlen) {
     for (int i = 0; i < c->n_files; i++) {
         char sha[BCOS_SHA256_HEX];
         if (bcos_sha256_file(c->file_paths[i], sha) != 0)
-            return store_fail(err, errlen, c->file_paths[i], "cannot read the checkpoint file: %s", strerror(errno));
+            return bcos_error(err, errlen, c->file_paths[i], "cannot read the checkpoint file: %s", strerror(errno));
         if (strcmp(sha, c->file_sha256s[i]) != 0)
-            return store_fail(err, errlen, c->file_paths[i], "damaged: its sha256 is %s, the store recorded %s", sha,
+            return bcos_error(err, errlen, c->file_paths[i], "damaged: its sha256 is %s, the store recorded %s", sha,
                               c->file_sha256s[i]);
     }
     return 0;

@@ -23,7 +23,7 @@ static int resume_existing(bcos_store *s, const char *name, const char *job_sha,
     int same_job = strcmp((const char *)sqlite3_column_text(st, 1), job_sha) == 0;
     store_finalize(s, st);
     if (!same_job)
-        return store_fail(err, errlen, s->path,
+        return bcos_error(err, errlen, s->path,
                           "run '%s' exists with a different job file: a changed job needs a new run name", name);
     st = store_prepare(s, "UPDATE runs SET status = 'running', world_size = ?2, code_version = ?3, updated_at = " STORE_NOW
                           " WHERE id = ?1");
@@ -38,7 +38,7 @@ static int resume_existing(bcos_store *s, const char *name, const char *job_sha,
 int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, int world_size,
                          const char *code_version, bcos_run *run, char *err, size_t errlen) {
     BCOS_CHECK(name && job_text && code_version && run && world_size > 0, "bcos_store_run_begin: invalid arguments");
-    if (!*name) return store_fail(err, errlen, s->path, "a run needs a name");
+    if (!*name) return bcos_error(err, errlen, s->path, "a run needs a name");
     char job_sha[BCOS_SHA256_HEX];
     bcos_sha256_hex(job_text, strlen(job_text), job_sha);
     store_begin_write(s);
@@ -69,7 +69,7 @@ int bcos_store_run_find(bcos_store *s, const char *name, int64_t *run_id, char *
     int found = store_step(s, st);
     if (found) *run_id = sqlite3_column_int64(st, 0);
     store_finalize(s, st);
-    return found ? 0 : store_fail(err, errlen, s->path, "no run named '%s'", name);
+    return found ? 0 : bcos_error(err, errlen, s->path, "no run named '%s'", name);
 }
 
 void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status status) {

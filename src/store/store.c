@@ -4,7 +4,6 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,18 +15,6 @@
 #define APPLICATION_ID 0x62636F73 /* "bcos", set by the first migration */
 #define MIN_SQLITE_VERSION 3037000 /* STRICT tables, SQLITE_OPEN_EXRESCODE (RETURNING: 3.35) */
 
-int store_fail(char *err, size_t errlen, const char *path, const char *fmt, ...) {
-    if (!err || errlen == 0) return -1;
-    int used = snprintf(err, errlen, "%s: ", path);
-    if (used >= 0 && (size_t)used < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + used, errlen - (size_t)used, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 const char *bcos_store_default_path(void) {
     const char *env = getenv(BCOS_STORE_DB_ENV);
     return env && *env ? env : BCOS_STORE_DEFAULT_PATH;
@@ -37,23 +24,23 @@ const char *bcos_store_default_path(void) {
 static int describe_failure(sqlite3 *db, int rc, const char *path, int read_only, char *err, size_t errlen) {
     const char *message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     switch (rc & 0xff) {
-    case SQLITE_NOTADB: return store_fail(err, errlen, path, "not an SQLite database (is it the right file?)");
+    case SQLITE_NOTADB: return bcos_error(err, errlen, path, "not an SQLite database (is it the right file?)");
     case SQLITE_CORRUPT:
-        return store_fail(err, errlen, path, "the database is damaged (%s): restore it from a backup or start a new one",
+        return bcos_error(err, errlen, path, "the database is damaged (%s): restore it from a backup or start a new one",
                           message);
     case SQLITE_READONLY:
         if (rc == SQLITE_READONLY_DIRECTORY)
-            return store_fail(err, errlen, path,
+            return bcos_error(err, errlen, path,
                               "its folder is not writable, and SQLite needs to create %s-wal and -shm beside it "
                               "(make the folder writable, or only read it: `bcos results`)", path);
-        return store_fail(err, errlen, path, "the database is read-only (%s)", message);
+        return bcos_error(err, errlen, path, "the database is read-only (%s)", message);
     case SQLITE_CANTOPEN: {
         int sys = db ? sqlite3_system_errno(db) : 0;
-        return store_fail(err, errlen, path, "cannot %s the database: %s", read_only ? "open" : "open or create",
+        return bcos_error(err, errlen, path, "cannot %s the database: %s", read_only ? "open" : "open or create",
                           sys ? strerror(sys) : message);
     }
-    case SQLITE_BUSY: return store_fail(err, errlen, path, "locked by another process past the busy timeout");
-    default: return store_fail(err, errlen, path, "cannot open the database: %s", message);
+    case SQLITE_BUSY: return bcos_error(err, errlen, path, "locked by another process past the busy timeout");
+    default: return bcos_error(err, errlen, path, "cannot open the database: %s", message);
     }
 }
 
@@ -127,15 +114,15 @@ static int connect_read_only(const char *path, int timeout_ms, sqlite3 **db, hea
 static int check_header(const header_facts *h, const char *path, int read_only, char *err, size_t errlen) {
     int current = bcos_store_schema_version();
     if (h->application_id != APPLICATION_ID && (h->version != 0 || h->objects != 0))
-        return store_fail(err, errlen, path, "an SQLite database, but not a bcos store (is it the right file?)");
+        return bcos_error(err, errlen, path, "an SQLite database, but not a bcos store (is it the right file?)");
     if (h->version > current)
-        return store_fail(err, errlen, path,
+        return bcos_error(err, errlen, path,
                           "schema version %d is newer than this bcos %s understands (%d): use the bcos that wrote it, "
                           "or a newer one", h->version, BCOS_VERSION, current);
     if (read_only && h->version == 0)
-        return store_fail(err, errlen, path, "an empty database: no run has written to it yet");
+        return bcos_error(err, errlen, path, "an empty database: no run has written to it yet");
     if (read_only && h->version < current)
-        return store_fail(err, errlen, path,
+        return bcos_error(err, errlen, path,
                           "schema version %d is older than this bcos's (%d): open it read-write once (any `bcos "
                           "distill` or `bcos eval`) to migrate it", h->version, current);
     return 0;
@@ -149,7 +136,7 @@ static int check_integrity(sqlite3 *db, const char *path, char *err, size_t errl
         const char *verdict = (const char *)sqlite3_column_text(st, 0);
         int ok = verdict && strcmp(verdict, "ok") == 0;
         if (!ok)
-            store_fail(err, errlen, path, "the database is damaged (%s): restore it from a backup or start a new one",
+            bcos_error(err, errlen, path, "the database is damaged (%s): restore it from a backup or start a new one",
                        verdict ? verdict : "no verdict");
         sqlite3_finalize(st);
         return ok ? 0 : -1;
@@ -187,7 +174,7 @@ static int choose_journal(sqlite3 *db, const char *path, bcos_journal want, cons
         const char *got = (const char *)sqlite3_column_text(st, 0);
         int ok = got && strcmp(got, *mode) == 0;
         if (!ok)
-            store_fail(err, errlen, path, "cannot switch to journal_mode=%s (it stays %s): is another process using it?",
+            bcos_error(err, errlen, path, "cannot switch to journal_mode=%s (it stays %s): is another process using it?",
                        *mode, got ? got : "unknown");
         sqlite3_finalize(st);
         return ok ? 0 : -1;
@@ -231,7 +218,7 @@ static bcos_store *new_store(sqlite3 *db, const char *path, int read_only, const
 static int prepare_for_writing(sqlite3 *db, const char *path, const header_facts *h, bcos_journal journal,
                                const char **mode, char *err, size_t errlen) {
     if (sqlite3_db_readonly(db, "main") == 1)
-        return store_fail(err, errlen, path, "the file is read-only (make it writable, or only read it: `bcos results`)");
+        return bcos_error(err, errlen, path, "the file is read-only (make it writable, or only read it: `bcos results`)");
     if (h->version > 0 && check_integrity(db, path, err, errlen) != 0) return -1;
     if (choose_journal(db, path, journal, mode, err, errlen) != 0) return -1;
     int n;
@@ -243,14 +230,14 @@ int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store 
     BCOS_CHECK(path && out, "bcos_store_open needs a path and an output");
     bcos_store_options o = opt ? *opt : (bcos_store_options){0};
     if (sqlite3_libversion_number() < MIN_SQLITE_VERSION)
-        return store_fail(err, errlen, path, "SQLite %s is too old: the store needs 3.37 or newer (STRICT tables)",
+        return bcos_error(err, errlen, path, "SQLite %s is too old: the store needs 3.37 or newer (STRICT tables)",
                           sqlite3_libversion());
     int timeout = o.busy_timeout_ms > 0 ? o.busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     *out = NULL;
     struct stat sb;
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return store_fail(err, errlen, path, "not a regular file");
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return bcos_error(err, errlen, path, "not a regular file");
     if (o.read_only && !file_exists(path))
-        return store_fail(err, errlen, path, "no such database (choose one with --db PATH or $%s)", BCOS_STORE_DB_ENV);
+        return bcos_error(err, errlen, path, "no such database (choose one with --db PATH or $%s)", BCOS_STORE_DB_ENV);
     sqlite3 *db = NULL;
     header_facts h = {0, 0, 0};
     int rc = o.read_only ? connect_read_only(path, timeout, &db, &h)
