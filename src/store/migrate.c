@@ -23,24 +23,14 @@ int bcos_store_schema_version(void) {
     return n;
 }
 
-static int read_user_version(sqlite3 *db, int *version) {
+/* One integer from a query without parameters (a pragma); an SQLite result code. */
+static int query_int(sqlite3 *db, const char *sql, int *value) {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) return rc;
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *version = sqlite3_column_int(st, 0), rc = SQLITE_OK;
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Rows that break a foreign key: a migration that rebuilds a table must leave none. */
-static int count_foreign_key_violations(sqlite3 *db, int *count) {
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_foreign_key_check", -1, &st, NULL);
-    if (rc != SQLITE_OK) return rc;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *count = sqlite3_column_int(st, 0), rc = SQLITE_OK;
-    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) *value = sqlite3_column_int(st, 0), rc = SQLITE_OK;
+    sqlite3_finalize(st); /* it would repeat the step's error, which rc holds already */
     return rc;
 }
 
@@ -58,8 +48,10 @@ static int apply(sqlite3 *db, const char *path, const char *const *migrations, i
         if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
             return bcos_error(err, errlen, path, "migration to schema version %d failed: %s", v + 1,
                               sqlite3_errmsg(db));
+    /* Rows that break a foreign key: a migration that rebuilds a table must leave none. */
     int violations = 0;
-    if (count_foreign_key_violations(db, &violations) != SQLITE_OK || set_user_version(db, n) != SQLITE_OK)
+    if (query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", &violations) != SQLITE_OK ||
+        set_user_version(db, n) != SQLITE_OK)
         return bcos_error(err, errlen, path, "migration to schema version %d failed: %s", n, sqlite3_errmsg(db));
     if (violations > 0)
         return bcos_error(err, errlen, path, "migration to schema version %d leaves %d row%s with broken foreign keys",
@@ -73,7 +65,7 @@ int store_migrate(sqlite3 *db, const char *path, const char *const *migrations, 
         return bcos_error(err, errlen, path, "cannot start the schema migration: %s", sqlite3_errmsg(db));
     /* Read again inside the transaction: another process may have migrated meanwhile. */
     int version = 0, status = 0;
-    if (read_user_version(db, &version) != SQLITE_OK)
+    if (query_int(db, "PRAGMA user_version", &version) != SQLITE_OK)
         status = bcos_error(err, errlen, path, "cannot read the schema version: %s", sqlite3_errmsg(db));
     else if (version > n_migrations)
         status = bcos_error(err, errlen, path, "schema version %d is newer than this bcos knows (%d): use a newer bcos",
