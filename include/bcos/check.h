@@ -4,6 +4,7 @@
 #ifndef BCOS_CHECK_H
 #define BCOS_CHECK_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -24,6 +25,11 @@ BCOS_NORETURN void bcos_die_at(const char *file, int line, const char *hint, con
 
 /* A user-facing error: one line "bcos: message" and exit(1), no source location. */
 BCOS_NORETURN void bcos_fail(const char *fmt, ...) BCOS_PRINTF(1, 2);
+
+/* A user-facing error as a status: writes "culprit: message" into err (when err is not NULL)
+ * and returns -1. culprit names what was bad: a file, a database, a buffer. */
+int bcos_error(char *err, size_t errlen, const char *culprit, const char *fmt, ...) BCOS_PRINTF(4, 5);
+int bcos_verror(char *err, size_t errlen, const char *culprit, const char *fmt, va_list ap);
 
 #define BCOS_DIE(hint, ...) bcos_die_at(__FILE__, __LINE__, (hint), __VA_ARGS__)
 #define BCOS_CHECK(cond, hint)                                                                    \

@@ -3,6 +3,7 @@
 #define BCOS_CLI_H
 
 #include "bcos/clip.h"
+#include "bcos/store.h"
 
 int cmd_encode_image(int argc, char **argv);
 int cmd_encode_text(int argc, char **argv);
@@ -10,6 +11,9 @@ int cmd_zeroshot(int argc, char **argv);
 int cmd_weights(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_checkpoints(int argc, char **argv);
+int cmd_results(int argc, char **argv);
 
 /* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
 void cli_load_clip(bcos_clip *m, const char *weights, const char *model);
@@ -22,5 +26,10 @@ char **cli_read_lines(const char *path, int *n);
 /* Split "a,b,c" into a NULL-terminated array of trimmed entries; count in *n. */
 char **cli_split_list(const char *list, int *n);
 void cli_free_strings(char **items);
+/* The options of a command that takes only --db PATH (and --help): sets *db, leaves optind at
+ * the first other argument and returns -1 to go on, or the exit status for --help or a bad option. */
+int cli_parse_db_option(int argc, char **argv, const char *usage, const char **db);
+/* The store at path (NULL: $BCOS_DB, else ./bcos.db) opened read-only, or fail with one line. */
+bcos_store *cli_open_store(const char *path);
 
 #endif

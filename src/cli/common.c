@@ -1,6 +1,7 @@
-/* Option handling shared by the subcommands: loading weights, printing or saving embeddings, and
- * reading lists of class names and templates. */
+/* Option handling shared by the subcommands: loading weights, printing or saving embeddings,
+ * reading lists of class names and templates, and opening the store for reading. */
 #include <ctype.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,4 +77,28 @@ char **cli_split_list(const char *list, int *n) {
 void cli_free_strings(char **items) {
     for (int i = 0; items && items[i]; i++) free(items[i]);
     free(items);
+}
+
+int cli_parse_db_option(int argc, char **argv, const char *usage, const char **db) {
+    static const struct option long_opts[] = {{"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
+                                              {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': *db = optarg; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    return -1;
+}
+
+bcos_store *cli_open_store(const char *path) {
+    bcos_store_options read_only = {1, BCOS_JOURNAL_AUTO, 0};
+    bcos_store *s;
+    char err[BCOS_ERRLEN];
+    if (bcos_store_open(path ? path : bcos_store_default_path(), &read_only, &s, err, sizeof err) != 0)
+        bcos_fail("%s", err);
+    return s;
 }

@@ -18,6 +18,9 @@ static const command COMMANDS[] = {
     {"distill", cmd_distill, "B-cosify a CLIP image tower and distill it against the teacher"},
     {"explain", cmd_explain, "explanation pictures of a B-cos student for an image and a prompt"},
     {"weights", cmd_weights, "inspect a safetensors weights file ('weights info FILE')"},
+    {"runs", cmd_runs, "the runs in the store"},
+    {"checkpoints", cmd_checkpoints, "the checkpoints of a run"},
+    {"results", cmd_results, "evaluation results: teacher vs student, as table, CSV or JSON"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 

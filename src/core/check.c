@@ -1,5 +1,6 @@
 /* Checked wrappers and the two ways the process stops on an error: bcos_die_at for programming
- * and environment errors (with file:line and a hint) and bcos_fail for bad user input. */
+ * and environment errors (with file:line and a hint) and bcos_fail for bad user input; and
+ * bcos_error, the one-line message of a user-facing error returned as a status. */
 #include "bcos/check.h"
 
 #include <errno.h>
@@ -28,6 +29,21 @@ void bcos_fail(const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     exit(1);
+}
+
+int bcos_verror(char *err, size_t errlen, const char *culprit, const char *fmt, va_list ap) {
+    if (!err || errlen == 0) return -1;
+    int used = snprintf(err, errlen, "%s: ", culprit);
+    if (used >= 0 && (size_t)used < errlen) vsnprintf(err + used, errlen - (size_t)used, fmt, ap);
+    return -1;
+}
+
+int bcos_error(char *err, size_t errlen, const char *culprit, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    bcos_verror(err, errlen, culprit, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 void *bcos_malloc_at(size_t size, const char *file, int line) {

@@ -53,14 +53,10 @@ typedef struct {
 } report;
 
 BCOS_PRINTF(2, 3) static int fail(const report *r, const char *fmt, ...) {
-    if (!r->err || r->errlen == 0) return -1;
-    int used = snprintf(r->err, r->errlen, "%s: ", r->label);
-    if (used >= 0 && (size_t)used < r->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(r->err + used, r->errlen - (size_t)used, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    bcos_verror(r->err, r->errlen, r->label, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

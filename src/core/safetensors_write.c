@@ -4,30 +4,18 @@
 #include "bcos/safetensors.h"
 
 #include "bcos/check.h"
+#include "bcos/fault.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define CHUNK_ELEMENTS 16384
-
-BCOS_PRINTF(4, 5) static int write_fail(const char *path, char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return -1;
-    int used = snprintf(err, errlen, "%s: ", path);
-    if (used >= 0 && (size_t)used < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + used, errlen - (size_t)used, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static size_t dtype_bytes(bcos_dtype dtype) { return dtype == BCOS_F32 ? 4 : 2; }
 
@@ -59,20 +47,20 @@ static int compare_meta_keys(const void *a, const void *b) {
 /* Entries a reader would refuse, or that collide: reported, not written. */
 static int check_entry(const char *path, const bcos_st_entry *e, char *err, size_t errlen) {
     if (!e->name || strcmp(e->name, "__metadata__") == 0)
-        return write_fail(path, err, errlen, "tensor name '%s' is reserved", e->name ? e->name : "(null)");
+        return bcos_error(err, errlen, path, "tensor name '%s' is reserved", e->name ? e->name : "(null)");
     if (e->dtype != BCOS_F32 && e->dtype != BCOS_F16 && e->dtype != BCOS_BF16)
-        return write_fail(path, err, errlen, "only F32, F16 and BF16 can be written (tensor '%s')", e->name);
+        return bcos_error(err, errlen, path, "only F32, F16 and BF16 can be written (tensor '%s')", e->name);
     if (e->ndim < 0 || e->ndim > BCOS_ST_MAX_DIMS || (e->ndim > 0 && !e->shape))
-        return write_fail(path, err, errlen, "%d dimensions is not 0 to %d (tensor '%s')", e->ndim,
+        return bcos_error(err, errlen, path, "%d dimensions is not 0 to %d (tensor '%s')", e->ndim,
                           BCOS_ST_MAX_DIMS, e->name);
     size_t numel = 1;
     for (int d = 0; d < e->ndim; d++) {
-        if (e->shape[d] < 0) return write_fail(path, err, errlen, "negative dimension (tensor '%s')", e->name);
+        if (e->shape[d] < 0) return bcos_error(err, errlen, path, "negative dimension (tensor '%s')", e->name);
         if (e->shape[d] != 0 && numel > SIZE_MAX / 4 / (uint64_t)e->shape[d])
-            return write_fail(path, err, errlen, "shape overflows the byte count (tensor '%s')", e->name);
+            return bcos_error(err, errlen, path, "shape overflows the byte count (tensor '%s')", e->name);
         numel *= (size_t)e->shape[d];
     }
-    if (numel > 0 && !e->data) return write_fail(path, err, errlen, "no data (tensor '%s')", e->name);
+    if (numel > 0 && !e->data) return bcos_error(err, errlen, path, "no data (tensor '%s')", e->name);
     return 0;
 }
 
@@ -91,7 +79,7 @@ static const bcos_st_entry **order_entries(const char *path, const bcos_st_entry
     qsort(order, (size_t)n, sizeof *order, compare_entry_names);
     for (int i = 1; i < n; i++)
         if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
-            write_fail(path, err, errlen, "duplicate tensor name (tensor '%s')", order[i]->name);
+            bcos_error(err, errlen, path, "duplicate tensor name (tensor '%s')", order[i]->name);
             free(order);
             return NULL;
         }
@@ -107,7 +95,7 @@ static bcos_st_meta *collect_metadata(const char *path, const bcos_st_meta *meta
     for (int i = 0; i < n_meta; i++) {
         if (!meta[i].key || !meta[i].value) {
             free(all);
-            write_fail(path, err, errlen, "metadata pair %d has a NULL key or value", i);
+            bcos_error(err, errlen, path, "metadata pair %d has a NULL key or value", i);
             return NULL;
         }
         all[i + 1] = meta[i];
@@ -115,7 +103,7 @@ static bcos_st_meta *collect_metadata(const char *path, const bcos_st_meta *meta
     qsort(all, (size_t)n_meta + 1, sizeof *all, compare_meta_keys);
     for (int i = 1; i <= n_meta; i++)
         if (strcmp(all[i - 1].key, all[i].key) == 0) {
-            write_fail(path, err, errlen, "metadata key '%s' is %s", all[i].key,
+            bcos_error(err, errlen, path, "metadata key '%s' is %s", all[i].key,
                        strcmp(all[i].key, BCOS_ST_FORMAT_KEY) == 0 ? "reserved" : "given twice");
             free(all);
             return NULL;
@@ -227,24 +215,30 @@ static int write_atomically(const char *path, const char *header, size_t header_
     if (fd < 0) {
         int saved = errno;
         free(tmp);
-        return write_fail(path, err, errlen, "cannot create a temporary file beside it: %s", strerror(saved));
+        return bcos_error(err, errlen, path, "cannot create a temporary file beside it: %s", strerror(saved));
     }
     /* mkstemp makes the file private (0600); weights and checkpoints are ordinary files. Best
      * effort: a file only its owner can read is still a correct file. */
     (void)fchmod(fd, 0644);
     FILE *f = fdopen(fd, "wb");
-    const char *failed = NULL;
-    if (!f || write_contents(f, header, header_len, order, n) != 0 || fflush(f) != 0) failed = "write";
-    else if (fsync(fd) != 0) failed = "fsync";
+    const char *step = "write";
+    int status = f ? 0 : -1;
+    if (status == 0 && write_contents(f, header, header_len, order, n) != 0) status = -1;
+    if (status == 0 && fflush(f) != 0) status = -1;
+    bcos_fault_point("st_temp_written");
+    if (status == 0 && fsync(fd) != 0) status = -1, step = "fsync";
     int saved = errno;
-    if ((f ? fclose(f) : close(fd)) != 0 && !failed) failed = "close", saved = errno;
-    if (!failed && rename(tmp, path) != 0) failed = "rename", saved = errno;
-    if (!failed && sync_parent_directory(path) != 0) failed = "fsync the folder of", saved = errno;
-    if (failed) {
-        unlink(tmp);
-        write_fail(path, err, errlen, "cannot %s it: %s", failed, strerror(saved));
+    if (f ? fclose(f) != 0 : close(fd) != 0) {
+        if (status == 0) saved = errno, step = "close";
+        status = -1;
     }
-    int status = failed ? -1 : 0;
+    bcos_fault_point("st_before_rename");
+    if (status == 0 && rename(tmp, path) != 0) status = -1, saved = errno, step = "rename";
+    if (status == 0 && sync_parent_directory(path) != 0) status = -1, saved = errno, step = "fsync the folder of";
+    if (status != 0) {
+        unlink(tmp);
+        bcos_error(err, errlen, path, "cannot %s it: %s", step, strerror(saved));
+    }
     free(tmp);
     return status;
 }

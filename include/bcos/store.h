@@ -1,0 +1,203 @@
+/* The store: one SQLite database that is the source of truth for runs, checkpoints, training
+ * metrics, evaluation results and events, plus the checkpoints' safetensors files in a folder
+ * beside it, "<database path>-checkpoints/".
+ *
+ * Concurrency: one process writes (rank 0); any number of readers (`bcos results`) may read
+ * while it writes. The database runs in WAL mode, so readers never wait for the writer; on a
+ * network file system it falls back to a rollback journal (see bcos_store_options). Every
+ * connection waits (busy timeout) instead of failing with "database is locked".
+ *
+ * Errors: opening reports bad databases (not a database, damaged, newer schema, unwritable
+ * folder, missing file) as a status and a one-line message naming the database; so do the calls
+ * whose failure is the user's input (an unknown run name, a changed job file, a checkpoint file
+ * that cannot be written). Once open, a failing SQLite call is a programming or environment
+ * error (disk full, I/O error): it stops the process with file:line and a hint. */
+#ifndef BCOS_STORE_H
+#define BCOS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bcos/safetensors.h"
+
+#define BCOS_STORE_DB_ENV "BCOS_DB"
+#define BCOS_STORE_DEFAULT_PATH "bcos.db"
+
+typedef struct bcos_store bcos_store;
+
+typedef enum {
+    BCOS_JOURNAL_AUTO,   /* WAL, unless the folder is on a network file system: then DELETE, with a warning */
+    BCOS_JOURNAL_WAL,    /* WAL regardless */
+    BCOS_JOURNAL_DELETE, /* a rollback journal: readers and the writer briefly wait for each other */
+} bcos_journal;
+
+typedef struct {
+    int read_only;        /* never writes, never creates, never migrates */
+    bcos_journal journal; /* read-write only; a read-only connection uses what the file has */
+    int busy_timeout_ms;  /* how long to wait for another connection's lock; 0: 30 s */
+} bcos_store_options;
+
+/* $BCOS_DB when set and not empty, else "bcos.db". */
+const char *bcos_store_default_path(void);
+/* The schema version this binary creates and understands (the number of embedded migrations). */
+int bcos_store_schema_version(void);
+
+/* Open (and, read-write, create or migrate) the database at path; opt NULL means read-write with
+ * the defaults. Returns 0 and *out, or -1 with a one-line message "PATH: ..." in err; a database
+ * that is refused is left byte for byte as it was. */
+int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store **out, char *err, size_t errlen);
+void bcos_store_close(bcos_store *s);
+const char *bcos_store_path(const bcos_store *s);
+/* The journal mode in use: "wal" or "delete". */
+const char *bcos_store_journal_mode(const bcos_store *s);
+/* The folder holding the checkpoint files: "<database path>-checkpoints". */
+const char *bcos_store_checkpoint_root(const bcos_store *s);
+
+/* ---- runs ---- */
+
+typedef enum { BCOS_RUN_RUNNING, BCOS_RUN_DONE, BCOS_RUN_FAILED, BCOS_RUN_PREEMPTED } bcos_run_status;
+
+typedef struct {
+    int64_t id;
+    int created;             /* 1: this call created the run; 0: it existed (a resume) */
+    int previous_world_size; /* the run's world size before this call (resume re-partitions when it differs) */
+} bcos_run;
+
+/* Create the run `name`, or take it up again: then job_text must be the one it was created with
+ * (same sha256), else -1 with a message (a different job needs a new run name). Sets the status
+ * to running and records world_size and code_version (e.g. BCOS_VERSION). */
+int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, int world_size,
+                         const char *code_version, bcos_run *run, char *err, size_t errlen);
+/* The id of the run `name`: 0, or -1 with "PATH: no run named 'name'". */
+int bcos_store_run_find(bcos_store *s, const char *name, int64_t *run_id, char *err, size_t errlen);
+void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status status);
+
+/* ---- training metrics and events ---- */
+
+typedef struct {
+    int64_t step;
+    double loss, cos, lr, grad_norm, images_per_s; /* NaN is stored as NULL */
+    int64_t skipped_samples;
+} bcos_metric;
+
+/* n rows in one transaction; a step that exists already (trained again after a resume) is replaced. */
+void bcos_store_metrics_add(bcos_store *s, int64_t run_id, const bcos_metric *rows, int n);
+
+typedef enum { BCOS_EVENT_RETRY, BCOS_EVENT_SKIP, BCOS_EVENT_FAULT, BCOS_EVENT_PREEMPTION } bcos_event_kind;
+
+/* step < 0: none. count >= 1 (a run of the same event may be recorded once). detail may be NULL. */
+void bcos_store_event_add(bcos_store *s, int64_t run_id, int64_t step, bcos_event_kind kind, const char *reason,
+                          int64_t count, const char *detail);
+
+/* ---- checkpoints ---- */
+
+/* One safetensors file of a checkpoint, written as "<name>.safetensors" (bcos_st_write). */
+typedef struct {
+    const char *name; /* e.g. "model", "optimizer": letters, digits, '_', '-', '.' */
+    const bcos_st_entry *entries;
+    int n_entries;
+    const bcos_st_meta *meta;
+    int n_meta;
+} bcos_ckpt_file;
+
+/* Everything besides tensors that a resume needs. */
+typedef struct {
+    int64_t step, epoch, samples_seen;
+    int world_size;
+    const char *data_cursors; /* a JSON array with world_size elements: each rank's data position */
+    const void *rng_state;    /* opaque bytes, e.g. the ranks' bcos_rng states */
+    size_t rng_bytes;
+} bcos_ckpt_state;
+
+/* Keep the newest keep_last complete checkpoints, plus forever every one whose step is a
+ * multiple of keep_every (0: none); older ones are retired and their files deleted. */
+typedef struct {
+    int keep_last; /* >= 1 */
+    int64_t keep_every;
+} bcos_ckpt_retention;
+
+/* Write the files atomically, hash them, then record the checkpoint in one SQLite transaction
+ * (its commit is the checkpoint; the same transaction retires what retention drops, whose files
+ * are deleted after it). A crash at any point leaves the previous checkpoint intact. A step with
+ * a complete checkpoint already is a programming error. Returns 0 and the new id in *ckpt_id
+ * (may be NULL), or -1 with err set when a file cannot be written; nothing is recorded then and
+ * the partial files are removed. Read-write stores only. */
+int bcos_store_checkpoint_commit(bcos_store *s, int64_t run_id, const bcos_ckpt_state *state,
+                                 const bcos_ckpt_file *files, int n_files, const bcos_ckpt_retention *retention,
+                                 int64_t *ckpt_id, char *err, size_t errlen);
+
+/* A recorded checkpoint, as read back. */
+typedef struct {
+    int64_t id, run_id, step, epoch, samples_seen;
+    int world_size;
+    char *data_cursors;
+    void *rng_state;
+    size_t rng_bytes;
+    int n_files;
+    char **file_names;   /* as given at commit */
+    char **file_paths;   /* openable paths (checkpoint root joined with the recorded path) */
+    char **file_sha256s; /* lowercase hex */
+} bcos_checkpoint;
+
+/* For a resume (read-write): delete stray files of the run (temporaries and files of checkpoints
+ * never committed, or retired), then return the newest complete checkpoint whose files all match
+ * their sha256. A checkpoint whose file is missing or damaged is reported (warning), marked
+ * corrupt, recorded as a fault event, and the one before it is tried. Returns 1 and fills *out
+ * (free with bcos_checkpoint_free), or 0 when the run has no usable checkpoint (start afresh). */
+int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint *out);
+
+#define BCOS_CKPT_LATEST (-1)
+/* The complete checkpoint of the run at `step` (BCOS_CKPT_LATEST: the newest), without verifying
+ * its files (for evaluation; see bcos_checkpoint_verify). 0, or -1 with err set when there is none. */
+int bcos_store_checkpoint_find(bcos_store *s, int64_t run_id, int64_t step, bcos_checkpoint *out, char *err,
+                               size_t errlen);
+/* Whether every file exists and matches its sha256: 0, or -1 with "FILE: ..." in err. */
+int bcos_checkpoint_verify(const bcos_checkpoint *c, char *err, size_t errlen);
+/* The path of the file `name`, or NULL. */
+const char *bcos_checkpoint_file(const bcos_checkpoint *c, const char *name);
+void bcos_checkpoint_free(bcos_checkpoint *c);
+
+/* ---- evaluation results ---- */
+
+typedef enum { BCOS_MODEL_TEACHER, BCOS_MODEL_STUDENT } bcos_model_role;
+
+typedef struct {
+    int64_t checkpoint_id; /* 0: none (teacher only: the frozen teacher evaluated once for the run) */
+    bcos_model_role model;
+    const char *dataset, *split;
+    const char *task;   /* NULL: "zeroshot_classification" */
+    const char *metric; /* CLIP_benchmark's names: "acc1", "acc5", "mean_per_class_recall" */
+    double value;       /* accuracies as fractions in [0, 1], as CLIP_benchmark reports them */
+    int64_t samples;
+} bcos_eval_result;
+
+/* n results in one transaction; a result evaluated again replaces the earlier one. */
+void bcos_store_results_add(bcos_store *s, int64_t run_id, const bcos_eval_result *rows, int n);
+
+/* ---- queries (the `bcos runs`, `checkpoints` and `results` commands) ---- */
+
+typedef enum { BCOS_FORMAT_TABLE, BCOS_FORMAT_CSV, BCOS_FORMAT_JSON } bcos_format;
+
+#define BCOS_RESULTS_ALL_CHECKPOINTS (-2)
+typedef struct {
+    const char *run;     /* NULL: every run */
+    const char *dataset; /* NULL: every dataset */
+    /* BCOS_RESULTS_ALL_CHECKPOINTS, BCOS_CKPT_LATEST (per run and dataset, the newest checkpoint
+     * with results) or a step. Teacher results without a checkpoint always pass. */
+    int64_t checkpoint;
+    int model; /* -1: both, else a bcos_model_role */
+} bcos_results_filter;
+
+/* Runs with their status, world size, newest step and checkpoints. */
+void bcos_store_print_runs(bcos_store *s, FILE *out);
+/* The run's checkpoints (all states) with their files. -1 with err set for an unknown run. */
+int bcos_store_print_checkpoints(bcos_store *s, const char *run, FILE *out, char *err, size_t errlen);
+/* Evaluation results. table: teacher and student side by side with student - teacher (one
+ * value column with a model filter); csv: one row per result; json: a list of CLIP_benchmark
+ * result objects ({"dataset", "model", "pretrained", "task", "metrics": {...}, "language"} plus
+ * bcos's "run", "step", "split", "samples"). -1 with err set for an unknown run. */
+int bcos_store_print_results(bcos_store *s, const bcos_results_filter *filter, bcos_format format, FILE *out,
+                             char *err, size_t errlen);
+
+#endif
