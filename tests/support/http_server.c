@@ -31,6 +31,7 @@
 typedef struct {
     hs_fault f;
     char path[256];
+    int skip; /* answers still to let pass */
     int left; /* answers still affected; -1: unlimited */
 } rule;
 
@@ -143,6 +144,10 @@ static plan make_plan(hs_server *s, const char *path) {
     for (int i = 0; i < s->n_rules; i++) {
         rule *r = &s->rules[i];
         if (r->left == 0 || (r->path[0] && strcmp(r->path, path) != 0)) continue;
+        if (r->skip > 0) {
+            r->skip--;
+            continue;
+        }
         if (r->left > 0) r->left--;
         const hs_fault *f = &r->f;
         switch (f->kind) {
@@ -322,6 +327,7 @@ void hs_add_fault(hs_server *s, const hs_fault *f) {
     r->f = *f;
     snprintf(r->path, sizeof r->path, "%s", f->path ? f->path : "");
     r->f.path = NULL;
+    r->skip = f->after;
     r->left = f->times > 0 ? f->times : -1;
     pthread_mutex_unlock(&s->lock);
 }

@@ -22,6 +22,7 @@ typedef enum {
 typedef struct {
     hs_fault_kind kind;
     const char *path; /* request path it applies to, e.g. "/a.tar"; NULL: every path */
+    int after;        /* answers to the path it lets pass before it starts */
     int times;        /* answers it affects; 0: every answer */
     long offset;
     long length;
