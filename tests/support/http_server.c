@@ -183,7 +183,7 @@ static void stall(hs_server *s, int fd, int ms) {
 /* Sends file bytes [from, to) applying the plan's corruption, drop and stall. */
 static void send_body(hs_server *s, int fd, FILE *file, long from, long to, const plan *p) {
     long drop_at = p->drop_at;
-    if (p->drop_random) {
+    if (p->drop_random && to > from) {
         pthread_mutex_lock(&s->lock);
         drop_at = from + (long)bcos_rng_below(&s->rng, (uint64_t)(to - from));
         pthread_mutex_unlock(&s->lock);
