@@ -39,8 +39,9 @@ int bcos_epoch_plan_make(bcos_epoch_plan *plan, const long *shard_samples, int n
                          size_t errlen);
 void bcos_epoch_plan_free(bcos_epoch_plan *plan);
 
-/* Where one worker stands: the shard of its list it reads, the samples of that shard it has handed
- * out, and how many times it has started over because its shards gave fewer samples than known. */
+/* Where one worker stands: the shard of its list it reads, the index of the next sample of that
+ * shard to read, and how many times it has started over because its shards gave fewer samples than
+ * known. */
 typedef struct {
     int shard_pos;
     long sample_index;

@@ -80,7 +80,7 @@ int bcos_data_cursor_check(const bcos_data_cursor *c, const bcos_epoch_plan *pla
     if (c->batches_done > plan->n_batches)
         return fail(err, errlen, "%ld batches done of an epoch of %ld", c->batches_done, plan->n_batches);
     for (int w = 0; w < c->n_workers; w++)
-        if (c->workers[w].shard_pos > plan->workers[w].n_shards)
+        if (c->workers[w].shard_pos >= plan->workers[w].n_shards)
             return fail(err, errlen, "worker %d at shard %d of %d", w, c->workers[w].shard_pos,
                         plan->workers[w].n_shards);
     return 0;
