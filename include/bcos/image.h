@@ -1,0 +1,78 @@
+/* Images for the data path: decoding (JPEG through TurboJPEG, PNG through libpng; WebP is recognised but
+ * not read yet) to 8-bit RGB exactly as PIL's Image.open(f).convert("RGB") gives it, PIL's bicubic
+ * resize, and CLIP's evaluation preprocessing as open_clip's image_transform does it (torchvision's
+ * Resize to the shortest side, CenterCrop, ToTensor, Normalize), plus the B-cos six-channel input.
+ * Decoding is user input: it returns a status and a one-line message naming the image, never stops. */
+#ifndef BCOS_IMAGE_H
+#define BCOS_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* PIL's decompression-bomb limit (twice Image.MAX_IMAGE_PIXELS): by default, larger images are refused
+ * before any pixel memory is allocated. */
+#define BCOS_IMAGE_MAX_PIXELS 178956970L
+
+typedef enum { BCOS_IMAGE_UNKNOWN, BCOS_IMAGE_JPEG, BCOS_IMAGE_PNG, BCOS_IMAGE_WEBP } bcos_image_format;
+
+/* An 8-bit RGB image: rgb holds height x width x 3 bytes, rows top to bottom, channels interleaved. */
+typedef struct {
+    int width, height;
+    uint8_t *rgb;
+} bcos_image;
+
+/* The format the first bytes announce (magic numbers; the file name's extension plays no part). */
+bcos_image_format bcos_image_sniff(const uint8_t *data, size_t len);
+const char *bcos_image_format_name(bcos_image_format format);
+
+/* Decode an encoded image to RGB. name appears in messages ("NAME: ..."). Returns 0, or -1 with a
+ * one-line message in err (corrupt, truncated, unsupported, too large). EXIF orientation is not
+ * applied, as PIL's open does not apply it. On failure img is left empty. */
+int bcos_image_decode(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+                      size_t errlen);
+/* The decompression-bomb limit in pixels, process-wide like PIL's: BCOS_IMAGE_MAX_PIXELS until set.
+ * Set it before decoding threads start. */
+void bcos_image_set_max_pixels(long max_pixels);
+long bcos_image_max_pixels(void);
+
+/* Read and decode a file; messages name the path. */
+int bcos_image_load(bcos_image *img, const char *path, char *err, size_t errlen);
+void bcos_image_free(bcos_image *img);
+
+/* PIL's bicubic resize (Image.resize(size, BICUBIC), no reducing_gap, as torchvision calls it) of the
+ * whole image to out_w x out_h. out receives a new image; free it with bcos_image_free. */
+void bcos_image_resize_bicubic(bcos_image *out, const bcos_image *in, int out_w, int out_h);
+/* The window [x0, x0 + win_w) x [y0, y0 + win_h) of what bcos_image_resize_bicubic would give at
+ * out_w x out_h, computed without the rest of it: out holds win_h x win_w x 3 bytes. */
+void bcos_resize_bicubic_window(uint8_t *out, const bcos_image *in, int out_w, int out_h, int x0, int y0,
+                                int win_w, int win_h);
+
+/* Where CLIP's evaluation transform puts an image of width x height for model input size S: the
+ * shortest side becomes S, the other int(S * long / short); the S x S crop's top-left corner is
+ * int(round((resized - S) / 2)) with Python's round (halves to even). */
+typedef struct {
+    int resized_w, resized_h;
+    int crop_x, crop_y;
+} bcos_clip_geometry;
+
+/* Returns 0, or -1 with err set when the resized long side would not fit in an int. */
+int bcos_clip_eval_geometry(bcos_clip_geometry *g, int width, int height, int size, char *err, size_t errlen);
+
+/* The S x S x 3 centre crop of the resized image (only the crop is resampled). Returns 0 or -1 as
+ * bcos_clip_eval_geometry does. */
+int bcos_clip_eval_crop(uint8_t *crop, const bcos_image *img, int size, char *err, size_t errlen);
+
+/* OpenAI CLIP's normalisation (open_clip's OPENAI_DATASET_MEAN and _STD). */
+extern const float bcos_clip_mean[3];
+extern const float bcos_clip_std[3];
+
+/* A crop (S x S x 3 bytes) to the model input: float [3, S, S], (pixel / 255 - mean[c]) / std[c]. */
+void bcos_clip_normalize(float *out, const uint8_t *crop, int size, const float mean[3], const float std[3]);
+/* A crop to the B-cos input: float [6, S, S], channels u = pixel / 255 then 1 - u, not normalised. */
+void bcos_bcos6_input(float *out, const uint8_t *crop, int size);
+
+/* Decoded image to CLIP's model input [3, S, S] with the given mean and std: crop, then normalise. */
+int bcos_clip_preprocess(float *out, const bcos_image *img, int size, const float mean[3], const float std[3],
+                         char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,128 @@
+/* PNG decoding through libpng, to the pixels PIL's convert("RGB") gives: alpha dropped without
+ * compositing, tRNS ignored, palette indices looked up (entries past the palette are black), greyscale
+ * repeated, 1/2/4-bit grey scaled to 0..255, 16-bit samples cut to their high byte except 16-bit
+ * greyscale, which PIL opens as I;16 and clips at 255. Gamma and colour profiles are ignored, as PIL
+ * ignores them. libpng reports errors by longjmp, so the reading runs in one guarded function. */
+#include "image_codecs.h"
+
+#include "bcos/check.h"
+
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const uint8_t *data;
+    size_t len, pos;
+    const char *name;
+    char *err;
+    size_t errlen;
+    png_structp png;
+    png_infop info;
+    uint8_t palette[256][3];
+    uint8_t *rows;       /* the file's own samples: one row, or the whole image when interlaced */
+    png_bytep *row_list; /* pointers into rows, for an interlaced image */
+} png_reader;
+
+static void on_error(png_structp png, png_const_charp message) {
+    png_reader *r = png_get_error_ptr(png);
+    snprintf(r->err, r->errlen, "%s: corrupt PNG: %s", r->name, message);
+    png_longjmp(png, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp message) {
+    (void)png;
+    (void)message; /* damaged ancillary chunks and the like: PIL reads on, and so do we */
+}
+
+static void read_bytes(png_structp png, png_bytep out, png_size_t count) {
+    png_reader *r = png_get_io_ptr(png);
+    if (count > r->len - r->pos) png_error(png, "the file ends early (truncated)");
+    memcpy(out, r->data + r->pos, count);
+    r->pos += count;
+}
+
+/* One row of the file's samples (bit depths below 8 already unpacked to a byte each) to RGB. */
+static void row_to_rgb(const png_reader *r, uint8_t *rgb, const uint8_t *row, int width, int color_type,
+                       int bit_depth) {
+    int step = bit_depth == 16 ? 2 : 1; /* bytes per sample; the high byte comes first */
+    int channels = color_type == PNG_COLOR_TYPE_RGB ? 3 : color_type == PNG_COLOR_TYPE_RGBA ? 4
+                 : color_type == PNG_COLOR_TYPE_GA ? 2 : 1;
+    for (int x = 0; x < width; x++, rgb += 3) {
+        const uint8_t *px = row + (size_t)x * (size_t)(channels * step);
+        if (color_type == PNG_COLOR_TYPE_PALETTE) {
+            memcpy(rgb, r->palette[px[0]], 3);
+        } else if (color_type == PNG_COLOR_TYPE_RGB || color_type == PNG_COLOR_TYPE_RGBA) {
+            rgb[0] = px[0];
+            rgb[1] = px[step];
+            rgb[2] = px[2 * step];
+        } else {
+            uint8_t v = px[0];
+            if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth == 16) v = px[0] ? 255 : px[1];
+            else if (bit_depth < 8) v = (uint8_t)(v * (255 / ((1 << bit_depth) - 1)));
+            rgb[0] = rgb[1] = rgb[2] = v;
+        }
+    }
+}
+
+static void load_palette(png_reader *r) {
+    png_colorp colors = NULL;
+    int count = 0;
+    memset(r->palette, 0, sizeof r->palette);
+    if (png_get_PLTE(r->png, r->info, &colors, &count) != PNG_INFO_PLTE) return;
+    for (int i = 0; i < count && i < 256; i++) {
+        r->palette[i][0] = colors[i].red;
+        r->palette[i][1] = colors[i].green;
+        r->palette[i][2] = colors[i].blue;
+    }
+}
+
+/* Everything that can longjmp. Its state lives in *r and *img, outside this frame, so that the caller
+ * can clean up after a jump. */
+static int read_guarded(png_reader *r, bcos_image *img) {
+    if (setjmp(png_jmpbuf(r->png))) return -1;
+    png_set_read_fn(r->png, r, read_bytes);
+    png_read_info(r->png, r->info);
+    png_uint_32 width = 0, height = 0;
+    int bit_depth = 0, color_type = 0, interlace = 0;
+    png_get_IHDR(r->png, r->info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
+    if (bcos_image_alloc(img, (long)width, (long)height, r->name, r->err, r->errlen) != 0) return -1;
+    if (color_type == PNG_COLOR_TYPE_PALETTE) load_palette(r);
+    png_set_packing(r->png);
+    int passes = png_set_interlace_handling(r->png);
+    png_read_update_info(r->png, r->info);
+    size_t rowbytes = png_get_rowbytes(r->png, r->info);
+    size_t stored_rows = passes > 1 ? height : 1;
+    r->rows = xmalloc(rowbytes * stored_rows);
+    if (passes > 1) {
+        r->row_list = xmalloc(height * sizeof(png_bytep));
+        for (png_uint_32 y = 0; y < height; y++) r->row_list[y] = r->rows + y * rowbytes;
+        png_read_image(r->png, r->row_list);
+    }
+    for (png_uint_32 y = 0; y < height; y++) {
+        uint8_t *row = r->rows + (passes > 1 ? y * rowbytes : 0);
+        if (passes == 1) png_read_row(r->png, row, NULL);
+        row_to_rgb(r, img->rgb + (size_t)y * width * 3, row, (int)width, color_type, bit_depth);
+    }
+    return 0;
+}
+
+int bcos_decode_png(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+                    size_t errlen) {
+    png_reader r = {.data = data, .len = len, .name = name, .err = err, .errlen = errlen};
+    r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, on_error, on_warning);
+    if (r.png) r.info = png_create_info_struct(r.png);
+    if (!r.png || !r.info) {
+        snprintf(err, errlen, "%s: cannot start the PNG decoder", name);
+        png_destroy_read_struct(r.png ? &r.png : NULL, NULL, NULL);
+        return -1;
+    }
+    png_set_benign_errors(r.png, 1);
+    int rc = read_guarded(&r, img);
+    png_destroy_read_struct(&r.png, &r.info, NULL);
+    free(r.rows);
+    free(r.row_list);
+    if (rc != 0) bcos_image_free(img);
+    return rc;
+}
