@@ -19,9 +19,8 @@
 typedef enum {
     BCOS_SAMPLE_OK = 0,
     BCOS_SKIP_NO_IMAGE,    /* no member the function can use */
-    BCOS_SKIP_CORRUPT,     /* a payload that does not decode */
+    BCOS_SKIP_CORRUPT,     /* a payload that does not decode: corrupt, truncated, too large */
     BCOS_SKIP_UNSUPPORTED, /* a format it does not read */
-    BCOS_SKIP_TOO_LARGE,   /* over a size limit */
     BCOS_SKIP_NO_LABEL,    /* a label was required and is missing */
     BCOS_SKIP_BAD_LABEL,   /* a label that does not parse or is out of range */
     BCOS_SKIP_REASONS

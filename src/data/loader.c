@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const char *const g_verdict_names[BCOS_SKIP_REASONS] = {
-    "ok", "no_image", "corrupt", "unsupported", "too_large", "no_label", "bad_label",
+    "ok", "no_image", "corrupt", "unsupported", "no_label", "bad_label",
 };
 
 const char *bcos_sample_verdict_name(bcos_sample_verdict v) {
