@@ -2,25 +2,13 @@
  * with each checkpoint and parsed (strictly: every field, nothing after them) on resume. */
 #include "bcos/shard_plan.h"
 
-#include "bcos/check.h"
+#include "data_error.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define CURSOR_VERSION 1
-
-BCOS_PRINTF(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        int used = snprintf(err, errlen, "data cursor: ");
-        va_list ap;
-        va_start(ap, fmt);
-        if (used >= 0 && (size_t)used < errlen) vsnprintf(err + used, errlen - (size_t)used, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 void bcos_data_cursor_start(bcos_data_cursor *cursor, const bcos_epoch_plan *plan) {
     memset(cursor, 0, sizeof *cursor);
@@ -47,41 +35,41 @@ int bcos_data_cursor_format(const bcos_data_cursor *c, char *buf, size_t size) {
 int bcos_data_cursor_parse(bcos_data_cursor *c, const char *text, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     int version = 0, at = 0;
-    if (sscanf(text, "bcos-cursor %d %n", &version, &at) != 1) return fail(err, errlen, "'%s' is not a cursor", text);
-    if (version != CURSOR_VERSION) return fail(err, errlen, "version %d, this build reads %d", version, CURSOR_VERSION);
+    if (sscanf(text, "bcos-cursor %d %n", &version, &at) != 1) return data_error(err, errlen, "data cursor", "'%s' is not a cursor", text);
+    if (version != CURSOR_VERSION) return data_error(err, errlen, "data cursor", "version %d, this build reads %d", version, CURSOR_VERSION);
     int used = 0;
     if (sscanf(text + at, "epoch %" SCNu64 " batches %ld rank %d of %d workers %d%n", &c->epoch, &c->batches_done,
                &c->rank, &c->n_ranks, &c->n_workers, &used) != 5)
-        return fail(err, errlen, "'%s' lacks epoch, batches, rank or workers", text);
+        return data_error(err, errlen, "data cursor", "'%s' lacks epoch, batches, rank or workers", text);
     at += used;
     if (c->batches_done < 0 || c->n_ranks < 1 || c->rank < 0 || c->rank >= c->n_ranks || c->n_workers < 1 ||
         c->n_workers > BCOS_MAX_WORKERS)
-        return fail(err, errlen, "'%s' has a field out of range", text);
+        return data_error(err, errlen, "data cursor", "'%s' has a field out of range", text);
     for (int w = 0; w < c->n_workers; w++) {
         bcos_worker_cursor *wc = &c->workers[w];
         used = 0;
         if (sscanf(text + at, " %d,%ld,%ld%n", &wc->shard_pos, &wc->sample_index, &wc->pass, &used) != 3 ||
             wc->shard_pos < 0 || wc->sample_index < 0 || wc->pass < 0)
-            return fail(err, errlen, "worker %d's position in '%s' is missing or negative", w, text);
+            return data_error(err, errlen, "data cursor", "worker %d's position in '%s' is missing or negative", w, text);
         at += used;
     }
-    if (text[at] != '\0' && text[at] != '\n') return fail(err, errlen, "unexpected '%s' at the end", text + at);
+    if (text[at] != '\0' && text[at] != '\n') return data_error(err, errlen, "data cursor", "unexpected '%s' at the end", text + at);
     return 0;
 }
 
 int bcos_data_cursor_check(const bcos_data_cursor *c, const bcos_epoch_plan *plan, char *err, size_t errlen) {
     if (c->epoch != plan->epoch || c->rank != plan->rank || c->n_ranks != plan->n_ranks ||
         c->n_workers != plan->n_workers)
-        return fail(err, errlen,
+        return data_error(err, errlen, "data cursor",
                     "saved for epoch %" PRIu64 ", rank %d of %d, %d workers; this run plans epoch %" PRIu64
                     ", rank %d of %d, %d workers",
                     c->epoch, c->rank, c->n_ranks, c->n_workers, plan->epoch, plan->rank, plan->n_ranks,
                     plan->n_workers);
     if (c->batches_done > plan->n_batches)
-        return fail(err, errlen, "%ld batches done of an epoch of %ld", c->batches_done, plan->n_batches);
+        return data_error(err, errlen, "data cursor", "%ld batches done of an epoch of %ld", c->batches_done, plan->n_batches);
     for (int w = 0; w < c->n_workers; w++)
         if (c->workers[w].shard_pos >= plan->workers[w].n_shards)
-            return fail(err, errlen, "worker %d at shard %d of %d", w, c->workers[w].shard_pos,
+            return data_error(err, errlen, "data cursor", "worker %d at shard %d of %d", w, c->workers[w].shard_pos,
                         plan->workers[w].n_shards);
     return 0;
 }

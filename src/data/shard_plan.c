@@ -7,8 +7,8 @@
 
 #include "bcos/check.h"
 #include "bcos/rng.h"
+#include "data_error.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,16 +22,6 @@ void bcos_shard_permutation(int *perm, int n, uint64_t seed, uint64_t epoch) {
         perm[i] = perm[j];
         perm[j] = t;
     }
-}
-
-BCOS_PRINTF(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
 }
 
 /* Gives each of the n items (shard indices, in order) to the bin holding the fewest samples so far,
@@ -80,14 +70,14 @@ static long plan_rank(const int *shards, int n, const long *shard_samples, int n
 
 static int check_arguments(const long *shard_samples, int n_shards, int rank, int n_ranks, int n_workers,
                            long batch_size, char *err, size_t errlen) {
-    if (n_ranks < 1 || rank < 0 || rank >= n_ranks) return fail(err, errlen, "rank %d of %d", rank, n_ranks);
+    if (n_ranks < 1 || rank < 0 || rank >= n_ranks) return data_error(err, errlen, NULL, "rank %d of %d", rank, n_ranks);
     if (n_workers < 1 || n_workers > BCOS_MAX_WORKERS)
-        return fail(err, errlen, "%d loader workers (1 to %d)", n_workers, BCOS_MAX_WORKERS);
-    if (batch_size < 1) return fail(err, errlen, "batch size %ld", batch_size);
+        return data_error(err, errlen, NULL, "%d loader workers (1 to %d)", n_workers, BCOS_MAX_WORKERS);
+    if (batch_size < 1) return data_error(err, errlen, NULL, "batch size %ld", batch_size);
     if (n_shards < n_ranks)
-        return fail(err, errlen, "%d shards cannot feed %d ranks: every rank needs a shard", n_shards, n_ranks);
+        return data_error(err, errlen, NULL, "%d shards cannot feed %d ranks: every rank needs a shard", n_shards, n_ranks);
     for (int i = 0; i < n_shards; i++)
-        if (shard_samples[i] < 1) return fail(err, errlen, "shard %d has %ld known samples", i, shard_samples[i]);
+        if (shard_samples[i] < 1) return data_error(err, errlen, NULL, "shard %d has %ld known samples", i, shard_samples[i]);
     return 0;
 }
 
@@ -126,7 +116,7 @@ int bcos_epoch_plan_make(bcos_epoch_plan *plan, const long *shard_samples, int n
         plan->workers[w].batches = length > w ? (length - w + plan->n_workers - 1) / plan->n_workers : 0;
     if (length > 0) return 0;
     bcos_epoch_plan_free(plan);
-    return fail(err, errlen, "rank %d of %d gets too few samples for one batch of %ld (use smaller batches or fewer "
+    return data_error(err, errlen, NULL, "rank %d of %d gets too few samples for one batch of %ld (use smaller batches or fewer "
                 "ranks or workers)", short_rank, n_ranks, batch_size);
 }
 

@@ -5,6 +5,7 @@
 #include "bcos/urls.h"
 
 #include "bcos/check.h"
+#include "data_error.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -16,20 +17,16 @@
 #define MAX_RANGE_DIGITS 18
 
 typedef struct {
-    const char *pattern;
+    char *prefix; /* "url list 'PATTERN'" */
     char *err;
     size_t errlen;
 } report;
 
 BCOS_PRINTF(2, 3) static int fail(const report *r, const char *fmt, ...) {
-    if (!r->err || r->errlen == 0) return -1;
-    int used = snprintf(r->err, r->errlen, "url list '%s': ", r->pattern);
-    if (used >= 0 && (size_t)used < r->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(r->err + used, r->errlen - (size_t)used, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    data_verror(r->err, r->errlen, r->prefix, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -231,12 +228,15 @@ static int expand_all(const report *r, const char *pattern, bcos_url_list *list)
 }
 
 int bcos_urls_expand(bcos_url_list *list, const char *pattern, char *err, size_t errlen) {
-    report r = {pattern, err, errlen};
+    size_t prefix_len = strlen(pattern) + sizeof "url list ''";
+    report r = {xmalloc(prefix_len), err, errlen};
+    snprintf(r.prefix, prefix_len, "url list '%s'", pattern);
     list->count = 0;
     list->urls = NULL;
-    if (expand_all(&r, pattern, list) == 0) return 0;
-    bcos_urls_free(list);
-    return -1;
+    int rc = expand_all(&r, pattern, list);
+    if (rc) bcos_urls_free(list);
+    free(r.prefix);
+    return rc;
 }
 
 void bcos_urls_free(bcos_url_list *list) {
