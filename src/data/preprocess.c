@@ -1,7 +1,8 @@
 /* CLIP's evaluation preprocessing as open_clip's image_transform(S, is_train=False) does it on an RGB
  * PIL image: torchvision's Resize(S) (shortest side to S, the other int(S * long / short), truncated),
  * CenterCrop(S) (top-left corner rounded half to even, as Python's round does), ToTensor (/255) and
- * Normalize, all in float32 in torch's order of operations. Also the B-cos input [u, 1 - u]. */
+ * Normalize, all in float32 in torch's order of operations. Also the B-cos input [u, 1 - u], and the
+ * crop straight from the encoded bytes in either decoding mode. */
 #include "bcos/image.h"
 
 #include "bcos/check.h"
@@ -43,6 +44,17 @@ int bcos_clip_eval_crop(uint8_t *crop, const bcos_image *img, int size, char *er
     if (bcos_clip_eval_geometry(&g, img->width, img->height, size, err, errlen) != 0) return -1;
     bcos_resize_bicubic_window(crop, img, g.resized_w, g.resized_h, g.crop_x, g.crop_y, size, size);
     return 0;
+}
+
+int bcos_clip_eval_decode_crop(uint8_t *crop, const uint8_t *data, size_t len, int size, bcos_decode_mode mode,
+                               const char *name, char *err, size_t errlen) {
+    bcos_image img;
+    /* Both sides at least S: the short side, which becomes S, is then never upsampled. */
+    int rc = mode == BCOS_DECODE_FAST ? bcos_image_decode_scaled(&img, data, len, size, size, name, err, errlen)
+                                      : bcos_image_decode(&img, data, len, name, err, errlen);
+    if (rc == 0) rc = bcos_clip_eval_crop(crop, &img, size, err, errlen);
+    bcos_image_free(&img);
+    return rc;
 }
 
 void bcos_clip_normalize(float *out, const uint8_t *crop, int size, const float mean[3], const float std[3]) {

@@ -2,7 +2,9 @@
  * the downscale factor (antialiasing), weights normalised to sum 1 and then rounded to fixed point with
  * 22 fractional bits, a horizontal pass and then a vertical one, each rounding and clipping to 8 bits.
  * A pass whose size does not change is skipped, as PIL skips it. Any window of the output can be
- * computed alone: each output pixel depends only on its own coordinates. */
+ * computed alone: each output pixel depends only on its own coordinates. A box of the image is
+ * resized as the image PIL's crop of it would be (torchvision's resized_crop: crop, then resize), so
+ * the kernels stop at the box's edges, not the image's. Also the horizontal flip of a result. */
 #include "bcos/image.h"
 
 #include "bcos/check.h"
@@ -118,12 +120,19 @@ static void vertical_pass(uint8_t *out, int width, const uint8_t *in, size_t in_
     }
 }
 
-void bcos_resize_bicubic_window(uint8_t *out, const bcos_image *in, int out_w, int out_h, int x0, int y0,
-                                int win_w, int win_h) {
+/* Pixels the resize reads: a whole image, or a box inside one (its rows stride bytes apart). */
+typedef struct {
+    const uint8_t *rgb;
+    size_t stride;
+    int width, height;
+} pixel_view;
+
+static void resize_window(uint8_t *out, const pixel_view *in, int out_w, int out_h, int x0, int y0, int win_w,
+                          int win_h) {
     BCOS_CHECK(out_w > 0 && out_h > 0 && win_w > 0 && win_h > 0, "resize sizes must be positive");
     BCOS_CHECK(x0 >= 0 && y0 >= 0 && x0 <= out_w - win_w && y0 <= out_h - win_h, "window outside the output");
     int need_horizontal = out_w != in->width, need_vertical = out_h != in->height;
-    size_t in_stride = (size_t)in->width * CHANNELS, win_stride = (size_t)win_w * CHANNELS;
+    size_t in_stride = in->stride, win_stride = (size_t)win_w * CHANNELS;
 
     /* The source rows the window needs: those under the vertical kernel, or its own rows. */
     axis_kernel vk = {0};
@@ -154,6 +163,33 @@ void bcos_resize_bicubic_window(uint8_t *out, const bcos_image *in, int out_w, i
         for (int y = 0; y < win_h; y++) memcpy(out + (size_t)y * win_stride, rows + (size_t)y * rows_stride, win_stride);
     }
     free(temp);
+}
+
+void bcos_resize_bicubic_window(uint8_t *out, const bcos_image *in, int out_w, int out_h, int x0, int y0,
+                                int win_w, int win_h) {
+    pixel_view whole = {in->rgb, (size_t)in->width * CHANNELS, in->width, in->height};
+    resize_window(out, &whole, out_w, out_h, x0, y0, win_w, win_h);
+}
+
+void bcos_image_resized_crop(uint8_t *out, const bcos_image *in, const bcos_box *box, int out_w, int out_h) {
+    BCOS_CHECK(box->w > 0 && box->h > 0 && box->x >= 0 && box->y >= 0 && box->x <= in->width - box->w &&
+                   box->y <= in->height - box->h,
+               "the crop box must lie inside the image");
+    size_t stride = (size_t)in->width * CHANNELS;
+    pixel_view cropped = {in->rgb + (size_t)box->y * stride + (size_t)box->x * CHANNELS, stride, box->w, box->h};
+    resize_window(out, &cropped, out_w, out_h, 0, 0, out_w, out_h);
+}
+
+void bcos_image_flip_horizontal(uint8_t *rgb, int width, int height) {
+    for (int y = 0; y < height; y++) {
+        uint8_t *row = rgb + (size_t)y * width * CHANNELS;
+        for (int l = 0, r = width - 1; l < r; l++, r--)
+            for (int c = 0; c < CHANNELS; c++) {
+                uint8_t t = row[l * CHANNELS + c];
+                row[l * CHANNELS + c] = row[r * CHANNELS + c];
+                row[r * CHANNELS + c] = t;
+            }
+    }
 }
 
 void bcos_image_resize_bicubic(bcos_image *out, const bcos_image *in, int out_w, int out_h) {
