@@ -26,9 +26,10 @@ typedef struct {
 } bcos_crop_draws;
 
 /* RandomResizedCrop.get_params for an image of width x height. A uniform in [a, b) is
- * a + unit * (b - a) in float, as torch's uniform_ computes it on a float tensor; the log-ratio
- * bounds and the exp are float32 (torch tensors), the rest double (Python floats), and round()
- * takes halves to even. scale and ratio as in bcos_train_augment, defaults resolved. */
+ * fmaf(unit, b - a, a), as torch's uniform_ computes it on a float tensor; the log-ratio bounds and
+ * the exp are float32 (torch tensors; ours correctly rounded, torch's log(3/4) is an ulp lower), the
+ * rest double (Python floats), and round() takes halves to even. scale and ratio as in
+ * bcos_train_augment, defaults resolved. */
 void bcos_random_resized_crop_box(bcos_box *box, int width, int height, const double scale[2],
                                   const double ratio[2], const bcos_crop_draws *draws);
 

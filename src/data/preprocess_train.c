@@ -16,8 +16,11 @@
 static const double g_default_scale[2] = {0.08, 1.0};
 static const double g_default_ratio[2] = {3.0 / 4.0, 4.0 / 3.0};
 
-/* torch.empty(1).uniform_(lo, hi) of a float tensor: from, to and the arithmetic in float. */
-static float uniform_between(const bcos_crop_draws *d, float lo, float hi) { return d->unit(d->ctx) * (hi - lo) + lo; }
+/* torch.empty(1).uniform_(lo, hi) of a float tensor: unit * (hi - lo) + lo in float, rounded once
+ * (torch's CPU kernel contracts it to a fused multiply-add). */
+static float uniform_between(const bcos_crop_draws *d, float lo, float hi) {
+    return fmaf(d->unit(d->ctx), hi - lo, lo);
+}
 
 /* Python's int(round(x)): halves go to the even neighbour, as rint does in the default rounding mode. */
 static long round_half_even(double x) { return (long)nearbyint(x); }
