@@ -52,10 +52,10 @@ const char *bcos_decode_mode_name(bcos_decode_mode mode);
  * is not a JPEG or its headers do not say. */
 int bcos_image_jpeg_size(const uint8_t *data, size_t len, int *width, int *height);
 
-/* Decodes as bcos_image_decode does, except that a JPEG of width x height is scaled in its DCT by
- * the smallest k/8 (k = 1..8) with width * k / 8 >= min_w and height * k / 8 >= min_h (k = 8 when
- * none is smaller), to ceil(width * k / 8) x ceil(height * k / 8). For k = 1, 2 and 4 the pixels
- * are those of PIL's Image.draft("RGB", (min_w, min_h)). The bomb limit applies to the full size. */
+/* Decodes as bcos_image_decode does, except that a JPEG of width x height is scaled in its DCT by the
+ * smallest of 1/8, 1/4, 1/2 that keeps width * scale >= min_w and height * scale >= min_h (full size
+ * when none does), to ceil(width * scale) x ceil(height * scale): exactly PIL's
+ * Image.draft("RGB", (min_w, min_h)) then convert("RGB"). The bomb limit applies to the full size. */
 int bcos_image_decode_scaled(bcos_image *img, const uint8_t *data, size_t len, int min_w, int min_h,
                              const char *name, char *err, size_t errlen);
 

@@ -1,8 +1,9 @@
-/* The fast decoding mode: a JPEG decoded through libjpeg-turbo's DCT scaling at the smallest k/8 of
- * its size that still covers what the preprocessing samples, which skips most of the inverse DCT,
- * upsampling and colour conversion, and leaves the resize fewer pixels, for photos larger than the
- * model input. The scale test is PIL's draft rule (full size >= k/8-scaled need, in real numbers),
- * so at k = 1, 2, 4 the result is what Image.draft gives. */
+/* The fast decoding mode: a JPEG decoded through libjpeg-turbo's DCT scaling at the smallest of 1/8,
+ * 1/4 and 1/2 of its size that still covers what the preprocessing samples, which skips most of the
+ * inverse DCT, upsampling and colour conversion, and leaves the resize fewer pixels, for photos at
+ * least twice the model input. Those three scales have libjpeg-turbo's SIMD inverse DCTs; the other
+ * k/8 it offers decode no faster than the full size (measured on ImageNet photos, docs/PERF.md). The
+ * choice is PIL's Image.draft rule, so the pixels are what draft gives. */
 #include "image_codecs.h"
 
 #include <stdio.h>
@@ -24,10 +25,11 @@ const char *bcos_decode_mode_name(bcos_decode_mode mode) {
     return mode == BCOS_DECODE_FAST ? g_mode_names[BCOS_DECODE_FAST] : g_mode_names[BCOS_DECODE_EXACT];
 }
 
-/* The smallest k with width * k / 8 >= min_w and height * k / 8 >= min_h; 8 when none is smaller. */
-static int smallest_eighths(int width, int height, int min_w, int min_h) {
-    for (int k = 1; k < 8; k++)
-        if ((long)width * k >= 8L * min_w && (long)height * k >= 8L * min_h) return k;
+/* The scale in eighths: the largest reduction r of 8, 4, 2 with width / r >= min_w and
+ * height / r >= min_h (PIL's draft: scale = min(width // min_w, height // min_h)); 8 when none. */
+static int draft_eighths(int width, int height, int min_w, int min_h) {
+    for (int r = 8; r > 1; r /= 2)
+        if (width / r >= min_w && height / r >= min_h) return 8 / r;
     return 8;
 }
 
@@ -38,6 +40,6 @@ int bcos_image_decode_scaled(bcos_image *img, const uint8_t *data, size_t len, i
         return bcos_image_decode(img, data, len, name, err, errlen);
     img->width = img->height = 0;
     img->rgb = NULL;
-    return bcos_decode_jpeg_scaled(img, data, len, smallest_eighths(width, height, min_w, min_h), name, err,
+    return bcos_decode_jpeg_scaled(img, data, len, draft_eighths(width, height, min_w, min_h), name, err,
                                    errlen);
 }

@@ -57,19 +57,28 @@ int bcos_clip_eval_decode_crop(uint8_t *crop, const uint8_t *data, size_t len, i
     return rc;
 }
 
+/* A byte has 256 values: each channel's result is computed once per value, with torch's operations
+ * in torch's order, and looked up for every pixel (the same floats, without the divisions). */
 void bcos_clip_normalize(float *out, const uint8_t *crop, int size, const float mean[3], const float std[3]) {
     size_t plane = (size_t)size * (size_t)size;
+    float table[3][256];
     for (int c = 0; c < 3; c++)
-        for (size_t i = 0; i < plane; i++) out[c * plane + i] = ((float)crop[i * 3 + c] / 255.0f - mean[c]) / std[c];
+        for (int v = 0; v < 256; v++) table[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
+    for (int c = 0; c < 3; c++)
+        for (size_t i = 0; i < plane; i++) out[c * plane + i] = table[c][crop[i * 3 + c]];
 }
 
 void bcos_bcos6_input(float *out, const uint8_t *crop, int size) {
     size_t plane = (size_t)size * (size_t)size;
+    float u[256], one_minus_u[256];
+    for (int v = 0; v < 256; v++) {
+        u[v] = (float)v / 255.0f;
+        one_minus_u[v] = 1.0f - u[v];
+    }
     for (int c = 0; c < 3; c++)
         for (size_t i = 0; i < plane; i++) {
-            float u = (float)crop[i * 3 + c] / 255.0f;
-            out[c * plane + i] = u;
-            out[(c + 3) * plane + i] = 1.0f - u;
+            out[c * plane + i] = u[crop[i * 3 + c]];
+            out[(c + 3) * plane + i] = one_minus_u[crop[i * 3 + c]];
         }
 }
 
