@@ -2,29 +2,22 @@
  * the downscale factor (antialiasing), weights normalised to sum 1 and then rounded to fixed point with
  * 22 fractional bits, two passes that each round and clip to 8 bits: horizontal then vertical, or the
  * other way round where Pillow 13 chooses it. A pass whose size does not change is skipped, as PIL
- * skips it. Any window of the output can be
- * computed alone: each output pixel depends only on its own coordinates. A box of the image is
+ * skips it. Any window of the output can be computed alone: each output pixel depends only on its
+ * own coordinates. A box of the image is
  * resized as the image PIL's crop of it would be (torchvision's resized_crop: crop, then resize), so
  * the kernels stop at the box's edges, not the image's. Also the horizontal flip of a result. */
 #include "bcos/image.h"
 
 #include "bcos/check.h"
+#include "resize_kernel.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* 8 bits of result and 2 of headroom (the kernel has negative lobes) in a 32-bit accumulator. */
-#define PRECISION_BITS 22
-#define CHANNELS 3
+#define PRECISION_BITS BCOS_RESIZE_PRECISION_BITS
+#define CHANNELS BCOS_RESIZE_CHANNELS
 
-/* Weights of the output pixels [first, first + count) along one axis. */
-typedef struct {
-    int ksize;       /* weights per output pixel */
-    int *start;      /* [count] first input index used */
-    int *taps;       /* [count] input pixels used */
-    int32_t *weight; /* [count][ksize] fixed point */
-} axis_kernel;
 
 static double cubic(double x) {
     const double a = -0.5;
@@ -39,7 +32,7 @@ static int32_t to_fixed(double w) {
     return (int32_t)(w < 0 ? -0.5 + w * (1 << PRECISION_BITS) : 0.5 + w * (1 << PRECISION_BITS));
 }
 
-static void axis_kernel_init(axis_kernel *k, int in_size, int out_size, int first, int count) {
+void bcos_axis_kernel_init(bcos_axis_kernel *k, int in_size, int out_size, int first, int count) {
     /* PIL takes the source extent as a float box (0, in_size): keep its rounding for huge sizes. */
     double scale = (double)(float)in_size / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
@@ -70,41 +63,26 @@ static void axis_kernel_init(axis_kernel *k, int in_size, int out_size, int firs
     free(w);
 }
 
-static void axis_kernel_free(axis_kernel *k) {
+void bcos_axis_kernel_free(bcos_axis_kernel *k) {
     free(k->start);
     free(k->taps);
     free(k->weight);
 }
 
-/* Fixed-point sum (with its rounding half already added) to a byte. */
-static uint8_t clip8(int32_t acc) {
-    if (acc < 0) return 0;
-    acc >>= PRECISION_BITS;
-    return acc > 255 ? 255 : (uint8_t)acc;
-}
-
-/* rows x count output pixels from rows of the input (in_stride bytes apart), along x; the kernel's
- * input column c is at row + c * 3. */
-static void horizontal_pass(uint8_t *out, const uint8_t *in, size_t in_stride, int rows, const axis_kernel *k,
-                            int count) {
+void bcos_resize_horizontal_portable(uint8_t *out, const uint8_t *in, size_t in_stride, int rows,
+                                     const bcos_axis_kernel *k, int count) {
     for (int y = 0; y < rows; y++) {
         const uint8_t *row = in + (size_t)y * in_stride;
         uint8_t *dst = out + (size_t)y * count * CHANNELS;
-        for (int i = 0; i < count; i++) {
-            const int32_t *w = k->weight + (size_t)i * k->ksize;
-            const uint8_t *src = row + (size_t)k->start[i] * CHANNELS;
-            /* Three named sums, not an array: they stay in registers. */
-            int32_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
-            for (int t = 0; t < k->taps[i]; t++, src += CHANNELS) {
-                r += src[0] * w[t];
-                g += src[1] * w[t];
-                b += src[2] * w[t];
-            }
-            dst[i * CHANNELS + 0] = clip8(r);
-            dst[i * CHANNELS + 1] = clip8(g);
-            dst[i * CHANNELS + 2] = clip8(b);
-        }
+        for (int i = 0; i < count; i++) bcos_resize_pixel(dst + i * CHANNELS, row, k, i);
     }
+}
+
+/* rows x count output pixels from rows of in_width pixels (in_stride bytes apart), along x. */
+static void horizontal_pass(uint8_t *out, const uint8_t *in, size_t in_stride, int in_width, int rows,
+                            const bcos_axis_kernel *k, int count) {
+    if (bcos_resize_horizontal_avx2(out, in, in_stride, in_width, rows, k, count) != 0)
+        bcos_resize_horizontal_portable(out, in, in_stride, rows, k, count);
 }
 
 /* The vertical pass is a sum of whole rows, which compilers turn into vector code when asked: GCC
@@ -130,11 +108,11 @@ ROW_KERNEL static void vertical_row(uint8_t *restrict out, int32_t *restrict acc
         int32_t wt = w[t];
         for (size_t j = 0; j < n; j++) acc[j] += row[j] * wt;
     }
-    for (size_t j = 0; j < n; j++) out[j] = clip8(acc[j]);
+    for (size_t j = 0; j < n; j++) out[j] = bcos_resize_clip8(acc[j]);
 }
 
 /* count output rows of width pixels, along y; the kernel's input row r is at in + r * in_stride. */
-static void vertical_pass(uint8_t *out, int width, const uint8_t *in, size_t in_stride, const axis_kernel *k,
+static void vertical_pass(uint8_t *out, int width, const uint8_t *in, size_t in_stride, const bcos_axis_kernel *k,
                           int count) {
     size_t n = (size_t)width * CHANNELS;
     int32_t *acc = xmalloc(n * sizeof *acc);
@@ -157,11 +135,11 @@ typedef struct {
 } resize_window_spec;
 
 /* The input span [first, end) the kernel's outputs read. */
-static int kernel_first(const axis_kernel *k) { return k->start[0]; }
-static int kernel_end(const axis_kernel *k, int count) { return k->start[count - 1] + k->taps[count - 1]; }
+static int kernel_first(const bcos_axis_kernel *k) { return k->start[0]; }
+static int kernel_end(const bcos_axis_kernel *k, int count) { return k->start[count - 1] + k->taps[count - 1]; }
 
 /* Makes the kernel's input indices relative to its first one, for a pass over a temporary copy. */
-static void kernel_rebase(axis_kernel *k, int count) {
+static void kernel_rebase(bcos_axis_kernel *k, int count) {
     int first = kernel_first(k);
     for (int i = 0; i < count; i++) k->start[i] -= first;
 }
@@ -174,10 +152,10 @@ static void copy_rows(uint8_t *out, const uint8_t *in, size_t in_stride, int row
 static void horizontal_then_vertical(uint8_t *out, const pixel_view *in, const resize_window_spec *w) {
     int need_horizontal = w->out_w != in->width, need_vertical = w->out_h != in->height;
     size_t win_stride = (size_t)w->win_w * CHANNELS;
-    axis_kernel vk = {0};
+    bcos_axis_kernel vk = {0};
     int row_first = w->y0, row_end = w->y0 + w->win_h;
     if (need_vertical) {
-        axis_kernel_init(&vk, in->height, w->out_h, w->y0, w->win_h);
+        bcos_axis_kernel_init(&vk, in->height, w->out_h, w->y0, w->win_h);
         row_first = kernel_first(&vk);
         row_end = kernel_end(&vk, w->win_h);
         kernel_rebase(&vk, w->win_h);
@@ -186,18 +164,18 @@ static void horizontal_then_vertical(uint8_t *out, const pixel_view *in, const r
     size_t rows_stride = in->stride;
     uint8_t *temp = NULL;
     if (need_horizontal) {
-        axis_kernel hk;
-        axis_kernel_init(&hk, in->width, w->out_w, w->x0, w->win_w);
+        bcos_axis_kernel hk;
+        bcos_axis_kernel_init(&hk, in->width, w->out_w, w->x0, w->win_w);
         temp = xmalloc((size_t)(row_end - row_first) * win_stride);
-        horizontal_pass(temp, in->rgb + (size_t)row_first * in->stride, in->stride, row_end - row_first, &hk,
-                        w->win_w);
-        axis_kernel_free(&hk);
+        horizontal_pass(temp, in->rgb + (size_t)row_first * in->stride, in->stride, in->width, row_end - row_first,
+                        &hk, w->win_w);
+        bcos_axis_kernel_free(&hk);
         rows = temp;
         rows_stride = win_stride;
     }
     if (need_vertical) {
         vertical_pass(out, w->win_w, rows, rows_stride, &vk, w->win_h);
-        axis_kernel_free(&vk);
+        bcos_axis_kernel_free(&vk);
     } else {
         copy_rows(out, rows, rows_stride, w->win_h, win_stride);
     }
@@ -208,11 +186,11 @@ static void horizontal_then_vertical(uint8_t *out, const pixel_view *in, const r
  * pass (the vertical pass is always needed here). */
 static void vertical_then_horizontal(uint8_t *out, const pixel_view *in, const resize_window_spec *w) {
     int need_horizontal = w->out_w != in->width;
-    axis_kernel vk, hk = {0};
-    axis_kernel_init(&vk, in->height, w->out_h, w->y0, w->win_h);
+    bcos_axis_kernel vk, hk = {0};
+    bcos_axis_kernel_init(&vk, in->height, w->out_h, w->y0, w->win_h);
     int col_first = w->x0, col_end = w->x0 + w->win_w;
     if (need_horizontal) {
-        axis_kernel_init(&hk, in->width, w->out_w, w->x0, w->win_w);
+        bcos_axis_kernel_init(&hk, in->width, w->out_w, w->x0, w->win_w);
         col_first = kernel_first(&hk);
         col_end = kernel_end(&hk, w->win_w);
         kernel_rebase(&hk, w->win_w);
@@ -220,10 +198,10 @@ static void vertical_then_horizontal(uint8_t *out, const pixel_view *in, const r
     int cols = col_end - col_first;
     uint8_t *temp = need_horizontal ? xmalloc((size_t)w->win_h * cols * CHANNELS) : out;
     vertical_pass(temp, cols, in->rgb + (size_t)col_first * CHANNELS, in->stride, &vk, w->win_h);
-    axis_kernel_free(&vk);
+    bcos_axis_kernel_free(&vk);
     if (need_horizontal) {
-        horizontal_pass(out, temp, (size_t)cols * CHANNELS, w->win_h, &hk, w->win_w);
-        axis_kernel_free(&hk);
+        horizontal_pass(out, temp, (size_t)cols * CHANNELS, cols, w->win_h, &hk, w->win_w);
+        bcos_axis_kernel_free(&hk);
         free(temp);
     }
 }
