@@ -1,13 +1,13 @@
 /* Benchmark: decoding and preprocessing of real photos from WebDataset shards on the CPU, as the
  * data path feeds a model of input size 224. bench/preprocess.sh runs it beside
  * bench/peer_preprocess.py (PIL, open_clip, webdataset) and against itself.
- * Usage: bench_preprocess TASK URLS PASSES THREADS
+ * Usage: bench_preprocess TASK[-MODE] URLS PASSES THREADS, MODE a decoding mode: exact (the default)
+ * or fast (JPEGs shrunk in the DCT).
  *   decode       decode every image (held in memory), THREADS threads
  *   eval         decode + CLIP's evaluation preprocessing to the normalised [3, 224, 224] tensor
- *   eval-fast    the same with fast decoding (JPEGs shrunk in the DCT)
  *   train        decode + training crop and flip to the B-cos input and the CLIP tensor
  *   loader       the epoch loader with the image sample function (CLIP tensors) reading the shards
- *                (from disk or HTTP), THREADS workers; loader-fast with fast decoding
+ *                (from disk or HTTP), THREADS workers
  *   digest       one line per image: the CRC-32 of its exact 224 centre crop, in shard order
  *   diff         fast against exact decoding: mean and max abs difference of the CLIP tensors
  * Timed tasks run one untimed pass, then PASSES timed ones, and print the median. */
@@ -44,7 +44,8 @@ typedef struct {
 } photo_set;
 
 typedef struct {
-    const char *task;
+    const char *task; /* without its mode */
+    bcos_decode_mode mode;
     bcos_url_list urls;
     int passes, threads;
     photo_set set;
@@ -95,14 +96,13 @@ static void work_on(const bench *b, const photo *p, scratch *w) {
         bcos_image img;
         rc = bcos_image_decode(&img, p->data, p->len, p->shard, err, sizeof err);
         bcos_image_free(&img);
-    } else if (strncmp(b->task, "eval", 4) == 0) {
-        bcos_decode_mode mode = strcmp(b->task, "eval-fast") == 0 ? BCOS_DECODE_FAST : BCOS_DECODE_EXACT;
-        rc = bcos_clip_eval_decode_crop(w->crop, p->data, p->len, S, mode, p->shard, err, sizeof err);
+    } else if (strcmp(b->task, "eval") == 0) {
+        rc = bcos_clip_eval_decode_crop(w->crop, p->data, p->len, S, b->mode, p->shard, err, sizeof err);
         if (rc == 0) bcos_clip_normalize(w->out, w->crop, S, bcos_clip_mean, bcos_clip_std);
     } else {
         bcos_train_augment aug = {.seed = 1};
-        rc = bcos_train_decode_crop(w->crop, p->data, p->len, S, &aug, p->shard, p->index, BCOS_DECODE_EXACT, p->shard,
-                                    err, sizeof err);
+        rc = bcos_train_decode_crop(w->crop, p->data, p->len, S, &aug, p->shard, p->index, b->mode, p->shard, err,
+                                    sizeof err);
         if (rc == 0) {
             bcos_bcos6_input(w->out, w->crop, S);
             bcos_clip_normalize(w->out + 6 * S * S, w->crop, S, bcos_clip_mean, bcos_clip_std);
@@ -188,7 +188,7 @@ static long loader_epoch(const bench *b, uint64_t epoch, const bcos_image_sample
 
 static void time_loader(const bench *b, double *times, long *images) {
     bcos_image_sample_config icfg = {.size = S, .kind = BCOS_INPUT_CLIP};
-    icfg.decode = strcmp(b->task, "loader-fast") == 0 ? BCOS_DECODE_FAST : BCOS_DECODE_EXACT;
+    icfg.decode = b->mode;
     for (int pass = 0; pass <= b->passes; pass++) {
         double t0 = bcos_now_seconds();
         *images = loader_epoch(b, (uint64_t)pass, &icfg);
@@ -243,9 +243,14 @@ static void print_fast_difference(const bench *b) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) bcos_fail("usage: %s TASK URLS PASSES THREADS", argv[0]);
+    if (argc != 5) bcos_fail("usage: %s TASK[-MODE] URLS PASSES THREADS", argv[0]);
     bench b = {.task = argv[1], .passes = atoi(argv[3]), .threads = atoi(argv[4])};
     char err[BCOS_ERRLEN];
+    char *dash = strchr(argv[1], '-');
+    if (dash) {
+        *dash = '\0';
+        if (bcos_decode_mode_parse(&b.mode, dash + 1, err, sizeof err)) bcos_fail("%s", err);
+    }
     if (b.passes < 1 || b.threads < 1) bcos_fail("PASSES and THREADS must be positive");
     if (bcos_urls_expand(&b.urls, argv[2], err, sizeof err)) bcos_fail("%s", err);
     load_photos(&b);
@@ -259,15 +264,16 @@ int main(int argc, char **argv) {
     }
     double *times = xmalloc((size_t)(b.passes + 1) * sizeof(double));
     long images = b.set.count;
-    if (strncmp(b.task, "loader", 6) == 0)
+    if (strcmp(b.task, "loader") == 0)
         time_loader(&b, times, &images);
-    else if (strcmp(b.task, "decode") == 0 || strncmp(b.task, "eval", 4) == 0 || strcmp(b.task, "train") == 0)
+    else if (strcmp(b.task, "decode") == 0 || strcmp(b.task, "eval") == 0 || strcmp(b.task, "train") == 0)
         time_in_memory(&b, times);
     else
         bcos_fail("unknown task '%s'", b.task);
     double median = bench_median(times + 1, b.passes);
-    printf("bcos %s: %ld images, median of %d passes %.3f s, %.1f img/s (%.1f per core, %d threads)\n", b.task, images,
-           b.passes, median, images / median, images / median / b.threads, b.threads);
+    printf("bcos %s, %s decoding: %ld images, median of %d passes %.3f s, %.1f img/s (%.1f per core, %d threads)\n",
+           b.task, bcos_decode_mode_name(b.mode), images, b.passes, median, images / median, images / median / b.threads,
+           b.threads);
     free(times);
     return 0;
 }

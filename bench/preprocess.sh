@@ -39,24 +39,22 @@ for threads in 1 2; do compare 3 loader-fast $threads; done
 echo "== training crops (random resized crop + flip, B-cos input and CLIP tensor) against torchvision's"
 for threads in 1 2; do compare "" train $threads; done
 
+# Two loader runs (URLS_A on THREADS_A workers, then B) and B's rate over A's, twice.
+loader_ratio() { # WHAT URLS_A THREADS_A URLS_B THREADS_B
+  for run in 1 2; do
+    a=$("$BENCH" loader "$2" "$PASSES" "$3")
+    b=$("$BENCH" loader "$4" "$PASSES" "$5")
+    echo "$a"
+    echo "$b"
+    echo "$1: $(ratio "$(rate "$b")" "$(rate "$a")")x"
+  done
+}
+
 echo "== d) the loader: 2 worker threads against 1, reading from disk"
-for run in 1 2; do
-  one=$("$BENCH" loader "$URLS" "$PASSES" 1)
-  two=$("$BENCH" loader "$URLS" "$PASSES" 2)
-  echo "$one"
-  echo "$two"
-  echo "scaling 2/1 threads: $(ratio "$(rate "$two")" "$(rate "$one")")x"
-done
-echo "   over HTTP from the local test server against disk, 2 worker threads"
+loader_ratio "2 threads / 1 thread" "$URLS" 1 "$URLS" 2
+echo "   over HTTP from the local test server (second line) against disk, 2 worker threads"
 build/bcos_test_server "$DIR" > /tmp/bcos_bench_server.txt &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 while [ ! -s /tmp/bcos_bench_server.txt ]; do sleep 0.1; done
-HTTP_URLS="$(head -1 /tmp/bcos_bench_server.txt){0..$((SHARDS - 1))}.tar"
-for run in 1 2; do
-  disk=$("$BENCH" loader "$URLS" "$PASSES" 2)
-  http=$("$BENCH" loader "$HTTP_URLS" "$PASSES" 2)
-  echo "$disk"
-  echo "$http (HTTP)"
-  echo "HTTP/disk: $(ratio "$(rate "$http")" "$(rate "$disk")")x"
-done
+loader_ratio "HTTP / disk" "$URLS" 2 "$(head -1 /tmp/bcos_bench_server.txt){0..$((SHARDS - 1))}.tar" 2
