@@ -19,7 +19,7 @@ expect_fail() {
 }
 
 S=$TMP/run/student.safetensors
-if "$BCOS" distill jobs/distill-tiny.json --out "$S" --steps 12 --log-every 4 >"$TMP/out" 2>"$TMP/err"; then ok; else
+if "$BCOS" distill jobs/distill-tiny.json --db "$TMP/bcos.db" --out "$S" --steps 12 --log-every 4 >"$TMP/out" 2>"$TMP/err"; then ok; else
   bad "distill failed: $(cat "$TMP/err")"; fi
 grep -q "step 12/12 loss" "$TMP/err" && ok || bad "distill prints progress lines"
 grep -q "skipping .*truncated" "$TMP/err" && ok || bad "distill skips the corrupt fixtures with a warning"
