@@ -212,16 +212,30 @@ int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen
     return -1;
 }
 
-/* An option's value as text; exact (round-trips) when exact is set, else short for --help. */
+/* The shortest text that reads back as x exactly (as a float when single is set). */
+static void format_exact(char *value, size_t len, double x, int single) {
+    for (int digits = single ? 6 : 15; digits <= 17; digits++) {
+        snprintf(value, len, "%.*g", digits, x);
+        double back = strtod(value, NULL);
+        if (single ? (float)back == (float)x : back == x) return;
+    }
+}
+
+/* An option's value as text; exact (reads back the same) when exact is set, else short for --help. */
 static void format_value(char *value, size_t len, const option *o, const bcos_distill_config *cfg, int exact) {
     const char *field = (const char *)cfg + o->offset;
     switch (o->type) {
     case OPT_STR: snprintf(value, len, "%s", field); break;
     case OPT_INT: snprintf(value, len, "%d", *(const int *)field); break;
     case OPT_I64: snprintf(value, len, "%lld", (long long)*(const int64_t *)field); break;
-    case OPT_F64: snprintf(value, len, exact ? "%.17g" : "%g", *(const double *)field); break;
-    case OPT_F32: snprintf(value, len, exact ? "%.9g" : "%g", (double)*(const float *)field); break;
     case OPT_BOOL: snprintf(value, len, "%s", *(const int *)field ? "true" : "false"); break;
+    case OPT_F64:
+    case OPT_F32: {
+        double x = o->type == OPT_F64 ? *(const double *)field : (double)*(const float *)field;
+        if (exact) format_exact(value, len, x, o->type == OPT_F32);
+        else snprintf(value, len, "%g", x);
+        break;
+    }
     }
 }
 
@@ -234,11 +248,11 @@ char *bcos_distill_job_text(const bcos_distill_config *cfg) {
         if (o->role != JOB) continue;
         char value[600];
         format_value(value, sizeof value, o, cfg, 1);
-        /* numbers as written, not through a double: int64 seeds and %.17g stay exact */
+        /* numbers as formatted here, not through cJSON's double: int64 seeds stay exact */
         if (o->type == OPT_STR) cJSON_AddStringToObject(root, o->name, value);
         else cJSON_AddRawToObject(root, o->name, value);
     }
-    char *text = cJSON_Print(root);
+    char *text = cJSON_PrintUnformatted(root);
     BCOS_CHECK(text != NULL, "cJSON could print");
     cJSON_Delete(root);
     return text;

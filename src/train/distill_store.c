@@ -96,11 +96,12 @@ static int checkpoint(distill_run *r, char *err, size_t errlen) {
 
 int distill_store_after_step(distill_run *r, int *stop, char *err, size_t errlen) {
     const bcos_distill_config *cfg = r->cfg;
-    if (!r->store) return 0;
     int last = r->step == cfg->steps;
+    /* taken even without a store, so that they do not linger for a later run */
     int checkpoint_signal = atomic_exchange(&g_checkpoint_signal, 0);
     /* on the last step a request to stop is moot: the run finishes */
     int stop_signal = last ? 0 : atomic_exchange(&g_stop_signal, 0);
+    if (!r->store) return 0;
     int due = last || checkpoint_signal || stop_signal ||
               (cfg->checkpoint_every > 0 && r->step % cfg->checkpoint_every == 0) ||
               (cfg->checkpoint_minutes > 0 && bcos_now_seconds() - r->checkpoint_time >= cfg->checkpoint_minutes * 60);

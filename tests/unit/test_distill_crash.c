@@ -28,14 +28,15 @@
 
 static const char *g_bin;
 static char *g_dir, *g_images, *g_log;
-/* The uninterrupted run: its student, final optimizer state, metrics and duration. */
-static char *g_ref_out, *g_ref_optimizer, *g_ref_metrics;
-static double g_ref_seconds;
-
 /* One sequence of runs on its own store: dir/bcos.db, the student at dir/student.safetensors. */
 typedef struct {
     char *dir, *db, *out;
 } chain;
+
+/* The uninterrupted run: its chain, final optimizer state, metrics and duration. */
+static chain g_ref;
+static char *g_ref_optimizer, *g_ref_metrics;
+static double g_ref_seconds;
 
 static chain chain_new(const char *name) {
     chain c = {helper_path(g_dir, name), NULL, NULL};
@@ -189,7 +190,7 @@ static long long newest_checkpoint(const chain *c) {
 /* A completed chain ended as the uninterrupted run did. */
 static void check_like_reference(const chain *c, const char *what) {
     char *student = final_file(c->db, "student"), *optimizer = final_file(c->db, "optimizer");
-    CHECK_MSG(same_file(c->out, g_ref_out), "%s: the student differs from the uninterrupted run's", what);
+    CHECK_MSG(same_file(c->out, g_ref.out), "%s: the student differs from the uninterrupted run's", what);
     CHECK_MSG(same_file(student, c->out), "%s: the final checkpoint's student is not the one saved", what);
     CHECK_MSG(same_file(optimizer, g_ref_optimizer), "%s: the final optimizer state differs", what);
     char *metrics = metrics_dump(c->db);
@@ -212,18 +213,16 @@ static void complete(const chain *c, const char *const *extra, const char *what)
 }
 
 static void run_reference(void) {
-    chain c = chain_new("reference");
+    g_ref = chain_new("reference");
     double t0 = now_seconds();
-    int status = wait_for(start(&c, NULL, NULL));
+    int status = wait_for(start(&g_ref, NULL, NULL));
     g_ref_seconds = now_seconds() - t0;
     CHECK_MSG(exited_with(status, 0), "the uninterrupted run failed (status %d)", status);
     if (!exited_with(status, 0)) print_log();
-    g_ref_out = xstrdup(c.out);
-    g_ref_optimizer = final_file(c.db, "optimizer");
-    g_ref_metrics = metrics_dump(c.db);
-    CHECK(g_ref_optimizer != NULL && newest_checkpoint(&c) == 30);
-    CHECK(sql_int(&c, "SELECT count(*) FROM metrics") == 30 && sql_int(&c, "SELECT min(step) FROM metrics") == 1);
-    chain_free(&c);
+    g_ref_optimizer = final_file(g_ref.db, "optimizer");
+    g_ref_metrics = metrics_dump(g_ref.db);
+    CHECK(g_ref_optimizer != NULL && newest_checkpoint(&g_ref) == 30);
+    CHECK(sql_int(&g_ref, "SELECT count(*) FROM metrics") == 30 && sql_int(&g_ref, "SELECT min(step) FROM metrics") == 1);
 }
 
 /* One chain through every crash point: each kill, then the next run resumes (and is killed at the
@@ -346,19 +345,18 @@ static void test_signals(void) {
     chain_free(&c);
 }
 
-/* --resume of a run the store does not have, and a changed job under an existing name: one line
- * each, exit status 1. */
+/* --resume of a run the store does not have, and a changed job under the name of a run that exists
+ * (the uninterrupted one): refused, exit status 1. */
 static void test_refusals(void) {
     chain c = chain_new("refused");
     static const char *const RESUME[] = {"--resume", "true", NULL};
     int status = wait_for(start(&c, NULL, RESUME));
     CHECK_MSG(exited_with(status, 1) && log_has("no run named 'crash'") && log_has("nothing to resume"),
               "--resume of an unknown run is refused");
-    complete(&c, NULL, "a fresh run");
-    static const char *const CHANGED[] = {"--lr", "0.002", NULL};
-    status = wait_for(start(&c, NULL, CHANGED));
-    CHECK_MSG(exited_with(status, 1) && log_has("exists with a different job"), "a changed job is refused");
     chain_free(&c);
+    static const char *const CHANGED[] = {"--lr", "0.002", NULL};
+    status = wait_for(start(&g_ref, NULL, CHANGED));
+    CHECK_MSG(exited_with(status, 1) && log_has("exists with a different job"), "a changed job is refused");
 }
 
 int main(void) {
@@ -390,6 +388,7 @@ int main(void) {
     printf("uninterrupted run %.2f s; named points %.2f s, random kills %.2f s, signals and refusals %.2f s\n",
            g_ref_seconds, t1 - t0, t2 - t1, now_seconds() - t2);
     helper_remove_tree(g_dir);
-    free(g_ref_out), free(g_ref_optimizer), free(g_ref_metrics), free(g_images), free(g_log), free(g_dir);
+    chain_free(&g_ref);
+    free(g_ref_optimizer), free(g_ref_metrics), free(g_images), free(g_log), free(g_dir);
     return test_summary("distill_crash");
 }
