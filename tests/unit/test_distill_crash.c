@@ -2,7 +2,7 @@
  * completes, against one uninterrupted run of the same job (30 steps, a checkpoint every 3):
  *  - SIGKILL at every named crash point of a checkpoint (BCOS_CRASH_AT), at the first checkpoint
  *    and at later ones, each kill followed by the next in one chain of resumes;
- *  - SIGKILL at 24 random instants (a seeded RNG over the uninterrupted run's duration);
+ *  - SIGKILL at 20 random instants or more (a seeded RNG over 0.4 of the uninterrupted run's duration);
  *  - SIGUSR1 (a checkpoint, training goes on) and SIGTERM (a checkpoint, exit status 75, the run
  *    preempted), each recorded as a preemption event;
  *  - a damaged newest checkpoint: --resume reports it, falls back to the one before it, and still
@@ -22,7 +22,7 @@
 #include "bcos/rng.h"
 
 #define RUN "crash"
-#define RANDOM_KILLS 24
+#define RANDOM_KILLS 20
 #define MAX_ATTEMPTS 200
 #define EXIT_PREEMPTED 75
 
@@ -271,8 +271,8 @@ static void test_random_kills(void) {
         int attempts = 0, done = 0;
         while (!done && attempts++ < MAX_ATTEMPTS) {
             pid_t pid = start(&c, NULL, NULL);
-            /* half the uninterrupted run at most: a resumed run has less left to do */
-            sleep_seconds(0.5 * g_ref_seconds * bcos_rng_uniform(&rng));
+            /* 0.4 of the uninterrupted run at most: a resumed run has less left to do */
+            sleep_seconds(0.4 * g_ref_seconds * bcos_rng_uniform(&rng));
             kill(pid, SIGKILL);
             int status = wait_for(pid);
             if (killed(status)) {
