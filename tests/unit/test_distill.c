@@ -1,7 +1,8 @@
 /* The single-process distill loop on the tiny fixture teacher and synthetic images:
  *  - a short run measurably raises the held-out student-teacher cosine;
  *  - two runs with the same seed save bit-identical students, another seed does not;
- *  - the text term trains too, and bad settings and job files are refused naming the culprit. */
+ *  - the text term and the SigLIP loss train too, non-finite steps are skipped and counted, and bad
+ *    settings and job files are refused naming the culprit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,21 @@ static void check_text_term_and_siglip(const bcos_image_set *set) {
     CHECK(isfinite(r.final_loss) && r.holdout_cos_after > r.holdout_cos_before);
 }
 
+/* A learning rate that overflows the weights: the non-finite steps are skipped and counted, the run ends. */
+static void check_skipped_steps(const bcos_image_set *set) {
+    bcos_distill_config cfg;
+    bcos_distill_report r;
+    char err[BCOS_ERRLEN];
+    base_config(&cfg, "");
+    cfg.steps = 6;
+    cfg.warmup_steps = 0;
+    cfg.holdout = 0;
+    cfg.lr = 1e38;
+    CHECK_MSG(bcos_distill_run(&cfg, set, &r, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(r.steps_done == 6 && r.skipped_steps >= 1 && r.skipped_steps < 6, "%lld of 6 steps skipped",
+              (long long)r.skipped_steps);
+}
+
 static void expect_error(int rc, const char *err, const char *needle) {
     CHECK_MSG(rc == -1, "refused (wanted an error naming '%s')", needle);
     CHECK_MSG(strstr(err, needle) != NULL, "error '%s' names '%s'", err, needle);
@@ -161,6 +177,7 @@ int main(void) {
     synthetic_images(&set, 64, 32, 5);
     check_training(&set);
     check_text_term_and_siglip(&set);
+    check_skipped_steps(&set);
     check_bad_settings(&set);
     bcos_image_set_free(&set);
     char cmd[300];
