@@ -9,17 +9,13 @@
 #include "bcos/check.h"
 #include "bcos/log.h"
 #include "bcos/rng.h"
+#include "bench_common.h"
 #include "bcos/train.h"
 
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
-    const char *model = argc > 1 ? argv[1] : "bcos-tiny";
-    int batch = argc > 2 ? atoi(argv[2]) : 32, iters = argc > 3 ? atoi(argv[3]) : 5;
-    if (batch < 1 || iters < 1) bcos_fail("usage: bench_distill_step [MODEL] [BATCH] [ITERS]");
+    bench_args args = bench_parse(argc, argv, "bcos-tiny", 32);
+    const char *model = args.model;
+    int batch = args.batch, iters = args.iters;
     bcos_clip_config cfg;
     char err[BCOS_ERRLEN];
     if (bcos_clip_config_load(&cfg, model, err, sizeof err) != 0) bcos_fail("%s", err);
@@ -55,8 +51,7 @@ int main(int argc, char **argv) {
         bcos_adam_step(&adam, student.params.data, grads, 1e-4);
         times[i] = bcos_now_seconds() - t0;
     }
-    qsort(times + 1, (size_t)iters, sizeof(double), compare_double);
-    double median = times[1 + iters / 2];
+    double median = bench_median(times + 1, iters);
     printf("bcos %s distill step: batch %d, median %.3f s, %.2f img/s\n", model, batch, median, batch / median);
     free(times);
     bcos_adam_free(&adam);

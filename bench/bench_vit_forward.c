@@ -8,16 +8,12 @@
 #include "bcos/clip.h"
 #include "bcos/log.h"
 #include "bcos/rng.h"
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
-    const char *model = argc > 1 ? argv[1] : "ViT-B-16";
-    int batch = argc > 2 ? atoi(argv[2]) : 8, iters = argc > 3 ? atoi(argv[3]) : 5;
-    if (batch < 1 || iters < 1) bcos_fail("usage: bench_vit_forward [MODEL] [BATCH] [ITERS]");
+    bench_args args = bench_parse(argc, argv, "ViT-B-16", 8);
+    const char *model = args.model;
+    int batch = args.batch, iters = args.iters;
     bcos_clip_config cfg;
     char err[BCOS_ERRLEN];
     if (bcos_clip_config_load(&cfg, model, err, sizeof err) != 0) bcos_fail("%s", err);
@@ -37,9 +33,8 @@ int main(int argc, char **argv) {
         bcos_clip_encode_image(&m, out, images, batch);
         times[i] = bcos_now_seconds() - t0;
     }
-    qsort(times, (size_t)iters, sizeof(double), compare_double);
-    printf("bcos %s forward: batch %d, median %.3f s, %.2f img/s\n", model, batch, times[iters / 2],
-           batch / times[iters / 2]);
+    double median = bench_median(times, iters);
+    printf("bcos %s forward: batch %d, median %.3f s, %.2f img/s\n", model, batch, median, batch / median);
     free(times);
     free(out);
     free(images);

@@ -23,6 +23,7 @@ def main():
     torch.manual_seed(1)
     config_path = REPO / "src" / "model" / "configs" / f"{model_name}.json"
     cfg = json.loads(config_path.read_text())
+    cfg["vision_cfg"].setdefault("head_width", 64)  # open_clip's default, which the real configs leave out
     open_clip.add_model_config(config_path)
     teacher = open_clip.create_model(model_name, pretrained=None).eval()
     student = BcosStudent(cfg, keep_biases=False, plain_proj=False)

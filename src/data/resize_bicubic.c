@@ -89,10 +89,16 @@ static void horizontal_pass(uint8_t *out, const uint8_t *in, size_t in_stride, i
         for (int i = 0; i < count; i++) {
             const int32_t *w = k->weight + (size_t)i * k->ksize;
             const uint8_t *src = row + (size_t)k->start[i] * CHANNELS;
-            int32_t acc[CHANNELS] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1)};
-            for (int t = 0; t < k->taps[i]; t++)
-                for (int c = 0; c < CHANNELS; c++) acc[c] += src[t * CHANNELS + c] * w[t];
-            for (int c = 0; c < CHANNELS; c++) dst[i * CHANNELS + c] = clip8(acc[c]);
+            /* Three named sums, not an array: they stay in registers. */
+            int32_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
+            for (int t = 0; t < k->taps[i]; t++, src += CHANNELS) {
+                r += src[0] * w[t];
+                g += src[1] * w[t];
+                b += src[2] * w[t];
+            }
+            dst[i * CHANNELS + 0] = clip8(r);
+            dst[i * CHANNELS + 1] = clip8(g);
+            dst[i * CHANNELS + 2] = clip8(b);
         }
     }
 }
@@ -101,17 +107,15 @@ static void horizontal_pass(uint8_t *out, const uint8_t *in, size_t in_stride, i
 static void vertical_pass(uint8_t *out, int width, const uint8_t *in, size_t in_stride, int first_row,
                           const axis_kernel *k, int count) {
     size_t n = (size_t)width * CHANNELS;
-    int32_t *acc = xmalloc(n * sizeof(int32_t));
     for (int i = 0; i < count; i++) {
         const int32_t *w = k->weight + (size_t)i * k->ksize;
-        for (size_t j = 0; j < n; j++) acc[j] = 1 << (PRECISION_BITS - 1);
-        for (int t = 0; t < k->taps[i]; t++) {
-            const uint8_t *src = in + (size_t)(k->start[i] + t - first_row) * in_stride;
-            for (size_t j = 0; j < n; j++) acc[j] += src[j] * w[t];
+        const uint8_t *top = in + (size_t)(k->start[i] - first_row) * in_stride;
+        for (size_t j = 0; j < n; j++) {
+            int32_t acc = 1 << (PRECISION_BITS - 1);
+            for (int t = 0; t < k->taps[i]; t++) acc += top[(size_t)t * in_stride + j] * w[t];
+            out[(size_t)i * n + j] = clip8(acc);
         }
-        for (size_t j = 0; j < n; j++) out[(size_t)i * n + j] = clip8(acc[j]);
     }
-    free(acc);
 }
 
 void bcos_resize_bicubic_window(uint8_t *out, const bcos_image *in, int out_w, int out_h, int x0, int y0,

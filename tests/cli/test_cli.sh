@@ -7,24 +7,7 @@ W=tests/fixtures/clip/tiny_openclip.safetensors
 IMG=tests/fixtures/image/landscape_1200x800.jpg
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# expect_fail NEEDLE CMD...: exit status non-zero, exactly one line on stderr that contains NEEDLE
-expect_fail() {
-  needle=$1; shift
-  if "$@" >"$TMP/out" 2>"$TMP/err"; then bad "$* succeeded"; return; fi
-  lines=$(wc -l <"$TMP/err")
-  if [ "$lines" -ne 1 ]; then bad "$*: $lines error lines: $(cat "$TMP/err")"; return; fi
-  if grep -qF -- "$needle" "$TMP/err"; then ok; else bad "$*: error '$(cat "$TMP/err")' lacks '$needle'"; fi
-}
-
-# expect_ok CMD...: exit status zero
-expect_ok() {
-  if "$@" >"$TMP/out" 2>"$TMP/err"; then ok; else bad "$* failed: $(cat "$TMP/err")"; fi
-}
+. tests/cli/lib.sh
 
 expect_ok "$BCOS" --help
 grep -q "encode-image" "$TMP/out" && ok || bad "--help lists encode-image"
@@ -70,5 +53,4 @@ expect_fail "--classes" "$BCOS" zeroshot --weights "$W" --model bcos-tiny "$IMG"
 printf 'a photo of a thing\n' >"$TMP/templates.txt"
 expect_fail "{c}" "$BCOS" zeroshot --weights "$W" --model bcos-tiny --classes a,b --templates-file "$TMP/templates.txt" "$IMG"
 
-echo "test_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summarize test_cli

@@ -9,15 +9,7 @@ BCOS=$1
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 IMG=tests/fixtures/image/landscape_1200x800.jpg
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect_fail() {
-  needle=$1; shift
-  if "$@" >"$TMP/out" 2>"$TMP/err"; then bad "$* succeeded"; return; fi
-  [ "$(wc -l <"$TMP/err")" -eq 1 ] || { bad "$*: not one error line: $(cat "$TMP/err")"; return; }
-  grep -qF -- "$needle" "$TMP/err" && ok || bad "$*: error '$(cat "$TMP/err")' lacks '$needle'"
-}
+. tests/cli/lib.sh
 
 S=$TMP/run/student.safetensors
 if "$BCOS" distill jobs/distill-tiny.json --db "$TMP/bcos.db" --out "$S" --steps 12 --log-every 4 >"$TMP/out" 2>"$TMP/err"; then ok; else
@@ -50,5 +42,4 @@ expect_fail "not a B-cos student" "$BCOS" explain --weights tests/fixtures/clip/
 expect_fail "--text" "$BCOS" explain --weights "$S" --image "$IMG"
 expect_fail "missing.jpg" "$BCOS" explain --weights "$S" --image "$TMP/missing.jpg" --text x
 
-echo "test_distill_explain: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summarize test_distill_explain

@@ -62,6 +62,16 @@ static void check_reproduces_teacher(const bcos_clip *t, bcos_rng *rng) {
     bcos_student_free(&s);
 }
 
+/* s <- the teacher B-cosified with these options. */
+static void bcosify(bcos_student *s, const bcos_clip *t, float b, int keep_biases, int plain_proj) {
+    bcos_student_options opt = bcos_student_default_options();
+    opt.b = b;
+    opt.keep_biases = keep_biases;
+    opt.plain_proj = plain_proj;
+    bcos_student_init(s, &t->cfg, &opt, bcos_backend_cpu());
+    bcos_student_from_clip(s, t);
+}
+
 /* L = sum(out * R) in double. */
 static double loss_of(const bcos_student *s, bcos_student_acts *a, const float *x6, const float *R, float b,
                       float bs, int B) {
@@ -74,13 +84,8 @@ static double loss_of(const bcos_student *s, bcos_student_acts *a, const float *
 
 /* Central differences on a few coordinates of every parameter tensor and of the input. */
 static void check_gradients(const bcos_clip *t, bcos_rng *rng, float b, int keep_biases, int plain_proj) {
-    bcos_student_options opt = bcos_student_default_options();
-    opt.b = b;
-    opt.keep_biases = keep_biases;
-    opt.plain_proj = plain_proj;
     bcos_student s;
-    bcos_student_init(&s, &t->cfg, &opt, bcos_backend_cpu());
-    bcos_student_from_clip(&s, t);
+    bcosify(&s, t, b, keep_biases, plain_proj);
     enum { B = 2 };
     int S = t->cfg.image_size, E = t->cfg.embed_dim;
     size_t nx = (size_t)B * 6 * S * S;
@@ -125,13 +130,8 @@ static void check_gradients(const bcos_clip *t, bcos_rng *rng, float b, int keep
 
 /* Completeness: |sum terms - score| / sum |terms| < 1e-4, terms in double. */
 static void check_completeness(const bcos_clip *t, bcos_rng *rng, float b, int keep_biases, int plain_proj) {
-    bcos_student_options opt = bcos_student_default_options();
-    opt.b = b;
-    opt.keep_biases = keep_biases;
-    opt.plain_proj = plain_proj;
     bcos_student s;
-    bcos_student_init(&s, &t->cfg, &opt, bcos_backend_cpu());
-    bcos_student_from_clip(&s, t);
+    bcosify(&s, t, b, keep_biases, plain_proj);
     enum { B = 3 };
     int S = t->cfg.image_size, E = t->cfg.embed_dim;
     size_t per = (size_t)6 * S * S;

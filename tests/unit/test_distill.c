@@ -4,8 +4,11 @@
  *  - with a store: a stop requested before the first step ends it there, preempted, and the next
  *    call resumes it to the student the uninterrupted run saved, bit for bit;
  *  - the job text holds what changes the training and only that;
- *  - the text term trains too, and bad settings and job files are refused naming the culprit.
+ *  - the text term and the SigLIP loss train too, non-finite steps are skipped and counted (and
+ *    recorded in the store), and bad settings and job files are refused naming the culprit.
  * (tests/unit/test_distill_crash.c kills and resumes the real binary.) */
+#include "store_helpers.h"
+
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -180,6 +183,32 @@ static void check_text_term_and_siglip(const bcos_image_set *set) {
     CHECK(isfinite(r.final_loss) && r.holdout_cos_after > r.holdout_cos_before);
 }
 
+/* A learning rate that overflows the weights: the non-finite steps are skipped and counted, the run
+ * ends; the store has a skip event and a metrics row with the batch skipped for each, and a resume
+ * counts them again from the checkpoint. */
+static void check_skipped_steps(const bcos_image_set *set) {
+    bcos_distill_config cfg;
+    bcos_distill_report r;
+    char err[BCOS_ERRLEN], db[128];
+    base_config(&cfg, "");
+    cfg.steps = 6;
+    cfg.warmup_steps = 0;
+    cfg.holdout = 0;
+    cfg.lr = 1e38;
+    snprintf(cfg.run, sizeof cfg.run, "overflow");
+    snprintf(db, sizeof db, "%s/skips.db", g_dir);
+    snprintf(cfg.db, sizeof cfg.db, "%s", db);
+    CHECK_MSG(bcos_distill_run(&cfg, set, &r, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(r.steps_done == 6 && r.skipped_steps >= 1 && r.skipped_steps < 6, "%lld of 6 steps skipped",
+              (long long)r.skipped_steps);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM events WHERE kind = 'skip'") == r.skipped_steps);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM metrics WHERE skipped_samples = 8 AND grad_norm IS NULL") ==
+          r.skipped_steps);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM metrics") == 6);
+    int64_t skipped = r.skipped_steps;
+    CHECK(bcos_distill_run(&cfg, set, &r, err, sizeof err) == 0 && r.resumed_step == 6 && r.skipped_steps == skipped);
+}
+
 static void check_bad_settings(const bcos_image_set *set) {
     bcos_distill_config cfg;
     bcos_distill_report r;
@@ -238,6 +267,7 @@ int main(void) {
     check_preempt_and_resume(&set);
     check_job_text();
     check_text_term_and_siglip(&set);
+    check_skipped_steps(&set);
     check_bad_settings(&set);
     bcos_image_set_free(&set);
     char cmd[300];

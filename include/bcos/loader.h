@@ -1,0 +1,86 @@
+/* The epoch loader: worker threads read their planned shards (bcos/shard_plan.h), turn each
+ * sample into its slot of a batch through a caller's function (decode and preprocess, say), and
+ * hand out whole batches in the plan's order, batch b from worker b mod W. Queues are bounded and
+ * batch buffers are reused, so memory stays fixed. A sample the function refuses is skipped and
+ * counted by reason; a worker whose shards run out before its last batch starts over on them
+ * (counted), so every rank makes the plan's number of batches; a worker that gets no usable sample
+ * from a whole pass over its shards stops the epoch with an error instead of looping. The cursor
+ * after each released batch resumes the epoch exactly. */
+#ifndef BCOS_LOADER_H
+#define BCOS_LOADER_H
+
+#include "bcos/fetch.h"
+#include "bcos/samples.h"
+#include "bcos/shard_plan.h"
+
+#include <stddef.h>
+
+/* What the sample function says about a sample: used, or skipped for a reason. */
+typedef enum {
+    BCOS_SAMPLE_OK = 0,
+    BCOS_SKIP_NO_IMAGE,    /* no member the function can use */
+    BCOS_SKIP_CORRUPT,     /* a payload that does not decode: corrupt, truncated, too large */
+    BCOS_SKIP_UNSUPPORTED, /* a format it does not read */
+    BCOS_SKIP_NO_LABEL,    /* a label was required and is missing */
+    BCOS_SKIP_BAD_LABEL,   /* a label that does not parse or is out of range */
+    BCOS_SKIP_REASONS
+} bcos_sample_verdict;
+
+/* Writes sample s into out (sample_bytes bytes: uint8 crops, floats, whatever the caller batches)
+ * and *label (-1 when it has none). On a skip,
+ * writes a one-line reason into msg. Called from worker threads at once: ctx must allow that. */
+typedef bcos_sample_verdict (*bcos_sample_fn)(void *ctx, const bcos_sample *s, void *out, int *label, char *msg,
+                                              size_t msg_len);
+
+/* Name of a verdict for logs and reports: "ok", "no_image", ... */
+const char *bcos_sample_verdict_name(bcos_sample_verdict v);
+
+typedef struct {
+    const char *const *urls;        /* the shard URLs the plan's indices refer to */
+    const bcos_epoch_plan *plan;    /* kept by the caller until bcos_loader_stop */
+    const bcos_data_cursor *resume; /* NULL: the epoch's start; else a cursor that fits the plan */
+    bcos_fetch_options fetch;
+    size_t sample_bytes;
+    bcos_sample_fn fn;
+    void *ctx;
+    int ready_batches;              /* batches each worker may prepare ahead (at least 1) */
+} bcos_loader_config;
+
+/* Where a batch's sample came from. */
+typedef struct {
+    int shard;   /* index into urls */
+    long index;  /* the sample's index within its shard */
+} bcos_sample_origin;
+
+typedef struct {
+    long index;  /* position in the epoch */
+    long size;   /* the plan's batch size */
+    void *data;  /* size x sample_bytes */
+    int *labels;
+    bcos_sample_origin *origins;
+} bcos_batch;
+
+/* Counters of the whole loader (all workers). */
+typedef struct {
+    bcos_data_counters data;
+    long skipped[BCOS_SKIP_REASONS]; /* by verdict; [BCOS_SAMPLE_OK] counts samples used */
+    long restarts;                   /* passes a worker started over because its shards ran dry */
+} bcos_loader_counters;
+
+typedef struct bcos_loader bcos_loader;
+
+/* Starts the workers. Returns NULL with a message when the resume cursor does not fit the plan. */
+bcos_loader *bcos_loader_start(const bcos_loader_config *cfg, char *err, size_t errlen);
+/* The next batch of the epoch, waiting for it: 1 with *batch set, 0 when the epoch is complete, -1
+ * when a worker failed (bcos_loader_error says why). Release each batch before asking for the next. */
+int bcos_loader_next(bcos_loader *l, bcos_batch **batch);
+/* Gives the batch's buffer back to its worker and moves the cursor past it. */
+void bcos_loader_release(bcos_loader *l, bcos_batch *batch);
+/* The cursor after the batches released so far. */
+void bcos_loader_cursor(bcos_loader *l, bcos_data_cursor *cursor);
+void bcos_loader_counters_get(bcos_loader *l, bcos_loader_counters *out);
+const char *bcos_loader_error(bcos_loader *l);
+/* Stops the workers (a worker inside a network wait finishes that wait first) and frees everything. */
+void bcos_loader_stop(bcos_loader *l);
+
+#endif

@@ -1,0 +1,136 @@
+/* The epoch loader's consumer side: starts one thread per planned worker with its own bounded set
+ * of reusable batch buffers, takes batch b from worker b mod W, and keeps the cursor of the
+ * batches released so far. */
+#include "loader_impl.h"
+
+#include "bcos/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const g_verdict_names[BCOS_SKIP_REASONS] = {
+    "ok", "no_image", "corrupt", "unsupported", "no_label", "bad_label",
+};
+
+const char *bcos_sample_verdict_name(bcos_sample_verdict v) {
+    return v >= 0 && v < BCOS_SKIP_REASONS ? g_verdict_names[v] : "unknown";
+}
+
+static void init_worker(bcos_loader *l, int id, const bcos_data_cursor *start) {
+    const bcos_loader_config *cfg = &l->cfg;
+    loader_worker *w = &l->workers[id];
+    w->loader = l;
+    w->id = id;
+    w->plan = &cfg->plan->workers[id];
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->changed, NULL);
+    w->n_slots = (cfg->ready_batches > 0 ? cfg->ready_batches : 1) + 1;
+    w->slots = xcalloc((size_t)w->n_slots, sizeof *w->slots);
+    w->ready = xcalloc((size_t)w->n_slots, sizeof *w->ready);
+    w->free_slots = xcalloc((size_t)w->n_slots, sizeof *w->free_slots);
+    long size = cfg->plan->batch_size;
+    for (int i = 0; i < w->n_slots; i++) {
+        loader_slot *s = &w->slots[i];
+        s->worker = id;
+        s->batch.size = size;
+        s->batch.data = xmalloc((size_t)size * cfg->sample_bytes);
+        s->batch.labels = xmalloc((size_t)size * sizeof *s->batch.labels);
+        s->batch.origins = xmalloc((size_t)size * sizeof *s->batch.origins);
+        w->free_slots[w->free_count++] = i;
+    }
+    w->pos = start->workers[id];
+    w->turns_done = loader_turns(start->batches_done, id, l->n_workers);
+    w->pass_from_start = w->pos.shard_pos == 0 && w->pos.sample_index == 0;
+}
+
+bcos_loader *bcos_loader_start(const bcos_loader_config *cfg, char *err, size_t errlen) {
+    bcos_data_cursor start;
+    bcos_data_cursor_start(&start, cfg->plan);
+    if (cfg->resume && bcos_data_cursor_check(cfg->resume, cfg->plan, err, errlen)) return NULL;
+    if (cfg->resume) start = *cfg->resume;
+    bcos_loader *l = xcalloc(1, sizeof *l);
+    l->cfg = *cfg;
+    l->cfg.resume = NULL;
+    atomic_init(&l->stopping, false);
+    l->n_workers = cfg->plan->n_workers;
+    l->cursor = start;
+    l->next_batch = start.batches_done;
+    for (int i = 0; i < l->n_workers; i++) init_worker(l, i, &start);
+    for (int i = 0; i < l->n_workers; i++)
+        BCOS_CHECK(pthread_create(&l->workers[i].thread, NULL, loader_worker_main, &l->workers[i]) == 0,
+                   "cannot start a loader thread");
+    return l;
+}
+
+int bcos_loader_next(bcos_loader *l, bcos_batch **batch) {
+    if (l->next_batch >= l->cfg.plan->n_batches) return 0;
+    loader_worker *w = &l->workers[l->next_batch % l->n_workers];
+    pthread_mutex_lock(&w->lock);
+    while (w->ready_count == 0 && !w->finished) pthread_cond_wait(&w->changed, &w->lock);
+    int slot = -1;
+    if (w->ready_count > 0) {
+        slot = w->ready[w->ready_head];
+        w->ready_head = (w->ready_head + 1) % w->n_slots;
+        w->ready_count--;
+    } else {
+        snprintf(l->error, sizeof l->error, "%s", w->failed ? w->error : "loader worker stopped early");
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (slot < 0) return -1;
+    *batch = &w->slots[slot].batch;
+    (*batch)->index = l->next_batch++;
+    return 1;
+}
+
+void bcos_loader_release(bcos_loader *l, bcos_batch *batch) {
+    loader_slot *slot = (loader_slot *)batch;
+    loader_worker *w = &l->workers[slot->worker];
+    l->cursor.batches_done = batch->index + 1;
+    l->cursor.workers[slot->worker] = slot->end;
+    pthread_mutex_lock(&w->lock);
+    w->free_slots[w->free_count++] = (int)(slot - w->slots);
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void bcos_loader_cursor(bcos_loader *l, bcos_data_cursor *cursor) { *cursor = l->cursor; }
+
+void bcos_loader_counters_get(bcos_loader *l, bcos_loader_counters *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < l->n_workers; i++) {
+        loader_worker *w = &l->workers[i];
+        pthread_mutex_lock(&w->lock);
+        bcos_data_counters_add(&out->data, &w->published.data);
+        for (int r = 0; r < BCOS_SKIP_REASONS; r++) out->skipped[r] += w->published.skipped[r];
+        out->restarts += w->published.restarts;
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+const char *bcos_loader_error(bcos_loader *l) { return l->error; }
+
+void bcos_loader_stop(bcos_loader *l) {
+    if (!l) return;
+    atomic_store(&l->stopping, true);
+    for (int i = 0; i < l->n_workers; i++) {
+        loader_worker *w = &l->workers[i];
+        pthread_mutex_lock(&w->lock);
+        pthread_cond_broadcast(&w->changed);
+        pthread_mutex_unlock(&w->lock);
+    }
+    for (int i = 0; i < l->n_workers; i++) {
+        loader_worker *w = &l->workers[i];
+        pthread_join(w->thread, NULL);
+        for (int s = 0; s < w->n_slots; s++) {
+            free(w->slots[s].batch.data);
+            free(w->slots[s].batch.labels);
+            free(w->slots[s].batch.origins);
+        }
+        free(w->slots);
+        free(w->ready);
+        free(w->free_slots);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->changed);
+    }
+    free(l);
+}
