@@ -55,15 +55,13 @@ int bcos_stream_pos_compare(bcos_stream_pos a, bcos_stream_pos b);
 /* Samples a worker's shuffle buffer may hold (bcos/loader.h). */
 #define BCOS_SHUFFLE_MAX (1L << 20)
 
-/* Where one worker stands: the shard of its list it reads, the index of the next sample of that
- * shard to read, and how many times it has started over because its shards gave fewer samples than
- * known. With a shuffle buffer, also its generator and where the samples it holds were read (oldest
- * first, all before the position), so that a resume re-reads them: a worker's cursor grows by one
- * number per held sample (its distance from the previous one in the same shard). */
+/* Where one worker stands: the next sample it reads (the pass counts how many times it has started
+ * over because its shards gave fewer samples than known). With a shuffle buffer, also its generator
+ * and where the samples it holds were read (oldest first, all before `next`), so that a resume
+ * re-reads them: a worker's cursor text grows by one number per held sample (its distance from the
+ * previous one in the same shard). */
 typedef struct {
-    int shard_pos;
-    long sample_index;
-    long pass;
+    bcos_stream_pos next;
     bcos_rng rng;
     long n_held;
     bcos_stream_pos *held;

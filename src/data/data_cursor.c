@@ -59,10 +59,6 @@ void bcos_data_cursor_free(bcos_data_cursor *cursor) {
     }
 }
 
-static bcos_stream_pos worker_position(const bcos_worker_cursor *wc) {
-    return (bcos_stream_pos){wc->shard_pos, wc->sample_index, wc->pass};
-}
-
 /* Held positions within the worker's list, in stream order, all before its position. */
 static int check_held(const bcos_worker_cursor *wc, int worker, const bcos_worker_plan *plan, long shuffle, char *err,
                       size_t errlen) {
@@ -71,7 +67,7 @@ static int check_held(const bcos_worker_cursor *wc, int worker, const bcos_worke
                           wc->n_held, shuffle);
     for (long i = 0; i < wc->n_held; i++) {
         const bcos_stream_pos *h = &wc->held[i];
-        bool ordered = bcos_stream_pos_compare(*h, worker_position(wc)) < 0 &&
+        bool ordered = bcos_stream_pos_compare(*h, wc->next) < 0 &&
                        (i == 0 || bcos_stream_pos_compare(wc->held[i - 1], *h) < 0);
         if (h->shard_pos < 0 || h->shard_pos >= plan->n_shards || h->sample_index < 0 || h->pass < 0 || !ordered)
             return data_error(err, errlen, "data cursor",
@@ -99,8 +95,9 @@ int bcos_data_cursor_check(const bcos_data_cursor *c, const bcos_epoch_plan *pla
         return data_error(err, errlen, "data cursor", "%ld batches done of an epoch of %ld", c->batches_done,
                           plan->n_batches);
     for (int w = 0; w < c->n_workers; w++) {
-        if (c->workers[w].shard_pos >= plan->workers[w].n_shards)
-            return data_error(err, errlen, "data cursor", "worker %d at shard %d of %d", w, c->workers[w].shard_pos,
+        int shard_pos = c->workers[w].next.shard_pos;
+        if (shard_pos >= plan->workers[w].n_shards)
+            return data_error(err, errlen, "data cursor", "worker %d at shard %d of %d", w, shard_pos,
                               plan->workers[w].n_shards);
         if (check_held(&c->workers[w], w, &plan->workers[w], shuffle, err, errlen)) return -1;
     }

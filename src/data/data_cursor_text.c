@@ -60,7 +60,7 @@ int bcos_data_cursor_format(const bcos_data_cursor *c, char *buf, size_t size) {
         CURSOR_VERSION, c->epoch, c->batches_done, c->rank, c->n_ranks, c->n_workers, c->shuffle, c->window);
     for (int w = 0; w < c->n_workers; w++) {
         const bcos_worker_cursor *wc = &c->workers[w];
-        put(&t, " %d,%ld,%ld", wc->shard_pos, wc->sample_index, wc->pass);
+        put(&t, " %d,%ld,%ld", wc->next.shard_pos, wc->next.sample_index, wc->next.pass);
         if (c->shuffle > 0) put_shuffle_state(&t, wc);
     }
     return t.overflowed ? -1 : (int)t.used;
@@ -138,12 +138,8 @@ static bool scan_shuffle_state(const char **p, bcos_worker_cursor *wc, long shuf
 
 static int scan_worker(const char **p, bcos_data_cursor *c, int w, const char *text, char *err, size_t errlen) {
     bcos_worker_cursor *wc = &c->workers[w];
-    bcos_stream_pos pos;
-    if (!scan_char(p, ' ') || !scan_position(p, &pos))
+    if (!scan_char(p, ' ') || !scan_position(p, &wc->next))
         return data_error(err, errlen, "data cursor", "worker %d's position in '%s' is missing or negative", w, text);
-    wc->shard_pos = pos.shard_pos;
-    wc->sample_index = pos.sample_index;
-    wc->pass = pos.pass;
     if (c->shuffle > 0 && !scan_shuffle_state(p, wc, c->shuffle))
         return data_error(err, errlen, "data cursor",
                           "worker %d's shuffle state in '%s' is malformed or holds more than %ld samples", w, text,

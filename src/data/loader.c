@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A held sample outlives 8 x shuffle draws with probability about e^-8, so with this default window
+ * forced emissions are rare and the order stays close to webdataset's. */
+#define DEFAULT_WINDOW_PER_SAMPLE 8
+
 static const char *const g_verdict_names[BCOS_SKIP_REASONS] = {
     "ok", "no_image", "corrupt", "unsupported", "no_label", "bad_label",
 };
@@ -24,11 +28,10 @@ static void assign_worker_cursor(bcos_worker_cursor *dst, const bcos_worker_curs
     if (src->n_held) memcpy(held, src->held, (size_t)src->n_held * sizeof *held);
 }
 
-static bcos_stream_pos worker_position(const bcos_worker_cursor *c) {
-    return (bcos_stream_pos){c->shard_pos, c->sample_index, c->pass};
+/* Room for the positions a shuffle buffer of this size can hold. */
+static bcos_stream_pos *held_array(long shuffle) {
+    return shuffle ? xmalloc((size_t)shuffle * sizeof(bcos_stream_pos)) : NULL;
 }
-
-static bcos_stream_pos *held_array(long shuffle) { return shuffle ? xmalloc((size_t)shuffle * sizeof(bcos_stream_pos)) : NULL; }
 
 static void init_worker(bcos_loader *l, int id) {
     const bcos_loader_config *cfg = &l->cfg;
@@ -54,7 +57,7 @@ static void init_worker(bcos_loader *l, int id) {
         s->end.held = held_array(cfg->shuffle);
         w->free_slots[w->free_count++] = i;
     }
-    w->pos = worker_position(start);
+    w->pos = start->next;
     w->turns_done = loader_turns(l->start.batches_done, id, l->n_workers);
     w->taken = w->turns_done * size;
     w->pass_from_start = w->pos.shard_pos == 0 && w->pos.sample_index == 0;
@@ -66,13 +69,15 @@ static void init_worker(bcos_loader *l, int id) {
 /* The window in effect: the configured one, 8 x shuffle by default, none without a buffer. */
 static long shuffle_window(const bcos_loader_config *cfg) {
     if (cfg->shuffle == 0) return 0;
-    return cfg->shuffle_window > 0 ? cfg->shuffle_window : 8 * cfg->shuffle;
+    return cfg->shuffle_window > 0 ? cfg->shuffle_window : DEFAULT_WINDOW_PER_SAMPLE * cfg->shuffle;
 }
 
 static int check_config(const bcos_loader_config *cfg, long window, char *err, size_t errlen) {
     if (cfg->shuffle < 0 || cfg->shuffle > BCOS_SHUFFLE_MAX || cfg->shuffle_window < 0)
-        return bcos_error(err, errlen, "loader", "shuffle buffer of %ld samples, window %ld (0 to %ld samples, window "
-                          "at least 0)", cfg->shuffle, cfg->shuffle_window, BCOS_SHUFFLE_MAX);
+        return bcos_error(err, errlen, "loader",
+                          "a shuffle buffer of %ld samples with window %ld is out of range (0 to %ld samples, "
+                          "window 0 or more)",
+                          cfg->shuffle, cfg->shuffle_window, BCOS_SHUFFLE_MAX);
     if (cfg->resume) return bcos_data_cursor_check(cfg->resume, cfg->plan, cfg->shuffle, window, err, errlen);
     return 0;
 }

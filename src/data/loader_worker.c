@@ -151,9 +151,7 @@ static int fill_batch(loader_worker *w, loader_slot *slot) {
     bcos_batch *b = &slot->batch;
     for (long i = 0; i < b->size; i++)
         if (next_output(w, (char *)b->data + i * cfg->sample_bytes, &b->labels[i], &b->origins[i])) return -1;
-    slot->end.shard_pos = w->pos.shard_pos;
-    slot->end.sample_index = w->pos.sample_index;
-    slot->end.pass = w->pos.pass;
+    slot->end.next = w->pos;
     shuffle_save(&w->shuffle, &slot->end);
     return 0;
 }

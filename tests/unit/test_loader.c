@@ -322,7 +322,8 @@ static int check_resumes(const bcos_epoch_plan *plan, long shuffle, long window,
         bool stopped_inside = false;
         for (int w = 0; w < cursor.n_workers; w++) {
             const bcos_worker_cursor *wc = &cursor.workers[w];
-            stopped_inside = stopped_inside || (wc->n_held > 0 && wc->sample_index > 0 && wc->sample_index < PER_SHARD);
+            long index = wc->next.sample_index;
+            stopped_inside = stopped_inside || (wc->n_held > 0 && index > 0 && index < PER_SHARD);
         }
         inside += stopped_inside;
         bcos_data_cursor_free(&cursor);

@@ -126,7 +126,7 @@ static bool same_cursor(const bcos_data_cursor *a, const bcos_data_cursor *b) {
         return false;
     for (int w = 0; w < a->n_workers; w++) {
         const bcos_worker_cursor *x = &a->workers[w], *y = &b->workers[w];
-        if (x->shard_pos != y->shard_pos || x->sample_index != y->sample_index || x->pass != y->pass ||
+        if (bcos_stream_pos_compare(x->next, y->next) != 0 ||
             memcmp(&x->rng, &y->rng, sizeof x->rng) != 0 || x->n_held != y->n_held)
             return false;
         for (long i = 0; i < x->n_held; i++)
@@ -145,8 +145,8 @@ static void test_cursor(void) {
     bcos_data_cursor_start(&c, &p, 0, 0);
     CHECK(c.epoch == 7 && c.rank == 1 && c.n_ranks == 2 && c.n_workers == 3 && c.batches_done == 0);
     c.batches_done = 11;
-    c.workers[0] = (bcos_worker_cursor){.shard_pos = 2, .sample_index = 17};
-    c.workers[2] = (bcos_worker_cursor){.shard_pos = 1, .sample_index = 63, .pass = 1};
+    c.workers[0].next = (bcos_stream_pos){2, 17, 0};
+    c.workers[2].next = (bcos_stream_pos){1, 63, 1};
     char text[512];
     int n = bcos_data_cursor_format(&c, text, sizeof text);
     CHECK(n == (int)strlen(text));
@@ -166,9 +166,9 @@ static void test_cursor(void) {
     CHECK(bcos_data_cursor_check(&back, &other, 0, 0, err, sizeof err) == -1);
     CHECK_MSG(strstr(err, "saved for epoch 7") && strstr(err, "plans epoch 8"), "'%s'", err);
     bcos_epoch_plan_free(&other);
-    back.workers[1].shard_pos = p.workers[1].n_shards + 1;
+    back.workers[1].next.shard_pos = p.workers[1].n_shards + 1;
     CHECK(bcos_data_cursor_check(&back, &p, 0, 0, err, sizeof err) == -1);
-    back.workers[1].shard_pos = 0;
+    back.workers[1].next.shard_pos = 0;
     back.batches_done = p.n_batches + 1;
     CHECK(bcos_data_cursor_check(&back, &p, 0, 0, err, sizeof err) == -1);
     bcos_data_cursor_free(&back);
@@ -214,10 +214,9 @@ static void test_shuffle_cursor(void) {
     CHECK_MSG(memcmp(&c.workers[0].rng, &other.workers[0].rng, sizeof(bcos_rng)) != 0, "epochs share a generator");
     bcos_stream_pos held[4] = {{1, 60, 0}, {1, 63, 0}, {0, 2, 1}, {1, 0, 1}};
     c.batches_done = 3;
-    c.workers[0] = (bcos_worker_cursor){.shard_pos = 1, .sample_index = 2, .pass = 1, .rng = c.workers[0].rng,
-                                        .n_held = 4, .held = held};
+    c.workers[0] = (bcos_worker_cursor){.next = {1, 2, 1}, .rng = c.workers[0].rng, .n_held = 4, .held = held};
     c.workers[0].rng.s[3] = 0xfedcba9876543210ULL;
-    c.workers[1].sample_index = 5;
+    c.workers[1].next.sample_index = 5;
     char text[1024];
     CHECK(bcos_data_cursor_format(&c, text, sizeof text) > 0);
     const char *runs = strstr(text, "/1,60,0+3/0,2,1/1,0,1 ");
@@ -261,8 +260,8 @@ static void test_shuffle_cursor(void) {
     };
     for (size_t i = 0; i < sizeof bad_states / sizeof bad_states[0]; i++) {
         char line[512];
-        snprintf(line, sizeof line, "bcos-cursor 2 epoch 7 batches 0 rank 0 of 1 workers 1 shuffle 2 window 16 0,5,0%s%s",
-                 bad_states[i].with_rng ? rng : "", bad_states[i].runs);
+        snprintf(line, sizeof line, "bcos-cursor 2 epoch 7 batches 0 rank 0 of 1 workers 1 shuffle 2 window 16 %s%s%s",
+                 "0,5,0", bad_states[i].with_rng ? rng : "", bad_states[i].runs);
         err[0] = '\0';
         CHECK_MSG(bcos_data_cursor_parse(&back, line, err, sizeof err) == -1, "'%s' parsed", line);
         CHECK_MSG(strstr(err, "worker 0's"), "'%s' -> '%s'", line, err);
