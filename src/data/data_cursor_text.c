@@ -38,8 +38,9 @@ BCOS_PRINTF(2, 3) static void put(cursor_text *t, const char *fmt, ...) {
         t->used += (size_t)n;
 }
 
-static bool same_shard(const bcos_stream_pos *a, const bcos_stream_pos *b) {
-    return a->shard_pos == b->shard_pos && a->pass == b->pass;
+/* Whether b follows a in the same shard, so that a gap writes it. */
+static bool later_in_shard(const bcos_stream_pos *a, const bcos_stream_pos *b) {
+    return a->shard_pos == b->shard_pos && a->pass == b->pass && b->sample_index > a->sample_index;
 }
 
 static void put_shuffle_state(cursor_text *t, const bcos_worker_cursor *wc) {
@@ -47,7 +48,7 @@ static void put_shuffle_state(cursor_text *t, const bcos_worker_cursor *wc) {
     for (int i = 0; i < 4; i++) put(t, "%016" PRIx64, wc->rng.s[i]);
     for (long i = 0; i < wc->n_held; i++) {
         const bcos_stream_pos *h = &wc->held[i];
-        if (i > 0 && same_shard(&wc->held[i - 1], h))
+        if (i > 0 && later_in_shard(&wc->held[i - 1], h))
             put(t, "+%ld", h->sample_index - wc->held[i - 1].sample_index);
         else
             put(t, "/%d,%ld,%ld", h->shard_pos, h->sample_index, h->pass);
