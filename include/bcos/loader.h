@@ -76,7 +76,8 @@ typedef struct {
 /* Counters of the whole loader (all workers). */
 typedef struct {
     bcos_data_counters data;
-    long skipped[BCOS_SKIP_REASONS]; /* by verdict; [BCOS_SAMPLE_OK] counts samples used */
+    long skipped[BCOS_SKIP_REASONS]; /* by verdict; [BCOS_SAMPLE_OK] counts samples accepted (used or
+                                      * held; a resume counts the held ones again) */
     long restarts;                   /* passes a worker started over because its shards ran dry */
 } bcos_loader_counters;
 
