@@ -7,7 +7,12 @@
  * checkpoints (student, Adam state, data position) every so many steps or minutes, on request
  * (a signal) and at the end; a run that exists with a complete checkpoint resumes from it, and
  * goes on exactly as if it had never stopped (the data order is a function of the seed and the
- * sample's index alone). */
+ * sample's index alone).
+ *
+ * The images come from an in-memory set (a folder, decoded once) or stream from WebDataset shards
+ * through the epoch loader (bcos/loader.h): a new shard order per epoch from (seed, epoch), the
+ * loader's cursor in every checkpoint, so that a resumed run goes on exactly there. A sample's .txt
+ * caption (its first line) feeds the text term, embedded by the frozen text tower. */
 #ifndef BCOS_DISTILL_H
 #define BCOS_DISTILL_H
 
@@ -20,7 +25,9 @@
 typedef struct {
     char teacher[512];       /* CLIP weights (open_clip or transformers naming) */
     char teacher_model[128]; /* config name or JSON path; empty: from the file */
-    char images[512];        /* folder of training images */
+    char images[512];        /* folder of training images; or: */
+    char shards[1024];       /* WebDataset shards, a URL list pattern (bcos/urls.h) */
+    int workers;             /* loader worker threads (shards; part of the data order) */
     char out[512];           /* student weights; the config JSON goes beside it (.json) */
     int64_t steps, warmup_steps;
     int batch_size, holdout, log_every;
@@ -38,6 +45,10 @@ typedef struct {
     int keep_last;              /* complete checkpoints kept (>= 1) */
     int64_t keep_every;         /* ... plus every one at a multiple of this step (0: none) */
     int resume;                 /* 1: the run must exist already (a run that exists resumes anyway) */
+    /* how shards are fetched (bcos/fetch.h); they do not change what is trained either */
+    int ready_batches;          /* batches each loader worker prepares ahead */
+    int connect_timeout_ms, stall_timeout_ms, retries, backoff_ms;
+    char ca_file[512];          /* PEM bundle of trusted CAs; empty: the system store */
 } bcos_distill_config;
 
 /* The defaults: 1000 steps, batch 32, lr 1e-4 (the paper's), AdamW without decay, cosine loss. */
@@ -53,8 +64,9 @@ int bcos_distill_validate(const bcos_distill_config *cfg, char *err, size_t errl
 /* Print every option with its current value and help (for --help). */
 void bcos_distill_print_options(const bcos_distill_config *cfg);
 /* The job as the store records it: {"kind": "distill", ...} with every option that changes what is
- * trained (not out, log_every, run, db, the checkpoint options or resume), in a fixed order and
- * format, so that a resume with the same settings hashes the same. Heap; free it. */
+ * trained (not out, log_every, run, db, the checkpoint options, resume or the fetch options; the
+ * shards' options only with shards), in a fixed order and format, so that a resume with the same
+ * settings hashes the same. Heap; free it. */
 char *bcos_distill_job_text(const bcos_distill_config *cfg);
 
 typedef struct {
@@ -66,7 +78,8 @@ typedef struct {
 } bcos_distill_report;
 
 /* Train on set (its last cfg->holdout images held out; NULL: the images of cfg->images, decoded at
- * the teacher's size) and save the student to cfg->out when it is not empty. Returns 0, or -1 with
+ * the teacher's size, or the shards of cfg->shards) and save the student to cfg->out when it is not
+ * empty. Returns 0, or -1 with
  * err (bad teacher weights, no images, a store that refuses the run, ...). A preempted run returns
  * 0 with report->preempted set and the student not saved to cfg->out. */
 int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,

@@ -1,5 +1,5 @@
-/* The single-process distillation loop: teacher and student embeddings of the same images, the
- * loss, the exact backward, clipping, Adam(W) on the schedule, skipped non-finite steps, progress
+/* The single-process distillation loop: batches from a source (distill_source.h), teacher and
+ * student embeddings of the same crops, the loss, the exact backward, clipping, Adam(W) on the schedule, skipped non-finite steps, progress
  * lines, held-out cosine before and after, and the student saved at the end; with a run name, the
  * metrics, checkpoints and resume through the store (distill_store.c). */
 #include <math.h>
@@ -12,47 +12,13 @@
 #include "bcos/image.h"
 #include "bcos/log.h"
 #include "bcos/paths.h"
-#include "bcos/rng.h"
-#include "bcos/tokenizer.h"
 #include "distill_internal.h"
 
-/* Image `index` (optionally mirrored) as the student's x6 and the teacher's normalised input, from
- * the same 8-bit crop. */
-static void prepare_image(distill_run *r, int slot, int index, int flip) {
+/* The 8-bit crop as the student's x6 and the teacher's normalised input, in batch slot `slot`. */
+static void prepare_image(distill_run *r, int slot, const uint8_t *crop) {
     int S = r->S;
-    size_t plane = (size_t)S * S * 3;
-    const uint8_t *crop = r->set->crops + (size_t)index * plane;
-    uint8_t *mirrored = NULL;
-    if (flip) {
-        mirrored = xmalloc(plane);
-        for (int y = 0; y < S; y++)
-            for (int x = 0; x < S; x++) memcpy(mirrored + ((size_t)y * S + x) * 3, crop + ((size_t)y * S + S - 1 - x) * 3, 3);
-        crop = mirrored;
-    }
     bcos_bcos6_input(r->x6 + (size_t)slot * 6 * S * S, crop, S);
     bcos_clip_normalize(r->normalized + (size_t)slot * 3 * S * S, crop, S, bcos_clip_mean, bcos_clip_std);
-    free(mirrored);
-}
-
-/* The teacher's text embedding of every caption, once (the text tower is frozen). */
-static void embed_captions(distill_run *r) {
-    int n = r->set->count, L = r->teacher.cfg.context_length;
-    r->caption_emb = xcalloc((size_t)n * r->E, sizeof(float));
-    r->has_caption = xcalloc((size_t)n, sizeof(int));
-    if (r->cfg->w_txt <= 0) return;
-    bcos_tokenizer *tok = bcos_tokenizer_load_default();
-    int32_t *ids = xmalloc((size_t)L * sizeof(int32_t));
-    int found = 0;
-    for (int i = 0; i < n; i++) {
-        if (!r->set->captions[i]) continue;
-        bcos_tokenize(tok, r->set->captions[i], L, ids);
-        bcos_clip_encode_text(&r->teacher, r->caption_emb + (size_t)i * r->E, ids, 1);
-        r->has_caption[i] = 1;
-        found++;
-    }
-    free(ids);
-    bcos_tokenizer_free(tok);
-    bcos_info("text term: %d of %d images have a caption", found, n);
 }
 
 /* Mean student-teacher cosine over images [first, first + count), B at a time. */
@@ -60,7 +26,8 @@ static double mean_cosine(distill_run *r, int first, int count, float b, float b
     double sum = 0;
     for (int done = 0; done < count; done += r->B) {
         int n = count - done < r->B ? count - done : r->B;
-        for (int i = 0; i < r->B; i++) prepare_image(r, i, first + done + (i < n ? i : 0), 0);
+        for (int i = 0; i < r->B; i++)
+            prepare_image(r, i, r->set->crops + (size_t)(first + done + (i < n ? i : 0)) * r->S * r->S * 3);
         bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
         bcos_student_forward(&r->student, r->acts, r->s_emb, r->x6, b, bias_scale);
         double mean;
@@ -70,8 +37,8 @@ static double mean_cosine(distill_run *r, int first, int count, float b, float b
     return sum / count;
 }
 
-/* Loss and dL/ds for the batch whose images are idx[B]. */
-static double batch_loss(distill_run *r, const int *idx, double *mean_cos) {
+/* Loss and dL/ds for the batch. */
+static double batch_loss(distill_run *r, double *mean_cos) {
     const bcos_distill_config *c = r->cfg;
     memset(r->ds, 0, (size_t)r->B * r->E * sizeof(float));
     if (strcmp(c->loss, "siglip") == 0) {
@@ -82,42 +49,13 @@ static double batch_loss(distill_run *r, const int *idx, double *mean_cos) {
     if (c->w_txt <= 0) return loss;
     /* the text term averages over the batch's captioned images */
     int n = 0;
-    for (int i = 0; i < r->B; i++) n += r->has_caption[idx[i]];
+    for (int i = 0; i < r->B; i++) n += r->has_txt[i];
     for (int i = 0; i < r->B; i++) {
-        if (!r->has_caption[idx[i]]) continue;
+        if (!r->has_txt[i]) continue;
         loss += bcos_cosine_loss(r->ds + (size_t)i * r->E, NULL, r->s_emb + (size_t)i * r->E,
-                                 r->caption_emb + (size_t)idx[i] * r->E, 1, r->E, c->w_txt / n);
+                                 r->txt_emb + (size_t)i * r->E, 1, r->E, c->w_txt / n);
     }
     return loss;
-}
-
-/* A permutation of the training images for epoch, the same for the same seed. */
-static void epoch_order(int *order, int n, int64_t seed, int64_t epoch) {
-    bcos_rng rng;
-    bcos_rng_seed_stream(&rng, (uint64_t)seed, (uint64_t)epoch);
-    for (int i = 0; i < n; i++) order[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)bcos_rng_below(&rng, (uint64_t)i + 1);
-        int t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
-}
-
-/* The training image of sample k (counted from the start of the run) and whether it is mirrored:
- * epoch k / n visits the images in the permutation of (seed, epoch), and the flip is drawn from
- * (seed, k). A function of the seed and k alone, so that a resumed run, whatever its batch size,
- * draws what the uninterrupted one would have. */
-static int sample_image(distill_run *r, int64_t k, int *flip) {
-    int64_t epoch = k / r->train_count;
-    if (epoch != r->order_epoch) {
-        epoch_order(r->order, r->train_count, r->cfg->seed, epoch);
-        r->order_epoch = epoch;
-    }
-    bcos_rng rng;
-    bcos_rng_seed_stream(&rng, (uint64_t)r->cfg->seed ^ 0x5eedf11bULL, (uint64_t)k);
-    *flip = bcos_rng_uniform(&rng) < 0.5f;
-    return r->order[k % r->train_count];
 }
 
 static void clip_gradients(distill_run *r, double *grad_norm) {
@@ -127,26 +65,22 @@ static void clip_gradients(distill_run *r, double *grad_norm) {
     *grad_norm = c->grad_clip > 0 ? bcos_clip_grad_norm(r->grads, n, c->grad_clip) : bcos_grad_norm(r->grads, n);
 }
 
-/* One step on the next batch; its metrics in *m. Returns 1 when it was skipped. */
-static int train_step(distill_run *r, bcos_metric *m) {
+/* One step on the next batch from the source; its metrics in *m and whether it was skipped in
+ * *skipped. Returns 0, or -1 with err when the source fails. */
+static int train_step(distill_run *r, bcos_metric *m, int *skipped, char *err, size_t errlen) {
     const bcos_distill_config *c = r->cfg;
-    int idx[4096];
-    BCOS_CHECK(r->B <= 4096, "batch_size <= 4096");
     int64_t step = r->step;
-    for (int i = 0; i < r->B; i++) {
-        int flip;
-        idx[i] = sample_image(r, r->samples_seen++, &flip);
-        prepare_image(r, i, idx[i], flip);
-    }
+    if (r->source->next_batch(r->source, r, err, errlen) != 0) return -1;
+    for (int i = 0; i < r->B; i++) prepare_image(r, i, r->crops + (size_t)i * r->S * r->S * 3);
     float b = bcos_student_b_at(&r->student, step), bias_scale = bcos_student_bias_scale_at(&r->student, step);
     bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
     bcos_student_forward(&r->student, r->acts, r->s_emb, r->x6, b, bias_scale);
-    double mean_cos, loss = batch_loss(r, idx, &mean_cos), grad_norm = NAN;
+    double mean_cos, loss = batch_loss(r, &mean_cos), grad_norm = NAN;
     memset(r->grads, 0, r->student.params.total * sizeof(float));
     bcos_student_backward(&r->student, r->acts, r->grads, NULL, r->ds);
     double lr = bcos_lr_at(step, c->warmup_steps, c->steps, c->lr, c->min_lr);
-    int skipped = !isfinite(loss) || !bcos_all_finite(r->grads, r->student.params.total);
-    if (skipped) {
+    *skipped = !isfinite(loss) || !bcos_all_finite(r->grads, r->student.params.total);
+    if (*skipped) {
         r->skipped_steps++;
         bcos_warn("step %lld: non-finite loss or gradient, step skipped (%lld so far)", (long long)step + 1,
                   (long long)r->skipped_steps);
@@ -156,8 +90,8 @@ static int train_step(distill_run *r, bcos_metric *m) {
     }
     r->step = step + 1;
     *m = (bcos_metric){.step = r->step, .loss = loss, .cos = mean_cos, .lr = lr, .grad_norm = grad_norm,
-                       .skipped_samples = skipped ? r->B : 0};
-    return skipped;
+                       .skipped_samples = *skipped ? r->B : 0};
+    return 0;
 }
 
 /* Train from r->step to the last step, or until a request to stop. Returns 0, or -1 with err. */
@@ -169,7 +103,8 @@ static int train(distill_run *r, bcos_distill_report *report, char *err, size_t 
     while (r->step < c->steps && !stop) {
         double started = bcos_now_seconds();
         bcos_metric m;
-        int skipped = train_step(r, &m);
+        int skipped;
+        if (train_step(r, &m, &skipped, err, errlen) != 0) return -1;
         double now = bcos_now_seconds();
         m.images_per_s = r->B / (now - started);
         report->final_loss = m.loss;
@@ -198,7 +133,9 @@ static void alloc_buffers(distill_run *r) {
     r->s_emb = xmalloc(B * E * sizeof(float));
     r->ds = xmalloc(B * E * sizeof(float));
     r->acts = bcos_student_acts_new(&r->student, r->B);
-    r->order = xmalloc((size_t)r->train_count * sizeof(int));
+    r->crops = xmalloc(B * S * S * 3);
+    r->txt_emb = xcalloc(B * E, sizeof(float));
+    r->has_txt = xcalloc(B, sizeof(int));
     r->pending = xmalloc(((size_t)r->cfg->log_every + 1) * sizeof *r->pending);
     bcos_adam_config ac = {.lr = r->cfg->lr, .beta1 = r->cfg->beta1, .beta2 = r->cfg->beta2, .eps = r->cfg->eps,
                            .weight_decay = r->cfg->weight_decay, .decoupled = strcmp(r->cfg->optimizer, "adamw") == 0};
@@ -208,10 +145,11 @@ static void alloc_buffers(distill_run *r) {
 static void free_run(distill_run *r) {
     bcos_adam_free(&r->opt);
     bcos_student_acts_free(r->acts);
+    if (r->source) r->source->free(r->source);
     free(r->pending);
-    free(r->order);
-    free(r->has_caption);
-    free(r->caption_emb);
+    free(r->has_txt);
+    free(r->txt_emb);
+    free(r->crops);
     free(r->ds);
     free(r->s_emb);
     free(r->t_img);
@@ -222,7 +160,8 @@ static void free_run(distill_run *r) {
     bcos_clip_free(&r->teacher);
 }
 
-/* The teacher, and the images when the caller gave none. Returns 0, or -1 with err and nothing held. */
+/* The teacher, and the images when the caller gave none and the run is not on shards. Returns 0, or
+ * -1 with err and nothing held. */
 static int load_inputs(distill_run *r, bcos_image_set *loaded, char *err, size_t errlen) {
     const bcos_distill_config *cfg = r->cfg;
     if (bcos_clip_load_file(&r->teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL,
@@ -230,6 +169,7 @@ static int load_inputs(distill_run *r, bcos_image_set *loaded, char *err, size_t
         return -1;
     r->S = r->teacher.cfg.image_size;
     r->E = r->teacher.cfg.embed_dim;
+    if (cfg->shards[0]) return 0;
     if (!r->set) {
         if (bcos_image_set_load_dir(loaded, cfg->images, r->S, err, errlen) != 0) {
             bcos_clip_free(&r->teacher);
@@ -284,15 +224,25 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
     if (bcos_distill_validate(cfg, err, errlen) != 0) return -1;
     /* fail before training, not after, when the student could not be saved */
     if (cfg->out[0] && bcos_make_parent_dirs(cfg->out, err, errlen) != 0) return -1;
-    distill_run r = {.cfg = cfg, .set = set, .B = cfg->batch_size, .order_epoch = -1, .checkpoint_step = -1};
+    BCOS_CHECK(!set || !cfg->shards[0], "a run on shards is given no image set");
+    distill_run r = {.cfg = cfg, .set = set, .B = cfg->batch_size, .checkpoint_step = -1};
     bcos_image_set loaded = {0};
     if (load_inputs(&r, &loaded, err, errlen) != 0) return -1;
     bcos_student_init(&r.student, &r.teacher.cfg, &cfg->student, r.teacher.backend);
     bcos_student_from_clip(&r.student, &r.teacher);
     alloc_buffers(&r);
-    embed_captions(&r);
-    bcos_info("distill: teacher %s (%s), student B=%.2f, %d training images, %d held out, %lld steps of %d",
-              cfg->teacher, r.teacher.cfg.name, cfg->student.b, r.train_count, cfg->holdout, (long long)cfg->steps, r.B);
+    r.source = cfg->shards[0] ? distill_source_shards_new(&r, err, errlen) : distill_source_images_new(&r);
+    if (!r.source) {
+        free_run(&r);
+        return -1;
+    }
+    if (cfg->shards[0])
+        bcos_info("distill: teacher %s (%s), student B=%.2f, shards %s, %lld steps of %d", cfg->teacher,
+                  r.teacher.cfg.name, cfg->student.b, cfg->shards, (long long)cfg->steps, r.B);
+    else
+        bcos_info("distill: teacher %s (%s), student B=%.2f, %d training images, %d held out, %lld steps of %d",
+                  cfg->teacher, r.teacher.cfg.name, cfg->student.b, r.train_count, cfg->holdout,
+                  (long long)cfg->steps, r.B);
     /* before: the freshly B-cosified student, also when the run resumes */
     if (cfg->holdout > 0)
         report->holdout_cos_before = mean_cosine(&r, r.train_count, cfg->holdout, bcos_student_b_at(&r.student, cfg->steps),

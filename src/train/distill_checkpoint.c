@@ -4,9 +4,8 @@
  *   "optimizer"  Adam's m and v as "exp_avg.<parameter>" and "exp_avg_sq.<parameter>" (torch's
  *                names, in the student file's layout), its step counter and settings in metadata;
  *   the state    step, epoch, samples seen, the data cursor (a JSON array with one element per
- *                rank) and the RNG blob: the seed and the two streams the data order draws from.
- * The data order is a function of (seed, sample index) (distill.c), so samples seen is the whole
- * data position; epoch and offset are recorded beside it for a resume that re-partitions. */
+ *                rank: the source's position, distill_source.h) and the RNG blob: the seed, the
+ *                epoch and the samples seen (the streams the in-memory data order draws from). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +33,10 @@ static uint64_t get_u64(const uint8_t *p) {
     return v;
 }
 
-static void rng_blob(const distill_run *r, uint8_t blob[RNG_BYTES]) {
+static void rng_blob(const distill_run *r, int64_t epoch, uint8_t blob[RNG_BYTES]) {
     memcpy(blob, RNG_TAG, 8);
     put_u64(blob + 8, (uint64_t)r->cfg->seed);
-    put_u64(blob + 16, (uint64_t)(r->samples_seen / r->train_count));
+    put_u64(blob + 16, (uint64_t)epoch);
     put_u64(blob + 24, (uint64_t)r->samples_seen);
 }
 
@@ -84,17 +83,18 @@ int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen) {
     optimizer_file_make(&optimizer, r);
     bcos_ckpt_file files[2] = {{"student", student.entries, student.count, student.meta, student.n_meta},
                                {"optimizer", optimizer.entries, optimizer.count, optimizer.meta, 6}};
-    int64_t epoch = r->samples_seen / r->train_count;
-    char cursors[256];
-    snprintf(cursors, sizeof cursors,
-             "[{\"rank\": 0, \"epoch\": %" PRId64 ", \"offset\": %" PRId64 ", \"samples_seen\": %" PRId64
-             ", \"images\": %d, \"batch_size\": %d}]",
-             epoch, r->samples_seen % r->train_count, r->samples_seen, r->train_count, r->B);
+    int64_t epoch;
+    char *position = r->source->position(r->source, r, &epoch);
+    size_t len = strlen(position) + 3;
+    char *cursors = xmalloc(len);
+    snprintf(cursors, len, "[%s]", position);
+    free(position);
     uint8_t blob[RNG_BYTES];
-    rng_blob(r, blob);
+    rng_blob(r, epoch, blob);
     bcos_ckpt_state state = {r->step, epoch, r->samples_seen, 1, cursors, blob, sizeof blob};
     bcos_ckpt_retention retention = {r->cfg->keep_last, r->cfg->keep_every};
     int rc = bcos_store_checkpoint_commit(r->store, r->run_id, &state, files, 2, &retention, NULL, err, errlen);
+    free(cursors);
     optimizer_file_free(&optimizer);
     bcos_student_file_free(&student);
     return rc;
@@ -147,6 +147,7 @@ int distill_checkpoint_restore(distill_run *r, const bcos_checkpoint *c, char *e
         return -1;
     r->step = c->step;
     r->samples_seen = c->samples_seen;
+    if (r->source->restore && r->source->restore(r->source, r, c, err, errlen) != 0) return -1;
     /* Adam counts the steps it applied: the others were skipped */
     r->skipped_steps = c->step - r->opt.step;
     return 0;

@@ -11,11 +11,15 @@
 
 #include "bcos/check.h"
 #include "bcos/distill.h"
+#include "bcos/fetch.h"
+#include "bcos/shard_plan.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_F64, OPT_F32, OPT_BOOL } opt_type;
 
-/* JOB: part of the job text (changes what is trained); RUN: how the run is kept and resumed. */
-typedef enum { JOB, RUN } opt_role;
+/* JOB: part of the job text (changes what is trained); SHARDS: the same, for runs on shards only
+ * (so that the job text of a run on images stays what it was); RUN: how the run is kept, resumed
+ * and fed. */
+typedef enum { JOB, SHARDS, RUN } opt_role;
 
 typedef struct {
     const char *name;
@@ -30,6 +34,8 @@ static const option OPTIONS[] = {
     {"teacher", OPT_STR, F(teacher), JOB, "CLIP weights of the teacher (safetensors)"},
     {"teacher_model", OPT_STR, F(teacher_model), JOB, "teacher config name or JSON (default: from the file)"},
     {"images", OPT_STR, F(images), JOB, "folder of training images (.jpg/.png; captions in .txt beside)"},
+    {"shards", OPT_STR, F(shards), SHARDS, "or WebDataset shards: URL list ('a-{000..009}.tar', http(s)://, ::)"},
+    {"workers", OPT_INT, F(workers), SHARDS, "shard loader threads (part of the data order)"},
     {"out", OPT_STR, F(out), RUN, "where to save the student (.safetensors; config JSON beside)"},
     {"steps", OPT_I64, F(steps), JOB, "optimiser steps"},
     {"warmup_steps", OPT_I64, F(warmup_steps), JOB, "linear warmup steps"},
@@ -61,6 +67,12 @@ static const option OPTIONS[] = {
     {"keep_last", OPT_INT, F(keep_last), RUN, "newest complete checkpoints kept"},
     {"keep_every", OPT_I64, F(keep_every), RUN, "also keep every checkpoint at a multiple of this step (0: none)"},
     {"resume", OPT_BOOL, F(resume), RUN, "insist on resuming (a run that exists resumes anyway)"},
+    {"ready_batches", OPT_INT, F(ready_batches), RUN, "batches each shard loader thread prepares ahead"},
+    {"connect_timeout_ms", OPT_INT, F(connect_timeout_ms), RUN, "shards over http(s): connect timeout"},
+    {"stall_timeout_ms", OPT_INT, F(stall_timeout_ms), RUN, "shards over http(s): a stalled transfer is retried after this"},
+    {"retries", OPT_INT, F(retries), RUN, "shards over http(s): retries per shard"},
+    {"backoff_ms", OPT_INT, F(backoff_ms), RUN, "shards over http(s): first retry delay (doubles)"},
+    {"ca_file", OPT_STR, F(ca_file), RUN, "shards over https: PEM bundle of trusted CAs (default: the system's)"},
 };
 #undef F
 #define N_OPTIONS (int)(sizeof OPTIONS / sizeof OPTIONS[0])
@@ -83,6 +95,14 @@ void bcos_distill_defaults(bcos_distill_config *cfg) {
     cfg->student = bcos_student_default_options();
     cfg->checkpoint_minutes = 30;
     cfg->keep_last = 3;
+    cfg->workers = 2;
+    cfg->ready_batches = 2;
+    bcos_fetch_options fetch;
+    bcos_fetch_options_default(&fetch);
+    cfg->connect_timeout_ms = (int)fetch.connect_timeout_ms;
+    cfg->stall_timeout_ms = (int)fetch.low_speed_ms;
+    cfg->retries = fetch.max_retries;
+    cfg->backoff_ms = (int)fetch.backoff_ms;
 }
 
 static const option *find_option(const char *name) {
@@ -191,7 +211,7 @@ int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err,
 int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {
     const char *problem = NULL;
     if (!c->teacher[0]) problem = "no teacher weights ('teacher')";
-    else if (!c->images[0]) problem = "no training images ('images')";
+    else if (!c->images[0] == !c->shards[0]) problem = "give exactly one of 'images' (a folder) and 'shards' (a URL list)";
     else if (c->steps < 1) problem = "'steps' must be at least 1";
     else if (c->batch_size < 1) problem = "'batch_size' must be at least 1";
     else if (c->holdout < 0) problem = "'holdout' must not be negative";
@@ -207,6 +227,11 @@ int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen
         problem = "'checkpoint_every', 'checkpoint_minutes' and 'keep_every' must not be negative";
     else if (c->keep_last < 1) problem = "'keep_last' must be at least 1";
     else if (c->resume && !c->run[0]) problem = "'resume' needs a run name ('run')";
+    else if (c->shards[0] && c->holdout > 0) problem = "'holdout' needs 'images' (shards hold nothing out yet)";
+    else if (c->workers < 1 || c->workers > BCOS_MAX_WORKERS) problem = "'workers' must be 1 to 64";
+    else if (c->ready_batches < 1) problem = "'ready_batches' must be at least 1";
+    else if (c->connect_timeout_ms < 1 || c->stall_timeout_ms < 1 || c->retries < 0 || c->backoff_ms < 0)
+        problem = "'connect_timeout_ms' and 'stall_timeout_ms' must be positive, 'retries' and 'backoff_ms' not negative";
     if (!problem) return 0;
     snprintf(err, errlen, "%s", problem);
     return -1;
@@ -245,8 +270,8 @@ char *bcos_distill_job_text(const bcos_distill_config *cfg) {
     cJSON_AddStringToObject(root, "kind", "distill");
     for (int i = 0; i < N_OPTIONS; i++) {
         const option *o = &OPTIONS[i];
-        if (o->role != JOB) continue;
-        char value[600];
+        if (o->role == RUN || (o->role == SHARDS && !cfg->shards[0])) continue;
+        char value[1100];
         format_value(value, sizeof value, o, cfg, 1);
         /* numbers as formatted here, not through cJSON's double: int64 seeds stay exact */
         if (o->type == OPT_STR) cJSON_AddStringToObject(root, o->name, value);
@@ -261,7 +286,7 @@ char *bcos_distill_job_text(const bcos_distill_config *cfg) {
 void bcos_distill_print_options(const bcos_distill_config *cfg) {
     for (int i = 0; i < N_OPTIONS; i++) {
         const option *o = &OPTIONS[i];
-        char value[600];
+        char value[1100];
         format_value(value, sizeof value, o, cfg, 0);
         char flag[64];
         snprintf(flag, sizeof flag, "--%s", o->name);

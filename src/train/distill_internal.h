@@ -8,23 +8,26 @@
 #include "bcos/distill.h"
 #include "bcos/store.h"
 #include "bcos/train.h"
+#include "distill_source.h"
 
 /* Everything one run holds; buffers sized for one batch. */
-typedef struct {
+typedef struct distill_run {
     const bcos_distill_config *cfg;
-    const bcos_image_set *set;
+    const bcos_image_set *set; /* the in-memory images (NULL with shards) */
+    distill_source *source;
     bcos_clip teacher;
     bcos_student student;
     bcos_student_acts *acts;
     bcos_adam opt;
-    float *grads, *x6, *normalized, *t_img, *s_emb, *ds, *caption_emb;
-    int *has_caption;
-    int train_count, B, E, S;
-    /* the data position: the next step to train and the next sample to draw (its index from the
-     * start of the run); the images' order for order_epoch (-1: none yet) */
+    float *grads, *x6, *normalized, *t_img, *s_emb, *ds;
+    /* the batch as the source gives it: B crops (S x S x 3), and per slot the caption's text
+     * embedding (E floats) where has_txt is set */
+    uint8_t *crops;
+    float *txt_emb;
+    int *has_txt;
+    int train_count, B, E, S; /* train_count: of the in-memory images */
+    /* the data position: the next step to train and the samples drawn since the start of the run */
     int64_t step, samples_seen, skipped_steps;
-    int *order;
-    int64_t order_epoch;
     /* the store; NULL without a run name */
     bcos_store *store;
     int64_t run_id;

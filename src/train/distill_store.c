@@ -84,10 +84,17 @@ static const char *signal_name(int signo) {
     }
 }
 
+/* What the data path skipped or retried, as events; with each checkpoint, so that a resume counts
+ * again at most what it reads again. */
+static void record_data_events(distill_run *r) {
+    if (r->source && r->source->record_events) r->source->record_events(r->source, r);
+}
+
 /* Commit a checkpoint at r->step (the metrics up to it first, so that none is lost behind it). */
 static int checkpoint(distill_run *r, char *err, size_t errlen) {
     distill_store_flush(r);
     if (distill_checkpoint_commit(r, err, errlen) != 0) return -1;
+    record_data_events(r);
     r->checkpoint_step = r->step;
     r->checkpoint_time = bcos_now_seconds();
     bcos_info("checkpoint at step %lld committed", (long long)r->step);
@@ -122,6 +129,7 @@ void distill_store_end(distill_run *r, bcos_run_status status) {
     if (!r->store) return;
     if (r->run_id) {
         distill_store_flush(r);
+        record_data_events(r);
         bcos_store_run_set_status(r->store, r->run_id, status);
     }
     bcos_store_close(r->store);

@@ -11,7 +11,7 @@
  * final optimizer state bit-identical to the uninterrupted run's, its metrics rows (step, loss, cos,
  * lr, grad norm, skipped samples) are equal to the bit, and no file lies in the checkpoint folder
  * that no complete checkpoint records. */
-#include "store_helpers.h"
+#include "distill_helpers.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -48,18 +48,6 @@ static chain chain_new(const char *name) {
 
 static void chain_free(chain *c) {
     free(c->dir), free(c->db), free(c->out);
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void sleep_seconds(double s) {
-    struct timespec t = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&t, &t) != 0) {
-    }
 }
 
 /* Start the job on the chain's store (crash_at: a crash point to arm, or NULL), with extra flags
@@ -114,62 +102,8 @@ static int wait_for_log(pid_t pid, const char *needle) {
         if (log_has(needle)) return 1;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) return 0;
-        sleep_seconds(0.001);
+        helper_sleep_seconds(0.001);
     }
-}
-
-static int same_file(const char *a, const char *b) {
-    size_t na, nb;
-    char *x = a ? helper_read(a, &na) : NULL, *y = b ? helper_read(b, &nb) : NULL;
-    int same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x), free(y);
-    return same;
-}
-
-/* The path of file `name` of the run's newest complete checkpoint (heap), or NULL. */
-static char *final_file(const char *db, const char *name) {
-    bcos_store_options read_only = {1, BCOS_JOURNAL_AUTO, 0};
-    bcos_store *s;
-    char err[BCOS_ERRLEN];
-    if (bcos_store_open(db, &read_only, &s, err, sizeof err) != 0) BCOS_DIE(NULL, "%s", err);
-    int64_t run;
-    bcos_checkpoint c;
-    char *path = NULL;
-    if (bcos_store_run_find(s, RUN, &run, err, sizeof err) == 0 &&
-        bcos_store_checkpoint_find(s, run, BCOS_CKPT_LATEST, &c, err, sizeof err) == 0) {
-        const char *p = bcos_checkpoint_file(&c, name);
-        path = p ? xstrdup(p) : NULL;
-        bcos_checkpoint_free(&c);
-    }
-    bcos_store_close(s);
-    return path;
-}
-
-/* Every metrics row, its values in hexadecimal (exact), one line per step (heap). */
-static char *metrics_dump(const char *db) {
-    sqlite3 *h;
-    BCOS_CHECK(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK, "cannot open the database");
-    sqlite3_stmt *st;
-    BCOS_CHECK(sqlite3_prepare_v2(h, "SELECT step, loss, cos, lr, grad_norm, skipped_samples FROM metrics ORDER BY step",
-                                  -1, &st, NULL) == SQLITE_OK, "cannot query the metrics");
-    size_t cap = 4096, used = 0;
-    char *dump = xmalloc(cap);
-    dump[0] = '\0';
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        char line[256];
-        int n = snprintf(line, sizeof line, "%lld", (long long)sqlite3_column_int64(st, 0));
-        for (int col = 1; col <= 4; col++)
-            n += sqlite3_column_type(st, col) == SQLITE_NULL
-                     ? snprintf(line + n, sizeof line - (size_t)n, " null")
-                     : snprintf(line + n, sizeof line - (size_t)n, " %a", sqlite3_column_double(st, col));
-        n += snprintf(line + n, sizeof line - (size_t)n, " %lld\n", (long long)sqlite3_column_int64(st, 5));
-        if (used + (size_t)n + 1 > cap) dump = xrealloc(dump, cap *= 2);
-        memcpy(dump + used, line, (size_t)n + 1);
-        used += (size_t)n;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return dump;
 }
 
 static int integrity_ok(const char *db) {
@@ -189,11 +123,11 @@ static long long newest_checkpoint(const chain *c) {
 
 /* A completed chain ended as the uninterrupted run did. */
 static void check_like_reference(const chain *c, const char *what) {
-    char *student = final_file(c->db, "student"), *optimizer = final_file(c->db, "optimizer");
-    CHECK_MSG(same_file(c->out, g_ref.out), "%s: the student differs from the uninterrupted run's", what);
-    CHECK_MSG(same_file(student, c->out), "%s: the final checkpoint's student is not the one saved", what);
-    CHECK_MSG(same_file(optimizer, g_ref_optimizer), "%s: the final optimizer state differs", what);
-    char *metrics = metrics_dump(c->db);
+    char *student = helper_final_file(c->db, RUN, "student"), *optimizer = helper_final_file(c->db, RUN, "optimizer");
+    CHECK_MSG(helper_same_file(c->out, g_ref.out), "%s: the student differs from the uninterrupted run's", what);
+    CHECK_MSG(helper_same_file(student, c->out), "%s: the final checkpoint's student is not the one saved", what);
+    CHECK_MSG(helper_same_file(optimizer, g_ref_optimizer), "%s: the final optimizer state differs", what);
+    char *metrics = helper_metrics_dump(c->db);
     CHECK_MSG(strcmp(metrics, g_ref_metrics) == 0, "%s: the metrics differ:\n%s\nthe uninterrupted run's:\n%s", what,
               metrics, g_ref_metrics);
     char *status = helper_sql_text(c->db, "SELECT status FROM runs");
@@ -214,13 +148,13 @@ static void complete(const chain *c, const char *const *extra, const char *what)
 
 static void run_reference(void) {
     g_ref = chain_new("reference");
-    double t0 = now_seconds();
+    double t0 = helper_now_seconds();
     int status = wait_for(start(&g_ref, NULL, NULL));
-    g_ref_seconds = now_seconds() - t0;
+    g_ref_seconds = helper_now_seconds() - t0;
     CHECK_MSG(exited_with(status, 0), "the uninterrupted run failed (status %d)", status);
     if (!exited_with(status, 0)) print_log();
-    g_ref_optimizer = final_file(g_ref.db, "optimizer");
-    g_ref_metrics = metrics_dump(g_ref.db);
+    g_ref_optimizer = helper_final_file(g_ref.db, RUN, "optimizer");
+    g_ref_metrics = helper_metrics_dump(g_ref.db);
     CHECK(g_ref_optimizer != NULL && newest_checkpoint(&g_ref) == 30);
     CHECK(sql_int(&g_ref, "SELECT count(*) FROM metrics") == 30 && sql_int(&g_ref, "SELECT min(step) FROM metrics") == 1);
 }
@@ -272,7 +206,7 @@ static void test_random_kills(void) {
         while (!done && attempts++ < MAX_ATTEMPTS) {
             pid_t pid = start(&c, NULL, NULL);
             /* 0.4 of the uninterrupted run at most: a resumed run has less left to do */
-            sleep_seconds(0.4 * g_ref_seconds * bcos_rng_uniform(&rng));
+            helper_sleep_seconds(0.4 * g_ref_seconds * bcos_rng_uniform(&rng));
             kill(pid, SIGKILL);
             int status = wait_for(pid);
             if (killed(status)) {
@@ -295,7 +229,7 @@ static void test_random_kills(void) {
 /* Flip a byte of the newest checkpoint's optimizer file of a completed chain: --resume warns, marks
  * it corrupt, goes on from the one before it and ends as the uninterrupted run did. */
 static void test_damaged_checkpoint(const chain *c) {
-    char *optimizer = final_file(c->db, "optimizer");
+    char *optimizer = helper_final_file(c->db, RUN, "optimizer");
     size_t len;
     char *bytes = optimizer ? helper_read(optimizer, &len) : NULL;
     BCOS_CHECK(bytes && len > 0, "cannot read the final optimizer file");
@@ -391,15 +325,15 @@ int main(void) {
         free(from), free(to);
     }
     run_reference();
-    double t0 = now_seconds();
+    double t0 = helper_now_seconds();
     test_named_points();
-    double t1 = now_seconds();
+    double t1 = helper_now_seconds();
     test_random_kills();
-    double t2 = now_seconds();
+    double t2 = helper_now_seconds();
     test_signals();
     test_refusals();
     printf("uninterrupted run %.2f s; named points %.2f s, random kills %.2f s, signals and refusals %.2f s\n",
-           g_ref_seconds, t1 - t0, t2 - t1, now_seconds() - t2);
+           g_ref_seconds, t1 - t0, t2 - t1, helper_now_seconds() - t2);
     helper_remove_tree(g_dir);
     chain_free(&g_ref);
     free(g_ref_optimizer), free(g_ref_metrics), free(g_images), free(g_log), free(g_dir);
