@@ -28,6 +28,7 @@ typedef struct {
     char images[512];        /* folder of training images; or: */
     char shards[1024];       /* WebDataset shards, a URL list pattern (bcos/urls.h) */
     int workers;             /* loader worker threads (shards; part of the data order) */
+    int64_t shuffle;         /* samples in each loader worker's shuffle buffer (0: off; part of the data order) */
     char out[512];           /* student weights; the config JSON goes beside it (.json) */
     int64_t steps, warmup_steps;
     int batch_size, holdout, log_every;

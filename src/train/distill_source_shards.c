@@ -47,7 +47,7 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
     bcos_loader_config lc = {.urls = (const char *const *)s->urls.urls, .plan = &s->plan,
                              .resume = s->has_resume ? &s->resume : NULL, .fetch = s->fetch,
                              .sample_bytes = distill_sample_bytes(&s->sample), .fn = distill_sample,
-                             .ctx = &s->sample, .ready_batches = cfg->ready_batches};
+                             .ctx = &s->sample, .ready_batches = cfg->ready_batches, .shuffle = (long)cfg->shuffle};
     s->loader = bcos_loader_start(&lc, why, sizeof why);
     if (!s->loader) {
         snprintf(err, errlen, "shards '%s': %s", cfg->shards, why);
@@ -56,6 +56,7 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
     }
     bcos_info("shards: epoch %" PRId64 " of %ld batches (%d workers)%s", s->epoch, s->plan.n_batches,
               s->plan.n_workers, s->has_resume ? ", resumed at its cursor" : "");
+    if (s->has_resume) bcos_data_cursor_free(&s->resume); /* the loader keeps its own copy */
     s->has_resume = 0;
     memset(&s->recorded, 0, sizeof s->recorded);
     return 0;
@@ -143,8 +144,10 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
     shards_source *s = (shards_source *)base;
     bcos_data_cursor c;
     BCOS_CHECK(s->loader || s->has_resume, "a position is asked for after a batch or a restore");
-    if (s->loader) bcos_loader_cursor(s->loader, &c);
-    else c = s->resume;
+    if (s->loader)
+        bcos_loader_cursor(s->loader, &c);
+    else
+        bcos_data_cursor_copy(&c, &s->resume);
     *epoch = (int64_t)c.epoch;
     char *text = cursor_text(&c);
     cJSON *json = cJSON_CreateObject();
@@ -159,6 +162,7 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
     BCOS_CHECK(out != NULL, "cJSON could print");
     cJSON_Delete(json);
     free(text);
+    bcos_data_cursor_free(&c);
     return out;
 }
 
@@ -182,6 +186,7 @@ static void free_source(distill_source *base) {
         bcos_loader_stop(s->loader);
         bcos_epoch_plan_free(&s->plan);
     }
+    if (s->has_resume) bcos_data_cursor_free(&s->resume);
     bcos_tokenizer_free(s->tok);
     bcos_urls_free(&s->urls);
     free(s->counts);
