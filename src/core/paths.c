@@ -1,10 +1,15 @@
-/* Path helpers: creating the directories a file will be written into. */
+/* Path helpers: creating the directories a file will be written into, and replacing a file atomically. */
 #include "bcos/paths.h"
 
+#include "bcos/check.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int bcos_make_parent_dirs(const char *path, char *err, size_t errlen) {
     char dir[4096];
@@ -28,4 +33,51 @@ int bcos_make_parent_dirs(const char *path, char *err, size_t errlen) {
         if (!keep) return 0;
         *p = keep;
     }
+}
+
+int bcos_sync_parent_dir(const char *path) {
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *name = ".";
+    if (slash == dir) name = "/";
+    else if (slash) *slash = '\0', name = dir;
+    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int status = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    free(dir);
+    errno = saved;
+    return status;
+}
+
+int bcos_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+    size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
+    char *tmp = xmalloc(tmp_len);
+    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int saved = errno;
+        free(tmp);
+        return bcos_error(err, errlen, path, "cannot create a temporary file beside it: %s", strerror(saved));
+    }
+    (void)fchmod(fd, 0644); /* mkstemp makes it private; best effort, the content is what matters */
+    const char *step = "write";
+    int status = 0;
+    for (size_t done = 0; status == 0 && done < len;) {
+        ssize_t n = write(fd, (const char *)data + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) status = -1;
+        else done += (size_t)n;
+    }
+    if (status == 0 && fsync(fd) != 0) status = -1, step = "fsync";
+    int saved = errno;
+    if (close(fd) != 0 && status == 0) status = -1, saved = errno, step = "close";
+    if (status == 0 && rename(tmp, path) != 0) status = -1, saved = errno, step = "rename";
+    if (status == 0 && bcos_sync_parent_dir(path) != 0) status = -1, saved = errno, step = "fsync the folder of";
+    if (status != 0) {
+        unlink(tmp);
+        bcos_error(err, errlen, path, "cannot %s it: %s", step, strerror(saved));
+    }
+    free(tmp);
+    return status;
 }

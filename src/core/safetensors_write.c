@@ -5,6 +5,7 @@
 
 #include "bcos/check.h"
 #include "bcos/fault.h"
+#include "bcos/paths.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -191,20 +192,6 @@ static int write_contents(FILE *f, const char *header, size_t header_len, const 
     return status;
 }
 
-/* fsync of the folder holding path, so that the rename itself survives a crash. */
-static int sync_parent_directory(const char *path) {
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    const char *name = ".";
-    if (slash == dir) name = "/";
-    else if (slash) *slash = '\0', name = dir;
-    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int status = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-    if (fd >= 0) close(fd);
-    free(dir);
-    return status;
-}
-
 /* Writes the file to a temporary name beside path and renames it into place. */
 static int write_atomically(const char *path, const char *header, size_t header_len, const bcos_st_entry **order,
                             int n, char *err, size_t errlen) {
@@ -234,7 +221,7 @@ static int write_atomically(const char *path, const char *header, size_t header_
     }
     bcos_fault_point("st_before_rename");
     if (status == 0 && rename(tmp, path) != 0) status = -1, saved = errno, step = "rename";
-    if (status == 0 && sync_parent_directory(path) != 0) status = -1, saved = errno, step = "fsync the folder of";
+    if (status == 0 && bcos_sync_parent_dir(path) != 0) status = -1, saved = errno, step = "fsync the folder of";
     if (status != 0) {
         unlink(tmp);
         bcos_error(err, errlen, path, "cannot %s it: %s", step, strerror(saved));
