@@ -11,9 +11,9 @@
 #include "bcos/shard_writer.h"
 #include "support/http_server.h"
 #include "support/tar_build.h"
+#include "support/temp_tree.h"
 #include "test.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -256,21 +256,6 @@ static void test_cache_dir(void) {
     }
 }
 
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(path);
-        else unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void) {
     if (!mkdtemp(g_dir)) return 1;
     bcos_log_set_level(BCOS_LOG_ERROR);
@@ -284,6 +269,6 @@ int main(void) {
     test_bad_input();
     test_http();
     test_cache_dir();
-    remove_tree(g_dir);
+    tt_remove_tree(g_dir);
     return test_summary("test_shard_sizes");
 }

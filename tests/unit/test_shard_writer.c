@@ -7,10 +7,10 @@
 
 #include "bcos/check.h"
 #include "support/sample_list.h"
+#include "support/temp_tree.h"
 #include "test.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -83,16 +83,6 @@ static void free_samples(test_sample *t, int n) {
     for (int i = 0; i < n; i++) free(t[i].m[0].data);
 }
 
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))) unlink(path_of(dir, e->d_name));
-    closedir(d);
-    rmdir(dir);
-}
-
 static void test_split_by_count(void) {
     char dir[256];
     snprintf(dir, sizeof dir, "%s/count", g_dir);
@@ -143,7 +133,7 @@ static void test_split_by_count(void) {
     check_shard(path_of(dir, "0.tar"), t, 1);
     CHECK_MSG(file_size(path_of(dir, "1.tar")) < 0 && file_size(path_of(dir, "2.tar")) < 0, "stale shards remain");
     free_samples(t, 1);
-    remove_tree(dir);
+    tt_remove_tree(dir);
 }
 
 /* Bytes the sample takes in a tar with ustar names: a header and the padded payload per member. */
@@ -186,7 +176,7 @@ static void test_split_by_bytes(void) {
     }
     CHECK_MSG(first == N, "the shards hold %d of %d samples", first, N);
     free_samples(t, N);
-    remove_tree(dir);
+    tt_remove_tree(dir);
 }
 
 static void test_names_ustar_cannot_hold(void) {
@@ -212,7 +202,7 @@ static void test_names_ustar_cannot_hold(void) {
     check_shard(path_of(dir, "0.tar"), t, 4);
     CHECK(file_size(path_of(dir, "0.tar")) <= 40000);
     free_samples(t, 4);
-    remove_tree(dir);
+    tt_remove_tree(dir);
 }
 
 static void expect_refused(bcos_shard_writer *w, const char *key, const bcos_sample_member *m, int n,
@@ -251,7 +241,7 @@ static void test_refusals(void) {
     bcos_shard_writer_abort(w);
     CHECK(file_size(path_of(dir, "0.tar.tmp")) < 0 && file_size(path_of(dir, "0.tar")) < 0);
     CHECK(file_size(path_of(dir, "nshards.txt")) < 0);
-    remove_tree(dir);
+    tt_remove_tree(dir);
     /* A file where the folder should be. */
     char file[256], below[300];
     snprintf(file, sizeof file, "%s/a_file", g_dir);
@@ -268,6 +258,6 @@ int main(void) {
     test_split_by_bytes();
     test_names_ustar_cannot_hold();
     test_refusals();
-    rmdir(g_dir);
+    tt_remove_tree(g_dir);
     return test_summary("test_shard_writer");
 }
