@@ -29,7 +29,8 @@ bcos_shard_writer *bcos_shard_writer_open(const char *dir, const bcos_shard_limi
 
 /* Appends one sample of n members (distinct extensions, as the reader keeps them: lower case, one of
  * jpg, jpeg, png, webp, txt, cls, json). The key is a relative path without "..", without "." in its
- * last component (the reader splits the name at the first dot there), not "__*__" metadata, and
+ * last component (the reader splits the name at the first dot there), not "__*__" metadata (nor in a
+ * top-level "__*__" folder), and
  * different from the previous sample's key (the reader would join the two). Returns 0, or -1 with a
  * one-line message naming the key or the shard. */
 int bcos_shard_writer_add(bcos_shard_writer *w, const char *key, const bcos_sample_member *members, int n,

@@ -136,8 +136,8 @@ void shard_source_idx(shard_source *src, const char *images, const char *labels)
     /* Until names are given, a class is named by its number. */
     char **names = xcalloc((size_t)top + 1, sizeof *names);
     for (int c = 0; c <= top; c++) {
-        names[c] = xmalloc(8);
-        snprintf(names[c], 8, "%d", c);
+        names[c] = xmalloc(16);
+        snprintf(names[c], 16, "%d", c);
     }
     *src = (shard_source){.count = s->images.dims[0], .sample = idx_sample, .free = idx_free, .state = s};
     set_classes(src, names, top + 1);

@@ -127,7 +127,9 @@ static int check_sample(const bcos_shard_writer *w, const char *key, const bcos_
     if (strchr(base, '.'))
         return data_error(err, errlen, "shard writer", "key '%s' has a '.' in its last part (readers split there)",
                           key);
-    if (base_len >= 4 && strncmp(base, "__", 2) == 0 && strcmp(base + base_len - 2, "__") == 0)
+    size_t top_len = strcspn(key, "/");
+    if ((base_len >= 4 && strncmp(base, "__", 2) == 0 && strcmp(base + base_len - 2, "__") == 0) ||
+        (top_len >= 4 && strncmp(key, "__", 2) == 0 && strncmp(key + top_len - 2, "__", 2) == 0))
         return data_error(err, errlen, "shard writer", "key '%s' looks like __metadata__", key);
     if (w->last_key && strcmp(w->last_key, key) == 0)
         return data_error(err, errlen, "shard writer", "key '%s' repeats the previous sample's", key);

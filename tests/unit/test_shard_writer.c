@@ -231,6 +231,7 @@ static void test_refusals(void) {
     expect_refused(w, "dir/", ok, 2, "relative");
     expect_refused(w, "", ok, 2, "relative");
     expect_refused(w, "__meta__", ok, 2, "metadata");
+    expect_refused(w, "__cache__/k", ok, 2, "metadata");
     expect_refused(w, "k", twice, 2, "two .jpg");
     expect_refused(w, "k", odd, 1, "npy");
     expect_refused(w, "k", ok, 0, "0 members");

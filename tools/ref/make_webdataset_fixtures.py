@@ -125,6 +125,8 @@ def write_tarfile_shard(path, im):
         add(tar, "a/one.txt", kind=tarfile.LNKTYPE, link="a/one.cls")
         add(tar, "a/__meta__", b"no dot: no key")
         add(tar, "__meta__.json", b"{\"a top-level\": \"sample\"}")
+        add(tar, "__cache__/c.jpg", im["jpg"][1])
+        add(tar, "x/__cache__/d.jpg", im["jpg"][2])
         add(tar, "b/two.json", b"{}")
         add(tar, "b/two.webp", im["webp"][0])
 
