@@ -179,9 +179,7 @@ static void write_lines(const char *dir, const char *name, char *const *lines, i
     for (int i = 0; i < n; i++) len += strlen(lines[i]) + 1;
     char *text = xmalloc(len), *at = text;
     for (int i = 0; i < n; i++) at += sprintf(at, "%s\n", lines[i]);
-    size_t plen = strlen(dir) + strlen(name) + 2;
-    char *path = xmalloc(plen), err[BCOS_ERRLEN];
-    snprintf(path, plen, "%s/%s", dir, name);
+    char *path = bcos_strfmt("%s/%s", dir, name), err[BCOS_ERRLEN];
     if (bcos_write_file_atomic(path, text, (size_t)(at - text), err, sizeof err) != 0) bcos_fail("%s", err);
     free(path);
     free(text);
@@ -228,9 +226,7 @@ static int shards_write(int argc, char **argv) {
     int n_templates = 0;
     char **templates = src.n_classes > 0 ? load_templates(o.templates, &n_templates) : NULL;
     if (o.captions) src.templates = templates, src.n_templates = n_templates;
-    size_t len = strlen(o.out) + strlen(o.split) + 2;
-    char *split_dir = xmalloc(len);
-    snprintf(split_dir, len, "%s/%s", o.out, o.split);
+    char *split_dir = bcos_strfmt("%s/%s", o.out, o.split);
     write_samples(&src, &o, split_dir);
     if (src.n_classes > 0) {
         write_lines(o.out, "classnames.txt", src.classes, src.n_classes);

@@ -17,20 +17,11 @@
 const char *const SHARD_FASHION_MNIST_CLASSES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
-static char *printf_dup(const char *fmt, const char *a, const char *b) {
-    size_t n = strlen(fmt) + strlen(a) + strlen(b) + 1;
-    char *s = xmalloc(n);
-    snprintf(s, n, fmt, a, b);
-    return s;
-}
-
 void shard_fashion_mnist_paths(const char *dir, const char *split, char **images, char **labels) {
     const char *stem = strcmp(split, "train") == 0 ? "train" : strcmp(split, "test") == 0 ? "t10k" : NULL;
     if (!stem) bcos_fail("--fashion-mnist has the splits train and test, not '%s' (--split)", split);
-    char *prefix = printf_dup("%s/%s", dir, stem);
-    *images = printf_dup("%s%s", prefix, "-images-idx3-ubyte.gz");
-    *labels = printf_dup("%s%s", prefix, "-labels-idx1-ubyte.gz");
-    free(prefix);
+    *images = bcos_strfmt("%s/%s-images-idx3-ubyte.gz", dir, stem);
+    *labels = bcos_strfmt("%s/%s-labels-idx1-ubyte.gz", dir, stem);
 }
 
 static void set_classes(shard_source *src, char **names, int n) {
@@ -136,8 +127,7 @@ void shard_source_idx(shard_source *src, const char *images, const char *labels)
     /* Until names are given, a class is named by its number. */
     char **names = xcalloc((size_t)top + 1, sizeof *names);
     for (int c = 0; c <= top; c++) {
-        names[c] = xmalloc(16);
-        snprintf(names[c], 16, "%d", c);
+        names[c] = bcos_strfmt("%d", c);
     }
     *src = (shard_source){.count = s->images.dims[0], .sample = idx_sample, .free = idx_free, .state = s};
     set_classes(src, names, top + 1);
@@ -155,7 +145,7 @@ typedef struct {
 static int coco_sample(const shard_source *src, long i, bcos_sample_member *m, char *err, size_t errlen) {
     const coco_state *s = src->state;
     const bcos_coco_image *im = &s->coco.images[i];
-    char *path = printf_dup("%s/%s", s->images_dir, im->file_name);
+    char *path = bcos_strfmt("%s/%s", s->images_dir, im->file_name);
     int rc = file_member(path, &m[0], err, errlen);
     free(path);
     if (rc != 0) return -1;

@@ -50,17 +50,25 @@ int bcos_sync_parent_dir(const char *path) {
     return status;
 }
 
-int bcos_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
-    size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp = xmalloc(tmp_len);
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
+int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen) {
+    *tmp = bcos_strfmt("%s.tmp.XXXXXX", path);
+    int fd = mkstemp(*tmp);
     if (fd < 0) {
         int saved = errno;
-        free(tmp);
+        free(*tmp);
+        *tmp = NULL;
         return bcos_error(err, errlen, path, "cannot create a temporary file beside it: %s", strerror(saved));
     }
-    (void)fchmod(fd, 0644); /* mkstemp makes it private; best effort, the content is what matters */
+    /* mkstemp makes the file private (0600); what it replaces is an ordinary file. Best effort: a
+     * file only its owner can read is still a correct file. */
+    (void)fchmod(fd, 0644);
+    return fd;
+}
+
+int bcos_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+    char *tmp;
+    int fd = bcos_open_temp_beside(path, &tmp, err, errlen);
+    if (fd < 0) return -1;
     const char *step = "write";
     int status = 0;
     for (size_t done = 0; status == 0 && done < len;) {
@@ -72,11 +80,16 @@ int bcos_write_file_atomic(const char *path, const void *data, size_t len, char 
     if (status == 0 && fsync(fd) != 0) status = -1, step = "fsync";
     int saved = errno;
     if (close(fd) != 0 && status == 0) status = -1, saved = errno, step = "close";
-    if (status == 0 && rename(tmp, path) != 0) status = -1, saved = errno, step = "rename";
-    if (status == 0 && bcos_sync_parent_dir(path) != 0) status = -1, saved = errno, step = "fsync the folder of";
+    return bcos_finish_temp(tmp, path, status, step, saved, err, errlen);
+}
+
+int bcos_finish_temp(char *tmp, const char *path, int status, const char *step, int saved_errno, char *err,
+                     size_t errlen) {
+    if (status == 0 && rename(tmp, path) != 0) status = -1, saved_errno = errno, step = "rename";
+    if (status == 0 && bcos_sync_parent_dir(path) != 0) status = -1, saved_errno = errno, step = "fsync the folder of";
     if (status != 0) {
         unlink(tmp);
-        bcos_error(err, errlen, path, "cannot %s it: %s", step, strerror(saved));
+        bcos_error(err, errlen, path, "cannot %s it: %s", step, strerror(saved_errno));
     }
     free(tmp);
     return status;

@@ -41,13 +41,6 @@ static void list_free(entry_list *l) {
     memset(l, 0, sizeof *l);
 }
 
-static char *join(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *path = xmalloc(n);
-    snprintf(path, n, "%s/%s", dir, name);
-    return path;
-}
-
 static int is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -76,7 +69,7 @@ static int walk(entry_list *files, const char *dir, long *skipped, char *err, si
     int rc = 0;
     for (struct dirent *e; rc == 0 && (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
-        char *path = join(dir, e->d_name);
+        char *path = bcos_strfmt("%s/%s", dir, e->d_name);
         if (is_dir(path)) rc = walk(files, path, skipped, err, errlen);
         else if (is_image_name(e->d_name)) push(files, dir, e->d_name);
         else (*skipped)++;
@@ -92,7 +85,7 @@ static int list_classes(bcos_image_folder *f, const char *root, char *err, size_
     if (!d) return data_error(err, errlen, root, "cannot read the image folder: %s", strerror(errno));
     for (struct dirent *e; (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
-        char *path = join(root, e->d_name);
+        char *path = bcos_strfmt("%s/%s", root, e->d_name);
         if (is_dir(path)) {
             f->classes = xrealloc(f->classes, (size_t)(f->n_classes + 1) * sizeof *f->classes);
             f->classes[f->n_classes++] = xstrdup(e->d_name);
@@ -107,7 +100,7 @@ static int list_classes(bcos_image_folder *f, const char *root, char *err, size_
 
 static int add_class(bcos_image_folder *f, const char *root, int label, char *err, size_t errlen) {
     entry_list files = {0};
-    char *dir = join(root, f->classes[label]);
+    char *dir = bcos_strfmt("%s/%s", root, f->classes[label]);
     int rc = walk(&files, dir, &f->skipped, err, errlen);
     if (rc == 0 && files.count == 0) rc = data_error(err, errlen, dir, "has no .jpg, .jpeg, .png or .webp image");
     if (rc == 0) {
@@ -115,7 +108,7 @@ static int add_class(bcos_image_folder *f, const char *root, int label, char *er
         f->paths = xrealloc(f->paths, (size_t)(f->count + files.count) * sizeof *f->paths);
         f->labels = xrealloc(f->labels, (size_t)(f->count + files.count) * sizeof *f->labels);
         for (long i = 0; i < files.count; i++, f->count++) {
-            f->paths[f->count] = join(files.items[i].dir, files.items[i].name);
+            f->paths[f->count] = bcos_strfmt("%s/%s", files.items[i].dir, files.items[i].name);
             f->labels[f->count] = label;
         }
     }

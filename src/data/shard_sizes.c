@@ -32,18 +32,11 @@ const char *bcos_size_source_name(bcos_size_source s) {
     return "unknown";
 }
 
-static char *concat(const char *a, const char *b, const char *c) {
-    size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
-    char *s = xmalloc(n);
-    snprintf(s, n, "%s%s%s", a, b, c);
-    return s;
-}
-
 char *bcos_cache_dir(void) {
     const char *own = getenv("BCOS_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     if (own && *own) return xstrdup(own);
-    if (xdg && *xdg) return concat(xdg, "/bcos", "");
-    if (home && *home) return concat(home, "/.cache/bcos", "");
+    if (xdg && *xdg) return bcos_strfmt("%s/bcos", xdg);
+    if (home && *home) return bcos_strfmt("%s/.cache/bcos", home);
     return NULL;
 }
 
@@ -94,7 +87,7 @@ static char *fetch_small(const char *url, const bcos_fetch_options *opt, size_t 
  * *failed set and err when it exists but is not a mapping of names to counts. */
 static cJSON *read_sizes_json(const char *dir, const bcos_fetch_options *opt, int *failed, char *err,
                               size_t errlen) {
-    char *url = concat(dir, "sizes.json", "");
+    char *url = bcos_strfmt("%ssizes.json", dir);
     size_t len = 0;
     char *text, why[BCOS_ERRLEN] = "";
     if (is_remote(url)) {
@@ -152,9 +145,7 @@ static void cache_open(count_cache *c, const char *cache_dir, const char *dir) {
         c->folder = real ? real : xstrdup(dir);
     }
     if (cache_dir) {
-        char name[40];
-        snprintf(name, sizeof name, "/shard-sizes/%016llx.json", (unsigned long long)fnv1a(c->folder));
-        c->path = concat(cache_dir, name, "");
+        c->path = bcos_strfmt("%s/shard-sizes/%016llx.json", cache_dir, (unsigned long long)fnv1a(c->folder));
         char *text = bcos_read_file(c->path, NULL);
         c->root = text ? cJSON_Parse(text) : NULL;
         free(text);

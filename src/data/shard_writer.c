@@ -38,13 +38,11 @@ struct bcos_shard_writer {
     char *last_key;
 };
 
+/* DIR/N.tar and the like; fmt takes the number n ("%ld.tar") or ignores it ("sizes.json"). */
 static char *path_in(const bcos_shard_writer *w, const char *fmt, long n) {
     char name[64];
     snprintf(name, sizeof name, fmt, n);
-    size_t len = strlen(w->dir) + strlen(name) + 2;
-    char *path = xmalloc(len);
-    snprintf(path, len, "%s/%s", w->dir, name);
-    return path;
+    return bcos_strfmt("%s/%s", w->dir, name);
 }
 
 static bool exists(const char *path) {
@@ -100,13 +98,6 @@ static long long member_bytes(const char *name, size_t size) {
     long long pad = (long long)((size + TAR_BLOCK - 1) / TAR_BLOCK) * TAR_BLOCK;
     long long pax = fits_ustar ? 0 : 2 * TAR_BLOCK + (long long)((2 * len + TAR_BLOCK - 1) / TAR_BLOCK) * TAR_BLOCK;
     return TAR_BLOCK + pax + pad;
-}
-
-static char *member_name(const char *key, const char *ext) {
-    size_t len = strlen(key) + strlen(ext) + 2;
-    char *name = xmalloc(len);
-    snprintf(name, len, "%s.%s", key, ext);
-    return name;
 }
 
 static bool ext_writable(const char *ext) {
@@ -173,7 +164,7 @@ static int begin_shard(bcos_shard_writer *w, char *err, size_t errlen) {
 
 static int write_member(bcos_shard_writer *w, const char *key, const bcos_sample_member *m, char *err,
                         size_t errlen) {
-    char *name = member_name(key, m->ext);
+    char *name = bcos_strfmt("%s.%s", key, m->ext);
     struct archive_entry *e = archive_entry_new();
     BCOS_CHECK(e != NULL, "libarchive could not allocate an entry");
     /* The name's bytes as given (UTF-8 keys stay UTF-8). libarchive cannot translate non-ASCII names
@@ -226,7 +217,7 @@ int bcos_shard_writer_add(bcos_shard_writer *w, const char *key, const bcos_samp
     if (check_sample(w, key, members, n, err, errlen) != 0) return -1;
     long long sample_bytes = 0;
     for (int i = 0; i < n; i++) {
-        char *name = member_name(key, members[i].ext);
+        char *name = bcos_strfmt("%s.%s", key, members[i].ext);
         sample_bytes += member_bytes(name, members[i].size);
         free(name);
     }
