@@ -32,7 +32,8 @@ bcos_shard_writer *bcos_shard_writer_open(const char *dir, const bcos_shard_limi
  * last component (the reader splits the name at the first dot there), not "__*__" metadata (nor in a
  * top-level "__*__" folder), and
  * different from the previous sample's key (the reader would join the two). Returns 0, or -1 with a
- * one-line message naming the key or the shard. */
+ * one-line message naming the key or the shard. A refused sample leaves the writer as it was; after a
+ * failed write (disk full, say) it can only be aborted. */
 int bcos_shard_writer_add(bcos_shard_writer *w, const char *key, const bcos_sample_member *members, int n,
                           char *err, size_t errlen);
 

@@ -6,6 +6,7 @@
 
 #include "bcos/check.h"
 #include "bcos/eval.h"
+#include "bcos/log.h"
 #include "bcos/shard_sources.h"
 
 #include <ctype.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const SHARD_FASHION_MNIST_CLASSES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -22,6 +24,8 @@ void shard_fashion_mnist_paths(const char *dir, const char *split, char **images
     if (!stem) bcos_fail("--fashion-mnist has the splits train and test, not '%s' (--split)", split);
     *images = bcos_strfmt("%s/%s-images-idx3-ubyte.gz", dir, stem);
     *labels = bcos_strfmt("%s/%s-labels-idx1-ubyte.gz", dir, stem);
+    if (access(*images, R_OK) != 0)
+        bcos_fail("%s: cannot read it (install Debian's dataset-fashion-mnist, or give --fashion-mnist=DIR)", *images);
 }
 
 static void set_classes(shard_source *src, char **names, int n) {
@@ -83,8 +87,7 @@ void shard_source_folder(shard_source *src, const char *root) {
     bcos_image_folder *f = xcalloc(1, sizeof *f);
     char err[BCOS_ERRLEN];
     if (bcos_image_folder_scan(f, root, err, sizeof err) != 0) bcos_fail("%s", err);
-    if (f->skipped) fprintf(stderr, "%s: %ld files that are not .jpg, .jpeg, .png or .webp images skipped\n", root,
-                            f->skipped);
+    if (f->skipped) bcos_info("%s: %ld files that are not .jpg, .jpeg, .png or .webp images skipped", root, f->skipped);
     *src = (shard_source){.count = f->count, .sample = folder_sample, .free = folder_free, .state = f};
     set_classes(src, f->classes, f->n_classes);
 }

@@ -13,7 +13,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -112,8 +111,10 @@ static cJSON *read_sizes_json(const char *dir, const bcos_fetch_options *opt, in
 static long sizes_entry(const cJSON *sizes, const char *name) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(sizes, name);
     if (!v) return -1;
-    if (cJSON_IsNumber(v)) return v->valuedouble >= 0 && v->valuedouble <= LONG_MAX && v->valuedouble == (double)(long)v->valuedouble
-                                      ? (long)v->valuedouble : -2;
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble; /* whole numbers up to 2^53 are exact in a double */
+        return d >= 0 && d <= 9007199254740992.0 && d == (double)(long long)d ? (long)d : -2;
+    }
     if (!cJSON_IsString(v)) return -2;
     char *end;
     errno = 0;

@@ -95,6 +95,7 @@ expect_fail "cannot read the image folder" "$BCOS" shards write --folder "$TMP/n
 expect_fail "is not a positive size" "$BCOS" shards write --folder "$TMP/folder" --out "$TMP/x" --max-bytes 12Q
 expect_fail "has no {c}" sh -c "printf 'a photo\n' >'$TMP/t.txt'; exec '$BCOS' shards write --folder '$TMP/folder' --out '$TMP/x' --templates '$TMP/t.txt'"
 expect_fail "splits train and test" "$BCOS" shards write --fashion-mnist="$TMP" --split val --out "$TMP/x"
+expect_fail "install Debian's dataset-fashion-mnist" "$BCOS" shards write --fashion-mnist="$TMP" --split test --out "$TMP/x"
 expect_fail "nowhere/0.tar: cannot count" "$BCOS" shards sizes --cache "$TMP/cache" "$TMP/nowhere/{0..1}.tar"
 
 # ---- Fashion-MNIST from the Debian package (tools/install-deps.sh installs it)
