@@ -14,6 +14,7 @@ int cmd_explain(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_checkpoints(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_shards(int argc, char **argv);
 
 /* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
 void cli_load_clip(bcos_clip *m, const char *weights, const char *model);

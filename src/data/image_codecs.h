@@ -10,6 +10,8 @@ int bcos_decode_jpeg(bcos_image *img, const uint8_t *data, size_t len, const cha
                      size_t errlen);
 int bcos_decode_png(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
                     size_t errlen);
+int bcos_decode_webp(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+                     size_t errlen);
 
 /* Refuse sizes that are empty or over bcos_image_max_pixels() (a decompression bomb), else allocate
  * img->rgb for them. Returns 0, or -1 with err set. */

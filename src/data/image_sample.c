@@ -1,6 +1,6 @@
 /* The image sample function: member choice, label parsing, decoding and preprocessing into a
- * batch slot. Decoding failures of a WebP member are "unsupported" while the image module does not
- * read WebP; any other failure to decode is "corrupt". */
+ * batch slot. A member whose bytes are none of the formats the image module reads (GIF, BMP, text
+ * ...) is "unsupported"; one of those formats that fails to decode is "corrupt". */
 #include "bcos/image_sample.h"
 
 #include "bcos/check.h"
@@ -87,7 +87,7 @@ bcos_sample_verdict bcos_image_sample(void *ctx, const bcos_sample *s, void *out
     snprintf(name, sizeof name, ".%s", m->ext);
     bcos_image img;
     if (bcos_image_decode(&img, m->data, m->size, name, msg, msg_len))
-        return bcos_image_sniff(m->data, m->size) == BCOS_IMAGE_WEBP ? BCOS_SKIP_UNSUPPORTED : BCOS_SKIP_CORRUPT;
+        return bcos_image_sniff(m->data, m->size) == BCOS_IMAGE_UNKNOWN ? BCOS_SKIP_UNSUPPORTED : BCOS_SKIP_CORRUPT;
     int rc = preprocess(cfg, &img, out, msg, msg_len);
     bcos_image_free(&img);
     return rc ? BCOS_SKIP_CORRUPT : BCOS_SAMPLE_OK;
