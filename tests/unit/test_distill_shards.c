@@ -42,8 +42,8 @@ static void caption_text(char *out, size_t len, captions kind, int i) {
     else snprintf(out, len, "a blurry drawing of a %s", i % 2 ? "cat" : "boat");
 }
 
-/* prefix-{0..3}.tar in g_dir; each shard begins with a sample whose .jpg does not decode (so that
- * every worker meets one, whatever its shards). */
+/* prefix-{0..3}.tar in g_dir; each shard begins with a sample whose .jpg is a JPEG cut short, which
+ * does not decode (so that every worker meets one, whatever its shards). */
 static void write_shards(const char *prefix, captions kind) {
     for (int k = 0; k < N_SHARDS; k++) {
         tb_member m[2 * (PER_SHARD + 1)];
@@ -54,15 +54,11 @@ static void write_shards(const char *prefix, captions kind) {
             int i = k * (PER_SHARD + 1) + j;
             const char *image = IMAGES[i % 8], *ext = strrchr(image, '.');
             snprintf(names[n], 32, "s%02d%s", i, j == 0 ? ".jpg" : ext);
-            size_t size = 7;
-            if (j > 0) {
-                char *path = helper_path("tests/fixtures/image", image);
-                payload[j] = helper_read(path, &size);
-                free(path);
-                m[n] = (tb_member){names[n], payload[j], size, 0, NULL};
-            } else {
-                m[n] = (tb_member){names[n], "garbage", size, 0, NULL};
-            }
+            size_t size;
+            char *path = helper_path("tests/fixtures/image", j > 0 ? image : "landscape_1200x800.jpg");
+            payload[j] = helper_read(path, &size);
+            free(path);
+            m[n] = (tb_member){names[n], payload[j], j > 0 ? size : 600, 0, NULL};
             n++;
             if (kind == NO_CAPTIONS) continue;
             caption_text(text[j], sizeof text[j], kind, i);
