@@ -1,6 +1,6 @@
 /* What the distill shard source (distill_source_shards.c) is built of: the loader's sample function
- * that turns a WebDataset sample into a batch slot (distill_shard_sample.c), and the shards' known
- * sample counts for the epoch plans (distill_shard_counts.c). */
+ * that turns a WebDataset sample into a batch slot (distill_shard_sample.c); the shards' known
+ * sample counts (bcos/shard_sizes.h) feed the epoch plans. */
 #ifndef BCOS_DISTILL_SHARDS_H
 #define BCOS_DISTILL_SHARDS_H
 
@@ -26,11 +26,5 @@ bcos_sample_verdict distill_sample(void *ctx, const bcos_sample *s, void *out, i
                                    size_t msg_len);
 /* A slot's caption ids into ids (context_length of them); 1 when it has a caption, else 0. */
 int distill_sample_caption(const distill_sample_config *c, const void *slot, int32_t *ids);
-
-/* The known sample count of each of the n shards. Until shard_sizes.c (sizes.json beside the shards)
- * is merged, the shards are read once and their samples counted. Returns 0, or -1 with err naming
- * the shard that could not be read. */
-int distill_shard_counts(long *counts, const char *const *urls, int n, const bcos_fetch_options *opt, char *err,
-                         size_t errlen);
 
 #endif

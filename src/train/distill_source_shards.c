@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "bcos/check.h"
+#include "bcos/shard_sizes.h"
 #include "bcos/log.h"
 #include "bcos/urls.h"
 #include "distill_internal.h"
@@ -221,8 +222,9 @@ distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errl
         return NULL;
     }
     s->counts = xmalloc((size_t)s->urls.count * sizeof(long));
-    if (distill_shard_counts(s->counts, (const char *const *)s->urls.urls, (int)s->urls.count, &s->fetch, err,
-                             errlen) != 0) {
+    /* sizes.json beside the shards, else the count cache, else read once and cached (bcos/shard_sizes.h) */
+    if (bcos_shard_sizes(s->counts, NULL, (const char *const *)s->urls.urls, (int)s->urls.count, &s->fetch, NULL,
+                         err, errlen) != 0) {
         free_source(&s->base);
         return NULL;
     }
