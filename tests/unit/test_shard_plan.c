@@ -106,7 +106,7 @@ static void test_plans(void) {
     bcos_epoch_plan p;
     char err[256] = "";
     CHECK(bcos_epoch_plan_make(&p, samples, 3, 1, 0, 0, 4, 1, 8, err, sizeof err) == -1);
-    CHECK_MSG(strstr(err, "3 shards cannot feed 4 ranks"), "'%s'", err);
+    CHECK_MSG(strstr(err, "3 shards cannot feed 4 ranks x 1 loader workers"), "'%s'", err);
     CHECK(bcos_epoch_plan_make(&p, samples, N_SHARDS, 1, 0, 0, 2, 2, 100000, err, sizeof err) == -1);
     CHECK_MSG(strstr(err, "too few samples for one batch of 100000"), "'%s'", err);
     long zero[2] = {5, 0};
@@ -114,10 +114,10 @@ static void test_plans(void) {
     CHECK_MSG(strstr(err, "shard 1 has 0 known samples"), "'%s'", err);
     CHECK(bcos_epoch_plan_make(&p, samples, N_SHARDS, 1, 0, 4, 4, 1, 1, err, sizeof err) == -1);
     CHECK(bcos_epoch_plan_make(&p, samples, N_SHARDS, 1, 0, 0, 1, BCOS_MAX_WORKERS + 1, 1, err, sizeof err) == -1);
-    /* A rank with fewer shards than workers runs one worker per shard. */
-    CHECK(bcos_epoch_plan_make(&p, samples, 2, 1, 0, 1, 2, 4, 10, err, sizeof err) == 0);
-    CHECK(p.n_workers == 1 && p.workers[0].n_shards == 1);
-    bcos_epoch_plan_free(&p);
+    /* Fewer shards than ranks x workers: an error with a hint. */
+    CHECK(bcos_epoch_plan_make(&p, samples, 2, 1, 0, 1, 2, 4, 10, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "2 shards cannot feed 2 ranks x 4 loader workers") && strstr(err, "fewer workers"), "'%s'",
+              err);
 }
 
 static bool same_cursor(const bcos_data_cursor *a, const bcos_data_cursor *b) {
