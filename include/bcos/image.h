@@ -40,6 +40,26 @@ long bcos_image_max_pixels(void);
 int bcos_image_load(bcos_image *img, const char *path, char *err, size_t errlen);
 void bcos_image_free(bcos_image *img);
 
+/* How far decoding may depart from PIL's pixels for speed. EXACT: PIL's pixels at full size. FAST:
+ * a JPEG comes out of libjpeg-turbo's DCT already shrunk to what the preprocessing needs
+ * (bcos_image_decode_scaled); other formats decode as in EXACT. */
+typedef enum { BCOS_DECODE_EXACT, BCOS_DECODE_FAST } bcos_decode_mode;
+
+/* "exact" or "fast" to the mode: 0, or -1 with a message naming the text. */
+int bcos_decode_mode_parse(bcos_decode_mode *mode, const char *text, char *err, size_t errlen);
+const char *bcos_decode_mode_name(bcos_decode_mode mode);
+
+/* A JPEG's full width and height from its headers alone, no pixel decoded: 0, or -1 when the data
+ * is not a JPEG or its headers do not say. */
+int bcos_image_jpeg_size(const uint8_t *data, size_t len, int *width, int *height);
+
+/* Decodes as bcos_image_decode does, except that a JPEG of width x height is scaled in its DCT by the
+ * smallest of 1/8, 1/4, 1/2 that keeps width * scale >= min_w and height * scale >= min_h (full size
+ * when none does), to ceil(width * scale) x ceil(height * scale): exactly PIL's
+ * Image.draft("RGB", (min_w, min_h)) then convert("RGB"). The bomb limit applies to the full size. */
+int bcos_image_decode_scaled(bcos_image *img, const uint8_t *data, size_t len, int min_w, int min_h,
+                             const char *name, char *err, size_t errlen);
+
 /* PIL's bicubic resize (Image.resize(size, BICUBIC), no reducing_gap, as torchvision calls it) of the
  * whole image to out_w x out_h. out receives a new image; free it with bcos_image_free. */
 void bcos_image_resize_bicubic(bcos_image *out, const bcos_image *in, int out_w, int out_h);
@@ -47,6 +67,18 @@ void bcos_image_resize_bicubic(bcos_image *out, const bcos_image *in, int out_w,
  * out_w x out_h, computed without the rest of it: out holds win_h x win_w x 3 bytes. */
 void bcos_resize_bicubic_window(uint8_t *out, const bcos_image *in, int out_w, int out_h, int x0, int y0,
                                 int win_w, int win_h);
+
+/* A rectangle of an image: left column x, top row y, w x h pixels. */
+typedef struct {
+    int x, y, w, h;
+} bcos_box;
+
+/* torchvision's F.resized_crop(img, box.y, box.x, box.h, box.w, [out_h, out_w], BICUBIC) on a PIL
+ * image: the box is cropped, then resized with PIL's bicubic as an image of its own (its kernels
+ * clamp at the box's edges). out holds out_h x out_w x 3 bytes. The box must lie inside the image. */
+void bcos_image_resized_crop(uint8_t *out, const bcos_image *in, const bcos_box *box, int out_w, int out_h);
+/* Mirrors the rows of an RGB buffer in place (torchvision's hflip). */
+void bcos_image_flip_horizontal(uint8_t *rgb, int width, int height);
 
 /* Where CLIP's evaluation transform puts an image of width x height for model input size S: the
  * shortest side becomes S, the other int(S * long / short); the S x S crop's top-left corner is
@@ -62,6 +94,12 @@ int bcos_clip_eval_geometry(bcos_clip_geometry *g, int width, int height, int si
 /* The S x S x 3 centre crop of the resized image (only the crop is resampled). Returns 0 or -1 as
  * bcos_clip_eval_geometry does. */
 int bcos_clip_eval_crop(uint8_t *crop, const bcos_image *img, int size, char *err, size_t errlen);
+
+/* Decodes an encoded image (name appears in messages) and cuts that crop from it. In FAST mode a
+ * JPEG is decoded scaled while both its sides stay >= S, and cropped as that smaller image. Returns
+ * 0, or -1 with err set (the image does not decode, or is too elongated). */
+int bcos_clip_eval_decode_crop(uint8_t *crop, const uint8_t *data, size_t len, int size, bcos_decode_mode mode,
+                               const char *name, char *err, size_t errlen);
 
 /* OpenAI CLIP's normalisation (open_clip's OPENAI_DATASET_MEAN and _STD). */
 extern const float bcos_clip_mean[3];

@@ -36,7 +36,7 @@ void bcos_image_set_max_pixels(long limit) {
 
 long bcos_image_max_pixels(void) { return max_pixels; }
 
-int bcos_image_alloc(bcos_image *img, long width, long height, const char *name, char *err, size_t errlen) {
+int bcos_image_check_size(long width, long height, const char *name, char *err, size_t errlen) {
     if (width < 1 || height < 1) {
         snprintf(err, errlen, "%s: image has no pixels (%ld x %ld)", name, width, height);
         return -1;
@@ -46,6 +46,11 @@ int bcos_image_alloc(bcos_image *img, long width, long height, const char *name,
                  width, height, max_pixels);
         return -1;
     }
+    return 0;
+}
+
+int bcos_image_alloc(bcos_image *img, long width, long height, const char *name, char *err, size_t errlen) {
+    if (bcos_image_check_size(width, height, name, err, errlen) != 0) return -1;
     img->width = (int)width;
     img->height = (int)height;
     img->rgb = xmalloc((size_t)width * (size_t)height * 3);

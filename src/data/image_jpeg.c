@@ -2,7 +2,8 @@
  * fancy upsampling), greyscale repeated into three channels, CMYK and YCCK read as Adobe-inverted CMYK
  * (PIL always assumes that) and converted with PIL's formula R = C * K / 255 on the inverted values.
  * A file without an end-of-image marker is refused as truncated, as PIL refuses it; libjpeg's warnings
- * (stray bytes, damaged entropy data it decodes as best it can) are not errors: PIL ignores them too. */
+ * (stray bytes, damaged entropy data it decodes as best it can) are not errors: PIL ignores them too.
+ * A JPEG can also come out scaled by k/8 in libjpeg's DCT (the fast decoding mode). */
 #include "image_codecs.h"
 
 #include "bcos/check.h"
@@ -113,22 +114,44 @@ static int decode_pixels(tjhandle tj, bcos_image *img, const uint8_t *data, size
     return rc;
 }
 
-int bcos_decode_jpeg(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
-                     size_t errlen) {
-    jpeg_layout layout = read_layout(data, len);
-    if (layout.scan == len) {
+/* The checks PIL makes before decoding any pixel; 0 with the layout, or -1 with err set. */
+static int read_checked_layout(jpeg_layout *layout, const uint8_t *data, size_t len, const char *name, char *err,
+                               size_t errlen) {
+    *layout = read_layout(data, len);
+    if (layout->scan == len) {
         snprintf(err, errlen, "%s: truncated JPEG (the headers end before the image data)", name);
         return -1;
     }
-    if (layout.components == 0) {
+    if (layout->components == 0) {
         snprintf(err, errlen, "%s: corrupt JPEG: no frame header before the image data", name);
         return -1;
     }
-    if (!has_end_marker(data, len, layout.scan)) {
+    if (!has_end_marker(data, len, layout->scan)) {
         snprintf(err, errlen, "%s: truncated JPEG (no end-of-image marker after the image data)", name);
         return -1;
     }
-    if (bcos_image_alloc(img, layout.width, layout.height, name, err, errlen) != 0) return -1;
+    return 0;
+}
+
+int bcos_image_jpeg_size(const uint8_t *data, size_t len, int *width, int *height) {
+    if (bcos_image_sniff(data, len) != BCOS_IMAGE_JPEG) return -1;
+    jpeg_layout layout = read_layout(data, len);
+    if (layout.scan == len || layout.components == 0 || layout.width < 1 || layout.height < 1) return -1;
+    *width = (int)layout.width;
+    *height = (int)layout.height;
+    return 0;
+}
+
+int bcos_decode_jpeg_scaled(bcos_image *img, const uint8_t *data, size_t len, int eighths, const char *name,
+                            char *err, size_t errlen) {
+    BCOS_CHECK(eighths >= 1 && eighths <= 8, "JPEG scale must be 1/8 .. 8/8");
+    jpeg_layout layout;
+    if (read_checked_layout(&layout, data, len, name, err, errlen) != 0) return -1;
+    /* The bomb limit is about the file, whatever size it is decoded at. */
+    if (bcos_image_check_size(layout.width, layout.height, name, err, errlen) != 0) return -1;
+    /* TurboJPEG's TJSCALED: it picks the scale k/8 from this size. */
+    long width = (layout.width * eighths + 7) / 8, height = (layout.height * eighths + 7) / 8;
+    if (bcos_image_alloc(img, width, height, name, err, errlen) != 0) return -1;
     tjhandle tj = tjInitDecompress();
     if (!tj) {
         snprintf(err, errlen, "%s: cannot start the JPEG decoder: %s", name, tjGetErrorStr2(NULL));
@@ -139,4 +162,9 @@ int bcos_decode_jpeg(bcos_image *img, const uint8_t *data, size_t len, const cha
     if (rc != 0) bcos_image_free(img);
     tjDestroy(tj);
     return rc;
+}
+
+int bcos_decode_jpeg(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+                     size_t errlen) {
+    return bcos_decode_jpeg_scaled(img, data, len, 8, name, err, errlen);
 }

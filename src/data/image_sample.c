@@ -1,6 +1,7 @@
-/* The image sample function: member choice, label parsing, decoding and preprocessing into a
- * batch slot. A member whose bytes are none of the formats the image module reads (GIF, BMP, text
- * ...) is "unsupported"; one of those formats that fails to decode is "corrupt". */
+/* The image sample function: member choice, label parsing, one decode to the crop (evaluation or
+ * training, exact or fast decoding) and the tensors of a batch slot. A member whose bytes are none of
+ * the formats the image module reads (GIF, BMP, text ...) is "unsupported"; one of those formats that
+ * fails to decode is "corrupt". */
 #include "bcos/image_sample.h"
 
 #include "bcos/check.h"
@@ -21,6 +22,7 @@ size_t bcos_image_sample_bytes(const bcos_image_sample_config *cfg) {
     case BCOS_INPUT_CROP_U8: return plane * 3;
     case BCOS_INPUT_CLIP: return plane * 3 * sizeof(float);
     case BCOS_INPUT_BCOS6: return plane * 6 * sizeof(float);
+    case BCOS_INPUT_BCOS6_CLIP: return plane * 9 * sizeof(float);
     }
     BCOS_DIE("a bcos_input_kind value", "unknown input kind %d", (int)cfg->kind);
 }
@@ -54,18 +56,24 @@ static const bcos_sample_member *image_member(const bcos_sample *s) {
     return NULL;
 }
 
-/* Writes the decoded image into out as the configuration asks; 0, or -1 with msg set. */
-static int preprocess(const bcos_image_sample_config *cfg, const bcos_image *img, void *out, char *msg,
-                      size_t msg_len) {
-    if (cfg->kind == BCOS_INPUT_CROP_U8) return bcos_clip_eval_crop(out, img, cfg->size, msg, msg_len);
-    if (cfg->kind == BCOS_INPUT_CLIP)
-        return bcos_clip_preprocess(out, img, cfg->size, cfg->mean ? cfg->mean : bcos_clip_mean,
-                                    cfg->std ? cfg->std : bcos_clip_std, msg, msg_len);
-    uint8_t *crop = xmalloc((size_t)cfg->size * (size_t)cfg->size * 3);
-    int rc = bcos_clip_eval_crop(crop, img, cfg->size, msg, msg_len);
-    if (rc == 0) bcos_bcos6_input(out, crop, cfg->size);
-    free(crop);
-    return rc;
+/* Decodes the member once into its crop; 0, or -1 with msg set. */
+static int decode_crop(const bcos_image_sample_config *cfg, const bcos_sample *s, const bcos_sample_member *m,
+                       uint8_t *crop, char *msg, size_t msg_len) {
+    char name[64];
+    snprintf(name, sizeof name, ".%s", m->ext);
+    if (cfg->train)
+        return bcos_train_decode_crop(crop, m->data, m->size, cfg->size, cfg->train, s->shard, s->index, cfg->decode,
+                                      name, msg, msg_len);
+    return bcos_clip_eval_decode_crop(crop, m->data, m->size, cfg->size, cfg->decode, name, msg, msg_len);
+}
+
+/* The crop to the configured float tensors. */
+static void write_tensors(const bcos_image_sample_config *cfg, const uint8_t *crop, float *out) {
+    const float *mean = cfg->mean ? cfg->mean : bcos_clip_mean, *std = cfg->std ? cfg->std : bcos_clip_std;
+    size_t plane = (size_t)cfg->size * (size_t)cfg->size;
+    if (cfg->kind == BCOS_INPUT_CLIP) bcos_clip_normalize(out, crop, cfg->size, mean, std);
+    if (cfg->kind == BCOS_INPUT_BCOS6 || cfg->kind == BCOS_INPUT_BCOS6_CLIP) bcos_bcos6_input(out, crop, cfg->size);
+    if (cfg->kind == BCOS_INPUT_BCOS6_CLIP) bcos_clip_normalize(out + 6 * plane, crop, cfg->size, mean, std);
 }
 
 bcos_sample_verdict bcos_image_sample(void *ctx, const bcos_sample *s, void *out, int *label, char *msg,
@@ -83,12 +91,10 @@ bcos_sample_verdict bcos_image_sample(void *ctx, const bcos_sample *s, void *out
         snprintf(msg, msg_len, "no jpg, jpeg, png or webp member");
         return BCOS_SKIP_NO_IMAGE;
     }
-    char name[64];
-    snprintf(name, sizeof name, ".%s", m->ext);
-    bcos_image img;
-    if (bcos_image_decode(&img, m->data, m->size, name, msg, msg_len))
-        return bcos_image_sniff(m->data, m->size) == BCOS_IMAGE_UNKNOWN ? BCOS_SKIP_UNSUPPORTED : BCOS_SKIP_CORRUPT;
-    int rc = preprocess(cfg, &img, out, msg, msg_len);
-    bcos_image_free(&img);
-    return rc ? BCOS_SKIP_CORRUPT : BCOS_SAMPLE_OK;
+    uint8_t *crop = cfg->kind == BCOS_INPUT_CROP_U8 ? out : xmalloc((size_t)cfg->size * (size_t)cfg->size * 3);
+    int rc = decode_crop(cfg, s, m, crop, msg, msg_len);
+    if (rc == 0 && crop != out) write_tensors(cfg, crop, out);
+    if (crop != out) free(crop);
+    if (rc == 0) return BCOS_SAMPLE_OK;
+    return bcos_image_sniff(m->data, m->size) == BCOS_IMAGE_UNKNOWN ? BCOS_SKIP_UNSUPPORTED : BCOS_SKIP_CORRUPT;
 }

@@ -1,7 +1,8 @@
 /* CLIP's evaluation preprocessing as open_clip's image_transform(S, is_train=False) does it on an RGB
  * PIL image: torchvision's Resize(S) (shortest side to S, the other int(S * long / short), truncated),
  * CenterCrop(S) (top-left corner rounded half to even, as Python's round does), ToTensor (/255) and
- * Normalize, all in float32 in torch's order of operations. Also the B-cos input [u, 1 - u]. */
+ * Normalize, all in float32 in torch's order of operations. Also the B-cos input [u, 1 - u], and the
+ * crop straight from the encoded bytes in either decoding mode. */
 #include "bcos/image.h"
 
 #include "bcos/check.h"
@@ -45,19 +46,39 @@ int bcos_clip_eval_crop(uint8_t *crop, const bcos_image *img, int size, char *er
     return 0;
 }
 
+int bcos_clip_eval_decode_crop(uint8_t *crop, const uint8_t *data, size_t len, int size, bcos_decode_mode mode,
+                               const char *name, char *err, size_t errlen) {
+    bcos_image img;
+    /* Both sides at least S: the short side, which becomes S, is then never upsampled. */
+    int rc = mode == BCOS_DECODE_FAST ? bcos_image_decode_scaled(&img, data, len, size, size, name, err, errlen)
+                                      : bcos_image_decode(&img, data, len, name, err, errlen);
+    if (rc == 0) rc = bcos_clip_eval_crop(crop, &img, size, err, errlen);
+    bcos_image_free(&img);
+    return rc;
+}
+
+/* A byte has 256 values: each channel's result is computed once per value, with torch's operations
+ * in torch's order, and looked up for every pixel (the same floats, without the divisions). */
 void bcos_clip_normalize(float *out, const uint8_t *crop, int size, const float mean[3], const float std[3]) {
     size_t plane = (size_t)size * (size_t)size;
+    float table[3][256];
     for (int c = 0; c < 3; c++)
-        for (size_t i = 0; i < plane; i++) out[c * plane + i] = ((float)crop[i * 3 + c] / 255.0f - mean[c]) / std[c];
+        for (int v = 0; v < 256; v++) table[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
+    for (int c = 0; c < 3; c++)
+        for (size_t i = 0; i < plane; i++) out[c * plane + i] = table[c][crop[i * 3 + c]];
 }
 
 void bcos_bcos6_input(float *out, const uint8_t *crop, int size) {
     size_t plane = (size_t)size * (size_t)size;
+    float u[256], one_minus_u[256];
+    for (int v = 0; v < 256; v++) {
+        u[v] = (float)v / 255.0f;
+        one_minus_u[v] = 1.0f - u[v];
+    }
     for (int c = 0; c < 3; c++)
         for (size_t i = 0; i < plane; i++) {
-            float u = (float)crop[i * 3 + c] / 255.0f;
-            out[c * plane + i] = u;
-            out[(c + 3) * plane + i] = 1.0f - u;
+            out[c * plane + i] = u[crop[i * 3 + c]];
+            out[(c + 3) * plane + i] = one_minus_u[crop[i * 3 + c]];
         }
 }
 

@@ -6,72 +6,19 @@
  * PIL refuses (truncated, corrupt, not an image, bombs) refused with a one-line message naming it. */
 #include "bcos/check.h"
 #include "bcos/image.h"
+#include "pixel_reference.h"
 #include "test.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <string.h>
-#include <zlib.h>
 
-#define FIXTURES "tests/fixtures/image/"
+#define FIXTURES "tests/fixtures/image"
 
 static char *fixture_path(const char *name) {
     static char path[512];
-    snprintf(path, sizeof path, FIXTURES "%s", name);
+    snprintf(path, sizeof path, FIXTURES "/%s", name);
     return path;
-}
-
-/* A reference array: its CRC-32 and byte count, and the raw bytes when the fixture kept them. */
-typedef struct {
-    unsigned long crc;
-    size_t bytes;
-    uint8_t *raw; /* NULL when only the CRC was kept */
-} reference;
-
-static reference load_reference(const cJSON *entry) {
-    reference r = {(unsigned long)cJSON_GetObjectItem(entry, "crc32")->valuedouble,
-                   (size_t)cJSON_GetObjectItem(entry, "bytes")->valuedouble, NULL};
-    const cJSON *file = cJSON_GetObjectItem(entry, "file");
-    if (cJSON_IsString(file)) {
-        size_t len = 0;
-        r.raw = (uint8_t *)bcos_read_file(fixture_path(file->valuestring), &len);
-        BCOS_CHECK(r.raw && len == r.bytes, "fixture file missing or of the wrong size: re-run the generator");
-    }
-    return r;
-}
-
-static unsigned long crc_of(const void *data, size_t n) {
-    return crc32(crc32(0L, Z_NULL, 0), data, (uInt)n);
-}
-
-/* Exact comparison of 8-bit pixels: byte by byte (reporting the largest difference) when the reference
- * has its bytes, else by CRC-32. */
-static void check_pixels(const char *image, const char *what, const uint8_t *ours, size_t n, const reference *ref) {
-    CHECK_MSG(n == ref->bytes, "%s %s: %zu bytes, PIL has %zu", image, what, n, ref->bytes);
-    if (n != ref->bytes) return;
-    if (!ref->raw) {
-        CHECK_MSG(crc_of(ours, n) == ref->crc,
-                  "%s %s: differs from PIL's (CRC-32; raise RAW_LIMIT in the generator to see by how much)", image,
-                  what);
-        return;
-    }
-    size_t differ = 0;
-    int max_abs = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = abs((int)ours[i] - (int)ref->raw[i]);
-        differ += d != 0;
-        if (d > max_abs) max_abs = d;
-    }
-    CHECK_MSG(differ == 0, "%s %s: %zu of %zu bytes differ from PIL's, max abs %d", image, what, differ, n, max_abs);
-}
-
-static double max_abs_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (d > m || d != d) m = d;
-    }
-    return m;
 }
 
 /* The B-cos input [u, 1 - u] against u recovered from open_clip's tensor (u = t * std + mean). */
@@ -106,31 +53,31 @@ static void check_size(const char *image, const cJSON *s, const bcos_image *pil_
               "%s at %d: crop at (%d, %d), torchvision says (%d, %d)", image, size, g.crop_x, g.crop_y,
               cJSON_GetObjectItem(s, "crop_left")->valueint, cJSON_GetObjectItem(s, "crop_top")->valueint);
 
-    reference resized_ref = load_reference(cJSON_GetObjectItem(s, "resized"));
+    pixel_reference resized_ref = pixel_reference_load(FIXTURES, cJSON_GetObjectItem(s, "resized"));
     bcos_image resized;
     bcos_image_resize_bicubic(&resized, pil_rgb, g.resized_w, g.resized_h);
     snprintf(what, sizeof what, "resized for %d", size);
-    check_pixels(image, what, resized.rgb, (size_t)resized.width * resized.height * 3, &resized_ref);
+    pixel_reference_check(image, what, resized.rgb, (size_t)resized.width * resized.height * 3, &resized_ref);
     bcos_image_free(&resized);
     free(resized_ref.raw);
 
     size_t plane = (size_t)size * size;
     uint8_t *crop = xmalloc(plane * 3);
-    reference crop_ref = load_reference(cJSON_GetObjectItem(s, "crop"));
+    pixel_reference crop_ref = pixel_reference_load(FIXTURES, cJSON_GetObjectItem(s, "crop"));
     CHECK(bcos_clip_eval_crop(crop, pil_rgb, size, err, sizeof err) == 0);
     snprintf(what, sizeof what, "centre crop %d", size);
-    check_pixels(image, what, crop, plane * 3, &crop_ref);
+    pixel_reference_check(image, what, crop, plane * 3, &crop_ref);
     free(crop_ref.raw);
 
-    reference tensor_ref = load_reference(cJSON_GetObjectItem(s, "tensor"));
+    pixel_reference tensor_ref = pixel_reference_load(FIXTURES, cJSON_GetObjectItem(s, "tensor"));
     if (tensor_ref.raw) {
         const float *expected = (const float *)tensor_ref.raw;
         float *ours = xmalloc(3 * plane * sizeof(float));
         bcos_clip_normalize(ours, crop, size, bcos_clip_mean, bcos_clip_std);
-        double from_pil = max_abs_diff(ours, expected, 3 * plane);
+        double from_pil = pixel_max_abs_diff(ours, expected, 3 * plane);
         CHECK_MSG(from_pil <= 1e-6, "%s tensor %d from PIL's pixels: max abs %.3g", image, size, from_pil);
         CHECK(bcos_clip_preprocess(ours, own, size, bcos_clip_mean, bcos_clip_std, err, sizeof err) == 0);
-        double from_own = max_abs_diff(ours, expected, 3 * plane);
+        double from_own = pixel_max_abs_diff(ours, expected, 3 * plane);
         CHECK_MSG(from_own <= 1.0 / 255, "%s tensor %d from our decode: max abs %.3g", image, size, from_own);
         check_bcos6(image, crop, size, expected);
         free(ours);
@@ -152,8 +99,8 @@ static void check_image(const cJSON *e) {
         bcos_image_free(&own);
         return;
     }
-    reference rgb_ref = load_reference(cJSON_GetObjectItem(e, "rgb"));
-    check_pixels(name, "decoded RGB", own.rgb, (size_t)w * h * 3, &rgb_ref);
+    pixel_reference rgb_ref = pixel_reference_load(FIXTURES, cJSON_GetObjectItem(e, "rgb"));
+    pixel_reference_check(name, "decoded RGB", own.rgb, (size_t)w * h * 3, &rgb_ref);
     /* Resizing starts from PIL's own pixels, so that a decoder difference cannot hide in it. */
     bcos_image pil_rgb = {w, h, rgb_ref.raw ? rgb_ref.raw : own.rgb};
     const cJSON *s;
@@ -178,7 +125,7 @@ static void check_rejected(const cJSON *e) {
 
 int main(void) {
     size_t len = 0;
-    char *text = bcos_read_file(FIXTURES "index.json", &len);
+    char *text = bcos_read_file(FIXTURES "/index.json", &len);
     BCOS_CHECK(text, "run tools/ref/make_image_fixtures.py");
     cJSON *index = cJSON_Parse(text);
     BCOS_CHECK(index, "index.json does not parse");
