@@ -28,6 +28,9 @@ typedef struct {
     char images[512];        /* folder of training images; or: */
     char shards[1024];       /* WebDataset shards, a URL list pattern (bcos/urls.h) */
     int workers;             /* loader worker threads (shards; part of the data order) */
+    int train_crops;         /* shards: random resized crop + flip per sample (else CLIP's evaluation crop) */
+    double crop_scale;       /* the smallest area fraction a training crop keeps (torchvision: 0.08) */
+    char decode[8];          /* "exact" (PIL's pixels) or "fast" (JPEGs shrunk in the DCT) */
     int64_t shuffle;         /* samples in each loader worker's shuffle buffer (0: off; part of the data order) */
     char out[512];           /* student weights; the config JSON goes beside it (.json) */
     int64_t steps, warmup_steps;

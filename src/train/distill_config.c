@@ -37,6 +37,9 @@ static const option OPTIONS[] = {
     {"images", OPT_STR, F(images), JOB, "folder of training images (.jpg/.png; captions in .txt beside)"},
     {"shards", OPT_STR, F(shards), SHARDS, "or WebDataset shards: URL list ('a-{000..009}.tar', http(s)://, ::)"},
     {"workers", OPT_INT, F(workers), SHARDS, "shard loader threads (part of the data order)"},
+    {"train_crops", OPT_BOOL, F(train_crops), SHARDS, "random resized crop + flip per sample (else the eval crop)"},
+    {"crop_scale", OPT_F64, F(crop_scale), SHARDS, "smallest area fraction a training crop keeps"},
+    {"decode", OPT_STR, F(decode), SHARDS, "exact (PIL's pixels) or fast (JPEGs shrunk in the DCT)"},
     {"shuffle", OPT_I64, F(shuffle), SHARDS, "samples in each loader thread's shuffle buffer (0: off)"},
     {"out", OPT_STR, F(out), RUN, "where to save the student (.safetensors; config JSON beside)"},
     {"steps", OPT_I64, F(steps), JOB, "optimiser steps"},
@@ -99,6 +102,9 @@ void bcos_distill_defaults(bcos_distill_config *cfg) {
     cfg->keep_last = 3;
     cfg->workers = 2;
     cfg->shuffle = 256;
+    cfg->train_crops = 1;
+    cfg->crop_scale = 0.08;
+    strcpy(cfg->decode, "exact");
     cfg->ready_batches = 2;
     bcos_fetch_options fetch;
     bcos_fetch_options_default(&fetch);
@@ -233,6 +239,8 @@ int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen
     else if (c->shards[0] && c->holdout > 0) problem = "'holdout' needs 'images' (shards hold nothing out yet)";
     else if (c->workers < 1 || c->workers > BCOS_MAX_WORKERS) problem = "'workers' must be 1 to 64";
     else if (c->ready_batches < 1) problem = "'ready_batches' must be at least 1";
+    else if (!(c->crop_scale > 0 && c->crop_scale <= 1)) problem = "'crop_scale' must be in (0, 1]";
+    else if (strcmp(c->decode, "exact") != 0 && strcmp(c->decode, "fast") != 0) problem = "'decode' must be exact or fast";
     else if (c->shuffle < 0 || c->shuffle > BCOS_SHUFFLE_MAX) problem = "'shuffle' must be 0 to 1000000";
     else if (c->connect_timeout_ms < 1 || c->stall_timeout_ms < 1 || c->retries < 0 || c->backoff_ms < 0)
         problem = "'connect_timeout_ms' and 'stall_timeout_ms' must be positive, 'retries' and 'backoff_ms' not negative";

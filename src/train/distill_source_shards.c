@@ -25,6 +25,7 @@ typedef struct {
     long *counts;                   /* known samples per shard */
     bcos_fetch_options fetch;
     distill_sample_config sample;
+    bcos_train_augment augment;     /* the training crops' settings; its epoch follows the loader's */
     bcos_tokenizer *tok;            /* NULL without a text term */
     int64_t epoch;                  /* of the running loader, or of the next one to start */
     bcos_epoch_plan plan;           /* the running loader's */
@@ -40,6 +41,7 @@ typedef struct {
 static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t errlen) {
     const bcos_distill_config *cfg = r->cfg;
     char why[BCOS_ERRLEN];
+    s->augment.epoch = (uint64_t)s->epoch; /* the workers only read it while this epoch's loader runs */
     if (bcos_epoch_plan_make(&s->plan, s->counts, (int)s->urls.count, (uint64_t)cfg->seed, (uint64_t)s->epoch, 0, 1,
                              cfg->workers, r->B, why, sizeof why) != 0) {
         snprintf(err, errlen, "shards '%s': %s", cfg->shards, why);
@@ -231,8 +233,15 @@ distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errl
     int L = r->teacher.cfg.context_length;
     BCOS_CHECK(L <= BCOS_CONTEXT_LENGTH, "CLIP's context length");
     if (cfg->w_txt > 0) s->tok = bcos_tokenizer_load_default();
-    s->sample = (distill_sample_config){.image = {.size = r->S, .kind = BCOS_INPUT_CROP_U8}, .context_length = L,
-                                        .tok = s->tok};
+    bcos_decode_mode decode;
+    if (bcos_decode_mode_parse(&decode, cfg->decode, err, errlen) != 0) {
+        free_source(&s->base);
+        return NULL;
+    }
+    s->augment = (bcos_train_augment){.scale = {cfg->crop_scale, 1.0}, .seed = (uint64_t)cfg->seed};
+    s->sample = (distill_sample_config){.image = {.size = r->S, .kind = BCOS_INPUT_CROP_U8, .decode = decode,
+                                                  .train = cfg->train_crops ? &s->augment : NULL},
+                                        .context_length = L, .tok = s->tok};
     s->ids = xmalloc((size_t)r->B * L * sizeof(int32_t));
     s->emb = xmalloc((size_t)r->B * r->E * sizeof(float));
     s->captioned = xmalloc((size_t)r->B * sizeof(int));

@@ -104,6 +104,8 @@ static void test_text_term(void) {
         write_shards(SETS[i].prefix, SETS[i].kind);
         bcos_distill_config cfg;
         shards_config(&cfg, SETS[i].prefix);
+        /* training crops are drawn per shard URL: the same images under other names crop differently */
+        cfg.train_crops = 0;
         snprintf(outs[i], sizeof outs[i], "%s", cfg.out);
         if (i == 0) {
             snprintf(cfg.run, sizeof cfg.run, "text");
@@ -124,6 +126,14 @@ static void test_text_term(void) {
                                  "reason = 'sample skipped: corrupt'") >= 1,
               "the corrupt sample is a skip event");
     free(db);
+    /* the same run with training crops (random resized crop + flip) trains another student */
+    bcos_distill_config cfg;
+    bcos_distill_report crops;
+    shards_config(&cfg, "first");
+    snprintf(cfg.out, sizeof cfg.out, "%s/first-crops.safetensors", g_dir);
+    CHECK_MSG(bcos_distill_run(&cfg, NULL, &crops, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(crops.final_loss != r[0].final_loss && !helper_same_file(outs[0], cfg.out),
+              "training crops change what the student sees");
 }
 
 /* ---- the binary over HTTP, killed and resumed ---- */
