@@ -21,7 +21,8 @@ echo "== image and text embeddings (normalised, first values)"
 echo "== zero-shot with the teacher (random tiny weights: the ranking means nothing yet)"
 "$BCOS" zeroshot --weights "$W" --model bcos-tiny --classes "landscape,cat,rocket,coffee cup" --top 4 "$IMG"
 echo "== B-cosify and distill (jobs/distill-tiny.json)"
-"$BCOS" distill jobs/distill-tiny.json --out "$OUT/student.safetensors" --holdout 6
+"$BCOS" distill jobs/distill-tiny.json --db "$OUT/bcos.db" --out "$OUT/student.safetensors" --holdout 6
+"$BCOS" runs --db "$OUT/bcos.db"
 echo "== explain the photo with the student"
 "$BCOS" explain --weights "$OUT/student.safetensors" --image "$IMG" --text "a photo of a landscape" \
   --out "$OUT/landscape"

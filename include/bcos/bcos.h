@@ -66,6 +66,37 @@ void bcos_student_backward(const bcos_student *s, bcos_student_acts *a, float *g
 void bcos_student_explain(const bcos_student *s, bcos_student_acts *a, float *dx6, double *const_contrib,
                           const float *dout);
 
+/* A buffer laid out as the student's parameters (its weights, or an optimizer's per-parameter
+ * state such as Adam's m and v) as safetensors entries in the saved layout: open_clip's names
+ * after prefix, visual.proj as open_clip's [width, embed]. Valid while s and the buffer live. */
+typedef struct {
+    bcos_st_entry *entries;
+    int count;
+    char **names;
+    int64_t (*shapes)[BCOS_MAX_DIMS];
+    float *proj_t; /* visual.proj transposed */
+} bcos_student_tensors;
+void bcos_student_tensors_make(bcos_student_tensors *t, const bcos_student *s, const float *flat, const char *prefix);
+void bcos_student_tensors_free(bcos_student_tensors *t);
+/* The reverse: every "<prefix><parameter name>" of st into flat (laid out as s's parameters).
+ * Returns 0, or -1 with err naming the tensor (missing, wrong shape or dtype). */
+int bcos_student_tensors_read(const bcos_student *s, const bcos_safetensors *st, const char *prefix, float *flat,
+                              char *err, size_t errlen);
+
+/* What bcos_student_save writes, as entries and metadata (a checkpoint writes it through the
+ * store). text_tower may be NULL. Valid while s and text_tower live. */
+typedef struct {
+    bcos_student_tensors visual;
+    bcos_clip_export text;
+    bcos_st_entry *entries;
+    int count;
+    bcos_st_meta meta[3];
+    int n_meta;
+    char *clip_json, *options_json;
+} bcos_student_file;
+void bcos_student_file_make(bcos_student_file *f, const bcos_student *s, const bcos_clip *text_tower);
+void bcos_student_file_free(bcos_student_file *f);
+
 /* Save in open_clip's visual.* naming (visual.proj as [width, embed], conv1 with six input
  * channels), F32, with the CLIP config and the B-cos options in the metadata ("bcos_model",
  * "bcos_clip_config", "bcos_student"), and the same two as a small JSON file at json_path (may be

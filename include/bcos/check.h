@@ -41,6 +41,9 @@ void *bcos_malloc_at(size_t size, const char *file, int line);
 void *bcos_calloc_at(size_t count, size_t size, const char *file, int line);
 void *bcos_realloc_at(void *ptr, size_t size, const char *file, int line);
 char *bcos_strdup_at(const char *s, const char *file, int line);
+/* printf into a new heap string ("DIR/NAME" paths and the like); stops the process when out of memory. */
+char *bcos_strfmt(const char *fmt, ...) BCOS_PRINTF(1, 2);
+char *bcos_vstrfmt(const char *fmt, va_list ap);
 FILE *bcos_fopen_at(const char *path, const char *mode, const char *file, int line);
 void bcos_fread_at(void *ptr, size_t size, size_t count, FILE *f, const char *file, int line);
 void bcos_fwrite_at(const void *ptr, size_t size, size_t count, FILE *f, const char *file, int line);

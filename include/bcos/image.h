@@ -1,8 +1,9 @@
-/* Images for the data path: decoding (JPEG through TurboJPEG, PNG through libpng; WebP is recognised but
- * not read yet) to 8-bit RGB exactly as PIL's Image.open(f).convert("RGB") gives it, PIL's bicubic
- * resize, and CLIP's evaluation preprocessing as open_clip's image_transform does it (torchvision's
- * Resize to the shortest side, CenterCrop, ToTensor, Normalize), plus the B-cos six-channel input, the
- * resized crop of a box and flips (for training crops, bcos/image_train.h) and a fast decoding mode.
+/* Images for the data path: decoding (JPEG through TurboJPEG, PNG through libpng, WebP through libwebp;
+ * of an animated WebP the first frame, as PIL opens it) to 8-bit RGB exactly as PIL's
+ * Image.open(f).convert("RGB") gives it, PIL's bicubic resize, and CLIP's evaluation preprocessing as
+ * open_clip's image_transform does it (torchvision's Resize to the shortest side, CenterCrop, ToTensor,
+ * Normalize), plus the B-cos six-channel input, the resized crop of a box and flips (for training crops,
+ * bcos/image_train.h) and a fast decoding mode.
  * Decoding is user input: it returns a status and a one-line message naming the image, never stops. */
 #ifndef BCOS_IMAGE_H
 #define BCOS_IMAGE_H

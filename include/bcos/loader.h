@@ -5,7 +5,17 @@
  * counted by reason; a worker whose shards run out before its last batch starts over on them
  * (counted), so every rank makes the plan's number of batches; a worker that gets no usable sample
  * from a whole pass over its shards stops the epoch with an error instead of looping. The cursor
- * after each released batch resumes the epoch exactly. */
+ * after each released batch resumes the epoch exactly.
+ *
+ * Shuffle buffer (webdataset's, per worker): the worker keeps up to `shuffle` accepted samples
+ * (their outputs from the sample function); once full, each turn emits one drawn uniformly by the
+ * worker's generator (seeded from (seed, epoch, rank, worker)) and reads the next in its place. A
+ * worker reads exactly the accepted samples its batches take and then drains the buffer, so an
+ * epoch uses the same samples with or without one, only in another order. A sample still held after
+ * `shuffle_window` later samples were read (accepted or not) goes out at the next turn instead of
+ * a drawn one, which bounds how far back a resume re-reads. The cursor records each generator and
+ * where the held samples were read; a resume re-reads them from there and runs the sample function
+ * on those alone. Memory: shuffle x sample_bytes per worker, on top of the batch buffers. */
 #ifndef BCOS_LOADER_H
 #define BCOS_LOADER_H
 
@@ -44,6 +54,9 @@ typedef struct {
     bcos_sample_fn fn;
     void *ctx;
     int ready_batches;              /* batches each worker may prepare ahead (at least 1) */
+    long shuffle;                   /* samples each worker's shuffle buffer holds (0: read order; at most
+                                     * BCOS_SHUFFLE_MAX) */
+    long shuffle_window;            /* samples read after which a held one goes out next; 0: 8 x shuffle */
 } bcos_loader_config;
 
 /* Where a batch's sample came from. */
@@ -63,20 +76,22 @@ typedef struct {
 /* Counters of the whole loader (all workers). */
 typedef struct {
     bcos_data_counters data;
-    long skipped[BCOS_SKIP_REASONS]; /* by verdict; [BCOS_SAMPLE_OK] counts samples used */
+    long skipped[BCOS_SKIP_REASONS]; /* by verdict; [BCOS_SAMPLE_OK] counts samples accepted (used or
+                                      * held; a resume counts the held ones again) */
     long restarts;                   /* passes a worker started over because its shards ran dry */
 } bcos_loader_counters;
 
 typedef struct bcos_loader bcos_loader;
 
-/* Starts the workers. Returns NULL with a message when the resume cursor does not fit the plan. */
+/* Starts the workers. Returns NULL with a message when the resume cursor does not fit the plan and
+ * the shuffle buffer (bcos_data_cursor_check), or the shuffle settings are out of range. */
 bcos_loader *bcos_loader_start(const bcos_loader_config *cfg, char *err, size_t errlen);
 /* The next batch of the epoch, waiting for it: 1 with *batch set, 0 when the epoch is complete, -1
  * when a worker failed (bcos_loader_error says why). Release each batch before asking for the next. */
 int bcos_loader_next(bcos_loader *l, bcos_batch **batch);
 /* Gives the batch's buffer back to its worker and moves the cursor past it. */
 void bcos_loader_release(bcos_loader *l, bcos_batch *batch);
-/* The cursor after the batches released so far. */
+/* The cursor after the batches released so far, to free with bcos_data_cursor_free. */
 void bcos_loader_cursor(bcos_loader *l, bcos_data_cursor *cursor);
 void bcos_loader_counters_get(bcos_loader *l, bcos_loader_counters *out);
 const char *bcos_loader_error(bcos_loader *l);

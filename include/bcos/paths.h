@@ -1,4 +1,5 @@
-/* File-system path helpers shared by the commands that write files. */
+/* File-system path helpers shared by the commands that write files, and the atomic replacement of a
+ * file (temporary file beside it, fsync, rename, fsync of the folder). */
 #ifndef BCOS_PATHS_H
 #define BCOS_PATHS_H
 
@@ -7,5 +8,23 @@
 /* Create every missing directory above path ("a/b/c.txt" creates a/ and a/b/). Returns 0, or -1
  * with a one-line message in err naming the directory. */
 int bcos_make_parent_dirs(const char *path, char *err, size_t errlen);
+
+/* fsync of the folder holding path, so that a rename into it survives a crash. 0, or -1 with errno. */
+int bcos_sync_parent_dir(const char *path);
+
+/* Creates a private-named temporary file beside path (PATH.tmp.XXXXXX, mode 0644) to be renamed over it:
+ * returns its descriptor and sets *tmp (heap), or -1 with a one-line message naming path. */
+int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen);
+
+/* Ends that replacement once the caller has written, flushed, synced and closed the temporary file:
+ * with status 0 renames tmp over path and syncs the folder; on a failure there or before (status -1,
+ * step and saved_errno naming what failed) removes tmp and writes "PATH: cannot STEP it: why". Frees
+ * tmp; returns 0 or -1. */
+int bcos_finish_temp(char *tmp, const char *path, int status, const char *step, int saved_errno, char *err,
+                     size_t errlen);
+
+/* Replaces path by len bytes of data atomically: readers see the old file or the whole new one, and
+ * after a crash one of the two. Returns 0, or -1 with a one-line message naming path. */
+int bcos_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 #endif

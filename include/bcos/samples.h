@@ -1,7 +1,8 @@
 /* WebDataset samples from tar shards. A shard (http://, https://, file:// or a path) is read as a
  * tar stream; a member's key is its path up to the first "." of its basename and the rest, lower-
  * cased, its extension. Consecutive members with the same key form a sample; a repeated extension
- * starts a new one. Members skipped, each counted by reason: "__*__" metadata, anything but regular
+ * starts a new one. Members skipped, each counted by reason: "__*__" metadata (such a file anywhere, or
+ * anything in such a top-level folder, as webdataset skips them), anything but regular
  * files, names longer than BCOS_NAME_MAX or with path tricks (absolute, ".."), names without key or
  * extension, payloads over BCOS_MEMBER_MAX_BYTES. Only jpg, jpeg, png, webp, txt, cls and json
  * payloads are kept. A broken shard costs the samples it cuts, counted, never the process. */
@@ -25,7 +26,7 @@ typedef struct {
     long samples;             /* samples delivered */
     long samples_lost;        /* samples in progress when their shard failed or a header was damaged */
     long samples_empty;       /* keys none of whose members was kept */
-    long members_metadata;    /* "__*__" members */
+    long members_metadata;    /* "__*__" members, and members in a top-level "__*__" folder */
     long members_not_file;    /* directories, links, devices, fifos */
     long members_bad_name;    /* too long, absolute, with "..", or not text libarchive can read */
     long members_ignored;     /* no key or extension, or an extension not kept */

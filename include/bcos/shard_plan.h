@@ -7,6 +7,8 @@
 #ifndef BCOS_SHARD_PLAN_H
 #define BCOS_SHARD_PLAN_H
 
+#include "bcos/rng.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,13 +41,30 @@ int bcos_epoch_plan_make(bcos_epoch_plan *plan, const long *shard_samples, int n
                          size_t errlen);
 void bcos_epoch_plan_free(bcos_epoch_plan *plan);
 
-/* Where one worker stands: the shard of its list it reads, the index of the next sample of that
- * shard to read, and how many times it has started over because its shards gave fewer samples than
- * known. */
+/* A sample's place in a worker's stream: the shard of its list, the sample's index in that shard,
+ * and the pass over the list. Stream order is (pass, shard_pos, sample_index). */
 typedef struct {
     int shard_pos;
     long sample_index;
     long pass;
+} bcos_stream_pos;
+
+/* -1, 0 or 1 as a comes before, with or after b in stream order. */
+int bcos_stream_pos_compare(bcos_stream_pos a, bcos_stream_pos b);
+
+/* Samples a worker's shuffle buffer may hold (bcos/loader.h). */
+#define BCOS_SHUFFLE_MAX (1L << 20)
+
+/* Where one worker stands: the next sample it reads (the pass counts how many times it has started
+ * over because its shards gave fewer samples than known). With a shuffle buffer, also its generator
+ * and where the samples it holds were read (oldest first, all before `next`), so that a resume
+ * re-reads them: a worker's cursor text grows by one number per held sample (its distance from the
+ * previous one in the same shard). */
+typedef struct {
+    bcos_stream_pos next;
+    bcos_rng rng;
+    long n_held;
+    bcos_stream_pos *held;
 } bcos_worker_cursor;
 
 /* The data position of a rank, enough to resume exactly: committed with each checkpoint. */
@@ -53,18 +72,31 @@ typedef struct {
     uint64_t epoch;
     long batches_done; /* of this epoch */
     int rank, n_ranks, n_workers;
+    long shuffle, window; /* the loader's shuffle buffer size and window (bcos/loader.h) */
     bcos_worker_cursor workers[BCOS_MAX_WORKERS];
 } bcos_data_cursor;
 
-/* The cursor at the start of the plan's epoch. */
-void bcos_data_cursor_start(bcos_data_cursor *cursor, const bcos_epoch_plan *plan);
-/* One-line text "bcos-cursor 1 epoch E batches B rank R of N workers W pos,index,pass ..."
- * (versioned); returns the length, or -1 when buf is too small. */
+/* The cursor at the start of the plan's epoch for a loader with this shuffle buffer size and window:
+ * with a buffer, each worker's generator is seeded from (seed, epoch, rank, worker). Owns nothing. */
+void bcos_data_cursor_start(bcos_data_cursor *cursor, const bcos_epoch_plan *plan, long shuffle, long window);
+/* A deep copy of src into *dst (whatever *dst held is overwritten, not freed). */
+void bcos_data_cursor_copy(bcos_data_cursor *dst, const bcos_data_cursor *src);
+/* Frees the held positions a cursor owns (from copy, parse or bcos_loader_cursor) and empties them. */
+void bcos_data_cursor_free(bcos_data_cursor *cursor);
+/* One-line text (versioned): "bcos-cursor 2 epoch E batches B rank R of N workers W shuffle S window X"
+ * and per worker "pos,index,pass", followed with a buffer by ":" and its generator's state (64 hex
+ * digits), then each run of held samples of one shard as "/pos,first_index,pass" and "+gap" per
+ * further sample. Returns the length, or -1 when buf is too small. */
 int bcos_data_cursor_format(const bcos_data_cursor *cursor, char *buf, size_t size);
-/* Parses that text. Returns 0, or -1 with a message naming the culprit. */
+/* Parses that text into *cursor (to free with bcos_data_cursor_free). Returns 0, or -1 with a message
+ * naming the culprit (and an empty cursor); cursors of version 1, from before shuffle buffers, are
+ * refused with that reason. */
 int bcos_data_cursor_parse(bcos_data_cursor *cursor, const char *text, char *err, size_t errlen);
-/* Whether the cursor fits the plan (same epoch, rank, ranks, workers, positions within the lists);
- * a cursor from a run of another shape cannot resume this one exactly. 0, or -1 with a message. */
-int bcos_data_cursor_check(const bcos_data_cursor *cursor, const bcos_epoch_plan *plan, char *err, size_t errlen);
+/* Whether the cursor fits the plan and the loader's shuffle buffer (same epoch, rank, ranks,
+ * workers, buffer size and window, positions within the lists); a cursor from a run of another
+ * shape cannot resume this one exactly, and is refused rather than re-partitioned: the caller
+ * starts the epoch over on the new shape. 0, or -1 with a message. */
+int bcos_data_cursor_check(const bcos_data_cursor *cursor, const bcos_epoch_plan *plan, long shuffle, long window,
+                           char *err, size_t errlen);
 
 #endif

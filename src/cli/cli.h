@@ -14,11 +14,14 @@ int cmd_explain(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_checkpoints(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_shards(int argc, char **argv);
 
 /* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
 void cli_load_clip(bcos_clip *m, const char *weights, const char *model);
 /* images[N,3,S,S]: every path decoded and preprocessed to S, or fail naming the image. */
 float *cli_load_images(char *const *paths, int N, int S);
+/* x6[6,S,S] = [u, 1-u], the B-cos student's input, of the image's centre crop at S; or fail naming it. */
+void cli_load_x6(float *x6, const char *path, int S);
 /* Print rows of x[N,D] as "label<TAB>v0 v1 ..." lines, or save them as tensor `name` to out_path. */
 void cli_emit_embeddings(const char *name, const float *x, int N, int D, char *const *labels, const char *out_path);
 /* Read a file of one entry per line (blank lines skipped) into a NULL-terminated array; count in *n. */

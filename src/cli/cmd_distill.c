@@ -1,5 +1,9 @@
 /* `bcos distill [JOB.json] [--option value ...]`: B-cosify a CLIP teacher and distill the student.
- * Options come from the defaults, then the job file, then the flags, in that order. */
+ * Options come from the defaults, then the job file, then the flags, in that order. The run is
+ * kept in the store under its name (default: the job file's name without folder and extension);
+ * the same command resumes it. SIGUSR1 asks for a checkpoint; SIGTERM and SIGINT for a checkpoint
+ * and a stop (exit status BCOS_EXIT_PREEMPTED); a second SIGTERM or SIGINT kills at once. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,12 +11,41 @@
 #include "bcos/distill.h"
 #include "cli.h"
 
+/* EX_TEMPFAIL of sysexits.h: stopped on request, checkpointed; run the same command again. */
+#define BCOS_EXIT_PREEMPTED 75
+
 static void usage(const bcos_distill_config *cfg) {
     printf("usage: bcos distill [JOB.json] [--option value ...]\n"
-                 "B-cosifies the teacher's image tower and distills it against the frozen teacher.\n"
-                 "A job file is a JSON object {\"kind\": \"distill\", \"<option>\": value, ...}; flags override it.\n"
-                 "options (boolean flags take true/false):\n");
+           "B-cosifies the teacher's image tower and distills it against the frozen teacher.\n"
+           "A job file is a JSON object {\"kind\": \"distill\", \"<option>\": value, ...}; flags override it.\n"
+           "The run is kept in the store under its name ('run', default: the job file's name): the same\n"
+           "command resumes it from its newest checkpoint. SIGUSR1 checkpoints; SIGTERM or SIGINT\n"
+           "checkpoints and stops with exit status %d.\n"
+           "options (boolean flags take true/false):\n",
+           BCOS_EXIT_PREEMPTED);
     bcos_distill_print_options(cfg);
+}
+
+/* "jobs/distill-tiny.json" -> "distill-tiny" */
+static void name_from_job(char *out, size_t len, const char *job) {
+    const char *base = strrchr(job, '/');
+    snprintf(out, len, "%s", base ? base + 1 : job);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = '\0';
+}
+
+static void on_checkpoint_signal(int signo) { bcos_distill_request(signo, 0); }
+static void on_stop_signal(int signo) { bcos_distill_request(signo, 1); }
+
+static void install_handlers(void) {
+    struct sigaction checkpoint = {.sa_handler = on_checkpoint_signal, .sa_flags = SA_RESTART};
+    /* SA_RESETHAND: a second SIGTERM or SIGINT is not caught, it kills */
+    struct sigaction stop = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART | SA_RESETHAND};
+    sigemptyset(&checkpoint.sa_mask);
+    sigemptyset(&stop.sa_mask);
+    BCOS_CHECK(sigaction(SIGUSR1, &checkpoint, NULL) == 0 && sigaction(SIGTERM, &stop, NULL) == 0 &&
+                   sigaction(SIGINT, &stop, NULL) == 0,
+               "cannot install the signal handlers");
 }
 
 int cmd_distill(int argc, char **argv) {
@@ -24,20 +57,31 @@ int cmd_distill(int argc, char **argv) {
         usage(&cfg);
         return 0;
     }
+    const char *job = NULL;
     if (i < argc && strncmp(argv[i], "--", 2) != 0) {
-        if (bcos_distill_load_job(&cfg, argv[i], err, sizeof err) != 0) bcos_fail("%s", err);
-        i++;
+        job = argv[i++];
+        if (bcos_distill_load_job(&cfg, job, err, sizeof err) != 0) bcos_fail("%s", err);
     }
     for (; i < argc; i += 2) {
         if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc)
             bcos_fail("expected '--option value', got '%s' (see 'bcos distill --help')", argv[i]);
         if (bcos_distill_set(&cfg, argv[i] + 2, argv[i + 1], err, sizeof err) != 0) bcos_fail("%s", err);
     }
+    if (!cfg.run[0] && job) name_from_job(cfg.run, sizeof cfg.run, job);
+    if (!cfg.run[0]) bcos_fail("distill: the run needs a name: --run NAME (a job file gives its own name)");
     if (bcos_distill_validate(&cfg, err, sizeof err) != 0) bcos_fail("distill: %s", err);
+    install_handlers();
     bcos_distill_report report;
     if (bcos_distill_run(&cfg, NULL, &report, err, sizeof err) != 0) bcos_fail("%s", err);
-    printf("steps %lld, skipped %lld, final loss %.6f", (long long)report.steps_done, (long long)report.skipped_steps,
-           report.final_loss);
+    if (report.preempted) {
+        printf("run '%s' stopped at step %lld of %lld after a checkpoint: the same command resumes it\n", cfg.run,
+               (long long)report.steps_done, (long long)cfg.steps);
+        return BCOS_EXIT_PREEMPTED;
+    }
+    printf("run '%s': steps %lld", cfg.run, (long long)report.steps_done);
+    if (report.resumed_step > 0) printf(" (resumed at %lld)", (long long)report.resumed_step);
+    printf(", skipped %lld", (long long)report.skipped_steps);
+    if (report.resumed_step < report.steps_done) printf(", final loss %.6f", report.final_loss);
     if (cfg.holdout > 0)
         printf(", held-out cosine %.4f -> %.4f", report.holdout_cos_before, report.holdout_cos_after);
     putchar('\n');

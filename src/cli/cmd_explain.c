@@ -90,20 +90,6 @@ static void choose_target(float *target, char *label, size_t label_len, const ex
     bcos_tokenizer_free(tok);
 }
 
-/* x6[6,S,S] of the image, center-cropped to the student's size. */
-static float *load_x6(const char *path, int S) {
-    bcos_image img;
-    char err[BCOS_ERRLEN];
-    uint8_t *crop = xmalloc((size_t)S * S * 3);
-    if (bcos_image_load(&img, path, err, sizeof err) != 0) bcos_fail("%s", err);
-    if (bcos_clip_eval_crop(crop, &img, S, err, sizeof err) != 0) bcos_fail("%s", err);
-    bcos_image_free(&img);
-    float *x6 = xmalloc((size_t)6 * S * S * sizeof(float));
-    bcos_bcos6_input(x6, crop, S);
-    free(crop);
-    return x6;
-}
-
 static void write_png(const char *prefix, const char *suffix, const float *pixels, int S, int channels) {
     char path[1024], err[BCOS_ERRLEN];
     snprintf(path, sizeof path, "%s-%s.png", prefix, suffix);
@@ -147,7 +133,8 @@ int cmd_explain(int argc, char **argv) {
     if (bcos_student_load_text(&text, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
     int S = s.cfg.image_size, E = s.cfg.embed_dim;
     size_t n6 = (size_t)6 * S * S;
-    float *x6 = load_x6(o.image, S), *w6 = xmalloc(n6 * sizeof(float));
+    float *x6 = xmalloc(n6 * sizeof(float)), *w6 = xmalloc(n6 * sizeof(float));
+    cli_load_x6(x6, o.image, S);
     float *emb = xmalloc((size_t)E * sizeof(float)), *target = xmalloc((size_t)E * sizeof(float));
     bcos_student_acts *acts = bcos_student_acts_new(&s, 1);
     /* inference uses the trained exponent and the bias scale the training ended with */

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bcos/bcos.h"
 #include "bcos/check.h"
+#include "bcos/image.h"
 #include "bcos/safetensors.h"
 #include "cli.h"
 
@@ -15,6 +17,17 @@ void cli_load_clip(bcos_clip *m, const char *weights, const char *model) {
     char err[BCOS_ERRLEN];
     if (bcos_clip_load_file(m, weights, model, bcos_backend_get("auto"), err, sizeof err) != 0)
         bcos_fail("%s", err);
+}
+
+void cli_load_x6(float *x6, const char *path, int S) {
+    bcos_image img;
+    char err[BCOS_ERRLEN];
+    uint8_t *crop = xmalloc((size_t)S * S * 3);
+    if (bcos_image_load(&img, path, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_clip_eval_crop(crop, &img, S, err, sizeof err) != 0) bcos_fail("%s", err);
+    bcos_image_free(&img);
+    bcos_bcos6_input(x6, crop, S);
+    free(crop);
 }
 
 void cli_emit_embeddings(const char *name, const float *x, int N, int D, char *const *labels, const char *out_path) {

@@ -21,6 +21,7 @@ static const command COMMANDS[] = {
     {"runs", cmd_runs, "the runs in the store"},
     {"checkpoints", cmd_checkpoints, "the checkpoints of a run"},
     {"results", cmd_results, "evaluation results: teacher vs student, as table, CSV or JSON"},
+    {"shards", cmd_shards, "write WebDataset shards from images, IDX or COCO captions; shard sample counts"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 

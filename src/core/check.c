@@ -71,6 +71,25 @@ char *bcos_strdup_at(const char *s, const char *file, int line) {
     return p;
 }
 
+char *bcos_vstrfmt(const char *fmt, va_list ap) {
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    BCOS_CHECK(n >= 0, "a format string that vsnprintf accepts");
+    char *s = xmalloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return s;
+}
+
+char *bcos_strfmt(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = bcos_vstrfmt(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 FILE *bcos_fopen_at(const char *path, const char *mode, const char *file, int line) {
     FILE *f = fopen(path, mode);
     if (!f) bcos_die_at(file, line, "check the path and its permissions", "cannot open '%s': %s", path, strerror(errno));

@@ -1,10 +1,15 @@
-/* Path helpers: creating the directories a file will be written into. */
+/* Path helpers: creating the directories a file will be written into, and replacing a file atomically. */
 #include "bcos/paths.h"
 
+#include "bcos/check.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int bcos_make_parent_dirs(const char *path, char *err, size_t errlen) {
     char dir[4096];
@@ -28,4 +33,64 @@ int bcos_make_parent_dirs(const char *path, char *err, size_t errlen) {
         if (!keep) return 0;
         *p = keep;
     }
+}
+
+int bcos_sync_parent_dir(const char *path) {
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *name = ".";
+    if (slash == dir) name = "/";
+    else if (slash) *slash = '\0', name = dir;
+    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int status = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    free(dir);
+    errno = saved;
+    return status;
+}
+
+int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen) {
+    *tmp = bcos_strfmt("%s.tmp.XXXXXX", path);
+    int fd = mkstemp(*tmp);
+    if (fd < 0) {
+        int saved = errno;
+        free(*tmp);
+        *tmp = NULL;
+        return bcos_error(err, errlen, path, "cannot create a temporary file beside it: %s", strerror(saved));
+    }
+    /* mkstemp makes the file private (0600); what it replaces is an ordinary file. Best effort: a
+     * file only its owner can read is still a correct file. */
+    (void)fchmod(fd, 0644);
+    return fd;
+}
+
+int bcos_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+    char *tmp;
+    int fd = bcos_open_temp_beside(path, &tmp, err, errlen);
+    if (fd < 0) return -1;
+    const char *step = "write";
+    int status = 0;
+    for (size_t done = 0; status == 0 && done < len;) {
+        ssize_t n = write(fd, (const char *)data + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) status = -1;
+        else done += (size_t)n;
+    }
+    if (status == 0 && fsync(fd) != 0) status = -1, step = "fsync";
+    int saved = errno;
+    if (close(fd) != 0 && status == 0) status = -1, saved = errno, step = "close";
+    return bcos_finish_temp(tmp, path, status, step, saved, err, errlen);
+}
+
+int bcos_finish_temp(char *tmp, const char *path, int status, const char *step, int saved_errno, char *err,
+                     size_t errlen) {
+    if (status == 0 && rename(tmp, path) != 0) status = -1, saved_errno = errno, step = "rename";
+    if (status == 0 && bcos_sync_parent_dir(path) != 0) status = -1, saved_errno = errno, step = "fsync the folder of";
+    if (status != 0) {
+        unlink(tmp);
+        bcos_error(err, errlen, path, "cannot %s it: %s", step, strerror(saved_errno));
+    }
+    free(tmp);
+    return status;
 }

@@ -5,6 +5,7 @@
 
 #include "bcos/check.h"
 #include "bcos/fault.h"
+#include "bcos/paths.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -191,35 +192,12 @@ static int write_contents(FILE *f, const char *header, size_t header_len, const 
     return status;
 }
 
-/* fsync of the folder holding path, so that the rename itself survives a crash. */
-static int sync_parent_directory(const char *path) {
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    const char *name = ".";
-    if (slash == dir) name = "/";
-    else if (slash) *slash = '\0', name = dir;
-    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int status = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-    if (fd >= 0) close(fd);
-    free(dir);
-    return status;
-}
-
 /* Writes the file to a temporary name beside path and renames it into place. */
 static int write_atomically(const char *path, const char *header, size_t header_len, const bcos_st_entry **order,
                             int n, char *err, size_t errlen) {
-    size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp = xmalloc(tmp_len);
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int saved = errno;
-        free(tmp);
-        return bcos_error(err, errlen, path, "cannot create a temporary file beside it: %s", strerror(saved));
-    }
-    /* mkstemp makes the file private (0600); weights and checkpoints are ordinary files. Best
-     * effort: a file only its owner can read is still a correct file. */
-    (void)fchmod(fd, 0644);
+    char *tmp;
+    int fd = bcos_open_temp_beside(path, &tmp, err, errlen);
+    if (fd < 0) return -1;
     FILE *f = fdopen(fd, "wb");
     const char *step = "write";
     int status = f ? 0 : -1;
@@ -233,14 +211,7 @@ static int write_atomically(const char *path, const char *header, size_t header_
         status = -1;
     }
     bcos_fault_point("st_before_rename");
-    if (status == 0 && rename(tmp, path) != 0) status = -1, saved = errno, step = "rename";
-    if (status == 0 && sync_parent_directory(path) != 0) status = -1, saved = errno, step = "fsync the folder of";
-    if (status != 0) {
-        unlink(tmp);
-        bcos_error(err, errlen, path, "cannot %s it: %s", step, strerror(saved));
-    }
-    free(tmp);
-    return status;
+    return bcos_finish_temp(tmp, path, status, step, saved, err, errlen);
 }
 
 int bcos_st_write(const char *path, const bcos_st_entry *entries, int n, const bcos_st_meta *meta, int n_meta,

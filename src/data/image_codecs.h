@@ -14,6 +14,8 @@ int bcos_decode_jpeg_scaled(bcos_image *img, const uint8_t *data, size_t len, in
                             char *err, size_t errlen);
 int bcos_decode_png(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
                     size_t errlen);
+int bcos_decode_webp(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+                     size_t errlen);
 
 /* Refuse sizes that are empty or over bcos_image_max_pixels() (a decompression bomb): 0, or -1 with
  * err set. */

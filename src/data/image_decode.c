@@ -77,9 +77,7 @@ int bcos_image_decode(bcos_image *img, const uint8_t *data, size_t len, const ch
     switch (format) {
     case BCOS_IMAGE_JPEG: return bcos_decode_jpeg(img, data, len, name, err, errlen);
     case BCOS_IMAGE_PNG: return bcos_decode_png(img, data, len, name, err, errlen);
-    case BCOS_IMAGE_WEBP:
-        snprintf(err, errlen, "%s: WebP images are not supported yet", name);
-        return -1;
+    case BCOS_IMAGE_WEBP: return bcos_decode_webp(img, data, len, name, err, errlen);
     case BCOS_IMAGE_UNKNOWN: break;
     }
     char head[16];

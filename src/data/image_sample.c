@@ -1,7 +1,7 @@
 /* The image sample function: member choice, label parsing, one decode to the crop (evaluation or
- * training, exact or fast decoding) and the tensors of a batch slot. Decoding failures of a WebP
- * member are "unsupported" while the image module does not read WebP; any other failure to decode
- * is "corrupt". */
+ * training, exact or fast decoding) and the tensors of a batch slot. A member whose bytes are none of
+ * the formats the image module reads (GIF, BMP, text ...) is "unsupported"; one of those formats that
+ * fails to decode is "corrupt". */
 #include "bcos/image_sample.h"
 
 #include "bcos/check.h"
@@ -96,5 +96,5 @@ bcos_sample_verdict bcos_image_sample(void *ctx, const bcos_sample *s, void *out
     if (rc == 0 && crop != out) write_tensors(cfg, crop, out);
     if (crop != out) free(crop);
     if (rc == 0) return BCOS_SAMPLE_OK;
-    return bcos_image_sniff(m->data, m->size) == BCOS_IMAGE_WEBP ? BCOS_SKIP_UNSUPPORTED : BCOS_SKIP_CORRUPT;
+    return bcos_image_sniff(m->data, m->size) == BCOS_IMAGE_UNKNOWN ? BCOS_SKIP_UNSUPPORTED : BCOS_SKIP_CORRUPT;
 }

@@ -1,12 +1,16 @@
 /* The epoch loader's consumer side: starts one thread per planned worker with its own bounded set
- * of reusable batch buffers, takes batch b from worker b mod W, and keeps the cursor of the
- * batches released so far. */
+ * of reusable batch buffers and its shuffle buffer, takes batch b from worker b mod W, and keeps the
+ * cursor of the batches released so far. */
 #include "loader_impl.h"
 
 #include "bcos/check.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A held sample outlives 8 x shuffle draws with probability about e^-8, so with this default window
+ * forced emissions are rare and the order stays close to webdataset's. */
+#define DEFAULT_WINDOW_PER_SAMPLE 8
 
 static const char *const g_verdict_names[BCOS_SKIP_REASONS] = {
     "ok", "no_image", "corrupt", "unsupported", "no_label", "bad_label",
@@ -16,8 +20,22 @@ const char *bcos_sample_verdict_name(bcos_sample_verdict v) {
     return v >= 0 && v < BCOS_SKIP_REASONS ? g_verdict_names[v] : "unknown";
 }
 
-static void init_worker(bcos_loader *l, int id, const bcos_data_cursor *start) {
+/* Where a worker stands, into a cursor whose held array has room for the shuffle buffer. */
+static void assign_worker_cursor(bcos_worker_cursor *dst, const bcos_worker_cursor *src) {
+    bcos_stream_pos *held = dst->held;
+    *dst = *src;
+    dst->held = held;
+    if (src->n_held) memcpy(held, src->held, (size_t)src->n_held * sizeof *held);
+}
+
+/* Room for the positions a shuffle buffer of this size can hold. */
+static bcos_stream_pos *held_array(long shuffle) {
+    return shuffle ? xmalloc((size_t)shuffle * sizeof(bcos_stream_pos)) : NULL;
+}
+
+static void init_worker(bcos_loader *l, int id) {
     const bcos_loader_config *cfg = &l->cfg;
+    const bcos_worker_cursor *start = &l->start.workers[id];
     loader_worker *w = &l->workers[id];
     w->loader = l;
     w->id = id;
@@ -36,26 +54,51 @@ static void init_worker(bcos_loader *l, int id, const bcos_data_cursor *start) {
         s->batch.data = xmalloc((size_t)size * cfg->sample_bytes);
         s->batch.labels = xmalloc((size_t)size * sizeof *s->batch.labels);
         s->batch.origins = xmalloc((size_t)size * sizeof *s->batch.origins);
+        s->end.held = held_array(cfg->shuffle);
         w->free_slots[w->free_count++] = i;
     }
-    w->pos = start->workers[id];
-    w->turns_done = loader_turns(start->batches_done, id, l->n_workers);
+    w->pos = start->next;
+    w->turns_done = loader_turns(l->start.batches_done, id, l->n_workers);
+    w->taken = w->turns_done * size;
     w->pass_from_start = w->pos.shard_pos == 0 && w->pos.sample_index == 0;
+    shuffle_init(&w->shuffle, cfg->shuffle, cfg->shuffle_window, cfg->sample_bytes, &start->rng);
+    l->cursor.workers[id].held = held_array(cfg->shuffle);
+    assign_worker_cursor(&l->cursor.workers[id], start);
+}
+
+/* The window in effect: the configured one, 8 x shuffle by default, none without a buffer. */
+static long shuffle_window(const bcos_loader_config *cfg) {
+    if (cfg->shuffle == 0) return 0;
+    return cfg->shuffle_window > 0 ? cfg->shuffle_window : DEFAULT_WINDOW_PER_SAMPLE * cfg->shuffle;
+}
+
+static int check_config(const bcos_loader_config *cfg, long window, char *err, size_t errlen) {
+    if (cfg->shuffle < 0 || cfg->shuffle > BCOS_SHUFFLE_MAX || cfg->shuffle_window < 0)
+        return bcos_error(err, errlen, "loader",
+                          "a shuffle buffer of %ld samples with window %ld is out of range (0 to %ld samples, "
+                          "window 0 or more)",
+                          cfg->shuffle, cfg->shuffle_window, BCOS_SHUFFLE_MAX);
+    if (cfg->resume) return bcos_data_cursor_check(cfg->resume, cfg->plan, cfg->shuffle, window, err, errlen);
+    return 0;
 }
 
 bcos_loader *bcos_loader_start(const bcos_loader_config *cfg, char *err, size_t errlen) {
-    bcos_data_cursor start;
-    bcos_data_cursor_start(&start, cfg->plan);
-    if (cfg->resume && bcos_data_cursor_check(cfg->resume, cfg->plan, err, errlen)) return NULL;
-    if (cfg->resume) start = *cfg->resume;
+    long window = shuffle_window(cfg);
+    if (check_config(cfg, window, err, errlen)) return NULL;
     bcos_loader *l = xcalloc(1, sizeof *l);
     l->cfg = *cfg;
     l->cfg.resume = NULL;
+    l->cfg.shuffle_window = window;
     atomic_init(&l->stopping, false);
     l->n_workers = cfg->plan->n_workers;
-    l->cursor = start;
-    l->next_batch = start.batches_done;
-    for (int i = 0; i < l->n_workers; i++) init_worker(l, i, &start);
+    if (cfg->resume)
+        bcos_data_cursor_copy(&l->start, cfg->resume);
+    else
+        bcos_data_cursor_start(&l->start, cfg->plan, cfg->shuffle, window);
+    l->cursor = l->start; /* the workers' positions and held arrays of their own follow in init_worker */
+    memset(l->cursor.workers, 0, sizeof l->cursor.workers);
+    l->next_batch = l->start.batches_done;
+    for (int i = 0; i < l->n_workers; i++) init_worker(l, i);
     for (int i = 0; i < l->n_workers; i++)
         BCOS_CHECK(pthread_create(&l->workers[i].thread, NULL, loader_worker_main, &l->workers[i]) == 0,
                    "cannot start a loader thread");
@@ -86,14 +129,14 @@ void bcos_loader_release(bcos_loader *l, bcos_batch *batch) {
     loader_slot *slot = (loader_slot *)batch;
     loader_worker *w = &l->workers[slot->worker];
     l->cursor.batches_done = batch->index + 1;
-    l->cursor.workers[slot->worker] = slot->end;
+    assign_worker_cursor(&l->cursor.workers[slot->worker], &slot->end);
     pthread_mutex_lock(&w->lock);
     w->free_slots[w->free_count++] = (int)(slot - w->slots);
     pthread_cond_broadcast(&w->changed);
     pthread_mutex_unlock(&w->lock);
 }
 
-void bcos_loader_cursor(bcos_loader *l, bcos_data_cursor *cursor) { *cursor = l->cursor; }
+void bcos_loader_cursor(bcos_loader *l, bcos_data_cursor *cursor) { bcos_data_cursor_copy(cursor, &l->cursor); }
 
 void bcos_loader_counters_get(bcos_loader *l, bcos_loader_counters *out) {
     memset(out, 0, sizeof *out);
@@ -125,12 +168,16 @@ void bcos_loader_stop(bcos_loader *l) {
             free(w->slots[s].batch.data);
             free(w->slots[s].batch.labels);
             free(w->slots[s].batch.origins);
+            free(w->slots[s].end.held);
         }
+        shuffle_free(&w->shuffle);
         free(w->slots);
         free(w->ready);
         free(w->free_slots);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->changed);
     }
+    bcos_data_cursor_free(&l->start);
+    bcos_data_cursor_free(&l->cursor);
     free(l);
 }

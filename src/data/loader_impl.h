@@ -8,6 +8,42 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+/* A sample in a shuffle buffer: where it was read, the worker's read count then, and its outputs
+ * (the payload in the buffer's slot). */
+typedef struct {
+    bcos_stream_pos pos;
+    long read;
+    int label;
+    bcos_sample_origin origin;
+    long slot;
+} shuffle_entry;
+
+/* A worker's shuffle buffer: up to capacity samples in the order they were read (so that a resume,
+ * re-reading them in stream order, rebuilds the same order), payloads in slots that do not move. */
+typedef struct {
+    long capacity, window;
+    size_t sample_bytes;
+    uint8_t *payloads; /* capacity x sample_bytes */
+    shuffle_entry *entries;
+    long n;
+    long *free_slots; /* a stack */
+    long n_free;
+    bcos_rng rng;
+} shuffle_buffer;
+
+void shuffle_init(shuffle_buffer *b, long capacity, long window, size_t sample_bytes, const bcos_rng *rng);
+void shuffle_free(shuffle_buffer *b);
+/* Where the next sample's payload goes; b must have room. */
+void *shuffle_payload(const shuffle_buffer *b);
+/* Holds the sample just written at shuffle_payload. */
+void shuffle_add(shuffle_buffer *b, bcos_stream_pos pos, long read, int label, bcos_sample_origin origin);
+/* Hands out one held sample (b must hold one) and forgets it: the oldest when it was read window or
+ * more reads before `reads`, else one drawn uniformly. */
+void shuffle_emit(shuffle_buffer *b, long reads, void *out, int *label, bcos_sample_origin *origin);
+/* The generator and held positions into c, whose held array has room for the capacity. */
+void shuffle_save(const shuffle_buffer *b, bcos_worker_cursor *c);
 
 /* A batch buffer and where its worker stood after filling it. */
 typedef struct {
@@ -36,7 +72,10 @@ typedef struct {
     bcos_loader_counters published;
 
     /* Owned by the worker thread alone. */
-    bcos_worker_cursor pos;
+    bcos_stream_pos pos;  /* of the next sample to read */
+    long reads;           /* samples read (a count for the shuffle window: relative after a resume) */
+    long taken;           /* accepted samples read in the epoch: emitted or held */
+    shuffle_buffer shuffle;
     long turns_done;
     bcos_sample_reader *reader;
     bool pass_from_start; /* the current pass began at the first sample of the first shard */
@@ -51,7 +90,8 @@ struct bcos_loader {
     int n_workers;
     loader_worker workers[BCOS_MAX_WORKERS];
     long next_batch;
-    bcos_data_cursor cursor;
+    bcos_data_cursor start;  /* where the workers began (read-only while they run) */
+    bcos_data_cursor cursor; /* after the released batches; held arrays sized for the buffer */
     char error[1024];
 };
 

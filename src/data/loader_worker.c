@@ -1,7 +1,9 @@
 /* A loader worker: reads its shards in plan order from its cursor position, runs the sample
- * function on each sample into the next free batch buffer, and queues full batches. Reaching the
- * end of its shards before its last batch starts a new pass over them; a pass from the start that
- * yields no usable sample ends the worker with an error, since another would not either. */
+ * function on each sample and hands the accepted ones, through its shuffle buffer when it has one,
+ * into the next free batch buffer, queueing full batches. Reaching the end of its shards before its
+ * last batch starts a new pass over them; a pass from the start that yields no usable sample ends
+ * the worker with an error, since another would not either. A worker resumed with held samples
+ * first re-reads its stream from the oldest of them up to its position and takes them back. */
 #include "loader_impl.h"
 
 #include "bcos/log.h"
@@ -50,8 +52,9 @@ static int next_shard(loader_worker *w) {
     return 0;
 }
 
-/* The next sample at or after the worker's position. 0, or -1 on failure or stop. */
-static int next_sample(loader_worker *w, bcos_sample *s) {
+/* The next sample at or after the worker's position and where it was read; moves the position
+ * past it. 0, or -1 on failure or stop. */
+static int next_sample(loader_worker *w, bcos_sample *s, bcos_stream_pos *at) {
     const bcos_loader_config *cfg = &w->loader->cfg;
     while (!stopping(w)) {
         if (!w->reader) {
@@ -63,7 +66,12 @@ static int next_sample(loader_worker *w, bcos_sample *s) {
             bcos_sample_clear(s);
             continue;
         }
-        if (rc == 1) return 0;
+        if (rc == 1) {
+            *at = (bcos_stream_pos){w->pos.shard_pos, s->index, w->pos.pass};
+            w->pos.sample_index = s->index + 1;
+            w->reads++;
+            return 0;
+        }
         if (rc < 0) bcos_warn("%s", bcos_samples_error(w->reader));
         close_reader(w);
         if (next_shard(w)) return -1;
@@ -77,29 +85,116 @@ static void log_skip(loader_worker *w, const bcos_sample *s, bcos_sample_verdict
               w->skips_logged == SKIPS_LOGGED ? " (further skips are only counted)" : "");
 }
 
+/* Runs the sample function on s into out and *label; counts the verdict and logs a refusal. Returns
+ * whether the sample was accepted. */
+static bool accept(loader_worker *w, const bcos_sample *s, void *out, int *label) {
+    const bcos_loader_config *cfg = &w->loader->cfg;
+    char msg[512] = "";
+    *label = -1;
+    bcos_sample_verdict v = cfg->fn(cfg->ctx, s, out, label, msg, sizeof msg);
+    if (v < BCOS_SAMPLE_OK || v >= BCOS_SKIP_REASONS) v = BCOS_SKIP_CORRUPT;
+    w->counters.skipped[v]++;
+    if (v != BCOS_SAMPLE_OK) {
+        log_skip(w, s, v, msg);
+        return false;
+    }
+    w->pass_used++;
+    w->taken++;
+    return true;
+}
+
+static bcos_sample_origin origin_of(const loader_worker *w, bcos_stream_pos at) {
+    return (bcos_sample_origin){w->plan->shards[at.shard_pos], at.sample_index};
+}
+
+/* Reads on to the next sample the function accepts, its outputs into out and *label. 0, or -1 on
+ * failure or stop. */
+static int read_accepted(loader_worker *w, void *out, int *label, bcos_stream_pos *at) {
+    for (;;) {
+        bcos_sample s;
+        if (next_sample(w, &s, at)) return -1;
+        bool ok = accept(w, &s, out, label);
+        bcos_sample_clear(&s);
+        if (ok) return 0;
+    }
+}
+
+/* Fills the shuffle buffer to its capacity, or until the accepted samples of the worker's batches
+ * are all read (then the buffer drains). */
+static int fill_shuffle(loader_worker *w) {
+    shuffle_buffer *b = &w->shuffle;
+    long need = w->plan->batches * w->loader->cfg.plan->batch_size;
+    while (b->n < b->capacity && w->taken < need) {
+        int label;
+        bcos_stream_pos at;
+        if (read_accepted(w, shuffle_payload(b), &label, &at)) return -1;
+        shuffle_add(b, at, w->reads, label, origin_of(w, at));
+    }
+    return 0;
+}
+
+/* The next sample of the worker's batches: straight from its stream, or through its shuffle buffer. */
+static int next_output(loader_worker *w, void *out, int *label, bcos_sample_origin *origin) {
+    if (w->shuffle.capacity == 0) {
+        bcos_stream_pos at;
+        if (read_accepted(w, out, label, &at)) return -1;
+        *origin = origin_of(w, at);
+        return 0;
+    }
+    if (fill_shuffle(w)) return -1;
+    shuffle_emit(&w->shuffle, w->reads, out, label, origin);
+    return 0;
+}
+
 static int fill_batch(loader_worker *w, loader_slot *slot) {
     const bcos_loader_config *cfg = &w->loader->cfg;
     bcos_batch *b = &slot->batch;
-    for (long i = 0; i < b->size;) {
+    for (long i = 0; i < b->size; i++)
+        if (next_output(w, (char *)b->data + i * cfg->sample_bytes, &b->labels[i], &b->origins[i])) return -1;
+    slot->end.next = w->pos;
+    shuffle_save(&w->shuffle, &slot->end);
+    return 0;
+}
+
+/* Takes the sample read at `at` back into the shuffle buffer; returns whether the function still
+ * accepts it. */
+static bool take_back(loader_worker *w, const bcos_sample *s, bcos_stream_pos at) {
+    int label;
+    if (!accept(w, s, shuffle_payload(&w->shuffle), &label)) return false;
+    shuffle_add(&w->shuffle, at, w->reads, label, origin_of(w, at));
+    return true;
+}
+
+/* Rebuilds a resumed worker's shuffle buffer: re-reads its stream from the oldest held sample up to
+ * its saved position, running the sample function on the held samples alone. Read counts restart
+ * there, which keeps the window's ages. Shards that changed since the cursor was taken cost
+ * exactness (with a warning), not the epoch. 0, or -1 on failure or stop. */
+static int restore_shuffle(loader_worker *w) {
+    const bcos_worker_cursor *saved = &w->loader->start.workers[w->id];
+    if (saved->n_held == 0) return 0;
+    bcos_stream_pos end = w->pos;
+    w->pos = saved->held[0];
+    w->pass_from_start = w->pos.shard_pos == 0 && w->pos.sample_index == 0;
+    long next = 0, lost = 0;
+    while (bcos_stream_pos_compare(w->pos, end) < 0) {
         bcos_sample s;
-        if (next_sample(w, &s)) return -1;
-        char msg[512] = "";
-        int label = -1;
-        bcos_sample_verdict v = cfg->fn(cfg->ctx, &s, (char *)b->data + i * cfg->sample_bytes, &label, msg, sizeof msg);
-        if (v < BCOS_SAMPLE_OK || v >= BCOS_SKIP_REASONS) v = BCOS_SKIP_CORRUPT;
-        w->counters.skipped[v]++;
-        w->pos.sample_index = s.index + 1;
-        if (v == BCOS_SAMPLE_OK) {
-            b->labels[i] = label;
-            b->origins[i] = (bcos_sample_origin){w->plan->shards[w->pos.shard_pos], s.index};
-            w->pass_used++;
-            i++;
-        } else {
-            log_skip(w, &s, v, msg);
-        }
+        bcos_stream_pos at;
+        if (next_sample(w, &s, &at)) return -1;
+        for (; next < saved->n_held && bcos_stream_pos_compare(saved->held[next], at) < 0; next++) lost++;
+        bool past_end = bcos_stream_pos_compare(at, end) >= 0;
+        if (!past_end && next < saved->n_held && bcos_stream_pos_compare(saved->held[next], at) == 0)
+            lost += !take_back(w, &s, saved->held[next++]);
         bcos_sample_clear(&s);
+        if (past_end) {
+            lost++;
+            break;
+        }
     }
-    slot->end = w->pos;
+    lost += saved->n_held - next;
+    if (lost)
+        bcos_warn("loader worker %d: %ld samples were not where the cursor says (its shards changed since it was "
+                  "taken); the resumed stream differs",
+                  w->id, lost);
     return 0;
 }
 
@@ -122,7 +217,8 @@ static void publish(loader_worker *w, int slot) {
 
 void *loader_worker_main(void *arg) {
     loader_worker *w = arg;
-    while (w->turns_done < w->plan->batches) {
+    bool restored = restore_shuffle(w) == 0;
+    while (restored && w->turns_done < w->plan->batches) {
         int slot = take_free(w);
         if (slot < 0 || fill_batch(w, &w->slots[slot])) break;
         w->turns_done++;

@@ -74,8 +74,11 @@ static int check_arguments(const long *shard_samples, int n_shards, int rank, in
     if (n_workers < 1 || n_workers > BCOS_MAX_WORKERS)
         return data_error(err, errlen, NULL, "%d loader workers (1 to %d)", n_workers, BCOS_MAX_WORKERS);
     if (batch_size < 1) return data_error(err, errlen, NULL, "batch size %ld", batch_size);
-    if (n_shards < n_ranks)
-        return data_error(err, errlen, NULL, "%d shards cannot feed %d ranks: every rank needs a shard", n_shards, n_ranks);
+    if (n_shards < n_ranks * n_workers)
+        return data_error(err, errlen, NULL,
+                          "%d shards cannot feed %d ranks x %d loader workers: every worker needs a shard (use fewer "
+                          "workers, or more, smaller shards: bcos shards write --max-samples)",
+                          n_shards, n_ranks, n_workers);
     for (int i = 0; i < n_shards; i++)
         if (shard_samples[i] < 1) return data_error(err, errlen, NULL, "shard %d has %ld known samples", i, shard_samples[i]);
     return 0;

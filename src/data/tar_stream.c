@@ -85,9 +85,17 @@ static bool name_is_unsafe(const char *name) {
     return false;
 }
 
-static bool is_metadata(const char *base) {
-    size_t n = strlen(base);
-    return n >= 4 && strncmp(base, "__", 2) == 0 && strcmp(base + n - 2, "__") == 0;
+/* Whether the n bytes at name are a "__*__" metadata name. */
+static bool is_metadata_part(const char *name, size_t n) {
+    return n >= 4 && strncmp(name, "__", 2) == 0 && strncmp(name + n - 2, "__", 2) == 0;
+}
+
+/* Metadata: a "__*__" file anywhere, or anything in a top-level "__*__" folder (webdataset skips
+ * those too). */
+static bool is_metadata(const char *name) {
+    const char *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    return is_metadata_part(base, strlen(base)) || is_metadata_part(name, strcspn(name, "/"));
 }
 
 /* Splits name into key and extension (lower-cased, "" unless kept); false when it has neither. */
@@ -114,8 +122,7 @@ static long *skip_reason(tar_stream *t, struct archive_entry *e, tar_member *m) 
     const char *name = archive_entry_pathname(e);
     if (name_is_unsafe(name)) return &t->counters->members_bad_name;
     if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e)) return &t->counters->members_not_file;
-    const char *slash = strrchr(name, '/');
-    if (is_metadata(slash ? slash + 1 : name)) return &t->counters->members_metadata;
+    if (is_metadata(name)) return &t->counters->members_metadata;
     if (!split_name(name, m)) return &t->counters->members_ignored;
     return NULL;
 }

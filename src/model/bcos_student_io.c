@@ -41,21 +41,6 @@ static int options_from_json(bcos_student_options *o, const char *text, char *er
     return ok ? 0 : -1;
 }
 
-/* The stored shape of tensor i: visual.proj goes back to open_clip's [width, embed]. */
-static void stored_shape(const bcos_student *s, int i, int64_t shape[4]) {
-    const bcos_param *t = &s->params.items[i];
-    memcpy(shape, t->shape, 4 * sizeof *shape);
-    if (i == s->proj) {
-        shape[0] = t->shape[1];
-        shape[1] = t->shape[0];
-    }
-}
-
-static void transpose(float *out, const float *in, int64_t rows, int64_t cols) {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) out[c * rows + r] = in[r * cols + c];
-}
-
 static int write_json(const char *path, const char *clip_json, const char *options_json, const char *model,
                       char *err, size_t errlen) {
     FILE *f = fopen(path, "w");
@@ -67,65 +52,44 @@ static int write_json(const char *path, const char *clip_json, const char *optio
     return fclose(f) == 0 ? 0 : (snprintf(err, errlen, "%s: write failed", path), -1);
 }
 
+void bcos_student_file_make(bcos_student_file *f, const bcos_student *s, const bcos_clip *text_tower) {
+    memset(f, 0, sizeof *f);
+    bcos_student_tensors_make(&f->visual, s, s->params.data, "");
+    if (text_tower) bcos_clip_export_openclip(&f->text, text_tower, 1);
+    f->count = f->visual.count + f->text.count;
+    f->entries = xcalloc((size_t)f->count, sizeof *f->entries);
+    memcpy(f->entries, f->visual.entries, (size_t)f->visual.count * sizeof *f->entries);
+    if (f->text.count) memcpy(f->entries + f->visual.count, f->text.entries, (size_t)f->text.count * sizeof *f->entries);
+    f->clip_json = bcos_clip_config_to_json(&s->cfg);
+    f->options_json = options_to_json(&s->opt);
+    f->meta[0] = (bcos_st_meta){"bcos_model", s->cfg.name};
+    f->meta[1] = (bcos_st_meta){"bcos_clip_config", f->clip_json};
+    f->meta[2] = (bcos_st_meta){"bcos_student", f->options_json};
+    f->n_meta = 3;
+}
+
+void bcos_student_file_free(bcos_student_file *f) {
+    free(f->options_json);
+    free(f->clip_json);
+    free(f->entries);
+    bcos_clip_export_free(&f->text);
+    bcos_student_tensors_free(&f->visual);
+    memset(f, 0, sizeof *f);
+}
+
 int bcos_student_save(const bcos_student *s, const bcos_clip *text_tower, const char *path, const char *json_path,
                       char *err, size_t errlen) {
-    const bcos_params *p = &s->params;
-    bcos_clip_export text = {0};
-    if (text_tower) bcos_clip_export_openclip(&text, text_tower, 1);
-    bcos_st_entry *entries = xcalloc((size_t)p->count + (size_t)text.count, sizeof *entries);
-    int64_t (*shapes)[4] = xcalloc((size_t)p->count, sizeof *shapes);
-    const bcos_param *proj = &p->items[s->proj];
-    float *proj_t = xmalloc(proj->numel * sizeof(float));
-    transpose(proj_t, bcos_params_ptr(p, s->proj), proj->shape[0], proj->shape[1]);
-    for (int i = 0; i < p->count; i++) {
-        stored_shape(s, i, shapes[i]);
-        entries[i] = (bcos_st_entry){p->items[i].name, BCOS_F32, p->items[i].ndim, shapes[i],
-                                     i == s->proj ? proj_t : bcos_params_ptr(p, i)};
-    }
-    for (int i = 0; i < text.count; i++) entries[p->count + i] = text.entries[i];
-    char *clip_json = bcos_clip_config_to_json(&s->cfg), *options_json = options_to_json(&s->opt);
-    bcos_st_meta meta[3] = {{"bcos_model", s->cfg.name}, {"bcos_clip_config", clip_json},
-                            {"bcos_student", options_json}};
-    int rc = bcos_st_write(path, entries, p->count + text.count, meta, 3, err, errlen);
-    if (rc == 0 && json_path) rc = write_json(json_path, clip_json, options_json, s->cfg.name, err, errlen);
-    free(options_json);
-    free(clip_json);
-    free(proj_t);
-    free(shapes);
-    free(entries);
-    bcos_clip_export_free(&text);
+    bcos_student_file f;
+    bcos_student_file_make(&f, s, text_tower);
+    int rc = bcos_st_write(path, f.entries, f.count, f.meta, f.n_meta, err, errlen);
+    if (rc == 0 && json_path) rc = write_json(json_path, f.clip_json, f.options_json, s->cfg.name, err, errlen);
+    bcos_student_file_free(&f);
     return rc;
 }
 
+/* The student's tensors, and no other visual.* tensor. */
 static int load_tensors(bcos_student *s, const bcos_safetensors *st, char *err, size_t errlen) {
-    char want[96], have[96];
-    for (int i = 0; i < s->params.count; i++) {
-        const bcos_param *t = &s->params.items[i];
-        int64_t shape[4];
-        stored_shape(s, i, shape);
-        const bcos_st_tensor *f = bcos_st_find(st, t->name);
-        if (!f) {
-            snprintf(err, errlen, "tensor '%s' is missing (expected shape %s)", t->name,
-                     bcos_shape_str(want, sizeof want, t->ndim, shape));
-            return -1;
-        }
-        int same = f->ndim == t->ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = f->shape[d] == shape[d];
-        if (!same) {
-            snprintf(err, errlen, "tensor '%s' has shape %s, expected %s", t->name,
-                     bcos_shape_str(have, sizeof have, f->ndim, f->shape),
-                     bcos_shape_str(want, sizeof want, t->ndim, shape));
-            return -1;
-        }
-        float *dst = bcos_params_ptr(&s->params, i);
-        if (bcos_st_to_f32(f, dst, err, errlen) != 0) return -1;
-        if (i == s->proj) {
-            float *tmp = xmalloc(t->numel * sizeof(float));
-            transpose(tmp, dst, shape[0], shape[1]);
-            memcpy(dst, tmp, t->numel * sizeof(float));
-            free(tmp);
-        }
-    }
+    if (bcos_student_tensors_read(s, st, "", s->params.data, err, errlen) != 0) return -1;
     int visual = 0;
     for (int i = 0; i < st->count; i++) visual += strncmp(st->tensors[i].name, "visual.", 7) == 0;
     if (visual != s->params.count) {

@@ -19,12 +19,7 @@ void store_table_init(store_table *t, int n_cols, const char *const *headers, co
 void store_table_cell(store_table *t, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    BCOS_CHECK(n >= 0, "a table cell cannot be formatted");
-    char *cell = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(cell, (size_t)n + 1, fmt, ap);
+    char *cell = bcos_vstrfmt(fmt, ap);
     va_end(ap);
     t->cells = xrealloc(t->cells, (size_t)(t->n_cells + 1) * sizeof *t->cells);
     t->cells[t->n_cells++] = cell;

@@ -1,71 +1,24 @@
-/* The single-process distillation loop: teacher and student embeddings of the same images, the
- * loss, the exact backward, clipping, Adam(W) on the schedule, skipped non-finite steps, progress
- * lines, held-out cosine before and after, and the student saved at the end. */
+/* The single-process distillation loop: batches from a source (distill_source.h), teacher and
+ * student embeddings of the same crops, the loss, the exact backward, clipping, Adam(W) on the schedule, skipped non-finite steps, progress
+ * lines, held-out cosine before and after, and the student saved at the end; with a run name, the
+ * metrics, checkpoints and resume through the store (distill_store.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bcos/check.h"
-#include "bcos/distill.h"
 #include "bcos/eval.h"
 #include "bcos/image.h"
 #include "bcos/log.h"
 #include "bcos/paths.h"
-#include "bcos/rng.h"
-#include "bcos/tokenizer.h"
-#include "bcos/train.h"
+#include "distill_internal.h"
 
-/* Everything one run holds; buffers sized for one batch. */
-typedef struct {
-    const bcos_distill_config *cfg;
-    const bcos_image_set *set;
-    bcos_clip teacher;
-    bcos_student student;
-    bcos_student_acts *acts;
-    bcos_adam opt;
-    float *grads, *x6, *normalized, *t_img, *s_emb, *ds, *t_txt, *caption_emb;
-    int *has_caption;
-    int train_count, B, E, S;
-} distill_run;
-
-/* Image `index` (optionally mirrored) as the student's x6 and the teacher's normalised input, from
- * the same 8-bit crop. */
-static void prepare_image(distill_run *r, int slot, int index, int flip) {
+/* The 8-bit crop as the student's x6 and the teacher's normalised input, in batch slot `slot`. */
+static void prepare_image(distill_run *r, int slot, const uint8_t *crop) {
     int S = r->S;
-    size_t plane = (size_t)S * S * 3;
-    const uint8_t *crop = r->set->crops + (size_t)index * plane;
-    uint8_t *mirrored = NULL;
-    if (flip) {
-        mirrored = xmalloc(plane);
-        for (int y = 0; y < S; y++)
-            for (int x = 0; x < S; x++) memcpy(mirrored + ((size_t)y * S + x) * 3, crop + ((size_t)y * S + S - 1 - x) * 3, 3);
-        crop = mirrored;
-    }
     bcos_bcos6_input(r->x6 + (size_t)slot * 6 * S * S, crop, S);
     bcos_clip_normalize(r->normalized + (size_t)slot * 3 * S * S, crop, S, bcos_clip_mean, bcos_clip_std);
-    free(mirrored);
-}
-
-/* The teacher's text embedding of every caption, once (the text tower is frozen). */
-static void embed_captions(distill_run *r) {
-    int n = r->set->count, L = r->teacher.cfg.context_length;
-    r->caption_emb = xcalloc((size_t)n * r->E, sizeof(float));
-    r->has_caption = xcalloc((size_t)n, sizeof(int));
-    if (r->cfg->w_txt <= 0) return;
-    bcos_tokenizer *tok = bcos_tokenizer_load_default();
-    int32_t *ids = xmalloc((size_t)L * sizeof(int32_t));
-    int found = 0;
-    for (int i = 0; i < n; i++) {
-        if (!r->set->captions[i]) continue;
-        bcos_tokenize(tok, r->set->captions[i], L, ids);
-        bcos_clip_encode_text(&r->teacher, r->caption_emb + (size_t)i * r->E, ids, 1);
-        r->has_caption[i] = 1;
-        found++;
-    }
-    free(ids);
-    bcos_tokenizer_free(tok);
-    bcos_info("text term: %d of %d images have a caption", found, n);
 }
 
 /* Mean student-teacher cosine over images [first, first + count), B at a time. */
@@ -73,7 +26,8 @@ static double mean_cosine(distill_run *r, int first, int count, float b, float b
     double sum = 0;
     for (int done = 0; done < count; done += r->B) {
         int n = count - done < r->B ? count - done : r->B;
-        for (int i = 0; i < r->B; i++) prepare_image(r, i, first + done + (i < n ? i : 0), 0);
+        for (int i = 0; i < r->B; i++)
+            prepare_image(r, i, r->set->crops + (size_t)(first + done + (i < n ? i : 0)) * r->S * r->S * 3);
         bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
         bcos_student_forward(&r->student, r->acts, r->s_emb, r->x6, b, bias_scale);
         double mean;
@@ -83,8 +37,8 @@ static double mean_cosine(distill_run *r, int first, int count, float b, float b
     return sum / count;
 }
 
-/* Loss and dL/ds for the batch whose images are idx[B]. */
-static double batch_loss(distill_run *r, const int *idx, double *mean_cos) {
+/* Loss and dL/ds for the batch. */
+static double batch_loss(distill_run *r, double *mean_cos) {
     const bcos_distill_config *c = r->cfg;
     memset(r->ds, 0, (size_t)r->B * r->E * sizeof(float));
     if (strcmp(c->loss, "siglip") == 0) {
@@ -95,26 +49,13 @@ static double batch_loss(distill_run *r, const int *idx, double *mean_cos) {
     if (c->w_txt <= 0) return loss;
     /* the text term averages over the batch's captioned images */
     int n = 0;
-    for (int i = 0; i < r->B; i++) n += r->has_caption[idx[i]];
+    for (int i = 0; i < r->B; i++) n += r->has_txt[i];
     for (int i = 0; i < r->B; i++) {
-        if (!r->has_caption[idx[i]]) continue;
+        if (!r->has_txt[i]) continue;
         loss += bcos_cosine_loss(r->ds + (size_t)i * r->E, NULL, r->s_emb + (size_t)i * r->E,
-                                 r->caption_emb + (size_t)idx[i] * r->E, 1, r->E, c->w_txt / n);
+                                 r->txt_emb + (size_t)i * r->E, 1, r->E, c->w_txt / n);
     }
     return loss;
-}
-
-/* A permutation of the training images for epoch, the same for the same seed. */
-static void epoch_order(int *order, int n, int64_t seed, int64_t epoch) {
-    bcos_rng rng;
-    bcos_rng_seed_stream(&rng, (uint64_t)seed, (uint64_t)epoch);
-    for (int i = 0; i < n; i++) order[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)bcos_rng_below(&rng, (uint64_t)i + 1);
-        int t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
 }
 
 static void clip_gradients(distill_run *r, double *grad_norm) {
@@ -124,49 +65,63 @@ static void clip_gradients(distill_run *r, double *grad_norm) {
     *grad_norm = c->grad_clip > 0 ? bcos_clip_grad_norm(r->grads, n, c->grad_clip) : bcos_grad_norm(r->grads, n);
 }
 
-static void train(distill_run *r, bcos_distill_report *report) {
+/* One step on the next batch from the source; its metrics in *m and whether it was skipped in
+ * *skipped. Returns 0, or -1 with err when the source fails. */
+static int train_step(distill_run *r, bcos_metric *m, int *skipped, char *err, size_t errlen) {
     const bcos_distill_config *c = r->cfg;
-    int *order = xmalloc((size_t)r->train_count * sizeof(int)), idx[4096];
-    BCOS_CHECK(r->B <= 4096, "batch_size <= 4096");
-    int64_t epoch = -1;
-    int cursor = r->train_count;
-    double window_start = bcos_now_seconds();
-    for (int64_t step = 0; step < c->steps; step++) {
-        for (int i = 0; i < r->B; i++) {
-            if (cursor == r->train_count) {
-                epoch_order(order, r->train_count, c->seed, ++epoch);
-                cursor = 0;
-            }
-            idx[i] = order[cursor++];
-            bcos_rng flip;
-            bcos_rng_seed_stream(&flip, (uint64_t)c->seed ^ 0x5eedf11bULL, (uint64_t)(step * r->B + i));
-            prepare_image(r, i, idx[i], bcos_rng_uniform(&flip) < 0.5f);
-        }
-        float b = bcos_student_b_at(&r->student, step), bias_scale = bcos_student_bias_scale_at(&r->student, step);
-        bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
-        bcos_student_forward(&r->student, r->acts, r->s_emb, r->x6, b, bias_scale);
-        double mean_cos, loss = batch_loss(r, idx, &mean_cos), grad_norm = 0;
-        memset(r->grads, 0, r->student.params.total * sizeof(float));
-        bcos_student_backward(&r->student, r->acts, r->grads, NULL, r->ds);
-        double lr = bcos_lr_at(step, c->warmup_steps, c->steps, c->lr, c->min_lr);
-        if (!isfinite(loss) || !bcos_all_finite(r->grads, r->student.params.total)) {
-            report->skipped_steps++;
-            bcos_warn("step %lld: non-finite loss or gradient, step skipped (%lld so far)", (long long)step + 1,
-                      (long long)report->skipped_steps);
-        } else {
-            clip_gradients(r, &grad_norm);
-            bcos_adam_step(&r->opt, r->student.params.data, r->grads, lr);
-        }
-        report->steps_done = step + 1;
-        report->final_loss = loss;
-        if ((step + 1) % c->log_every == 0 || step + 1 == c->steps) {
-            double now = bcos_now_seconds(), rate = (double)c->log_every * r->B / (now - window_start);
-            window_start = now;
-            bcos_info("step %lld/%lld loss %.5f cos %.4f lr %.3g grad %.3g B %.2f img/s %.1f", (long long)step + 1,
-                      (long long)c->steps, loss, mean_cos, lr, grad_norm, b, rate);
-        }
+    int64_t step = r->step;
+    if (r->source->next_batch(r->source, r, err, errlen) != 0) return -1;
+    for (int i = 0; i < r->B; i++) prepare_image(r, i, r->crops + (size_t)i * r->S * r->S * 3);
+    float b = bcos_student_b_at(&r->student, step), bias_scale = bcos_student_bias_scale_at(&r->student, step);
+    bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
+    bcos_student_forward(&r->student, r->acts, r->s_emb, r->x6, b, bias_scale);
+    double mean_cos, loss = batch_loss(r, &mean_cos), grad_norm = NAN;
+    memset(r->grads, 0, r->student.params.total * sizeof(float));
+    bcos_student_backward(&r->student, r->acts, r->grads, NULL, r->ds);
+    double lr = bcos_lr_at(step, c->warmup_steps, c->steps, c->lr, c->min_lr);
+    *skipped = !isfinite(loss) || !bcos_all_finite(r->grads, r->student.params.total);
+    if (*skipped) {
+        r->skipped_steps++;
+        bcos_warn("step %lld: non-finite loss or gradient, step skipped (%lld so far)", (long long)step + 1,
+                  (long long)r->skipped_steps);
+    } else {
+        clip_gradients(r, &grad_norm);
+        bcos_adam_step(&r->opt, r->student.params.data, r->grads, lr);
     }
-    free(order);
+    r->step = step + 1;
+    *m = (bcos_metric){.step = r->step, .loss = loss, .cos = mean_cos, .lr = lr, .grad_norm = grad_norm,
+                       .skipped_samples = *skipped ? r->B : 0};
+    return 0;
+}
+
+/* Train from r->step to the last step, or until a request to stop. Returns 0, or -1 with err. */
+static int train(distill_run *r, bcos_distill_report *report, char *err, size_t errlen) {
+    const bcos_distill_config *c = r->cfg;
+    double window_start = bcos_now_seconds();
+    int64_t window_steps = 0;
+    int stop = 0;
+    while (r->step < c->steps && !stop) {
+        double started = bcos_now_seconds();
+        bcos_metric m;
+        int skipped;
+        if (train_step(r, &m, &skipped, err, errlen) != 0) return -1;
+        double now = bcos_now_seconds();
+        m.images_per_s = r->B / (now - started);
+        report->final_loss = m.loss;
+        distill_store_step_done(r, &m, skipped);
+        window_steps++;
+        if (r->step % c->log_every == 0 || r->step == c->steps) {
+            bcos_info("step %lld/%lld loss %.5f cos %.4f lr %.3g grad %.3g B %.2f img/s %.1f", (long long)r->step,
+                      (long long)c->steps, m.loss, m.cos, m.lr, isnan(m.grad_norm) ? 0.0 : m.grad_norm,
+                      bcos_student_b_at(&r->student, r->step - 1), (double)window_steps * r->B / (now - window_start));
+            distill_store_flush(r);
+            window_start = now;
+            window_steps = 0;
+        }
+        if (distill_store_after_step(r, &stop, err, errlen) != 0) return -1;
+    }
+    report->preempted = stop;
+    return 0;
 }
 
 static void alloc_buffers(distill_run *r) {
@@ -178,6 +133,10 @@ static void alloc_buffers(distill_run *r) {
     r->s_emb = xmalloc(B * E * sizeof(float));
     r->ds = xmalloc(B * E * sizeof(float));
     r->acts = bcos_student_acts_new(&r->student, r->B);
+    r->crops = xmalloc(B * S * S * 3);
+    r->txt_emb = xcalloc(B * E, sizeof(float));
+    r->has_txt = xcalloc(B, sizeof(int));
+    r->pending = xmalloc(((size_t)r->cfg->log_every + 1) * sizeof *r->pending);
     bcos_adam_config ac = {.lr = r->cfg->lr, .beta1 = r->cfg->beta1, .beta2 = r->cfg->beta2, .eps = r->cfg->eps,
                            .weight_decay = r->cfg->weight_decay, .decoupled = strcmp(r->cfg->optimizer, "adamw") == 0};
     bcos_adam_init(&r->opt, &ac, r->student.params.total);
@@ -186,8 +145,11 @@ static void alloc_buffers(distill_run *r) {
 static void free_run(distill_run *r) {
     bcos_adam_free(&r->opt);
     bcos_student_acts_free(r->acts);
-    free(r->has_caption);
-    free(r->caption_emb);
+    if (r->source) r->source->free(r->source);
+    free(r->pending);
+    free(r->has_txt);
+    free(r->txt_emb);
+    free(r->crops);
     free(r->ds);
     free(r->s_emb);
     free(r->t_img);
@@ -196,6 +158,37 @@ static void free_run(distill_run *r) {
     free(r->grads);
     bcos_student_free(&r->student);
     bcos_clip_free(&r->teacher);
+}
+
+/* The teacher, and the images when the caller gave none and the run is not on shards. Returns 0, or
+ * -1 with err and nothing held. */
+static int load_inputs(distill_run *r, bcos_image_set *loaded, char *err, size_t errlen) {
+    const bcos_distill_config *cfg = r->cfg;
+    if (bcos_clip_load_file(&r->teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL,
+                            bcos_backend_get("auto"), err, errlen) != 0)
+        return -1;
+    r->S = r->teacher.cfg.image_size;
+    r->E = r->teacher.cfg.embed_dim;
+    if (cfg->shards[0]) return 0;
+    if (!r->set) {
+        if (bcos_image_set_load_dir(loaded, cfg->images, r->S, err, errlen) != 0) {
+            bcos_clip_free(&r->teacher);
+            return -1;
+        }
+        r->set = loaded;
+    }
+    r->train_count = r->set->count - cfg->holdout;
+    int status = 0;
+    if (r->set->size != r->S)
+        status = -1, snprintf(err, errlen, "images are %dpx, the teacher wants %dpx", r->set->size, r->S);
+    else if (r->train_count < 1)
+        status = -1, snprintf(err, errlen, "%d images leave none for training after holdout %d", r->set->count,
+                              cfg->holdout);
+    if (status != 0) {
+        bcos_image_set_free(loaded);
+        bcos_clip_free(&r->teacher);
+    }
+    return status;
 }
 
 /* "student.safetensors" -> "student.json" */
@@ -207,57 +200,60 @@ static void json_path_for(char *out, size_t len, const char *weights) {
     snprintf(out + used, len - used, ".json");
 }
 
-int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
-                     char *err, size_t errlen) {
-    memset(report, 0, sizeof *report);
-    if (bcos_distill_validate(cfg, err, errlen) != 0) return -1;
-    /* fail before training, not after, when the student could not be saved */
-    if (cfg->out[0] && bcos_make_parent_dirs(cfg->out, err, errlen) != 0) return -1;
-    distill_run r = {.cfg = cfg, .set = set, .B = cfg->batch_size};
-    if (bcos_clip_load_file(&r.teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL,
-                            bcos_backend_get("auto"), err, errlen) != 0)
-        return -1;
-    r.S = r.teacher.cfg.image_size;
-    r.E = r.teacher.cfg.embed_dim;
-    bcos_image_set loaded = {0};
-    if (!set) {
-        if (bcos_image_set_load_dir(&loaded, cfg->images, r.S, err, errlen) != 0) {
-            bcos_clip_free(&r.teacher);
-            return -1;
-        }
-        set = r.set = &loaded;
-    }
-    r.train_count = set->count - cfg->holdout;
-    if (set->size != r.S)
-        snprintf(err, errlen, "images are %dpx, the teacher wants %dpx", set->size, r.S);
-    else if (r.train_count < 1)
-        snprintf(err, errlen, "%d images leave none for training after holdout %d", set->count, cfg->holdout);
-    if (set->size != r.S || r.train_count < 1) {
-        bcos_image_set_free(&loaded);
-        bcos_clip_free(&r.teacher);
-        return -1;
-    }
-    bcos_student_init(&r.student, &r.teacher.cfg, &cfg->student, r.teacher.backend);
-    bcos_student_from_clip(&r.student, &r.teacher);
-    alloc_buffers(&r);
-    embed_captions(&r);
-    bcos_info("distill: teacher %s (%s), student B=%.2f, %d training images, %d held out, %lld steps of %d",
-              cfg->teacher, r.teacher.cfg.name, cfg->student.b, r.train_count, cfg->holdout, (long long)cfg->steps, r.B);
-    float final_b = bcos_student_b_at(&r.student, cfg->steps), final_bs = bcos_student_bias_scale_at(&r.student, cfg->steps);
-    if (cfg->holdout > 0) report->holdout_cos_before = mean_cosine(&r, r.train_count, cfg->holdout, final_b, final_bs);
-    train(&r, report);
+/* After the last step: the held-out cosine, and the student saved to cfg->out. Returns 0 or -1. */
+static int finish(distill_run *r, bcos_distill_report *report, char *err, size_t errlen) {
+    const bcos_distill_config *cfg = r->cfg;
     if (cfg->holdout > 0) {
-        report->holdout_cos_after = mean_cosine(&r, r.train_count, cfg->holdout, final_b, final_bs);
+        report->holdout_cos_after = mean_cosine(r, r->train_count, cfg->holdout, bcos_student_b_at(&r->student, cfg->steps),
+                                                bcos_student_bias_scale_at(&r->student, cfg->steps));
         bcos_info("held-out cosine to the teacher: %.4f before, %.4f after", report->holdout_cos_before,
                   report->holdout_cos_after);
     }
-    int rc = 0;
-    if (cfg->out[0]) {
-        char json[600];
-        json_path_for(json, sizeof json, cfg->out);
-        rc = bcos_student_save(&r.student, &r.teacher, cfg->out, json, err, errlen);
-        if (rc == 0) bcos_info("saved the student to %s (config %s)", cfg->out, json);
+    if (!cfg->out[0]) return 0;
+    char json[600];
+    json_path_for(json, sizeof json, cfg->out);
+    if (bcos_student_save(&r->student, &r->teacher, cfg->out, json, err, errlen) != 0) return -1;
+    bcos_info("saved the student to %s (config %s)", cfg->out, json);
+    return 0;
+}
+
+int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
+                     char *err, size_t errlen) {
+    memset(report, 0, sizeof *report);
+    report->final_loss = NAN;
+    if (bcos_distill_validate(cfg, err, errlen) != 0) return -1;
+    /* fail before training, not after, when the student could not be saved */
+    if (cfg->out[0] && bcos_make_parent_dirs(cfg->out, err, errlen) != 0) return -1;
+    BCOS_CHECK(!set || !cfg->shards[0], "a run on shards is given no image set");
+    distill_run r = {.cfg = cfg, .set = set, .B = cfg->batch_size, .checkpoint_step = -1};
+    bcos_image_set loaded = {0};
+    if (load_inputs(&r, &loaded, err, errlen) != 0) return -1;
+    bcos_student_init(&r.student, &r.teacher.cfg, &cfg->student, r.teacher.backend);
+    bcos_student_from_clip(&r.student, &r.teacher);
+    alloc_buffers(&r);
+    r.source = cfg->shards[0] ? distill_source_shards_new(&r, err, errlen) : distill_source_images_new(&r);
+    if (!r.source) {
+        free_run(&r);
+        return -1;
     }
+    if (cfg->shards[0])
+        bcos_info("distill: teacher %s (%s), student B=%.2f, shards %s, %lld steps of %d", cfg->teacher,
+                  r.teacher.cfg.name, cfg->student.b, cfg->shards, (long long)cfg->steps, r.B);
+    else
+        bcos_info("distill: teacher %s (%s), student B=%.2f, %d training images, %d held out, %lld steps of %d",
+                  cfg->teacher, r.teacher.cfg.name, cfg->student.b, r.train_count, cfg->holdout,
+                  (long long)cfg->steps, r.B);
+    /* before: the freshly B-cosified student, also when the run resumes */
+    if (cfg->holdout > 0)
+        report->holdout_cos_before = mean_cosine(&r, r.train_count, cfg->holdout, bcos_student_b_at(&r.student, cfg->steps),
+                                                 bcos_student_bias_scale_at(&r.student, cfg->steps));
+    int rc = distill_store_begin(&r, err, errlen);
+    report->resumed_step = r.step;
+    if (rc == 0) rc = train(&r, report, err, errlen);
+    if (rc == 0 && !report->preempted) rc = finish(&r, report, err, errlen);
+    report->steps_done = r.step;
+    report->skipped_steps = r.skipped_steps;
+    distill_store_end(&r, rc != 0 ? BCOS_RUN_FAILED : report->preempted ? BCOS_RUN_PREEMPTED : BCOS_RUN_DONE);
     free_run(&r);
     bcos_image_set_free(&loaded);
     return rc;

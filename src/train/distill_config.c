@@ -1,5 +1,7 @@
-/* The distillation settings: one table of options, read from job files (JSON) and flags alike. */
+/* The distillation settings: one table of options, read from job files (JSON) and flags alike, and
+ * the job text the store records (the options that change what is trained). */
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,45 +11,73 @@
 
 #include "bcos/check.h"
 #include "bcos/distill.h"
+#include "bcos/fetch.h"
+#include "bcos/shard_plan.h"
+#include "bcos/shard_plan.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_F64, OPT_F32, OPT_BOOL } opt_type;
+
+/* JOB: part of the job text (changes what is trained); SHARDS: the same, for runs on shards only
+ * (so that the job text of a run on images stays what it was); RUN: how the run is kept, resumed
+ * and fed. */
+typedef enum { JOB, SHARDS, RUN } opt_role;
 
 typedef struct {
     const char *name;
     opt_type type;
     size_t offset, size;
+    opt_role role;
     const char *help;
 } option;
 
 #define F(field) offsetof(bcos_distill_config, field), sizeof(((bcos_distill_config *)0)->field)
 static const option OPTIONS[] = {
-    {"teacher", OPT_STR, F(teacher), "CLIP weights of the teacher (safetensors)"},
-    {"teacher_model", OPT_STR, F(teacher_model), "teacher config name or JSON (default: from the file)"},
-    {"images", OPT_STR, F(images), "folder of training images (.jpg/.png; captions in .txt beside)"},
-    {"out", OPT_STR, F(out), "where to save the student (.safetensors; config JSON beside)"},
-    {"steps", OPT_I64, F(steps), "optimiser steps"},
-    {"warmup_steps", OPT_I64, F(warmup_steps), "linear warmup steps"},
-    {"batch_size", OPT_INT, F(batch_size), "images per step"},
-    {"holdout", OPT_INT, F(holdout), "images held out to measure the student-teacher cosine"},
-    {"log_every", OPT_INT, F(log_every), "steps between progress lines"},
-    {"lr", OPT_F64, F(lr), "peak learning rate"},
-    {"min_lr", OPT_F64, F(min_lr), "learning rate at the end of the cosine"},
-    {"weight_decay", OPT_F64, F(weight_decay), "weight decay"},
-    {"beta1", OPT_F64, F(beta1), "Adam beta1"},
-    {"beta2", OPT_F64, F(beta2), "Adam beta2"},
-    {"eps", OPT_F64, F(eps), "Adam epsilon"},
-    {"grad_clip", OPT_F64, F(grad_clip), "global gradient norm clip (0: off)"},
-    {"agc_clip", OPT_F64, F(agc_clip), "adaptive gradient clipping factor (0: off)"},
-    {"optimizer", OPT_STR, F(optimizer), "adamw or adam"},
-    {"loss", OPT_STR, F(loss), "cosine or siglip"},
-    {"w_img", OPT_F64, F(w_img), "weight of the cosine to the teacher's image embedding"},
-    {"w_txt", OPT_F64, F(w_txt), "weight of the cosine to the caption's text embedding"},
-    {"seed", OPT_I64, F(seed), "random seed"},
-    {"b", OPT_F32, F(student.b), "B-cos exponent B"},
-    {"b_ramp_steps", OPT_I64, F(student.b_ramp_steps), "steps over which B rises from 1 (0: no ramp)"},
-    {"keep_biases", OPT_BOOL, F(student.keep_biases), "keep biases (decayed) instead of removing them"},
-    {"bias_decay_steps", OPT_I64, F(student.bias_decay_steps), "steps over which kept biases decay to 0"},
-    {"plain_proj", OPT_BOOL, F(student.plain_proj), "keep the final projection plain"},
+    {"teacher", OPT_STR, F(teacher), JOB, "CLIP weights of the teacher (safetensors)"},
+    {"teacher_model", OPT_STR, F(teacher_model), JOB, "teacher config name or JSON (default: from the file)"},
+    {"images", OPT_STR, F(images), JOB, "folder of training images (.jpg/.png; captions in .txt beside)"},
+    {"shards", OPT_STR, F(shards), SHARDS, "or WebDataset shards: URL list ('a-{000..009}.tar', http(s)://, ::)"},
+    {"workers", OPT_INT, F(workers), SHARDS, "shard loader threads (part of the data order)"},
+    {"train_crops", OPT_BOOL, F(train_crops), SHARDS, "random resized crop + flip per sample (else the eval crop)"},
+    {"crop_scale", OPT_F64, F(crop_scale), SHARDS, "smallest area fraction a training crop keeps"},
+    {"decode", OPT_STR, F(decode), SHARDS, "exact (PIL's pixels) or fast (JPEGs shrunk in the DCT)"},
+    {"shuffle", OPT_I64, F(shuffle), SHARDS, "samples in each loader thread's shuffle buffer (0: off)"},
+    {"out", OPT_STR, F(out), RUN, "where to save the student (.safetensors; config JSON beside)"},
+    {"steps", OPT_I64, F(steps), JOB, "optimiser steps"},
+    {"warmup_steps", OPT_I64, F(warmup_steps), JOB, "linear warmup steps"},
+    {"batch_size", OPT_INT, F(batch_size), JOB, "images per step"},
+    {"holdout", OPT_INT, F(holdout), JOB, "images held out to measure the student-teacher cosine"},
+    {"log_every", OPT_INT, F(log_every), RUN, "steps between progress lines"},
+    {"lr", OPT_F64, F(lr), JOB, "peak learning rate"},
+    {"min_lr", OPT_F64, F(min_lr), JOB, "learning rate at the end of the cosine"},
+    {"weight_decay", OPT_F64, F(weight_decay), JOB, "weight decay"},
+    {"beta1", OPT_F64, F(beta1), JOB, "Adam beta1"},
+    {"beta2", OPT_F64, F(beta2), JOB, "Adam beta2"},
+    {"eps", OPT_F64, F(eps), JOB, "Adam epsilon"},
+    {"grad_clip", OPT_F64, F(grad_clip), JOB, "global gradient norm clip (0: off)"},
+    {"agc_clip", OPT_F64, F(agc_clip), JOB, "adaptive gradient clipping factor (0: off)"},
+    {"optimizer", OPT_STR, F(optimizer), JOB, "adamw or adam"},
+    {"loss", OPT_STR, F(loss), JOB, "cosine or siglip"},
+    {"w_img", OPT_F64, F(w_img), JOB, "weight of the cosine to the teacher's image embedding"},
+    {"w_txt", OPT_F64, F(w_txt), JOB, "weight of the cosine to the caption's text embedding"},
+    {"seed", OPT_I64, F(seed), JOB, "random seed"},
+    {"b", OPT_F32, F(student.b), JOB, "B-cos exponent B"},
+    {"b_ramp_steps", OPT_I64, F(student.b_ramp_steps), JOB, "steps over which B rises from 1 (0: no ramp)"},
+    {"keep_biases", OPT_BOOL, F(student.keep_biases), JOB, "keep biases (decayed) instead of removing them"},
+    {"bias_decay_steps", OPT_I64, F(student.bias_decay_steps), JOB, "steps over which kept biases decay to 0"},
+    {"plain_proj", OPT_BOOL, F(student.plain_proj), JOB, "keep the final projection plain"},
+    {"run", OPT_STR, F(run), RUN, "the run's name in the store (default: the job file's name)"},
+    {"db", OPT_STR, F(db), RUN, "the store (default: $BCOS_DB, else ./bcos.db)"},
+    {"checkpoint_every", OPT_I64, F(checkpoint_every), RUN, "steps between checkpoints (0: only the last)"},
+    {"checkpoint_minutes", OPT_F64, F(checkpoint_minutes), RUN, "minutes between checkpoints (0: off)"},
+    {"keep_last", OPT_INT, F(keep_last), RUN, "newest complete checkpoints kept"},
+    {"keep_every", OPT_I64, F(keep_every), RUN, "also keep every checkpoint at a multiple of this step (0: none)"},
+    {"resume", OPT_BOOL, F(resume), RUN, "insist on resuming (a run that exists resumes anyway)"},
+    {"ready_batches", OPT_INT, F(ready_batches), RUN, "batches each shard loader thread prepares ahead"},
+    {"connect_timeout_ms", OPT_INT, F(connect_timeout_ms), RUN, "shards over http(s): connect timeout"},
+    {"stall_timeout_ms", OPT_INT, F(stall_timeout_ms), RUN, "shards over http(s): a stalled transfer is retried after this"},
+    {"retries", OPT_INT, F(retries), RUN, "shards over http(s): retries per shard"},
+    {"backoff_ms", OPT_INT, F(backoff_ms), RUN, "shards over http(s): first retry delay (doubles)"},
+    {"ca_file", OPT_STR, F(ca_file), RUN, "shards over https: PEM bundle of trusted CAs (default: the system's)"},
 };
 #undef F
 #define N_OPTIONS (int)(sizeof OPTIONS / sizeof OPTIONS[0])
@@ -68,6 +98,20 @@ void bcos_distill_defaults(bcos_distill_config *cfg) {
     cfg->w_img = 1.0;
     cfg->seed = 0;
     cfg->student = bcos_student_default_options();
+    cfg->checkpoint_minutes = 30;
+    cfg->keep_last = 3;
+    cfg->workers = 2;
+    cfg->shuffle = 256;
+    cfg->train_crops = 1;
+    cfg->crop_scale = 0.08;
+    strcpy(cfg->decode, "exact");
+    cfg->ready_batches = 2;
+    bcos_fetch_options fetch;
+    bcos_fetch_options_default(&fetch);
+    cfg->connect_timeout_ms = (int)fetch.connect_timeout_ms;
+    cfg->stall_timeout_ms = (int)fetch.low_speed_ms;
+    cfg->retries = fetch.max_retries;
+    cfg->backoff_ms = (int)fetch.backoff_ms;
 }
 
 static const option *find_option(const char *name) {
@@ -112,9 +156,9 @@ int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *val
         *(int *)field = on;
         return 0;
     }
-    if (!parse_number(value, &x) || (o->type != OPT_F64 && o->type != OPT_F32 && x != (double)(int64_t)x)) {
-        snprintf(err, errlen, "option '%s': '%s' is not a%s number", o->name, value,
-                 o->type == OPT_F64 || o->type == OPT_F32 ? "" : " whole");
+    int real = o->type == OPT_F64 || o->type == OPT_F32;
+    if (!parse_number(value, &x) || !isfinite(x) || (!real && x != (double)(int64_t)x)) {
+        snprintf(err, errlen, "option '%s': '%s' is not a%s number", o->name, value, real ? " finite" : " whole");
         return -1;
     }
     if (o->type == OPT_INT) {
@@ -176,7 +220,7 @@ int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err,
 int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {
     const char *problem = NULL;
     if (!c->teacher[0]) problem = "no teacher weights ('teacher')";
-    else if (!c->images[0]) problem = "no training images ('images')";
+    else if (!c->images[0] == !c->shards[0]) problem = "give exactly one of 'images' (a folder) and 'shards' (a URL list)";
     else if (c->steps < 1) problem = "'steps' must be at least 1";
     else if (c->batch_size < 1) problem = "'batch_size' must be at least 1";
     else if (c->holdout < 0) problem = "'holdout' must not be negative";
@@ -188,24 +232,74 @@ int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen
         problem = "'loss' must be cosine or siglip";
     else if (c->student.b < 1) problem = "'b' must be at least 1";
     else if (c->w_img < 0 || c->w_txt < 0 || c->w_img + c->w_txt <= 0) problem = "'w_img' + 'w_txt' must be positive";
+    else if (c->checkpoint_every < 0 || c->checkpoint_minutes < 0 || c->keep_every < 0)
+        problem = "'checkpoint_every', 'checkpoint_minutes' and 'keep_every' must not be negative";
+    else if (c->keep_last < 1) problem = "'keep_last' must be at least 1";
+    else if (c->resume && !c->run[0]) problem = "'resume' needs a run name ('run')";
+    else if (c->shards[0] && c->holdout > 0) problem = "'holdout' needs 'images' (shards hold nothing out yet)";
+    else if (c->workers < 1 || c->workers > BCOS_MAX_WORKERS) problem = "'workers' must be 1 to 64";
+    else if (c->ready_batches < 1) problem = "'ready_batches' must be at least 1";
+    else if (!(c->crop_scale > 0 && c->crop_scale <= 1)) problem = "'crop_scale' must be in (0, 1]";
+    else if (strcmp(c->decode, "exact") != 0 && strcmp(c->decode, "fast") != 0) problem = "'decode' must be exact or fast";
+    else if (c->shuffle < 0 || c->shuffle > BCOS_SHUFFLE_MAX) problem = "'shuffle' must be 0 to 1000000";
+    else if (c->connect_timeout_ms < 1 || c->stall_timeout_ms < 1 || c->retries < 0 || c->backoff_ms < 0)
+        problem = "'connect_timeout_ms' and 'stall_timeout_ms' must be positive, 'retries' and 'backoff_ms' not negative";
     if (!problem) return 0;
     snprintf(err, errlen, "%s", problem);
     return -1;
 }
 
+/* The shortest text that reads back as x exactly (as a float when single is set). */
+static void format_exact(char *value, size_t len, double x, int single) {
+    for (int digits = single ? 6 : 15; digits <= 17; digits++) {
+        snprintf(value, len, "%.*g", digits, x);
+        double back = strtod(value, NULL);
+        if (single ? (float)back == (float)x : back == x) return;
+    }
+}
+
+/* An option's value as text; exact (reads back the same) when exact is set, else short for --help. */
+static void format_value(char *value, size_t len, const option *o, const bcos_distill_config *cfg, int exact) {
+    const char *field = (const char *)cfg + o->offset;
+    switch (o->type) {
+    case OPT_STR: snprintf(value, len, "%s", field); break;
+    case OPT_INT: snprintf(value, len, "%d", *(const int *)field); break;
+    case OPT_I64: snprintf(value, len, "%lld", (long long)*(const int64_t *)field); break;
+    case OPT_BOOL: snprintf(value, len, "%s", *(const int *)field ? "true" : "false"); break;
+    case OPT_F64:
+    case OPT_F32: {
+        double x = o->type == OPT_F64 ? *(const double *)field : (double)*(const float *)field;
+        if (exact) format_exact(value, len, x, o->type == OPT_F32);
+        else snprintf(value, len, "%g", x);
+        break;
+    }
+    }
+}
+
+char *bcos_distill_job_text(const bcos_distill_config *cfg) {
+    cJSON *root = cJSON_CreateObject();
+    BCOS_CHECK(root != NULL, "cJSON could allocate");
+    cJSON_AddStringToObject(root, "kind", "distill");
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const option *o = &OPTIONS[i];
+        if (o->role == RUN || (o->role == SHARDS && !cfg->shards[0])) continue;
+        char value[1100];
+        format_value(value, sizeof value, o, cfg, 1);
+        /* numbers as formatted here, not through cJSON's double: int64 seeds stay exact */
+        if (o->type == OPT_STR) cJSON_AddStringToObject(root, o->name, value);
+        else cJSON_AddRawToObject(root, o->name, value);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    BCOS_CHECK(text != NULL, "cJSON could print");
+    cJSON_Delete(root);
+    return text;
+}
+
 void bcos_distill_print_options(const bcos_distill_config *cfg) {
     for (int i = 0; i < N_OPTIONS; i++) {
         const option *o = &OPTIONS[i];
-        const char *field = (const char *)cfg + o->offset;
-        char value[600];
-        switch (o->type) {
-        case OPT_STR: snprintf(value, sizeof value, "%s", field); break;
-        case OPT_INT: snprintf(value, sizeof value, "%d", *(const int *)field); break;
-        case OPT_I64: snprintf(value, sizeof value, "%lld", (long long)*(const int64_t *)field); break;
-        case OPT_F64: snprintf(value, sizeof value, "%g", *(const double *)field); break;
-        case OPT_F32: snprintf(value, sizeof value, "%g", *(const float *)field); break;
-        case OPT_BOOL: snprintf(value, sizeof value, "%s", *(const int *)field ? "true" : "false"); break;
-        }
+        char value[1100];
+        format_value(value, sizeof value, o, cfg, 0);
         char flag[64];
         snprintf(flag, sizeof flag, "--%s", o->name);
         for (char *p = flag + 2; *p; p++)

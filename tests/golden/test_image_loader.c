@@ -3,7 +3,7 @@
  * CenterCrop (uint8 crop), open_clip's evaluation transform (CLIP tensor) and [u, 1 - u] of that
  * crop (B-cos input) give for the same image (tests/fixtures/image, tools/ref/make_image_fixtures.py);
  * exactly for PNG, within 1/255 for JPEG, where libjpeg-turbo's and PIL's decoders may differ.
- * The student + teacher output holds both. Refused samples (corrupt, WebP, no image, bad or missing
+ * The student + teacher output holds both. Refused samples (corrupt, a GIF, no image, bad or missing
  * label) are skipped and counted. Training crops: each slot is its sample's own crop (by shard URL and
  * index) in both outputs, an epoch repeats exactly, and another epoch or fast decoding changes it. */
 #include "bcos/image_sample.h"
@@ -25,21 +25,23 @@ static char g_dir[] = "/tmp/bcos_test_image_loader_XXXXXX";
 
 typedef struct {
     const char *key, *image, *cls; /* image: a fixture file, NULL for a text-only sample */
+    const char *ext;               /* the image member's extension; NULL: the file's */
 } sample_spec;
 
-/* The usable samples are 0, 7 and 8; the others are refused for the reasons named. */
+/* The usable samples are 0, 7, 8 and 9; the others are refused for the reasons named. */
 static const sample_spec g_specs[] = {
-    {"s0", "tiny_20x15.png", "3"},
-    {"s1", "palette_256x256.png", "12"},  /* bad label: 10 classes */
-    {"s2", "corrupt_zlib.png", "1"},      /* corrupt */
-    {"s3", "sample.webp", "2"},           /* unsupported */
-    {"s4", NULL, "4"},                    /* no image */
-    {"s5", "tiny_7x9.jpg", "x"},          /* bad label */
-    {"s6", "grey16_64x48.png", NULL},     /* no label */
-    {"s7", "odd_301x257.png", " 7\n"},
-    {"s8", "portrait_320x370.jpg", "9"},
+    {"s0", "tiny_20x15.png", "3", NULL},
+    {"s1", "palette_256x256.png", "12", NULL}, /* bad label: 10 classes */
+    {"s2", "corrupt_zlib.png", "1", NULL},     /* corrupt */
+    {"s3", "sample.gif", "2", "jpg"},          /* unsupported: a GIF named .jpg */
+    {"s4", NULL, "4", NULL},                   /* no image */
+    {"s5", "tiny_7x9.jpg", "x", NULL},         /* bad label */
+    {"s6", "grey16_64x48.png", NULL, NULL},    /* no label */
+    {"s7", "odd_301x257.png", " 7\n", NULL},
+    {"s8", "portrait_320x370.jpg", "9", NULL},
+    {"s9", "lossy_40x30.webp", "5", NULL},
 };
-static const int g_usable[] = {0, 7, 8};
+static const int g_usable[] = {0, 7, 8, 9};
 
 static uint8_t *read_fixture(const char *name, size_t *size) {
     char path[256];
@@ -59,7 +61,7 @@ static void write_shard(const char *path) {
         if (sp->image) {
             size_t size = 0;
             payloads[i] = read_fixture(sp->image, &size);
-            snprintf(names[n], 32, "%s.%s", sp->key, strrchr(sp->image, '.') + 1);
+            snprintf(names[n], 32, "%s.%s", sp->key, sp->ext ? sp->ext : strrchr(sp->image, '.') + 1);
             m[n] = (tb_member){names[n], payloads[i], size, 0, NULL};
             n++;
         } else {
@@ -127,10 +129,10 @@ static double slot_error(const bcos_image_sample_config *cfg, const char *image,
 
 static void run_kind(bcos_input_kind kind, const char *const *urls) {
     bcos_image_sample_config icfg = {.size = S, .kind = kind, .need_label = true, .n_classes = 10};
-    long known[2] = {3, 3};
+    long known[2] = {4, 4};
     bcos_epoch_plan plan;
     char err[256];
-    CHECK(bcos_epoch_plan_make(&plan, known, 2, 1, 0, 0, 1, 2, 3, err, sizeof err) == 0);
+    CHECK(bcos_epoch_plan_make(&plan, known, 2, 1, 0, 0, 1, 2, 4, err, sizeof err) == 0);
     bcos_loader_config cfg = {0};
     cfg.urls = urls;
     cfg.plan = &plan;
@@ -143,7 +145,7 @@ static void run_kind(bcos_input_kind kind, const char *const *urls) {
     bcos_batch *b;
     int batches = 0;
     while (bcos_loader_next(l, &b) == 1) {
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             const sample_spec *sp = &g_specs[g_usable[i]];
             CHECK_MSG(b->origins[i].index == g_usable[i], "slot %d holds sample %ld", i, b->origins[i].index);
             CHECK(b->labels[i] == atoi(sp->cls));
@@ -160,7 +162,7 @@ static void run_kind(bcos_input_kind kind, const char *const *urls) {
     bcos_loader_counters_get(l, &c);
     bcos_loader_stop(l);
     const long want[BCOS_SKIP_REASONS] = {
-        [BCOS_SAMPLE_OK] = 6, [BCOS_SKIP_BAD_LABEL] = 4, [BCOS_SKIP_CORRUPT] = 2,
+        [BCOS_SAMPLE_OK] = 8, [BCOS_SKIP_BAD_LABEL] = 4, [BCOS_SKIP_CORRUPT] = 2,
         [BCOS_SKIP_UNSUPPORTED] = 2, [BCOS_SKIP_NO_IMAGE] = 2, [BCOS_SKIP_NO_LABEL] = 2,
     };
     for (int r = 0; r < BCOS_SKIP_REASONS; r++)

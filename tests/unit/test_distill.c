@@ -1,8 +1,16 @@
 /* The single-process distill loop on the tiny fixture teacher and synthetic images:
  *  - a short run measurably raises the held-out student-teacher cosine;
  *  - two runs with the same seed save bit-identical students, another seed does not;
- *  - the text term trains too, and bad settings and job files are refused naming the culprit. */
+ *  - with a store: a stop requested before the first step ends it there, preempted, and the next
+ *    call resumes it to the student the uninterrupted run saved, bit for bit;
+ *  - the job text holds what changes the training and only that;
+ *  - the text term and the SigLIP loss train too, non-finite steps are skipped and counted (and
+ *    recorded in the store), and bad settings and job files are refused naming the culprit.
+ * (tests/unit/test_distill_crash.c kills and resumes the real binary.) */
+#include "store_helpers.h"
+
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +99,74 @@ static void check_training(const bcos_image_set *set) {
     if (rc == 0) bcos_student_free(&s);
 }
 
+static void expect_error(int rc, const char *err, const char *needle) {
+    CHECK_MSG(rc == -1, "refused (wanted an error naming '%s')", needle);
+    CHECK_MSG(strstr(err, needle) != NULL, "error '%s' names '%s'", err, needle);
+}
+
+/* A stop requested before the run starts lands after its first step; the same call again resumes
+ * from that checkpoint and ends where the uninterrupted run (check_training's a.safetensors) did. */
+static void check_preempt_and_resume(const bcos_image_set *set) {
+    char a[128], out[128], err[BCOS_ERRLEN];
+    snprintf(a, sizeof a, "%s/a.safetensors", g_dir);
+    snprintf(out, sizeof out, "%s/resumed.safetensors", g_dir);
+    bcos_distill_config cfg;
+    bcos_distill_report r;
+    base_config(&cfg, out);
+    snprintf(cfg.run, sizeof cfg.run, "preempted");
+    snprintf(cfg.db, sizeof cfg.db, "%s/bcos.db", g_dir);
+    cfg.checkpoint_every = 25;
+    cfg.keep_last = 1;
+    bcos_distill_request(SIGTERM, 1);
+    int rc = bcos_distill_run(&cfg, set, &r, err, sizeof err);
+    CHECK_MSG(rc == 0 && r.preempted && r.steps_done == 1 && r.resumed_step == 0, "%s", err);
+    FILE *f = fopen(out, "rb");
+    CHECK_MSG(f == NULL, "a preempted run saves no student");
+    if (f) fclose(f);
+    rc = bcos_distill_run(&cfg, set, &r, err, sizeof err);
+    CHECK_MSG(rc == 0 && !r.preempted && r.resumed_step == 1 && r.steps_done == 60, "%s", err);
+    CHECK_MSG(same_file(a, out), "the resumed run saves the uninterrupted run's student");
+    /* a run that is done resumes at its end: nothing to train, the same student again */
+    remove(out);
+    rc = bcos_distill_run(&cfg, set, &r, err, sizeof err);
+    CHECK(rc == 0 && r.resumed_step == 60 && r.steps_done == 60 && isnan(r.final_loss) && same_file(a, out));
+    /* the same name with other settings is another job: refused */
+    cfg.lr *= 2;
+    expect_error(bcos_distill_run(&cfg, set, &r, err, sizeof err), err, "different job");
+    base_config(&cfg, "");
+    snprintf(cfg.run, sizeof cfg.run, "never-begun");
+    snprintf(cfg.db, sizeof cfg.db, "%s/bcos.db", g_dir);
+    cfg.resume = 1;
+    expect_error(bcos_distill_run(&cfg, set, &r, err, sizeof err), err, "nothing to resume");
+}
+
+/* Settings that only say how the run is kept (out, log_every, the store's) leave the job text as
+ * it is; a training setting changes it. */
+static void check_job_text(void) {
+    bcos_distill_config a, b;
+    base_config(&a, "a.safetensors");
+    base_config(&b, "b.safetensors");
+    b.log_every = 7;
+    b.checkpoint_every = 3;
+    b.checkpoint_minutes = 1;
+    b.keep_last = 9;
+    b.keep_every = 100;
+    b.resume = 1;
+    snprintf(b.run, sizeof b.run, "other");
+    snprintf(b.db, sizeof b.db, "other.db");
+    char *ta = bcos_distill_job_text(&a), *tb = bcos_distill_job_text(&b);
+    CHECK_MSG(strcmp(ta, tb) == 0, "%s\nvs\n%s", ta, tb);
+    CHECK_MSG(strstr(ta, "{\"kind\":\"distill\",") && strstr(ta, "\"seed\":3,") && strstr(ta, "\"lr\":0.002,") &&
+                  strstr(ta, "\"beta1\":0.9,"), "%s", ta);
+    CHECK(!strstr(ta, "\"out\"") && !strstr(ta, "\"run\""));
+    free(tb);
+    b = a;
+    b.student.b = 2.5f;
+    tb = bcos_distill_job_text(&b);
+    CHECK(strcmp(ta, tb) != 0);
+    free(tb), free(ta);
+}
+
 static void check_text_term_and_siglip(const bcos_image_set *set) {
     bcos_distill_config cfg;
     bcos_distill_report r;
@@ -107,9 +183,30 @@ static void check_text_term_and_siglip(const bcos_image_set *set) {
     CHECK(isfinite(r.final_loss) && r.holdout_cos_after > r.holdout_cos_before);
 }
 
-static void expect_error(int rc, const char *err, const char *needle) {
-    CHECK_MSG(rc == -1, "refused (wanted an error naming '%s')", needle);
-    CHECK_MSG(strstr(err, needle) != NULL, "error '%s' names '%s'", err, needle);
+/* A learning rate that overflows the weights: the non-finite steps are skipped and counted, the run
+ * ends; the store has a skip event and a metrics row with the batch skipped for each, and a resume
+ * counts them again from the checkpoint. */
+static void check_skipped_steps(const bcos_image_set *set) {
+    bcos_distill_config cfg;
+    bcos_distill_report r;
+    char err[BCOS_ERRLEN], db[128];
+    base_config(&cfg, "");
+    cfg.steps = 6;
+    cfg.warmup_steps = 0;
+    cfg.holdout = 0;
+    cfg.lr = 1e38;
+    snprintf(cfg.run, sizeof cfg.run, "overflow");
+    snprintf(db, sizeof db, "%s/skips.db", g_dir);
+    snprintf(cfg.db, sizeof cfg.db, "%s", db);
+    CHECK_MSG(bcos_distill_run(&cfg, set, &r, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(r.steps_done == 6 && r.skipped_steps >= 1 && r.skipped_steps < 6, "%lld of 6 steps skipped",
+              (long long)r.skipped_steps);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM events WHERE kind = 'skip'") == r.skipped_steps);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM metrics WHERE skipped_samples = 8 AND grad_norm IS NULL") ==
+          r.skipped_steps);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM metrics") == 6);
+    int64_t skipped = r.skipped_steps;
+    CHECK(bcos_distill_run(&cfg, set, &r, err, sizeof err) == 0 && r.resumed_step == 6 && r.skipped_steps == skipped);
 }
 
 static void check_bad_settings(const bcos_image_set *set) {
@@ -120,6 +217,7 @@ static void check_bad_settings(const bcos_image_set *set) {
     expect_error(bcos_distill_set(&cfg, "batch-size", "many", err, sizeof err), err, "batch_size");
     expect_error(bcos_distill_set(&cfg, "learning_rate", "1", err, sizeof err), err, "learning_rate");
     expect_error(bcos_distill_set(&cfg, "keep_biases", "maybe", err, sizeof err), err, "keep_biases");
+    expect_error(bcos_distill_set(&cfg, "lr", "inf", err, sizeof err), err, "lr");
     CHECK(bcos_distill_set(&cfg, "batch-size", "4", err, sizeof err) == 0 && cfg.batch_size == 4);
     expect_error(bcos_distill_validate(&cfg, err, sizeof err), err, "teacher");
     base_config(&cfg, "");
@@ -131,6 +229,12 @@ static void check_bad_settings(const bcos_image_set *set) {
     base_config(&cfg, "");
     cfg.holdout = set->count;
     expect_error(bcos_distill_run(&cfg, set, &r, err, sizeof err), err, "holdout");
+    base_config(&cfg, "");
+    cfg.keep_last = 0;
+    expect_error(bcos_distill_validate(&cfg, err, sizeof err), err, "keep_last");
+    base_config(&cfg, "");
+    cfg.resume = 1;
+    expect_error(bcos_distill_validate(&cfg, err, sizeof err), err, "run");
     /* job files */
     snprintf(path, sizeof path, "%s/job.json", g_dir);
     FILE *f = fopen(path, "w");
@@ -160,7 +264,10 @@ int main(void) {
     bcos_image_set set;
     synthetic_images(&set, 64, 32, 5);
     check_training(&set);
+    check_preempt_and_resume(&set);
+    check_job_text();
     check_text_term_and_siglip(&set);
+    check_skipped_steps(&set);
     check_bad_settings(&set);
     bcos_image_set_free(&set);
     char cmd[300];

@@ -1,6 +1,7 @@
 /* The epoch loader on shards written at test time: every rank gets the plan's number of full
  * batches, batch b from worker b mod W and its shards; a run repeats exactly; a run resumed from a
- * cursor (through its text form) continues exactly as the uninterrupted run; refused samples are
+ * cursor (through its text form) continues exactly as the uninterrupted run, also with shuffle
+ * buffers (which change the order, not the samples) on 1 and 2 ranks; refused samples are
  * skipped and counted by reason; a worker whose shards hold fewer samples than known starts over,
  * and one with nothing usable fails the epoch quickly instead of hanging; buffers are reused and
  * stopping early returns. The sample function copies each .txt payload and parses .cls. */
@@ -93,11 +94,14 @@ static bcos_loader_config config(const bcos_epoch_plan *plan, const bcos_data_cu
     return cfg;
 }
 
-/* Runs the loader for up to `limit` batches, logging them; the cursor after them goes to *cursor. */
-static void run(const bcos_epoch_plan *plan, const bcos_data_cursor *resume, long limit, run_log *log,
-                bcos_data_cursor *cursor, bcos_loader_counters *counters) {
+/* Runs the loader (with a shuffle buffer of `shuffle` samples and that window) for up to `limit`
+ * batches, logging them; the cursor after them goes to *cursor. */
+static void run_shuffled(const bcos_epoch_plan *plan, const bcos_data_cursor *resume, long shuffle, long window,
+                         long limit, run_log *log, bcos_data_cursor *cursor, bcos_loader_counters *counters) {
     memset(log, 0, sizeof *log);
     bcos_loader_config cfg = config(plan, resume);
+    cfg.shuffle = shuffle;
+    cfg.shuffle_window = window;
     char err[256];
     bcos_loader *l = bcos_loader_start(&cfg, err, sizeof err);
     CHECK_MSG(l != NULL, "%s", err);
@@ -117,6 +121,11 @@ static void run(const bcos_epoch_plan *plan, const bcos_data_cursor *resume, lon
     bcos_loader_stop(l);
 }
 
+static void run(const bcos_epoch_plan *plan, const bcos_data_cursor *resume, long limit, run_log *log,
+                bcos_data_cursor *cursor, bcos_loader_counters *counters) {
+    run_shuffled(plan, resume, 0, 0, limit, log, cursor, counters);
+}
+
 /* Whether batches [0, n) of a equal batches [from, from + n) of b: origins, labels and bytes. */
 static bool same_batches(const run_log *a, const run_log *b, long from, long n) {
     for (long i = 0; i < n; i++)
@@ -124,6 +133,19 @@ static bool same_batches(const run_log *a, const run_log *b, long from, long n) 
             const bcos_sample_origin *x = &a->origins[i][j], *y = &b->origins[from + i][j];
             if (x->shard != y->shard || x->index != y->index || a->labels[i][j] != b->labels[from + i][j] ||
                 memcmp(a->data[i][j], b->data[from + i][j], SAMPLE_BYTES) != 0)
+                return false;
+        }
+    return true;
+}
+
+/* Whether every slot of the log holds the payload and label of the sample its origin names. */
+static bool payloads_match_origins(const run_log *log) {
+    for (long b = 0; b < log->n; b++)
+        for (int i = 0; i < BATCH; i++) {
+            bcos_sample_origin o = log->origins[b][i];
+            char want[SAMPLE_BYTES] = {0};
+            snprintf(want, sizeof want, "v%d-%ld", o.shard, o.index);
+            if (memcmp(want, log->data[b][i], SAMPLE_BYTES) != 0 || log->labels[b][i] != o.shard * 100 + o.index)
                 return false;
         }
     return true;
@@ -152,21 +174,17 @@ static void test_epoch(void) {
         CHECK(a.n == length);
         static bool used[N_SHARDS][PER_SHARD];
         memset(used, 0, sizeof used);
-        bool from_worker = true, matches = true, once = true;
+        bool from_worker = true, once = true;
         for (long b = 0; b < a.n; b++)
             for (int i = 0; i < BATCH; i++) {
                 bcos_sample_origin o = a.origins[b][i];
                 from_worker = from_worker && worker_has_shard(&plan.workers[b % plan.n_workers], o.shard);
-                char want[SAMPLE_BYTES] = {0};
-                snprintf(want, sizeof want, "v%d-%ld", o.shard, o.index);
-                matches = matches && memcmp(want, a.data[b][i], SAMPLE_BYTES) == 0 &&
-                          a.labels[b][i] == o.shard * 100 + o.index;
                 once = once && !used[o.shard][o.index];
                 used[o.shard][o.index] = true;
                 CHECK_MSG(!(o.shard == 1 && o.index == 3) && !(o.shard == 2 && o.index == 5), "a skipped sample was used");
             }
         CHECK_MSG(from_worker, "rank %d: a batch came from another worker's shard", rank);
-        CHECK_MSG(matches, "rank %d: payload or label does not match its origin", rank);
+        CHECK_MSG(payloads_match_origins(&a), "rank %d: payload or label does not match its origin", rank);
         CHECK_MSG(once, "rank %d: a sample was used twice", rank);
         CHECK(c.restarts == 0 && c.skipped[BCOS_SAMPLE_OK] >= a.n * BATCH);
 
@@ -194,9 +212,11 @@ static void test_resume(void) {
         run(&plan, &parsed, 1000, &rest, NULL, NULL);
         CHECK_MSG(rest.status == 0 && rest.n == whole.n - k, "resumed at %ld: %ld batches", k, rest.n);
         CHECK_MSG(same_batches(&rest, &whole, k, rest.n), "resumed at batch %ld (%s): batches differ", k, text);
+        bcos_data_cursor_free(&cursor);
+        bcos_data_cursor_free(&parsed);
     }
     bcos_data_cursor wrong;
-    bcos_data_cursor_start(&wrong, &plan);
+    bcos_data_cursor_start(&wrong, &plan, 0, 0);
     wrong.epoch = 5;
     bcos_loader_config cfg = config(&plan, &wrong);
     CHECK(bcos_loader_start(&cfg, err, sizeof err) == NULL);
@@ -261,6 +281,139 @@ static void test_buffers_and_stop(void) {
     bcos_epoch_plan_free(&plan);
 }
 
+static int compare_origins(const void *a, const void *b) {
+    const bcos_sample_origin *x = a, *y = b;
+    if (x->shard != y->shard) return x->shard < y->shard ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Whether two runs used the same samples, each as often. */
+static bool same_multiset(const run_log *a, const run_log *b) {
+    static bcos_sample_origin x[256 * BATCH], y[256 * BATCH];
+    if (a->n != b->n) return false;
+    size_t n = (size_t)a->n * BATCH;
+    memcpy(x, a->origins, n * sizeof *x);
+    memcpy(y, b->origins, n * sizeof *y);
+    qsort(x, n, sizeof *x, compare_origins);
+    qsort(y, n, sizeof *y, compare_origins);
+    for (size_t i = 0; i < n; i++)
+        if (compare_origins(&x[i], &y[i]) != 0) return false;
+    return true;
+}
+
+/* Stops the shuffled epoch after every batch k, resumes a fresh loader from the cursor's text and
+ * checks that the rest equals the uninterrupted run. Returns how many of those cursors had a worker
+ * holding samples while stopped inside a shard. */
+static int check_resumes(const bcos_epoch_plan *plan, long shuffle, long window, const run_log *whole) {
+    static run_log first, rest;
+    int inside = 0;
+    for (long k = 1; k < whole->n; k++) {
+        bcos_data_cursor cursor, parsed;
+        run_shuffled(plan, NULL, shuffle, window, k, &first, &cursor, NULL);
+        static char text[1 << 14];
+        char err[256];
+        CHECK(same_batches(&first, whole, 0, k));
+        CHECK(bcos_data_cursor_format(&cursor, text, sizeof text) > 0);
+        CHECK_MSG(bcos_data_cursor_parse(&parsed, text, err, sizeof err) == 0, "%s", err);
+        run_shuffled(plan, &parsed, shuffle, window, 1000, &rest, NULL, NULL);
+        CHECK_MSG(rest.status == 0 && rest.n == whole->n - k && same_batches(&rest, whole, k, rest.n),
+                  "rank %d of %d, shuffle %ld window %ld, resumed after batch %ld (%s): %ld batches, not the rest",
+                  plan->rank, plan->n_ranks, shuffle, window, k, text, rest.n);
+        bool stopped_inside = false;
+        for (int w = 0; w < cursor.n_workers; w++) {
+            const bcos_worker_cursor *wc = &cursor.workers[w];
+            long index = wc->next.sample_index;
+            stopped_inside = stopped_inside || (wc->n_held > 0 && index > 0 && index < PER_SHARD);
+        }
+        inside += stopped_inside;
+        bcos_data_cursor_free(&cursor);
+        bcos_data_cursor_free(&parsed);
+    }
+    return inside;
+}
+
+#define SHUFFLE 6
+
+/* One rank's epoch with a shuffle buffer and 2 workers: the same samples as without one in another
+ * order, the same again on a second run, read order when every held sample outlives a window of
+ * one read, and exact resumption after every batch, with the default window and a small one. */
+static void check_shuffled_epoch(const bcos_epoch_plan *plan) {
+    static run_log plain, shuffled, again, fifo, windowed;
+    run(plan, NULL, 1000, &plain, NULL, NULL);
+    run_shuffled(plan, NULL, SHUFFLE, 0, 1000, &shuffled, NULL, NULL);
+    CHECK_MSG(shuffled.status == 0 && shuffled.n == plan->n_batches && plain.n == plan->n_batches,
+              "rank %d of %d: %ld and %ld batches of %ld", plan->rank, plan->n_ranks, shuffled.n, plain.n,
+              plan->n_batches);
+    CHECK(payloads_match_origins(&shuffled));
+    CHECK_MSG(same_multiset(&shuffled, &plain), "rank %d of %d: the shuffled epoch uses other samples", plan->rank,
+              plan->n_ranks);
+    CHECK_MSG(!same_batches(&shuffled, &plain, 0, plain.n), "rank %d of %d: the buffer did not change the order",
+              plan->rank, plan->n_ranks);
+    run_shuffled(plan, NULL, SHUFFLE, 0, 1000, &again, NULL, NULL);
+    CHECK(again.n == shuffled.n && same_batches(&again, &shuffled, 0, shuffled.n));
+    run_shuffled(plan, NULL, SHUFFLE, 1, 1000, &fifo, NULL, NULL);
+    CHECK_MSG(fifo.n == plain.n && same_batches(&fifo, &plain, 0, plain.n), "window 1 is not read order");
+    int inside = check_resumes(plan, SHUFFLE, 0, &shuffled);
+    CHECK_MSG(inside > 0, "rank %d of %d: no cursor was taken inside a shard with samples held", plan->rank,
+              plan->n_ranks);
+    run_shuffled(plan, NULL, SHUFFLE, SHUFFLE + 2, 1000, &windowed, NULL, NULL);
+    CHECK(windowed.n == plain.n && same_multiset(&windowed, &plain) && !same_batches(&windowed, &plain, 0, plain.n));
+    check_resumes(plan, SHUFFLE, SHUFFLE + 2, &windowed);
+}
+
+static void test_shuffle(void) {
+    long known[N_SHARDS], claimed[N_SHARDS];
+    for (int k = 0; k < N_SHARDS; k++) {
+        known[k] = PER_SHARD;
+        claimed[k] = 2 * PER_SHARD;
+    }
+    bcos_epoch_plan plan;
+    char err[256];
+    for (int n_ranks = 1; n_ranks <= 2; n_ranks++)
+        for (int rank = 0; rank < n_ranks; rank++) {
+            CHECK(bcos_epoch_plan_make(&plan, known, N_SHARDS, 5, 1, rank, n_ranks, 2, BATCH, err, sizeof err) == 0);
+            check_shuffled_epoch(&plan);
+            bcos_epoch_plan_free(&plan);
+        }
+    /* Workers that run dry and start over keep their buffers across passes. */
+    CHECK(bcos_epoch_plan_make(&plan, claimed, N_SHARDS, 5, 2, 0, 1, 2, BATCH, err, sizeof err) == 0);
+    static run_log log;
+    bcos_loader_counters c;
+    run_shuffled(&plan, NULL, SHUFFLE, 0, 1000, &log, NULL, &c);
+    CHECK_MSG(c.restarts >= 2, "restarts %ld", c.restarts);
+    check_shuffled_epoch(&plan);
+    bcos_epoch_plan_free(&plan);
+}
+
+/* Cursors from another world size or shuffle buffer, and shuffle settings out of range, are refused
+ * with a message before any worker starts. */
+static void test_shuffle_refusals(void) {
+    long known[N_SHARDS];
+    for (int k = 0; k < N_SHARDS; k++) known[k] = PER_SHARD;
+    bcos_epoch_plan one, two;
+    char err[256];
+    CHECK(bcos_epoch_plan_make(&one, known, N_SHARDS, 5, 1, 0, 1, 2, BATCH, err, sizeof err) == 0);
+    CHECK(bcos_epoch_plan_make(&two, known, N_SHARDS, 5, 1, 0, 2, 2, BATCH, err, sizeof err) == 0);
+    static run_log log;
+    bcos_data_cursor of_two;
+    run_shuffled(&two, NULL, SHUFFLE, 0, 2, &log, &of_two, NULL);
+    bcos_loader_config cfg = config(&one, &of_two);
+    cfg.shuffle = SHUFFLE;
+    CHECK(bcos_loader_start(&cfg, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "rank 0 of 2") && strstr(err, "rank 0 of 1"), "'%s'", err);
+    cfg = config(&two, &of_two);
+    cfg.shuffle = SHUFFLE - 2;
+    CHECK(bcos_loader_start(&cfg, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "shuffle buffer of 6 samples (window 48)") && strstr(err, "this loader has 4"), "'%s'", err);
+    cfg = config(&two, NULL);
+    cfg.shuffle = -1;
+    CHECK(bcos_loader_start(&cfg, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "shuffle buffer of -1 samples"), "'%s'", err);
+    bcos_data_cursor_free(&of_two);
+    bcos_epoch_plan_free(&one);
+    bcos_epoch_plan_free(&two);
+}
+
 /* The same epoch over HTTP with a flaky server equals the epoch from disk. */
 static void test_over_http(void) {
     long known[N_SHARDS];
@@ -310,6 +463,8 @@ int main(void) {
     test_resume();
     test_skips_and_dry_workers();
     test_buffers_and_stop();
+    test_shuffle();
+    test_shuffle_refusals();
     test_over_http();
     for (int k = 0; k < N_SHARDS; k++) unlink(g_paths[k]);
     rmdir(g_dir);

@@ -85,8 +85,8 @@ static int user_version(sqlite3 *db) {
 static void test_runner(void) {
     static const char *const migrations[] = {
         "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL);",
-        "ALTER TABLE things ADD COLUMN colour TEXT NOT NULL DEFAULT 'grey';"
-        " CREATE INDEX things_by_colour ON things (colour);",
+        ("ALTER TABLE things ADD COLUMN colour TEXT NOT NULL DEFAULT 'grey';"
+         " CREATE INDEX things_by_colour ON things (colour);"),
         "CREATE TABLE half_done (x INTEGER); THIS IS NOT SQL;",
     };
     char *path = helper_path(g_dir, "runner.db");

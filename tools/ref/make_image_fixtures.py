@@ -2,8 +2,8 @@
 
 Writes tests/fixtures/image/: a set of small image files (JPEG baseline/progressive, 4:4:4/4:2:2/4:2:0,
 greyscale, CMYK, YCCK, EXIF-rotated; PNG RGB, alpha, palette, 16-bit, greyscale 1/2-bit, grey+alpha,
-Adam7-interlaced; odd sizes, sizes whose centre crop lands on a half pixel, images smaller than the target),
-files PIL refuses (truncated, corrupt, not an image, decompression bombs, formats we don't read yet), and
+Adam7-interlaced; a lossy WebP; odd sizes, sizes whose centre crop lands on a half pixel, images smaller than the target),
+files PIL refuses (truncated, corrupt, not an image, decompression bombs) or we do not read (GIF), and
 index.json that describes them. For each readable image and each size S in (224, 32) it records:
 
 - the decoded pixels, PIL's Image.open(f).convert("RGB") as HxWx3 uint8;
@@ -244,6 +244,9 @@ def readable_images():
     inter = np.asarray(chelsea.resize((131, 87), Image.BICUBIC))
     out.append(("interlaced_131x87.png", png_bytes(131, 87, 8, 2, [r.tobytes() for r in inter], interlace=True),
                 "Adam7-interlaced RGB PNG", False))
+    webp = io.BytesIO()
+    rgb_photo("coffee.png", (40, 30)).save(webp, "WEBP", quality=80)
+    out.append(("lossy_40x30.webp", webp.getvalue(), "lossy WebP (more in tests/fixtures/webp)", False))
     out.append(("tiny_20x15.png", png(coffee.resize((20, 15), Image.BICUBIC)), "tiny RGB PNG, upscaled", False))
     out.append(("one_pixel_1x1.png", png(Image.new("RGB", (1, 1), (200, 30, 90))), "a single pixel", False))
     out.append(("thin_3x50.png", png(chelsea.resize((3, 50), Image.BICUBIC)),
@@ -264,8 +267,6 @@ def rejected_files():
     short_rows = png_bytes(40, 30, 8, 2, [bytes(range(120))] * 10)
     sof = base.index(b"\xff\xc0")
     bomb_jpeg = base[:sof + 5] + struct.pack(">HH", 60000, 60000) + base[sof + 9:]
-    webp = io.BytesIO()
-    rgb_photo("coffee.png", (40, 30)).save(webp, "WEBP", quality=80)
     gif = io.BytesIO()
     rgb_photo("coffee.png", (40, 30)).save(gif, "GIF")
     return [
@@ -286,7 +287,6 @@ def rejected_files():
          "PNG header claiming 20000x20000 pixels"),
         ("not_an_image.txt", b"<html><body>404 Not Found</body></html>\n", "HTML text"),
         ("empty.jpg", b"", "an empty file"),
-        ("sample.webp", webp.getvalue(), "WebP (not read yet)"),
         ("sample.gif", gif.getvalue(), "GIF (not a format we read)"),
     ]
 
@@ -364,7 +364,7 @@ def rejected(name, data, why):
     except Exception as e:  # noqa: BLE001 - any refusal is what we want
         message = re.sub(r" at 0x[0-9a-f]+", "", str(e))  # object addresses vary from run to run
         return {"file": name, "why": why, "pil_error": f"{type(e).__name__}: {message}"}
-    if name.endswith((".webp", ".gif", "short_data.png")):
+    if name.endswith((".gif", "short_data.png")):
         return {"file": name, "why": why, "pil_error": None}
     raise AssertionError(f"PIL reads {name}, which should be refused")
 

@@ -1,0 +1,284 @@
+/* `bcos shards`: `write` turns an image folder, IDX files (Fashion-MNIST included) or COCO captions into
+ * WebDataset shards in CLIP_benchmark's layout (classnames.txt, zeroshot_classification_templates.txt,
+ * SPLIT/nshards.txt, SPLIT/{0..N-1}.tar, and SPLIT/sizes.json with each shard's sample count); `sizes`
+ * prints the known sample count of each shard of a URL list and where it came from. */
+#include "shards.h"
+
+#include "bcos/check.h"
+#include "bcos/log.h"
+#include "bcos/paths.h"
+#include "bcos/shard_plan.h"
+#include "bcos/shard_sizes.h"
+#include "bcos/shard_writer.h"
+#include "bcos/urls.h"
+#include "cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+static const char *const WRITE_USAGE =
+    "usage: bcos shards write --out DIR [--split NAME] SOURCE [OPTIONS]\n"
+    "Writes WebDataset shards in CLIP_benchmark's layout: DIR/classnames.txt,\n"
+    "DIR/zeroshot_classification_templates.txt, DIR/SPLIT/{0..N-1}.tar, DIR/SPLIT/nshards.txt and\n"
+    "DIR/SPLIT/sizes.json (samples per shard). Samples are keyed s0000000, s0000001, ... in writing order.\n"
+    "SOURCE, one of:\n"
+    "  --folder ROOT             ROOT/CLASS/.../IMAGE (.jpg .jpeg .png .webp); sorted class folder names\n"
+    "                            give the labels; images are copied as they are, with a .cls label\n"
+    "  --idx-images FILE --idx-labels FILE\n"
+    "                            IDX files (gzipped or not) of uint8 images [N,H,W] and labels [N]; images\n"
+    "                            are written as grey PNG; classes are named by number unless --classnames\n"
+    "  --fashion-mnist[=DIR]     Fashion-MNIST from Debian's dataset-fashion-mnist (DIR: " FASHION_MNIST_DIR ")\n"
+    "                            with its ten class names; --split train or test\n"
+    "  --coco-images DIR --coco-captions FILE.json\n"
+    "                            COCO-style captions: the image, .txt (its captions, one per line) and .json\n"
+    "OPTIONS:\n"
+    "  --split NAME              the split folder (default: test)\n"
+    "  --classnames FILE         class names, one per line, instead of the folder names or label numbers\n"
+    "  --templates FILE          zero-shot templates with {c}, one per line (default: 8 of OpenAI's)\n"
+    "  --captions                also write a .txt caption per sample: template (index mod count) + class\n"
+    "  --max-samples N           samples per shard (default: 10000)\n"
+    "  --max-bytes SIZE          bytes per shard, suffix K, M or G (default: 1G)\n"
+    "  --shuffle SEED            write the samples in an order shuffled by SEED (default: source order)\n"
+    "  --force                   replace the shards of an earlier run in DIR/SPLIT\n";
+
+static const char *const SIZES_USAGE =
+    "usage: bcos shards sizes [--cache DIR] URLS\n"
+    "Prints each shard's sample count and where it came from: the sizes.json beside the shards, the count\n"
+    "cache (DIR, default $BCOS_CACHE_DIR, $XDG_CACHE_HOME/bcos or ~/.cache/bcos), or reading the shard\n"
+    "(then cached). URLS: brace ranges, '::' between sources, http(s)://, file:// or paths.\n";
+
+static const char *const SHARDS_USAGE = "usage: bcos shards write ...   ('bcos shards write --help')\n"
+                                        "       bcos shards sizes ...   ('bcos shards sizes --help')\n";
+
+/* A handful of OpenAI's ImageNet prompts: their "a photo of a {}." and the seven their prompt
+ * engineering notebook found to work best together. */
+static const char *const DEFAULT_TEMPLATES[] = {
+    "a photo of a {c}.",       "itap of a {c}.", "a bad photo of the {c}.", "a origami {c}.",
+    "a photo of the large {c}.", "a {c} in a video game.", "art of the {c}.", "a photo of the small {c}.",
+};
+#define N_DEFAULT_TEMPLATES (int)(sizeof DEFAULT_TEMPLATES / sizeof DEFAULT_TEMPLATES[0])
+
+typedef struct {
+    const char *out, *split;
+    const char *folder, *idx_images, *idx_labels, *fmnist, *coco_images, *coco_captions;
+    const char *classnames, *templates;
+    bool captions, shuffle;
+    uint64_t seed;
+    bcos_shard_limits limits;
+} write_options;
+
+static long long parse_size(const char *text, const char *option) {
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    long long unit = *end == 'K' ? 1LL << 10 : *end == 'M' ? 1LL << 20 : *end == 'G' ? 1LL << 30 : 1;
+    if (unit > 1) end++;
+    if (end == text || *end || v <= 0 || v > (1LL << 50) / unit) bcos_fail("%s '%s' is not a positive size", option, text);
+    return v * unit;
+}
+
+static uint64_t parse_seed(const char *text) {
+    char *end;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || *end || text[0] == '-') bcos_fail("--shuffle '%s' is not a seed (a non-negative integer)", text);
+    return (uint64_t)v;
+}
+
+static int parse_write(int argc, char **argv, write_options *o) {
+    enum { O_FOLDER = 256, O_IDX_IMAGES, O_IDX_LABELS, O_FMNIST, O_COCO_IMAGES, O_COCO_CAPTIONS, O_CLASSNAMES,
+           O_TEMPLATES, O_CAPTIONS, O_MAX_SAMPLES, O_MAX_BYTES, O_SHUFFLE, O_FORCE, O_SPLIT, O_OUT };
+    static const struct option options[] = {
+        {"out", required_argument, NULL, O_OUT},           {"split", required_argument, NULL, O_SPLIT},
+        {"folder", required_argument, NULL, O_FOLDER},     {"idx-images", required_argument, NULL, O_IDX_IMAGES},
+        {"idx-labels", required_argument, NULL, O_IDX_LABELS}, {"fashion-mnist", optional_argument, NULL, O_FMNIST},
+        {"coco-images", required_argument, NULL, O_COCO_IMAGES},
+        {"coco-captions", required_argument, NULL, O_COCO_CAPTIONS},
+        {"classnames", required_argument, NULL, O_CLASSNAMES}, {"templates", required_argument, NULL, O_TEMPLATES},
+        {"captions", no_argument, NULL, O_CAPTIONS},       {"max-samples", required_argument, NULL, O_MAX_SAMPLES},
+        {"max-bytes", required_argument, NULL, O_MAX_BYTES}, {"shuffle", required_argument, NULL, O_SHUFFLE},
+        {"force", no_argument, NULL, O_FORCE},             {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (write_options){.split = "test", .limits = {.max_samples = 10000, .max_bytes = 1LL << 30}};
+    optind = 1;
+    for (int c; (c = getopt_long(argc, argv, "h", options, NULL)) != -1;) {
+        switch (c) {
+        case O_OUT: o->out = optarg; break;
+        case O_SPLIT: o->split = optarg; break;
+        case O_FOLDER: o->folder = optarg; break;
+        case O_IDX_IMAGES: o->idx_images = optarg; break;
+        case O_IDX_LABELS: o->idx_labels = optarg; break;
+        case O_FMNIST: o->fmnist = optarg ? optarg : FASHION_MNIST_DIR; break;
+        case O_COCO_IMAGES: o->coco_images = optarg; break;
+        case O_COCO_CAPTIONS: o->coco_captions = optarg; break;
+        case O_CLASSNAMES: o->classnames = optarg; break;
+        case O_TEMPLATES: o->templates = optarg; break;
+        case O_CAPTIONS: o->captions = true; break;
+        case O_MAX_SAMPLES: o->limits.max_samples = (long)parse_size(optarg, "--max-samples"); break;
+        case O_MAX_BYTES: o->limits.max_bytes = parse_size(optarg, "--max-bytes"); break;
+        case O_SHUFFLE: o->shuffle = true, o->seed = parse_seed(optarg); break;
+        case O_FORCE: o->limits.overwrite = true; break;
+        case 'h': fputs(WRITE_USAGE, stdout); return 0;
+        default: fputs(WRITE_USAGE, stderr); return 2;
+        }
+    }
+    if (optind < argc) bcos_fail("unexpected argument '%s' (try 'bcos shards write --help')", argv[optind]);
+    if (!o->out) bcos_fail("missing --out DIR");
+    if (!*o->split || strchr(o->split, '/')) bcos_fail("--split '%s' is not a folder name", o->split);
+    int sources = !!o->folder + !!(o->idx_images || o->idx_labels) + !!o->fmnist + !!(o->coco_images || o->coco_captions);
+    if (sources != 1) bcos_fail("give one source: --folder, --idx-images/--idx-labels, --fashion-mnist or --coco-images/--coco-captions");
+    if ((o->idx_images || o->idx_labels) && !(o->idx_images && o->idx_labels)) bcos_fail("--idx-images and --idx-labels go together");
+    if ((o->coco_images || o->coco_captions) && !(o->coco_images && o->coco_captions))
+        bcos_fail("--coco-images and --coco-captions go together");
+    if (o->coco_images && (o->classnames || o->captions || o->templates))
+        bcos_fail("COCO captions have no classes: --classnames, --templates and --captions do not apply");
+    return -1;
+}
+
+static void open_source(shard_source *src, const write_options *o) {
+    if (o->folder) shard_source_folder(src, o->folder);
+    if (o->coco_images) shard_source_coco(src, o->coco_images, o->coco_captions);
+    if (o->idx_images) shard_source_idx(src, o->idx_images, o->idx_labels);
+    if (o->fmnist) {
+        char *images, *labels;
+        shard_fashion_mnist_paths(o->fmnist, o->split, &images, &labels);
+        shard_source_idx(src, images, labels);
+        shard_source_rename_classes(src, (char **)SHARD_FASHION_MNIST_CLASSES, 10);
+        free(images);
+        free(labels);
+    }
+    if (o->classnames) {
+        int n;
+        char **names = cli_read_lines(o->classnames, &n);
+        shard_source_rename_classes(src, names, n);
+        cli_free_strings(names);
+    }
+}
+
+/* The templates (a file's or the defaults), each checked for {c}. */
+static char **load_templates(const char *path, int *n) {
+    char **t;
+    if (path) {
+        t = cli_read_lines(path, n);
+    } else {
+        *n = N_DEFAULT_TEMPLATES;
+        t = xcalloc((size_t)*n + 1, sizeof *t);
+        for (int i = 0; i < *n; i++) t[i] = xstrdup(DEFAULT_TEMPLATES[i]);
+    }
+    for (int i = 0; i < *n; i++)
+        if (!strstr(t[i], "{c}")) bcos_fail("%s: template '%s' has no {c} for the class name", path, t[i]);
+    return t;
+}
+
+static void write_lines(const char *dir, const char *name, char *const *lines, int n) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += strlen(lines[i]) + 1;
+    char *text = xmalloc(len), *at = text;
+    for (int i = 0; i < n; i++) at += sprintf(at, "%s\n", lines[i]);
+    char *path = bcos_strfmt("%s/%s", dir, name), err[BCOS_ERRLEN];
+    if (bcos_write_file_atomic(path, text, (size_t)(at - text), err, sizeof err) != 0) bcos_fail("%s", err);
+    free(path);
+    free(text);
+}
+
+/* Writes every sample of src, in order or shuffled, into the split folder; fails with one line. */
+static void write_samples(const shard_source *src, const write_options *o, const char *split_dir) {
+    char err[BCOS_ERRLEN];
+    bcos_shard_writer *w = bcos_shard_writer_open(split_dir, &o->limits, err, sizeof err);
+    if (!w) bcos_fail("%s", err);
+    if (src->count > INT32_MAX) bcos_fail("%ld samples: more than one run writes", src->count);
+    int *order = xmalloc(((size_t)src->count + 1) * sizeof *order);
+    if (o->shuffle) bcos_shard_permutation(order, (int)src->count, o->seed, 0);
+    else for (long i = 0; i < src->count; i++) order[i] = (int)i;
+    bcos_progress progress;
+    bcos_progress_start(&progress, "writing samples", src->count);
+    for (long i = 0; i < src->count; i++) {
+        bcos_sample_member m[BCOS_SAMPLE_MAX_MEMBERS];
+        char key[32], shard[32];
+        snprintf(key, sizeof key, "s%07ld", i);
+        int n = src->sample(src, order[i], m, err, sizeof err);
+        int rc = n < 0 ? -1 : bcos_shard_writer_add(w, key, m, n, err, sizeof err);
+        for (int k = 0; k < n; k++) free(m[k].data);
+        if (rc != 0) {
+            bcos_shard_writer_abort(w);
+            bcos_fail("%s", err);
+        }
+        snprintf(shard, sizeof shard, "shard %d", bcos_shard_writer_shards(w) - 1);
+        bcos_progress_step(&progress, 1, shard);
+    }
+    int shards = bcos_shard_writer_shards(w);
+    if (bcos_shard_writer_close(w, err, sizeof err) != 0) bcos_fail("%s", err);
+    bcos_progress_finish(&progress);
+    fprintf(stderr, "wrote %ld samples in %d shards to %s\n", src->count, shards, split_dir);
+    free(order);
+}
+
+static int shards_write(int argc, char **argv) {
+    write_options o;
+    int status = parse_write(argc, argv, &o);
+    if (status >= 0) return status;
+    shard_source src;
+    open_source(&src, &o);
+    int n_templates = 0;
+    char **templates = src.n_classes > 0 ? load_templates(o.templates, &n_templates) : NULL;
+    if (o.captions) src.templates = templates, src.n_templates = n_templates;
+    char *split_dir = bcos_strfmt("%s/%s", o.out, o.split);
+    write_samples(&src, &o, split_dir);
+    if (src.n_classes > 0) {
+        write_lines(o.out, "classnames.txt", src.classes, src.n_classes);
+        write_lines(o.out, "zeroshot_classification_templates.txt", templates, n_templates);
+    }
+    cli_free_strings(templates);
+    for (int c = 0; c < src.n_classes; c++) free(src.classes[c]);
+    free(src.classes);
+    src.free(&src);
+    free(split_dir);
+    return 0;
+}
+
+static int shards_sizes(int argc, char **argv) {
+    static const struct option options[] = {
+        {"cache", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *cache = NULL;
+    optind = 1;
+    for (int c; (c = getopt_long(argc, argv, "h", options, NULL)) != -1;) {
+        if (c == 'c') cache = optarg;
+        else if (c == 'h') return fputs(SIZES_USAGE, stdout), 0;
+        else return fputs(SIZES_USAGE, stderr), 2;
+    }
+    if (optind != argc - 1) return fputs(SIZES_USAGE, stderr), 2;
+    bcos_url_list list;
+    char err[BCOS_ERRLEN];
+    if (bcos_urls_expand(&list, argv[optind], err, sizeof err) != 0) bcos_fail("%s", err);
+    if (list.count > INT32_MAX) bcos_fail("%ld shards: too many for one list", list.count);
+    long *counts = xmalloc((size_t)list.count * sizeof *counts);
+    bcos_size_source *sources = xmalloc((size_t)list.count * sizeof *sources);
+    if (bcos_shard_sizes(counts, sources, (const char *const *)list.urls, (int)list.count, NULL, cache, err,
+                         sizeof err) != 0)
+        bcos_fail("%s", err);
+    long total = 0;
+    for (long i = 0; i < list.count; i++) {
+        printf("%s\t%ld\t%s\n", list.urls[i], counts[i], bcos_size_source_name(sources[i]));
+        total += counts[i];
+    }
+    printf("total\t%ld\t%ld shards\n", total, list.count);
+    free(counts);
+    free(sources);
+    bcos_urls_free(&list);
+    return 0;
+}
+
+int cmd_shards(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "write") == 0) return shards_write(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "sizes") == 0) return shards_sizes(argc - 1, argv + 1);
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(SHARDS_USAGE, stdout);
+        return 0;
+    }
+    fputs(SHARDS_USAGE, stderr);
+    return 2;
+}

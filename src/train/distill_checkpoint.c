@@ -1,0 +1,154 @@
+/* What a distill checkpoint holds, written through the store and read back:
+ *   "student"    the student as bcos_student_save writes it (with the teacher's text tower), so a
+ *                checkpoint's file is a usable student;
+ *   "optimizer"  Adam's m and v as "exp_avg.<parameter>" and "exp_avg_sq.<parameter>" (torch's
+ *                names, in the student file's layout), its step counter and settings in metadata;
+ *   the state    step, epoch, samples seen, the data cursor (a JSON array with one element per
+ *                rank: the source's position, distill_source.h) and the RNG blob: the seed, the
+ *                epoch and the samples seen (the streams the in-memory data order draws from). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/check.h"
+#include "distill_internal.h"
+
+#define M_PREFIX "exp_avg."
+#define V_PREFIX "exp_avg_sq."
+#define ADAM_STEP_KEY "adam_step"
+
+/* The RNG blob: a tag, then little-endian u64s: the seed, the epoch-permutation stream (the
+ * epoch of the next sample) and the flip stream (the next sample's index). */
+#define RNG_TAG "bcosrng1"
+enum { RNG_WORDS = 3, RNG_BYTES = 8 + 8 * RNG_WORDS };
+
+static void put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void rng_blob(const distill_run *r, int64_t epoch, uint8_t blob[RNG_BYTES]) {
+    memcpy(blob, RNG_TAG, 8);
+    put_u64(blob + 8, (uint64_t)r->cfg->seed);
+    put_u64(blob + 16, (uint64_t)epoch);
+    put_u64(blob + 24, (uint64_t)r->samples_seen);
+}
+
+/* The optimizer file's entries (m then v) and metadata; free entries and the two tensor sets. */
+typedef struct {
+    bcos_student_tensors m, v;
+    bcos_st_entry *entries;
+    int count;
+    char step[32], beta1[32], beta2[32], eps[32], weight_decay[32];
+    bcos_st_meta meta[6];
+} optimizer_file;
+
+static void optimizer_file_make(optimizer_file *f, const distill_run *r) {
+    const bcos_adam_config *c = &r->opt.cfg;
+    bcos_student_tensors_make(&f->m, &r->student, r->opt.m, M_PREFIX);
+    bcos_student_tensors_make(&f->v, &r->student, r->opt.v, V_PREFIX);
+    f->count = f->m.count + f->v.count;
+    f->entries = xcalloc((size_t)f->count, sizeof *f->entries);
+    memcpy(f->entries, f->m.entries, (size_t)f->m.count * sizeof *f->entries);
+    memcpy(f->entries + f->m.count, f->v.entries, (size_t)f->v.count * sizeof *f->entries);
+    snprintf(f->step, sizeof f->step, "%" PRId64, r->opt.step);
+    snprintf(f->beta1, sizeof f->beta1, "%.17g", c->beta1);
+    snprintf(f->beta2, sizeof f->beta2, "%.17g", c->beta2);
+    snprintf(f->eps, sizeof f->eps, "%.17g", c->eps);
+    snprintf(f->weight_decay, sizeof f->weight_decay, "%.17g", c->weight_decay);
+    f->meta[0] = (bcos_st_meta){"optimizer", r->cfg->optimizer};
+    f->meta[1] = (bcos_st_meta){ADAM_STEP_KEY, f->step};
+    f->meta[2] = (bcos_st_meta){"beta1", f->beta1};
+    f->meta[3] = (bcos_st_meta){"beta2", f->beta2};
+    f->meta[4] = (bcos_st_meta){"eps", f->eps};
+    f->meta[5] = (bcos_st_meta){"weight_decay", f->weight_decay};
+}
+
+static void optimizer_file_free(optimizer_file *f) {
+    free(f->entries);
+    bcos_student_tensors_free(&f->m);
+    bcos_student_tensors_free(&f->v);
+}
+
+int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen) {
+    bcos_student_file student;
+    optimizer_file optimizer;
+    bcos_student_file_make(&student, &r->student, &r->teacher);
+    optimizer_file_make(&optimizer, r);
+    bcos_ckpt_file files[2] = {{"student", student.entries, student.count, student.meta, student.n_meta},
+                               {"optimizer", optimizer.entries, optimizer.count, optimizer.meta, 6}};
+    int64_t epoch;
+    char *position = r->source->position(r->source, r, &epoch);
+    size_t len = strlen(position) + 3;
+    char *cursors = xmalloc(len);
+    snprintf(cursors, len, "[%s]", position);
+    free(position);
+    uint8_t blob[RNG_BYTES];
+    rng_blob(r, epoch, blob);
+    bcos_ckpt_state state = {r->step, epoch, r->samples_seen, 1, cursors, blob, sizeof blob};
+    bcos_ckpt_retention retention = {r->cfg->keep_last, r->cfg->keep_every};
+    int rc = bcos_store_checkpoint_commit(r->store, r->run_id, &state, files, 2, &retention, NULL, err, errlen);
+    free(cursors);
+    optimizer_file_free(&optimizer);
+    bcos_student_file_free(&student);
+    return rc;
+}
+
+/* The state a checkpoint records must be one this run can go on from. */
+static int check_state(const distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
+    const uint8_t *blob = c->rng_state;
+    if (c->world_size != 1)
+        snprintf(err, errlen, "the checkpoint at step %lld was written by %d ranks; a single process resumes only its "
+                 "own checkpoints", (long long)c->step, c->world_size);
+    else if (c->rng_bytes != RNG_BYTES || memcmp(blob, RNG_TAG, 8) != 0)
+        snprintf(err, errlen, "the checkpoint at step %lld has no distill RNG state", (long long)c->step);
+    else if (get_u64(blob + 8) != (uint64_t)r->cfg->seed || get_u64(blob + 24) != (uint64_t)c->samples_seen ||
+             c->step > r->cfg->steps)
+        snprintf(err, errlen, "the checkpoint at step %lld does not fit this job (seed, samples seen or steps)",
+                 (long long)c->step);
+    else
+        return 0;
+    return -1;
+}
+
+/* The checkpoint's file `name` into r: "student" into the weights, "optimizer" into Adam's m, v
+ * and step counter. Returns 0, or -1 with err naming the file. */
+static int read_file(distill_run *r, const bcos_checkpoint *c, const char *name, char *err, size_t errlen) {
+    const char *path = bcos_checkpoint_file(c, name);
+    if (!path) return bcos_error(err, errlen, r->cfg->run, "the checkpoint at step %lld has no '%s' file",
+                                 (long long)c->step, name);
+    bcos_safetensors st;
+    if (bcos_st_open(&st, path, err, errlen) != 0) return -1;
+    char why[BCOS_ERRLEN];
+    int rc;
+    if (strcmp(name, "student") == 0) {
+        rc = bcos_student_tensors_read(&r->student, &st, "", r->student.params.data, why, sizeof why);
+    } else {
+        const char *step = bcos_st_meta_get(&st, ADAM_STEP_KEY);
+        rc = bcos_student_tensors_read(&r->student, &st, M_PREFIX, r->opt.m, why, sizeof why);
+        if (rc == 0) rc = bcos_student_tensors_read(&r->student, &st, V_PREFIX, r->opt.v, why, sizeof why);
+        if (rc == 0 && !step) rc = -1, snprintf(why, sizeof why, "no '%s' in the metadata", ADAM_STEP_KEY);
+        if (rc == 0) r->opt.step = strtoll(step, NULL, 10);
+    }
+    if (rc != 0) bcos_error(err, errlen, path, "%s", why);
+    bcos_st_close(&st);
+    return rc;
+}
+
+int distill_checkpoint_restore(distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
+    if (check_state(r, c, err, errlen) != 0 || read_file(r, c, "student", err, errlen) != 0 ||
+        read_file(r, c, "optimizer", err, errlen) != 0)
+        return -1;
+    r->step = c->step;
+    r->samples_seen = c->samples_seen;
+    if (r->source->restore && r->source->restore(r->source, r, c, err, errlen) != 0) return -1;
+    /* Adam counts the steps it applied: the others were skipped */
+    r->skipped_steps = c->step - r->opt.step;
+    return 0;
+}

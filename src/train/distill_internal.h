@@ -1,0 +1,63 @@
+/* Inside the distill loop: the state of one run, shared by the loop (distill.c), its bookkeeping in
+ * the store (distill_store.c) and what a checkpoint holds (distill_checkpoint.c). */
+#ifndef BCOS_DISTILL_INTERNAL_H
+#define BCOS_DISTILL_INTERNAL_H
+
+#include <stdint.h>
+
+#include "bcos/distill.h"
+#include "bcos/store.h"
+#include "bcos/train.h"
+#include "distill_source.h"
+
+/* Everything one run holds; buffers sized for one batch. */
+typedef struct distill_run {
+    const bcos_distill_config *cfg;
+    const bcos_image_set *set; /* the in-memory images (NULL with shards) */
+    distill_source *source;
+    bcos_clip teacher;
+    bcos_student student;
+    bcos_student_acts *acts;
+    bcos_adam opt;
+    float *grads, *x6, *normalized, *t_img, *s_emb, *ds;
+    /* the batch as the source gives it: B crops (S x S x 3), and per slot the caption's text
+     * embedding (E floats) where has_txt is set */
+    uint8_t *crops;
+    float *txt_emb;
+    int *has_txt;
+    int train_count, B, E, S; /* train_count: of the in-memory images */
+    /* the data position: the next step to train and the samples drawn since the start of the run */
+    int64_t step, samples_seen, skipped_steps;
+    /* the store; NULL without a run name */
+    bcos_store *store;
+    int64_t run_id;
+    int64_t checkpoint_step;  /* the newest committed checkpoint's step (-1: none) */
+    double checkpoint_time;   /* when it was committed (or training started) */
+    bcos_metric *pending;     /* metrics not yet written, one row per step (at most log_every) */
+    int n_pending;
+} distill_run;
+
+/* ---- the store (distill_store.c) ---- */
+
+/* Open the store, begin (or take up) the run and, when it has a usable checkpoint, restore r from
+ * it. Without a run name there is nothing to do. Returns 0, or -1 with err. */
+int distill_store_begin(distill_run *r, char *err, size_t errlen);
+/* Record the metrics of a step just trained (written at the next flush); a skipped one also as an event. */
+void distill_store_step_done(distill_run *r, const bcos_metric *m, int skipped);
+/* Write the pending metrics in one transaction. */
+void distill_store_flush(distill_run *r);
+/* After a step: checkpoint when one is due (every n steps or minutes, the last step, a request).
+ * Sets *stop when a request to stop was honoured. Returns 0, or -1 with err. */
+int distill_store_after_step(distill_run *r, int *stop, char *err, size_t errlen);
+/* Flush, set the run's status and close the store. */
+void distill_store_end(distill_run *r, bcos_run_status status);
+
+/* ---- checkpoints (distill_checkpoint.c) ---- */
+
+/* Commit a checkpoint of r at r->step: the student (bcos_student_save's format, with the
+ * teacher's text tower), Adam's m and v, and the data position. Returns 0, or -1 with err. */
+int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen);
+/* Restore r from a verified checkpoint of its run. Returns 0, or -1 with err. */
+int distill_checkpoint_restore(distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,40 @@
+/* Where the distill loop's batches come from: one small interface, two sources. The loop asks for
+ * the next batch as 8-bit S x S crops and, per slot, the teacher's text embedding of its caption
+ * (or none); it builds the student's x6 and the teacher's normalised input from the crops itself,
+ * whatever the source. A source also says where it stands, for a checkpoint, and takes that up
+ * again on a resume.
+ *   images: an in-memory set, its order a function of (seed, sample index) (distill_source_images.c);
+ *   shards: WebDataset shards streamed through the epoch loader (distill_source_shards.c). */
+#ifndef BCOS_DISTILL_SOURCE_H
+#define BCOS_DISTILL_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bcos/store.h"
+
+struct distill_run;
+
+typedef struct distill_source distill_source;
+struct distill_source {
+    /* The next batch into r->crops, r->txt_emb and r->has_txt; r->samples_seen moves past it.
+     * Returns 0, or -1 with err (shards that cannot feed the run). */
+    int (*next_batch)(distill_source *s, struct distill_run *r, char *err, size_t errlen);
+    /* The epoch of the next batch, and rank 0's data position as a JSON object (heap). */
+    char *(*position)(distill_source *s, const struct distill_run *r, int64_t *epoch);
+    /* Take up the position a checkpoint of this run recorded (r->samples_seen is restored already).
+     * Returns 0, or -1 with err. NULL: samples seen is the whole position. */
+    int (*restore)(distill_source *s, struct distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen);
+    /* Record what the data path skipped or retried since the last call as store events (r->store
+     * is open). NULL: a source that skips nothing. */
+    void (*record_events)(distill_source *s, struct distill_run *r);
+    void (*free)(distill_source *s);
+};
+
+/* The in-memory set r->set (its first r->train_count images), captions embedded once. */
+distill_source *distill_source_images_new(struct distill_run *r);
+/* The shards of r->cfg->shards, their sample counts taken first. Returns NULL with err when the URL
+ * list does not expand or a shard cannot be counted. */
+distill_source *distill_source_shards_new(struct distill_run *r, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,39 @@
+/* libFuzzer target: arbitrary text through the data cursor parser. Whatever parses must format
+ * back to text that parses to the same line again (a checkpoint's cursor survives its round trip),
+ * and a refusal must leave an empty cursor and a message. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/shard_plan.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void require(int ok) {
+    if (!ok) abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char *text = malloc(size + 1);
+    memcpy(text, data, size);
+    text[size] = '\0';
+    bcos_data_cursor cursor, again;
+    char err[512] = "";
+    if (bcos_data_cursor_parse(&cursor, text, err, sizeof err) != 0) {
+        require(err[0] != '\0' && cursor.workers[0].held == NULL);
+        free(text);
+        return 0;
+    }
+    size_t cap = 64 + 80 * (size_t)cursor.n_workers + 2 * size;
+    char *line = malloc(cap), *line2 = malloc(cap);
+    require(bcos_data_cursor_format(&cursor, line, cap) > 0);
+    require(bcos_data_cursor_parse(&again, line, err, sizeof err) == 0);
+    require(bcos_data_cursor_format(&again, line2, cap) > 0 && strcmp(line, line2) == 0);
+    bcos_data_cursor_free(&cursor);
+    bcos_data_cursor_free(&again);
+    free(line);
+    free(line2);
+    free(text);
+    return 0;
+}
