@@ -12,6 +12,14 @@
 #include "bcos/log.h"
 
 #define PHASE_SECONDS 2.0
+/* However busy the machine, the reader stops once it has seen the writer's progress, or after this. */
+#define GIVE_UP_SECONDS 30.0
+
+static volatile sig_atomic_t g_stop;
+static void on_term(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
 
 static bcos_store *open_store(const char *path, int read_only, bcos_journal journal, char *err, size_t errlen) {
     bcos_store_options o = {read_only, journal, 0};
@@ -19,8 +27,9 @@ static bcos_store *open_store(const char *path, int read_only, bcos_journal jour
     return bcos_store_open(path, &o, &s, err, errlen) == 0 ? s : NULL;
 }
 
-/* The writer: as many small transactions as it can for the phase, then exit 0. */
+/* The writer: as many small transactions as it can until the reader sends SIGTERM, then exit 0. */
 static void writer(const char *db, bcos_journal journal) {
+    signal(SIGTERM, on_term);
     char err[BCOS_ERRLEN];
     bcos_store *s = open_store(db, 0, journal, err, sizeof err);
     if (!s) {
@@ -28,8 +37,7 @@ static void writer(const char *db, bcos_journal journal) {
         _exit(1);
     }
     int64_t run = helper_run(s, "busy");
-    double end = bcos_now_seconds() + PHASE_SECONDS;
-    for (int64_t step = 1; bcos_now_seconds() < end; step++) {
+    for (int64_t step = 1; !g_stop; step++) {
         bcos_metric m = {step, 1.0 / (double)step, 0.5, 1e-4, 1.0, 100.0, 0};
         bcos_store_metrics_add(s, run, &m, 1);
         if (step % 25 == 0) {
@@ -86,8 +94,10 @@ static void test_readers_during_writes(bcos_journal journal, const char *mode) {
     CHECK_MSG(kept != NULL, "%s: %s", mode, err);
     int rounds = 0, failed_opens = 0;
     long long first_seen = -1, last_seen = -1;
-    double end = bcos_now_seconds() + PHASE_SECONDS;
-    while (kept && bcos_now_seconds() < end) {
+    double start = bcos_now_seconds();
+    /* at least the phase, and on until reads have overlapped writes (bounded) */
+    while (kept && (bcos_now_seconds() < start + PHASE_SECONDS || rounds < 2 || last_seen <= first_seen) &&
+           bcos_now_seconds() < start + GIVE_UP_SECONDS) {
         /* Alternate a long-lived connection and a fresh one, as `bcos results` opens it. */
         bcos_store *s = rounds % 2 ? open_store(db, 1, BCOS_JOURNAL_AUTO, err, sizeof err) : kept;
         if (!s) {
@@ -102,6 +112,7 @@ static void test_readers_during_writes(bcos_journal journal, const char *mode) {
     }
     if (kept) bcos_store_close(kept);
     fclose(sink);
+    kill(pid, SIGTERM);
     int status;
     CHECK(waitpid(pid, &status, 0) == pid);
     CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: the writer failed", mode);
