@@ -1,17 +1,53 @@
 /* Helpers of the tests that run `bcos distill` and compare a resumed run with an uninterrupted one
- * (test_distill_crash.c, test_distill_shards.c): time, files, the final checkpoint's files and the
- * metrics rows to the bit. */
+ * (test_distill_crash.c, test_distill_shards.c): starting and reaping the binary, time, files, the
+ * final checkpoint's files and the metrics rows to the bit. */
 #ifndef BCOS_TEST_DISTILL_HELPERS_H
 #define BCOS_TEST_DISTILL_HELPERS_H
 
 #include "store_helpers.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
-static inline double helper_now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+#include "bcos/fault.h"
+#include "bcos/log.h"
+
+/* Runs argv (NULL-terminated) with stdout and stderr to log, crash point crash_at armed (or none).
+ * The environment is set before fork: a test server's threads may run in this process. */
+static inline pid_t helper_spawn(const char *const *argv, const char *crash_at, const char *log) {
+    if (crash_at)
+        setenv(BCOS_CRASH_ENV, crash_at, 1);
+    else
+        unsetenv(BCOS_CRASH_ENV);
+    remove(log); /* nobody reads the last run's log as this one's */
+    fflush(NULL);
+    pid_t pid = fork();
+    BCOS_CHECK(pid >= 0, "fork failed");
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static inline int helper_wait(pid_t pid) {
+    int status;
+    BCOS_CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
+    return status;
+}
+
+static inline int helper_killed(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+static inline int helper_exited_with(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+
+static inline void helper_print_log(const char *log) {
+    char *text = helper_read(log, NULL);
+    fprintf(stderr, "---- bcos distill said:\n%s----\n", text ? text : "(nothing)");
+    free(text);
 }
 
 static inline void helper_sleep_seconds(double s) {

@@ -1,7 +1,8 @@
 /* The pixel references the image generators write (tools/ref/make_image_fixtures.py and
  * make_train_crop_fixtures.py): in index.json each array's CRC-32 and byte count, and the name of a
  * raw little-endian file beside it when the array is small enough to keep. Pixels are compared
- * exactly: byte by byte (reporting the largest difference) when the bytes were kept, else by CRC. */
+ * exactly: byte by byte (reporting the largest difference) when the bytes were kept, else by CRC.
+ * Also the check that a file PIL refuses is refused too, with one line naming it. */
 #ifndef BCOS_PIXEL_REFERENCE_H
 #define BCOS_PIXEL_REFERENCE_H
 
@@ -10,9 +11,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zlib.h>
 
 #include "bcos/check.h"
+#include "bcos/image.h"
 #include "test.h"
 
 typedef struct {
@@ -70,6 +73,20 @@ static inline double pixel_max_abs_diff(const float *a, const float *b, size_t n
         if (d > m || d != d) m = d;
     }
     return m;
+}
+
+/* The fixture entry e ({"file": name, "why": PIL's reason}) at path must be refused: an empty image
+ * and a one-line message that starts with the path. */
+static inline void check_refused_image(const cJSON *e, const char *path) {
+    const char *name = cJSON_GetObjectItem(e, "file")->valuestring;
+    char err[512] = "";
+    bcos_image img = {1, 1, NULL};
+    int rc = bcos_image_load(&img, path, err, sizeof err);
+    CHECK_MSG(rc != 0, "%s: decoded, but PIL refuses it (%s)", name, cJSON_GetObjectItem(e, "why")->valuestring);
+    CHECK_MSG(img.rgb == NULL && img.width == 0, "%s: a refused image must come back empty", name);
+    CHECK_MSG(strstr(err, path) == err, "%s: the message does not start with the path: %s", name, err);
+    CHECK_MSG(strchr(err, '\n') == NULL, "%s: the message is not one line: %s", name, err);
+    printf("  refused %-28s %s\n", name, err);
 }
 
 #endif

@@ -13,9 +13,7 @@
  * that no complete checkpoint records. */
 #include "distill_helpers.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "bcos/fault.h"
@@ -59,41 +57,14 @@ static pid_t start(const chain *c, const char *crash_at, const char *const *extr
     int n = 23;
     for (int i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
     argv[n] = NULL;
-    remove(g_log); /* nobody reads the last run's log as this one's */
-    fflush(NULL);
-    pid_t pid = fork();
-    BCOS_CHECK(pid >= 0, "fork failed");
-    if (pid == 0) {
-        if (crash_at) setenv(BCOS_CRASH_ENV, crash_at, 1);
-        else unsetenv(BCOS_CRASH_ENV);
-        int fd = open(g_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
-        execv(g_bin, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return helper_spawn(argv, crash_at, g_log);
 }
-
-static int wait_for(pid_t pid) {
-    int status;
-    BCOS_CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
-    return status;
-}
-
-static int killed(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
-static int exited_with(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
 
 static int log_has(const char *needle) {
     char *log = helper_read(g_log, NULL);
     int found = log && strstr(log, needle);
     free(log);
     return found;
-}
-
-static void print_log(void) {
-    char *log = helper_read(g_log, NULL);
-    fprintf(stderr, "---- bcos distill said:\n%s----\n", log ? log : "(nothing)");
-    free(log);
 }
 
 /* Wait until the running child's log holds needle (1 when it does, 0 when the child ended first). */
@@ -141,18 +112,18 @@ static void check_like_reference(const chain *c, const char *what) {
 
 /* Start without a crash point and expect the run to complete. */
 static void complete(const chain *c, const char *const *extra, const char *what) {
-    int status = wait_for(start(c, NULL, extra));
-    CHECK_MSG(exited_with(status, 0), "%s: the resumed run did not complete (status %d)", what, status);
-    if (!exited_with(status, 0)) print_log();
+    int status = helper_wait(start(c, NULL, extra));
+    CHECK_MSG(helper_exited_with(status, 0), "%s: the resumed run did not complete (status %d)", what, status);
+    if (!helper_exited_with(status, 0)) helper_print_log(g_log);
 }
 
 static void run_reference(void) {
     g_ref = chain_new("reference");
-    double t0 = helper_now_seconds();
-    int status = wait_for(start(&g_ref, NULL, NULL));
-    g_ref_seconds = helper_now_seconds() - t0;
-    CHECK_MSG(exited_with(status, 0), "the uninterrupted run failed (status %d)", status);
-    if (!exited_with(status, 0)) print_log();
+    double t0 = bcos_now_seconds();
+    int status = helper_wait(start(&g_ref, NULL, NULL));
+    g_ref_seconds = bcos_now_seconds() - t0;
+    CHECK_MSG(helper_exited_with(status, 0), "the uninterrupted run failed (status %d)", status);
+    if (!helper_exited_with(status, 0)) helper_print_log(g_log);
     g_ref_optimizer = helper_final_file(g_ref.db, RUN, "optimizer");
     g_ref_metrics = helper_metrics_dump(g_ref.db);
     CHECK(g_ref_optimizer != NULL && newest_checkpoint(&g_ref) == 30);
@@ -180,9 +151,9 @@ static void test_named_points(void) {
     };
     chain c = chain_new("named");
     for (size_t i = 0; i < sizeof KILLS / sizeof KILLS[0]; i++) {
-        int status = wait_for(start(&c, KILLS[i].point, NULL));
-        CHECK_MSG(killed(status), "%s (kill %zu): not killed there (status %d)", KILLS[i].point, i + 1, status);
-        if (!killed(status)) print_log();
+        int status = helper_wait(start(&c, KILLS[i].point, NULL));
+        CHECK_MSG(helper_killed(status), "%s (kill %zu): not killed there (status %d)", KILLS[i].point, i + 1, status);
+        if (!helper_killed(status)) helper_print_log(g_log);
         CHECK_MSG(integrity_ok(c.db), "%s (kill %zu): the database is damaged", KILLS[i].point, i + 1);
         CHECK_MSG(newest_checkpoint(&c) == KILLS[i].newest, "%s (kill %zu): newest checkpoint %lld, wanted %lld",
                   KILLS[i].point, i + 1, newest_checkpoint(&c), KILLS[i].newest);
@@ -208,13 +179,13 @@ static void test_random_kills(void) {
             /* 0.4 of the uninterrupted run at most: a resumed run has less left to do */
             helper_sleep_seconds(0.4 * g_ref_seconds * bcos_rng_uniform(&rng));
             kill(pid, SIGKILL);
-            int status = wait_for(pid);
-            if (killed(status)) {
+            int status = helper_wait(pid);
+            if (helper_killed(status)) {
                 kills++;
                 CHECK_MSG(integrity_ok(c.db), "%s: the database is damaged after kill %d", name, kills);
             } else {
-                CHECK_MSG(exited_with(status, 0), "%s: a run failed (status %d)", name, status);
-                if (!exited_with(status, 0)) print_log();
+                CHECK_MSG(helper_exited_with(status, 0), "%s: a run failed (status %d)", name, status);
+                if (!helper_exited_with(status, 0)) helper_print_log(g_log);
                 done = 1;
             }
         }
@@ -263,7 +234,7 @@ static void test_signals(void) {
     pid_t pid = start(&c, NULL, NULL);
     CHECK(wait_for_log(pid, "distill: teacher"));
     kill(pid, SIGUSR1);
-    CHECK_MSG(exited_with(wait_for(pid), 0), "SIGUSR1: the run did not go on to complete");
+    CHECK_MSG(helper_exited_with(helper_wait(pid), 0), "SIGUSR1: the run did not go on to complete");
     long long step = signal_step(&c, "SIGUSR1");
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM checkpoints WHERE step = %lld", step);
@@ -275,8 +246,8 @@ static void test_signals(void) {
     pid = start(&c, NULL, NULL);
     CHECK(wait_for_log(pid, "distill: teacher"));
     kill(pid, SIGTERM);
-    int status = wait_for(pid);
-    CHECK_MSG(exited_with(status, EXIT_PREEMPTED), "SIGTERM: status %d, wanted exit %d", status, EXIT_PREEMPTED);
+    int status = helper_wait(pid);
+    CHECK_MSG(helper_exited_with(status, EXIT_PREEMPTED), "SIGTERM: status %d, wanted exit %d", status, EXIT_PREEMPTED);
     step = signal_step(&c, "SIGTERM");
     CHECK_MSG(step >= 1 && step < 30 && newest_checkpoint(&c) == step && !helper_exists(c.out),
               "SIGTERM: stopped at step %lld after a checkpoint, no student saved", step);
@@ -297,13 +268,13 @@ static void test_signals(void) {
 static void test_refusals(void) {
     chain c = chain_new("refused");
     static const char *const RESUME[] = {"--resume", "true", NULL};
-    int status = wait_for(start(&c, NULL, RESUME));
-    CHECK_MSG(exited_with(status, 1) && log_has("no run named 'crash'") && log_has("nothing to resume"),
+    int status = helper_wait(start(&c, NULL, RESUME));
+    CHECK_MSG(helper_exited_with(status, 1) && log_has("no run named 'crash'") && log_has("nothing to resume"),
               "--resume of an unknown run is refused");
     chain_free(&c);
     static const char *const CHANGED[] = {"--lr", "0.002", NULL};
-    status = wait_for(start(&g_ref, NULL, CHANGED));
-    CHECK_MSG(exited_with(status, 1) && log_has("exists with a different job"), "a changed job is refused");
+    status = helper_wait(start(&g_ref, NULL, CHANGED));
+    CHECK_MSG(helper_exited_with(status, 1) && log_has("exists with a different job"), "a changed job is refused");
 }
 
 int main(void) {
@@ -325,15 +296,15 @@ int main(void) {
         free(from), free(to);
     }
     run_reference();
-    double t0 = helper_now_seconds();
+    double t0 = bcos_now_seconds();
     test_named_points();
-    double t1 = helper_now_seconds();
+    double t1 = bcos_now_seconds();
     test_random_kills();
-    double t2 = helper_now_seconds();
+    double t2 = bcos_now_seconds();
     test_signals();
     test_refusals();
     printf("uninterrupted run %.2f s; named points %.2f s, random kills %.2f s, signals and refusals %.2f s\n",
-           g_ref_seconds, t1 - t0, t2 - t1, helper_now_seconds() - t2);
+           g_ref_seconds, t1 - t0, t2 - t1, bcos_now_seconds() - t2);
     helper_remove_tree(g_dir);
     chain_free(&g_ref);
     free(g_ref_optimizer), free(g_ref_metrics), free(g_images), free(g_log), free(g_dir);

@@ -9,10 +9,8 @@
  *    the optimizer state and the metrics rows of the uninterrupted run, bit for bit. */
 #include "distill_helpers.h"
 
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include "bcos/distill.h"
 #include "bcos/fault.h"
@@ -159,46 +157,20 @@ static pid_t start(const chain *c, const char *url, const char *crash_at) {
                           "--batch-size", "4", "--steps", "20", "--warmup-steps", "2", "--w-txt", "0.5",
                           "--workers", "2", "--checkpoint-every", "2", "--checkpoint-minutes", "0", "--keep-last", "2",
                           "--log-every", "4", "--backoff-ms", "10", "--run", RUN, "--db", c->db, "--out", c->out, NULL};
-    if (crash_at) setenv(BCOS_CRASH_ENV, crash_at, 1);
-    else unsetenv(BCOS_CRASH_ENV);
-    remove(g_log);
-    fflush(NULL);
-    pid_t pid = fork();
-    BCOS_CHECK(pid >= 0, "fork failed");
-    if (pid == 0) {
-        int fd = open(g_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
-        execv(g_bin, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return helper_spawn(argv, crash_at, g_log);
 }
 
-static int wait_for(pid_t pid) {
-    int status;
-    BCOS_CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
-    return status;
-}
-
-static int killed(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
-static int exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
-
-static void print_log(void) {
-    char *log = helper_read(g_log, NULL);
-    fprintf(stderr, "---- bcos distill said:\n%s----\n", log ? log : "(nothing)");
-    free(log);
-}
 
 static void test_http_resume(void) {
     hs_server *server = hs_start(g_dir, 0, 11);
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/first-{0..%d}.tar", hs_port(server), N_SHARDS - 1);
     chain ref = chain_new("reference");
-    double t0 = helper_now_seconds();
-    int status = wait_for(start(&ref, url, NULL));
-    double seconds = helper_now_seconds() - t0;
-    CHECK_MSG(exited_ok(status), "the uninterrupted run failed (status %d)", status);
-    if (!exited_ok(status)) print_log();
+    double t0 = bcos_now_seconds();
+    int status = helper_wait(start(&ref, url, NULL));
+    double seconds = bcos_now_seconds() - t0;
+    CHECK_MSG(helper_exited_with(status, 0), "the uninterrupted run failed (status %d)", status);
+    if (!helper_exited_with(status, 0)) helper_print_log(g_log);
     char *ref_optimizer = helper_final_file(ref.db, RUN, "optimizer"), *ref_metrics = helper_metrics_dump(ref.db);
     CHECK(ref_optimizer != NULL && helper_sql_int(ref.db, "SELECT count(*) FROM metrics") == 20);
     CHECK_MSG(helper_sql_int(ref.db, "SELECT count(*) FROM events WHERE reason = 'sample skipped: corrupt'") >= 1,
@@ -209,8 +181,8 @@ static void test_http_resume(void) {
     free(cursor);
 
     chain c = chain_new("killed");
-    status = wait_for(start(&c, url, "checkpoint_committed"));
-    CHECK_MSG(killed(status) && helper_sql_int(c.db, "SELECT max(step) FROM checkpoints WHERE state = 'complete'") == 2,
+    status = helper_wait(start(&c, url, "checkpoint_committed"));
+    CHECK_MSG(helper_killed(status) && helper_sql_int(c.db, "SELECT max(step) FROM checkpoints WHERE state = 'complete'") == 2,
               "killed right after the first checkpoint (status %d): the next run resumes from its cursor", status);
     bcos_rng rng;
     bcos_rng_seed(&rng, 20261127);
@@ -221,12 +193,12 @@ static void test_http_resume(void) {
             helper_sleep_seconds(0.6 * seconds * bcos_rng_uniform(&rng));
             kill(pid, SIGKILL);
         }
-        status = wait_for(pid);
-        if (killed(status)) {
+        status = helper_wait(pid);
+        if (helper_killed(status)) {
             kills++;
         } else {
-            CHECK_MSG(exited_ok(status), "a resumed run failed (status %d)", status);
-            if (!exited_ok(status)) print_log();
+            CHECK_MSG(helper_exited_with(status, 0), "a resumed run failed (status %d)", status);
+            if (!helper_exited_with(status, 0)) helper_print_log(g_log);
             done = 1;
         }
     }
