@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config git python3
 libopenblas-dev libcjson-dev libpcre2-dev libutf8proc-dev libturbojpeg0-dev libpng-dev zlib1g-dev
-libwebp-dev libcurl4-openssl-dev libarchive-dev libsqlite3-dev
+libwebp-dev libcurl4-openssl-dev libarchive-dev libsqlite3-dev libopenmpi-dev openmpi-bin
 clang libclang-rt-14-dev openssl
 dataset-fashion-mnist"
 

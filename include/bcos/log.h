@@ -8,6 +8,8 @@
 typedef enum { BCOS_LOG_DEBUG, BCOS_LOG_INFO, BCOS_LOG_WARN, BCOS_LOG_ERROR } bcos_log_level;
 
 void bcos_log_set_level(bcos_log_level level);
+/* Text put before every log line ("rank 1: "); copied. NULL or "": none. */
+void bcos_log_set_prefix(const char *prefix);
 void bcos_log(bcos_log_level level, const char *fmt, ...) BCOS_PRINTF(2, 3);
 #define bcos_info(...) bcos_log(BCOS_LOG_INFO, __VA_ARGS__)
 #define bcos_warn(...) bcos_log(BCOS_LOG_WARN, __VA_ARGS__)

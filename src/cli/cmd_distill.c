@@ -2,13 +2,16 @@
  * Options come from the defaults, then the job file, then the flags, in that order. The run is
  * kept in the store under its name (default: the job file's name without folder and extension);
  * the same command resumes it. SIGUSR1 asks for a checkpoint; SIGTERM and SIGINT for a checkpoint
- * and a stop (exit status BCOS_EXIT_PREEMPTED); a second SIGTERM or SIGINT kills at once. */
+ * and a stop (exit status BCOS_EXIT_PREEMPTED); a second SIGTERM or SIGINT kills at once. Started
+ * by mpirun or srun, it runs data-parallel on the launcher's ranks (bcos/world.h); rank 0 prints
+ * the summary. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bcos/check.h"
 #include "bcos/distill.h"
+#include "bcos/world.h"
 #include "cli.h"
 
 /* EX_TEMPFAIL of sysexits.h: stopped on request, checkpointed; run the same command again. */
@@ -71,8 +74,12 @@ int cmd_distill(int argc, char **argv) {
     if (!cfg.run[0]) bcos_fail("distill: the run needs a name: --run NAME (a job file gives its own name)");
     if (bcos_distill_validate(&cfg, err, sizeof err) != 0) bcos_fail("distill: %s", err);
     install_handlers();
+    bcos_world_init(&argc, &argv);
     bcos_distill_report report;
     if (bcos_distill_run(&cfg, NULL, &report, err, sizeof err) != 0) bcos_fail("%s", err);
+    int rank = bcos_world_rank();
+    bcos_world_finalize();
+    if (rank != 0) return report.preempted ? BCOS_EXIT_PREEMPTED : 0;
     if (report.preempted) {
         printf("run '%s' stopped at step %lld of %lld after a checkpoint: the same command resumes it\n", cfg.run,
                (long long)report.steps_done, (long long)cfg.steps);

@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void (*g_exit_hook)(int status);
+
+void bcos_set_exit_hook(void (*hook)(int status)) { g_exit_hook = hook; }
+
+BCOS_NORETURN static void stop(int status) {
+    fflush(stderr);
+    if (g_exit_hook) g_exit_hook(status);
+    exit(status);
+}
+
 void bcos_die_at(const char *file, int line, const char *hint, const char *fmt, ...) {
     fflush(stdout);
     fprintf(stderr, "%s:%d: ", file, line);
@@ -17,7 +27,7 @@ void bcos_die_at(const char *file, int line, const char *hint, const char *fmt, 
     va_end(ap);
     if (hint) fprintf(stderr, " (hint: %s)", hint);
     fputc('\n', stderr);
-    exit(1);
+    stop(1);
 }
 
 void bcos_fail(const char *fmt, ...) {
@@ -28,7 +38,7 @@ void bcos_fail(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    exit(1);
+    stop(1);
 }
 
 int bcos_verror(char *err, size_t errlen, const char *culprit, const char *fmt, va_list ap) {

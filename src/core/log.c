@@ -9,11 +9,15 @@
 static bcos_log_level g_level = BCOS_LOG_INFO;
 static const char *const g_level_names[] = {"debug", "info", "warn", "error"};
 
+static char g_prefix[32];
+
 void bcos_log_set_level(bcos_log_level level) { g_level = level; }
+
+void bcos_log_set_prefix(const char *prefix) { snprintf(g_prefix, sizeof g_prefix, "%s", prefix ? prefix : ""); }
 
 void bcos_log(bcos_log_level level, const char *fmt, ...) {
     if (level < g_level) return;
-    fprintf(stderr, "[%s] ", g_level_names[level]);
+    fprintf(stderr, "[%s] %s", g_level_names[level], g_prefix);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);

@@ -1,7 +1,10 @@
-/* The single-process distillation loop: batches from a source (distill_source.h), teacher and
- * student embeddings of the same crops, the loss, the exact backward, clipping, Adam(W) on the schedule, skipped non-finite steps, progress
- * lines, held-out cosine before and after, and the student saved at the end; with a run name, the
- * metrics, checkpoints and resume through the store (distill_store.c). */
+/* The distillation loop, data-parallel over the world's ranks (bcos/world.h): each rank takes its
+ * share of every batch from a source (distill_source.h), computes teacher and student embeddings of
+ * the same crops, its part of the whole batch's loss and the exact backward; the gradients are
+ * summed over the ranks, so every rank applies the same clipping and Adam(W) step on the schedule
+ * and the replicas stay equal. Non-finite steps are skipped (the same decision everywhere), rank 0
+ * prints progress, measures the held-out cosine before and after and saves the student; with a run
+ * name, the metrics, checkpoints and resume go through the store (distill_store.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include "bcos/image.h"
 #include "bcos/log.h"
 #include "bcos/paths.h"
+#include "bcos/world.h"
 #include "distill_internal.h"
 
 /* The 8-bit crop as the student's x6 and the teacher's normalised input, in batch slot `slot`. */
@@ -37,23 +41,31 @@ static double mean_cosine(distill_run *r, int first, int count, float b, float b
     return sum / count;
 }
 
-/* Loss and dL/ds for the batch. */
-static double batch_loss(distill_run *r, double *mean_cos) {
+/* This rank's part of the whole batch's loss, and its dL/ds: every term is normalised by the
+ * world's counts, so that the parts and their gradients add up over the ranks. *mean_cos_part: its part of
+ * the batch's mean student-teacher cosine. */
+static double batch_loss(distill_run *r, double *mean_cos_part) {
     const bcos_distill_config *c = r->cfg;
+    double share = (double)r->B / r->B_global, mean_cos;
     memset(r->ds, 0, (size_t)r->B * r->E * sizeof(float));
     if (strcmp(c->loss, "siglip") == 0) {
-        bcos_cosine_loss(NULL, mean_cos, r->s_emb, r->t_img, r->B, r->E, 1.0);
-        return bcos_siglip_loss(r->ds, r->s_emb, r->t_img, r->B, r->B, r->E, 0, 10.0, 10.0);
+        /* negatives from the whole world's batch */
+        bcos_world_allgather_f32(r->t_all, r->t_img, (size_t)r->B * r->E);
+        bcos_cosine_loss(NULL, &mean_cos, r->s_emb, r->t_img, r->B, r->E, 1.0);
+        *mean_cos_part = mean_cos * share;
+        return bcos_siglip_loss(r->ds, r->s_emb, r->t_all, r->B, r->B_global, r->E, r->rank * r->B, 10.0, 10.0);
     }
-    double loss = bcos_cosine_loss(r->ds, mean_cos, r->s_emb, r->t_img, r->B, r->E, c->w_img);
+    double loss = bcos_cosine_loss(r->ds, &mean_cos, r->s_emb, r->t_img, r->B, r->E, c->w_img * share);
+    *mean_cos_part = mean_cos * share;
     if (c->w_txt <= 0) return loss;
-    /* the text term averages over the batch's captioned images */
-    int n = 0;
+    /* the text term averages over the world's captioned images */
+    int64_t n = 0;
     for (int i = 0; i < r->B; i++) n += r->has_txt[i];
+    bcos_world_sum_i64(&n, 1);
     for (int i = 0; i < r->B; i++) {
         if (!r->has_txt[i]) continue;
         loss += bcos_cosine_loss(r->ds + (size_t)i * r->E, NULL, r->s_emb + (size_t)i * r->E,
-                                 r->txt_emb + (size_t)i * r->E, 1, r->E, c->w_txt / n);
+                                 r->txt_emb + (size_t)i * r->E, 1, r->E, c->w_txt / (double)n);
     }
     return loss;
 }
@@ -75,9 +87,13 @@ static int train_step(distill_run *r, bcos_metric *m, int *skipped, char *err, s
     float b = bcos_student_b_at(&r->student, step), bias_scale = bcos_student_bias_scale_at(&r->student, step);
     bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
     bcos_student_forward(&r->student, r->acts, r->s_emb, r->x6, b, bias_scale);
-    double mean_cos, loss = batch_loss(r, &mean_cos), grad_norm = NAN;
+    double parts[2] = {0, 0}; /* the loss and the mean cosine, summed over the world */
+    parts[0] = batch_loss(r, &parts[1]);
     memset(r->grads, 0, r->student.params.total * sizeof(float));
     bcos_student_backward(&r->student, r->acts, r->grads, NULL, r->ds);
+    bcos_world_sum_f32(r->grads, r->student.params.total);
+    bcos_world_sum_f64(parts, 2);
+    double loss = parts[0], mean_cos = parts[1], grad_norm = NAN;
     double lr = bcos_lr_at(step, c->warmup_steps, c->steps, c->lr, c->min_lr);
     *skipped = !isfinite(loss) || !bcos_all_finite(r->grads, r->student.params.total);
     if (*skipped) {
@@ -90,7 +106,7 @@ static int train_step(distill_run *r, bcos_metric *m, int *skipped, char *err, s
     }
     r->step = step + 1;
     *m = (bcos_metric){.step = r->step, .loss = loss, .cos = mean_cos, .lr = lr, .grad_norm = grad_norm,
-                       .skipped_samples = *skipped ? r->B : 0};
+                       .skipped_samples = *skipped ? r->B_global : 0};
     return 0;
 }
 
@@ -106,14 +122,14 @@ static int train(distill_run *r, bcos_distill_report *report, char *err, size_t 
         int skipped;
         if (train_step(r, &m, &skipped, err, errlen) != 0) return -1;
         double now = bcos_now_seconds();
-        m.images_per_s = r->B / (now - started);
+        m.images_per_s = r->B_global / (now - started);
         report->final_loss = m.loss;
         distill_store_step_done(r, &m, skipped);
         window_steps++;
         if (r->step % c->log_every == 0 || r->step == c->steps) {
             bcos_info("step %lld/%lld loss %.5f cos %.4f lr %.3g grad %.3g B %.2f img/s %.1f", (long long)r->step,
                       (long long)c->steps, m.loss, m.cos, m.lr, isnan(m.grad_norm) ? 0.0 : m.grad_norm,
-                      bcos_student_b_at(&r->student, r->step - 1), (double)window_steps * r->B / (now - window_start));
+                      bcos_student_b_at(&r->student, r->step - 1), (double)window_steps * r->B_global / (now - window_start));
             distill_store_flush(r);
             window_start = now;
             window_steps = 0;
@@ -132,6 +148,7 @@ static void alloc_buffers(distill_run *r) {
     r->t_img = xmalloc(B * E * sizeof(float));
     r->s_emb = xmalloc(B * E * sizeof(float));
     r->ds = xmalloc(B * E * sizeof(float));
+    r->t_all = xmalloc((size_t)r->B_global * E * sizeof(float));
     r->acts = bcos_student_acts_new(&r->student, r->B);
     r->crops = xmalloc(B * S * S * 3);
     r->txt_emb = xcalloc(B * E, sizeof(float));
@@ -151,6 +168,7 @@ static void free_run(distill_run *r) {
     free(r->txt_emb);
     free(r->crops);
     free(r->ds);
+    free(r->t_all);
     free(r->s_emb);
     free(r->t_img);
     free(r->normalized);
@@ -200,9 +218,11 @@ static void json_path_for(char *out, size_t len, const char *weights) {
     snprintf(out + used, len - used, ".json");
 }
 
-/* After the last step: the held-out cosine, and the student saved to cfg->out. Returns 0 or -1. */
+/* After the last step, on rank 0 (the replicas are equal): the held-out cosine, and the student
+ * saved to cfg->out. Returns 0 or -1. */
 static int finish(distill_run *r, bcos_distill_report *report, char *err, size_t errlen) {
     const bcos_distill_config *cfg = r->cfg;
+    if (r->rank != 0) return 0;
     if (cfg->holdout > 0) {
         report->holdout_cos_after = mean_cosine(r, r->train_count, cfg->holdout, bcos_student_b_at(&r->student, cfg->steps),
                                                 bcos_student_bias_scale_at(&r->student, cfg->steps));
@@ -225,7 +245,12 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
     /* fail before training, not after, when the student could not be saved */
     if (cfg->out[0] && bcos_make_parent_dirs(cfg->out, err, errlen) != 0) return -1;
     BCOS_CHECK(!set || !cfg->shards[0], "a run on shards is given no image set");
-    distill_run r = {.cfg = cfg, .set = set, .B = cfg->batch_size, .checkpoint_step = -1};
+    distill_run r = {.cfg = cfg, .set = set, .rank = bcos_world_rank(), .world = bcos_world_size(),
+                     .B_global = cfg->batch_size, .checkpoint_step = -1};
+    if (cfg->batch_size % r.world != 0)
+        return bcos_error(err, errlen, "batch_size", "%d images do not split evenly over %d ranks (use a multiple of %d)",
+                          cfg->batch_size, r.world, r.world);
+    r.B = cfg->batch_size / r.world;
     bcos_image_set loaded = {0};
     if (load_inputs(&r, &loaded, err, errlen) != 0) return -1;
     bcos_student_init(&r.student, &r.teacher.cfg, &cfg->student, r.teacher.backend);
@@ -238,13 +263,14 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
     }
     if (cfg->shards[0])
         bcos_info("distill: teacher %s (%s), student B=%.2f, shards %s, %lld steps of %d", cfg->teacher,
-                  r.teacher.cfg.name, cfg->student.b, cfg->shards, (long long)cfg->steps, r.B);
+                  r.teacher.cfg.name, cfg->student.b, cfg->shards, (long long)cfg->steps, r.B_global);
     else
         bcos_info("distill: teacher %s (%s), student B=%.2f, %d training images, %d held out, %lld steps of %d",
                   cfg->teacher, r.teacher.cfg.name, cfg->student.b, r.train_count, cfg->holdout,
-                  (long long)cfg->steps, r.B);
-    /* before: the freshly B-cosified student, also when the run resumes */
-    if (cfg->holdout > 0)
+                  (long long)cfg->steps, r.B_global);
+    if (r.world > 1) bcos_info("distill: %d ranks, %d images of each batch per rank", r.world, r.B);
+    /* before: the freshly B-cosified student, also when the run resumes; rank 0 reports it */
+    if (cfg->holdout > 0 && r.rank == 0)
         report->holdout_cos_before = mean_cosine(&r, r.train_count, cfg->holdout, bcos_student_b_at(&r.student, cfg->steps),
                                                  bcos_student_bias_scale_at(&r.student, cfg->steps));
     int rc = distill_store_begin(&r, err, errlen);

@@ -5,13 +5,18 @@
  *                names, in the student file's layout), its step counter and settings in metadata;
  *   the state    step, epoch, samples seen, the data cursor (a JSON array with one element per
  *                rank: the source's position, distill_source.h) and the RNG blob: the seed, the
- *                epoch and the samples seen (the streams the in-memory data order draws from). */
+ *                epoch and the samples seen (the streams the in-memory data order draws from).
+ * The replicas are equal, so rank 0 writes the files and commits; the others only send it their
+ * data positions. On a resume rank 0 reads the checkpoint and sends its state, weights and moments
+ * to the other ranks, whose number may differ from the one that wrote it: the data source takes
+ * that up (distill_source.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bcos/check.h"
+#include "bcos/world.h"
 #include "distill_internal.h"
 
 #define M_PREFIX "exp_avg."
@@ -76,22 +81,38 @@ static void optimizer_file_free(optimizer_file *f) {
     bcos_student_tensors_free(&f->v);
 }
 
+/* The ranks' data positions as one JSON array, on rank 0 (NULL on the others); epoch: rank 0's. */
+static char *gather_positions(distill_run *r, int64_t *epoch) {
+    char *position = r->source->position(r->source, r, epoch);
+    char **all = bcos_world_gather_text(position);
+    free(position);
+    if (!all) return NULL;
+    size_t len = 3;
+    for (int k = 0; k < r->world; k++) len += strlen(all[k]) + 1;
+    char *cursors = xmalloc(len), *at = cursors;
+    *at++ = '[';
+    for (int k = 0; k < r->world; k++) {
+        at += sprintf(at, "%s%s", k ? "," : "", all[k]);
+        free(all[k]);
+    }
+    strcpy(at, "]");
+    free(all);
+    return cursors;
+}
+
 int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen) {
+    int64_t epoch;
+    char *cursors = gather_positions(r, &epoch);
+    if (r->rank != 0) return 0;
     bcos_student_file student;
     optimizer_file optimizer;
     bcos_student_file_make(&student, &r->student, &r->teacher);
     optimizer_file_make(&optimizer, r);
     bcos_ckpt_file files[2] = {{"student", student.entries, student.count, student.meta, student.n_meta},
                                {"optimizer", optimizer.entries, optimizer.count, optimizer.meta, 6}};
-    int64_t epoch;
-    char *position = r->source->position(r->source, r, &epoch);
-    size_t len = strlen(position) + 3;
-    char *cursors = xmalloc(len);
-    snprintf(cursors, len, "[%s]", position);
-    free(position);
     uint8_t blob[RNG_BYTES];
     rng_blob(r, epoch, blob);
-    bcos_ckpt_state state = {r->step, epoch, r->samples_seen, 1, cursors, blob, sizeof blob};
+    bcos_ckpt_state state = {r->step, epoch, r->samples_seen, r->world, cursors, blob, sizeof blob};
     bcos_ckpt_retention retention = {r->cfg->keep_last, r->cfg->keep_every};
     int rc = bcos_store_checkpoint_commit(r->store, r->run_id, &state, files, 2, &retention, NULL, err, errlen);
     free(cursors);
@@ -103,9 +124,8 @@ int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen) {
 /* The state a checkpoint records must be one this run can go on from. */
 static int check_state(const distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
     const uint8_t *blob = c->rng_state;
-    if (c->world_size != 1)
-        snprintf(err, errlen, "the checkpoint at step %lld was written by %d ranks; a single process resumes only its "
-                 "own checkpoints", (long long)c->step, c->world_size);
+    if (c->world_size < 1)
+        snprintf(err, errlen, "the checkpoint at step %lld was written by %d ranks", (long long)c->step, c->world_size);
     else if (c->rng_bytes != RNG_BYTES || memcmp(blob, RNG_TAG, 8) != 0)
         snprintf(err, errlen, "the checkpoint at step %lld has no distill RNG state", (long long)c->step);
     else if (get_u64(blob + 8) != (uint64_t)r->cfg->seed || get_u64(blob + 24) != (uint64_t)c->samples_seen ||
@@ -141,10 +161,39 @@ static int read_file(distill_run *r, const bcos_checkpoint *c, const char *name,
     return rc;
 }
 
-int distill_checkpoint_restore(distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
-    if (check_state(r, c, err, errlen) != 0 || read_file(r, c, "student", err, errlen) != 0 ||
-        read_file(r, c, "optimizer", err, errlen) != 0)
-        return -1;
+/* Rank 0's checkpoint record to every rank: the state on all; the files stay rank 0's. */
+static void share_record(distill_run *r, bcos_checkpoint *c) {
+    int64_t fields[5] = {c->id, c->step, c->epoch, c->samples_seen, c->world_size};
+    bcos_world_bcast(fields, sizeof fields);
+    char *cursors = bcos_world_bcast_text(c->data_cursors);
+    int64_t rng_bytes = (int64_t)c->rng_bytes;
+    bcos_world_bcast(&rng_bytes, sizeof rng_bytes);
+    if (r->rank == 0) {
+        free(cursors);
+    } else {
+        *c = (bcos_checkpoint){.id = fields[0], .step = fields[1], .epoch = fields[2], .samples_seen = fields[3],
+                               .world_size = (int)fields[4], .data_cursors = cursors,
+                               .rng_state = xmalloc((size_t)rng_bytes + 1), .rng_bytes = (size_t)rng_bytes};
+    }
+    bcos_world_bcast(c->rng_state, (size_t)rng_bytes);
+}
+
+/* Rank 0's weights, Adam moments and step counter to the other ranks. */
+static void share_tensors(distill_run *r) {
+    size_t n = r->student.params.total;
+    bcos_world_bcast(r->student.params.data, n * sizeof(float));
+    bcos_world_bcast(r->opt.m, n * sizeof(float));
+    bcos_world_bcast(r->opt.v, n * sizeof(float));
+    bcos_world_bcast(&r->opt.step, sizeof r->opt.step);
+}
+
+int distill_checkpoint_restore(distill_run *r, bcos_checkpoint *c, char *err, size_t errlen) {
+    share_record(r, c);
+    if (check_state(r, c, err, errlen) != 0) return -1;
+    int read = r->rank != 0 || (read_file(r, c, "student", err, errlen) == 0 &&
+                                read_file(r, c, "optimizer", err, errlen) == 0);
+    if (!read) return -1; /* rank 0 alone: the caller aborts the world */
+    share_tensors(r);
     r->step = c->step;
     r->samples_seen = c->samples_seen;
     if (r->source->restore && r->source->restore(r->source, r, c, err, errlen) != 0) return -1;

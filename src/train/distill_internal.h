@@ -20,15 +20,17 @@ typedef struct distill_run {
     bcos_student_acts *acts;
     bcos_adam opt;
     float *grads, *x6, *normalized, *t_img, *s_emb, *ds;
+    float *t_all;              /* the whole world's teacher embeddings (B_global x E), for SigLIP's negatives */
     /* the batch as the source gives it: B crops (S x S x 3), and per slot the caption's text
      * embedding (E floats) where has_txt is set */
     uint8_t *crops;
     float *txt_emb;
     int *has_txt;
-    int train_count, B, E, S; /* train_count: of the in-memory images */
+    int train_count, B, E, S; /* train_count: of the in-memory images; B: this rank's share of the batch */
+    int B_global, rank, world; /* the batch of all ranks (cfg->batch_size); this rank of world */
     /* the data position: the next step to train and the samples drawn since the start of the run */
     int64_t step, samples_seen, skipped_steps;
-    /* the store; NULL without a run name */
+    /* the store: rank 0's, NULL without a run name and on the other ranks */
     bcos_store *store;
     int64_t run_id;
     int64_t checkpoint_step;  /* the newest committed checkpoint's step (-1: none) */
@@ -55,9 +57,11 @@ void distill_store_end(distill_run *r, bcos_run_status status);
 /* ---- checkpoints (distill_checkpoint.c) ---- */
 
 /* Commit a checkpoint of r at r->step: the student (bcos_student_save's format, with the
- * teacher's text tower), Adam's m and v, and the data position. Returns 0, or -1 with err. */
+ * teacher's text tower), Adam's m and v, and every rank's data position. Called on every rank;
+ * rank 0 writes. Returns 0, or -1 with err. */
 int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen);
-/* Restore r from a verified checkpoint of its run. Returns 0, or -1 with err. */
-int distill_checkpoint_restore(distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen);
+/* Restore r from a verified checkpoint of its run: called on every rank, with rank 0's record in
+ * *c (the other ranks' *c is filled from it, for bcos_checkpoint_free). Returns 0, or -1 with err. */
+int distill_checkpoint_restore(distill_run *r, bcos_checkpoint *c, char *err, size_t errlen);
 
 #endif

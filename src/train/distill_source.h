@@ -20,10 +20,11 @@ struct distill_source {
     /* The next batch into r->crops, r->txt_emb and r->has_txt; r->samples_seen moves past it.
      * Returns 0, or -1 with err (shards that cannot feed the run). */
     int (*next_batch)(distill_source *s, struct distill_run *r, char *err, size_t errlen);
-    /* The epoch of the next batch, and rank 0's data position as a JSON object (heap). */
+    /* The epoch of the next batch, and this rank's data position as a JSON object (heap). */
     char *(*position)(distill_source *s, const struct distill_run *r, int64_t *epoch);
-    /* Take up the position a checkpoint of this run recorded (r->samples_seen is restored already).
-     * Returns 0, or -1 with err. NULL: samples seen is the whole position. */
+    /* Take up the position a checkpoint of this run recorded, on any number of ranks (c->world_size
+     * says how many wrote it; r->samples_seen is restored already). Returns 0, or -1 with err. NULL:
+     * samples seen is the whole position. */
     int (*restore)(distill_source *s, struct distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen);
     /* Record what the data path skipped or retried since the last call as store events (r->store
      * is open). NULL: a source that skips nothing. */

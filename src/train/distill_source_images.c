@@ -1,8 +1,9 @@
 /* The in-memory batch source: the training images of an image set (all but the held-out tail),
  * epoch k visiting them in the permutation of (seed, k), each mirrored or not by a draw from
  * (seed, sample index). The order is a function of the seed and the sample's index alone, so that
- * samples seen is the whole data position and a resumed run, whatever its batch size, draws what
- * the uninterrupted one would have. Captions are embedded once by the frozen text tower. */
+ * samples seen is the whole data position and a resumed run, whatever its batch size or number of
+ * ranks, draws what the uninterrupted one would have: rank k of a world takes the k-th share of
+ * each batch. Captions are embedded once by the frozen text tower. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,27 +59,30 @@ static int next_batch(distill_source *base, distill_run *r, char *err, size_t er
     (void)err, (void)errlen;
     images_source *s = (images_source *)base;
     size_t plane = (size_t)r->S * r->S * 3;
+    /* the world's batch is samples [samples_seen, samples_seen + B_global): this rank's share of it */
+    int64_t first = r->samples_seen + (int64_t)r->rank * r->B;
     for (int i = 0; i < r->B; i++) {
-        int flip, index = sample_image(s, r, r->samples_seen++, &flip);
+        int flip, index = sample_image(s, r, first + i, &flip);
         const uint8_t *crop = r->set->crops + (size_t)index * plane;
         if (flip) mirror(r->crops + (size_t)i * plane, crop, r->S);
         else memcpy(r->crops + (size_t)i * plane, crop, plane);
         r->has_txt[i] = s->has_caption[index];
         memcpy(r->txt_emb + (size_t)i * r->E, s->caption_emb + (size_t)index * r->E, (size_t)r->E * sizeof(float));
     }
+    r->samples_seen += r->B_global;
     return 0;
 }
 
-/* samples_seen is the whole position; epoch and offset are recorded beside it for a resume that
- * re-partitions. */
+/* samples_seen is the whole position, the same on every rank and for any number of ranks; epoch
+ * and offset are recorded beside it for reading. */
 static char *position(distill_source *base, const distill_run *r, int64_t *epoch) {
     (void)base;
     *epoch = r->samples_seen / r->train_count;
     char json[256];
     snprintf(json, sizeof json,
-             "{\"rank\": 0, \"epoch\": %" PRId64 ", \"offset\": %" PRId64 ", \"samples_seen\": %" PRId64
+             "{\"rank\": %d, \"epoch\": %" PRId64 ", \"offset\": %" PRId64 ", \"samples_seen\": %" PRId64
              ", \"images\": %d, \"batch_size\": %d}",
-             *epoch, r->samples_seen % r->train_count, r->samples_seen, r->train_count, r->B);
+             r->rank, *epoch, r->samples_seen % r->train_count, r->samples_seen, r->train_count, r->B_global);
     return xstrdup(json);
 }
 

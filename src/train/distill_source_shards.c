@@ -1,7 +1,9 @@
 /* The shard batch source: WebDataset shards streamed through the epoch loader. Each epoch has its
- * plan from (seed, epoch), rank 0 of 1, the configured workers; when the loader says the epoch is
- * complete the next one starts. The position is the loader's cursor (its text form inside the
- * checkpoint's data cursor JSON); a resume starts the loader from it. Captions' token ids come with
+ * plan from (seed, epoch), this rank of the world, the configured workers, and the rank's share of
+ * the batch; when the loader says the epoch is complete the next one starts (on every rank at the
+ * same batch: the plans agree on the epoch's length). The position is the rank's loader cursor (its
+ * text form inside the checkpoint's data cursor JSON); a resume on as many ranks starts each loader
+ * from its own. Captions' token ids come with
  * the crops; the frozen text tower embeds the captioned ones of each batch here, in the main thread.
  * What the loader skipped or retried is recorded in the store as events, by reason. */
 #include <inttypes.h>
@@ -16,8 +18,13 @@
 #include "bcos/shard_sizes.h"
 #include "bcos/log.h"
 #include "bcos/urls.h"
+#include "bcos/world.h"
 #include "distill_internal.h"
 #include "distill_shards.h"
+
+/* The loader counters summed over the ranks: the skip reasons, then samples lost, shards failed,
+ * retries and restarts. */
+enum { N_COUNTERS = BCOS_SKIP_REASONS + 4 };
 
 typedef struct {
     distill_source base;
@@ -32,7 +39,7 @@ typedef struct {
     bcos_loader *loader;            /* NULL between epochs */
     bcos_data_cursor resume;        /* where the next loader starts, when has_resume */
     int has_resume;
-    bcos_loader_counters recorded;  /* the running loader's counters already recorded as events */
+    int64_t recorded[N_COUNTERS];   /* the world's counters already recorded as events */
     int32_t *ids;                   /* the batch's captions, packed: B x context_length */
     float *emb;                     /* their embeddings: B x E */
     int *captioned;                 /* their slots */
@@ -42,8 +49,8 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
     const bcos_distill_config *cfg = r->cfg;
     char why[BCOS_ERRLEN];
     s->augment.epoch = (uint64_t)s->epoch; /* the workers only read it while this epoch's loader runs */
-    if (bcos_epoch_plan_make(&s->plan, s->counts, (int)s->urls.count, (uint64_t)cfg->seed, (uint64_t)s->epoch, 0, 1,
-                             cfg->workers, r->B, why, sizeof why) != 0) {
+    if (bcos_epoch_plan_make(&s->plan, s->counts, (int)s->urls.count, (uint64_t)cfg->seed, (uint64_t)s->epoch,
+                             r->rank, r->world, cfg->workers, r->B, why, sizeof why) != 0) {
         snprintf(err, errlen, "shards '%s': %s", cfg->shards, why);
         return -1;
     }
@@ -61,29 +68,45 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
               s->plan.n_workers, s->has_resume ? ", resumed at its cursor" : "");
     if (s->has_resume) bcos_data_cursor_free(&s->resume); /* the loader keeps its own copy */
     s->has_resume = 0;
-    memset(&s->recorded, 0, sizeof s->recorded);
+    memset(s->recorded, 0, sizeof s->recorded);
     return 0;
 }
 
-static void event(distill_run *r, bcos_event_kind kind, const char *reason, long now, long before) {
+static void event(distill_run *r, bcos_event_kind kind, const char *reason, int64_t now, int64_t before) {
     if (now > before) bcos_store_event_add(r->store, r->run_id, r->step, kind, reason, now - before, NULL);
 }
 
+/* The loader's counters as one flat array, for summing over the ranks. */
+static void counters_flat(int64_t out[N_COUNTERS], const bcos_loader_counters *c) {
+    for (int v = 0; v < BCOS_SKIP_REASONS; v++) out[v] = c->skipped[v];
+    out[BCOS_SKIP_REASONS] = c->data.samples_lost;
+    out[BCOS_SKIP_REASONS + 1] = c->data.shards_failed;
+    out[BCOS_SKIP_REASONS + 2] = c->data.http.retries;
+    out[BCOS_SKIP_REASONS + 3] = c->restarts;
+}
+
+/* Every rank's loader counters summed; rank 0 records what grew since the last call as events. */
 static void record_events(distill_source *base, distill_run *r) {
     shards_source *s = (shards_source *)base;
-    if (!s->loader || !r->store) return;
-    bcos_loader_counters c, *was = &s->recorded;
-    bcos_loader_counters_get(s->loader, &c);
-    for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) {
-        char reason[64];
-        snprintf(reason, sizeof reason, "sample skipped: %s", bcos_sample_verdict_name((bcos_sample_verdict)v));
-        event(r, BCOS_EVENT_SKIP, reason, c.skipped[v], was->skipped[v]);
+    if (!s->loader) return; /* between epochs on every rank alike: the ranks make the same batches */
+    bcos_loader_counters mine;
+    bcos_loader_counters_get(s->loader, &mine);
+    int64_t now[N_COUNTERS], *was = s->recorded;
+    counters_flat(now, &mine);
+    bcos_world_sum_i64(now, N_COUNTERS);
+    if (r->store) {
+        for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) {
+            char reason[64];
+            snprintf(reason, sizeof reason, "sample skipped: %s", bcos_sample_verdict_name((bcos_sample_verdict)v));
+            event(r, BCOS_EVENT_SKIP, reason, now[v], was[v]);
+        }
+        event(r, BCOS_EVENT_SKIP, "samples lost with a broken shard", now[BCOS_SKIP_REASONS], was[BCOS_SKIP_REASONS]);
+        event(r, BCOS_EVENT_FAULT, "shard ended early", now[BCOS_SKIP_REASONS + 1], was[BCOS_SKIP_REASONS + 1]);
+        event(r, BCOS_EVENT_RETRY, "shard transfer retried", now[BCOS_SKIP_REASONS + 2], was[BCOS_SKIP_REASONS + 2]);
+        event(r, BCOS_EVENT_RETRY, "loader worker started over on its shards", now[BCOS_SKIP_REASONS + 3],
+              was[BCOS_SKIP_REASONS + 3]);
     }
-    event(r, BCOS_EVENT_SKIP, "samples lost with a broken shard", c.data.samples_lost, was->data.samples_lost);
-    event(r, BCOS_EVENT_FAULT, "shard ended early", c.data.shards_failed, was->data.shards_failed);
-    event(r, BCOS_EVENT_RETRY, "shard transfer retried", c.data.http.retries, was->data.http.retries);
-    event(r, BCOS_EVENT_RETRY, "loader worker started over on its shards", c.restarts, was->restarts);
-    *was = c;
+    memcpy(was, now, sizeof now);
 }
 
 static void stop_epoch(shards_source *s, distill_run *r) {
@@ -127,7 +150,7 @@ static int next_batch(distill_source *base, distill_run *r, char *err, size_t er
         if (r->has_txt[i]) s->captioned[n++] = i;
     }
     bcos_loader_release(s->loader, b);
-    r->samples_seen += r->B;
+    r->samples_seen += r->B_global;
     if (n > 0) bcos_clip_encode_text(&r->teacher, s->emb, s->ids, n);
     for (int j = 0; j < n; j++)
         memcpy(r->txt_emb + (size_t)s->captioned[j] * r->E, s->emb + (size_t)j * r->E, (size_t)r->E * sizeof(float));
@@ -155,10 +178,10 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
     char *text = cursor_text(&c);
     cJSON *json = cJSON_CreateObject();
     BCOS_CHECK(json != NULL, "cJSON could allocate");
-    cJSON_AddNumberToObject(json, "rank", 0);
+    cJSON_AddNumberToObject(json, "rank", r->rank);
     cJSON_AddNumberToObject(json, "epoch", (double)c.epoch);
     cJSON_AddNumberToObject(json, "samples_seen", (double)r->samples_seen);
-    cJSON_AddNumberToObject(json, "batch_size", r->B);
+    cJSON_AddNumberToObject(json, "batch_size", r->B_global);
     cJSON_AddNumberToObject(json, "shards", (double)s->urls.count);
     cJSON_AddStringToObject(json, "cursor", text);
     char *out = cJSON_PrintUnformatted(json);
@@ -171,8 +194,11 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
 
 static int restore(distill_source *base, distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
     shards_source *s = (shards_source *)base;
+    if (c->world_size != r->world)
+        return bcos_error(err, errlen, r->cfg->run, "the checkpoint at step %lld was written by %d ranks, this run has %d",
+                          (long long)c->step, c->world_size, r->world);
     cJSON *json = cJSON_Parse(c->data_cursors ? c->data_cursors : "");
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(json, 0), "cursor");
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(json, r->rank), "cursor");
     char why[BCOS_ERRLEN] = "no loader cursor";
     int rc = cJSON_IsString(text) ? bcos_data_cursor_parse(&s->resume, text->valuestring, why, sizeof why) : -1;
     cJSON_Delete(json);

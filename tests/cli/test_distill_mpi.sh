@@ -1,0 +1,81 @@
+#!/bin/sh
+# `bcos distill` on Open MPI ranks (mpirun): on the in-memory images, 2 ranks follow the single
+# process's loss curve (the same global batches, summed gradients) with the cosine and the SigLIP
+# loss; a 2-rank run on shards killed at a checkpoint and resumed on 2 ranks ends bit-identical to
+# an uninterrupted 2-rank run; resumed on 1 rank or on 3, it re-partitions the rest of the epoch,
+# says so in its log and its events, and finishes; a batch that does not split over the ranks and
+# an error on one rank stop every rank with a one-line message.
+set -u
+BCOS=$1
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+. tests/cli/lib.sh
+
+# Root in containers and CI; more ranks than cores; no ptrace-based single copy in containers;
+# Open MPI's own allocations are not ours to leak-check under AddressSanitizer.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_rmaps_base_oversubscribe=1 LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan-mpi.supp"
+MPIRUN="mpirun -np"
+
+# sql DB QUERY: the rows, one per line, columns joined by |
+sql() { python3 -c "import sqlite3,sys
+for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print('|'.join(map(repr, row)))" "$1" "$2"; }
+# losses DB RUN: the run's loss at every step, one per line
+losses() { sql "$1" "SELECT loss FROM metrics JOIN runs r ON r.id = run_id WHERE r.name = '$2' ORDER BY step"; }
+# close A B TOL: the two files of numbers agree line by line within relative TOL, and have as many lines
+close() { python3 -c "import sys
+a=[float(x) for x in open(sys.argv[1])]; b=[float(x) for x in open(sys.argv[2])]
+sys.exit(not (len(a)==len(b)>0 and all(abs(x-y)<=float(sys.argv[3])*max(abs(x),1e-12) for x,y in zip(a,b))))" "$1" "$2" "$3"; }
+
+# -- in-memory images: 1 process against 2 ranks
+TINY="jobs/distill-tiny.json --steps 16 --log-every 4"
+for loss in cosine siglip; do
+  "$BCOS" distill $TINY --loss $loss --db "$TMP/one.db" --run $loss --out "$TMP/one-$loss.safetensors" \
+    >/dev/null 2>"$TMP/err" && ok || bad "1 process, $loss: $(cat "$TMP/err")"
+  $MPIRUN 2 "$BCOS" distill $TINY --loss $loss --db "$TMP/two.db" --run $loss --out "$TMP/two-$loss.safetensors" \
+    >"$TMP/out" 2>"$TMP/err" && ok || bad "2 ranks, $loss: $(cat "$TMP/err")"
+  grep -q "rank 0: distill: 2 ranks, 4 images of each batch per rank" "$TMP/err" && ok || bad "2 ranks say so"
+  [ "$(grep -c "^run '$loss': steps 16" "$TMP/out")" -eq 1 ] && ok || bad "rank 0 alone prints the summary"
+  losses "$TMP/one.db" $loss >"$TMP/one.loss"
+  losses "$TMP/two.db" $loss >"$TMP/two.loss"
+  close "$TMP/one.loss" "$TMP/two.loss" 1e-4 && ok || bad "$loss: 2 ranks follow the single process's losses: $(paste "$TMP/one.loss" "$TMP/two.loss" | head -3)"
+done
+[ "$(sql "$TMP/two.db" "SELECT world_size FROM runs WHERE name = 'cosine'")" = 2 ] && ok || bad "the run records 2 ranks"
+
+# expect_fail_ranks NEEDLE CMD...: non-zero exit; our lines ("bcos: ...") all contain NEEDLE (each rank
+# that failed prints its own; mpirun adds its abort notice)
+expect_fail_ranks() {
+  needle=$1; shift
+  if timeout 120 "$@" >"$TMP/out" 2>"$TMP/err"; then bad "$* succeeded"; return; fi
+  ours=$(grep -c '^bcos: ' "$TMP/err")
+  if [ "$ours" -ge 1 ] && [ "$(grep '^bcos: ' "$TMP/err" | grep -cF -- "$needle")" -eq "$ours" ]; then ok; else
+    bad "$*: errors lack '$needle': $(cat "$TMP/err")"; fi
+}
+expect_fail_ranks "batch_size: 8 images do not split evenly over 3 ranks" $MPIRUN 3 "$BCOS" distill $TINY --db "$TMP/three.db"
+
+# -- shards: exact resume on the same world size
+"$BCOS" shards write --out "$TMP/fm" --fashion-mnist --split test --max-samples 400 --captions >/dev/null 2>&1 \
+  && ok || bad "Fashion-MNIST shards"
+SHARDS="$TMP/fm/test/{0..11}.tar"
+JOB="--teacher tests/fixtures/clip/tiny_openclip.safetensors --teacher-model bcos-tiny --shards $SHARDS \
+  --steps 24 --batch-size 12 --workers 2 --shuffle 32 --checkpoint-every 8 --log-every 8 --lr 0.001 --seed 3"
+# run NAME NP [ENV...]: the shard job on NP ranks (1: no mpirun) as run NAME, its student in $TMP/NAME.safetensors
+run() {
+  name=$1 np=$2
+  shift 2
+  if [ "$np" -eq 1 ]; then set -- env "$@" "$BCOS"; else set -- $MPIRUN "$np" env "$@" "$BCOS"; fi
+  "$@" distill $JOB --db "$TMP/shards.db" --run "$name" --out "$TMP/$name.safetensors" >"$TMP/out" 2>"$TMP/err"
+}
+run whole 2 && ok || bad "2 ranks on shards: $(cat "$TMP/err")"
+run exact 2 BCOS_CRASH_AT=checkpoint_committed && bad "the crash point was not reached" || ok
+run exact 2 && ok || bad "the 2-rank resume failed: $(cat "$TMP/err")"
+grep -q "resumes from its checkpoint at step 8" "$TMP/err" && ok || bad "the 2-rank run resumes at step 8"
+cmp -s "$TMP/whole.safetensors" "$TMP/exact.safetensors" && ok || bad "a 2-rank resume ends bit-identical"
+[ "$(losses "$TMP/shards.db" whole)" = "$(losses "$TMP/shards.db" exact)" ] && ok || bad "a 2-rank resume has the same losses"
+
+# -- an error on rank 0 alone (its store cannot be opened) stops every rank, with its message
+echo file >"$TMP/file"
+expect_fail_ranks "$TMP/file/bcos.db" $MPIRUN 2 "$BCOS" distill $TINY --db "$TMP/file/bcos.db" --run lonely
+[ "$(grep -c '^bcos: ' "$TMP/err")" -eq 1 ] && ok || bad "rank 0 alone reports it: $(cat "$TMP/err")"
+
+summarize test_distill_mpi
