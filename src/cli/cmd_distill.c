@@ -1,10 +1,11 @@
 /* `bcos distill [JOB.json] [--option value ...]`: B-cosify a CLIP teacher and distill the student.
  * Options come from the defaults, then the job file, then the flags, in that order. The run is
  * kept in the store under its name (default: the job file's name without folder and extension);
- * the same command resumes it. SIGUSR1 asks for a checkpoint; SIGTERM and SIGINT for a checkpoint
- * and a stop (exit status BCOS_EXIT_PREEMPTED); a second SIGTERM or SIGINT kills at once. Started
- * by mpirun or srun, it runs data-parallel on the launcher's ranks (bcos/world.h); rank 0 prints
- * the summary. */
+ * the same command resumes it. SIGUSR1 asks for a checkpoint; SIGTERM, SIGINT and SIGUSR2 for a
+ * checkpoint and a stop (exit status BCOS_EXIT_PREEMPTED); a second one kills at once. Started by
+ * mpirun or srun, it runs data-parallel on the launcher's ranks (bcos/world.h); rank 0 prints the
+ * summary. SIGUSR2 is for mpirun, which hands SIGUSR1 and SIGUSR2 to its ranks and goes on, but
+ * ends the job itself on SIGTERM. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,8 +23,9 @@ static void usage(const bcos_distill_config *cfg) {
            "B-cosifies the teacher's image tower and distills it against the frozen teacher.\n"
            "A job file is a JSON object {\"kind\": \"distill\", \"<option>\": value, ...}; flags override it.\n"
            "The run is kept in the store under its name ('run', default: the job file's name): the same\n"
-           "command resumes it from its newest checkpoint. SIGUSR1 checkpoints; SIGTERM or SIGINT\n"
-           "checkpoints and stops with exit status %d.\n"
+           "command resumes it from its newest checkpoint. SIGUSR1 checkpoints; SIGTERM, SIGINT or\n"
+           "SIGUSR2 checkpoints and stops with exit status %d. Under mpirun (data-parallel ranks),\n"
+           "signal mpirun with SIGUSR1 or SIGUSR2: it hands them to every rank.\n"
            "options (boolean flags take true/false):\n",
            BCOS_EXIT_PREEMPTED);
     bcos_distill_print_options(cfg);
@@ -42,12 +44,12 @@ static void on_stop_signal(int signo) { bcos_distill_request(signo, 1); }
 
 static void install_handlers(void) {
     struct sigaction checkpoint = {.sa_handler = on_checkpoint_signal, .sa_flags = SA_RESTART};
-    /* SA_RESETHAND: a second SIGTERM or SIGINT is not caught, it kills */
+    /* SA_RESETHAND: a second stop signal of the same kind is not caught, it kills */
     struct sigaction stop = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART | SA_RESETHAND};
     sigemptyset(&checkpoint.sa_mask);
     sigemptyset(&stop.sa_mask);
     BCOS_CHECK(sigaction(SIGUSR1, &checkpoint, NULL) == 0 && sigaction(SIGTERM, &stop, NULL) == 0 &&
-                   sigaction(SIGINT, &stop, NULL) == 0,
+                   sigaction(SIGINT, &stop, NULL) == 0 && sigaction(SIGUSR2, &stop, NULL) == 0,
                "cannot install the signal handlers");
 }
 

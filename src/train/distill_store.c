@@ -14,11 +14,18 @@
 #include "bcos/world.h"
 #include "distill_internal.h"
 
-/* Requests from signal handlers: the signal's number, 0 for none. Lock-free atomics are
- * async-signal-safe. */
-static atomic_int g_checkpoint_signal, g_stop_signal;
+/* Requests from signal handlers, [0] to checkpoint and [1] to checkpoint and stop: how many came
+ * and the last one's signal (lock-free atomics are async-signal-safe). mpirun and srun hand a
+ * signal to every rank, each at its own step: counting lets the ranks agree on one checkpoint per
+ * signal rather than one per rank. */
+static atomic_int g_requests[2], g_request_signo[2];
+/* Requests acted upon (in this process, over all its runs): main thread only. */
+static int g_handled[2];
 
-void bcos_distill_request(int signo, int stop) { atomic_store(stop ? &g_stop_signal : &g_checkpoint_signal, signo); }
+void bcos_distill_request(int signo, int stop) {
+    atomic_store(&g_request_signo[stop != 0], signo);
+    atomic_fetch_add(&g_requests[stop != 0], 1);
+}
 
 /* Rank 0: opens the store and begins or takes up the run; *found says whether it has a usable
  * checkpoint, then in *c. Returns 0, or -1 with err. */
@@ -85,6 +92,7 @@ static const char *signal_name(int signo) {
     case SIGTERM: return "SIGTERM";
     case SIGINT: return "SIGINT";
     case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
     default: return "a signal";
     }
 }
@@ -106,21 +114,22 @@ static int checkpoint(distill_run *r, char *err, size_t errlen) {
     return 0;
 }
 
-/* Whether a checkpoint is due after this step, and whether to stop: requests by signal on any
- * rank, the time since the last checkpoint on rank 0's clock. */
+/* Whether a checkpoint is due after this step, and whether to stop: new requests by signal on any
+ * rank (*signo: the last one's signal), the time since the last checkpoint on rank 0's clock. */
 static void agree_on_checkpoint(distill_run *r, int *checkpoint_signal, int *stop_signal, int *due) {
     const bcos_distill_config *cfg = r->cfg;
-    int last = r->step == cfg->steps;
+    int agreed[5] = {atomic_load(&g_requests[0]), atomic_load(&g_requests[1]), atomic_load(&g_request_signo[0]),
+                     atomic_load(&g_request_signo[1]),
+                     r->rank == 0 && cfg->checkpoint_minutes > 0 &&
+                         bcos_now_seconds() - r->checkpoint_time >= cfg->checkpoint_minutes * 60};
+    bcos_world_max_int(agreed, 5);
     /* taken even without a store, so that they do not linger for a later run */
-    int requests[3] = {atomic_exchange(&g_checkpoint_signal, 0),
-                       /* on the last step a request to stop is moot: the run finishes */
-                       last ? 0 : atomic_exchange(&g_stop_signal, 0),
-                       r->rank == 0 && cfg->checkpoint_minutes > 0 &&
-                           bcos_now_seconds() - r->checkpoint_time >= cfg->checkpoint_minutes * 60};
-    bcos_world_max_int(requests, 3);
-    *checkpoint_signal = requests[0];
-    *stop_signal = requests[1];
-    *due = last || requests[0] || requests[1] || requests[2] ||
+    *checkpoint_signal = agreed[0] > g_handled[0] ? agreed[2] : 0;
+    /* on the last step a request to stop is moot: the run finishes */
+    *stop_signal = agreed[1] > g_handled[1] && r->step < cfg->steps ? agreed[3] : 0;
+    g_handled[0] = agreed[0];
+    g_handled[1] = agreed[1];
+    *due = r->step == cfg->steps || *checkpoint_signal || *stop_signal || agreed[4] ||
            (cfg->checkpoint_every > 0 && r->step % cfg->checkpoint_every == 0);
 }
 

@@ -1,29 +1,38 @@
 #!/bin/sh
 # slurm/distill.sbatch's preemption path, run by bash without Slurm (no SLURM_JOB_ID, so no requeue):
 # USR1 to the script makes bcos checkpoint and exit 75, the script exits 75, and running the same
-# command again resumes the run and finishes it. (A test under real Slurm daemons comes with the
-# distributed work.)
+# command again resumes the run and finishes it; once with one task, once with SLURM_NTASKS=2
+# (mpirun and 2 ranks).
 set -u
 BCOS=$1
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 . tests/cli/lib.sh
-ARGS="--steps 400 --checkpoint-every 1000 --log-every 50 --db $TMP/bcos.db --out $TMP/student.safetensors"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan-mpi.supp"
 
-BCOS=$BCOS bash slurm/distill.sbatch jobs/distill-tiny.json $ARGS >"$TMP/first.log" 2>&1 &
-script=$!
-# wait until training runs, then play Slurm's time-limit signal
-for i in $(seq 1 100); do grep -q "step 50/400" "$TMP/first.log" 2>/dev/null && break; sleep 0.1; done
-kill -USR1 "$script"
-wait "$script"
-status=$?
-[ "$status" -eq 75 ] && ok || bad "the script exits 75 after USR1 (got $status): $(tail -3 "$TMP/first.log")"
-grep -q "asking bcos to checkpoint" "$TMP/first.log" && ok || bad "the script forwards the signal"
-[ ! -e "$TMP/student.safetensors" ] && ok || bad "a preempted run does not write the final student"
+# preempt_and_resume TASKS: the script on TASKS tasks, preempted, then run again to the end
+preempt_and_resume() {
+  tasks=$1
+  args="--steps 2000 --checkpoint-every 5000 --log-every 50 --db $TMP/bcos$tasks.db --out $TMP/student$tasks.safetensors"
+  SLURM_NTASKS=$tasks BCOS=$BCOS bash slurm/distill.sbatch jobs/distill-tiny.json $args >"$TMP/first.log" 2>&1 &
+  script=$!
+  # wait until training runs, then play Slurm's time-limit signal
+  for i in $(seq 1 200); do grep -q "step 50/2000" "$TMP/first.log" 2>/dev/null && break; sleep 0.1; done
+  kill -USR1 "$script"
+  wait "$script"
+  status=$?
+  [ "$status" -eq 75 ] && ok || bad "$tasks tasks: the script exits 75 after USR1 (got $status): $(tail -3 "$TMP/first.log")"
+  grep -q "asking bcos to checkpoint" "$TMP/first.log" && ok || bad "$tasks tasks: the script forwards the signal"
+  [ ! -e "$TMP/student$tasks.safetensors" ] && ok || bad "$tasks tasks: a preempted run does not write the final student"
 
-BCOS=$BCOS bash slurm/distill.sbatch jobs/distill-tiny.json $ARGS >"$TMP/second.log" 2>&1
-status=$?
-[ "$status" -eq 0 ] && ok || bad "the rerun finishes (got $status): $(tail -3 "$TMP/second.log")"
-grep -qi "resum" "$TMP/second.log" && ok || bad "the rerun resumes: $(head -5 "$TMP/second.log")"
-[ -s "$TMP/student.safetensors" ] && ok || bad "the rerun writes the student"
+  SLURM_NTASKS=$tasks BCOS=$BCOS bash slurm/distill.sbatch jobs/distill-tiny.json $args >"$TMP/second.log" 2>&1
+  status=$?
+  [ "$status" -eq 0 ] && ok || bad "$tasks tasks: the rerun finishes (got $status): $(tail -3 "$TMP/second.log")"
+  grep -qi "resum" "$TMP/second.log" && ok || bad "$tasks tasks: the rerun resumes: $(head -5 "$TMP/second.log")"
+  [ -s "$TMP/student$tasks.safetensors" ] && ok || bad "$tasks tasks: the rerun writes the student"
+}
+preempt_and_resume 1
+preempt_and_resume 2
+grep -q "rank 0: distill: 2 ranks" "$TMP/second.log" && ok || bad "2 tasks run as 2 ranks"
 summarize test_slurm_script
