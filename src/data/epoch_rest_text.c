@@ -87,7 +87,7 @@ static int parse(bcos_epoch_rest *rest, const char *text, char *err, size_t errl
             capacity = capacity ? 2 * capacity : 16;
             rest->pieces = xrealloc(rest->pieces, (size_t)capacity * sizeof *rest->pieces);
         }
-        const char *start = p;
+        const char *start = *p == ' ' ? p + 1 : p;
         bcos_shard_piece *piece = &rest->pieces[rest->n++];
         *piece = (bcos_shard_piece){0};
         if (!scan_piece(&p, piece))
