@@ -76,7 +76,7 @@ typedef struct {
 /* The whole epoch (seed, epoch) of n_shards shards as a rest (to free with bcos_epoch_rest_free). */
 void bcos_epoch_rest_whole(bcos_epoch_rest *rest, int n_shards, uint64_t seed, uint64_t epoch);
 void bcos_epoch_rest_free(bcos_epoch_rest *rest);
-/* Known samples left in the rest (for logs: "P shards, S samples"). */
+/* Known samples left in the rest, whose shards are in the list (for logs: "P shards, S samples"). */
 long bcos_epoch_rest_samples(const bcos_epoch_rest *rest, const long *shard_samples);
 
 /* Plans rest->epoch from the rest alone, as bcos_epoch_plan_make plans a whole one: the pieces
@@ -144,8 +144,9 @@ int bcos_data_cursor_format(const bcos_data_cursor *cursor, char *buf, size_t si
 int bcos_data_cursor_parse(bcos_data_cursor *cursor, const char *text, char *err, size_t errlen);
 /* Whether the cursor fits the plan and the loader's shuffle buffer (same epoch, rank, ranks,
  * workers, buffer size and window, positions within the lists); a cursor from a run of another
- * shape cannot resume this one exactly, and is refused rather than re-partitioned: the caller
- * starts the epoch over on the new shape. 0, or -1 with a message. */
+ * shape cannot resume this one exactly, and is refused: the caller re-partitions what is left of its
+ * epoch instead (bcos_epoch_rest_from_cursors with all the old ranks' cursors). 0, or -1 with a
+ * message. */
 int bcos_data_cursor_check(const bcos_data_cursor *cursor, const bcos_epoch_plan *plan, long shuffle, long window,
                            char *err, size_t errlen);
 
