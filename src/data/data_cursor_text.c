@@ -6,12 +6,11 @@
 
 #include "bcos/check.h"
 #include "data_error.h"
+#include "line_text.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,78 +18,41 @@
 
 #define CURSOR_VERSION 2
 
-/* A text being written into a caller's buffer; overflowed once it did not fit. */
-typedef struct {
-    char *buf;
-    size_t size, used;
-    bool overflowed;
-} cursor_text;
-
-BCOS_PRINTF(2, 3) static void put(cursor_text *t, const char *fmt, ...) {
-    if (t->overflowed) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->buf + t->used, t->size - t->used, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= t->size - t->used)
-        t->overflowed = true;
-    else
-        t->used += (size_t)n;
-}
-
 /* Whether b follows a in the same shard, so that a gap writes it. */
 static bool later_in_shard(const bcos_stream_pos *a, const bcos_stream_pos *b) {
     return a->shard_pos == b->shard_pos && a->pass == b->pass && b->sample_index > a->sample_index;
 }
 
-static void put_shuffle_state(cursor_text *t, const bcos_worker_cursor *wc) {
-    put(t, ":");
-    for (int i = 0; i < 4; i++) put(t, "%016" PRIx64, wc->rng.s[i]);
+static void put_shuffle_state(line_text *t, const bcos_worker_cursor *wc) {
+    line_put(t, ":");
+    for (int i = 0; i < 4; i++) line_put(t, "%016" PRIx64, wc->rng.s[i]);
     for (long i = 0; i < wc->n_held; i++) {
         const bcos_stream_pos *h = &wc->held[i];
         if (i > 0 && later_in_shard(&wc->held[i - 1], h))
-            put(t, "+%ld", h->sample_index - wc->held[i - 1].sample_index);
+            line_put(t, "+%ld", h->sample_index - wc->held[i - 1].sample_index);
         else
-            put(t, "/%d,%ld,%ld", h->shard_pos, h->sample_index, h->pass);
+            line_put(t, "/%d,%ld,%ld", h->shard_pos, h->sample_index, h->pass);
     }
 }
 
 int bcos_data_cursor_format(const bcos_data_cursor *c, char *buf, size_t size) {
-    cursor_text t = {buf, size, 0, size == 0};
-    put(&t, "bcos-cursor %d epoch %" PRIu64 " batches %ld rank %d of %d workers %d shuffle %ld window %ld",
+    line_text t = line_text_in(buf, size);
+    line_put(&t, "bcos-cursor %d epoch %" PRIu64 " batches %ld rank %d of %d workers %d shuffle %ld window %ld",
         CURSOR_VERSION, c->epoch, c->batches_done, c->rank, c->n_ranks, c->n_workers, c->shuffle, c->window);
     for (int w = 0; w < c->n_workers; w++) {
         const bcos_worker_cursor *wc = &c->workers[w];
-        put(&t, " %d,%ld,%ld", wc->next.shard_pos, wc->next.sample_index, wc->next.pass);
+        line_put(&t, " %d,%ld,%ld", wc->next.shard_pos, wc->next.sample_index, wc->next.pass);
         if (c->shuffle > 0) put_shuffle_state(&t, wc);
     }
-    return t.overflowed ? -1 : (int)t.used;
-}
-
-/* Whether *p starts with ch; advances past it when it does. */
-static bool scan_char(const char **p, char ch) {
-    if (**p != ch) return false;
-    (*p)++;
-    return true;
-}
-
-/* A non-negative decimal at *p (digits only), at most max; advances *p past it. */
-static bool scan_number(const char **p, long max, long *out) {
-    if (!isdigit((unsigned char)**p)) return false;
-    errno = 0;
-    char *end;
-    long v = strtol(*p, &end, 10);
-    if (errno || v > max) return false;
-    *p = end;
-    *out = v;
-    return true;
+    return line_text_length(&t);
 }
 
 /* "pos,index,pass" at *p. */
 static bool scan_position(const char **p, bcos_stream_pos *pos) {
     long shard_pos;
-    if (!scan_number(p, INT_MAX, &shard_pos) || !scan_char(p, ',') || !scan_number(p, LONG_MAX, &pos->sample_index) ||
-        !scan_char(p, ',') || !scan_number(p, LONG_MAX, &pos->pass))
+    if (!line_scan_number(p, INT_MAX, &shard_pos) || !line_scan_char(p, ',') ||
+        !line_scan_number(p, LONG_MAX, &pos->sample_index) || !line_scan_char(p, ',') ||
+        !line_scan_number(p, LONG_MAX, &pos->pass))
         return false;
     pos->shard_pos = (int)shard_pos;
     return true;
@@ -121,15 +83,15 @@ static void hold(bcos_worker_cursor *wc, long *capacity, bcos_stream_pos pos) {
 
 /* ":RNG" and the runs of held positions at *p; at most shuffle of them. */
 static bool scan_shuffle_state(const char **p, bcos_worker_cursor *wc, long shuffle) {
-    if (!scan_char(p, ':') || !scan_rng(p, &wc->rng)) return false;
+    if (!line_scan_char(p, ':') || !scan_rng(p, &wc->rng)) return false;
     long capacity = 0;
-    while (scan_char(p, '/')) {
+    while (line_scan_char(p, '/')) {
         bcos_stream_pos pos;
         if (!scan_position(p, &pos) || wc->n_held == shuffle) return false;
         hold(wc, &capacity, pos);
-        while (scan_char(p, '+')) {
+        while (line_scan_char(p, '+')) {
             long gap;
-            if (!scan_number(p, LONG_MAX - pos.sample_index, &gap) || gap < 1 || wc->n_held == shuffle) return false;
+            if (!line_scan_number(p, LONG_MAX - pos.sample_index, &gap) || gap < 1 || wc->n_held == shuffle) return false;
             pos.sample_index += gap;
             hold(wc, &capacity, pos);
         }
@@ -139,7 +101,7 @@ static bool scan_shuffle_state(const char **p, bcos_worker_cursor *wc, long shuf
 
 static int scan_worker(const char **p, bcos_data_cursor *c, int w, const char *text, char *err, size_t errlen) {
     bcos_worker_cursor *wc = &c->workers[w];
-    if (!scan_char(p, ' ') || !scan_position(p, &wc->next))
+    if (!line_scan_char(p, ' ') || !scan_position(p, &wc->next))
         return data_error(err, errlen, "data cursor", "worker %d's position in '%s' is missing or negative", w, text);
     if (c->shuffle > 0 && !scan_shuffle_state(p, wc, c->shuffle))
         return data_error(err, errlen, "data cursor",

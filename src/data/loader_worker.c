@@ -1,4 +1,5 @@
-/* A loader worker: reads its shards in plan order from its cursor position, runs the sample
+/* A loader worker: reads its shards in plan order from its cursor position (of each shard, the
+ * samples its piece names: all of them in a whole epoch), runs the sample
  * function on each sample and hands the accepted ones, through its shuffle buffer when it has one,
  * into the next free batch buffer, queueing full batches. Reaching the end of its shards before its
  * last batch starts a new pass over them; a pass from the start that yields no usable sample ends
@@ -43,7 +44,7 @@ static int next_shard(loader_worker *w) {
     if (w->pos.shard_pos < w->plan->n_shards) return 0;
     if (w->pass_from_start && w->pass_used == 0)
         return worker_fail(w, "loader worker %d: a whole pass over its %d shards (the first %s) gave no usable sample",
-                           w->id, w->plan->n_shards, w->loader->cfg.urls[w->plan->shards[0]]);
+                           w->id, w->plan->n_shards, w->loader->cfg.urls[w->plan->shards[0].shard]);
     w->pos.shard_pos = 0;
     w->pos.pass++;
     w->counters.restarts++;
@@ -52,17 +53,26 @@ static int next_shard(loader_worker *w) {
     return 0;
 }
 
-/* The next sample at or after the worker's position and where it was read; moves the position
- * past it. 0, or -1 on failure or stop. */
+/* Whether the piece has nothing at or after this index: a shard read to its end in an earlier run
+ * whose held samples are behind, so the rest of it need not be read. */
+static bool piece_done(const bcos_shard_piece *piece, long index) {
+    return piece->from == BCOS_PIECE_END && (piece->n_extra == 0 || piece->extra[piece->n_extra - 1] < index);
+}
+
+/* The next sample of its piece at or after the worker's position and where it was read; moves the
+ * position past it. 0, or -1 on failure or stop. */
 static int next_sample(loader_worker *w, bcos_sample *s, bcos_stream_pos *at) {
     const bcos_loader_config *cfg = &w->loader->cfg;
     while (!stopping(w)) {
-        if (!w->reader) {
-            const char *url = cfg->urls[w->plan->shards[w->pos.shard_pos]];
-            w->reader = bcos_samples_open(url, &cfg->fetch, &w->counters.data);
+        const bcos_shard_piece *piece = &w->plan->shards[w->pos.shard_pos];
+        if (piece_done(piece, w->pos.sample_index)) {
+            close_reader(w);
+            if (next_shard(w)) return -1;
+            continue;
         }
+        if (!w->reader) w->reader = bcos_samples_open(cfg->urls[piece->shard], &cfg->fetch, &w->counters.data);
         int rc = bcos_samples_next(w->reader, s);
-        if (rc == 1 && s->index < w->pos.sample_index) {
+        if (rc == 1 && (s->index < w->pos.sample_index || !bcos_shard_piece_has(piece, s->index))) {
             bcos_sample_clear(s);
             continue;
         }
@@ -104,7 +114,7 @@ static bool accept(loader_worker *w, const bcos_sample *s, void *out, int *label
 }
 
 static bcos_sample_origin origin_of(const loader_worker *w, bcos_stream_pos at) {
-    return (bcos_sample_origin){w->plan->shards[at.shard_pos], at.sample_index};
+    return (bcos_sample_origin){w->plan->shards[at.shard_pos].shard, at.sample_index};
 }
 
 /* Reads on to the next sample the function accepts, its outputs into out and *label. 0, or -1 on

@@ -1,5 +1,6 @@
-/* Epoch planning: the (seed, epoch) shard permutation, greedy dealing of shards to ranks and then
- * to workers by known sample counts, and the epoch length every rank agrees on. A rank's batch b
+/* Epoch planning: the (seed, epoch) shard permutation, greedy dealing of shard pieces (whole shards,
+ * or what is left of them in the rest of an epoch) to ranks and then to workers by known sample
+ * counts, and the epoch length every rank agrees on. A rank's batch b
  * comes from worker b mod W, so worker w can supply n batches' worth of turns only while
  * n <= W * k_w + w, where k_w is its whole batches; the rank's length is the least such n over its
  * workers, and the epoch's the least over the ranks. */
@@ -9,6 +10,7 @@
 #include "bcos/rng.h"
 #include "data_error.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,34 +26,42 @@ void bcos_shard_permutation(int *perm, int n, uint64_t seed, uint64_t epoch) {
     }
 }
 
-/* Gives each of the n items (shard indices, in order) to the bin holding the fewest samples so far,
- * the lowest bin on ties; bin_of[i] receives item i's bin. */
-static void deal(const int *items, int n, const long *shard_samples, int n_bins, int *bin_of) {
+/* Gives each of the n pieces (in order) to the bin holding the fewest known samples so far, the
+ * lowest bin on ties; bin_of[i] receives piece i's bin. */
+static void deal(const bcos_shard_piece *pieces, int n, const long *shard_samples, int n_bins, int *bin_of) {
     long *load = xcalloc((size_t)n_bins, sizeof *load);
     for (int i = 0; i < n; i++) {
         int best = 0;
         for (int b = 1; b < n_bins; b++)
             if (load[b] < load[best]) best = b;
         bin_of[i] = best;
-        load[best] += shard_samples[items[i]];
+        load[best] += bcos_shard_piece_samples(&pieces[i], shard_samples[pieces[i].shard]);
     }
     free(load);
 }
 
-/* Deals a rank's shards (in reading order) to its workers and returns the batches the rank can
- * make; fills plan's workers when plan is not NULL. */
-static long plan_rank(const int *shards, int n, const long *shard_samples, int n_workers, long batch_size,
-                      bcos_epoch_plan *plan) {
+static void copy_piece(bcos_shard_piece *dst, const bcos_shard_piece *src) {
+    *dst = *src;
+    dst->extra = NULL;
+    if (src->n_extra == 0) return;
+    size_t bytes = (size_t)src->n_extra * sizeof *src->extra;
+    dst->extra = memcpy(xmalloc(bytes), src->extra, bytes);
+}
+
+/* Deals a rank's pieces (in reading order) to its workers and returns the batches the rank can
+ * make; fills plan's workers with copies of the pieces when plan is not NULL. */
+static long plan_rank(const bcos_shard_piece *pieces, int n, const long *shard_samples, int n_workers,
+                      long batch_size, bcos_epoch_plan *plan) {
     int workers = n < n_workers ? n : n_workers;
     int *worker_of = xmalloc((size_t)n * sizeof *worker_of);
-    deal(shards, n, shard_samples, workers, worker_of);
+    deal(pieces, n, shard_samples, workers, worker_of);
     long length = -1;
     for (int w = 0; w < workers; w++) {
         long samples = 0;
         int count = 0;
         for (int i = 0; i < n; i++)
             if (worker_of[i] == w) {
-                samples += shard_samples[shards[i]];
+                samples += bcos_shard_piece_samples(&pieces[i], shard_samples[pieces[i].shard]);
                 count++;
             }
         long turns = workers * (samples / batch_size) + w;
@@ -61,7 +71,7 @@ static long plan_rank(const int *shards, int n, const long *shard_samples, int n
         wp->shards = xmalloc((size_t)(count ? count : 1) * sizeof *wp->shards);
         wp->samples = samples;
         for (int i = 0; i < n; i++)
-            if (worker_of[i] == w) wp->shards[wp->n_shards++] = shards[i];
+            if (worker_of[i] == w) copy_piece(&wp->shards[wp->n_shards++], &pieces[i]);
     }
     if (plan) plan->n_workers = workers;
     free(worker_of);
@@ -74,56 +84,104 @@ static int check_arguments(const long *shard_samples, int n_shards, int rank, in
     if (n_workers < 1 || n_workers > BCOS_MAX_WORKERS)
         return data_error(err, errlen, NULL, "%d loader workers (1 to %d)", n_workers, BCOS_MAX_WORKERS);
     if (batch_size < 1) return data_error(err, errlen, NULL, "batch size %ld", batch_size);
-    if (n_shards < n_ranks * n_workers)
-        return data_error(err, errlen, NULL,
-                          "%d shards cannot feed %d ranks x %d loader workers: every worker needs a shard (use fewer "
-                          "workers, or more, smaller shards: bcos shards write --max-samples)",
-                          n_shards, n_ranks, n_workers);
     for (int i = 0; i < n_shards; i++)
         if (shard_samples[i] < 1) return data_error(err, errlen, NULL, "shard %d has %ld known samples", i, shard_samples[i]);
     return 0;
 }
 
-int bcos_epoch_plan_make(bcos_epoch_plan *plan, const long *shard_samples, int n_shards, uint64_t seed,
-                         uint64_t epoch, int rank, int n_ranks, int n_workers, long batch_size, char *err,
-                         size_t errlen) {
-    memset(plan, 0, sizeof *plan);
-    if (check_arguments(shard_samples, n_shards, rank, n_ranks, n_workers, batch_size, err, errlen)) return -1;
-    int *perm = xmalloc((size_t)n_shards * sizeof *perm);
-    int *rank_of = xmalloc((size_t)n_shards * sizeof *rank_of);
-    int *mine = xmalloc((size_t)n_shards * sizeof *mine);
-    bcos_shard_permutation(perm, n_shards, seed, epoch);
-    deal(perm, n_shards, shard_samples, n_ranks, rank_of);
+/* Each piece names a shard of the list, none twice, with ascending extras below its start. */
+static int check_rest(const bcos_epoch_rest *rest, int n_shards, char *err, size_t errlen) {
+    bool *seen = xcalloc((size_t)(n_shards > 0 ? n_shards : 1), sizeof *seen);
+    int rc = 0;
+    for (int i = 0; i < rest->n && rc == 0; i++) {
+        const bcos_shard_piece *p = &rest->pieces[i];
+        if (p->shard < 0 || p->shard >= n_shards || seen[p->shard]) {
+            rc = data_error(err, errlen, "epoch rest", "piece %d names shard %d, %s", i, p->shard,
+                            p->shard < 0 || p->shard >= n_shards ? "not in the list" : "named before");
+            continue;
+        }
+        seen[p->shard] = true;
+        for (long k = 0; k < p->n_extra && rc == 0; k++)
+            if (p->extra[k] < 0 || p->extra[k] >= p->from || (k > 0 && p->extra[k] <= p->extra[k - 1]))
+                rc = data_error(err, errlen, "epoch rest", "piece %d (shard %d): extra sample %ld is out of order", i,
+                                p->shard, p->extra[k]);
+        if (rc == 0 && p->from < 0)
+            rc = data_error(err, errlen, "epoch rest", "piece %d (shard %d) starts at %ld", i, p->shard, p->from);
+    }
+    free(seen);
+    return rc;
+}
+
+/* Deals the rest to n_ranks ranks and plans each; fills plan for its rank. Returns the epoch's
+ * length, and in *short_rank a rank with that length. */
+static long plan_ranks(const bcos_epoch_rest *rest, const long *shard_samples, int n_ranks, int n_workers,
+                       long batch_size, bcos_epoch_plan *plan, int *short_rank) {
+    int n = rest->n;
+    int *rank_of = xmalloc((size_t)(n ? n : 1) * sizeof *rank_of);
+    bcos_shard_piece *mine = xmalloc((size_t)(n ? n : 1) * sizeof *mine);
+    deal(rest->pieces, n, shard_samples, n_ranks, rank_of);
     long length = -1;
-    int short_rank = 0;
     for (int r = 0; r < n_ranks; r++) {
-        int n = 0;
-        for (int i = 0; i < n_shards; i++)
-            if (rank_of[i] == r) mine[n++] = perm[i];
-        long rank_length = plan_rank(mine, n, shard_samples, n_workers, batch_size, r == rank ? plan : NULL);
+        int count = 0;
+        for (int i = 0; i < n; i++)
+            if (rank_of[i] == r) mine[count++] = rest->pieces[i];
+        long rank_length = plan_rank(mine, count, shard_samples, n_workers, batch_size, r == plan->rank ? plan : NULL);
         if (length < 0 || rank_length < length) {
             length = rank_length;
-            short_rank = r;
+            *short_rank = r;
         }
     }
-    free(perm);
     free(rank_of);
     free(mine);
+    return length;
+}
+
+int bcos_epoch_plan_make_rest(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const long *shard_samples,
+                              int n_shards, uint64_t seed, int rank, int n_ranks, int n_workers, long batch_size,
+                              char *err, size_t errlen) {
+    memset(plan, 0, sizeof *plan);
+    if (check_arguments(shard_samples, n_shards, rank, n_ranks, n_workers, batch_size, err, errlen) ||
+        check_rest(rest, n_shards, err, errlen))
+        return -1;
+    if (rest->n < n_ranks * n_workers) {
+        data_error(err, errlen, NULL,
+                   "%d shards cannot feed %d ranks x %d loader workers: every worker needs a shard (use fewer "
+                   "workers, or more, smaller shards: bcos shards write --max-samples)",
+                   rest->n, n_ranks, n_workers);
+        return 1;
+    }
     plan->seed = seed;
-    plan->epoch = epoch;
+    plan->epoch = rest->epoch;
     plan->rank = rank;
     plan->n_ranks = n_ranks;
     plan->batch_size = batch_size;
+    int short_rank = 0;
+    long length = plan_ranks(rest, shard_samples, n_ranks, n_workers, batch_size, plan, &short_rank);
     plan->n_batches = length;
     for (int w = 0; w < plan->n_workers; w++)
         plan->workers[w].batches = length > w ? (length - w + plan->n_workers - 1) / plan->n_workers : 0;
     if (length > 0) return 0;
     bcos_epoch_plan_free(plan);
-    return data_error(err, errlen, NULL, "rank %d of %d gets too few samples for one batch of %ld (use smaller batches or fewer "
-                "ranks or workers)", short_rank, n_ranks, batch_size);
+    data_error(err, errlen, NULL, "rank %d of %d gets too few samples for one batch of %ld (use smaller batches or fewer "
+               "ranks or workers)", short_rank, n_ranks, batch_size);
+    return 1;
+}
+
+int bcos_epoch_plan_make(bcos_epoch_plan *plan, const long *shard_samples, int n_shards, uint64_t seed,
+                         uint64_t epoch, int rank, int n_ranks, int n_workers, long batch_size, char *err,
+                         size_t errlen) {
+    bcos_epoch_rest whole;
+    bcos_epoch_rest_whole(&whole, n_shards, seed, epoch);
+    int rc = bcos_epoch_plan_make_rest(plan, &whole, shard_samples, n_shards, seed, rank, n_ranks, n_workers,
+                                       batch_size, err, errlen);
+    bcos_epoch_rest_free(&whole);
+    return rc == 0 ? 0 : -1;
 }
 
 void bcos_epoch_plan_free(bcos_epoch_plan *plan) {
-    for (int w = 0; w < plan->n_workers; w++) free(plan->workers[w].shards);
+    for (int w = 0; w < plan->n_workers; w++) {
+        for (int i = 0; i < plan->workers[w].n_shards; i++) free(plan->workers[w].shards[i].extra);
+        free(plan->workers[w].shards);
+    }
     memset(plan, 0, sizeof *plan);
 }

@@ -153,7 +153,7 @@ static bool payloads_match_origins(const run_log *log) {
 
 static bool worker_has_shard(const bcos_worker_plan *w, int shard) {
     for (int i = 0; i < w->n_shards; i++)
-        if (w->shards[i] == shard) return true;
+        if (w->shards[i].shard == shard) return true;
     return false;
 }
 

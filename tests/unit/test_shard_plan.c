@@ -79,12 +79,12 @@ static void test_plans(void) {
             const bcos_worker_plan *wp = &p.workers[w];
             long sum = 0;
             for (int i = 0; i < wp->n_shards; i++) {
-                int s = wp->shards[i];
+                int s = wp->shards[i].shard;
                 CHECK_MSG(owner[s] == -1, "shard %d dealt twice", s);
                 owner[s] = r * n_workers + w;
                 sum += samples[s];
-                if (i > 0) CHECK_MSG(place[wp->shards[i - 1]] < place[s], "rank %d worker %d out of order", r, w);
-                CHECK(again.workers[w].shards[i] == s);
+                if (i > 0) CHECK_MSG(place[wp->shards[i - 1].shard] < place[s], "rank %d worker %d out of order", r, w);
+                CHECK(again.workers[w].shards[i].shard == s);
             }
             CHECK(sum == wp->samples);
             CHECK_MSG(wp->batches == turns(p.n_batches, w, p.n_workers), "worker %d supplies %ld batches", w, wp->batches);
