@@ -39,21 +39,44 @@ typedef struct {
     bcos_loader *loader;            /* NULL between epochs */
     bcos_data_cursor resume;        /* where the next loader starts, when has_resume */
     int has_resume;
+    bcos_epoch_rest rest;           /* when has_rest: what is left of epoch rest.epoch, re-partitioned
+                                     * after a resume on another number of ranks; planned from */
+    int has_rest;
     int64_t recorded[N_COUNTERS];   /* the world's counters already recorded as events */
     int32_t *ids;                   /* the batch's captions, packed: B x context_length */
     float *emb;                     /* their embeddings: B x E */
     int *captioned;                 /* their slots */
 } shards_source;
 
+/* Plans s->epoch: from its rest when it has one (or the next epoch when the rest cannot feed this
+ * world), else whole. Returns 0, or -1 with err. */
+static int plan_epoch(shards_source *s, const distill_run *r, char *err, size_t errlen) {
+    const bcos_distill_config *cfg = r->cfg;
+    int n_shards = (int)s->urls.count, rc = 0;
+    char why[BCOS_ERRLEN];
+    if (s->has_rest) {
+        rc = bcos_epoch_plan_make_rest(&s->plan, &s->rest, s->counts, n_shards, (uint64_t)cfg->seed, r->rank, r->world,
+                                       cfg->workers, r->B, why, sizeof why);
+        if (rc == 1) {
+            bcos_warn("shards: the rest of epoch %" PRId64 " cannot feed %d ranks (%s): epoch %" PRId64 " starts",
+                      s->epoch, r->world, why, s->epoch + 1);
+            bcos_epoch_rest_free(&s->rest);
+            s->has_rest = 0;
+            s->epoch++;
+        }
+    }
+    if (!s->has_rest)
+        rc = bcos_epoch_plan_make(&s->plan, s->counts, n_shards, (uint64_t)cfg->seed, (uint64_t)s->epoch, r->rank,
+                                  r->world, cfg->workers, r->B, why, sizeof why);
+    if (rc != 0) return bcos_error(err, errlen, "shards", "'%s': %s", cfg->shards, why);
+    return 0;
+}
+
 static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t errlen) {
     const bcos_distill_config *cfg = r->cfg;
     char why[BCOS_ERRLEN];
+    if (plan_epoch(s, r, err, errlen) != 0) return -1;
     s->augment.epoch = (uint64_t)s->epoch; /* the workers only read it while this epoch's loader runs */
-    if (bcos_epoch_plan_make(&s->plan, s->counts, (int)s->urls.count, (uint64_t)cfg->seed, (uint64_t)s->epoch,
-                             r->rank, r->world, cfg->workers, r->B, why, sizeof why) != 0) {
-        snprintf(err, errlen, "shards '%s': %s", cfg->shards, why);
-        return -1;
-    }
     bcos_loader_config lc = {.urls = (const char *const *)s->urls.urls, .plan = &s->plan,
                              .resume = s->has_resume ? &s->resume : NULL, .fetch = s->fetch,
                              .sample_bytes = distill_sample_bytes(&s->sample), .fn = distill_sample,
@@ -64,8 +87,8 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
         bcos_epoch_plan_free(&s->plan);
         return -1;
     }
-    bcos_info("shards: epoch %" PRId64 " of %ld batches (%d workers)%s", s->epoch, s->plan.n_batches,
-              s->plan.n_workers, s->has_resume ? ", resumed at its cursor" : "");
+    bcos_info("shards: epoch %" PRId64 "%s of %ld batches (%d workers)%s", s->epoch, s->has_rest ? "'s rest" : "",
+              s->plan.n_batches, s->plan.n_workers, s->has_resume ? ", resumed at its cursor" : "");
     if (s->has_resume) bcos_data_cursor_free(&s->resume); /* the loader keeps its own copy */
     s->has_resume = 0;
     memset(s->recorded, 0, sizeof s->recorded);
@@ -132,6 +155,8 @@ static int next_loaded(shards_source *s, distill_run *r, bcos_batch **batch, cha
             return -1;
         }
         stop_epoch(s, r);
+        if (s->has_rest) bcos_epoch_rest_free(&s->rest);
+        s->has_rest = 0;
         s->epoch++;
     }
 }
@@ -157,14 +182,17 @@ static int next_batch(distill_source *base, distill_run *r, char *err, size_t er
     return 0;
 }
 
-/* The cursor's text (heap). */
-static char *cursor_text(const bcos_data_cursor *c) {
+/* The text a format function writes (heap), in a buffer grown until it fits. */
+static char *format_text(int (*format)(const void *value, char *buf, size_t size), const void *value) {
     for (size_t size = 1024;; size *= 2) {
         char *text = xmalloc(size);
-        if (bcos_data_cursor_format(c, text, size) >= 0) return text;
+        if (format(value, text, size) >= 0) return text;
         free(text);
     }
 }
+
+static int format_cursor(const void *cursor, char *buf, size_t size) { return bcos_data_cursor_format(cursor, buf, size); }
+static int format_rest(const void *rest, char *buf, size_t size) { return bcos_epoch_rest_format(rest, buf, size); }
 
 static char *position(distill_source *base, const distill_run *r, int64_t *epoch) {
     shards_source *s = (shards_source *)base;
@@ -175,7 +203,7 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
     else
         bcos_data_cursor_copy(&c, &s->resume);
     *epoch = (int64_t)c.epoch;
-    char *text = cursor_text(&c);
+    char *text = format_text(format_cursor, &c);
     cJSON *json = cJSON_CreateObject();
     BCOS_CHECK(json != NULL, "cJSON could allocate");
     cJSON_AddNumberToObject(json, "rank", r->rank);
@@ -184,6 +212,12 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
     cJSON_AddNumberToObject(json, "batch_size", r->B_global);
     cJSON_AddNumberToObject(json, "shards", (double)s->urls.count);
     cJSON_AddStringToObject(json, "cursor", text);
+    if (s->has_rest) {
+        /* the cursor is into this rest's plan: a resume plans from it again */
+        char *rest = format_text(format_rest, &s->rest);
+        cJSON_AddStringToObject(json, "rest", rest);
+        free(rest);
+    }
     char *out = cJSON_PrintUnformatted(json);
     BCOS_CHECK(out != NULL, "cJSON could print");
     cJSON_Delete(json);
@@ -192,20 +226,81 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
     return out;
 }
 
+/* Element k's text member `name` of the checkpoint's data cursor array (NULL: none). */
+static const char *member_text(const cJSON *array, int k, const char *name) {
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(array, k), name);
+    return cJSON_IsString(text) ? text->valuestring : NULL;
+}
+
+/* The old ranks' cursors, and the rest they ran on (has_was), from the checkpoint's array. */
+static int parse_positions(const cJSON *array, int n, bcos_data_cursor *cursors, bcos_epoch_rest *was, int *has_was,
+                           char *why, size_t whylen) {
+    *has_was = 0;
+    int parsed = 0, rc = cJSON_GetArraySize(array) == n ? 0 : -1;
+    if (rc != 0) snprintf(why, whylen, "%d data positions for %d ranks", cJSON_GetArraySize(array), n);
+    for (; rc == 0 && parsed < n; parsed++) {
+        const char *text = member_text(array, parsed, "cursor");
+        rc = text ? bcos_data_cursor_parse(&cursors[parsed], text, why, whylen) : -1;
+        if (!text) snprintf(why, whylen, "rank %d has no loader cursor", parsed);
+    }
+    const char *rest = member_text(array, 0, "rest");
+    if (rc == 0 && rest) {
+        rc = bcos_epoch_rest_parse(was, rest, why, whylen);
+        *has_was = rc == 0;
+    }
+    if (rc != 0)
+        for (int k = 0; k < parsed; k++) bcos_data_cursor_free(&cursors[k]);
+    return rc;
+}
+
+/* A run of another world size stopped at these cursors: what is left of its epoch becomes this
+ * run's rest, re-partitioned over this world (the event and the log say so). */
+static int repartition(shards_source *s, distill_run *r, const bcos_checkpoint *c, const bcos_data_cursor *cursors,
+                       const bcos_epoch_rest *was, char *why, size_t whylen) {
+    if (r->B_global % c->world_size != 0) {
+        snprintf(why, whylen, "its batch of %d does not split over its %d ranks", r->B_global, c->world_size);
+        return -1;
+    }
+    if (bcos_epoch_rest_from_cursors(&s->rest, was, cursors, c->world_size, s->counts, (int)s->urls.count,
+                                     (uint64_t)r->cfg->seed, r->B_global / c->world_size, why, whylen) != 0)
+        return -1;
+    s->has_rest = 1;
+    s->epoch = (int64_t)s->rest.epoch;
+    char line[256];
+    snprintf(line, sizeof line,
+             "resumed on %d ranks after %d: re-partitioned the rest of epoch %" PRId64 " (%d shards, %ld samples)",
+             r->world, c->world_size, s->epoch, s->rest.n, bcos_epoch_rest_samples(&s->rest, s->counts));
+    bcos_info("shards: %s", line);
+    if (r->store) bcos_store_event_add(r->store, r->run_id, c->step, BCOS_EVENT_PREEMPTION, line, 1, NULL);
+    return 0;
+}
+
 static int restore(distill_source *base, distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
     shards_source *s = (shards_source *)base;
-    if (c->world_size != r->world)
-        return bcos_error(err, errlen, r->cfg->run, "the checkpoint at step %lld was written by %d ranks, this run has %d",
-                          (long long)c->step, c->world_size, r->world);
-    cJSON *json = cJSON_Parse(c->data_cursors ? c->data_cursors : "");
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(json, r->rank), "cursor");
-    char why[BCOS_ERRLEN] = "no loader cursor";
-    int rc = cJSON_IsString(text) ? bcos_data_cursor_parse(&s->resume, text->valuestring, why, sizeof why) : -1;
-    cJSON_Delete(json);
+    cJSON *array = cJSON_Parse(c->data_cursors ? c->data_cursors : "");
+    char why[BCOS_ERRLEN] = "";
+    int n = c->world_size, has_was, rc;
+    bcos_data_cursor *cursors = xcalloc((size_t)n, sizeof *cursors);
+    bcos_epoch_rest was = {0};
+    rc = parse_positions(array, n, cursors, &was, &has_was, why, sizeof why);
+    int parsed = rc == 0;
+    cJSON_Delete(array);
+    if (rc == 0 && n == r->world) {
+        /* the same shape: this rank's loader resumes at its cursor, on the same plan */
+        bcos_data_cursor_copy(&s->resume, &cursors[r->rank]);
+        s->has_resume = 1;
+        s->epoch = (int64_t)s->resume.epoch;
+        s->rest = was;
+        s->has_rest = has_was;
+        has_was = 0;
+    } else if (rc == 0) {
+        rc = repartition(s, r, c, cursors, has_was ? &was : NULL, why, sizeof why);
+    }
+    for (int k = 0; k < n && parsed; k++) bcos_data_cursor_free(&cursors[k]);
+    free(cursors);
+    if (has_was) bcos_epoch_rest_free(&was);
     if (rc != 0)
         return bcos_error(err, errlen, r->cfg->run, "the checkpoint at step %lld: %s", (long long)c->step, why);
-    s->has_resume = 1;
-    s->epoch = (int64_t)s->resume.epoch;
     return 0;
 }
 
@@ -216,6 +311,7 @@ static void free_source(distill_source *base) {
         bcos_epoch_plan_free(&s->plan);
     }
     if (s->has_resume) bcos_data_cursor_free(&s->resume);
+    if (s->has_rest) bcos_epoch_rest_free(&s->rest);
     bcos_tokenizer_free(s->tok);
     bcos_urls_free(&s->urls);
     free(s->counts);
