@@ -268,8 +268,9 @@ static int repartition(shards_source *s, distill_run *r, const bcos_checkpoint *
     s->epoch = (int64_t)s->rest.epoch;
     char line[256];
     snprintf(line, sizeof line,
-             "resumed on %d ranks after %d: re-partitioned the rest of epoch %" PRId64 " (%d shards, %ld samples)",
-             r->world, c->world_size, s->epoch, s->rest.n, bcos_epoch_rest_samples(&s->rest, s->counts));
+             "resumed on %d rank%s after %d: re-partitioned the rest of epoch %" PRId64 " (%d shards, %ld samples)",
+             r->world, r->world == 1 ? "" : "s", c->world_size, s->epoch, s->rest.n,
+             bcos_epoch_rest_samples(&s->rest, s->counts));
     bcos_info("shards: %s", line);
     if (r->store) bcos_store_event_add(r->store, r->run_id, c->step, BCOS_EVENT_PREEMPTION, line, 1, NULL);
     return 0;

@@ -81,10 +81,11 @@ samples_at() { sql "$TMP/shards.db" "SELECT samples_seen FROM checkpoints c JOIN
 for np in 1 3; do
   run shrink$np 2 BCOS_CRASH_AT=checkpoint_committed && bad "the crash point was not reached" || ok
   run shrink$np $np && ok || bad "resumed on $np: $(cat "$TMP/err")"
-  grep -q "shards: resumed on $np ranks after 2: re-partitioned the rest of epoch 0 (12 shards, " "$TMP/err" \
+  [ $np -eq 1 ] && ranks="1 rank" || ranks="$np ranks"
+  grep -q "shards: resumed on $ranks after 2: re-partitioned the rest of epoch 0 (12 shards, " "$TMP/err" \
     && ok || bad "resumed on $np: the log says it re-partitioned: $(grep shards: "$TMP/err")"
   grep -q "epoch 0's rest of" "$TMP/err" && ok || bad "resumed on $np: the epoch's rest is planned"
-  [ "$(sql "$TMP/shards.db" "SELECT count(*) FROM events e JOIN runs r ON r.id = e.run_id WHERE r.name = 'shrink$np' AND reason LIKE 'resumed on $np ranks after 2: re-partitioned%'")" = 1 ] \
+  [ "$(sql "$TMP/shards.db" "SELECT count(*) FROM events e JOIN runs r ON r.id = e.run_id WHERE r.name = 'shrink$np' AND reason LIKE 'resumed on $ranks after 2: re-partitioned%'")" = 1 ] \
     && ok || bad "resumed on $np: an event records the re-partition"
   [ "$(samples_at shrink$np 24)" = 288 ] && ok || bad "resumed on $np: 24 batches of 12 seen"
   [ "$(sql "$TMP/shards.db" "SELECT c.world_size FROM checkpoints c JOIN runs r ON r.id = c.run_id WHERE r.name = 'shrink$np' AND step = 24")" = $np ] \
