@@ -34,6 +34,7 @@ typedef struct {
     uint8_t *data;
     size_t len;
     char *shard;
+    int shard_pos; /* the shard's position in the URL list: what seeds its training crops */
     long index;
 } photo;
 
@@ -73,6 +74,7 @@ static void load_photos(bench *b) {
                 memcpy(p->data, m->data, m->size);
                 p->len = m->size;
                 p->shard = b->urls.urls[u];
+                p->shard_pos = (int)u;
                 p->index = s.index;
             }
             bcos_sample_clear(&s);
@@ -101,7 +103,7 @@ static void work_on(const bench *b, const photo *p, scratch *w) {
         if (rc == 0) bcos_clip_normalize(w->out, w->crop, S, bcos_clip_mean, bcos_clip_std);
     } else {
         bcos_train_augment aug = {.seed = 1};
-        rc = bcos_train_decode_crop(w->crop, p->data, p->len, S, &aug, p->shard, p->index, b->mode, p->shard, err,
+        rc = bcos_train_decode_crop(w->crop, p->data, p->len, S, &aug, p->shard_pos, p->index, b->mode, p->shard, err,
                                     sizeof err);
         if (rc == 0) {
             bcos_bcos6_input(w->out, w->crop, S);

@@ -2,8 +2,9 @@
  * RandomHorizontalFlip(0.5) make them on a PIL image: the box drawn by get_params' algorithm (ten
  * tries of an area fraction and a log-uniform aspect ratio, then the centre-crop fallback), cropped
  * and resized with PIL's bicubic, then flipped. Each sample's draws come from its own stream of
- * (seed, epoch, shard, index), so a sample gets the same crop whichever rank or worker reads it, and
- * a resumed run repeats it. */
+ * (seed, epoch, shard, index), where shard is the shard's position in the expanded URL list (what the
+ * epoch plan deals), not its URL: a sample gets the same crop whichever rank or worker reads it and
+ * whichever URL (scheme, host, folder) its shard is read through, and a resumed run repeats it. */
 #ifndef BCOS_IMAGE_TRAIN_H
 #define BCOS_IMAGE_TRAIN_H
 
@@ -39,9 +40,10 @@ typedef struct {
 } bcos_train_crop;
 
 /* The box and flip of one sample of an image of width x height: the box from the sample's stream,
- * then a flip when the next uniform is below 0.5. shard is the URL the sample came from. */
-void bcos_train_crop_draw(bcos_train_crop *crop, int width, int height, const bcos_train_augment *aug,
-                          const char *shard, long index);
+ * then a flip when the next uniform is below 0.5. shard is the position of the sample's shard in the
+ * URL list (a caller without one: the shard's position in its own list), index the sample's in it. */
+void bcos_train_crop_draw(bcos_train_crop *crop, int width, int height, const bcos_train_augment *aug, int shard,
+                          long index);
 
 /* The crop applied to the decoded image: out gets S x S x 3 bytes. */
 void bcos_train_crop_apply(uint8_t *out, const bcos_image *img, const bcos_train_crop *crop, int size);
@@ -50,7 +52,7 @@ void bcos_train_crop_apply(uint8_t *out, const bcos_image *img, const bcos_train
  * JPEG is decoded scaled while the box keeps at least S pixels each way, and the box is carried
  * onto the smaller image, rounded outwards. 0, or -1 with err set (the image does not decode). */
 int bcos_train_decode_crop(uint8_t *out, const uint8_t *data, size_t len, int size, const bcos_train_augment *aug,
-                           const char *shard, long index, bcos_decode_mode mode, const char *name, char *err,
+                           int shard, long index, bcos_decode_mode mode, const char *name, char *err,
                            size_t errlen);
 
 #endif

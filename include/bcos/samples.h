@@ -45,8 +45,9 @@ typedef struct {
 
 typedef struct {
     char *key;
-    char *shard;  /* URL (or label) of the shard it came from */
-    long index;   /* position among the samples its shard delivered, from 0 */
+    char *shard;     /* URL (or label) of the shard it came from */
+    int shard_index; /* its shard's position in the loader's URL list (the loader sets it; a reader alone gives 0) */
+    long index;      /* position among the samples its shard delivered, from 0 */
     int n_members;
     bcos_sample_member members[BCOS_SAMPLE_MAX_MEMBERS];
 } bcos_sample;

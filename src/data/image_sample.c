@@ -62,7 +62,7 @@ static int decode_crop(const bcos_image_sample_config *cfg, const bcos_sample *s
     char name[64];
     snprintf(name, sizeof name, ".%s", m->ext);
     if (cfg->train)
-        return bcos_train_decode_crop(crop, m->data, m->size, cfg->size, cfg->train, s->shard, s->index, cfg->decode,
+        return bcos_train_decode_crop(crop, m->data, m->size, cfg->size, cfg->train, s->shard_index, s->index, cfg->decode,
                                       name, msg, msg_len);
     return bcos_clip_eval_decode_crop(crop, m->data, m->size, cfg->size, cfg->decode, name, msg, msg_len);
 }

@@ -77,6 +77,7 @@ static int next_sample(loader_worker *w, bcos_sample *s, bcos_stream_pos *at) {
             continue;
         }
         if (rc == 1) {
+            s->shard_index = piece->shard; /* what seeds its training crop, whatever the URL */
             *at = (bcos_stream_pos){w->pos.shard_pos, s->index, w->pos.pass};
             w->pos.sample_index = s->index + 1;
             w->reads++;

@@ -63,14 +63,13 @@ void bcos_random_resized_crop_box(bcos_box *box, int width, int height, const do
 static float rng_unit(void *ctx) { return bcos_rng_uniform(ctx); }
 static long rng_below(void *ctx, long n) { return (long)bcos_rng_below(ctx, (uint64_t)n); }
 
-/* The sample's stream: a digest of (shard URL, epoch, index) under the run's seed. */
-static void sample_stream(bcos_rng *rng, const bcos_train_augment *aug, const char *shard, long index) {
-    uint64_t epoch = aug->epoch, position = (uint64_t)index;
+/* The sample's stream: a digest of (shard's position in the URL list, epoch, index) under the run's
+ * seed. The URL stays out, so the same shard read over http:// or file:// crops the same. */
+static void sample_stream(bcos_rng *rng, const bcos_train_augment *aug, int shard, long index) {
+    uint64_t fields[3] = {(uint64_t)shard, aug->epoch, (uint64_t)index};
     bcos_sha256 h;
     bcos_sha256_init(&h);
-    bcos_sha256_update(&h, shard, strlen(shard) + 1);
-    bcos_sha256_update(&h, &epoch, sizeof epoch);
-    bcos_sha256_update(&h, &position, sizeof position);
+    bcos_sha256_update(&h, fields, sizeof fields);
     uint8_t digest[BCOS_SHA256_BYTES];
     bcos_sha256_final(&h, digest);
     uint64_t stream;
@@ -78,8 +77,8 @@ static void sample_stream(bcos_rng *rng, const bcos_train_augment *aug, const ch
     bcos_rng_seed_stream(rng, aug->seed, stream);
 }
 
-void bcos_train_crop_draw(bcos_train_crop *crop, int width, int height, const bcos_train_augment *aug,
-                          const char *shard, long index) {
+void bcos_train_crop_draw(bcos_train_crop *crop, int width, int height, const bcos_train_augment *aug, int shard,
+                          long index) {
     bcos_rng rng;
     sample_stream(&rng, aug, shard, index);
     bcos_crop_draws draws = {rng_unit, rng_below, &rng};
@@ -112,7 +111,7 @@ static void carry_span(int *start, int *len, int full, int scaled) {
 }
 
 int bcos_train_decode_crop(uint8_t *out, const uint8_t *data, size_t len, int size, const bcos_train_augment *aug,
-                           const char *shard, long index, bcos_decode_mode mode, const char *name, char *err,
+                           int shard, long index, bcos_decode_mode mode, const char *name, char *err,
                            size_t errlen) {
     bcos_image img;
     bcos_train_crop crop;

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bcos_image_free(&img);
     static uint8_t crop[SIZE * SIZE * 3];
     const bcos_train_augment aug = {.seed = 1};
-    BCOS_CHECK(bcos_train_decode_crop(crop, data, size, SIZE, &aug, "fuzz", (long)size, BCOS_DECODE_FAST, "fuzz", err,
+    BCOS_CHECK(bcos_train_decode_crop(crop, data, size, SIZE, &aug, 0, (long)size, BCOS_DECODE_FAST, "fuzz", err,
                                       sizeof err) == 0 ||
                    (strchr(err, '\n') == NULL && strncmp(err, "fuzz: ", 6) == 0),
                "a training crop of what decodes must work, or be refused in one line naming the input");

@@ -172,7 +172,7 @@ static void run_kind(bcos_input_kind kind, const char *const *urls) {
 }
 
 /* One epoch of training crops (B-cos input and CLIP tensor of one decode) through the loader; each
- * slot must be the sample's own crop (bcos_train_decode_crop of its shard URL and index, golden-
+ * slot must be the sample's own crop (bcos_train_decode_crop of its shard's position and index, golden-
  * tested in test_train_crop) in both outputs. Returns a checksum of the epoch's slots. */
 static double run_train(const char *const *urls, uint64_t epoch, bcos_decode_mode decode) {
     bcos_train_augment aug = {.seed = 7, .epoch = epoch};
@@ -203,7 +203,7 @@ static double run_train(const char *const *urls, uint64_t epoch, bcos_decode_mod
             const char *image = g_specs[o->index].image;
             size_t len;
             uint8_t *data = read_fixture(image, &len);
-            CHECK(bcos_train_decode_crop(crop, data, len, S, &aug, urls[o->shard], o->index, decode, image, err,
+            CHECK(bcos_train_decode_crop(crop, data, len, S, &aug, o->shard, o->index, decode, image, err,
                                          sizeof err) == 0);
             free(data);
             const float *slot = (const float *)((const char *)b->data + i * cfg.sample_bytes);

@@ -3,6 +3,9 @@
  *  - the text term reads the captions from the shards: with w_img 0 a run trains on them alone;
  *    captions that differ only after their first line give the same student bit for bit, other
  *    first lines another, and shards without .txt a loss of exactly 0;
+ *  - training crops (on in these runs) are seeded by the shard's position in the URL list, not its
+ *    URL: the same shards under other file names, and over HTTP from the test server instead of
+ *    file://, train the same student bit for bit; the evaluation crop trains another;
  *  - corrupt samples are skipped, and recorded in the store as skip events by their reason;
  *  - the real binary on the shards over HTTP (the test server), killed at a checkpoint and at random
  *    instants and resumed each time from the loader cursor in its checkpoint, ends with the student,
@@ -79,7 +82,7 @@ static void shards_config(bcos_distill_config *cfg, const char *prefix) {
     bcos_distill_defaults(cfg);
     snprintf(cfg->teacher, sizeof cfg->teacher, "tests/fixtures/clip/tiny_openclip.safetensors");
     snprintf(cfg->teacher_model, sizeof cfg->teacher_model, "bcos-tiny");
-    snprintf(cfg->shards, sizeof cfg->shards, "%s/%s-{0..%d}.tar", g_dir, prefix, N_SHARDS - 1);
+    snprintf(cfg->shards, sizeof cfg->shards, "file://%s/%s-{0..%d}.tar", g_dir, prefix, N_SHARDS - 1);
     snprintf(cfg->out, sizeof cfg->out, "%s/%s.safetensors", g_dir, prefix);
     cfg->steps = 8;
     cfg->warmup_steps = 1;
@@ -89,6 +92,31 @@ static void shards_config(bcos_distill_config *cfg, const char *prefix) {
     cfg->seed = 3;
     cfg->w_img = 0;
     cfg->w_txt = 1;
+}
+
+/* The "first" run over HTTP from the test server with training crops on gives file://'s student
+ * (file_run, file_out) bit for bit; the same run on the evaluation crop gives another. */
+static void test_crops_over_http(const bcos_distill_report *file_run, const char *file_out) {
+    hs_server *server = hs_start(g_dir, 0, 5);
+    bcos_distill_config cfg;
+    bcos_distill_report http, eval;
+    char err[BCOS_ERRLEN];
+    shards_config(&cfg, "first");
+    CHECK(cfg.train_crops);
+    snprintf(cfg.shards, sizeof cfg.shards, "http://127.0.0.1:%d/first-{0..%d}.tar", hs_port(server), N_SHARDS - 1);
+    snprintf(cfg.out, sizeof cfg.out, "%s/first-http.safetensors", g_dir);
+    CHECK_MSG(bcos_distill_run(&cfg, NULL, &http, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(hs_requests(server) > 0, "the run read its shards over HTTP");
+    CHECK_MSG(http.final_loss == file_run->final_loss && helper_same_file(file_out, cfg.out),
+              "with training crops, the shards over HTTP train another student than over file:// (loss %.9g, %.9g)",
+              http.final_loss, file_run->final_loss);
+    hs_stop(server);
+    shards_config(&cfg, "first");
+    cfg.train_crops = 0;
+    snprintf(cfg.out, sizeof cfg.out, "%s/first-eval.safetensors", g_dir);
+    CHECK_MSG(bcos_distill_run(&cfg, NULL, &eval, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(eval.final_loss != file_run->final_loss && !helper_same_file(file_out, cfg.out),
+              "training crops change what the student sees");
 }
 
 static void test_text_term(void) {
@@ -102,8 +130,6 @@ static void test_text_term(void) {
         write_shards(SETS[i].prefix, SETS[i].kind);
         bcos_distill_config cfg;
         shards_config(&cfg, SETS[i].prefix);
-        /* training crops are drawn per shard URL: the same images under other names crop differently */
-        cfg.train_crops = 0;
         snprintf(outs[i], sizeof outs[i], "%s", cfg.out);
         if (i == 0) {
             snprintf(cfg.run, sizeof cfg.run, "text");
@@ -114,8 +140,9 @@ static void test_text_term(void) {
     }
     CHECK_MSG(isfinite(r[0].final_loss) && r[0].final_loss > 0, "the text term trains on the shards' captions (%g)",
               r[0].final_loss);
+    /* "same-*.tar" holds "first-*.tar"'s images under other file names: its crops must be theirs */
     CHECK_MSG(r[1].final_loss == r[0].final_loss && helper_same_file(outs[0], outs[1]),
-              "only the caption's first line counts");
+              "only the caption's first line counts, and the crops do not depend on the shards' names");
     CHECK_MSG(r[2].final_loss != r[0].final_loss && !helper_same_file(outs[0], outs[2]),
               "other captions, another student");
     CHECK_MSG(r[3].final_loss == 0, "without captions nothing is left of the loss (%g)", r[3].final_loss);
@@ -124,14 +151,7 @@ static void test_text_term(void) {
                                  "reason = 'sample skipped: corrupt'") >= 1,
               "the corrupt sample is a skip event");
     free(db);
-    /* the same run with training crops (random resized crop + flip) trains another student */
-    bcos_distill_config cfg;
-    bcos_distill_report crops;
-    shards_config(&cfg, "first");
-    snprintf(cfg.out, sizeof cfg.out, "%s/first-crops.safetensors", g_dir);
-    CHECK_MSG(bcos_distill_run(&cfg, NULL, &crops, err, sizeof err) == 0, "%s", err);
-    CHECK_MSG(crops.final_loss != r[0].final_loss && !helper_same_file(outs[0], cfg.out),
-              "training crops change what the student sees");
+    test_crops_over_http(&r[0], outs[0]);
 }
 
 /* ---- the binary over HTTP, killed and resumed ---- */

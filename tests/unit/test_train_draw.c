@@ -1,10 +1,12 @@
-/* Per-sample training crops: the draws of a sample repeat for the same (seed, epoch, shard, index)
- * and change with each of them; boxes lie inside the image with the area fraction and aspect ratio
+/* Per-sample training crops: the draws of a sample repeat for the same (seed, epoch, shard position,
+ * index) and change with each of them; the loader's sample function crops a sample alike under two
+ * URLs of the same shard position, and otherwise at another position; boxes lie inside the image with the area fraction and aspect ratio
  * asked for (up to rounding) and cover that range; about half are flipped; the configured scale is used; decoding straight
  * to the crop equals decode, draw, crop; and fast decoding stays close to exact decoding on a large
  * JPEG while its box is carried onto the smaller image. The geometry itself is checked against
  * torchvision in tests/golden/test_train_crop.c. */
 #include "bcos/check.h"
+#include "bcos/image_sample.h"
 #include "bcos/image_train.h"
 #include "test.h"
 
@@ -23,23 +25,23 @@ static int same_crop(const bcos_train_crop *a, const bcos_train_crop *b) {
 static void check_repeat_and_vary(void) {
     bcos_train_augment aug = {.seed = 11, .epoch = 3};
     bcos_train_crop a, b;
-    bcos_train_crop_draw(&a, W, H, &aug, "shard-0.tar", 5);
-    bcos_train_crop_draw(&b, W, H, &aug, "shard-0.tar", 5);
+    bcos_train_crop_draw(&a, W, H, &aug, 0, 5);
+    bcos_train_crop_draw(&b, W, H, &aug, 0, 5);
     CHECK(same_crop(&a, &b));
     int differ_index = 0, differ_shard = 0, differ_epoch = 0, differ_seed = 0;
     for (long i = 0; i < 50; i++) {
-        bcos_train_crop_draw(&a, W, H, &aug, "shard-0.tar", i);
-        bcos_train_crop_draw(&b, W, H, &aug, "shard-0.tar", i + 1);
+        bcos_train_crop_draw(&a, W, H, &aug, 0, i);
+        bcos_train_crop_draw(&b, W, H, &aug, 0, i + 1);
         differ_index += !same_crop(&a, &b);
-        bcos_train_crop_draw(&b, W, H, &aug, "shard-1.tar", i);
+        bcos_train_crop_draw(&b, W, H, &aug, 1, i);
         differ_shard += !same_crop(&a, &b);
         bcos_train_augment other = aug;
         other.epoch++;
-        bcos_train_crop_draw(&b, W, H, &other, "shard-0.tar", i);
+        bcos_train_crop_draw(&b, W, H, &other, 0, i);
         differ_epoch += !same_crop(&a, &b);
         other = aug;
         other.seed++;
-        bcos_train_crop_draw(&b, W, H, &other, "shard-0.tar", i);
+        bcos_train_crop_draw(&b, W, H, &other, 0, i);
         differ_seed += !same_crop(&a, &b);
     }
     CHECK_MSG(differ_index == 50 && differ_shard == 50 && differ_epoch == 50 && differ_seed == 50,
@@ -54,7 +56,7 @@ static void check_distribution(double lo, double hi) {
     double smallest = 1, largest = 0;
     for (long i = 0; i < SAMPLES; i++) {
         bcos_train_crop c;
-        bcos_train_crop_draw(&c, W, H, &aug, "s.tar", i);
+        bcos_train_crop_draw(&c, W, H, &aug, 0, i);
         const bcos_box *b = &c.box;
         flips += c.flip;
         outside += b->w < 1 || b->h < 1 || b->x < 0 || b->y < 0 || b->x + b->w > W || b->y + b->h > H;
@@ -91,16 +93,16 @@ static void check_decode_crop(void) {
     long count = 0;
     int max_abs = 0;
     for (long i = 0; i < 8; i++) {
-        CHECK(bcos_train_decode_crop(direct, data, len, 64, &aug, "s.tar", i, BCOS_DECODE_EXACT, "j", err,
+        CHECK(bcos_train_decode_crop(direct, data, len, 64, &aug, 0, i, BCOS_DECODE_EXACT, "j", err,
                                      sizeof err) == 0);
         bcos_image img;
         CHECK(bcos_image_decode(&img, data, len, "j", err, sizeof err) == 0);
         bcos_train_crop c;
-        bcos_train_crop_draw(&c, img.width, img.height, &aug, "s.tar", i);
+        bcos_train_crop_draw(&c, img.width, img.height, &aug, 0, i);
         bcos_train_crop_apply(pieces, &img, &c, 64);
         bcos_image_free(&img);
         CHECK_MSG(memcmp(direct, pieces, n) == 0, "sample %ld: decode-and-crop differs from its pieces", i);
-        CHECK(bcos_train_decode_crop(fast, data, len, 64, &aug, "s.tar", i, BCOS_DECODE_FAST, "j", err,
+        CHECK(bcos_train_decode_crop(fast, data, len, 64, &aug, 0, i, BCOS_DECODE_FAST, "j", err,
                                      sizeof err) == 0);
         for (size_t k = 0; k < n; k++) {
             int d = abs((int)fast[k] - (int)direct[k]);
@@ -121,8 +123,37 @@ static void check_decode_crop(void) {
     free(data);
 }
 
+/* One JPEG as sample 7 of a shard at three (URL, position) pairs: the first two are the same shard
+ * position under other schemes and hosts, the third another position under the first URL. */
+static void check_position_not_url(void) {
+    static const char *const URLS[3] = {"http://data.example.org/train/shard-000004.tar",
+                                        "file:///mnt/copy/shard-000004.tar",
+                                        "http://data.example.org/train/shard-000004.tar"};
+    static const int POSITIONS[3] = {4, 4, 5};
+    size_t len;
+    uint8_t *data = read_jpeg(&len);
+    bcos_train_augment aug = {.seed = 9, .epoch = 2};
+    bcos_image_sample_config cfg = {.size = 64, .kind = BCOS_INPUT_CROP_U8, .train = &aug};
+    size_t n = bcos_image_sample_bytes(&cfg);
+    uint8_t *out[3];
+    for (int k = 0; k < 3; k++) {
+        out[k] = xmalloc(n);
+        bcos_sample s = {.key = "s7", .shard = (char *)URLS[k], .shard_index = POSITIONS[k], .index = 7, .n_members = 1};
+        s.members[0] = (bcos_sample_member){"jpg", data, len};
+        char msg[256] = "";
+        int label;
+        CHECK_MSG(bcos_image_sample(&cfg, &s, out[k], &label, msg, sizeof msg) == BCOS_SAMPLE_OK, "%s: %s", URLS[k],
+                  msg);
+    }
+    CHECK_MSG(memcmp(out[0], out[1], n) == 0, "the same shard position over http:// and file:// crops differently");
+    CHECK_MSG(memcmp(out[0], out[2], n) != 0, "another shard position under the same URL gives the same crop");
+    for (int k = 0; k < 3; k++) free(out[k]);
+    free(data);
+}
+
 int main(void) {
     check_repeat_and_vary();
+    check_position_not_url();
     check_distribution(0.08, 1.0);
     check_distribution(0.9, 1.0);
     check_decode_crop();
