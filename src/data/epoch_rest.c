@@ -1,8 +1,10 @@
-/* The rest of an epoch as a value: which samples a shard piece reads, the whole epoch as a rest
- * (its permutation, every shard whole), the known samples left in a rest, and freeing. */
+/* The rest of an epoch as a value: which samples a shard piece reads, the (seed, epoch) shard
+ * permutation and the whole epoch as a rest (every shard whole, in that order), the known samples
+ * left in a rest, and freeing. */
 #include "bcos/shard_plan.h"
 
 #include "bcos/check.h"
+#include "bcos/rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,18 @@ bool bcos_shard_piece_has(const bcos_shard_piece *piece, long index) {
 long bcos_shard_piece_samples(const bcos_shard_piece *piece, long shard_samples) {
     long after = piece->from < shard_samples ? shard_samples - piece->from : 0;
     return after + piece->n_extra;
+}
+
+void bcos_shard_permutation(int *perm, int n, uint64_t seed, uint64_t epoch) {
+    bcos_rng rng;
+    bcos_rng_seed_stream(&rng, seed, epoch);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)bcos_rng_below(&rng, (uint64_t)i + 1);
+        int t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
 }
 
 void bcos_epoch_rest_whole(bcos_epoch_rest *rest, int n_shards, uint64_t seed, uint64_t epoch) {

@@ -1,4 +1,4 @@
-/* Epoch planning: the (seed, epoch) shard permutation, greedy dealing of shard pieces (whole shards,
+/* Epoch planning: greedy dealing of shard pieces (whole shards,
  * or what is left of them in the rest of an epoch) to ranks and then to workers by known sample
  * counts, and the epoch length every rank agrees on. A rank's batch b
  * comes from worker b mod W, so worker w can supply n batches' worth of turns only while
@@ -7,24 +7,11 @@
 #include "bcos/shard_plan.h"
 
 #include "bcos/check.h"
-#include "bcos/rng.h"
 #include "data_error.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-void bcos_shard_permutation(int *perm, int n, uint64_t seed, uint64_t epoch) {
-    bcos_rng rng;
-    bcos_rng_seed_stream(&rng, seed, epoch);
-    for (int i = 0; i < n; i++) perm[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)bcos_rng_below(&rng, (uint64_t)i + 1);
-        int t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
-}
 
 /* Gives each of the n pieces (in order) to the bin holding the fewest known samples so far, the
  * lowest bin on ties; bin_of[i] receives piece i's bin. */
