@@ -42,8 +42,9 @@ int bcos_image_load(bcos_image *img, const char *path, char *err, size_t errlen)
 void bcos_image_free(bcos_image *img);
 
 /* How far decoding may depart from PIL's pixels for speed. EXACT: PIL's pixels at full size. FAST:
- * a JPEG comes out of libjpeg-turbo's DCT already shrunk to what the preprocessing needs
- * (bcos_image_decode_scaled); other formats decode as in EXACT. */
+ * a JPEG comes out of libjpeg-turbo's DCT already shrunk to about what the preprocessing needs
+ * (bcos_image_decode_fast: as small as 3/4 of it, then enlarged by the resize); other formats
+ * decode as in EXACT. */
 typedef enum { BCOS_DECODE_EXACT, BCOS_DECODE_FAST } bcos_decode_mode;
 
 /* "exact" or "fast" to the mode: 0, or -1 with a message naming the text. */
@@ -60,6 +61,11 @@ int bcos_image_jpeg_size(const uint8_t *data, size_t len, int *width, int *heigh
  * Image.draft("RGB", (min_w, min_h)) then convert("RGB"). The bomb limit applies to the full size. */
 int bcos_image_decode_scaled(bcos_image *img, const uint8_t *data, size_t len, int min_w, int min_h,
                              const char *name, char *err, size_t errlen);
+/* The fast mode's decode for a preprocessing that samples need_w x need_h pixels of the image:
+ * bcos_image_decode_scaled for ceil(3 * need_w / 4) x ceil(3 * need_h / 4), so a side may come out
+ * up to a quarter short of the need (the resize enlarges it). */
+int bcos_image_decode_fast(bcos_image *img, const uint8_t *data, size_t len, int need_w, int need_h,
+                           const char *name, char *err, size_t errlen);
 
 /* PIL's bicubic resize (Image.resize(size, BICUBIC), no reducing_gap, as torchvision calls it) of the
  * whole image to out_w x out_h. out receives a new image; free it with bcos_image_free. */
@@ -97,7 +103,8 @@ int bcos_clip_eval_geometry(bcos_clip_geometry *g, int width, int height, int si
 int bcos_clip_eval_crop(uint8_t *crop, const bcos_image *img, int size, char *err, size_t errlen);
 
 /* Decodes an encoded image (name appears in messages) and cuts that crop from it. In FAST mode a
- * JPEG is decoded scaled while both its sides stay >= S, and cropped as that smaller image. Returns
+ * JPEG is decoded scaled while both its sides stay >= 3/4 S (bcos_image_decode_fast), and cropped as
+ * that smaller image, its short side resized to S up or down. Returns
  * 0, or -1 with err set (the image does not decode, or is too elongated). */
 int bcos_clip_eval_decode_crop(uint8_t *crop, const uint8_t *data, size_t len, int size, bcos_decode_mode mode,
                                const char *name, char *err, size_t errlen);

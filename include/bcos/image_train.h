@@ -49,8 +49,9 @@ void bcos_train_crop_draw(bcos_train_crop *crop, int width, int height, const bc
 void bcos_train_crop_apply(uint8_t *out, const bcos_image *img, const bcos_train_crop *crop, int size);
 
 /* Decodes an encoded image once and writes the sample's training crop (S x S x 3). In FAST mode a
- * JPEG is decoded scaled while the box keeps at least S pixels each way, and the box is carried
- * onto the smaller image, rounded outwards. 0, or -1 with err set (the image does not decode). */
+ * JPEG is decoded scaled while the box keeps at least 3/4 S pixels each way (bcos_image_decode_fast),
+ * and the box is carried onto the smaller image, rounded outwards. 0, or -1 with err set (the image
+ * does not decode). */
 int bcos_train_decode_crop(uint8_t *out, const uint8_t *data, size_t len, int size, const bcos_train_augment *aug,
                            int shard, long index, bcos_decode_mode mode, const char *name, char *err,
                            size_t errlen);

@@ -49,8 +49,7 @@ int bcos_clip_eval_crop(uint8_t *crop, const bcos_image *img, int size, char *er
 int bcos_clip_eval_decode_crop(uint8_t *crop, const uint8_t *data, size_t len, int size, bcos_decode_mode mode,
                                const char *name, char *err, size_t errlen) {
     bcos_image img;
-    /* Both sides at least S: the short side, which becomes S, is then never upsampled. */
-    int rc = mode == BCOS_DECODE_FAST ? bcos_image_decode_scaled(&img, data, len, size, size, name, err, errlen)
+    int rc = mode == BCOS_DECODE_FAST ? bcos_image_decode_fast(&img, data, len, size, size, name, err, errlen)
                                       : bcos_image_decode(&img, data, len, name, err, errlen);
     if (rc == 0) rc = bcos_clip_eval_crop(crop, &img, size, err, errlen);
     bcos_image_free(&img);

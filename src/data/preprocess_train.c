@@ -119,8 +119,8 @@ int bcos_train_decode_crop(uint8_t *out, const uint8_t *data, size_t len, int si
     if (mode == BCOS_DECODE_FAST && bcos_image_jpeg_size(data, len, &width, &height) == 0) {
         /* The draws need only the size, so the box is known before the decode that depends on it. */
         bcos_train_crop_draw(&crop, width, height, aug, shard, index);
-        rc = bcos_image_decode_scaled(&img, data, len, need_for_box(size, width, crop.box.w),
-                                      need_for_box(size, height, crop.box.h), name, err, errlen);
+        rc = bcos_image_decode_fast(&img, data, len, need_for_box(size, width, crop.box.w),
+                                    need_for_box(size, height, crop.box.h), name, err, errlen);
         if (rc == 0 && img.width != width) carry_span(&crop.box.x, &crop.box.w, width, img.width);
         if (rc == 0 && img.height != height) carry_span(&crop.box.y, &crop.box.h, height, img.height);
     } else {

@@ -4,7 +4,8 @@
  * each randint's bound and value), so the algorithm (tries, rounding, fallbacks) is compared given
  * the same draws; resized_crop + hflip pixels identical to torchvision's on PIL for drawn and edge
  * boxes, and their model input within 1e-6; JPEG decoding at 1/2, 1/4 and 1/8 identical to PIL's
- * Image.draft, the fast evaluation crop identical to open_clip's transform of the drafted image, and
+ * Image.draft, the fast evaluation crop at S identical to open_clip's transform of the image drafted
+ * for 3/4 S (enlarged by the resize where the draft falls below S), and
  * the evaluation resize of a tall picture that Pillow 13 resizes vertically first. */
 #include "bcos/check.h"
 #include "bcos/image.h"
@@ -166,7 +167,8 @@ static void check_fast_eval(const cJSON *c) {
     char err[512], what[64];
     int rc = bcos_clip_eval_decode_crop(crop, data, len, size, BCOS_DECODE_FAST, name, err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
-    snprintf(what, sizeof what, "fast evaluation crop %d (PIL draft 1/%d)", size, int_of(c, "scale"));
+    snprintf(what, sizeof what, "fast evaluation crop %d (PIL draft 1/%d for %d)", size, int_of(c, "scale"),
+             int_at(cJSON_GetObjectItem(c, "request"), 0));
     pixel_reference ref = pixel_reference_load(FIXTURES, cJSON_GetObjectItem(c, "crop"));
     pixel_reference_check(name, what, crop, plane * 3, &ref);
     pixel_reference t = pixel_reference_load(FIXTURES, cJSON_GetObjectItem(c, "tensor"));

@@ -16,7 +16,8 @@ Writes tests/fixtures/train_crop/index.json and raw uint8/float32 .bin files:
   ToTensor + Normalize with OpenAI CLIP's mean and std.
 - "drafts": PIL's Image.draft("RGB", (w, h)) then convert("RGB") of fixture JPEGs (libjpeg's DCT scaling
   by 1/2, 1/4, 1/8), its size and pixels; and "fast_eval": open_clip's image_transform(S, is_train=False)
-  applied to the drafted image for requests (S, S), the uint8 crop before ToTensor and the tensor.
+  applied to the image drafted for (ceil(3S/4), ceil(3S/4)), as our fast mode decodes for a model input S,
+  the uint8 crop before ToTensor and the tensor; some cases draft below S, so the resize enlarges.
 - "tall_eval": torchvision's Resize(S, BICUBIC) and CenterCrop(S) of a tall picture (tall_90x400.png,
   written here) that Pillow 13 resizes vertically first.
 
@@ -247,14 +248,22 @@ def draft_cases():
     return cases
 
 
+def fast_request(size):
+    """What our fast mode asks the DCT scaling for at model input S: ceil(3 S / 4) each way."""
+    return -(-3 * size // 4)
+
+
 def fast_eval_cases():
-    cases = []
+    cases, enlarged = [], 0
     for name, size in [("landscape_1200x800.jpg", 32), ("landscape_1200x800.jpg", 100), ("sub420_451x300.jpg", 64),
-                       ("progressive_400x267.jpg", 64), ("portrait_320x370.jpg", 40)]:
-        out, scale = drafted(name, (size, size))
+                       ("progressive_400x267.jpg", 64), ("portrait_320x370.jpg", 40), ("landscape_1200x800.jpg", 120),
+                       ("progressive_400x267.jpg", 160)]:
+        request = (fast_request(size), fast_request(size))
+        out, scale = drafted(name, request)
         with Image.open(os.path.join(IMAGES, name)) as im:
-            eighths = ours_eighths(im.size, (size, size))
+            eighths = ours_eighths(im.size, request)
         assert scale > 1 and eighths * scale == 8, (name, size, "our fast mode would scale by", eighths)
+        enlarged += min(out.size) < size
         transform = open_clip.image_transform(size, is_train=False)
         crop = out
         for t in transform.transforms[:2]:  # Resize(S, BICUBIC), CenterCrop(S)
@@ -262,8 +271,9 @@ def fast_eval_cases():
         tensor = transform(out).numpy().astype(np.float32)
         assert np.array_equal(tensor, tensor_of(crop))
         stem = f"{os.path.splitext(name)[0]}.fast{size}"
-        cases.append({"image": name, "size": size, "scale": scale, "crop": save(stem + ".crop.bin", np.asarray(crop)),
-                      "tensor": save(stem + ".tensor.bin", tensor)})
+        cases.append({"image": name, "size": size, "request": list(request), "scale": scale,
+                      "crop": save(stem + ".crop.bin", np.asarray(crop)), "tensor": save(stem + ".tensor.bin", tensor)})
+    assert enlarged >= 2, "the cases must cover drafts that the resize enlarges"
     return cases
 
 
