@@ -104,22 +104,23 @@ EOF
 }
 
 # start_daemons: munged with its own key and socket, slurmctld and slurmd, each in the foreground of
-# a background job so that stop_all knows its pid (the Slurm daemons log to stderr then); returns
-# once the node is idle
+# a background job so that stop_all knows its pid (the Slurm daemons log to stderr then), in a
+# session of its own so that a Ctrl-C reaches the test alone: stop_all cancels the jobs before the
+# daemons stop (a job left without slurmd stays); returns once the node is idle
 start_daemons() {
   for tool in mungekey munged slurmctld slurmd sbatch; do
     command -v "$tool" >/dev/null || give_up "$tool is not installed: run tools/install-deps.sh"
   done
   [ "$(id -u)" -eq 0 ] || give_up "slurmd must run as root to start the jobs' processes"
   mungekey --create --keyfile="$TMP/munge.key" || give_up "mungekey cannot create a key"
-  munged --foreground --socket="$TMP/munge.sock" --key-file="$TMP/munge.key" --pid-file="$TMP/munged.pid" \
+  setsid munged --foreground --socket="$TMP/munge.sock" --key-file="$TMP/munge.key" --pid-file="$TMP/munged.pid" \
     --seed-file="$TMP/munge.seed" --log-file="$TMP/munged.log" 2>/dev/null &
   daemons="$daemons $!"
   within 10 test -S "$TMP/munge.sock" || give_up "munged does not start"
   write_config
-  slurmctld -D -i >"$TMP/slurmctld.log" 2>&1 &
+  setsid slurmctld -D -i >"$TMP/slurmctld.log" 2>&1 &
   daemons="$daemons $!"
-  slurmd -D -N "$NODE" >"$TMP/slurmd.log" 2>&1 &
+  setsid slurmd -D -N "$NODE" >"$TMP/slurmd.log" 2>&1 &
   daemons="$daemons $!"
   within 30 node_idle || give_up "node $NODE is not idle after 30 s: $(sinfo 2>&1)"
 }
