@@ -1,13 +1,16 @@
 #!/bin/sh
 # Installs every Debian package bcosify needs to build and test, by name, and does nothing when
 # they are all present already. dataset-fashion-mnist puts Fashion-MNIST's gzipped IDX files in
-# /usr/share/datasets/fashion-mnist/ (the embedded default's data; `bcos shards write --fashion-mnist`). Runs as root, or through sudo when that exists.
+# /usr/share/datasets/fashion-mnist/ (the embedded default's data; `bcos shards write --fashion-mnist`).
+# slurmctld, slurmd, slurm-client and munge: tests/cli/test_slurm_daemons.sh starts its own one-node
+# cluster with them (the packages' system services are not used). Runs as root, or through sudo when that exists.
 set -eu
 
 PACKAGES="build-essential cmake pkg-config git python3
 libopenblas-dev libcjson-dev libpcre2-dev libutf8proc-dev libturbojpeg0-dev libpng-dev zlib1g-dev
 libwebp-dev libcurl4-openssl-dev libarchive-dev libsqlite3-dev libopenmpi-dev openmpi-bin
 clang libclang-rt-14-dev openssl
+slurmctld slurmd slurm-client munge
 dataset-fashion-mnist"
 
 missing=""

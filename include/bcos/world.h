@@ -14,7 +14,8 @@
 /* Joins the launcher's world when there is one. Stops with a one-line error when Slurm started
  * several tasks with no MPI plugin (they would each run alone). */
 void bcos_world_init(int *argc, char ***argv);
-/* Leaves the world (MPI_Finalize); a world of one has nothing to do. */
+/* Leaves the world once every rank has come here (a barrier, then MPI_Finalize); a world of one
+ * has nothing to do. */
 void bcos_world_finalize(void);
 int bcos_world_rank(void);
 int bcos_world_size(void);

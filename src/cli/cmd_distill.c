@@ -53,6 +53,23 @@ static void install_handlers(void) {
                "cannot install the signal handlers");
 }
 
+/* The run's outcome on stdout (flushed): how far it got, or how to resume it. */
+static void print_summary(const bcos_distill_config *cfg, const bcos_distill_report *report) {
+    if (report->preempted) {
+        printf("run '%s' stopped at step %lld of %lld after a checkpoint: the same command resumes it\n", cfg->run,
+               (long long)report->steps_done, (long long)cfg->steps);
+    } else {
+        printf("run '%s': steps %lld", cfg->run, (long long)report->steps_done);
+        if (report->resumed_step > 0) printf(" (resumed at %lld)", (long long)report->resumed_step);
+        printf(", skipped %lld", (long long)report->skipped_steps);
+        if (report->resumed_step < report->steps_done) printf(", final loss %.6f", report->final_loss);
+        if (cfg->holdout > 0)
+            printf(", held-out cosine %.4f -> %.4f", report->holdout_cos_before, report->holdout_cos_after);
+        putchar('\n');
+    }
+    fflush(stdout);
+}
+
 int cmd_distill(int argc, char **argv) {
     bcos_distill_config cfg;
     bcos_distill_defaults(&cfg);
@@ -79,20 +96,8 @@ int cmd_distill(int argc, char **argv) {
     bcos_world_init(&argc, &argv);
     bcos_distill_report report;
     if (bcos_distill_run(&cfg, NULL, &report, err, sizeof err) != 0) bcos_fail("%s", err);
-    int rank = bcos_world_rank();
+    if (bcos_world_rank() == 0) print_summary(&cfg, &report);
+    /* after rank 0 has printed: mpirun ends the job as soon as one rank exits with 75 */
     bcos_world_finalize();
-    if (rank != 0) return report.preempted ? BCOS_EXIT_PREEMPTED : 0;
-    if (report.preempted) {
-        printf("run '%s' stopped at step %lld of %lld after a checkpoint: the same command resumes it\n", cfg.run,
-               (long long)report.steps_done, (long long)cfg.steps);
-        return BCOS_EXIT_PREEMPTED;
-    }
-    printf("run '%s': steps %lld", cfg.run, (long long)report.steps_done);
-    if (report.resumed_step > 0) printf(" (resumed at %lld)", (long long)report.resumed_step);
-    printf(", skipped %lld", (long long)report.skipped_steps);
-    if (report.resumed_step < report.steps_done) printf(", final loss %.6f", report.final_loss);
-    if (cfg.holdout > 0)
-        printf(", held-out cosine %.4f -> %.4f", report.holdout_cos_before, report.holdout_cos_after);
-    putchar('\n');
-    return 0;
+    return report.preempted ? BCOS_EXIT_PREEMPTED : 0;
 }

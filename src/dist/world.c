@@ -69,6 +69,8 @@ void bcos_world_init(int *argc, char ***argv) {
 
 void bcos_world_finalize(void) {
     if (!g_joined) return;
+    /* every rank is done with what it prints before any leaves */
+    MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
     bcos_set_exit_hook(NULL);
     MPI_CHECK(MPI_Finalize());
     g_joined = 0;

@@ -55,6 +55,24 @@ expect_fail_ranks() {
 }
 expect_fail_ranks "batch_size: 8 images do not split evenly over 3 ranks" $MPIRUN 3 "$BCOS" distill $TINY --db "$TMP/three.db"
 
+# -- signals to mpirun reach every rank: USR1 makes one checkpoint (not one per rank), USR2 one more
+# and a stop with exit status 75, rank 0's summary printed
+$MPIRUN 2 "$BCOS" distill $TINY --steps 200000 --log-every 50 --db "$TMP/sig.db" --run sig >"$TMP/sig.out" 2>"$TMP/sig.err" &
+launcher=$!
+waited=0
+until grep -q "step 100/" "$TMP/sig.err" 2>/dev/null || [ $waited -ge 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -USR1 $launcher
+waited=0
+until [ "$(sql "$TMP/sig.db" "SELECT count(*) FROM checkpoints" 2>/dev/null)" = 1 ] || [ $waited -ge 300 ]; do sleep 0.1; waited=$((waited + 1)); done
+kill -USR2 $launcher
+wait $launcher
+status=$?
+[ $status -eq 75 ] && ok || bad "USR2 to mpirun: exit status $status, not 75: $(tail -3 "$TMP/sig.err")"
+grep -q "^run 'sig' stopped at step [0-9]* of 200000 after a checkpoint" "$TMP/sig.out" && ok || bad "rank 0 prints the stop: $(cat "$TMP/sig.out")"
+[ "$(sql "$TMP/sig.db" "SELECT group_concat(reason, '; ') FROM events WHERE kind = 'preemption'")" = \
+  "'SIGUSR1: checkpointed on request, training goes on; SIGUSR2: checkpointed and stopped'" ] \
+  && ok || bad "one checkpoint per signal: $(sql "$TMP/sig.db" "SELECT step, reason FROM events")"
+
 # -- shards: exact resume on the same world size
 "$BCOS" shards write --out "$TMP/fm" --fashion-mnist --split test --max-samples 400 --captions >/dev/null 2>&1 \
   && ok || bad "Fashion-MNIST shards"

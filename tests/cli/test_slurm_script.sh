@@ -2,7 +2,7 @@
 # slurm/distill.sbatch's preemption path, run by bash without Slurm (no SLURM_JOB_ID, so no requeue):
 # USR1 to the script makes bcos checkpoint and exit 75, the script exits 75, and running the same
 # command again resumes the run and finishes it; once with one task, once with SLURM_NTASKS=2
-# (mpirun and 2 ranks).
+# (mpirun and 2 ranks). test_slurm_daemons.sh submits the script to real Slurm daemons.
 set -u
 BCOS=$1
 TMP=$(mktemp -d)
