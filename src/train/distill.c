@@ -42,8 +42,8 @@ static double mean_cosine(distill_run *r, int first, int count, float b, float b
 }
 
 /* This rank's part of the whole batch's loss, and its dL/ds: every term is normalised by the
- * world's counts, so that the parts and their gradients add up over the ranks. *mean_cos_part: its part of
- * the batch's mean student-teacher cosine. */
+ * world's counts, so that the parts and their gradients add up over the ranks. *mean_cos_part:
+ * its part of the batch's mean student-teacher cosine. */
 static double batch_loss(distill_run *r, double *mean_cos_part) {
     const bcos_distill_config *c = r->cfg;
     double share = (double)r->B / r->B_global, mean_cos;
