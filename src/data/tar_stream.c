@@ -130,6 +130,8 @@ static long *skip_reason(tar_stream *t, struct archive_entry *e, tar_member *m) 
 /* Reads the current entry's payload into m; the size is bounded before anything is allocated. */
 static tar_status read_payload(tar_stream *t, struct archive_entry *e, tar_member *m) {
     la_int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+    /* only a corrupt header gives one: the rest of the shard cannot be trusted */
+    if (size < 0) return fail(t, "a member's header gives a negative size");
     if (size > BCOS_MEMBER_MAX_BYTES) {
         t->counters->members_too_large++;
         m->ext[0] = '\0';

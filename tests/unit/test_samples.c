@@ -3,6 +3,7 @@
  * whose extension is not kept), every skip reason with its counter, local files by path and by
  * file://, and shards that end badly: missing, not a tar, truncated, with a damaged header. The
  * expected samples are written out by hand from WebDataset's grouping rules. */
+#include "bcos/check.h"
 #include "bcos/samples.h"
 
 #include "support/tar_build.h"
@@ -230,6 +231,19 @@ static void test_broken_tars(void) {
     CHECK(c.shards_failed == 1);
     bcos_samples_close(r);
     free(tar);
+
+    /* A header whose size libarchive reads as negative (found by fuzz_tar_samples, now one of its
+     * seeds): the shard fails with that reason instead of an allocation of 2^64 - 1 bytes. */
+    size_t len;
+    char *negative = bcos_read_file("tests/fuzz/seeds/fuzz_tar_samples/negative_size", &len);
+    CHECK(negative != NULL);
+    memset(&c, 0, sizeof c);
+    r = bcos_samples_open_memory(negative, len, "negative.tar", &c);
+    CHECK(expect_samples(r, NULL, 0, "negative.tar") == -1);
+    CHECK_MSG(strstr(bcos_samples_error(r), "negative size") != NULL, "error '%s'", bcos_samples_error(r));
+    CHECK(c.shards_failed == 1);
+    bcos_samples_close(r);
+    free(negative);
 }
 
 int main(void) {
