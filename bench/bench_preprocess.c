@@ -28,7 +28,12 @@
 #include "bench_common.h"
 
 #define S 224
-#define BATCH 25
+
+/* The loader's batch: 25, or BCOS_BENCH_BATCH (as the peer reads it), for many workers on few photos. */
+static long loader_batch(void) {
+    const char *text = getenv("BCOS_BENCH_BATCH");
+    return text && atol(text) > 0 ? atol(text) : 25;
+}
 
 typedef struct {
     uint8_t *data;
@@ -162,7 +167,7 @@ static void time_in_memory(const bench *b, double *times) {
 static long loader_epoch(const bench *b, uint64_t epoch, const bcos_image_sample_config *icfg) {
     bcos_epoch_plan plan;
     char err[BCOS_ERRLEN];
-    if (bcos_epoch_plan_make(&plan, b->set.shard_samples, (int)b->urls.count, 1, epoch, 0, 1, b->threads, BATCH, err,
+    if (bcos_epoch_plan_make(&plan, b->set.shard_samples, (int)b->urls.count, 1, epoch, 0, 1, b->threads, loader_batch(), err,
                              sizeof err) != 0)
         bcos_fail("%s", err);
     bcos_loader_config cfg = {0};

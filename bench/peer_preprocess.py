@@ -32,7 +32,7 @@ from PIL import Image
 from torchvision import transforms as T
 
 SIZE = 224
-BATCH = 25
+BATCH = int(os.environ.get("BCOS_BENCH_BATCH", "25"))  # as bench_preprocess reads it
 MEAN, STD = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD
 
 
