@@ -2,8 +2,9 @@
 # Installs every Debian package bcosify needs to build and test, by name, and does nothing when
 # they are all present already. dataset-fashion-mnist puts Fashion-MNIST's gzipped IDX files in
 # /usr/share/datasets/fashion-mnist/ (the embedded default's data; `bcos shards write --fashion-mnist`).
-# slurmctld, slurmd, slurm-client and munge: tests/cli/test_slurm_daemons.sh starts its own one-node
-# cluster with them (the packages' system services are not used). Runs as root, or through sudo when that exists.
+# Open MPI runs distributed distillation (mpirun); slurmctld, slurmd, slurm-client and munge:
+# tests/cli/test_slurm_daemons.sh starts its own one-node cluster with them (the packages' system
+# services are not used). Runs as root, or through sudo when that exists.
 set -eu
 
 PACKAGES="build-essential cmake pkg-config git python3
