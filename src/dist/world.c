@@ -81,7 +81,7 @@ void bcos_world_finalize(void) {
 int bcos_world_rank(void) { return g_rank; }
 int bcos_world_size(void) { return g_size; }
 
-static void sum_in_place(void *x, size_t n, size_t elem, MPI_Datatype type, MPI_Op op) {
+static void reduce_in_place(void *x, size_t n, size_t elem, MPI_Datatype type, MPI_Op op) {
     if (g_size == 1) return;
     for (size_t done = 0; done < n; done += MPI_CHUNK) {
         size_t count = n - done < MPI_CHUNK ? n - done : MPI_CHUNK;
@@ -89,10 +89,10 @@ static void sum_in_place(void *x, size_t n, size_t elem, MPI_Datatype type, MPI_
     }
 }
 
-void bcos_world_sum_f32(float *x, size_t n) { sum_in_place(x, n, sizeof *x, MPI_FLOAT, MPI_SUM); }
-void bcos_world_sum_f64(double *x, size_t n) { sum_in_place(x, n, sizeof *x, MPI_DOUBLE, MPI_SUM); }
-void bcos_world_sum_i64(int64_t *x, size_t n) { sum_in_place(x, n, sizeof *x, MPI_INT64_T, MPI_SUM); }
-void bcos_world_max_int(int *x, size_t n) { sum_in_place(x, n, sizeof *x, MPI_INT, MPI_MAX); }
+void bcos_world_sum_f32(float *x, size_t n) { reduce_in_place(x, n, sizeof *x, MPI_FLOAT, MPI_SUM); }
+void bcos_world_sum_f64(double *x, size_t n) { reduce_in_place(x, n, sizeof *x, MPI_DOUBLE, MPI_SUM); }
+void bcos_world_sum_i64(int64_t *x, size_t n) { reduce_in_place(x, n, sizeof *x, MPI_INT64_T, MPI_SUM); }
+void bcos_world_max_int(int *x, size_t n) { reduce_in_place(x, n, sizeof *x, MPI_INT, MPI_MAX); }
 
 void bcos_world_bcast(void *x, size_t bytes) {
     if (g_size == 1) return;
