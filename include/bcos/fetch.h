@@ -57,6 +57,8 @@ long bcos_http_read(bcos_http_stream *s, const void **data);
 /* "URL: why the stream gave up"; "" while it has not. */
 const char *bcos_http_error(const bcos_http_stream *s);
 const bcos_fetch_stats *bcos_http_stats(const bcos_http_stream *s);
+/* The HTTP status of the last answer that was an error (404, 503 ...); 0 when none was. */
+long bcos_http_status(const bcos_http_stream *s);
 void bcos_http_close(bcos_http_stream *s);
 
 #endif

@@ -49,6 +49,7 @@ struct bcos_http_stream {
     long long window_bytes;
     double waited_ms; /* time reads spent waiting for the network, backoffs included */
     int failures;     /* in a row without a byte of progress */
+    long http_status; /* of the last answer that failed with one; 0: none */
     bcos_rng rng;
     bcos_fetch_stats stats;
     char error[1024];
@@ -282,6 +283,7 @@ static void transfer_done(bcos_http_stream *s, CURLcode code) {
         snprintf(why, sizeof why, "%s", s->reject);
     else if (code == CURLE_HTTP_RETURNED_ERROR)
         snprintf(why, sizeof why, "HTTP %ld", status);
+    if (code == CURLE_HTTP_RETURNED_ERROR) s->http_status = status;
     else
         snprintf(why, sizeof why, "%s", s->curl_error[0] ? s->curl_error : curl_easy_strerror(code));
     attempt_failed(s, !s->reject[0] && fetch_retryable(code, status), why);
@@ -351,6 +353,8 @@ long bcos_http_read(bcos_http_stream *s, const void **data) {
 const char *bcos_http_error(const bcos_http_stream *s) { return s->error; }
 
 const bcos_fetch_stats *bcos_http_stats(const bcos_http_stream *s) { return &s->stats; }
+
+long bcos_http_status(const bcos_http_stream *s) { return s->http_status; }
 
 void bcos_http_close(bcos_http_stream *s) {
     if (!s) return;
