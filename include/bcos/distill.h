@@ -52,6 +52,8 @@ typedef struct {
     /* how shards are fetched (bcos/fetch.h); they do not change what is trained either */
     int ready_batches;          /* batches each loader worker prepares ahead */
     int connect_timeout_ms, stall_timeout_ms, retries, backoff_ms;
+    int64_t max_wait_ms;        /* a shard's total wait for the network before it is given up (0: none) */
+    int64_t max_lost;           /* samples lost with broken or missing shards that still let the run succeed */
     char ca_file[512];          /* PEM bundle of trusted CAs; empty: the system store */
 } bcos_distill_config;
 

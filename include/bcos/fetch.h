@@ -16,9 +16,15 @@ typedef struct {
      * counts, so a slow consumer never looks like a slow server. */
     long low_speed_bytes;
     long low_speed_ms;
-    int max_retries;     /* failed attempts retried per shard; the next failure gives the shard up */
+    /* Failed attempts in a row retried per shard; the next failure gives the shard up. An attempt
+     * that delivered bytes starts the count afresh. */
+    int max_retries;
     long backoff_ms;     /* delay before the first retry; doubles per retry up to backoff_max_ms */
     long backoff_max_ms; /* each delay is then drawn uniformly from [delay/2, delay] */
+    /* Time a stream's reads may spend waiting for the network in all, backoffs included, before
+     * the shard is given up whatever its progress; 0: no bound. A slow consumer's time does not
+     * count. */
+    long max_wait_ms;
     uint64_t seed;       /* the jitter stream (one per URL, derived from the seed) */
     const char *ca_file; /* PEM bundle of trusted CAs; NULL: the system store */
     /* Environment variable holding a bearer token, sent as "Authorization: Bearer TOKEN" and
@@ -35,8 +41,8 @@ typedef struct {
     long long bytes;  /* body bytes received, dropped ones included */
 } bcos_fetch_stats;
 
-/* Defaults: connect 10 s, 1 KiB/s over 30 s, 5 retries, backoff 1 s doubling up to 30 s, seed 0, the
- * system CAs, token from BCOS_HTTP_TOKEN. */
+/* Defaults: connect 10 s, 1 KiB/s over 30 s, 5 retries, backoff 1 s doubling up to 30 s, 30 minutes
+ * of waiting per stream, seed 0, the system CAs, token from BCOS_HTTP_TOKEN. */
 void bcos_fetch_options_default(bcos_fetch_options *opt);
 void bcos_fetch_stats_add(bcos_fetch_stats *sum, const bcos_fetch_stats *s);
 
@@ -51,6 +57,8 @@ long bcos_http_read(bcos_http_stream *s, const void **data);
 /* "URL: why the stream gave up"; "" while it has not. */
 const char *bcos_http_error(const bcos_http_stream *s);
 const bcos_fetch_stats *bcos_http_stats(const bcos_http_stream *s);
+/* The HTTP status of the last answer that was an error (404, 503 ...); 0 when none was. */
+long bcos_http_status(const bcos_http_stream *s);
 void bcos_http_close(bcos_http_stream *s);
 
 #endif

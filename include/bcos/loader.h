@@ -24,6 +24,7 @@
 #include "bcos/shard_plan.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What the sample function says about a sample: used, or skipped for a reason. */
 typedef enum {
@@ -57,6 +58,8 @@ typedef struct {
     long shuffle;                   /* samples each worker's shuffle buffer holds (0: read order; at most
                                      * BCOS_SHUFFLE_MAX) */
     long shuffle_window;            /* samples read after which a held one goes out next; 0: 8 x shuffle */
+    const long *counts;             /* known samples of each shard (what the plan was made from), to
+                                     * count the samples a lost shard took with it; NULL: unknown */
 } bcos_loader_config;
 
 /* Where a batch's sample came from. */
@@ -94,6 +97,11 @@ void bcos_loader_release(bcos_loader *l, bcos_batch *batch);
 /* The cursor after the batches released so far, to free with bcos_data_cursor_free. */
 void bcos_loader_cursor(bcos_loader *l, bcos_data_cursor *cursor);
 void bcos_loader_counters_get(bcos_loader *l, bcos_loader_counters *out);
+/* The shards lost so far: each time a worker's shard ended (failed, or a clean end short of its
+ * known count) in its first pass with samples of its piece unread, adds those samples to
+ * samples[shard] (indexed like urls), or 1 to unknown[shard] when the config gave no counts and the
+ * shard failed. Samples held or read again in a later pass are not counted again. */
+void bcos_loader_losses(bcos_loader *l, int64_t *samples, int64_t *unknown);
 const char *bcos_loader_error(bcos_loader *l);
 /* Stops the workers (a worker inside a network wait finishes that wait first) and frees everything. */
 void bcos_loader_stop(bcos_loader *l);

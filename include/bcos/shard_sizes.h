@@ -24,9 +24,13 @@ const char *bcos_size_source_name(bcos_size_source s); /* "sizes.json", "cache",
 char *bcos_cache_dir(void);
 
 /* Fills counts[i] (and sources[i] unless NULL) for each of the n URLs. opt applies to http(s) URLs;
- * cache_dir NULL means bcos_cache_dir(), and without any cache folder counts are not kept. Returns 0,
- * or -1 with a one-line message naming the shard or file at fault. */
+ * cache_dir NULL means bcos_cache_dir(), and without any cache folder counts are not kept. The
+ * transfers' counts (sizes.json and counting, retries included) are added to *fetched unless NULL.
+ * Returns 0, or -1 with a one-line message naming the shard or file at fault; a remote sizes.json
+ * that the server fails to give (after the retries) is such a fault, only a 404 or 410 says that
+ * there is none. */
 int bcos_shard_sizes(long *counts, bcos_size_source *sources, const char *const *urls, int n,
-                     const bcos_fetch_options *opt, const char *cache_dir, char *err, size_t errlen);
+                     const bcos_fetch_options *opt, const char *cache_dir, bcos_fetch_stats *fetched, char *err,
+                     size_t errlen);
 
 #endif

@@ -257,7 +257,7 @@ static int shards_sizes(int argc, char **argv) {
     if (list.count > INT32_MAX) bcos_fail("%ld shards: too many for one list", list.count);
     long *counts = xmalloc((size_t)list.count * sizeof *counts);
     bcos_size_source *sources = xmalloc((size_t)list.count * sizeof *sources);
-    if (bcos_shard_sizes(counts, sources, (const char *const *)list.urls, (int)list.count, NULL, cache, err,
+    if (bcos_shard_sizes(counts, sources, (const char *const *)list.urls, (int)list.count, NULL, cache, NULL, err,
                          sizeof err) != 0)
         bcos_fail("%s", err);
     long total = 0;

@@ -47,7 +47,9 @@ struct bcos_http_stream {
 
     double window_wait_ms; /* time spent waiting for the network in this low-speed window */
     long long window_bytes;
-    int failures;
+    double waited_ms; /* time reads spent waiting for the network, backoffs included */
+    int failures;     /* in a row without a byte of progress */
+    long http_status; /* of the last answer that failed with one; 0: none */
     bcos_rng rng;
     bcos_fetch_stats stats;
     char error[1024];
@@ -61,6 +63,7 @@ void bcos_fetch_options_default(bcos_fetch_options *opt) {
         .max_retries = 5,
         .backoff_ms = 1000,
         .backoff_max_ms = 30000,
+        .max_wait_ms = 1800000,
         .seed = 0,
         .ca_file = NULL,
         .token_env = "BCOS_HTTP_TOKEN",
@@ -245,13 +248,16 @@ static void stop_attempt(bcos_http_stream *s) {
     s->in_flight = false;
 }
 
-/* Ends a failed attempt: schedules a retry after a backoff, or gives the stream up. */
+/* Ends a failed attempt: schedules a retry after a backoff, or gives the stream up. An attempt that
+ * delivered bytes starts the count of failures afresh: a link that drops often but moves on is read
+ * whole, and the stream's total wait (max_wait_ms) bounds it instead. */
 static void attempt_failed(bcos_http_stream *s, bool retryable, const char *why) {
     stop_attempt(s);
+    if (s->offset > s->range_from) s->failures = 0;
     s->failures++;
     if (!retryable || s->failures > s->opt.max_retries) {
-        snprintf(s->error, sizeof s->error, "%s: %s (%s after %d attempt%s, at byte %llu)", s->url, why,
-                 retryable ? "gave up" : "not retried", s->failures, s->failures == 1 ? "" : "s",
+        snprintf(s->error, sizeof s->error, "%s: %s (%s after %ld attempt%s, at byte %llu)", s->url, why,
+                 retryable ? "gave up" : "not retried", s->stats.attempts, s->stats.attempts == 1 ? "" : "s",
                  (unsigned long long)s->offset);
         s->gave_up = true;
         return;
@@ -277,6 +283,7 @@ static void transfer_done(bcos_http_stream *s, CURLcode code) {
         snprintf(why, sizeof why, "%s", s->reject);
     else if (code == CURLE_HTTP_RETURNED_ERROR)
         snprintf(why, sizeof why, "HTTP %ld", status);
+    if (code == CURLE_HTTP_RETURNED_ERROR) s->http_status = status;
     else
         snprintf(why, sizeof why, "%s", s->curl_error[0] ? s->curl_error : curl_easy_strerror(code));
     attempt_failed(s, !s->reject[0] && fetch_retryable(code, status), why);
@@ -313,10 +320,21 @@ static double pump(bcos_http_stream *s, double started_ms) {
     return now;
 }
 
+/* Gives the stream up once its reads have waited max_wait_ms in all. */
+static void check_deadline(bcos_http_stream *s, double entered_ms) {
+    if (s->opt.max_wait_ms <= 0 || s->waited_ms + (now_ms() - entered_ms) < (double)s->opt.max_wait_ms) return;
+    if (s->in_flight) stop_attempt(s);
+    snprintf(s->error, sizeof s->error, "%s: waited %ld ms in all for data (the limit), at byte %llu after %ld attempts",
+             s->url, s->opt.max_wait_ms, (unsigned long long)s->offset, s->stats.attempts);
+    s->gave_up = true;
+}
+
 long bcos_http_read(bcos_http_stream *s, const void **data) {
     s->fill = 0;
-    double started = now_ms();
+    double entered = now_ms(), started = entered;
     while (s->fill == 0 && !s->finished && !s->gave_up) {
+        check_deadline(s, entered);
+        if (s->gave_up) break;
         if (!s->in_flight) {
             start_attempt(s);
             started = now_ms();
@@ -324,6 +342,7 @@ long bcos_http_read(bcos_http_stream *s, const void **data) {
         started = pump(s, started);
     }
     if (s->in_flight) s->window_wait_ms += now_ms() - started;
+    s->waited_ms += now_ms() - entered;
     if (s->fill > 0) {
         *data = s->buf;
         return (long)s->fill;
@@ -334,6 +353,8 @@ long bcos_http_read(bcos_http_stream *s, const void **data) {
 const char *bcos_http_error(const bcos_http_stream *s) { return s->error; }
 
 const bcos_fetch_stats *bcos_http_stats(const bcos_http_stream *s) { return &s->stats; }
+
+long bcos_http_status(const bcos_http_stream *s) { return s->http_status; }
 
 void bcos_http_close(bcos_http_stream *s) {
     if (!s) return;

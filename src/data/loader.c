@@ -150,6 +150,21 @@ void bcos_loader_counters_get(bcos_loader *l, bcos_loader_counters *out) {
     }
 }
 
+void bcos_loader_losses(bcos_loader *l, int64_t *samples, int64_t *unknown) {
+    for (int i = 0; i < l->n_workers; i++) {
+        loader_worker *w = &l->workers[i];
+        pthread_mutex_lock(&w->lock);
+        for (long k = 0; k < w->n_losses; k++) {
+            const shard_loss *loss = &w->losses[k];
+            if (loss->samples >= 0)
+                samples[loss->shard] += loss->samples;
+            else
+                unknown[loss->shard]++;
+        }
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
 const char *bcos_loader_error(bcos_loader *l) { return l->error; }
 
 void bcos_loader_stop(bcos_loader *l) {
@@ -174,6 +189,7 @@ void bcos_loader_stop(bcos_loader *l) {
         free(w->slots);
         free(w->ready);
         free(w->free_slots);
+        free(w->losses);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->changed);
     }

@@ -45,6 +45,12 @@ void shuffle_emit(shuffle_buffer *b, long reads, void *out, int *label, bcos_sam
 /* The generator and held positions into c, whose held array has room for the capacity. */
 void shuffle_save(const shuffle_buffer *b, bcos_worker_cursor *c);
 
+/* A shard a worker lost: its piece's known samples not read (-1: not known). */
+typedef struct {
+    int shard;
+    long samples;
+} shard_loss;
+
 /* A batch buffer and where its worker stood after filling it. */
 typedef struct {
     bcos_batch batch; /* first: a bcos_batch * is its slot's address */
@@ -70,6 +76,8 @@ typedef struct {
     bool failed;
     char error[1024];
     bcos_loader_counters published;
+    shard_loss *losses; /* as they happen */
+    long n_losses;
 
     /* Owned by the worker thread alone. */
     bcos_stream_pos pos;  /* of the next sample to read */
@@ -79,6 +87,7 @@ typedef struct {
     long turns_done;
     bcos_sample_reader *reader;
     bool pass_from_start; /* the current pass began at the first sample of the first shard */
+    bool restoring;       /* re-reading held samples: what ends then was counted by the run that read it */
     long pass_used;
     int skips_logged;
     bcos_loader_counters counters;

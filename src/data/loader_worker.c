@@ -7,6 +7,7 @@
  * first re-reads its stream from the oldest of them up to its position and takes them back. */
 #include "loader_impl.h"
 
+#include "bcos/check.h"
 #include "bcos/log.h"
 
 #include <stdarg.h>
@@ -31,9 +32,14 @@ BCOS_PRINTF(2, 3) static int worker_fail(loader_worker *w, const char *fmt, ...)
 
 static bool stopping(const loader_worker *w) { return atomic_load(&w->loader->stopping); }
 
+/* Closes the shard being read and publishes the counters with its last transfers: a shard that
+ * failed is counted before the batch it stalled is done. */
 static void close_reader(loader_worker *w) {
     bcos_samples_close(w->reader);
     w->reader = NULL;
+    pthread_mutex_lock(&w->lock);
+    w->published = w->counters;
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* Moves to the next shard, starting a new pass after the last one. Returns 0, or -1 when a whole
@@ -57,6 +63,30 @@ static int next_shard(loader_worker *w) {
  * whose held samples are behind, so the rest of it need not be read. */
 static bool piece_done(const bcos_shard_piece *piece, long index) {
     return piece->from == BCOS_PIECE_END && (piece->n_extra == 0 || piece->extra[piece->n_extra - 1] < index);
+}
+
+/* Known samples of the piece at or after index, or -1 without counts. */
+static long piece_left(const loader_worker *w, const bcos_shard_piece *piece, long index) {
+    const long *counts = w->loader->cfg.counts;
+    if (!counts) return -1;
+    long left = 0;
+    for (long i = index; i < counts[piece->shard]; i++) left += bcos_shard_piece_has(piece, i);
+    return left;
+}
+
+/* The shard of the worker's piece ended (failed when rc < 0) at its position: in the first pass,
+ * samples of the piece it did not reach are lost with it; a later pass reads what the first did. */
+static void note_shard_end(loader_worker *w, const bcos_shard_piece *piece, int rc) {
+    if (w->pos.pass > 0 || w->restoring) return;
+    long left = piece_left(w, piece, w->pos.sample_index);
+    if (left == 0 || (left < 0 && rc == 0)) return;
+    pthread_mutex_lock(&w->lock);
+    w->losses = xrealloc(w->losses, (size_t)(w->n_losses + 1) * sizeof *w->losses);
+    w->losses[w->n_losses++] = (shard_loss){piece->shard, left};
+    pthread_mutex_unlock(&w->lock);
+    if (left > 0)
+        bcos_warn("loader worker %d: %s ended %s with %ld of its known samples unread: lost", w->id,
+                  w->loader->cfg.urls[piece->shard], rc < 0 ? "early" : "short", left);
 }
 
 /* The next sample of its piece at or after the worker's position and where it was read; moves the
@@ -84,6 +114,7 @@ static int next_sample(loader_worker *w, bcos_sample *s, bcos_stream_pos *at) {
             return 0;
         }
         if (rc < 0) bcos_warn("%s", bcos_samples_error(w->reader));
+        note_shard_end(w, piece, rc);
         close_reader(w);
         if (next_shard(w)) return -1;
     }
@@ -185,6 +216,7 @@ static int restore_shuffle(loader_worker *w) {
     if (saved->n_held == 0) return 0;
     bcos_stream_pos end = w->pos;
     w->pos = saved->held[0];
+    w->restoring = true;
     w->pass_from_start = w->pos.shard_pos == 0 && w->pos.sample_index == 0;
     long next = 0, lost = 0;
     while (bcos_stream_pos_compare(w->pos, end) < 0) {
@@ -202,6 +234,7 @@ static int restore_shuffle(loader_worker *w) {
         }
     }
     lost += saved->n_held - next;
+    w->restoring = false;
     if (lost)
         bcos_warn("loader worker %d: %ld samples were not where the cursor says (its shards changed since it was "
                   "taken); the resumed stream differs",

@@ -36,9 +36,11 @@ static void copy_piece(bcos_shard_piece *dst, const bcos_shard_piece *src) {
 }
 
 /* Deals a rank's pieces (in reading order) to its workers and returns the batches the rank can
- * make; fills plan's workers with copies of the pieces when plan is not NULL. */
+ * make, or with `whole_rest` the batches it needs to deliver every known sample (a worker that runs
+ * short then pads its last batches by reading its pieces again); fills plan's workers with copies of
+ * the pieces when plan is not NULL. */
 static long plan_rank(const bcos_shard_piece *pieces, int n, const long *shard_samples, int n_workers,
-                      long batch_size, bcos_epoch_plan *plan) {
+                      long batch_size, bool whole_rest, bcos_epoch_plan *plan) {
     int workers = n < n_workers ? n : n_workers;
     int *worker_of = xmalloc((size_t)n * sizeof *worker_of);
     deal(pieces, n, shard_samples, workers, worker_of);
@@ -51,8 +53,9 @@ static long plan_rank(const bcos_shard_piece *pieces, int n, const long *shard_s
                 samples += bcos_shard_piece_samples(&pieces[i], shard_samples[pieces[i].shard]);
                 count++;
             }
-        long turns = workers * (samples / batch_size) + w;
-        if (length < 0 || turns < length) length = turns;
+        long need = (samples + batch_size - 1) / batch_size;
+        long turns = whole_rest ? (need > 0 ? workers * (need - 1) + w + 1 : 0) : workers * (samples / batch_size) + w;
+        if (length < 0 || (whole_rest ? turns > length : turns < length)) length = turns;
         if (!plan) continue;
         bcos_worker_plan *wp = &plan->workers[w];
         wp->shards = xmalloc((size_t)(count ? count : 1) * sizeof *wp->shards);
@@ -100,21 +103,24 @@ static int check_rest(const bcos_epoch_rest *rest, int n_shards, char *err, size
 }
 
 /* Deals the rest to n_ranks ranks and plans each; fills plan for its rank. Returns the epoch's
- * length, and in *short_rank a rank with that length. */
+ * length (the least rank's; with whole_rest the greatest, so that no sample is left), and in
+ * *short_rank the least rank. */
 static long plan_ranks(const bcos_epoch_rest *rest, const long *shard_samples, int n_ranks, int n_workers,
-                       long batch_size, bcos_epoch_plan *plan, int *short_rank) {
+                       long batch_size, bool whole_rest, bcos_epoch_plan *plan, int *short_rank) {
     int n = rest->n;
     int *rank_of = xmalloc((size_t)(n ? n : 1) * sizeof *rank_of);
     bcos_shard_piece *mine = xmalloc((size_t)(n ? n : 1) * sizeof *mine);
     deal(rest->pieces, n, shard_samples, n_ranks, rank_of);
-    long length = -1;
+    long length = -1, shortest = 0;
     for (int r = 0; r < n_ranks; r++) {
         int count = 0;
         for (int i = 0; i < n; i++)
             if (rank_of[i] == r) mine[count++] = rest->pieces[i];
-        long rank_length = plan_rank(mine, count, shard_samples, n_workers, batch_size, r == plan->rank ? plan : NULL);
-        if (length < 0 || rank_length < length) {
-            length = rank_length;
+        long rank_length =
+            plan_rank(mine, count, shard_samples, n_workers, batch_size, whole_rest, r == plan->rank ? plan : NULL);
+        if (length < 0 || (whole_rest ? rank_length > length : rank_length < length)) length = rank_length;
+        if (r == 0 || rank_length < shortest) {
+            shortest = rank_length;
             *short_rank = r;
         }
     }
@@ -123,14 +129,23 @@ static long plan_ranks(const bcos_epoch_rest *rest, const long *shard_samples, i
     return length;
 }
 
-int bcos_epoch_plan_make_rest(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const long *shard_samples,
-                              int n_shards, uint64_t seed, int rank, int n_ranks, int n_workers, long batch_size,
-                              char *err, size_t errlen) {
+/* A whole epoch needs a shard for every worker and ends with its shortest worker (what the others
+ * have left is dropped, as a DataLoader drops its last partial batch). A rest (whole_rest) needs a
+ * piece for every rank only, a rank using as many workers as it has pieces, and lasts until every
+ * known sample of it is delivered: the ranks and workers that run short pad their last batches with
+ * their own samples read again, so nothing the old run left is dropped. */
+static int plan_make(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const long *shard_samples, int n_shards,
+                     uint64_t seed, int rank, int n_ranks, int n_workers, long batch_size, bool whole_rest, char *err,
+                     size_t errlen) {
     memset(plan, 0, sizeof *plan);
     if (check_arguments(shard_samples, n_shards, rank, n_ranks, n_workers, batch_size, err, errlen) ||
         check_rest(rest, n_shards, err, errlen))
         return -1;
-    if (rest->n < n_ranks * n_workers) {
+    if (whole_rest && rest->n < n_ranks) {
+        data_error(err, errlen, NULL, "%d shards cannot feed %d ranks: every rank needs a shard", rest->n, n_ranks);
+        return 1;
+    }
+    if (!whole_rest && rest->n < n_ranks * n_workers) {
         data_error(err, errlen, NULL,
                    "%d shards cannot feed %d ranks x %d loader workers: every worker needs a shard (use fewer "
                    "workers, or more, smaller shards: bcos shards write --max-samples)",
@@ -143,7 +158,7 @@ int bcos_epoch_plan_make_rest(bcos_epoch_plan *plan, const bcos_epoch_rest *rest
     plan->n_ranks = n_ranks;
     plan->batch_size = batch_size;
     int short_rank = 0;
-    long length = plan_ranks(rest, shard_samples, n_ranks, n_workers, batch_size, plan, &short_rank);
+    long length = plan_ranks(rest, shard_samples, n_ranks, n_workers, batch_size, whole_rest, plan, &short_rank);
     plan->n_batches = length;
     for (int w = 0; w < plan->n_workers; w++)
         plan->workers[w].batches = length > w ? (length - w + plan->n_workers - 1) / plan->n_workers : 0;
@@ -154,13 +169,20 @@ int bcos_epoch_plan_make_rest(bcos_epoch_plan *plan, const bcos_epoch_rest *rest
     return 1;
 }
 
+int bcos_epoch_plan_make_rest(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const long *shard_samples,
+                              int n_shards, uint64_t seed, int rank, int n_ranks, int n_workers, long batch_size,
+                              char *err, size_t errlen) {
+    return plan_make(plan, rest, shard_samples, n_shards, seed, rank, n_ranks, n_workers, batch_size, true, err,
+                     errlen);
+}
+
 int bcos_epoch_plan_make(bcos_epoch_plan *plan, const long *shard_samples, int n_shards, uint64_t seed,
                          uint64_t epoch, int rank, int n_ranks, int n_workers, long batch_size, char *err,
                          size_t errlen) {
     bcos_epoch_rest whole;
     bcos_epoch_rest_whole(&whole, n_shards, seed, epoch);
-    int rc = bcos_epoch_plan_make_rest(plan, &whole, shard_samples, n_shards, seed, rank, n_ranks, n_workers,
-                                       batch_size, err, errlen);
+    int rc = plan_make(plan, &whole, shard_samples, n_shards, seed, rank, n_ranks, n_workers, batch_size, false, err,
+                       errlen);
     bcos_epoch_rest_free(&whole);
     return rc == 0 ? 0 : -1;
 }

@@ -56,8 +56,11 @@ static char *folder_of(const char *url) {
 
 /* ---- sizes.json */
 
-/* The body of an http(s) URL, or NULL (why in err) when it cannot be fetched or is too large. */
-static char *fetch_small(const char *url, const bcos_fetch_options *opt, size_t *len, char *err, size_t errlen) {
+/* The body of an http(s) URL, or NULL (why in err) when it cannot be fetched or is too large;
+ * *missing says whether the server said that it does not exist (404 or 410). The transfer's counts
+ * are added to *fetched. */
+static char *fetch_small(const char *url, const bcos_fetch_options *opt, bcos_fetch_stats *fetched, size_t *len,
+                         bool *missing, char *err, size_t errlen) {
     bcos_http_stream *s = bcos_http_open(url, opt);
     char *body = NULL;
     size_t used = 0;
@@ -68,6 +71,7 @@ static char *fetch_small(const char *url, const bcos_fetch_options *opt, size_t 
         memcpy(body + used, data, (size_t)n);
         used += (size_t)n;
     }
+    *missing = n < 0 && (bcos_http_status(s) == 404 || bcos_http_status(s) == 410);
     if (n != 0) {
         data_error(err, errlen, NULL, "%s", n < 0 ? bcos_http_error(s) : "larger than 64 MiB");
         free(body);
@@ -77,21 +81,28 @@ static char *fetch_small(const char *url, const bcos_fetch_options *opt, size_t 
     } else {
         body[used] = '\0';
     }
+    bcos_fetch_stats_add(fetched, bcos_http_stats(s));
     bcos_http_close(s);
     *len = used;
     return body;
 }
 
 /* The folder's sizes.json as a JSON object: NULL when there is none (*failed stays 0), or NULL with
- * *failed set and err when it exists but is not a mapping of names to counts. */
-static cJSON *read_sizes_json(const char *dir, const bcos_fetch_options *opt, int *failed, char *err,
-                              size_t errlen) {
+ * *failed set and err when it exists but is not a mapping of names to counts, or when the server
+ * fails to answer for it (after the retries): an error is not an absence, and taking it for one
+ * would read every shard once to count it. */
+static cJSON *read_sizes_json(const char *dir, const bcos_fetch_options *opt, bcos_fetch_stats *fetched, int *failed,
+                              char *err, size_t errlen) {
     char *url = bcos_strfmt("%ssizes.json", dir);
     size_t len = 0;
     char *text, why[BCOS_ERRLEN] = "";
     if (is_remote(url)) {
-        text = fetch_small(url, opt, &len, why, sizeof why);
-        if (!text) bcos_info("no sizes.json at %s (%s)", url, why);
+        bool missing;
+        text = fetch_small(url, opt, fetched, &len, &missing, why, sizeof why);
+        if (!text && missing) bcos_info("no sizes.json at %s (%s)", url, why);
+        if (!text && !missing)
+            *failed = data_error(err, errlen, NULL, "cannot read the shards' sample counts: %s (only a 404 or 410 "
+                                 "means that there is no sizes.json; fix the server or retry later)", why);
     } else {
         text = bcos_read_file(bcos_url_path(url), &len);
     }
@@ -231,8 +242,8 @@ static void cache_close(count_cache *c) {
 
 /* ---- counting */
 
-static int count_samples(const char *url, const bcos_fetch_options *opt, long *count, double *bytes, char *err,
-                         size_t errlen) {
+static int count_samples(const char *url, const bcos_fetch_options *opt, bcos_fetch_stats *fetched, long *count,
+                         double *bytes, char *err, size_t errlen) {
     bcos_data_counters counters = {0};
     bcos_sample_reader *r = bcos_samples_open(url, opt, &counters);
     bcos_sample s;
@@ -244,6 +255,7 @@ static int count_samples(const char *url, const bcos_fetch_options *opt, long *c
     }
     if (rc < 0) data_error(err, errlen, NULL, "cannot count the samples of %s", bcos_samples_error(r));
     bcos_samples_close(r);
+    bcos_fetch_stats_add(fetched, &counters.http);
     *count = n;
     *bytes = (double)counters.http.bytes;
     return rc < 0 ? -1 : 0;
@@ -251,10 +263,10 @@ static int count_samples(const char *url, const bcos_fetch_options *opt, long *c
 
 /* Counts of the URLs idx[0..m) that share the folder dir. */
 static int folder_sizes(long *counts, bcos_size_source *sources, const char *const *urls, const int *idx, int m,
-                        const char *dir, const bcos_fetch_options *opt, const char *cache_dir, char *err,
-                        size_t errlen) {
+                        const char *dir, const bcos_fetch_options *opt, bcos_fetch_stats *fetched,
+                        const char *cache_dir, char *err, size_t errlen) {
     int failed = 0;
-    cJSON *sizes = read_sizes_json(dir, opt, &failed, err, errlen);
+    cJSON *sizes = read_sizes_json(dir, opt, fetched, &failed, err, errlen);
     if (failed) return -1;
     count_cache cache;
     cache_open(&cache, cache_dir, dir);
@@ -276,7 +288,7 @@ static int folder_sizes(long *counts, bcos_size_source *sources, const char *con
         if (n == -1 && rc == 0) {
             if (counted++ == 0) bcos_progress_start(&progress, "counting shard samples", 0);
             double bytes;
-            rc = count_samples(urls[i], opt, &n, &bytes, err, errlen);
+            rc = count_samples(urls[i], opt, fetched, &n, &bytes, err, errlen);
             if (rc == 0) cache_store(&cache, name, n, st.local ? st.bytes : bytes, &st);
             from = BCOS_SIZE_COUNTED;
             bcos_progress_step(&progress, 1, NULL);
@@ -303,8 +315,11 @@ static int compare_folders(const void *a, const void *b) {
 }
 
 int bcos_shard_sizes(long *counts, bcos_size_source *sources, const char *const *urls, int n,
-                     const bcos_fetch_options *opt, const char *cache_dir, char *err, size_t errlen) {
+                     const bcos_fetch_options *opt, const char *cache_dir, bcos_fetch_stats *fetched, char *err,
+                     size_t errlen) {
     bcos_fetch_options defaults;
+    bcos_fetch_stats ignored = {0};
+    if (!fetched) fetched = &ignored;
     if (!opt) bcos_fetch_options_default(&defaults), opt = &defaults;
     char *own_cache = cache_dir ? NULL : bcos_cache_dir();
     url_folder *order = xmalloc(((size_t)n + 1) * sizeof *order);
@@ -315,7 +330,7 @@ int bcos_shard_sizes(long *counts, bcos_size_source *sources, const char *const 
     int rc = 0;
     for (int start = 0, end; start < n && rc == 0; start = end) {
         for (end = start + 1; end < n && strcmp(order[end].dir, order[start].dir) == 0;) end++;
-        rc = folder_sizes(counts, sources, urls, idx + start, end - start, order[start].dir, opt,
+        rc = folder_sizes(counts, sources, urls, idx + start, end - start, order[start].dir, opt, fetched,
                           cache_dir ? cache_dir : own_cache, err, errlen);
     }
     for (int i = 0; i < n; i++) free(order[i].dir);

@@ -37,10 +37,22 @@ void tar_stream_open_memory(tar_stream *t, const void *data, size_t size, const 
     t->memory_size = size;
 }
 
+/* Adds what the http stream did since the last call to the counters, as it happens: a reader that
+ * is stopped or abandoned mid-shard has its retries counted all the same. */
+static void count_http(tar_stream *t) {
+    const bcos_fetch_stats *now = bcos_http_stats(t->http);
+    bcos_fetch_stats delta = {now->attempts - t->http_counted.attempts, now->retries - t->http_counted.retries,
+                              now->resumes - t->http_counted.resumes, now->restarts - t->http_counted.restarts,
+                              now->bytes - t->http_counted.bytes};
+    bcos_fetch_stats_add(&t->counters->http, &delta);
+    t->http_counted = *now;
+}
+
 static la_ssize_t read_http(struct archive *a, void *user, const void **buffer) {
-    bcos_http_stream *http = user;
-    long n = bcos_http_read(http, buffer);
-    if (n < 0) archive_set_error(a, EIO, "%s", bcos_http_error(http));
+    tar_stream *t = user;
+    long n = bcos_http_read(t->http, buffer);
+    count_http(t);
+    if (n < 0) archive_set_error(a, EIO, "%s", bcos_http_error(t->http));
     return n;
 }
 
@@ -56,7 +68,7 @@ static int open_archive(tar_stream *t) {
         rc = archive_read_open_memory(t->a, t->memory, t->memory_size);
     } else if (kind == BCOS_URL_HTTP || kind == BCOS_URL_HTTPS) {
         t->http = bcos_http_open(t->url, &t->opt);
-        rc = archive_read_open(t->a, t->http, NULL, read_http, NULL);
+        rc = archive_read_open(t->a, t, NULL, read_http, NULL);
     } else {
         rc = archive_read_open_filename(t->a, bcos_url_path(t->url), FILE_BLOCK_BYTES);
     }
@@ -195,7 +207,7 @@ tar_status tar_stream_next(tar_stream *t, tar_member *m) {
 void tar_stream_close(tar_stream *t) {
     if (t->a) archive_read_free(t->a);
     if (t->http) {
-        bcos_fetch_stats_add(&t->counters->http, bcos_http_stats(t->http));
+        count_http(t);
         bcos_http_close(t->http);
     }
     free(t->url);

@@ -26,6 +26,7 @@ typedef struct {
 typedef struct {
     struct archive *a;
     bcos_http_stream *http; /* http(s) shards */
+    bcos_fetch_stats http_counted; /* of http's counts, those already added to the counters */
     char *url;              /* URL or label */
     const void *memory;     /* memory shards */
     size_t memory_size;

@@ -276,6 +276,8 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
     int rc = distill_store_begin(&r, err, errlen);
     report->resumed_step = r.step;
     if (rc == 0) rc = train(&r, report, err, errlen);
+    /* a run that lost more samples than it may is failed, whatever it trained */
+    if (rc == 0 && !report->preempted && r.source->check_lost) rc = r.source->check_lost(r.source, &r, err, errlen);
     if (rc == 0 && !report->preempted) rc = finish(&r, report, err, errlen);
     report->steps_done = r.step;
     report->skipped_steps = r.skipped_steps;

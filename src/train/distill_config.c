@@ -77,6 +77,8 @@ static const option OPTIONS[] = {
     {"stall_timeout_ms", OPT_INT, F(stall_timeout_ms), RUN, "shards over http(s): a stalled transfer is retried after this"},
     {"retries", OPT_INT, F(retries), RUN, "shards over http(s): retries per shard"},
     {"backoff_ms", OPT_INT, F(backoff_ms), RUN, "shards over http(s): first retry delay (doubles)"},
+    {"max_wait_ms", OPT_I64, F(max_wait_ms), RUN, "shards over http(s): a shard is given up after this much waiting in all (0: no bound)"},
+    {"max_lost", OPT_I64, F(max_lost), RUN, "samples the run may lose with broken or missing shards and still succeed"},
     {"ca_file", OPT_STR, F(ca_file), RUN, "shards over https: PEM bundle of trusted CAs (default: the system's)"},
 };
 #undef F
@@ -112,6 +114,7 @@ void bcos_distill_defaults(bcos_distill_config *cfg) {
     cfg->stall_timeout_ms = (int)fetch.low_speed_ms;
     cfg->retries = fetch.max_retries;
     cfg->backoff_ms = (int)fetch.backoff_ms;
+    cfg->max_wait_ms = fetch.max_wait_ms;
 }
 
 static const option *find_option(const char *name) {
@@ -242,8 +245,10 @@ int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen
     else if (!(c->crop_scale > 0 && c->crop_scale <= 1)) problem = "'crop_scale' must be in (0, 1]";
     else if (strcmp(c->decode, "exact") != 0 && strcmp(c->decode, "fast") != 0) problem = "'decode' must be exact or fast";
     else if (c->shuffle < 0 || c->shuffle > BCOS_SHUFFLE_MAX) problem = "'shuffle' must be 0 to 1000000";
-    else if (c->connect_timeout_ms < 1 || c->stall_timeout_ms < 1 || c->retries < 0 || c->backoff_ms < 0)
-        problem = "'connect_timeout_ms' and 'stall_timeout_ms' must be positive, 'retries' and 'backoff_ms' not negative";
+    else if (c->connect_timeout_ms < 1 || c->stall_timeout_ms < 1 || c->retries < 0 || c->backoff_ms < 0 ||
+             c->max_wait_ms < 0 || c->max_lost < 0)
+        problem = "'connect_timeout_ms' and 'stall_timeout_ms' must be positive, 'retries', 'backoff_ms', "
+                  "'max_wait_ms' and 'max_lost' not negative";
     if (!problem) return 0;
     snprintf(err, errlen, "%s", problem);
     return -1;

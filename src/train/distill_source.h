@@ -29,6 +29,9 @@ struct distill_source {
     /* Record what the data path skipped or retried since the last call as store events (r->store
      * is open). NULL: a source that skips nothing. */
     void (*record_events)(distill_source *s, struct distill_run *r);
+    /* After the last step, on every rank: 0 while the data path lost no more samples than the run's
+     * max_lost, else -1 with err. NULL: a source that loses none. */
+    int (*check_lost)(distill_source *s, struct distill_run *r, char *err, size_t errlen);
     void (*free)(distill_source *s);
 };
 

@@ -117,7 +117,7 @@ static void embed_captions(images_source *s, const distill_run *r) {
 
 distill_source *distill_source_images_new(distill_run *r) {
     images_source *s = xcalloc(1, sizeof *s);
-    s->base = (distill_source){next_batch, position, NULL, NULL, free_source};
+    s->base = (distill_source){next_batch, position, NULL, NULL, NULL, free_source};
     s->order = xmalloc((size_t)r->train_count * sizeof(int));
     s->order_epoch = -1;
     embed_captions(s, r);

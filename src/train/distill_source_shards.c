@@ -22,9 +22,10 @@
 #include "distill_internal.h"
 #include "distill_shards.h"
 
-/* The loader counters summed over the ranks: the skip reasons, then samples lost, shards failed,
- * retries and restarts. */
-enum { N_COUNTERS = BCOS_SKIP_REASONS + 4 };
+/* The counters summed over the ranks: the skip reasons, the shard transfers retried, the loader's
+ * restarts, the transfers of sizes.json and of counting passes retried; then per shard the known
+ * samples lost with it, and its losses whose count was not known (2 x shards). */
+enum { RETRIES = BCOS_SKIP_REASONS, RESTARTS, SIZES_RETRIES, N_FIXED };
 
 typedef struct {
     distill_source base;
@@ -42,11 +43,18 @@ typedef struct {
     bcos_epoch_rest rest;           /* when has_rest: what is left of epoch rest.epoch, re-partitioned
                                      * after a resume on another number of ranks; planned from */
     int has_rest;
-    int64_t recorded[N_COUNTERS];   /* the world's counters already recorded as events */
+    int64_t *recorded;              /* the world's counters already recorded as events (the loader's
+                                     * start from 0 with each epoch, the SIZES_RETRIES do not) */
+    int64_t *now;                   /* room for the counters */
+    bcos_fetch_stats sizes_fetched; /* sizes.json and counting passes, before the first epoch */
+    int64_t lost;                   /* known samples lost in this process (world), plus the shards
+                                     * lost whose count was not known */
     int32_t *ids;                   /* the batch's captions, packed: B x context_length */
     float *emb;                     /* their embeddings: B x E */
     int *captioned;                 /* their slots */
 } shards_source;
+
+static size_t n_counters(const shards_source *s) { return N_FIXED + 2 * (size_t)s->urls.count; }
 
 /* Plans s->epoch: from its rest when it has one (or the next epoch when the rest cannot feed this
  * world), else whole. Returns 0, or -1 with err. */
@@ -80,7 +88,8 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
     bcos_loader_config lc = {.urls = (const char *const *)s->urls.urls, .plan = &s->plan,
                              .resume = s->has_resume ? &s->resume : NULL, .fetch = s->fetch,
                              .sample_bytes = distill_sample_bytes(&s->sample), .fn = distill_sample,
-                             .ctx = &s->sample, .ready_batches = cfg->ready_batches, .shuffle = (long)cfg->shuffle};
+                             .ctx = &s->sample, .ready_batches = cfg->ready_batches, .shuffle = (long)cfg->shuffle,
+                             .counts = s->counts};
     s->loader = bcos_loader_start(&lc, why, sizeof why);
     if (!s->loader) {
         snprintf(err, errlen, "shards '%s': %s", cfg->shards, why);
@@ -91,7 +100,9 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
               s->plan.n_batches, s->plan.n_workers, s->has_resume ? ", resumed at its cursor" : "");
     if (s->has_resume) bcos_data_cursor_free(&s->resume); /* the loader keeps its own copy */
     s->has_resume = 0;
-    memset(s->recorded, 0, sizeof s->recorded);
+    int64_t sizes_recorded = s->recorded[SIZES_RETRIES];
+    memset(s->recorded, 0, n_counters(s) * sizeof *s->recorded);
+    s->recorded[SIZES_RETRIES] = sizes_recorded;
     return 0;
 }
 
@@ -99,46 +110,80 @@ static void event(distill_run *r, bcos_event_kind kind, const char *reason, int6
     if (now > before) bcos_store_event_add(r->store, r->run_id, r->step, kind, reason, now - before, NULL);
 }
 
-/* The loader's counters as one flat array, for summing over the ranks. */
-static void counters_flat(int64_t out[N_COUNTERS], const bcos_loader_counters *c) {
-    for (int v = 0; v < BCOS_SKIP_REASONS; v++) out[v] = c->skipped[v];
-    out[BCOS_SKIP_REASONS] = c->data.samples_lost;
-    out[BCOS_SKIP_REASONS + 1] = c->data.shards_failed;
-    out[BCOS_SKIP_REASONS + 2] = c->data.http.retries;
-    out[BCOS_SKIP_REASONS + 3] = c->restarts;
+/* Rank 0's event for shard k's new losses: the samples, named with the shard's URL. */
+static void shard_lost_event(const shards_source *s, distill_run *r, long k, int64_t samples, int64_t unknown) {
+    char detail[BCOS_ERRLEN + 128];
+    const char *url = s->urls.urls[k];
+    if (samples > 0) {
+        snprintf(detail, sizeof detail, "%s: %" PRId64 " of its %ld known samples not read (it failed or ended short)",
+                 url, samples, s->counts[k]);
+        bcos_store_event_add(r->store, r->run_id, r->step, BCOS_EVENT_FAULT, "shard lost: samples", samples, detail);
+    }
+    if (unknown > 0) {
+        snprintf(detail, sizeof detail, "%s: failed; how many samples it lost is not known", url);
+        bcos_store_event_add(r->store, r->run_id, r->step, BCOS_EVENT_FAULT, "shard lost: sample count unknown",
+                             unknown, detail);
+    }
 }
 
-/* Every rank's loader counters summed; rank 0 records what grew since the last call as events. */
+/* The counters of this rank, in the order above. */
+static void counters_flat(shards_source *s, int64_t *out) {
+    bcos_loader_counters c;
+    bcos_loader_counters_get(s->loader, &c);
+    memset(out, 0, n_counters(s) * sizeof *out);
+    for (int v = 0; v < BCOS_SKIP_REASONS; v++) out[v] = c.skipped[v];
+    out[RETRIES] = c.data.http.retries;
+    out[RESTARTS] = c.restarts;
+    out[SIZES_RETRIES] = s->sizes_fetched.retries;
+    bcos_loader_losses(s->loader, out + N_FIXED, out + N_FIXED + s->urls.count);
+}
+
+/* Every rank's counters summed; rank 0 records what grew since the last call as events. On every
+ * rank: the run's losses (s->lost) follow. */
 static void record_events(distill_source *base, distill_run *r) {
     shards_source *s = (shards_source *)base;
     if (!s->loader) return; /* between epochs on every rank alike: the ranks make the same batches */
-    bcos_loader_counters mine;
-    bcos_loader_counters_get(s->loader, &mine);
-    int64_t now[N_COUNTERS], *was = s->recorded;
-    counters_flat(now, &mine);
-    bcos_world_sum_i64(now, N_COUNTERS);
+    int64_t *now = s->now, *was = s->recorded;
+    long n = s->urls.count;
+    counters_flat(s, now);
+    bcos_world_sum_i64(now, n_counters(s));
+    for (long k = 0; k < n; k++)
+        s->lost += (now[N_FIXED + k] - was[N_FIXED + k]) + (now[N_FIXED + n + k] - was[N_FIXED + n + k]);
     if (r->store) {
         for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) {
             char reason[64];
             snprintf(reason, sizeof reason, "sample skipped: %s", bcos_sample_verdict_name((bcos_sample_verdict)v));
             event(r, BCOS_EVENT_SKIP, reason, now[v], was[v]);
         }
-        event(r, BCOS_EVENT_SKIP, "samples lost with a broken shard", now[BCOS_SKIP_REASONS], was[BCOS_SKIP_REASONS]);
-        event(r, BCOS_EVENT_FAULT, "shard ended early", now[BCOS_SKIP_REASONS + 1], was[BCOS_SKIP_REASONS + 1]);
-        event(r, BCOS_EVENT_RETRY, "shard transfer retried", now[BCOS_SKIP_REASONS + 2], was[BCOS_SKIP_REASONS + 2]);
-        event(r, BCOS_EVENT_RETRY, "loader worker started over on its shards", now[BCOS_SKIP_REASONS + 3],
-              was[BCOS_SKIP_REASONS + 3]);
+        event(r, BCOS_EVENT_RETRY, "shard transfer retried", now[RETRIES], was[RETRIES]);
+        event(r, BCOS_EVENT_RETRY, "loader worker started over on its shards", now[RESTARTS], was[RESTARTS]);
+        event(r, BCOS_EVENT_RETRY, "sizes.json or shard count transfer retried", now[SIZES_RETRIES],
+              was[SIZES_RETRIES]);
+        for (long k = 0; k < n; k++)
+            shard_lost_event(s, r, k, now[N_FIXED + k] - was[N_FIXED + k], now[N_FIXED + n + k] - was[N_FIXED + n + k]);
     }
-    memcpy(was, now, sizeof now);
+    memcpy(was, now, n_counters(s) * sizeof *now);
+}
+
+/* 0 while the run has lost no more samples than max_lost, else -1 with err saying how many. On
+ * every rank, after the last step: the counts are summed over the world first. */
+static int check_lost(distill_source *base, distill_run *r, char *err, size_t errlen) {
+    shards_source *s = (shards_source *)base;
+    record_events(base, r);
+    if (s->lost <= r->cfg->max_lost) return 0;
+    return bcos_error(err, errlen, "shards", "%" PRId64 " samples were lost with broken or missing shards, more than "
+                      "max_lost %" PRId64 " (the run's fault events name the shards)", s->lost, r->cfg->max_lost);
 }
 
 static void stop_epoch(shards_source *s, distill_run *r) {
+    int64_t lost_before = s->lost;
     record_events(&s->base, r);
-    bcos_loader_counters c;
-    bcos_loader_counters_get(s->loader, &c);
-    long skipped = c.data.samples_lost;
-    for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) skipped += c.skipped[v];
-    if (skipped) bcos_warn("shards: epoch %" PRId64 " skipped %ld samples (see the run's events)", s->epoch, skipped);
+    int64_t skipped = 0, *now = s->recorded; /* the world's counts of this epoch, just recorded */
+    for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) skipped += now[v];
+    if (skipped || s->lost > lost_before)
+        bcos_warn("shards: epoch %" PRId64 " skipped %" PRId64 " samples that did not decode and lost %" PRId64
+                  " with broken or missing shards (see the run's events)",
+                  s->epoch, skipped, s->lost - lost_before);
     bcos_loader_stop(s->loader);
     bcos_epoch_plan_free(&s->plan);
     s->loader = NULL;
@@ -315,6 +360,8 @@ static void free_source(distill_source *base) {
     if (s->has_rest) bcos_epoch_rest_free(&s->rest);
     bcos_tokenizer_free(s->tok);
     bcos_urls_free(&s->urls);
+    free(s->recorded);
+    free(s->now);
     free(s->counts);
     free(s->ids);
     free(s->emb);
@@ -328,6 +375,7 @@ static void fetch_options(bcos_fetch_options *f, const bcos_distill_config *cfg)
     f->low_speed_ms = cfg->stall_timeout_ms;
     f->max_retries = cfg->retries;
     f->backoff_ms = cfg->backoff_ms;
+    f->max_wait_ms = cfg->max_wait_ms;
     f->seed = (uint64_t)cfg->seed;
     f->ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL;
 }
@@ -335,7 +383,7 @@ static void fetch_options(bcos_fetch_options *f, const bcos_distill_config *cfg)
 distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errlen) {
     const bcos_distill_config *cfg = r->cfg;
     shards_source *s = xcalloc(1, sizeof *s);
-    s->base = (distill_source){next_batch, position, restore, record_events, free_source};
+    s->base = (distill_source){next_batch, position, restore, record_events, check_lost, free_source};
     fetch_options(&s->fetch, cfg);
     if (bcos_urls_expand(&s->urls, cfg->shards, err, errlen) != 0) {
         free_source(&s->base);
@@ -347,9 +395,11 @@ distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errl
         return NULL;
     }
     s->counts = xmalloc((size_t)s->urls.count * sizeof(long));
+    s->recorded = xcalloc(n_counters(s), sizeof *s->recorded);
+    s->now = xcalloc(n_counters(s), sizeof *s->now);
     /* sizes.json beside the shards, else the count cache, else read once and cached (bcos/shard_sizes.h) */
     if (bcos_shard_sizes(s->counts, NULL, (const char *const *)s->urls.urls, (int)s->urls.count, &s->fetch, NULL,
-                         err, errlen) != 0) {
+                         &s->sizes_fetched, err, errlen) != 0) {
         free_source(&s->base);
         return NULL;
     }

@@ -62,6 +62,7 @@ typedef struct {
     int status;     /* 0: serve the file */
     bool ignore_range;
     long drop_at, stall_at, truncate_at, corrupt_at, corrupt_len; /* -1: none */
+    long drop_after; /* body bytes of the answer; -1: none */
     bool drop_random;
     int stall_ms;
 } plan;
@@ -139,7 +140,7 @@ static void record_request(hs_server *s, const char *head) {
 
 /* Folds every rule that matches path into a plan, spending one of each rule's answers. */
 static plan make_plan(hs_server *s, const char *path) {
-    plan p = {0, false, -1, -1, -1, -1, 0, false, 0};
+    plan p = {0, false, -1, -1, -1, -1, 0, -1, false, 0};
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->n_rules; i++) {
         rule *r = &s->rules[i];
@@ -157,6 +158,7 @@ static plan make_plan(hs_server *s, const char *path) {
         case HS_IGNORE_RANGE: p.ignore_range = true; break;
         case HS_TRUNCATE: p.truncate_at = f->offset; break;
         case HS_CORRUPT: p.corrupt_at = f->offset; p.corrupt_len = f->length; break;
+        case HS_DROP_AFTER: p.drop_after = f->length; break;
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -188,6 +190,7 @@ static void send_body(hs_server *s, int fd, FILE *file, long from, long to, cons
         drop_at = from + (long)bcos_rng_below(&s->rng, (uint64_t)(to - from));
         pthread_mutex_unlock(&s->lock);
     }
+    if (p->drop_after >= 0) drop_at = from + p->drop_after;
     char buf[CHUNK_BYTES];
     fseek(file, from, SEEK_SET);
     for (long pos = from; pos < to && !atomic_load(&s->stopping);) {

@@ -17,6 +17,8 @@ typedef enum {
     HS_IGNORE_RANGE, /* answer 200 with the whole file even when a Range was asked for */
     HS_TRUNCATE,     /* serve the file as if it ended at `offset` (Content-Length agrees) */
     HS_CORRUPT,      /* flip the bits of `length` bytes from file offset `offset` */
+    HS_DROP_AFTER,   /* close the connection after `length` body bytes of the answer, wherever it
+                      * starts: every attempt makes progress, and none ends */
 } hs_fault_kind;
 
 typedef struct {

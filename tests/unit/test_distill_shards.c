@@ -154,6 +154,70 @@ static void test_text_term(void) {
     test_crops_over_http(&r[0], outs[0]);
 }
 
+/* A run on "first" over HTTP whose shard 2 the server breaks with fault f, max_lost as given, its
+ * store lost.db under run `run`; sizes.json is served (4 samples per shard) after a 503 answer.
+ * Returns bcos_distill_run's status, the error in err. */
+static int run_losing(const hs_fault *f, int64_t max_lost, const char *run, char *err, size_t errlen) {
+    hs_server *server = hs_start(g_dir, 0, 9);
+    hs_add_fault(server, f);
+    hs_add_fault(server, &(hs_fault){.kind = HS_STATUS, .path = "/sizes.json", .times = 1, .status = 503});
+    bcos_distill_config cfg;
+    shards_config(&cfg, "first");
+    snprintf(cfg.shards, sizeof cfg.shards, "http://127.0.0.1:%d/first-{0..%d}.tar", hs_port(server), N_SHARDS - 1);
+    snprintf(cfg.out, sizeof cfg.out, "%s/lost.safetensors", g_dir);
+    snprintf(cfg.run, sizeof cfg.run, "%s", run);
+    snprintf(cfg.db, sizeof cfg.db, "%s/lost.db", g_dir);
+    cfg.steps = 4; /* one epoch: every shard is read once in its first pass */
+    cfg.retries = 1;
+    cfg.backoff_ms = 5;
+    cfg.max_lost = max_lost;
+    bcos_distill_report report;
+    int rc = bcos_distill_run(&cfg, NULL, &report, err, errlen);
+    hs_stop(server);
+    return rc;
+}
+
+/* Lost shards are counted by their known samples and named; more than max_lost fails the run. */
+static void test_lost_shards(void) {
+    char *sizes = helper_path(g_dir, "sizes.json"), *db = helper_path(g_dir, "lost.db");
+    const char *json = "{\"first-0.tar\": 4, \"first-1.tar\": 4, \"first-2.tar\": 4, \"first-3.tar\": 4}";
+    CHECK(tb_write_file(sizes, json, strlen(json)) == 0);
+    char err[BCOS_ERRLEN] = "";
+    /* gone for good: 503 on every answer, all 4 samples lost */
+    hs_fault gone = {.kind = HS_STATUS, .path = "/first-2.tar", .status = 503};
+    int rc = run_losing(&gone, 0, "gone", err, sizeof err);
+    CHECK_MSG(rc != 0 && strstr(err, "4 samples were lost") && strstr(err, "max_lost 0"), "rc %d: %s", rc, err);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM runs WHERE name = 'gone' AND status = 'failed'") == 1);
+    CHECK_MSG(helper_sql_int(db, "SELECT sum(count) FROM events JOIN runs ON runs.id = events.run_id WHERE name = "
+                                 "'gone' AND reason = 'shard lost: samples' AND detail LIKE '%/first-2.tar: 4 of its 4 "
+                                 "known samples%'") == 4,
+              "the lost shard is a fault event with its 4 samples, naming it");
+    CHECK_MSG(helper_sql_int(db, "SELECT sum(count) FROM events JOIN runs ON runs.id = events.run_id WHERE name = "
+                                 "'gone' AND reason = 'sizes.json or shard count transfer retried'") == 1,
+              "sizes.json's retry is an event");
+    CHECK_MSG(helper_sql_int(db, "SELECT sum(count) FROM events JOIN runs ON runs.id = events.run_id WHERE name = "
+                                 "'gone' AND reason = 'shard transfer retried'") >= 1,
+              "the lost shard's retry is an event");
+    /* the same loss within max_lost: the run succeeds, the loss is still recorded */
+    rc = run_losing(&gone, 4, "tolerated", err, sizeof err);
+    CHECK_MSG(rc == 0, "4 samples lost with max_lost 4: %s", err);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM runs WHERE name = 'tolerated' AND status = 'done'") == 1);
+    CHECK(helper_sql_int(db, "SELECT sum(count) FROM events JOIN runs ON runs.id = events.run_id WHERE name = "
+                             "'tolerated' AND reason = 'shard lost: samples'") == 4);
+    /* cut before its third sample: the 2 samples after the cut are lost, not 1 */
+    char *path = helper_path(g_dir, "first-2.tar");
+    size_t size;
+    uint8_t *tar = (uint8_t *)helper_read(path, &size);
+    hs_fault cut = {.kind = HS_TRUNCATE, .path = "/first-2.tar", .offset = tb_header_offset(tar, size, "s10.jpg")};
+    free(tar), free(path);
+    rc = run_losing(&cut, 0, "cut", err, sizeof err);
+    CHECK_MSG(rc != 0 && strstr(err, "2 samples were lost"), "rc %d: %s", rc, err);
+    CHECK(helper_sql_int(db, "SELECT sum(count) FROM events JOIN runs ON runs.id = events.run_id WHERE name = 'cut' AND "
+                             "reason = 'shard lost: samples' AND detail LIKE '%first-2.tar: 2 of its 4%'") == 2);
+    unlink(sizes);
+    free(sizes), free(db);
+}
+
 /* ---- the binary over HTTP, killed and resumed ---- */
 
 typedef struct {
@@ -243,6 +307,7 @@ int main(void) {
     g_dir = helper_temp_dir();
     g_log = helper_path(g_dir, "log");
     test_text_term();
+    test_lost_shards();
     test_http_resume();
     helper_remove_tree(g_dir);
     free(g_log), free(g_dir);

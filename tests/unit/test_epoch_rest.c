@@ -177,15 +177,20 @@ static bool rest_is_complement(const bcos_epoch_rest *rest, const tally *before)
     return ok;
 }
 
-/* What ran after is in the rest, none twice, and nothing delivered before. */
-static bool after_within_rest(const bcos_epoch_rest *rest, const tally *before, const tally *after) {
+static long delivered_total(const tally *t);
+
+/* What ran after on n_ranks is the rest: every sample of it, none out of it or delivered before;
+ * repeats only as the padding of the ranks and workers that ran short (less than a batch per
+ * worker and the imbalance of one piece per rank). */
+static bool after_is_rest(const bcos_epoch_rest *rest, const tally *before, const tally *after, int n_ranks) {
     tally in;
     rest_members(rest, &in);
     bool ok = true;
     for (int k = 0; k < N_SHARDS; k++)
         for (long s = 0; s < MAX_PER; s++)
-            ok = ok && after->n[k][s] <= in.n[k][s] && (after->n[k][s] == 0 || before->n[k][s] == 0);
-    return ok;
+            ok = ok && (after->n[k][s] > 0) == (in.n[k][s] > 0) && (after->n[k][s] == 0 || before->n[k][s] == 0);
+    long repeats = delivered_total(after) - bcos_epoch_rest_samples(rest, g_count);
+    return ok && repeats < n_ranks * (WORKERS * BATCH + MAX_PER);
 }
 
 static long delivered_total(const tally *t) {
@@ -211,8 +216,8 @@ static void test_repartition(void) {
         for (int n_ranks = 1; n_ranks <= 3; n_ranks += 2) {
             memset(&after, 0, sizeof after);
             run_ranks(&rest, n_ranks, 1000, &after, NULL);
-            CHECK_MSG(after_within_rest(&rest, &before, &after),
-                      "after %ld batches, on %d ranks: a sample out of the rest or delivered twice", stops[i], n_ranks);
+            CHECK_MSG(after_is_rest(&rest, &before, &after, n_ranks),
+                      "after %ld batches, on %d ranks: not the rest's samples", stops[i], n_ranks);
             CHECK(delivered_total(&after) % (n_ranks * BATCH) == 0 && delivered_total(&after) > 0);
         }
         bcos_epoch_rest_free(&rest);
@@ -234,11 +239,37 @@ static void test_compose(void) {
     CHECK_MSG(rest_is_complement(&second, &before), "the rest of the rest is not the epoch less both runs' samples");
     CHECK(second.n < first.n || bcos_epoch_rest_samples(&second, g_count) < bcos_epoch_rest_samples(&first, g_count));
     run_ranks(&second, 1, 1000, &after, NULL);
-    CHECK_MSG(after_within_rest(&second, &before, &after), "the last run used a sample out of the rest or twice");
+    CHECK_MSG(after_is_rest(&second, &before, &after, 1), "the last run did not deliver the rest");
     bcos_epoch_rest_free(&first);
     bcos_epoch_rest_free(&second);
     for (int r = 0; r < 2; r++) bcos_data_cursor_free(&two[r]);
     for (int r = 0; r < 3; r++) bcos_data_cursor_free(&three[r]);
+}
+
+/* a ranks -> b -> a, stopped twice mid-way: what the three runs delivered is the whole epoch, every
+ * sample of it (set equality); nothing of a rest is dropped. */
+static void test_chain(int a, int b) {
+    static tally seen;
+    memset(&seen, 0, sizeof seen);
+    bcos_data_cursor first[3], second[3];
+    run_ranks(NULL, a, 4, &seen, first);
+    bcos_epoch_rest rest1, rest2;
+    rest_of(&rest1, NULL, first, a);
+    bcos_epoch_plan plan;
+    plan_of(&plan, &rest1, 0, b);
+    long half = plan.n_batches / 2;
+    bcos_epoch_plan_free(&plan);
+    run_ranks(&rest1, b, half, &seen, second);
+    rest_of(&rest2, &rest1, second, b);
+    run_ranks(&rest2, a, 1000, &seen, NULL);
+    long missing = 0;
+    for (int k = 0; k < N_SHARDS; k++)
+        for (long s = 0; s < g_count[k]; s++) missing += seen.n[k][s] == 0;
+    CHECK_MSG(missing == 0, "%d ranks -> %d -> %d: %ld samples of the epoch never delivered", a, b, a, missing);
+    bcos_epoch_rest_free(&rest1);
+    bcos_epoch_rest_free(&rest2);
+    for (int r = 0; r < a; r++) bcos_data_cursor_free(&first[r]);
+    for (int r = 0; r < b; r++) bcos_data_cursor_free(&second[r]);
 }
 
 /* A cursor taken in a rest's epoch resumes it on the same shape as if never stopped. */
@@ -340,7 +371,7 @@ static void test_plan_refusals(void) {
     CHECK_MSG(strstr(err, "piece 1 (shard 5): extra sample 2 is out of order"), "'%s'", err);
     extras[0] = 1;
     CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 1, 1, BATCH, err, sizeof err) == 0);
-    CHECK(plan.n_batches == (g_count[3] + g_count[5] - 6 + 2) / BATCH);
+    CHECK(plan.n_batches == (g_count[3] + g_count[5] - 6 + 2 + BATCH - 1) / BATCH); /* the last one padded */
     bcos_epoch_plan_free(&plan);
     rest.n = 3;
     CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 1, 1, BATCH, err, sizeof err) == -1);
@@ -350,10 +381,14 @@ static void test_plan_refusals(void) {
     CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 1, 1, BATCH, err, sizeof err) == -1);
     CHECK_MSG(strstr(err, "piece 3 names shard 3, named before"), "'%s'", err);
     rest.n = 3;
-    CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 2, 2, BATCH, err, sizeof err) == 1);
-    CHECK_MSG(strstr(err, "3 shards cannot feed 2 ranks x 2 loader workers"), "'%s'", err);
-    CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 3, 1, 100, err, sizeof err) == 1);
-    CHECK_MSG(strstr(err, "too few samples for one batch of 100"), "'%s'", err);
+    CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 2, 2, BATCH, err, sizeof err) == 0);
+    bcos_epoch_plan_free(&plan); /* a rest's ranks use fewer workers rather than leave pieces */
+    CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 4, 1, BATCH, err, sizeof err) == 1);
+    CHECK_MSG(strstr(err, "3 shards cannot feed 4 ranks"), "'%s'", err);
+    /* fewer samples than a batch: one batch, padded, rather than none */
+    CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 3, 1, 100, err, sizeof err) == 0);
+    CHECK(plan.n_batches == 1);
+    bcos_epoch_plan_free(&plan);
 }
 
 static void test_text(void) {
@@ -401,6 +436,8 @@ int main(void) {
     write_shards();
     test_repartition();
     test_compose();
+    test_chain(2, 1);
+    test_chain(3, 2);
     test_resume_in_rest();
     test_later_pass();
     test_cursor_refusals();

@@ -224,6 +224,49 @@ static void test_permanent_failures(void) {
     setenv("BCOS_TEST_TOKEN", TOKEN, 1);
 }
 
+/* Every answer drops after 20000 bytes: a dozen failed attempts, each of which moved on, with 2 retries
+ * allowed in a row. The count starts afresh with each byte delivered, so the shard is read whole. */
+static void test_progress_resets_retries(void) {
+    hs_fault drops = {.kind = HS_DROP_AFTER, .length = 20000};
+    hs_add_fault(g_server, &drops);
+    bcos_fetch_options opt = fast_options();
+    opt.max_retries = 2;
+    bcos_data_counters c = {0};
+    sl_list got;
+    sl_read(&got, shard_url("shard.tar"), &opt, &c);
+    char why[256] = "";
+    CHECK_MSG(got.status == 0, "a shard whose every attempt advanced was given up: %s", got.error);
+    CHECK_MSG(sl_equal(&got, &g_reference, N_SAMPLES, -1, why, sizeof why), "%s", why);
+    long want = (long)(g_shard_size + 19999) / 20000;
+    CHECK_MSG(c.http.attempts == want && c.http.retries == want - 1, "attempts %ld retries %ld, %ld expected",
+              c.http.attempts, c.http.retries, want);
+    sl_free(&got);
+    hs_clear_faults(g_server);
+}
+
+/* A shard that stalls at byte 150000 on every answer, with retries to spare, is given up once its
+ * reads waited max_wait_ms in all. */
+static void test_total_wait(void) {
+    hs_fault stall = {.kind = HS_STALL, .offset = 150000, .stall_ms = 60000};
+    hs_add_fault(g_server, &stall);
+    bcos_fetch_options opt = fast_options();
+    opt.max_retries = 1000;
+    opt.max_wait_ms = 1500;
+    bcos_data_counters c = {0};
+    sl_list got;
+    double t0 = bcos_now_seconds();
+    bcos_log_set_level(BCOS_LOG_ERROR);
+    sl_read(&got, shard_url("shard.tar"), &opt, &c);
+    bcos_log_set_level(BCOS_LOG_INFO);
+    double seconds = bcos_now_seconds() - t0;
+    CHECK_MSG(got.status == -1 && strstr(got.error, "waited 1500 ms in all"), "status %d error '%s'", got.status,
+              got.error);
+    CHECK_MSG(seconds >= 1.5 && seconds < 2.5, "a stalled shard ended after %.2f s with a 1.5 s bound", seconds);
+    CHECK(c.shards_failed == 1);
+    sl_free(&got);
+    hs_clear_faults(g_server);
+}
+
 /* Offset of the header of member name in the shard. */
 static long member_offset(const char *name) { return tb_header_offset(g_shard, g_shard_size, name); }
 
@@ -292,6 +335,8 @@ int main(void) {
     test_clean_and_transport_faults();
     bcos_log_set_level(BCOS_LOG_INFO);
     test_permanent_failures();
+    test_progress_resets_retries();
+    test_total_wait();
     test_broken_bodies();
     test_slow_consumer();
     hs_stop(g_server);

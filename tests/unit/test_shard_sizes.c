@@ -89,7 +89,7 @@ static int expect_sizes(const url_set *u, const long *want, bcos_size_source fro
     long counts[8];
     bcos_size_source sources[8];
     char err[512] = "";
-    int rc = bcos_shard_sizes(counts, sources, (const char *const *)u->urls, u->n, opt, g_cache, err, sizeof err);
+    int rc = bcos_shard_sizes(counts, sources, (const char *const *)u->urls, u->n, opt, g_cache, NULL, err, sizeof err);
     CHECK_MSG(rc == 0, "%s: %s", what, err);
     for (int i = 0; rc == 0 && i < u->n; i++) {
         CHECK_MSG(counts[i] == want[i], "%s: %s has %ld samples, expected %ld", what, u->urls[i], counts[i], want[i]);
@@ -102,7 +102,7 @@ static int expect_sizes(const url_set *u, const long *want, bcos_size_source fro
 static void expect_failure(const url_set *u, const char *needle, const char *what) {
     long counts[8];
     char err[512] = "";
-    int rc = bcos_shard_sizes(counts, NULL, (const char *const *)u->urls, u->n, NULL, g_cache, err, sizeof err);
+    int rc = bcos_shard_sizes(counts, NULL, (const char *const *)u->urls, u->n, NULL, g_cache, NULL, err, sizeof err);
     CHECK_MSG(rc != 0, "%s: no error", what);
     CHECK_MSG(strstr(err, needle) && !strchr(err, '\n'), "%s: message '%s' lacks '%s'", what, err, needle);
 }
@@ -138,14 +138,14 @@ static void test_local(void) {
     long counts[8];
     bcos_size_source sources[8];
     char err[512];
-    CHECK(bcos_shard_sizes(counts, sources, (const char *const *)u.urls, 4, NULL, g_cache, err, sizeof err) == 0);
+    CHECK(bcos_shard_sizes(counts, sources, (const char *const *)u.urls, 4, NULL, g_cache, NULL, err, sizeof err) == 0);
     CHECK_MSG(counts[2] == 3 && sources[2] == BCOS_SIZE_COUNTED, "changed shard: %ld from %s", counts[2],
               bcos_size_source_name(sources[2]));
     CHECK(sources[0] == BCOS_SIZE_FROM_CACHE && sources[3] == BCOS_SIZE_FROM_CACHE);
 
     /* a sizes.json that lacks a shard: that one is taken from the cache or counted */
     write_text(g_data, "sizes.json", "{\"0.tar\": 7, \"1.tar\": 3, \"3.tar\": 5}");
-    CHECK(bcos_shard_sizes(counts, sources, (const char *const *)u.urls, 4, NULL, g_cache, err, sizeof err) == 0);
+    CHECK(bcos_shard_sizes(counts, sources, (const char *const *)u.urls, 4, NULL, g_cache, NULL, err, sizeof err) == 0);
     CHECK(counts[2] == 3 && sources[2] == BCOS_SIZE_FROM_CACHE && sources[1] == BCOS_SIZE_FROM_SIZES_JSON);
     write_shards(g_data);
     remove_file(g_data, "sizes.json");
@@ -164,7 +164,7 @@ static void test_folders_keep_order(void) {
     long counts[8];
     bcos_size_source sources[8];
     char err[512];
-    CHECK(bcos_shard_sizes(counts, sources, (const char *const *)u.urls, 5, NULL, g_cache, err, sizeof err) == 0);
+    CHECK(bcos_shard_sizes(counts, sources, (const char *const *)u.urls, 5, NULL, g_cache, NULL, err, sizeof err) == 0);
     CHECK(counts[0] == 200 && counts[1] == 11 && counts[2] == 100 && counts[3] == 7 && counts[4] == 5);
     CHECK(sources[0] == BCOS_SIZE_FROM_SIZES_JSON && sources[1] != BCOS_SIZE_FROM_SIZES_JSON);
     urls_free(&u);
@@ -223,9 +223,34 @@ static void test_http(void) {
     hs_add_fault(server, &(hs_fault){.kind = HS_STATUS, .path = "/data/4.tar", .status = 404});
     long counts[8];
     char err[512] = "";
-    CHECK(bcos_shard_sizes(counts, NULL, (const char *const *)bad.urls, 5, &opt, g_cache, err, sizeof err) != 0);
+    CHECK(bcos_shard_sizes(counts, NULL, (const char *const *)bad.urls, 5, &opt, g_cache, NULL, err, sizeof err) != 0);
     CHECK_MSG(strstr(err, "/data/4.tar") && strstr(err, "404"), "%s", err);
     urls_free(&bad);
+    hs_clear_faults(server);
+
+    /* a sizes.json that answers 503 twice is retried, and the retries are reported */
+    write_text(g_data, "sizes.json", "{\"0.tar\": 7, \"1.tar\": 3, \"2.tar\": 11, \"3.tar\": 5}");
+    hs_add_fault(server, &(hs_fault){.kind = HS_STATUS, .path = "/data/sizes.json", .times = 2, .status = 503});
+    bcos_fetch_stats fetched = {0};
+    before = hs_requests(server);
+    CHECK(bcos_shard_sizes(counts, NULL, (const char *const *)u.urls, 4, &opt, g_cache, &fetched, err, sizeof err) == 0);
+    CHECK_MSG(fetched.retries == 2 && fetched.attempts == 3 && hs_requests(server) - before == 3,
+              "retries %ld attempts %ld requests %ld", fetched.retries, fetched.attempts, hs_requests(server) - before);
+    CHECK(counts[0] == 7 && counts[2] == 11);
+    /* one that keeps answering 503 is an error naming it, not an absent file: no shard is counted */
+    hs_clear_faults(server);
+    hs_add_fault(server, &(hs_fault){.kind = HS_STATUS, .path = "/data/sizes.json", .status = 503});
+    before = hs_requests(server);
+    bcos_log_set_level(BCOS_LOG_ERROR);
+    CHECK(bcos_shard_sizes(counts, NULL, (const char *const *)u.urls, 4, &opt, g_cache, NULL, err, sizeof err) != 0);
+    bcos_log_set_level(BCOS_LOG_INFO);
+    CHECK_MSG(strstr(err, "/data/sizes.json") && strstr(err, "HTTP 503") && strstr(err, "3 attempts") &&
+                  !strchr(err, '\n'),
+              "%s", err);
+    CHECK_MSG(hs_requests(server) - before == 3, "%ld requests: sizes.json 3 times, no shard",
+              hs_requests(server) - before);
+    hs_clear_faults(server);
+    remove_file(g_data, "sizes.json");
     urls_free(&u);
     hs_stop(server);
 }
