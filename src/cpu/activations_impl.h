@@ -1,6 +1,7 @@
-/* Elementwise activations (kernel template, see kernels_impl.h): QuickGELU x*sigmoid(1.702x), used by
+/* Elementwise activations (written with REAL, see kernels_impl.h): QuickGELU x*sigmoid(1.702x), used by
  * OpenAI's CLIP weights, and the exact (erf) GELU, used by LAION's. Both are x times a gate; explanation
- * mode (DESIGN.md section 4) holds the gate constant, so its backward is dout times the gate. */
+ * mode (docs/METHOD.md, "Explanation mode and completeness") holds the gate constant, so its backward
+ * is dout times the gate. */
 
 #define QUICKGELU_SLOPE ((REAL)1.702)
 #define SQRT_HALF ((REAL)0.70710678118654752440)
@@ -19,11 +20,11 @@ static void gate_explain_backward(REAL *dinp, const REAL *inp, const REAL *dout,
     for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * gate(inp[i]);
 }
 
-void KERNEL(quickgelu_forward)(REAL *out, const REAL *inp, size_t n) {
+static void quickgelu_forward(REAL *out, const REAL *inp, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = inp[i] * quickgelu_gate(inp[i]);
 }
 
-void KERNEL(quickgelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
+static void quickgelu_backward(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
     if (!dinp) return;
     for (size_t i = 0; i < n; i++) {
         REAL s = quickgelu_gate(inp[i]);
@@ -31,16 +32,16 @@ void KERNEL(quickgelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, s
     }
 }
 
-void KERNEL(quickgelu_explain_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
+static void quickgelu_explain_backward(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
     gate_explain_backward(dinp, inp, dout, n, quickgelu_gate);
 }
 
-void KERNEL(gelu_forward)(REAL *out, const REAL *inp, size_t n) {
+static void gelu_forward(REAL *out, const REAL *inp, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = inp[i] * gelu_gate(inp[i]);
 }
 
 /* d/dx x*Phi(x) = Phi(x) + x*phi(x), Phi and phi the standard normal cdf and density. */
-void KERNEL(gelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
+static void gelu_backward(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
     if (!dinp) return;
     for (size_t i = 0; i < n; i++) {
         REAL x = inp[i];
@@ -50,7 +51,7 @@ void KERNEL(gelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t
     }
 }
 
-void KERNEL(gelu_explain_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
+static void gelu_explain_backward(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
     gate_explain_backward(dinp, inp, dout, n, gelu_gate);
 }
 

@@ -1,8 +1,9 @@
-/* Multi-head softmax attention (kernel template, see kernels_impl.h), as torch.nn.MultiheadAttention
+/* Multi-head softmax attention (written with REAL, see kernels_impl.h), as torch.nn.MultiheadAttention
  * computes it for open_clip: scores q.k / sqrt(head_dim), keys after the query masked when causal,
  * softmax over keys, weighted sum of values. Each (batch, head) is a handful of GEMMs on strided views
  * of qkv[B,T,3C]: head h of q, k, v starts at columns h*hd, C + h*hd, 2C + h*hd, row stride 3C.
- * Explanation mode (DESIGN.md section 4) holds the attention matrix constant: only v carries gradient. */
+ * Explanation mode (docs/METHOD.md, "Explanation mode and completeness") holds the attention matrix
+ * constant: only v carries gradient. */
 
 /* Softmax in place over the first n_keys entries of a score row; the masked rest becomes 0. */
 static void softmax_row(REAL *row, int n_keys, int T) {
@@ -53,7 +54,7 @@ static void attention_head_backward(REAL *dq, REAL *dk, REAL *dv, REAL *dscores,
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dscores, T, q, ld_qkv, 1, dk, ld_qkv);
 }
 
-void KERNEL(attention_forward)(REAL *out, REAL *att, const REAL *qkv, int B, int T, int C, int NH, int causal) {
+static void attention_forward(REAL *out, REAL *att, const REAL *qkv, int B, int T, int C, int NH, int causal) {
     BCOS_CHECK(NH > 0 && C % NH == 0, "the width must be a multiple of the number of heads");
     int hd = C / NH;
     REAL scale = 1 / sqrt((REAL)hd);
@@ -66,8 +67,8 @@ void KERNEL(attention_forward)(REAL *out, REAL *att, const REAL *qkv, int B, int
     }
 }
 
-void KERNEL(attention_backward)(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int B, int T,
-                                int C, int NH) {
+static void attention_backward(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int B, int T,
+                               int C, int NH) {
     if (!dqkv) return;
     BCOS_CHECK(NH > 0 && C % NH == 0, "the width must be a multiple of the number of heads");
     int hd = C / NH;
@@ -87,7 +88,7 @@ void KERNEL(attention_backward)(REAL *dqkv, const REAL *dout, const REAL *qkv, c
 
 /* Explanation mode: with att constant, out = att @ v per head, so dv += att^T @ dout; q and k get no
  * gradient (their columns of dqkv are left as they are). */
-void KERNEL(attention_explain_backward)(REAL *dqkv, const REAL *dout, const REAL *att, int B, int T, int C, int NH) {
+static void attention_explain_backward(REAL *dqkv, const REAL *dout, const REAL *att, int B, int T, int C, int NH) {
     if (!dqkv) return;
     BCOS_CHECK(NH > 0 && C % NH == 0, "the width must be a multiple of the number of heads");
     int hd = C / NH;

@@ -1,5 +1,5 @@
-/* The B-cos unit (kernel template, see kernels_impl.h), DESIGN.md section 4, in its B-cosified form (no
- * bias, no weight normalisation): for an input row x with norm n and weight rows w_j,
+/* The B-cos unit (written with REAL, see kernels_impl.h; docs/METHOD.md, "The B-cos unit"), in its
+ * B-cosified form (no bias, no weight normalisation): for an input row x with norm n and weight rows w_j,
  *     z_j = w_j . x,   out_j = s_j * z_j,   s_j = (|z_j|/n + 1e-6)^(B-1)   (B >= 1).
  * The linear unit (a token's features) and the patch unit (a patch window, bcos_patch_impl.h) differ only
  * in where the norm's epsilon sits, a bcos_norm_mode; everything else is this code. The forward saves z
@@ -40,7 +40,7 @@ static REAL bcos_factor(REAL z, REAL n, REAL b) { return bcos_power(fabs(z) / n 
 static void bcos_unit_forward(REAL *out, REAL *z, REAL *norm, const REAL *x, const REAL *weight, int N, int K, int OC,
                               REAL b, bcos_norm_mode mode) {
     bcos_check_exponent(b);
-    KERNEL(matmul_forward)(z, x, weight, NULL, N, K, OC);
+    matmul_forward(z, x, weight, NULL, N, K, OC);
     bcos_norms(norm, x, N, K, mode);
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
@@ -71,24 +71,24 @@ static void bcos_unit_backward(REAL *dx, REAL *dweight, const REAL *dout, const 
         if (dx && root > 0)
             for (int i = 0; i < K; i++) dx[(size_t)n * K + i] += dnorm * x[(size_t)n * K + i] / root;
     }
-    KERNEL(matmul_backward)(dx, dweight, NULL, dz, x, weight, N, K, OC);
+    matmul_backward(dx, dweight, NULL, dz, x, weight, N, K, OC);
     free(dz);
 }
 
-void KERNEL(bcos_linear_forward)(REAL *out, REAL *z, REAL *norm, const REAL *inp, const REAL *weight, int N, int IC,
-                                 int OC, REAL b) {
+static void bcos_linear_forward(REAL *out, REAL *z, REAL *norm, const REAL *inp, const REAL *weight, int N, int IC,
+                                int OC, REAL b) {
     bcos_unit_forward(out, z, norm, inp, weight, N, IC, OC, b, BCOS_NORM_TOKEN);
 }
 
-void KERNEL(bcos_linear_backward)(REAL *dinp, REAL *dweight, const REAL *dout, const REAL *inp, const REAL *weight,
-                                  const REAL *z, const REAL *norm, int N, int IC, int OC, REAL b) {
+static void bcos_linear_backward(REAL *dinp, REAL *dweight, const REAL *dout, const REAL *inp, const REAL *weight,
+                                 const REAL *z, const REAL *norm, int N, int IC, int OC, REAL b) {
     bcos_unit_backward(dinp, dweight, dout, inp, weight, z, norm, N, IC, OC, b, BCOS_NORM_TOKEN);
 }
 
 /* Explanation mode: with s constant, dL/dx = W^T (g s). The norm's form no longer matters, so the patch
  * unit uses this as it is. */
-void KERNEL(bcos_linear_explain_backward)(REAL *dinp, const REAL *dout, const REAL *weight, const REAL *z,
-                                          const REAL *norm, int N, int IC, int OC, REAL b) {
+static void bcos_linear_explain_backward(REAL *dinp, const REAL *dout, const REAL *weight, const REAL *z,
+                                         const REAL *norm, int N, int IC, int OC, REAL b) {
     bcos_check_exponent(b);
     if (!dinp) return;
     REAL *dz = xmalloc((size_t)N * OC * sizeof(REAL));
@@ -97,7 +97,7 @@ void KERNEL(bcos_linear_explain_backward)(REAL *dinp, const REAL *dout, const RE
             size_t j = (size_t)n * OC + o;
             dz[j] = dout[j] * bcos_factor(z[j], norm[n], b);
         }
-    KERNEL(matmul_backward)(dinp, NULL, NULL, dz, NULL, weight, N, IC, OC);
+    matmul_backward(dinp, NULL, NULL, dz, NULL, weight, N, IC, OC);
     free(dz);
 }
 

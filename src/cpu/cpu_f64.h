@@ -1,13 +1,15 @@
-/* The double CPU kernels (bcos_cpu_<op>_f64): the same code as the float backend, instantiated in
- * double so that tests can check every backward against finite differences and then the float
- * kernels against these. Signatures are the backend's (kernels_api.h) with double for float. */
+/* The double CPU kernels: the same code as the "cpu" backend, instantiated in double, so that tests can
+ * check every backward against finite differences and then any backend against these. A table of the
+ * ops of include/bcos/backend_ops.h with double for float; internal to src/cpu and the tests. */
 #ifndef BCOS_CPU_F64_H
 #define BCOS_CPU_F64_H
 
-#define REAL double
-#define KERNEL(name) bcos_cpu_##name##_f64
-#include "kernels_api.h"
-#undef REAL
-#undef KERNEL
+#include "bcos/backend_ops.h"
+
+typedef struct {
+    BCOS_BACKEND_OPS(BCOS_BACKEND_OP_FIELD, double)
+} bcos_cpu_f64_ops;
+
+const bcos_cpu_f64_ops *bcos_cpu_f64(void);
 
 #endif

@@ -1,7 +1,7 @@
-/* Token plus positional embedding of the text tower (kernel template, see kernels_impl.h). */
+/* Token plus positional embedding of the text tower (written with REAL, see kernels_impl.h). */
 
-void KERNEL(embedding_forward)(REAL *out, const int *ids, const REAL *table, const REAL *pos, int B, int T,
-                               int C) {
+static void embedding_forward(REAL *out, const int *ids, const REAL *table, const REAL *pos, int B, int T,
+                              int C) {
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             REAL *o = out + ((size_t)b * T + t) * C;
@@ -12,7 +12,7 @@ void KERNEL(embedding_forward)(REAL *out, const int *ids, const REAL *table, con
     }
 }
 
-void KERNEL(embedding_backward)(REAL *dtable, REAL *dpos, const REAL *dout, const int *ids, int B, int T, int C) {
+static void embedding_backward(REAL *dtable, REAL *dpos, const REAL *dout, const int *ids, int B, int T, int C) {
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             const REAL *d = dout + ((size_t)b * T + t) * C;

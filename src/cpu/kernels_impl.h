@@ -1,7 +1,10 @@
-/* The bodies of every CPU kernel, written once for any element type. An instantiation file defines
- * REAL (float or double), KERNEL(name) (the exported name) and GEMM (cblas_sgemm or cblas_dgemm), then
- * includes this header once. <tgmath.h> makes exp, sqrt and erf follow REAL, so the float kernels
- * compute in float and the double ones in double. Each included file is one concern. */
+/* The bodies of every CPU kernel, written once for any element type. An instantiation file (cpu_f32.c,
+ * cpu_f64.c) defines REAL (float or double) and GEMM (cblas_sgemm or cblas_dgemm), includes this header
+ * once, and makes its table of the ops from the list in include/bcos/backend_ops.h. Each op is a static
+ * function of the op's own name (layernorm_forward, ...), so the table's entry `.layernorm_forward =
+ * layernorm_forward` holds each body to the op's signature. <tgmath.h> makes exp, sqrt and erf follow
+ * REAL, so the float kernels compute in float and the double ones in double. Each included file is one
+ * concern. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>

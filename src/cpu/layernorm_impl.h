@@ -1,9 +1,10 @@
-/* LayerNorm over the last dimension (kernel template, see kernels_impl.h), as PyTorch computes it:
+/* LayerNorm over the last dimension (written with REAL, see kernels_impl.h), as PyTorch computes it:
  * biased variance, rstd = 1/sqrt(var + eps), affine weight and optional bias. Explanation mode
- * (DESIGN.md section 4) holds rstd = 1/sigma constant; the mean stays a function of the input. */
+ * (docs/METHOD.md, "Explanation mode and completeness") holds rstd = 1/sigma constant; the mean stays a
+ * function of the input. */
 
-void KERNEL(layernorm_forward)(REAL *out, REAL *mean, REAL *rstd, const REAL *inp, const REAL *weight,
-                               const REAL *bias, int N, int C, REAL eps) {
+static void layernorm_forward(REAL *out, REAL *mean, REAL *rstd, const REAL *inp, const REAL *weight,
+                              const REAL *bias, int N, int C, REAL eps) {
     for (int n = 0; n < N; n++) {
         const REAL *x = inp + (size_t)n * C;
         REAL *y = out + (size_t)n * C;
@@ -21,8 +22,8 @@ void KERNEL(layernorm_forward)(REAL *out, REAL *mean, REAL *rstd, const REAL *in
     }
 }
 
-void KERNEL(layernorm_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout, const REAL *inp,
-                                const REAL *weight, const REAL *mean, const REAL *rstd, int N, int C) {
+static void layernorm_backward(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout, const REAL *inp,
+                               const REAL *weight, const REAL *mean, const REAL *rstd, int N, int C) {
     for (int n = 0; n < N; n++) {
         const REAL *x = inp + (size_t)n * C;
         const REAL *dy = dout + (size_t)n * C;
@@ -47,8 +48,8 @@ void KERNEL(layernorm_backward)(REAL *dinp, REAL *dweight, REAL *dbias, const RE
 
 /* Explanation mode: out = (inp - mean) * rstd * weight with rstd constant is linear in inp, and
  * dinp = rstd * (dnorm - mean(dnorm)), dnorm = dout * weight: the full backward without its rstd term. */
-void KERNEL(layernorm_explain_backward)(REAL *dinp, const REAL *dout, const REAL *weight, const REAL *rstd, int N,
-                                        int C) {
+static void layernorm_explain_backward(REAL *dinp, const REAL *dout, const REAL *weight, const REAL *rstd, int N,
+                                       int C) {
     if (!dinp) return;
     for (int n = 0; n < N; n++) {
         const REAL *dy = dout + (size_t)n * C;

@@ -1,4 +1,4 @@
-/* Patch extraction (kernel template, see kernels_impl.h): the im2col of a stride-P, size-P convolution,
+/* Patch extraction (written with REAL, see kernels_impl.h): the im2col of a stride-P, size-P convolution,
  * so that the patch conv is patchify followed by a matmul with weight[OC, Cin*P*P]. Like the
  * convolution, it drops the last H % P rows and W % P columns (they get no gradient). */
 
@@ -24,10 +24,10 @@ static void patch_walk(REAL *cols, const REAL *img, REAL *dimg, const REAL *dcol
                     }
 }
 
-void KERNEL(patchify_forward)(REAL *out, const REAL *img, int B, int Cin, int H, int W, int P) {
+static void patchify_forward(REAL *out, const REAL *img, int B, int Cin, int H, int W, int P) {
     patch_walk(out, img, NULL, NULL, B, Cin, H, W, P);
 }
 
-void KERNEL(patchify_backward)(REAL *dimg, const REAL *dout, int B, int Cin, int H, int W, int P) {
+static void patchify_backward(REAL *dimg, const REAL *dout, int B, int Cin, int H, int W, int P) {
     if (dimg) patch_walk(NULL, NULL, dimg, dout, B, Cin, H, W, P);
 }

@@ -1,10 +1,10 @@
-/* Residual addition (kernel template, see kernels_impl.h). */
+/* Residual addition (written with REAL, see kernels_impl.h). */
 
-void KERNEL(residual_forward)(REAL *out, const REAL *a, const REAL *b, size_t n) {
+static void residual_forward(REAL *out, const REAL *a, const REAL *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void KERNEL(residual_backward)(REAL *da, REAL *db, const REAL *dout, size_t n) {
+static void residual_backward(REAL *da, REAL *db, const REAL *dout, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (da) da[i] += dout[i];
         if (db) db[i] += dout[i];

@@ -1,8 +1,8 @@
-/* ViT token assembly (kernel template, see kernels_impl.h): the class token in front of the patch
+/* ViT token assembly (written with REAL, see kernels_impl.h): the class token in front of the patch
  * embeddings, plus the positional embedding. */
 
-void KERNEL(vit_embed_forward)(REAL *out, const REAL *patch_emb, const REAL *cls, const REAL *pos, int B, int NP,
-                               int C) {
+static void vit_embed_forward(REAL *out, const REAL *patch_emb, const REAL *cls, const REAL *pos, int B, int NP,
+                              int C) {
     for (int b = 0; b < B; b++) {
         for (int t = 0; t <= NP; t++) {
             REAL *o = out + ((size_t)b * (NP + 1) + t) * C;
@@ -13,7 +13,7 @@ void KERNEL(vit_embed_forward)(REAL *out, const REAL *patch_emb, const REAL *cls
     }
 }
 
-void KERNEL(vit_embed_backward)(REAL *dpatch_emb, REAL *dcls, REAL *dpos, const REAL *dout, int B, int NP, int C) {
+static void vit_embed_backward(REAL *dpatch_emb, REAL *dcls, REAL *dpos, const REAL *dout, int B, int NP, int C) {
     for (int b = 0; b < B; b++) {
         for (int t = 0; t <= NP; t++) {
             const REAL *d = dout + ((size_t)b * (NP + 1) + t) * C;

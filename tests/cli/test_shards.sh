@@ -1,7 +1,8 @@
 #!/bin/sh
 # `bcos shards write` and `bcos shards sizes` on the real binary: an image folder, IDX files, COCO
-# captions and (when Debian's dataset-fashion-mnist is installed) Fashion-MNIST into CLIP_benchmark's
-# layout, checked with tar; counts through `shards sizes`; one-line errors for bad sources and options.
+# captions and Fashion-MNIST (Debian's dataset-fashion-mnist, a declared dependency: the test fails
+# without it) into CLIP_benchmark's layout, checked with tar; counts through `shards sizes`; one-line
+# errors for bad sources and options.
 set -u
 BCOS=$1
 IMG=tests/fixtures/image
@@ -99,13 +100,11 @@ expect_fail "install Debian's dataset-fashion-mnist" "$BCOS" shards write --fash
 expect_fail "nowhere/0.tar: cannot count" "$BCOS" shards sizes --cache "$TMP/cache" "$TMP/nowhere/{0..1}.tar"
 
 # ---- Fashion-MNIST from the Debian package (tools/install-deps.sh installs it)
-if [ -d /usr/share/datasets/fashion-mnist ]; then
-  expect_ok "$BCOS" shards write --fashion-mnist --split test --out "$TMP/fm" --max-samples 6000
-  [ "$(head -1 "$TMP/fm/classnames.txt")" = "T-shirt/top" ] && ok || bad "Fashion-MNIST class names"
-  expect_ok "$BCOS" shards sizes "$TMP/fm/test/{0..1}.tar"
-  grep -q "^total	10000	2 shards" "$TMP/out" && ok || bad "Fashion-MNIST test: $(cat "$TMP/out")"
-else
-  echo "skipped: Fashion-MNIST (dataset-fashion-mnist is not installed)"
-fi
+[ -d /usr/share/datasets/fashion-mnist ] && ok ||
+  bad "/usr/share/datasets/fashion-mnist is missing: install Debian's dataset-fashion-mnist (tools/install-deps.sh)"
+expect_ok "$BCOS" shards write --fashion-mnist --split test --out "$TMP/fm" --max-samples 6000
+[ "$(head -1 "$TMP/fm/classnames.txt")" = "T-shirt/top" ] && ok || bad "Fashion-MNIST class names"
+expect_ok "$BCOS" shards sizes "$TMP/fm/test/{0..1}.tar"
+grep -q "^total	10000	2 shards" "$TMP/out" && ok || bad "Fashion-MNIST test: $(cat "$TMP/out")"
 
 summarize test_shards

@@ -52,14 +52,14 @@ typedef struct {
 
 static void linear_fwd64(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_cpu_bcos_linear_forward_f64(c->out64, k->z64, k->norm64, c->t[0].x64, k->weight64, LIN_N, LIN_IC, LIN_OC,
-                                     k->b);
+    bcos_cpu_f64()->bcos_linear_forward(c->out64, k->z64, k->norm64, c->t[0].x64, k->weight64, LIN_N, LIN_IC, LIN_OC,
+                                        k->b);
     linearise_f64(&k->frozen64, k->factor64, c->out64, k->z64, c->nout);
 }
 static void linear_bwd64(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_cpu_bcos_linear_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, LIN_N, LIN_IC,
-                                              LIN_OC, k->b);
+    bcos_cpu_f64()->bcos_linear_explain_backward(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, LIN_N, LIN_IC,
+                                                 LIN_OC, k->b);
 }
 static void linear_fwd32(gc_case *c) {
     linear_ctx *k = c->ctx;
@@ -100,14 +100,14 @@ typedef struct {
 
 static void patch_fwd64(gc_case *c) {
     patch_ctx *k = c->ctx;
-    bcos_cpu_bcos_patch_forward_f64(c->out64, k->cols64, k->z64, k->norm64, c->t[0].x64, k->weight64, PAT_B, PAT_CIN,
-                                    PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
+    bcos_cpu_f64()->bcos_patch_forward(c->out64, k->cols64, k->z64, k->norm64, c->t[0].x64, k->weight64, PAT_B, PAT_CIN,
+                                       PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
     linearise_f64(&k->frozen64, k->factor64, c->out64, k->z64, c->nout);
 }
 static void patch_bwd64(gc_case *c) {
     patch_ctx *k = c->ctx;
-    bcos_cpu_bcos_patch_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, PAT_B, PAT_CIN,
-                                             PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
+    bcos_cpu_f64()->bcos_patch_explain_backward(c->t[0].g64, c->dout64, k->weight64, k->z64, k->norm64, PAT_B, PAT_CIN,
+                                                PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
 }
 static void patch_fwd32(gc_case *c) {
     patch_ctx *k = c->ctx;
@@ -146,7 +146,8 @@ typedef struct {
 
 static void layernorm_fwd64(gc_case *c) {
     layernorm_ctx *k = c->ctx;
-    bcos_cpu_layernorm_forward_f64(c->out64, k->mean64, k->rstd64, c->t[0].x64, k->weight64, NULL, LN_N, LN_C, LN_EPS);
+    bcos_cpu_f64()->layernorm_forward(c->out64, k->mean64, k->rstd64, c->t[0].x64, k->weight64, NULL, LN_N, LN_C,
+                                      LN_EPS);
     if (!k->frozen64) {
         memcpy(k->base_rstd64, k->rstd64, sizeof k->rstd64);
         k->frozen64 = 1;
@@ -156,7 +157,7 @@ static void layernorm_fwd64(gc_case *c) {
 }
 static void layernorm_bwd64(gc_case *c) {
     layernorm_ctx *k = c->ctx;
-    bcos_cpu_layernorm_explain_backward_f64(c->t[0].g64, c->dout64, k->weight64, k->base_rstd64, LN_N, LN_C);
+    bcos_cpu_f64()->layernorm_explain_backward(c->t[0].g64, c->dout64, k->weight64, k->base_rstd64, LN_N, LN_C);
 }
 static void layernorm_fwd32(gc_case *c) {
     layernorm_ctx *k = c->ctx;
@@ -207,12 +208,12 @@ static void attention_fwd64(gc_case *c) {
     attention_ctx *k = c->ctx;
     if (!k->frozen64) memcpy(k->base64, c->t[0].x64, sizeof k->base64);
     attention_mix_f64(k->mixed64, k->base64, c->t[0].x64);
-    bcos_cpu_attention_forward_f64(c->out64, k->att64, k->mixed64, ATT_B, ATT_T, ATT_C, ATT_NH, k->causal);
+    bcos_cpu_f64()->attention_forward(c->out64, k->att64, k->mixed64, ATT_B, ATT_T, ATT_C, ATT_NH, k->causal);
     k->frozen64 = 1;
 }
 static void attention_bwd64(gc_case *c) {
     attention_ctx *k = c->ctx;
-    bcos_cpu_attention_explain_backward_f64(c->t[0].g64, c->dout64, k->att64, ATT_B, ATT_T, ATT_C, ATT_NH);
+    bcos_cpu_f64()->attention_explain_backward(c->t[0].g64, c->dout64, k->att64, ATT_B, ATT_T, ATT_C, ATT_NH);
 }
 static void attention_fwd32(gc_case *c) {
     attention_ctx *k = c->ctx;
@@ -287,13 +288,13 @@ int main(void) {
     test_attention(&rng, 0);
     test_attention(&rng, 1);
     test_activation(&rng, "quickgelu explain",
-                    (activation_ctx){.forward64 = bcos_cpu_quickgelu_forward_f64,
-                                     .explain64 = bcos_cpu_quickgelu_explain_backward_f64,
+                    (activation_ctx){.forward64 = bcos_cpu_f64()->quickgelu_forward,
+                                     .explain64 = bcos_cpu_f64()->quickgelu_explain_backward,
                                      .forward32 = be->quickgelu_forward,
                                      .explain32 = be->quickgelu_explain_backward});
     test_activation(&rng, "gelu explain",
-                    (activation_ctx){.forward64 = bcos_cpu_gelu_forward_f64,
-                                     .explain64 = bcos_cpu_gelu_explain_backward_f64,
+                    (activation_ctx){.forward64 = bcos_cpu_f64()->gelu_forward,
+                                     .explain64 = bcos_cpu_f64()->gelu_explain_backward,
                                      .forward32 = be->gelu_forward,
                                      .explain32 = be->gelu_explain_backward});
     return test_summary("test_explain");

@@ -18,7 +18,7 @@ enum { CH_IMG = CH_B * CH_CIN * CH_H * CH_W, CH_ATT = CH_B * CH_NH * CH_T * CH_T
 #define F32_TOLERANCE 1e-5
 
 #define REAL double
-#define OP(name) bcos_cpu_##name##_f64
+#define OP(name) bcos_cpu_f64()->name
 #define CHAIN(name) name##_f64
 #include "explain_chain_impl.h"
 #undef REAL

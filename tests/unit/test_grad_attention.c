@@ -15,11 +15,11 @@ typedef struct {
 /* Tensor: t[0] qkv[B,T,3C]. */
 static void attention_fwd64(gc_case *c) {
     attention_ctx *k = c->ctx;
-    bcos_cpu_attention_forward_f64(c->out64, k->att64, c->t[0].x64, B, T, C, NH, k->causal);
+    bcos_cpu_f64()->attention_forward(c->out64, k->att64, c->t[0].x64, B, T, C, NH, k->causal);
 }
 static void attention_bwd64(gc_case *c) {
     attention_ctx *k = c->ctx;
-    bcos_cpu_attention_backward_f64(c->t[0].g64, c->dout64, c->t[0].x64, k->att64, B, T, C, NH);
+    bcos_cpu_f64()->attention_backward(c->t[0].g64, c->dout64, c->t[0].x64, k->att64, B, T, C, NH);
 }
 static void attention_fwd32(gc_case *c) {
     attention_ctx *k = c->ctx;

@@ -19,13 +19,13 @@ typedef struct {
 
 static void linear_fwd64(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_cpu_bcos_linear_forward_f64(c->out64, k->z64, k->norm64, c->t[0].x64, c->t[1].x64, LIN_N, LIN_IC, LIN_OC,
-                                     k->b);
+    bcos_cpu_f64()->bcos_linear_forward(c->out64, k->z64, k->norm64, c->t[0].x64, c->t[1].x64, LIN_N, LIN_IC, LIN_OC,
+                                        k->b);
 }
 static void linear_bwd64(gc_case *c) {
     linear_ctx *k = c->ctx;
-    bcos_cpu_bcos_linear_backward_f64(c->t[0].g64, c->t[1].g64, c->dout64, c->t[0].x64, c->t[1].x64, k->z64, k->norm64,
-                                      LIN_N, LIN_IC, LIN_OC, k->b);
+    bcos_cpu_f64()->bcos_linear_backward(c->t[0].g64, c->t[1].g64, c->dout64, c->t[0].x64, c->t[1].x64, k->z64,
+                                         k->norm64, LIN_N, LIN_IC, LIN_OC, k->b);
 }
 static void linear_fwd32(gc_case *c) {
     linear_ctx *k = c->ctx;
@@ -62,13 +62,13 @@ typedef struct {
 
 static void patch_fwd64(gc_case *c) {
     patch_ctx *k = c->ctx;
-    bcos_cpu_bcos_patch_forward_f64(c->out64, k->cols64, k->z64, k->norm64, c->t[0].x64, c->t[1].x64, PAT_B, PAT_CIN,
-                                    PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
+    bcos_cpu_f64()->bcos_patch_forward(c->out64, k->cols64, k->z64, k->norm64, c->t[0].x64, c->t[1].x64, PAT_B, PAT_CIN,
+                                       PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
 }
 static void patch_bwd64(gc_case *c) {
     patch_ctx *k = c->ctx;
-    bcos_cpu_bcos_patch_backward_f64(c->t[0].g64, c->t[1].g64, c->dout64, k->cols64, c->t[1].x64, k->z64, k->norm64,
-                                     PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
+    bcos_cpu_f64()->bcos_patch_backward(c->t[0].g64, c->t[1].g64, c->dout64, k->cols64, c->t[1].x64, k->z64, k->norm64,
+                                        PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P, PAT_OC, k->b);
 }
 static void patch_fwd32(gc_case *c) {
     patch_ctx *k = c->ctx;

@@ -11,13 +11,13 @@ typedef struct {
 /* Tensors: t[0] inp[N,IC], t[1] weight[OC,IC], t[2] bias[OC] when present. */
 static void matmul_fwd64(gc_case *c) {
     matmul_ctx *k = c->ctx;
-    bcos_cpu_matmul_forward_f64(c->out64, c->t[0].x64, c->t[1].x64, k->has_bias ? c->t[2].x64 : NULL, k->N, k->IC,
-                                k->OC);
+    bcos_cpu_f64()->matmul_forward(c->out64, c->t[0].x64, c->t[1].x64, k->has_bias ? c->t[2].x64 : NULL, k->N, k->IC,
+                                   k->OC);
 }
 static void matmul_bwd64(gc_case *c) {
     matmul_ctx *k = c->ctx;
-    bcos_cpu_matmul_backward_f64(c->t[0].g64, c->t[1].g64, k->has_bias ? c->t[2].g64 : NULL, c->dout64, c->t[0].x64,
-                                 c->t[1].x64, k->N, k->IC, k->OC);
+    bcos_cpu_f64()->matmul_backward(c->t[0].g64, c->t[1].g64, k->has_bias ? c->t[2].g64 : NULL, c->dout64, c->t[0].x64,
+                                    c->t[1].x64, k->N, k->IC, k->OC);
 }
 static void matmul_fwd32(gc_case *c) {
     matmul_ctx *k = c->ctx;
@@ -53,13 +53,13 @@ typedef struct {
 /* Tensors: t[0] inp[N,C], t[1] weight[C], t[2] bias[C] when present. */
 static void layernorm_fwd64(gc_case *c) {
     layernorm_ctx *k = c->ctx;
-    bcos_cpu_layernorm_forward_f64(c->out64, k->mean64, k->rstd64, c->t[0].x64, c->t[1].x64,
-                                   k->has_bias ? c->t[2].x64 : NULL, k->N, k->C, k->eps);
+    bcos_cpu_f64()->layernorm_forward(c->out64, k->mean64, k->rstd64, c->t[0].x64, c->t[1].x64,
+                                      k->has_bias ? c->t[2].x64 : NULL, k->N, k->C, k->eps);
 }
 static void layernorm_bwd64(gc_case *c) {
     layernorm_ctx *k = c->ctx;
-    bcos_cpu_layernorm_backward_f64(c->t[0].g64, c->t[1].g64, k->has_bias ? c->t[2].g64 : NULL, c->dout64,
-                                    c->t[0].x64, c->t[1].x64, k->mean64, k->rstd64, k->N, k->C);
+    bcos_cpu_f64()->layernorm_backward(c->t[0].g64, c->t[1].g64, k->has_bias ? c->t[2].g64 : NULL, c->dout64,
+                                       c->t[0].x64, c->t[1].x64, k->mean64, k->rstd64, k->N, k->C);
 }
 static void layernorm_fwd32(gc_case *c) {
     layernorm_ctx *k = c->ctx;

@@ -8,21 +8,21 @@
 enum { N = 24 };
 
 /* Tensor: t[0] inp[N]. */
-static void quickgelu_fwd64(gc_case *c) { bcos_cpu_quickgelu_forward_f64(c->out64, c->t[0].x64, N); }
-static void quickgelu_bwd64(gc_case *c) { bcos_cpu_quickgelu_backward_f64(c->t[0].g64, c->t[0].x64, c->dout64, N); }
+static void quickgelu_fwd64(gc_case *c) { bcos_cpu_f64()->quickgelu_forward(c->out64, c->t[0].x64, N); }
+static void quickgelu_bwd64(gc_case *c) { bcos_cpu_f64()->quickgelu_backward(c->t[0].g64, c->t[0].x64, c->dout64, N); }
 static void quickgelu_fwd32(gc_case *c) { bcos_backend_cpu()->quickgelu_forward(c->out32, c->t[0].x32, N); }
 static void quickgelu_bwd32(gc_case *c) {
     bcos_backend_cpu()->quickgelu_backward(c->t[0].g32, c->t[0].x32, c->dout32, N);
 }
 
-static void gelu_fwd64(gc_case *c) { bcos_cpu_gelu_forward_f64(c->out64, c->t[0].x64, N); }
-static void gelu_bwd64(gc_case *c) { bcos_cpu_gelu_backward_f64(c->t[0].g64, c->t[0].x64, c->dout64, N); }
+static void gelu_fwd64(gc_case *c) { bcos_cpu_f64()->gelu_forward(c->out64, c->t[0].x64, N); }
+static void gelu_bwd64(gc_case *c) { bcos_cpu_f64()->gelu_backward(c->t[0].g64, c->t[0].x64, c->dout64, N); }
 static void gelu_fwd32(gc_case *c) { bcos_backend_cpu()->gelu_forward(c->out32, c->t[0].x32, N); }
 static void gelu_bwd32(gc_case *c) { bcos_backend_cpu()->gelu_backward(c->t[0].g32, c->t[0].x32, c->dout32, N); }
 
 /* Tensors: t[0] a[N], t[1] b[N]. */
-static void residual_fwd64(gc_case *c) { bcos_cpu_residual_forward_f64(c->out64, c->t[0].x64, c->t[1].x64, N); }
-static void residual_bwd64(gc_case *c) { bcos_cpu_residual_backward_f64(c->t[0].g64, c->t[1].g64, c->dout64, N); }
+static void residual_fwd64(gc_case *c) { bcos_cpu_f64()->residual_forward(c->out64, c->t[0].x64, c->t[1].x64, N); }
+static void residual_bwd64(gc_case *c) { bcos_cpu_f64()->residual_backward(c->t[0].g64, c->t[1].g64, c->dout64, N); }
 static void residual_fwd32(gc_case *c) { bcos_backend_cpu()->residual_forward(c->out32, c->t[0].x32, c->t[1].x32, N); }
 static void residual_bwd32(gc_case *c) {
     bcos_backend_cpu()->residual_backward(c->t[0].g32, c->t[1].g32, c->dout32, N);
@@ -32,9 +32,9 @@ static void residual_bwd32(gc_case *c) {
 enum { ROWS = 4, C = N / ROWS };
 static void bias_add_fwd64(gc_case *c) {
     memset(c->out64, 0, N * sizeof(double));
-    bcos_cpu_bias_add_forward_f64(c->out64, c->t[0].x64, 0.75, ROWS, C);
+    bcos_cpu_f64()->bias_add_forward(c->out64, c->t[0].x64, 0.75, ROWS, C);
 }
-static void bias_add_bwd64(gc_case *c) { bcos_cpu_bias_add_backward_f64(c->t[0].g64, c->dout64, 0.75, ROWS, C); }
+static void bias_add_bwd64(gc_case *c) { bcos_cpu_f64()->bias_add_backward(c->t[0].g64, c->dout64, 0.75, ROWS, C); }
 static void bias_add_fwd32(gc_case *c) {
     memset(c->out32, 0, N * sizeof(float));
     bcos_backend_cpu()->bias_add_forward(c->out32, c->t[0].x32, 0.75f, ROWS, C);

@@ -10,10 +10,10 @@ enum { EMB_V = 5, EMB_B = 2, EMB_T = 4, EMB_C = 3 };
 static const int emb_ids[EMB_B * EMB_T] = {1, 4, 1, 0, 4, 4, 2, 1};
 
 static void embedding_fwd64(gc_case *c) {
-    bcos_cpu_embedding_forward_f64(c->out64, emb_ids, c->t[0].x64, c->t[1].x64, EMB_B, EMB_T, EMB_C);
+    bcos_cpu_f64()->embedding_forward(c->out64, emb_ids, c->t[0].x64, c->t[1].x64, EMB_B, EMB_T, EMB_C);
 }
 static void embedding_bwd64(gc_case *c) {
-    bcos_cpu_embedding_backward_f64(c->t[0].g64, c->t[1].g64, c->dout64, emb_ids, EMB_B, EMB_T, EMB_C);
+    bcos_cpu_f64()->embedding_backward(c->t[0].g64, c->t[1].g64, c->dout64, emb_ids, EMB_B, EMB_T, EMB_C);
 }
 static void embedding_fwd32(gc_case *c) {
     bcos_backend_cpu()->embedding_forward(c->out32, emb_ids, c->t[0].x32, c->t[1].x32, EMB_B, EMB_T, EMB_C);
@@ -36,10 +36,10 @@ enum { PAT_B = 2, PAT_CIN = 2, PAT_H = 5, PAT_W = 7, PAT_P = 2 };
 #define PAT_OUT (PAT_B * (PAT_H / PAT_P) * (PAT_W / PAT_P) * PAT_CIN * PAT_P * PAT_P)
 
 static void patchify_fwd64(gc_case *c) {
-    bcos_cpu_patchify_forward_f64(c->out64, c->t[0].x64, PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P);
+    bcos_cpu_f64()->patchify_forward(c->out64, c->t[0].x64, PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P);
 }
 static void patchify_bwd64(gc_case *c) {
-    bcos_cpu_patchify_backward_f64(c->t[0].g64, c->dout64, PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P);
+    bcos_cpu_f64()->patchify_backward(c->t[0].g64, c->dout64, PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P);
 }
 static void patchify_fwd32(gc_case *c) {
     bcos_backend_cpu()->patchify_forward(c->out32, c->t[0].x32, PAT_B, PAT_CIN, PAT_H, PAT_W, PAT_P);
@@ -60,10 +60,10 @@ static void test_patchify(bcos_rng *rng) {
 enum { VIT_B = 2, VIT_NP = 3, VIT_C = 4 };
 
 static void vit_embed_fwd64(gc_case *c) {
-    bcos_cpu_vit_embed_forward_f64(c->out64, c->t[0].x64, c->t[1].x64, c->t[2].x64, VIT_B, VIT_NP, VIT_C);
+    bcos_cpu_f64()->vit_embed_forward(c->out64, c->t[0].x64, c->t[1].x64, c->t[2].x64, VIT_B, VIT_NP, VIT_C);
 }
 static void vit_embed_bwd64(gc_case *c) {
-    bcos_cpu_vit_embed_backward_f64(c->t[0].g64, c->t[1].g64, c->t[2].g64, c->dout64, VIT_B, VIT_NP, VIT_C);
+    bcos_cpu_f64()->vit_embed_backward(c->t[0].g64, c->t[1].g64, c->t[2].g64, c->dout64, VIT_B, VIT_NP, VIT_C);
 }
 static void vit_embed_fwd32(gc_case *c) {
     bcos_backend_cpu()->vit_embed_forward(c->out32, c->t[0].x32, c->t[1].x32, c->t[2].x32, VIT_B, VIT_NP, VIT_C);
@@ -87,10 +87,10 @@ enum { GAT_B = 3, GAT_T = 4, GAT_C = 2 };
 static const int gat_rows[GAT_B] = {3, 0, 3};
 
 static void gather_rows_fwd64(gc_case *c) {
-    bcos_cpu_gather_rows_forward_f64(c->out64, c->t[0].x64, gat_rows, GAT_B, GAT_T, GAT_C);
+    bcos_cpu_f64()->gather_rows_forward(c->out64, c->t[0].x64, gat_rows, GAT_B, GAT_T, GAT_C);
 }
 static void gather_rows_bwd64(gc_case *c) {
-    bcos_cpu_gather_rows_backward_f64(c->t[0].g64, c->dout64, gat_rows, GAT_B, GAT_T, GAT_C);
+    bcos_cpu_f64()->gather_rows_backward(c->t[0].g64, c->dout64, gat_rows, GAT_B, GAT_T, GAT_C);
 }
 static void gather_rows_fwd32(gc_case *c) {
     bcos_backend_cpu()->gather_rows_forward(c->out32, c->t[0].x32, gat_rows, GAT_B, GAT_T, GAT_C);

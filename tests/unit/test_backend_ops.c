@@ -1,0 +1,491 @@
+/* Every op of a backend against the double CPU kernels (the oracle), on random inputs. The ops are taken
+ * from the one list (include/bcos/backend_ops.h), so an op without a case here fails. Outputs start as
+ * NaN, so that an op that leaves an element unwritten fails; gradients start at random values, since
+ * backwards accumulate into them. Saved tensors that a backward reads (mean, rstd, att, z, norm, cols)
+ * come from the oracle's forward, rounded to float. Runs on every backend built in, best first, or on
+ * the one named as the argument. The buffers are host memory: a device backend's run copies them in and
+ * out around each call, in input(), output() and compare().
+ *
+ * Adding a new op: write its case below (a case_<op> function and a CASE(<op>) line), then see the
+ * steps in include/bcos/backend_ops.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/cpu/cpu_f64.h"
+#include "bcos/backend.h"
+#include "bcos/check.h"
+#include "bcos/rng.h"
+#include "test.h"
+
+/* float against double: |f - d| <= TOLERANCE * max(1, max|d|) over each compared tensor. */
+#define TOLERANCE 1e-4
+#define MAX_TENSORS 8
+
+/* One tensor in both precisions, the same values. */
+typedef struct {
+    float *f;
+    double *d;
+    size_t n;
+} pair;
+
+typedef struct {
+    const bcos_backend *be;
+    const bcos_cpu_f64_ops *ref;
+    bcos_rng rng;
+    pair all[3 * MAX_TENSORS]; /* freed after the case */
+    pair compared[MAX_TENSORS];
+    int n_all, n_compared;
+} op_test;
+
+static pair new_pair(op_test *t, size_t n) {
+    BCOS_CHECK(t->n_all < 3 * MAX_TENSORS, "a case uses more tensors than MAX_TENSORS allows");
+    pair p = {xmalloc(n * sizeof(float)), xmalloc(n * sizeof(double)), n};
+    t->all[t->n_all++] = p;
+    return p;
+}
+
+/* The float side takes the double side's values. */
+static void to_float(pair p) {
+    for (size_t i = 0; i < p.n; i++) p.f[i] = (float)p.d[i];
+}
+
+/* Two saved tensors the oracle's forward wrote, for a backward. */
+static void to_float_both(pair a, pair b) {
+    to_float(a);
+    to_float(b);
+}
+
+/* Uniform in [-1, 1), rounded to float first so that both sides see the same numbers. */
+static pair input(op_test *t, size_t n) {
+    pair p = new_pair(t, n);
+    for (size_t i = 0; i < n; i++) p.d[i] = 2 * (double)bcos_rng_uniform(&t->rng) - 1;
+    to_float(p);
+    return p;
+}
+
+/* A result the op must write in full: NaN until it does. */
+static pair output(op_test *t, size_t n) {
+    BCOS_CHECK(t->n_compared < MAX_TENSORS, "a case compares more tensors than MAX_TENSORS");
+    pair p = new_pair(t, n);
+    for (size_t i = 0; i < n; i++) {
+        p.f[i] = NAN;
+        p.d[i] = NAN;
+    }
+    t->compared[t->n_compared++] = p;
+    return p;
+}
+
+/* A gradient the op accumulates into: random to start with, compared afterwards. */
+static pair grad(op_test *t, size_t n) {
+    pair p = input(t, n);
+    BCOS_CHECK(t->n_compared < MAX_TENSORS, "a case compares more tensors than MAX_TENSORS");
+    t->compared[t->n_compared++] = p;
+    return p;
+}
+
+static int *indices(op_test *t, size_t n, int below) {
+    int *ids = xmalloc(n * sizeof(int));
+    for (size_t i = 0; i < n; i++) ids[i] = (int)bcos_rng_below(&t->rng, (uint64_t)below);
+    return ids;
+}
+
+/* ---- the cases: one per op, calling the backend and the oracle with the same arguments */
+
+enum { N = 5, IC = 7, OC = 6, LN_C = 9, B = 2, T = 5, C = 8, NH = 2, VOCAB = 11 };
+enum { CIN = 6, H = 9, W = 8, P = 4, NP = (H / P) * (W / P), PATCH = CIN * P * P }; /* a ragged image edge */
+#define LN_EPS 1e-5
+#define SCALE 0.75
+#define EXPONENT 2.5 /* not 2, whose power the kernels take without pow() */
+#define ELEMENTS ((size_t)N * LN_C)
+
+static void case_matmul_forward(op_test *t) {
+    pair out = output(t, N * OC), inp = input(t, N * IC), w = input(t, OC * IC), bias = input(t, OC);
+    t->be->matmul_forward(out.f, inp.f, w.f, bias.f, N, IC, OC);
+    t->ref->matmul_forward(out.d, inp.d, w.d, bias.d, N, IC, OC);
+}
+
+static void case_matmul_backward(op_test *t) {
+    pair dinp = grad(t, N * IC), dw = grad(t, OC * IC), dbias = grad(t, OC);
+    pair dout = input(t, N * OC), inp = input(t, N * IC), w = input(t, OC * IC);
+    t->be->matmul_backward(dinp.f, dw.f, dbias.f, dout.f, inp.f, w.f, N, IC, OC);
+    t->ref->matmul_backward(dinp.d, dw.d, dbias.d, dout.d, inp.d, w.d, N, IC, OC);
+}
+
+static void case_layernorm_forward(op_test *t) {
+    pair out = output(t, N * LN_C), mean = output(t, N), rstd = output(t, N);
+    pair inp = input(t, N * LN_C), w = input(t, LN_C), bias = input(t, LN_C);
+    t->be->layernorm_forward(out.f, mean.f, rstd.f, inp.f, w.f, bias.f, N, LN_C, (float)LN_EPS);
+    t->ref->layernorm_forward(out.d, mean.d, rstd.d, inp.d, w.d, bias.d, N, LN_C, LN_EPS);
+}
+
+/* mean and rstd of inp as the oracle's forward saves them. */
+static void layernorm_saved(op_test *t, pair mean, pair rstd, pair inp, pair w) {
+    pair scratch = input(t, N * LN_C);
+    t->ref->layernorm_forward(scratch.d, mean.d, rstd.d, inp.d, w.d, NULL, N, LN_C, LN_EPS);
+    to_float_both(mean, rstd);
+}
+
+static void case_layernorm_backward(op_test *t) {
+    pair dinp = grad(t, N * LN_C), dw = grad(t, LN_C), dbias = grad(t, LN_C);
+    pair dout = input(t, N * LN_C), inp = input(t, N * LN_C), w = input(t, LN_C);
+    pair mean = input(t, N), rstd = input(t, N);
+    layernorm_saved(t, mean, rstd, inp, w);
+    t->be->layernorm_backward(dinp.f, dw.f, dbias.f, dout.f, inp.f, w.f, mean.f, rstd.f, N, LN_C);
+    t->ref->layernorm_backward(dinp.d, dw.d, dbias.d, dout.d, inp.d, w.d, mean.d, rstd.d, N, LN_C);
+}
+
+static void case_layernorm_explain_backward(op_test *t) {
+    pair dinp = grad(t, N * LN_C), dout = input(t, N * LN_C), inp = input(t, N * LN_C), w = input(t, LN_C);
+    pair mean = input(t, N), rstd = input(t, N);
+    layernorm_saved(t, mean, rstd, inp, w);
+    t->be->layernorm_explain_backward(dinp.f, dout.f, w.f, rstd.f, N, LN_C);
+    t->ref->layernorm_explain_backward(dinp.d, dout.d, w.d, rstd.d, N, LN_C);
+}
+
+/* Both masks: the causal one into its own outputs. */
+static void case_attention_forward(op_test *t) {
+    pair qkv = input(t, (size_t)B * T * 3 * C);
+    for (int causal = 0; causal <= 1; causal++) {
+        pair out = output(t, (size_t)B * T * C), att = output(t, (size_t)B * NH * T * T);
+        t->be->attention_forward(out.f, att.f, qkv.f, B, T, C, NH, causal);
+        t->ref->attention_forward(out.d, att.d, qkv.d, B, T, C, NH, causal);
+    }
+}
+
+/* The probabilities of qkv as the oracle's causal forward saves them. */
+static pair attention_saved(op_test *t, pair qkv) {
+    pair out = input(t, (size_t)B * T * C), att = input(t, (size_t)B * NH * T * T);
+    t->ref->attention_forward(out.d, att.d, qkv.d, B, T, C, NH, 1);
+    to_float(att);
+    return att;
+}
+
+static void case_attention_backward(op_test *t) {
+    pair dqkv = grad(t, (size_t)B * T * 3 * C), dout = input(t, (size_t)B * T * C);
+    pair qkv = input(t, (size_t)B * T * 3 * C), att = attention_saved(t, qkv);
+    t->be->attention_backward(dqkv.f, dout.f, qkv.f, att.f, B, T, C, NH);
+    t->ref->attention_backward(dqkv.d, dout.d, qkv.d, att.d, B, T, C, NH);
+}
+
+static void case_attention_explain_backward(op_test *t) {
+    pair dqkv = grad(t, (size_t)B * T * 3 * C), dout = input(t, (size_t)B * T * C);
+    pair att = attention_saved(t, input(t, (size_t)B * T * 3 * C));
+    t->be->attention_explain_backward(dqkv.f, dout.f, att.f, B, T, C, NH);
+    t->ref->attention_explain_backward(dqkv.d, dout.d, att.d, B, T, C, NH);
+}
+
+/* Activations: inputs spread to [-4, 4) so that both tails of the gates are met. */
+static pair activation_input(op_test *t) {
+    pair inp = input(t, ELEMENTS);
+    for (size_t i = 0; i < ELEMENTS; i++) inp.d[i] *= 4;
+    to_float(inp);
+    return inp;
+}
+
+/* The activations' ops: forward(out, inp, n), and backward(dinp, inp, dout, n) for the exact and the
+ * explanation-mode gradients. */
+typedef void (*activation_f32)(float *, const float *, size_t);
+typedef void (*activation_f64)(double *, const double *, size_t);
+typedef void (*activation_grad_f32)(float *, const float *, const float *, size_t);
+typedef void (*activation_grad_f64)(double *, const double *, const double *, size_t);
+
+static void activation_forward(op_test *t, activation_f32 op, activation_f64 ref) {
+    pair out = output(t, ELEMENTS), inp = activation_input(t);
+    op(out.f, inp.f, ELEMENTS);
+    ref(out.d, inp.d, ELEMENTS);
+}
+
+static void activation_backward(op_test *t, activation_grad_f32 op, activation_grad_f64 ref) {
+    pair dinp = grad(t, ELEMENTS), inp = activation_input(t), dout = input(t, ELEMENTS);
+    op(dinp.f, inp.f, dout.f, ELEMENTS);
+    ref(dinp.d, inp.d, dout.d, ELEMENTS);
+}
+
+static void case_quickgelu_forward(op_test *t) {
+    activation_forward(t, t->be->quickgelu_forward, t->ref->quickgelu_forward);
+}
+static void case_quickgelu_backward(op_test *t) {
+    activation_backward(t, t->be->quickgelu_backward, t->ref->quickgelu_backward);
+}
+static void case_quickgelu_explain_backward(op_test *t) {
+    activation_backward(t, t->be->quickgelu_explain_backward, t->ref->quickgelu_explain_backward);
+}
+static void case_gelu_forward(op_test *t) { activation_forward(t, t->be->gelu_forward, t->ref->gelu_forward); }
+static void case_gelu_backward(op_test *t) { activation_backward(t, t->be->gelu_backward, t->ref->gelu_backward); }
+static void case_gelu_explain_backward(op_test *t) {
+    activation_backward(t, t->be->gelu_explain_backward, t->ref->gelu_explain_backward);
+}
+
+static void case_embedding_forward(op_test *t) {
+    pair out = output(t, (size_t)B * T * C), table = input(t, VOCAB * C), pos = input(t, T * C);
+    int *ids = indices(t, B * T, VOCAB);
+    t->be->embedding_forward(out.f, ids, table.f, pos.f, B, T, C);
+    t->ref->embedding_forward(out.d, ids, table.d, pos.d, B, T, C);
+    free(ids);
+}
+
+/* More tokens than the vocabulary has ids: some rows of the table get several gradients. */
+static void case_embedding_backward(op_test *t) {
+    pair dtable = grad(t, VOCAB * C), dpos = grad(t, T * C), dout = input(t, (size_t)B * T * C);
+    int *ids = indices(t, B * T, VOCAB);
+    t->be->embedding_backward(dtable.f, dpos.f, dout.f, ids, B, T, C);
+    t->ref->embedding_backward(dtable.d, dpos.d, dout.d, ids, B, T, C);
+    free(ids);
+}
+
+static void case_residual_forward(op_test *t) {
+    pair out = output(t, ELEMENTS), a = input(t, ELEMENTS), b = input(t, ELEMENTS);
+    t->be->residual_forward(out.f, a.f, b.f, ELEMENTS);
+    t->ref->residual_forward(out.d, a.d, b.d, ELEMENTS);
+}
+
+static void case_residual_backward(op_test *t) {
+    pair da = grad(t, ELEMENTS), db = grad(t, ELEMENTS), dout = input(t, ELEMENTS);
+    t->be->residual_backward(da.f, db.f, dout.f, ELEMENTS);
+    t->ref->residual_backward(da.d, db.d, dout.d, ELEMENTS);
+}
+
+/* bias_add adds onto its output, so the output starts random, like a gradient. */
+static void case_bias_add_forward(op_test *t) {
+    pair out = grad(t, N * C), bias = input(t, C);
+    t->be->bias_add_forward(out.f, bias.f, (float)SCALE, N, C);
+    t->ref->bias_add_forward(out.d, bias.d, SCALE, N, C);
+}
+
+static void case_bias_add_backward(op_test *t) {
+    pair dbias = grad(t, C), dout = input(t, N * C);
+    t->be->bias_add_backward(dbias.f, dout.f, (float)SCALE, N, C);
+    t->ref->bias_add_backward(dbias.d, dout.d, SCALE, N, C);
+}
+
+static void case_patchify_forward(op_test *t) {
+    pair out = output(t, (size_t)B * NP * PATCH), img = input(t, (size_t)B * CIN * H * W);
+    t->be->patchify_forward(out.f, img.f, B, CIN, H, W, P);
+    t->ref->patchify_forward(out.d, img.d, B, CIN, H, W, P);
+}
+
+static void case_patchify_backward(op_test *t) {
+    pair dimg = grad(t, (size_t)B * CIN * H * W), dout = input(t, (size_t)B * NP * PATCH);
+    t->be->patchify_backward(dimg.f, dout.f, B, CIN, H, W, P);
+    t->ref->patchify_backward(dimg.d, dout.d, B, CIN, H, W, P);
+}
+
+static void case_vit_embed_forward(op_test *t) {
+    pair out = output(t, (size_t)B * (NP + 1) * C), patches = input(t, (size_t)B * NP * C);
+    pair cls = input(t, C), pos = input(t, (NP + 1) * C);
+    t->be->vit_embed_forward(out.f, patches.f, cls.f, pos.f, B, NP, C);
+    t->ref->vit_embed_forward(out.d, patches.d, cls.d, pos.d, B, NP, C);
+}
+
+static void case_vit_embed_backward(op_test *t) {
+    pair dpatches = grad(t, (size_t)B * NP * C), dcls = grad(t, C), dpos = grad(t, (NP + 1) * C);
+    pair dout = input(t, (size_t)B * (NP + 1) * C);
+    t->be->vit_embed_backward(dpatches.f, dcls.f, dpos.f, dout.f, B, NP, C);
+    t->ref->vit_embed_backward(dpatches.d, dcls.d, dpos.d, dout.d, B, NP, C);
+}
+
+static void case_gather_rows_forward(op_test *t) {
+    pair out = output(t, B * C), inp = input(t, (size_t)B * T * C);
+    int *rows = indices(t, B, T);
+    t->be->gather_rows_forward(out.f, inp.f, rows, B, T, C);
+    t->ref->gather_rows_forward(out.d, inp.d, rows, B, T, C);
+    free(rows);
+}
+
+static void case_gather_rows_backward(op_test *t) {
+    pair dinp = grad(t, (size_t)B * T * C), dout = input(t, B * C);
+    int *rows = indices(t, B, T);
+    t->be->gather_rows_backward(dinp.f, dout.f, rows, B, T, C);
+    t->ref->gather_rows_backward(dinp.d, dout.d, rows, B, T, C);
+    free(rows);
+}
+
+static void case_bcos_linear_forward(op_test *t) {
+    pair out = output(t, N * OC), z = output(t, N * OC), norm = output(t, N);
+    pair inp = input(t, N * IC), w = input(t, OC * IC);
+    t->be->bcos_linear_forward(out.f, z.f, norm.f, inp.f, w.f, N, IC, OC, (float)EXPONENT);
+    t->ref->bcos_linear_forward(out.d, z.d, norm.d, inp.d, w.d, N, IC, OC, EXPONENT);
+}
+
+/* z and norm of inp as the oracle's forward saves them. */
+static void bcos_linear_saved(op_test *t, pair z, pair norm, pair inp, pair w) {
+    pair out = input(t, N * OC);
+    t->ref->bcos_linear_forward(out.d, z.d, norm.d, inp.d, w.d, N, IC, OC, EXPONENT);
+    to_float_both(z, norm);
+}
+
+static void case_bcos_linear_backward(op_test *t) {
+    pair dinp = grad(t, N * IC), dw = grad(t, OC * IC), dout = input(t, N * OC);
+    pair inp = input(t, N * IC), w = input(t, OC * IC), z = input(t, N * OC), norm = input(t, N);
+    bcos_linear_saved(t, z, norm, inp, w);
+    t->be->bcos_linear_backward(dinp.f, dw.f, dout.f, inp.f, w.f, z.f, norm.f, N, IC, OC, (float)EXPONENT);
+    t->ref->bcos_linear_backward(dinp.d, dw.d, dout.d, inp.d, w.d, z.d, norm.d, N, IC, OC, EXPONENT);
+}
+
+static void case_bcos_linear_explain_backward(op_test *t) {
+    pair dinp = grad(t, N * IC), dout = input(t, N * OC);
+    pair inp = input(t, N * IC), w = input(t, OC * IC), z = input(t, N * OC), norm = input(t, N);
+    bcos_linear_saved(t, z, norm, inp, w);
+    t->be->bcos_linear_explain_backward(dinp.f, dout.f, w.f, z.f, norm.f, N, IC, OC, (float)EXPONENT);
+    t->ref->bcos_linear_explain_backward(dinp.d, dout.d, w.d, z.d, norm.d, N, IC, OC, EXPONENT);
+}
+
+static void case_bcos_patch_forward(op_test *t) {
+    pair out = output(t, (size_t)B * NP * OC), cols = output(t, (size_t)B * NP * PATCH);
+    pair z = output(t, (size_t)B * NP * OC), norm = output(t, B * NP);
+    pair img = input(t, (size_t)B * CIN * H * W), w = input(t, OC * PATCH);
+    t->be->bcos_patch_forward(out.f, cols.f, z.f, norm.f, img.f, w.f, B, CIN, H, W, P, OC, (float)EXPONENT);
+    t->ref->bcos_patch_forward(out.d, cols.d, z.d, norm.d, img.d, w.d, B, CIN, H, W, P, OC, EXPONENT);
+}
+
+/* What the oracle's patch forward saves for img: the patches, z and the window norms. */
+typedef struct {
+    pair cols, z, norm;
+} patch_saved;
+
+static patch_saved bcos_patch_saved(op_test *t, pair img, pair w) {
+    patch_saved s = {input(t, (size_t)B * NP * PATCH), input(t, (size_t)B * NP * OC), input(t, B * NP)};
+    pair out = input(t, (size_t)B * NP * OC);
+    t->ref->bcos_patch_forward(out.d, s.cols.d, s.z.d, s.norm.d, img.d, w.d, B, CIN, H, W, P, OC, EXPONENT);
+    to_float(s.cols);
+    to_float_both(s.z, s.norm);
+    return s;
+}
+
+static void case_bcos_patch_backward(op_test *t) {
+    pair dimg = grad(t, (size_t)B * CIN * H * W), dw = grad(t, OC * PATCH), dout = input(t, (size_t)B * NP * OC);
+    pair img = input(t, (size_t)B * CIN * H * W), w = input(t, OC * PATCH);
+    patch_saved s = bcos_patch_saved(t, img, w);
+    t->be->bcos_patch_backward(dimg.f, dw.f, dout.f, s.cols.f, w.f, s.z.f, s.norm.f, B, CIN, H, W, P, OC,
+                               (float)EXPONENT);
+    t->ref->bcos_patch_backward(dimg.d, dw.d, dout.d, s.cols.d, w.d, s.z.d, s.norm.d, B, CIN, H, W, P, OC, EXPONENT);
+}
+
+static void case_bcos_patch_explain_backward(op_test *t) {
+    pair dimg = grad(t, (size_t)B * CIN * H * W), dout = input(t, (size_t)B * NP * OC);
+    pair img = input(t, (size_t)B * CIN * H * W), w = input(t, OC * PATCH);
+    patch_saved s = bcos_patch_saved(t, img, w);
+    t->be->bcos_patch_explain_backward(dimg.f, dout.f, w.f, s.z.f, s.norm.f, B, CIN, H, W, P, OC, (float)EXPONENT);
+    t->ref->bcos_patch_explain_backward(dimg.d, dout.d, w.d, s.z.d, s.norm.d, B, CIN, H, W, P, OC, EXPONENT);
+}
+
+typedef struct {
+    const char *op;
+    void (*run)(op_test *t);
+} op_case;
+
+#define CASE(name)                                                                                                     \
+    { #name, case_##name }
+static const op_case cases[] = {
+    CASE(matmul_forward),
+    CASE(matmul_backward),
+    CASE(layernorm_forward),
+    CASE(layernorm_backward),
+    CASE(layernorm_explain_backward),
+    CASE(attention_forward),
+    CASE(attention_backward),
+    CASE(attention_explain_backward),
+    CASE(quickgelu_forward),
+    CASE(quickgelu_backward),
+    CASE(quickgelu_explain_backward),
+    CASE(gelu_forward),
+    CASE(gelu_backward),
+    CASE(gelu_explain_backward),
+    CASE(embedding_forward),
+    CASE(embedding_backward),
+    CASE(residual_forward),
+    CASE(residual_backward),
+    CASE(bias_add_forward),
+    CASE(bias_add_backward),
+    CASE(patchify_forward),
+    CASE(patchify_backward),
+    CASE(vit_embed_forward),
+    CASE(vit_embed_backward),
+    CASE(gather_rows_forward),
+    CASE(gather_rows_backward),
+    CASE(bcos_linear_forward),
+    CASE(bcos_linear_backward),
+    CASE(bcos_linear_explain_backward),
+    CASE(bcos_patch_forward),
+    CASE(bcos_patch_backward),
+    CASE(bcos_patch_explain_backward),
+};
+
+/* ---- the run */
+
+/* The ops, from the one list. */
+#define OP_NAME(name, params) #name,
+static const char *const ops[] = {BCOS_BACKEND_OPS(OP_NAME, float)};
+
+/* Whether the backend's table has the op. */
+#define OP_PRESENT(name, params)                                                                                       \
+    if (strcmp(op, #name) == 0) return be->name != NULL;
+static int op_present(const bcos_backend *be, const char *op) {
+    BCOS_BACKEND_OPS(OP_PRESENT, float)
+    return 0;
+}
+
+static const op_case *case_of(const char *op) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strcmp(cases[i].op, op) == 0) return &cases[i];
+    return NULL;
+}
+
+/* The compared tensor k of a case: every element written (not NaN) on both sides, and float within
+ * TOLERANCE of double. */
+static void compare(const char *backend, const char *op, int k, pair p) {
+    double worst = 0, scale = 1;
+    for (size_t i = 0; i < p.n; i++)
+        if (fabs(p.d[i]) > scale) scale = fabs(p.d[i]);
+    for (size_t i = 0; i < p.n; i++) {
+        if (isnan(p.f[i]) || isnan(p.d[i])) {
+            CHECK_MSG(0, "%s %s: tensor %d, element %zu of %zu left unwritten (%s side)", backend, op, k, i, p.n,
+                      isnan(p.f[i]) ? backend : "oracle");
+            return;
+        }
+        double err = fabs((double)p.f[i] - p.d[i]) / scale;
+        if (err > worst) worst = err;
+    }
+    CHECK_MSG(worst <= TOLERANCE, "%s %s: tensor %d is %.3g away from the oracle (tolerance %g)", backend, op, k, worst,
+              TOLERANCE);
+}
+
+static void run_case(const bcos_backend *be, const op_case *c, uint64_t seed) {
+    op_test t = {.be = be, .ref = bcos_cpu_f64()};
+    bcos_rng_seed(&t.rng, seed);
+    c->run(&t);
+    for (int k = 0; k < t.n_compared; k++) compare(be->name, c->op, k, t.compared[k]);
+    CHECK_MSG(t.n_compared > 0, "%s: its case compares nothing", c->op);
+    for (int k = 0; k < t.n_all; k++) {
+        free(t.all[k].f);
+        free(t.all[k].d);
+    }
+}
+
+static void test_backend(const bcos_backend *be) {
+    CHECK_MSG(bcos_backend_get(be->name) == be, "the registry finds %s by its name", be->name);
+    size_t n_ops = sizeof ops / sizeof ops[0];
+    for (size_t i = 0; i < n_ops; i++) {
+        const op_case *c = case_of(ops[i]);
+        CHECK_MSG(c != NULL, "op %s has no case in tests/unit/test_backend_ops.c", ops[i]);
+        CHECK_MSG(op_present(be, ops[i]), "backend %s has no %s", be->name, ops[i]);
+        if (c && op_present(be, ops[i])) run_case(be, c, 1000 + i);
+    }
+    printf("  %s: %zu ops against the float64 oracle\n", be->name, n_ops);
+}
+
+int main(int argc, char **argv) {
+    CHECK(bcos_backend_get("auto") == bcos_backend_builtin(0));
+    CHECK(bcos_backend_get("tpu") == NULL);
+    CHECK(bcos_backend_builtin(-1) == NULL);
+    if (argc > 1) {
+        const bcos_backend *be = bcos_backend_get(argv[1]);
+        CHECK_MSG(be != NULL, "no backend named %s is built in", argv[1]);
+        if (be) test_backend(be);
+    } else {
+        CHECK(bcos_backend_builtin(0) != NULL);
+        for (int i = 0; bcos_backend_builtin(i); i++) test_backend(bcos_backend_builtin(i));
+    }
+    return test_summary("test_backend_ops");
+}
