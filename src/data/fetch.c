@@ -7,6 +7,7 @@
 #include "bcos/check.h"
 #include "bcos/log.h"
 #include "bcos/rng.h"
+#include "bcos/urls.h"
 #include "fetch_retry.h"
 
 #include <curl/curl.h>
@@ -24,6 +25,7 @@
 
 struct bcos_http_stream {
     char *url;
+    char *shown_url; /* url without its credentials, for messages (bcos_url_redact) */
     bcos_fetch_options opt;
     char *ca_file;
     CURLM *multi;
@@ -206,6 +208,7 @@ bcos_http_stream *bcos_http_open(const char *url, const bcos_fetch_options *opt)
     pthread_once(&once, global_init);
     bcos_http_stream *s = xcalloc(1, sizeof *s);
     s->url = xstrdup(url);
+    s->shown_url = bcos_url_redact(url);
     s->opt = *opt;
     s->ca_file = opt->ca_file ? xstrdup(opt->ca_file) : NULL;
     s->opt.ca_file = s->ca_file;
@@ -250,14 +253,14 @@ static void attempt_failed(bcos_http_stream *s, bool retryable, const char *why)
     stop_attempt(s);
     s->failures++;
     if (!retryable || s->failures > s->opt.max_retries) {
-        snprintf(s->error, sizeof s->error, "%s: %s (%s after %d attempt%s, at byte %llu)", s->url, why,
+        snprintf(s->error, sizeof s->error, "%s: %s (%s after %d attempt%s, at byte %llu)", s->shown_url, why,
                  retryable ? "gave up" : "not retried", s->failures, s->failures == 1 ? "" : "s",
                  (unsigned long long)s->offset);
         s->gave_up = true;
         return;
     }
     long delay = fetch_backoff_ms(&s->opt, s->failures, &s->rng);
-    bcos_warn("fetch %s: %s; retry %d of %d in %ld ms from byte %llu", s->url, why, s->failures,
+    bcos_warn("fetch %s: %s; retry %d of %d in %ld ms from byte %llu", s->shown_url, why, s->failures,
               s->opt.max_retries, delay, (unsigned long long)s->offset);
     s->stats.retries++;
     sleep_ms(delay);
@@ -344,5 +347,6 @@ void bcos_http_close(bcos_http_stream *s) {
     free(s->buf);
     free(s->ca_file);
     free(s->url);
+    free(s->shown_url);
     free(s);
 }

@@ -91,7 +91,11 @@ static cJSON *read_sizes_json(const char *dir, const bcos_fetch_options *opt, in
     char *text, why[BCOS_ERRLEN] = "";
     if (is_remote(url)) {
         text = fetch_small(url, opt, &len, why, sizeof why);
-        if (!text) bcos_info("no sizes.json at %s (%s)", url, why);
+        if (!text) {
+            char *shown = bcos_url_redact(url);
+            bcos_info("no sizes.json at %s (%s)", shown, why);
+            free(shown);
+        }
     } else {
         text = bcos_read_file(bcos_url_path(url), &len);
     }

@@ -27,6 +27,7 @@ typedef struct {
     struct archive *a;
     bcos_http_stream *http; /* http(s) shards */
     char *url;              /* URL or label */
+    char *shown_url;        /* url without its credentials, for messages and samples */
     const void *memory;     /* memory shards */
     size_t memory_size;
     bcos_fetch_options opt;
