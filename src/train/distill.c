@@ -154,7 +154,7 @@ static void alloc_buffers(distill_run *r) {
     r->crops = xmalloc(B * S * S * 3);
     r->txt_emb = xcalloc(B * E, sizeof(float));
     r->has_txt = xcalloc(B, sizeof(int));
-    r->pending = xmalloc(((size_t)r->cfg->log_every + 1) * sizeof *r->pending);
+    r->pending = xmalloc(DISTILL_PENDING_ROWS * sizeof *r->pending);
     bcos_adam_config ac = {.lr = r->cfg->lr, .beta1 = r->cfg->beta1, .beta2 = r->cfg->beta2, .eps = r->cfg->eps,
                            .weight_decay = r->cfg->weight_decay, .decoupled = strcmp(r->cfg->optimizer, "adamw") == 0};
     bcos_adam_init(&r->opt, &ac, r->student.params.total);
@@ -258,6 +258,11 @@ static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bc
     if (load_inputs(&r, &loaded, err, errlen) != 0) return -1;
     bcos_student_init(&r.student, &r.teacher.cfg, &cfg->student, r.teacher.backend);
     bcos_student_from_clip(&r.student, &r.teacher);
+    if (distill_memory_check(&r, err, errlen) != 0) {
+        free_run(&r);
+        bcos_image_set_free(&loaded);
+        return -1;
+    }
     alloc_buffers(&r);
     r.source = cfg->shards[0] ? distill_source_shards_new(&r, err, errlen) : distill_source_images_new(&r);
     if (!r.source) {
