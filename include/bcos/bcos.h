@@ -48,6 +48,8 @@ float bcos_student_bias_scale_at(const bcos_student *s, int64_t step);
 /* Activations of one forward pass for a batch of B images, kept for the backward (one allocation). */
 typedef struct bcos_student_acts bcos_student_acts;
 bcos_student_acts *bcos_student_acts_new(const bcos_student *s, int B);
+/* The floats bcos_student_acts_new(s, B) allocates, without allocating them. */
+size_t bcos_student_acts_floats(const bcos_student *s, int B);
 void bcos_student_acts_free(bcos_student_acts *a);
 
 /* out[B,E] = student embeddings of x6[B,6,S,S] at exponent b and bias scale bias_scale. */

@@ -88,6 +88,8 @@ void bcos_clip_export_free(bcos_clip_export *x);
 
 /* out[B,embed] = image embeddings of images[B,3,S,S] (normalised pixels, S = image_size). */
 void bcos_clip_encode_image(const bcos_clip *m, float *out, const float *images, int B);
+/* The floats bcos_clip_encode_image allocates for a batch of B (its working memory). */
+size_t bcos_clip_encode_image_floats(const bcos_clip_config *c, int B);
 /* out[B,embed] = text embeddings of ids[B,context_length] (SOT ... EOT, zero padded). */
 void bcos_clip_encode_text(const bcos_clip *m, float *out, const int32_t *ids, int B);
 

@@ -12,8 +12,15 @@ int bcos_make_parent_dirs(const char *path, char *err, size_t errlen);
 /* fsync of the folder holding path, so that a rename into it survives a crash. 0, or -1 with errno. */
 int bcos_sync_parent_dir(const char *path);
 
+/* 0 when a file written to path may take its place: nothing is there, or a regular file (through a
+ * symbolic link too). -1 with "PATH: is a character device, not a regular file; ..." otherwise: a
+ * rename would replace a device, pipe or socket by a regular file. */
+int bcos_check_replaceable(const char *path, char *err, size_t errlen);
+
 /* Creates a private-named temporary file beside path (PATH.tmp.XXXXXX, mode 0644) to be renamed over it:
- * returns its descriptor and sets *tmp (heap), or -1 with a one-line message naming path. */
+ * returns its descriptor and sets *tmp (heap), or -1 with a one-line message naming path (also when
+ * path is there and is not a regular file, bcos_check_replaceable). Every file bcos writes goes
+ * through here. */
 int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen);
 
 /* Ends that replacement once the caller has written, flushed, synced and closed the temporary file:

@@ -45,7 +45,7 @@ typedef struct {
 
 typedef struct {
     char *key;
-    char *shard;     /* URL (or label) of the shard it came from */
+    char *shard;     /* URL (without credentials) or label of the shard it came from */
     int shard_index; /* its shard's position in the loader's URL list (the loader sets it; a reader alone gives 0) */
     long index;      /* position among the samples its shard delivered, from 0 */
     int n_members;

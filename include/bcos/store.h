@@ -22,6 +22,9 @@
 #include "bcos/safetensors.h"
 
 #define BCOS_STORE_DB_ENV "BCOS_DB"
+/* "delete", "wal" or "auto": the journal of a store opened with BCOS_JOURNAL_AUTO (a database on a
+ * remote FUSE mount, which the network file system check cannot tell from a local one, wants delete). */
+#define BCOS_STORE_JOURNAL_ENV "BCOS_JOURNAL"
 #define BCOS_STORE_DEFAULT_PATH "bcos.db"
 
 typedef struct bcos_store bcos_store;

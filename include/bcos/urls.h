@@ -1,7 +1,8 @@
 /* Shard URL lists as WebDataset users write them: brace ranges "shard-{000000..000999}.tar" (zero
  * padding kept, several braces expand as nested loops, the first outermost), several sources joined
- * with "::", and each URL one of http://, https://, file:// or a plain path. A list is user input:
- * expansion returns a status and a one-line message naming the pattern, never stops the process. */
+ * with "::" (outside brackets: "http://[::1]:8000/a.tar" is one URL), and each URL one of http://,
+ * https://, file:// or a plain path. A list is user input: expansion returns a status and a one-line
+ * message naming the pattern, never stops the process. */
 #ifndef BCOS_URLS_H
 #define BCOS_URLS_H
 
@@ -23,6 +24,14 @@ typedef struct {
  * or path, more than BCOS_URLS_MAX URLs. */
 int bcos_urls_expand(bcos_url_list *list, const char *pattern, char *err, size_t errlen);
 void bcos_urls_free(bcos_url_list *list);
+
+/* text (a URL, a URL list, or a message holding URLs) with the userinfo of every URL replaced by
+ * "***": "user:pass@" in "http://user:pass@host/a.tar" becomes "***@". Heap; the caller frees. Credentials
+ * stay in the URLs the transfers use, and go through here before any log line, message, event or
+ * job text shows them. */
+char *bcos_url_redact(const char *text);
+/* The same in place, for a message in a buffer of size bytes (cut to fit, still NUL-terminated). */
+void bcos_url_redact_buffer(char *text, size_t size);
 
 /* The kind of an expanded URL (one bcos_urls_expand accepted). */
 bcos_url_kind bcos_url_kind_of(const char *url);

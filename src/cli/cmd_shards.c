@@ -262,7 +262,9 @@ static int shards_sizes(int argc, char **argv) {
         bcos_fail("%s", err);
     long total = 0;
     for (long i = 0; i < list.count; i++) {
-        printf("%s\t%ld\t%s\n", list.urls[i], counts[i], bcos_size_source_name(sources[i]));
+        char *shown = bcos_url_redact(list.urls[i]);
+        printf("%s\t%ld\t%s\n", shown, counts[i], bcos_size_source_name(sources[i]));
+        free(shown);
         total += counts[i];
     }
     printf("total\t%ld\t%ld shards\n", total, list.count);

@@ -50,7 +50,29 @@ int bcos_sync_parent_dir(const char *path) {
     return status;
 }
 
+/* What a rename over path would put a regular file in place of, or NULL when nothing (or a regular
+ * file) is there. Follows a symbolic link: the link is what the user named, its target what is meant. */
+static const char *not_a_regular_file(const struct stat *st) {
+    if (S_ISREG(st->st_mode)) return NULL;
+    if (S_ISDIR(st->st_mode)) return "a directory";
+    if (S_ISCHR(st->st_mode)) return "a character device";
+    if (S_ISBLK(st->st_mode)) return "a block device";
+    if (S_ISFIFO(st->st_mode)) return "a named pipe (FIFO)";
+    if (S_ISSOCK(st->st_mode)) return "a socket";
+    return "not a regular file";
+}
+
+int bcos_check_replaceable(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0) return 0; /* nothing there (or a dangling link): a new file */
+    const char *what = not_a_regular_file(&st);
+    if (!what) return 0;
+    return bcos_error(err, errlen, path, "is %s, not a regular file; refusing to replace it (name a file)", what);
+}
+
 int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen) {
+    *tmp = NULL;
+    if (bcos_check_replaceable(path, err, errlen) != 0) return -1;
     *tmp = bcos_strfmt("%s.tmp.XXXXXX", path);
     int fd = mkstemp(*tmp);
     if (fd < 0) {

@@ -7,6 +7,7 @@
 #include "bcos/check.h"
 #include "bcos/log.h"
 #include "bcos/rng.h"
+#include "bcos/urls.h"
 #include "fetch_retry.h"
 
 #include <curl/curl.h>
@@ -24,6 +25,7 @@
 
 struct bcos_http_stream {
     char *url;
+    char *shown_url; /* url without its credentials, for messages (bcos_url_redact) */
     bcos_fetch_options opt;
     char *ca_file;
     CURLM *multi;
@@ -209,6 +211,7 @@ bcos_http_stream *bcos_http_open(const char *url, const bcos_fetch_options *opt)
     pthread_once(&once, global_init);
     bcos_http_stream *s = xcalloc(1, sizeof *s);
     s->url = xstrdup(url);
+    s->shown_url = bcos_url_redact(url);
     s->opt = *opt;
     s->ca_file = opt->ca_file ? xstrdup(opt->ca_file) : NULL;
     s->opt.ca_file = s->ca_file;
@@ -256,14 +259,14 @@ static void attempt_failed(bcos_http_stream *s, bool retryable, const char *why)
     if (s->offset > s->range_from) s->failures = 0;
     s->failures++;
     if (!retryable || s->failures > s->opt.max_retries) {
-        snprintf(s->error, sizeof s->error, "%s: %s (%s after %ld attempt%s, at byte %llu)", s->url, why,
+        snprintf(s->error, sizeof s->error, "%s: %s (%s after %ld attempt%s, at byte %llu)", s->shown_url, why,
                  retryable ? "gave up" : "not retried", s->stats.attempts, s->stats.attempts == 1 ? "" : "s",
                  (unsigned long long)s->offset);
         s->gave_up = true;
         return;
     }
     long delay = fetch_backoff_ms(&s->opt, s->failures, &s->rng);
-    bcos_warn("fetch %s: %s; retry %d of %d in %ld ms from byte %llu", s->url, why, s->failures,
+    bcos_warn("fetch %s: %s; retry %d of %d in %ld ms from byte %llu", s->shown_url, why, s->failures,
               s->opt.max_retries, delay, (unsigned long long)s->offset);
     s->stats.retries++;
     sleep_ms(delay);
@@ -325,7 +328,7 @@ static void check_deadline(bcos_http_stream *s, double entered_ms) {
     if (s->opt.max_wait_ms <= 0 || s->waited_ms + (now_ms() - entered_ms) < (double)s->opt.max_wait_ms) return;
     if (s->in_flight) stop_attempt(s);
     snprintf(s->error, sizeof s->error, "%s: waited %ld ms in all for data (the limit), at byte %llu after %ld attempts",
-             s->url, s->opt.max_wait_ms, (unsigned long long)s->offset, s->stats.attempts);
+             s->shown_url, s->opt.max_wait_ms, (unsigned long long)s->offset, s->stats.attempts);
     s->gave_up = true;
 }
 
@@ -365,5 +368,6 @@ void bcos_http_close(bcos_http_stream *s) {
     free(s->buf);
     free(s->ca_file);
     free(s->url);
+    free(s->shown_url);
     free(s);
 }

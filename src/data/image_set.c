@@ -100,7 +100,8 @@ int bcos_image_set_load_dir(bcos_image_set *set, const char *dir, int size, char
         snprintf(err, errlen, "%s: cannot read the image folder", dir);
         return -1;
     }
-    qsort(list.items, (size_t)list.count, sizeof *list.items, compare_paths);
+    /* qsort's array must be valid even for no items, and an empty folder has none allocated */
+    if (list.count > 0) qsort(list.items, (size_t)list.count, sizeof *list.items, compare_paths);
     bcos_image_set_alloc(set, list.count, size);
     bcos_progress progress;
     bcos_progress_start(&progress, "decoding images", list.count);

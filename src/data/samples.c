@@ -73,7 +73,7 @@ static bool continues_sample(const bcos_sample *s, const tar_member *m) {
 
 static void start_sample(bcos_sample_reader *r, const tar_member *m) {
     r->next.key = xstrdup(m->key);
-    r->next.shard = xstrdup(r->tar.url);
+    r->next.shard = xstrdup(r->tar.shown_url);
 }
 
 static void add_member(bcos_sample *s, tar_member *m) {

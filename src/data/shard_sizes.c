@@ -99,7 +99,11 @@ static cJSON *read_sizes_json(const char *dir, const bcos_fetch_options *opt, bc
     if (is_remote(url)) {
         bool missing;
         text = fetch_small(url, opt, fetched, &len, &missing, why, sizeof why);
-        if (!text && missing) bcos_info("no sizes.json at %s (%s)", url, why);
+        if (!text && missing) {
+            char *shown = bcos_url_redact(url);
+            bcos_info("no sizes.json at %s (%s)", shown, why);
+            free(shown);
+        }
         if (!text && !missing)
             *failed = data_error(err, errlen, NULL, "cannot read the shards' sample counts: %s (only a 404 or 410 "
                                  "means that there is no sizes.json; fix the server or retry later)", why);

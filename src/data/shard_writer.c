@@ -1,6 +1,6 @@
 /* The WebDataset shard writer: libarchive's pax writer in its restricted form (plain ustar headers, a pax
  * extended header only where ustar cannot hold a name) over a temporary file per shard, renamed into
- * place once complete; the byte cap is checked before each sample from the sizes its members will take;
+ * place once complete (bcos_open_temp_beside); the byte cap is checked before each sample from the sizes its members will take;
  * sizes.json and nshards.txt are written atomically at the end. */
 #include "bcos/shard_writer.h"
 
@@ -12,7 +12,6 @@
 #include <archive_entry.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,9 +148,10 @@ static int archive_failed(bcos_shard_writer *w, const char *what, char *err, siz
 }
 
 static int begin_shard(bcos_shard_writer *w, char *err, size_t errlen) {
-    w->tmp_path = path_in(w, "%ld.tar.tmp", w->n_shards);
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) return archive_failed(w, "cannot create", err, errlen);
+    char *final_path = path_in(w, "%ld.tar", w->n_shards);
+    w->fd = bcos_open_temp_beside(final_path, &w->tmp_path, err, errlen);
+    free(final_path);
+    if (w->fd < 0) return -1;
     w->a = archive_write_new();
     BCOS_CHECK(w->a != NULL, "libarchive could not allocate a writer");
     if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
@@ -192,12 +192,12 @@ static int finish_shard(bcos_shard_writer *w, char *err, size_t errlen) {
     if (rc == 0 && fsync(w->fd) != 0) rc = archive_failed(w, "cannot flush", err, errlen);
     if (close(w->fd) != 0 && rc == 0) rc = archive_failed(w, "cannot close", err, errlen);
     w->fd = -1;
+    if (rc != 0) return rc; /* the temporary file stays for bcos_shard_writer_abort to remove */
     char *final_path = path_in(w, "%ld.tar", w->n_shards);
-    if (rc == 0 && rename(w->tmp_path, final_path) != 0) rc = archive_failed(w, "cannot rename", err, errlen);
+    rc = bcos_finish_temp(w->tmp_path, final_path, 0, NULL, 0, err, errlen);
+    w->tmp_path = NULL;
     free(final_path);
     if (rc != 0) return rc;
-    free(w->tmp_path);
-    w->tmp_path = NULL;
     if (w->n_shards == w->cap_shards) {
         w->cap_shards = 2 * w->cap_shards + 16;
         w->counts = xrealloc(w->counts, (size_t)w->cap_shards * sizeof *w->counts);

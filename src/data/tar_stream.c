@@ -21,6 +21,7 @@ static const char *const g_kept_exts[] = {"jpg", "jpeg", "png", "webp", "txt", "
 static void open_common(tar_stream *t, const char *url, bcos_data_counters *counters) {
     memset(t, 0, sizeof *t);
     t->url = xstrdup(url);
+    t->shown_url = bcos_url_redact(url);
     t->counters = counters;
     counters->shards++;
 }
@@ -73,13 +74,13 @@ static int open_archive(tar_stream *t) {
         rc = archive_read_open_filename(t->a, bcos_url_path(t->url), FILE_BLOCK_BYTES);
     }
     if (rc == ARCHIVE_OK) return 0;
-    snprintf(t->error, sizeof t->error, "%s: %s", t->url, archive_error_string(t->a));
+    snprintf(t->error, sizeof t->error, "%s: %s", t->shown_url, archive_error_string(t->a));
     return -1;
 }
 
 static tar_status fail(tar_stream *t, const char *what) {
     const char *why = archive_error_string(t->a);
-    snprintf(t->error, sizeof t->error, "%s: %s%s%s", t->url, what, why ? ": " : "", why ? why : "");
+    snprintf(t->error, sizeof t->error, "%s: %s%s%s", t->shown_url, what, why ? ": " : "", why ? why : "");
     t->ended = true;
     t->counters->shards_failed++;
     return TAR_FAILED;
@@ -211,5 +212,6 @@ void tar_stream_close(tar_stream *t) {
         bcos_http_close(t->http);
     }
     free(t->url);
+    free(t->shown_url);
     memset(t, 0, sizeof *t);
 }

@@ -28,6 +28,7 @@ typedef struct {
     bcos_http_stream *http; /* http(s) shards */
     bcos_fetch_stats http_counted; /* of http's counts, those already added to the counters */
     char *url;              /* URL or label */
+    char *shown_url;        /* url without its credentials, for messages and samples */
     const void *memory;     /* memory shards */
     size_t memory_size;
     bcos_fetch_options opt;

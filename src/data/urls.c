@@ -1,7 +1,9 @@
-/* URL list expansion: splits a pattern into "::"-joined sources, parses each source into literal
- * text and decimal brace ranges, expands the ranges as an odometer (last brace fastest, like bash),
- * and checks every URL's scheme. Zero padding follows braceexpand, which WebDataset uses: an end
- * written with a leading zero sets the width ({000..999} gives 000, 001, ...). */
+/* URL list expansion: splits a pattern into "::"-joined sources (brackets first: "[::1]" is an IPv6
+ * host), parses each source into literal text and decimal brace ranges, expands the ranges as an
+ * odometer (last brace fastest, like bash), and checks every URL's scheme. Zero padding follows
+ * braceexpand, which WebDataset uses: an end written with a leading zero sets the width ({000..999}
+ * gives 000, 001, ...). Also the redaction of credentials (user:password@) from every URL shown or
+ * stored. */
 #include "bcos/urls.h"
 
 #include "bcos/check.h"
@@ -9,6 +11,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -108,6 +111,43 @@ static int scheme_length(const char *url) {
     return strncmp(url + n, "://", 3) == 0 ? n : 0;
 }
 
+/* The length of the userinfo ("user:password@", with its '@') at the start of an authority; 0 when
+ * there is none. The authority ends at the path, query or fragment, or at what a URL quoted in a
+ * message cannot hold (space, quote). */
+static size_t userinfo_length(const char *authority) {
+    size_t end = strcspn(authority, "/?#\"' \t\n"), at = 0;
+    for (size_t i = 0; i < end; i++)
+        if (authority[i] == '@') at = i + 1;
+    return at;
+}
+
+char *bcos_url_redact(const char *text) {
+    /* each "://" (3 bytes) grows the text by at most 3: a 1-byte userinfo "@" becomes "***@" */
+    char *out = xmalloc(2 * strlen(text) + 1), *o = out;
+    for (const char *p = text; *p;) {
+        const char *sep = strstr(p, "://");
+        const char *next = sep ? sep + 3 : p + strlen(p);
+        memcpy(o, p, (size_t)(next - p));
+        o += next - p;
+        p = next;
+        size_t hidden = sep ? userinfo_length(p) : 0;
+        if (hidden > 0) {
+            memcpy(o, "***@", 4);
+            o += 4;
+            p += hidden;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+void bcos_url_redact_buffer(char *text, size_t size) {
+    if (size == 0) return;
+    char *shown = bcos_url_redact(text);
+    snprintf(text, size, "%s", shown);
+    free(shown);
+}
+
 bcos_url_kind bcos_url_kind_of(const char *url) {
     int n = scheme_length(url);
     if (n == 4 && strncasecmp(url, "http", 4) == 0) return BCOS_URL_HTTP;
@@ -184,13 +224,20 @@ static int expand_source(const report *r, const source *s, bcos_url_list *list) 
     return rc;
 }
 
-/* Splits at "::"; returns the number of sources and fills starts/lens (both sized by the caller). */
+/* Splits at "::" outside brackets (an IPv6 host "[::1]" holds "::"); returns the number of sources
+ * and fills starts/lens (both sized by the caller). */
 static int split_sources(const char *pattern, const char **starts, size_t *lens) {
-    int n = 0;
+    int n = 0, in_brackets = 0;
     const char *start = pattern;
-    for (const char *sep; (sep = strstr(start, "::")) != NULL; start = sep + 2) {
-        starts[n] = start;
-        lens[n++] = (size_t)(sep - start);
+    for (const char *p = pattern; *p; p++) {
+        if (*p == '[') in_brackets = 1;
+        else if (*p == ']') in_brackets = 0;
+        else if (!in_brackets && p[0] == ':' && p[1] == ':') {
+            starts[n] = start;
+            lens[n++] = (size_t)(p - start);
+            start = p + 2;
+            p++;
+        }
     }
     starts[n] = start;
     lens[n++] = strlen(start);

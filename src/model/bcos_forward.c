@@ -78,6 +78,16 @@ bcos_student_acts *bcos_student_acts_new(const bcos_student *s, int B) {
     return a;
 }
 
+size_t bcos_student_acts_floats(const bcos_student *s, int B) {
+    int grid = s->cfg.image_size / s->cfg.patch_size;
+    bcos_student_acts a = {.B = B, .NP = grid * grid, .T = grid * grid + 1};
+    a.layers = xcalloc((size_t)s->stack.layers, sizeof *a.layers);
+    carver c = {NULL, 0};
+    layout(&a, s, &c);
+    free(a.layers);
+    return c.used;
+}
+
 void bcos_student_acts_free(bcos_student_acts *a) {
     if (!a) return;
     free(a->rows);

@@ -8,6 +8,7 @@
 
 #include "bcos/bcos.h"
 #include "bcos/check.h"
+#include "bcos/paths.h"
 
 static char *options_to_json(const bcos_student_options *o) {
     cJSON *root = cJSON_CreateObject();
@@ -43,13 +44,10 @@ static int options_from_json(bcos_student_options *o, const char *text, char *er
 
 static int write_json(const char *path, const char *clip_json, const char *options_json, const char *model,
                       char *err, size_t errlen) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot write the student config", path);
-        return -1;
-    }
-    fprintf(f, "{\"model\": \"%s\", \"clip_config\": %s, \"bcos\": %s}\n", model, clip_json, options_json);
-    return fclose(f) == 0 ? 0 : (snprintf(err, errlen, "%s: write failed", path), -1);
+    char *text = bcos_strfmt("{\"model\": \"%s\", \"clip_config\": %s, \"bcos\": %s}\n", model, clip_json, options_json);
+    int rc = bcos_write_file_atomic(path, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
 }
 
 void bcos_student_file_make(bcos_student_file *f, const bcos_student *s, const bcos_clip *text_tower) {

@@ -15,12 +15,18 @@ typedef struct {
     float *base;
 } block_scratch;
 
-static block_scratch scratch_alloc(const bcos_clip_stack *s, int B, int T) {
-    size_t BT = (size_t)B * T, C = (size_t)s->width;
-    size_t sizes[9] = {BT * C, BT, BT, BT * 3 * C, (size_t)B * s->heads * T * T, BT * C, BT * C,
-                       BT * s->mlp, BT * s->mlp};
+/* The floats of each scratch slot; returns their sum. */
+static size_t scratch_sizes(size_t sizes[9], int width, int heads, int mlp, int B, int T) {
+    size_t BT = (size_t)B * T, C = (size_t)width;
+    size_t each[9] = {BT * C, BT, BT, BT * 3 * C, (size_t)B * heads * T * T, BT * C, BT * C, BT * mlp, BT * mlp};
     size_t total = 0;
-    for (int i = 0; i < 9; i++) total += sizes[i];
+    for (int i = 0; i < 9; i++) total += sizes[i] = each[i];
+    return total;
+}
+
+static block_scratch scratch_alloc(const bcos_clip_stack *s, int B, int T) {
+    size_t sizes[9];
+    size_t total = scratch_sizes(sizes, s->width, s->heads, s->mlp, B, T);
     block_scratch k;
     k.base = xmalloc(total * sizeof(float));
     float **slots[9] = {&k.ln, &k.mean, &k.rstd, &k.qkv, &k.att, &k.atty, &k.proj, &k.fch, &k.fch_act};
@@ -72,6 +78,15 @@ static void pool_and_project(const bcos_clip *m, float *out, const float *x, con
                           LN_EPS);
     be->matmul_forward(out, normed, bcos_params_ptr(p, proj), NULL, B, C, m->cfg.embed_dim);
     free(pooled);
+}
+
+size_t bcos_clip_encode_image_floats(const bcos_clip_config *c, int B) {
+    size_t sizes[9];
+    int P = c->patch_size, C = c->vision_width, NP = (c->image_size / P) * (c->image_size / P), T = NP + 1;
+    size_t b = (size_t)B;
+    /* patches, emb, x, ln, stats (as allocated below), the block scratch, and pool_and_project's */
+    return b * NP * 3 * P * P + b * NP * C + 2 * b * T * C + b * T * 2 +
+           scratch_sizes(sizes, C, c->vision_heads, c->vision_mlp, B, T) + b * C * 2 + b * 2;
 }
 
 void bcos_clip_encode_image(const bcos_clip *m, float *out, const float *images, int B) {

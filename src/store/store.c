@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bcos/fault.h"
 #include "bcos/log.h"
@@ -18,6 +19,32 @@
 const char *bcos_store_default_path(void) {
     const char *env = getenv(BCOS_STORE_DB_ENV);
     return env && *env ? env : BCOS_STORE_DEFAULT_PATH;
+}
+
+static char *folder_of(const char *path) {
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    return dir;
+}
+
+/* Why the file system refuses the database or its folder (a read-only mount, no permission), asked
+ * of it directly: SQLite's last system error is often that of a later probe (ENOENT of a journal it
+ * looked for). Returns 1 with the reason in why, or 0 when nothing is refused. */
+static int access_problem(const char *path, int read_only, char *why, size_t len) {
+    int mode = read_only ? R_OK : R_OK | W_OK;
+    if (access(path, F_OK) == 0) {
+        if (access(path, mode) != 0) return snprintf(why, len, "%s", strerror(errno)), 1;
+        if (read_only) return 0;
+    }
+    /* a new database, or the journal files SQLite creates beside one */
+    char *dir = folder_of(path);
+    int refused = access(dir, W_OK | X_OK) != 0;
+    if (refused) snprintf(why, len, "its folder %s: %s", dir, strerror(errno));
+    free(dir);
+    return refused;
 }
 
 /* What a failed open or first read means, for the user. */
@@ -35,9 +62,11 @@ static int describe_failure(sqlite3 *db, int rc, const char *path, int read_only
                               "(make the folder writable, or only read it: `bcos results`)", path);
         return bcos_error(err, errlen, path, "the database is read-only (%s)", message);
     case SQLITE_CANTOPEN: {
+        char why[600];
         int sys = db ? sqlite3_system_errno(db) : 0;
-        return bcos_error(err, errlen, path, "cannot %s the database: %s", read_only ? "open" : "open or create",
-                          sys ? strerror(sys) : message);
+        if (!access_problem(path, read_only, why, sizeof why))
+            snprintf(why, sizeof why, "%s", sys ? strerror(sys) : message);
+        return bcos_error(err, errlen, path, "cannot %s the database: %s", read_only ? "open" : "open or create", why);
     }
     case SQLITE_BUSY: return bcos_error(err, errlen, path, "locked by another process past the busy timeout");
     default: return bcos_error(err, errlen, path, "cannot open the database: %s", message);
@@ -145,13 +174,14 @@ static int check_integrity(sqlite3 *db, const char *path, char *err, size_t errl
     return describe_failure(db, rc, path, 0, err, errlen);
 }
 
-static char *folder_of(const char *path) {
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
-    return dir;
+/* $BCOS_JOURNAL in place of BCOS_JOURNAL_AUTO. 0, or -1 with err naming a value it does not know. */
+static int journal_from_env(bcos_journal *journal, char *err, size_t errlen) {
+    const char *env = getenv(BCOS_STORE_JOURNAL_ENV);
+    if (*journal != BCOS_JOURNAL_AUTO || !env || !*env || strcmp(env, "auto") == 0) return 0;
+    if (strcmp(env, "delete") == 0) *journal = BCOS_JOURNAL_DELETE;
+    else if (strcmp(env, "wal") == 0) *journal = BCOS_JOURNAL_WAL;
+    else return bcos_error(err, errlen, BCOS_STORE_JOURNAL_ENV, "'%s' is not delete, wal or auto", env);
+    return 0;
 }
 
 /* WAL, or the rollback journal on a network file system (nfs.c says why). */
@@ -236,6 +266,7 @@ int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store 
     *out = NULL;
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return bcos_error(err, errlen, path, "not a regular file");
+    if (journal_from_env(&o.journal, err, errlen) != 0) return -1;
     if (o.read_only && !file_exists(path))
         return bcos_error(err, errlen, path, "no such database (choose one with --db PATH or $%s)", BCOS_STORE_DB_ENV);
     sqlite3 *db = NULL;

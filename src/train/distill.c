@@ -15,6 +15,7 @@
 #include "bcos/image.h"
 #include "bcos/log.h"
 #include "bcos/paths.h"
+#include "bcos/urls.h"
 #include "bcos/world.h"
 #include "distill_internal.h"
 
@@ -153,7 +154,7 @@ static void alloc_buffers(distill_run *r) {
     r->crops = xmalloc(B * S * S * 3);
     r->txt_emb = xcalloc(B * E, sizeof(float));
     r->has_txt = xcalloc(B, sizeof(int));
-    r->pending = xmalloc(((size_t)r->cfg->log_every + 1) * sizeof *r->pending);
+    r->pending = xmalloc(DISTILL_PENDING_ROWS * sizeof *r->pending);
     bcos_adam_config ac = {.lr = r->cfg->lr, .beta1 = r->cfg->beta1, .beta2 = r->cfg->beta2, .eps = r->cfg->eps,
                            .weight_decay = r->cfg->weight_decay, .decoupled = strcmp(r->cfg->optimizer, "adamw") == 0};
     bcos_adam_init(&r->opt, &ac, r->student.params.total);
@@ -237,13 +238,15 @@ static int finish(distill_run *r, bcos_distill_report *report, char *err, size_t
     return 0;
 }
 
-int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
-                     char *err, size_t errlen) {
+static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
+                   char *err, size_t errlen) {
     memset(report, 0, sizeof *report);
     report->final_loss = NAN;
     if (bcos_distill_validate(cfg, err, errlen) != 0) return -1;
     /* fail before training, not after, when the student could not be saved */
-    if (cfg->out[0] && bcos_make_parent_dirs(cfg->out, err, errlen) != 0) return -1;
+    if (cfg->out[0] &&
+        (bcos_make_parent_dirs(cfg->out, err, errlen) != 0 || bcos_check_replaceable(cfg->out, err, errlen) != 0))
+        return -1;
     BCOS_CHECK(!set || !cfg->shards[0], "a run on shards is given no image set");
     distill_run r = {.cfg = cfg, .set = set, .rank = bcos_world_rank(), .world = bcos_world_size(),
                      .B_global = cfg->batch_size, .checkpoint_step = -1};
@@ -255,16 +258,23 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
     if (load_inputs(&r, &loaded, err, errlen) != 0) return -1;
     bcos_student_init(&r.student, &r.teacher.cfg, &cfg->student, r.teacher.backend);
     bcos_student_from_clip(&r.student, &r.teacher);
+    if (distill_memory_check(&r, err, errlen) != 0) {
+        free_run(&r);
+        bcos_image_set_free(&loaded);
+        return -1;
+    }
     alloc_buffers(&r);
     r.source = cfg->shards[0] ? distill_source_shards_new(&r, err, errlen) : distill_source_images_new(&r);
     if (!r.source) {
         free_run(&r);
         return -1;
     }
-    if (cfg->shards[0])
+    if (cfg->shards[0]) {
+        char *shards = bcos_url_redact(cfg->shards);
         bcos_info("distill: teacher %s (%s), student B=%.2f, shards %s, %lld steps of %d", cfg->teacher,
-                  r.teacher.cfg.name, cfg->student.b, cfg->shards, (long long)cfg->steps, r.B_global);
-    else
+                  r.teacher.cfg.name, cfg->student.b, shards, (long long)cfg->steps, r.B_global);
+        free(shards);
+    } else
         bcos_info("distill: teacher %s (%s), student B=%.2f, %d training images, %d held out, %lld steps of %d",
                   cfg->teacher, r.teacher.cfg.name, cfg->student.b, r.train_count, cfg->holdout,
                   (long long)cfg->steps, r.B_global);
@@ -284,5 +294,12 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
     distill_store_end(&r, rc != 0 ? BCOS_RUN_FAILED : report->preempted ? BCOS_RUN_PREEMPTED : BCOS_RUN_DONE);
     free_run(&r);
     bcos_image_set_free(&loaded);
+    return rc;
+}
+
+int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
+                     char *err, size_t errlen) {
+    int rc = distill(cfg, set, report, err, errlen);
+    if (rc != 0) bcos_url_redact_buffer(err, errlen); /* messages quote the shard list and its URLs */
     return rc;
 }

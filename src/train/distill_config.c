@@ -1,6 +1,7 @@
 /* The distillation settings: one table of options, read from job files (JSON) and flags alike, and
  * the job text the store records (the options that change what is trained). */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include "bcos/distill.h"
 #include "bcos/fetch.h"
 #include "bcos/shard_plan.h"
-#include "bcos/shard_plan.h"
+#include "bcos/urls.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_F64, OPT_F32, OPT_BOOL } opt_type;
 
@@ -22,64 +23,91 @@ typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_F64, OPT_F32, OPT_BOOL } opt_type;
  * and fed. */
 typedef enum { JOB, SHARDS, RUN } opt_role;
 
+/* The values a number may take: lo to hi, an end included unless it is marked open. Every number
+ * of the table has one (a zero range is a missing one, caught when the table is used). */
+typedef struct {
+    double lo, hi;
+    unsigned char lo_open, hi_open;
+} range;
+
 typedef struct {
     const char *name;
     opt_type type;
     size_t offset, size;
     opt_role role;
     const char *help;
+    range valid; /* numbers only */
 } option;
 
+/* Whole numbers a double holds exactly; steps and seeds stay below it. */
+#define EXACT_MAX 9007199254740992.0
+#define NONE {0, 0, 0, 0} /* strings and booleans */
+#define AT_LEAST(x) {(x), INFINITY, 0, 0}
+#define ABOVE(x) {(x), INFINITY, 1, 0}
+#define FROM_TO(a, b) {(a), (b), 0, 0}
+#define FROM_BELOW(a, b) {(a), (b), 0, 1} /* [a, b) */
+#define MS_MAX (24 * 3600 * 1000.0)     /* a day: any longer wait is a typo */
 #define F(field) offsetof(bcos_distill_config, field), sizeof(((bcos_distill_config *)0)->field)
 static const option OPTIONS[] = {
-    {"teacher", OPT_STR, F(teacher), JOB, "CLIP weights of the teacher (safetensors)"},
-    {"teacher_model", OPT_STR, F(teacher_model), JOB, "teacher config name or JSON (default: from the file)"},
-    {"images", OPT_STR, F(images), JOB, "folder of training images (.jpg/.png; captions in .txt beside)"},
-    {"shards", OPT_STR, F(shards), SHARDS, "or WebDataset shards: URL list ('a-{000..009}.tar', http(s)://, ::)"},
-    {"workers", OPT_INT, F(workers), SHARDS, "shard loader threads (part of the data order)"},
-    {"train_crops", OPT_BOOL, F(train_crops), SHARDS, "random resized crop + flip per sample (else the eval crop)"},
-    {"crop_scale", OPT_F64, F(crop_scale), SHARDS, "smallest area fraction a training crop keeps"},
-    {"decode", OPT_STR, F(decode), SHARDS, "exact (PIL's pixels) or fast (JPEGs shrunk in the DCT)"},
-    {"shuffle", OPT_I64, F(shuffle), SHARDS, "samples in each loader thread's shuffle buffer (0: off)"},
-    {"out", OPT_STR, F(out), RUN, "where to save the student (.safetensors; config JSON beside)"},
-    {"steps", OPT_I64, F(steps), JOB, "optimiser steps"},
-    {"warmup_steps", OPT_I64, F(warmup_steps), JOB, "linear warmup steps"},
-    {"batch_size", OPT_INT, F(batch_size), JOB, "images per step"},
-    {"holdout", OPT_INT, F(holdout), JOB, "images held out to measure the student-teacher cosine"},
-    {"log_every", OPT_INT, F(log_every), RUN, "steps between progress lines"},
-    {"lr", OPT_F64, F(lr), JOB, "peak learning rate"},
-    {"min_lr", OPT_F64, F(min_lr), JOB, "learning rate at the end of the cosine"},
-    {"weight_decay", OPT_F64, F(weight_decay), JOB, "weight decay"},
-    {"beta1", OPT_F64, F(beta1), JOB, "Adam beta1"},
-    {"beta2", OPT_F64, F(beta2), JOB, "Adam beta2"},
-    {"eps", OPT_F64, F(eps), JOB, "Adam epsilon"},
-    {"grad_clip", OPT_F64, F(grad_clip), JOB, "global gradient norm clip (0: off)"},
-    {"agc_clip", OPT_F64, F(agc_clip), JOB, "adaptive gradient clipping factor (0: off)"},
-    {"optimizer", OPT_STR, F(optimizer), JOB, "adamw or adam"},
-    {"loss", OPT_STR, F(loss), JOB, "cosine or siglip"},
-    {"w_img", OPT_F64, F(w_img), JOB, "weight of the cosine to the teacher's image embedding"},
-    {"w_txt", OPT_F64, F(w_txt), JOB, "weight of the cosine to the caption's text embedding"},
-    {"seed", OPT_I64, F(seed), JOB, "random seed"},
-    {"b", OPT_F32, F(student.b), JOB, "B-cos exponent B"},
-    {"b_ramp_steps", OPT_I64, F(student.b_ramp_steps), JOB, "steps over which B rises from 1 (0: no ramp)"},
-    {"keep_biases", OPT_BOOL, F(student.keep_biases), JOB, "keep biases (decayed) instead of removing them"},
-    {"bias_decay_steps", OPT_I64, F(student.bias_decay_steps), JOB, "steps over which kept biases decay to 0"},
-    {"plain_proj", OPT_BOOL, F(student.plain_proj), JOB, "keep the final projection plain"},
-    {"run", OPT_STR, F(run), RUN, "the run's name in the store (default: the job file's name)"},
-    {"db", OPT_STR, F(db), RUN, "the store (default: $BCOS_DB, else ./bcos.db)"},
-    {"checkpoint_every", OPT_I64, F(checkpoint_every), RUN, "steps between checkpoints (0: only the last)"},
-    {"checkpoint_minutes", OPT_F64, F(checkpoint_minutes), RUN, "minutes between checkpoints (0: off)"},
-    {"keep_last", OPT_INT, F(keep_last), RUN, "newest complete checkpoints kept"},
-    {"keep_every", OPT_I64, F(keep_every), RUN, "also keep every checkpoint at a multiple of this step (0: none)"},
-    {"resume", OPT_BOOL, F(resume), RUN, "insist on resuming (a run that exists resumes anyway)"},
-    {"ready_batches", OPT_INT, F(ready_batches), RUN, "batches each shard loader thread prepares ahead"},
-    {"connect_timeout_ms", OPT_INT, F(connect_timeout_ms), RUN, "shards over http(s): connect timeout"},
-    {"stall_timeout_ms", OPT_INT, F(stall_timeout_ms), RUN, "shards over http(s): a stalled transfer is retried after this"},
-    {"retries", OPT_INT, F(retries), RUN, "shards over http(s): retries per shard"},
-    {"backoff_ms", OPT_INT, F(backoff_ms), RUN, "shards over http(s): first retry delay (doubles)"},
-    {"max_wait_ms", OPT_I64, F(max_wait_ms), RUN, "shards over http(s): a shard is given up after this much waiting in all (0: no bound)"},
-    {"max_lost", OPT_I64, F(max_lost), RUN, "samples the run may lose with broken or missing shards and still succeed"},
-    {"ca_file", OPT_STR, F(ca_file), RUN, "shards over https: PEM bundle of trusted CAs (default: the system's)"},
+    {"teacher", OPT_STR, F(teacher), JOB, "CLIP weights of the teacher (safetensors)", NONE},
+    {"teacher_model", OPT_STR, F(teacher_model), JOB, "teacher config name or JSON (default: from the file)", NONE},
+    {"images", OPT_STR, F(images), JOB, "folder of training images (.jpg/.png; captions in .txt beside)", NONE},
+    {"shards", OPT_STR, F(shards), SHARDS, "or WebDataset shards: URL list ('a-{000..009}.tar', http(s)://, ::)", NONE},
+    {"workers", OPT_INT, F(workers), SHARDS, "shard loader threads (part of the data order)", FROM_TO(1, BCOS_MAX_WORKERS)},
+    {"train_crops", OPT_BOOL, F(train_crops), SHARDS, "random resized crop + flip per sample (else the eval crop)", NONE},
+    {"crop_scale", OPT_F64, F(crop_scale), SHARDS, "smallest area fraction a training crop keeps", {0, 1, 1, 0}},
+    {"decode", OPT_STR, F(decode), SHARDS, "exact (PIL's pixels) or fast (JPEGs shrunk in the DCT)", NONE},
+    {"shuffle", OPT_I64, F(shuffle), SHARDS, "samples in each loader thread's shuffle buffer (0: off)",
+     FROM_TO(0, BCOS_SHUFFLE_MAX)},
+    {"out", OPT_STR, F(out), RUN, "where to save the student (.safetensors; config JSON beside)", NONE},
+    {"steps", OPT_I64, F(steps), JOB, "optimiser steps", FROM_TO(1, EXACT_MAX)},
+    {"warmup_steps", OPT_I64, F(warmup_steps), JOB, "linear warmup steps", FROM_TO(0, EXACT_MAX)},
+    {"batch_size", OPT_INT, F(batch_size), JOB, "images per step", FROM_TO(1, INT_MAX)},
+    {"holdout", OPT_INT, F(holdout), JOB, "images held out to measure the student-teacher cosine", FROM_TO(0, INT_MAX)},
+    {"log_every", OPT_INT, F(log_every), RUN, "steps between progress lines", FROM_TO(1, INT_MAX)},
+    {"lr", OPT_F64, F(lr), JOB, "peak learning rate", ABOVE(0)},
+    {"min_lr", OPT_F64, F(min_lr), JOB, "learning rate at the end of the cosine", AT_LEAST(0)},
+    {"weight_decay", OPT_F64, F(weight_decay), JOB, "weight decay", AT_LEAST(0)},
+    {"beta1", OPT_F64, F(beta1), JOB, "Adam beta1", FROM_BELOW(0, 1)},
+    {"beta2", OPT_F64, F(beta2), JOB, "Adam beta2", FROM_BELOW(0, 1)},
+    {"eps", OPT_F64, F(eps), JOB, "Adam epsilon", ABOVE(0)},
+    {"grad_clip", OPT_F64, F(grad_clip), JOB, "global gradient norm clip (0: off)", AT_LEAST(0)},
+    {"agc_clip", OPT_F64, F(agc_clip), JOB, "adaptive gradient clipping factor (0: off)", AT_LEAST(0)},
+    {"optimizer", OPT_STR, F(optimizer), JOB, "adamw or adam", NONE},
+    {"loss", OPT_STR, F(loss), JOB, "cosine or siglip", NONE},
+    {"w_img", OPT_F64, F(w_img), JOB, "weight of the cosine to the teacher's image embedding", AT_LEAST(0)},
+    {"w_txt", OPT_F64, F(w_txt), JOB, "weight of the cosine to the caption's text embedding", AT_LEAST(0)},
+    {"seed", OPT_I64, F(seed), JOB, "random seed", FROM_TO(-EXACT_MAX, EXACT_MAX)},
+    /* B's cos^(B-1) factor underflows float32 long before B = 100 */
+    {"b", OPT_F32, F(student.b), JOB, "B-cos exponent B", FROM_TO(1, 100)},
+    {"b_ramp_steps", OPT_I64, F(student.b_ramp_steps), JOB, "steps over which B rises from 1 (0: no ramp)",
+     FROM_TO(0, EXACT_MAX)},
+    {"keep_biases", OPT_BOOL, F(student.keep_biases), JOB, "keep biases (decayed) instead of removing them", NONE},
+    {"bias_decay_steps", OPT_I64, F(student.bias_decay_steps), JOB, "steps over which kept biases decay to 0",
+     FROM_TO(0, EXACT_MAX)},
+    {"plain_proj", OPT_BOOL, F(student.plain_proj), JOB, "keep the final projection plain", NONE},
+    {"run", OPT_STR, F(run), RUN, "the run's name in the store (default: the job file's name)", NONE},
+    {"db", OPT_STR, F(db), RUN, "the store (default: $BCOS_DB, else ./bcos.db)", NONE},
+    {"checkpoint_every", OPT_I64, F(checkpoint_every), RUN, "steps between checkpoints (0: only the last)",
+     FROM_TO(0, EXACT_MAX)},
+    {"checkpoint_minutes", OPT_F64, F(checkpoint_minutes), RUN, "minutes between checkpoints (0: off)", AT_LEAST(0)},
+    {"keep_last", OPT_INT, F(keep_last), RUN, "newest complete checkpoints kept", FROM_TO(1, INT_MAX)},
+    {"keep_every", OPT_I64, F(keep_every), RUN, "also keep every checkpoint at a multiple of this step (0: none)",
+     FROM_TO(0, EXACT_MAX)},
+    {"resume", OPT_BOOL, F(resume), RUN, "insist on resuming (a run that exists resumes anyway)", NONE},
+    {"ready_batches", OPT_INT, F(ready_batches), RUN, "batches each shard loader thread prepares ahead",
+     FROM_TO(1, 1024)},
+    {"connect_timeout_ms", OPT_INT, F(connect_timeout_ms), RUN, "shards over http(s): connect timeout",
+     FROM_TO(1, MS_MAX)},
+    {"stall_timeout_ms", OPT_INT, F(stall_timeout_ms), RUN, "shards over http(s): a stalled transfer is retried after this",
+     FROM_TO(1, MS_MAX)},
+    {"retries", OPT_INT, F(retries), RUN, "shards over http(s): retries per shard", FROM_TO(0, 1000)},
+    {"backoff_ms", OPT_INT, F(backoff_ms), RUN, "shards over http(s): first retry delay (doubles)", FROM_TO(0, MS_MAX)},
+    {"max_wait_ms", OPT_I64, F(max_wait_ms), RUN,
+     "shards over http(s): a shard is given up after this much waiting in all (0: no bound)", FROM_TO(0, EXACT_MAX)},
+    {"max_lost", OPT_I64, F(max_lost), RUN, "samples the run may lose with broken or missing shards and still succeed",
+     FROM_TO(0, EXACT_MAX)},
+    {"ca_file", OPT_STR, F(ca_file), RUN, "shards over https: PEM bundle of trusted CAs (default: the system's)", NONE},
 };
 #undef F
 #define N_OPTIONS (int)(sizeof OPTIONS / sizeof OPTIONS[0])
@@ -134,6 +162,33 @@ static int parse_number(const char *text, double *out) {
     return errno == 0 && end != text && *end == '\0';
 }
 
+/* "[0, 1)", "at least 1", "greater than 0": the range as the messages say it. */
+static void describe_range(char *out, size_t len, const range *v) {
+    if (isinf(v->hi)) snprintf(out, len, "%s %.10g", v->lo_open ? "greater than" : "at least", v->lo);
+    else snprintf(out, len, "in %c%.10g, %.10g%c", v->lo_open ? '(' : '[', v->lo, v->hi, v->hi_open ? ')' : ']');
+}
+
+static int out_of_range(const option *o, double x, char *err, size_t errlen) {
+    const range *v = &o->valid;
+    BCOS_CHECK(v->lo < v->hi, "every number in the option table has a range");
+    if ((v->lo_open ? x > v->lo : x >= v->lo) && (v->hi_open ? x < v->hi : x <= v->hi)) return 0;
+    char want[96];
+    describe_range(want, sizeof want, v);
+    snprintf(err, errlen, "option '%s': %.10g is out of range: it must be %s", o->name, x, want);
+    return -1;
+}
+
+/* A numeric field's value as a double. */
+static double number_at(const option *o, const bcos_distill_config *cfg) {
+    const char *field = (const char *)cfg + o->offset;
+    switch (o->type) {
+    case OPT_INT: return *(const int *)field;
+    case OPT_I64: return (double)*(const int64_t *)field;
+    case OPT_F32: return *(const float *)field;
+    default: return *(const double *)field;
+    }
+}
+
 int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *value, char *err, size_t errlen) {
     const option *o = find_option(name);
     if (!o) {
@@ -144,7 +199,8 @@ int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *val
     double x = 0;
     if (o->type == OPT_STR) {
         if (strlen(value) >= o->size) {
-            snprintf(err, errlen, "option '%s': value longer than %zu bytes", o->name, o->size - 1);
+            snprintf(err, errlen, "option '%s': value of %zu bytes is longer than its limit of %zu bytes", o->name,
+                     strlen(value), o->size - 1);
             return -1;
         }
         strcpy(field, value);
@@ -160,32 +216,35 @@ int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *val
         return 0;
     }
     int real = o->type == OPT_F64 || o->type == OPT_F32;
-    if (!parse_number(value, &x) || !isfinite(x) || (!real && x != (double)(int64_t)x)) {
+    if (!parse_number(value, &x) || !isfinite(x) || (!real && x != floor(x))) {
         snprintf(err, errlen, "option '%s': '%s' is not a%s number", o->name, value, real ? " finite" : " whole");
         return -1;
     }
-    if (o->type == OPT_INT) {
-        if (x < -2147483647.0 || x > 2147483647.0) {
-            snprintf(err, errlen, "option '%s': %s is out of range", o->name, value);
-            return -1;
-        }
-        *(int *)field = (int)x;
-    } else if (o->type == OPT_I64) {
-        *(int64_t *)field = (int64_t)x;
-    } else if (o->type == OPT_F32) {
-        *(float *)field = (float)x;
-    } else {
-        *(double *)field = x;
-    }
+    /* the range also keeps the conversions below defined: every range fits its type */
+    if (out_of_range(o, x, err, errlen) != 0) return -1;
+    if (o->type == OPT_INT) *(int *)field = (int)x;
+    else if (o->type == OPT_I64) *(int64_t *)field = (int64_t)x;
+    else if (o->type == OPT_F32) *(float *)field = (float)x;
+    else *(double *)field = x;
     return 0;
 }
 
-/* A JSON value as the text bcos_distill_set takes. */
-static int json_value_text(const cJSON *v, char *buf, size_t len) {
-    if (cJSON_IsString(v)) return snprintf(buf, len, "%s", v->valuestring) < (int)len ? 0 : -1;
-    if (cJSON_IsBool(v)) return snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false"), 0;
-    if (cJSON_IsNumber(v)) return snprintf(buf, len, "%.17g", v->valuedouble), 0;
-    return -1;
+/* A JSON value as the text bcos_distill_set takes: a string as it is (its length is the option's to
+ * judge), a number or boolean formatted into buf. NULL for anything else. */
+static const char *json_value_text(const cJSON *v, char *buf, size_t len) {
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsBool(v)) return snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false"), buf;
+    if (cJSON_IsNumber(v)) return snprintf(buf, len, "%.17g", v->valuedouble), buf;
+    return NULL;
+}
+
+/* Whether an earlier key of the same object names the same option ("log_every", "log-every") or is
+ * the same unknown key: cJSON keeps both, and the later would silently win. */
+static int repeats_earlier(const cJSON *root, const cJSON *it) {
+    const option *o = find_option(it->string);
+    for (const cJSON *e = root->child; e != it; e = e->next)
+        if (strcmp(e->string, it->string) == 0 || (o && find_option(e->string) == o)) return 1;
+    return 0;
 }
 
 int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err, size_t errlen) {
@@ -205,15 +264,19 @@ int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err,
     } else {
         rc = 0;
         for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
-            if (strcmp(it->string, "kind") == 0) continue;
-            char value[1024], why[BCOS_ERRLEN];
-            if (json_value_text(it, value, sizeof value) != 0) {
+            char buf[64], why[BCOS_ERRLEN];
+            const char *value = json_value_text(it, buf, sizeof buf);
+            rc = -1;
+            if (repeats_earlier(root, it))
+                snprintf(err, errlen, "%s: key '%s' is given twice (which one was meant?)", path, it->string);
+            else if (strcmp(it->string, "kind") == 0)
+                rc = 0;
+            else if (!value)
                 snprintf(err, errlen, "%s: key '%s' must be a string, number or boolean", path, it->string);
-                rc = -1;
-            } else if (bcos_distill_set(cfg, it->string, value, why, sizeof why) != 0) {
+            else if (bcos_distill_set(cfg, it->string, value, why, sizeof why) != 0)
                 snprintf(err, errlen, "%s: %s", path, why);
-                rc = -1;
-            }
+            else
+                rc = 0;
         }
     }
     cJSON_Delete(root);
@@ -221,34 +284,21 @@ int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err,
 }
 
 int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {
+    for (int i = 0; i < N_OPTIONS; i++)
+        if (OPTIONS[i].type != OPT_STR && OPTIONS[i].type != OPT_BOOL &&
+            out_of_range(&OPTIONS[i], number_at(&OPTIONS[i], c), err, errlen) != 0)
+            return -1;
     const char *problem = NULL;
     if (!c->teacher[0]) problem = "no teacher weights ('teacher')";
     else if (!c->images[0] == !c->shards[0]) problem = "give exactly one of 'images' (a folder) and 'shards' (a URL list)";
-    else if (c->steps < 1) problem = "'steps' must be at least 1";
-    else if (c->batch_size < 1) problem = "'batch_size' must be at least 1";
-    else if (c->holdout < 0) problem = "'holdout' must not be negative";
-    else if (c->log_every < 1) problem = "'log_every' must be at least 1";
-    else if (!(c->lr > 0) || c->min_lr < 0 || c->weight_decay < 0) problem = "learning rates must be positive";
     else if (strcmp(c->optimizer, "adamw") != 0 && strcmp(c->optimizer, "adam") != 0)
         problem = "'optimizer' must be adamw or adam";
     else if (strcmp(c->loss, "cosine") != 0 && strcmp(c->loss, "siglip") != 0)
         problem = "'loss' must be cosine or siglip";
-    else if (c->student.b < 1) problem = "'b' must be at least 1";
-    else if (c->w_img < 0 || c->w_txt < 0 || c->w_img + c->w_txt <= 0) problem = "'w_img' + 'w_txt' must be positive";
-    else if (c->checkpoint_every < 0 || c->checkpoint_minutes < 0 || c->keep_every < 0)
-        problem = "'checkpoint_every', 'checkpoint_minutes' and 'keep_every' must not be negative";
-    else if (c->keep_last < 1) problem = "'keep_last' must be at least 1";
+    else if (c->w_img + c->w_txt <= 0) problem = "'w_img' + 'w_txt' must be positive";
     else if (c->resume && !c->run[0]) problem = "'resume' needs a run name ('run')";
     else if (c->shards[0] && c->holdout > 0) problem = "'holdout' needs 'images' (shards hold nothing out yet)";
-    else if (c->workers < 1 || c->workers > BCOS_MAX_WORKERS) problem = "'workers' must be 1 to 64";
-    else if (c->ready_batches < 1) problem = "'ready_batches' must be at least 1";
-    else if (!(c->crop_scale > 0 && c->crop_scale <= 1)) problem = "'crop_scale' must be in (0, 1]";
     else if (strcmp(c->decode, "exact") != 0 && strcmp(c->decode, "fast") != 0) problem = "'decode' must be exact or fast";
-    else if (c->shuffle < 0 || c->shuffle > BCOS_SHUFFLE_MAX) problem = "'shuffle' must be 0 to 1000000";
-    else if (c->connect_timeout_ms < 1 || c->stall_timeout_ms < 1 || c->retries < 0 || c->backoff_ms < 0 ||
-             c->max_wait_ms < 0 || c->max_lost < 0)
-        problem = "'connect_timeout_ms' and 'stall_timeout_ms' must be positive, 'retries', 'backoff_ms', "
-                  "'max_wait_ms' and 'max_lost' not negative";
     if (!problem) return 0;
     snprintf(err, errlen, "%s", problem);
     return -1;
@@ -267,7 +317,13 @@ static void format_exact(char *value, size_t len, double x, int single) {
 static void format_value(char *value, size_t len, const option *o, const bcos_distill_config *cfg, int exact) {
     const char *field = (const char *)cfg + o->offset;
     switch (o->type) {
-    case OPT_STR: snprintf(value, len, "%s", field); break;
+    case OPT_STR: {
+        /* credentials in shard URLs are for the transfers only: never shown, never stored */
+        char *shown = bcos_url_redact(field);
+        snprintf(value, len, "%s", shown);
+        free(shown);
+        break;
+    }
     case OPT_INT: snprintf(value, len, "%d", *(const int *)field); break;
     case OPT_I64: snprintf(value, len, "%lld", (long long)*(const int64_t *)field); break;
     case OPT_BOOL: snprintf(value, len, "%s", *(const int *)field ? "true" : "false"); break;

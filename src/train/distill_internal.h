@@ -35,9 +35,19 @@ typedef struct distill_run {
     int64_t run_id;
     int64_t checkpoint_step;  /* the newest committed checkpoint's step (-1: none) */
     double checkpoint_time;   /* when it was committed (or training started) */
-    bcos_metric *pending;     /* metrics not yet written, one row per step (at most log_every) */
+    bcos_metric *pending;     /* metrics not yet written, one row per step (at most DISTILL_PENDING_ROWS) */
     int n_pending;
 } distill_run;
+
+/* Metrics rows written in one transaction at most: also at every progress line, so that log_every
+ * sets how often, never how much memory. */
+#define DISTILL_PENDING_ROWS 256
+
+/* ---- memory (distill_memory.c) ---- */
+
+/* Logs the run's estimated memory; refuses (-1 with err naming batch_size, the estimate and the
+ * limit) a run that cannot fit. Called once the teacher and student exist, before the buffers. */
+int distill_memory_check(const distill_run *r, char *err, size_t errlen);
 
 /* ---- the store (distill_store.c) ---- */
 

@@ -113,7 +113,7 @@ static void event(distill_run *r, bcos_event_kind kind, const char *reason, int6
 /* Rank 0's event for shard k's new losses: the samples, named with the shard's URL. */
 static void shard_lost_event(const shards_source *s, distill_run *r, long k, int64_t samples, int64_t unknown) {
     char detail[BCOS_ERRLEN + 128];
-    const char *url = s->urls.urls[k];
+    char *url = bcos_url_redact(s->urls.urls[k]);
     if (samples > 0) {
         snprintf(detail, sizeof detail, "%s: %" PRId64 " of its %ld known samples not read (it failed or ended short)",
                  url, samples, s->counts[k]);
@@ -124,6 +124,7 @@ static void shard_lost_event(const shards_source *s, distill_run *r, long k, int
         bcos_store_event_add(r->store, r->run_id, r->step, BCOS_EVENT_FAULT, "shard lost: sample count unknown",
                              unknown, detail);
     }
+    free(url);
 }
 
 /* The counters of this rank, in the order above. */

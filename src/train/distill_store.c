@@ -80,7 +80,7 @@ void distill_store_flush(distill_run *r) {
 
 void distill_store_step_done(distill_run *r, const bcos_metric *m, int skipped) {
     if (!r->store) return;
-    if (r->n_pending == r->cfg->log_every) distill_store_flush(r);
+    if (r->n_pending == DISTILL_PENDING_ROWS) distill_store_flush(r);
     r->pending[r->n_pending++] = *m;
     if (skipped)
         bcos_store_event_add(r->store, r->run_id, m->step, BCOS_EVENT_SKIP, "non-finite loss or gradient", 1,

@@ -300,23 +300,42 @@ static void *accept_loop(void *arg) {
     return NULL;
 }
 
-hs_server *hs_start(const char *root, int port, uint64_t seed) {
+/* address as a socket address of its family (IPv4 "127.0.0.1" or IPv6 "::1") with port. */
+static socklen_t socket_address(struct sockaddr_storage *out, const char *address, int port) {
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return sizeof *v4;
+    }
+    BCOS_CHECK(inet_pton(AF_INET6, address, &v6->sin6_addr) == 1, "the test server's address is not an IP literal");
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    return sizeof *v6;
+}
+
+hs_server *hs_start(const char *root, int port, uint64_t seed) { return hs_start_at(root, "127.0.0.1", port, seed); }
+
+hs_server *hs_start_at(const char *root, const char *address, int port, uint64_t seed) {
     hs_server *s = xcalloc(1, sizeof *s);
     s->root = xstrdup(root);
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->stopping, false);
     bcos_rng_seed(&s->rng, seed);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    BCOS_CHECK(s->listen_fd >= 0, "cannot create a socket");
+    struct sockaddr_storage addr;
+    socklen_t len = socket_address(&addr, address, port);
+    s->listen_fd = socket(addr.ss_family, SOCK_STREAM, 0);
+    BCOS_CHECK(s->listen_fd >= 0, "cannot create a socket (is this address family available?)");
     int one = 1;
     setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BCOS_CHECK(bind(s->listen_fd, (struct sockaddr *)&addr, sizeof addr) == 0, "is the port in use?");
+    if (bind(s->listen_fd, (struct sockaddr *)&addr, len) != 0)
+        bcos_fail("test server: cannot listen on %s port %d: %s", address, port, strerror(errno));
     BCOS_CHECK(listen(s->listen_fd, 64) == 0, "listen failed");
-    socklen_t len = sizeof addr;
     BCOS_CHECK(getsockname(s->listen_fd, (struct sockaddr *)&addr, &len) == 0, "getsockname failed");
-    s->port = ntohs(addr.sin_port);
+    s->port = ntohs(addr.ss_family == AF_INET ? ((struct sockaddr_in *)&addr)->sin_port
+                                              : ((struct sockaddr_in6 *)&addr)->sin6_port);
     BCOS_CHECK(pthread_create(&s->accept_thread, NULL, accept_loop, s) == 0, "cannot start the server thread");
     return s;
 }

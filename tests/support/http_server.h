@@ -1,5 +1,5 @@
 /* A small real HTTP/1.1 server for tests and benchmarks: serves the files under a folder on
- * 127.0.0.1 with Range support, one thread per connection, "Connection: close" on every answer.
+ * 127.0.0.1 (or ::1) with Range support, one thread per connection, "Connection: close" on every answer.
  * Fault rules make it misbehave the ways real servers do: drop the connection mid-body, answer
  * 5xx, stall, ignore Range, serve truncated or corrupted bodies. */
 #ifndef BCOS_TEST_HTTP_SERVER_H
@@ -36,6 +36,9 @@ typedef struct hs_server hs_server;
 
 /* Serves root on 127.0.0.1:port (0: an ephemeral port); random drop offsets come from seed. */
 hs_server *hs_start(const char *root, int port, uint64_t seed);
+/* The same on another loopback address: "::1" serves over IPv6. A bind that fails stops the
+ * process with a message naming the address. */
+hs_server *hs_start_at(const char *root, const char *address, int port, uint64_t seed);
 int hs_port(const hs_server *s);
 void hs_add_fault(hs_server *s, const hs_fault *f);
 void hs_clear_faults(hs_server *s);

@@ -1,4 +1,4 @@
-/* Removing a test's temporary tree, depth first. */
+/* Removing a test's temporary tree, depth first; counting the entries a test left in a folder. */
 #include "support/temp_tree.h"
 
 #include <dirent.h>
@@ -20,4 +20,12 @@ void tt_remove_tree(const char *dir) {
     }
     closedir(d);
     rmdir(dir);
+}
+
+int tt_count_prefixed(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (d) closedir(d);
+    return n;
 }

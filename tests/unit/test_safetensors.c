@@ -3,6 +3,7 @@
  * folder), truncated and extended files, and the writer's own refusals. */
 #include "bcos/safetensors.h"
 
+#include "support/temp_tree.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -406,14 +407,6 @@ static void expect_write_refused(const bcos_st_entry *entries, int n, const bcos
     CHECK(access(path, F_OK) != 0);
 }
 
-static int count_leftovers(const char *prefix) {
-    DIR *dir = opendir(g_dir);
-    int n = 0;
-    for (struct dirent *e; dir && (e = readdir(dir));) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    if (dir) closedir(dir);
-    return n;
-}
-
 static void test_write_refusals(void) {
     float x[2] = {1, 2};
     const int64_t two[] = {2}, negative[] = {-2};
@@ -430,15 +423,29 @@ static void test_write_refusals(void) {
     const bcos_st_meta repeated[] = {{"k", "1"}, {"k", "2"}};
     expect_write_refused(twice, 1, repeated, 2, "metadata key 'k' is given twice");
 
-    /* A failed write leaves what was at the path, and no temporary file. Renaming onto a
-     * folder fails after the data was written and synced. */
+    /* A failed write leaves what was at the path, and no temporary file. What is not a regular file
+     * is refused before anything is written: a rename would put a regular file in its place. */
     char err[BCOS_ERRLEN] = "";
     const char *folder = temp_path("folder");
     CHECK(mkdir(folder, 0755) == 0);
     CHECK(bcos_st_write(folder, twice, 1, NULL, 0, err, sizeof err) == -1);
-    CHECK_MSG(strstr(err, "folder: cannot rename it") != NULL, "message '%s'", err);
-    CHECK(count_leftovers("folder.tmp.") == 0);
+    CHECK_MSG(strstr(err, "folder: is a directory, not a regular file") != NULL, "message '%s'", err);
+    CHECK(tt_count_prefixed(g_dir, "folder.tmp.") == 0);
     rmdir(folder);
+    char fifo[600], link_to_null[600];
+    snprintf(fifo, sizeof fifo, "%s", temp_path("pipe"));
+    snprintf(link_to_null, sizeof link_to_null, "%s", temp_path("null"));
+    CHECK(mkfifo(fifo, 0644) == 0 && symlink("/dev/null", link_to_null) == 0);
+    CHECK(bcos_st_write(fifo, twice, 1, NULL, 0, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "pipe: is a named pipe (FIFO), not a regular file") != NULL, "message '%s'", err);
+    CHECK(bcos_st_write(link_to_null, twice, 1, NULL, 0, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "null: is a character device, not a regular file") != NULL, "message '%s'", err);
+    struct stat st;
+    CHECK(stat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+    CHECK(lstat(link_to_null, &st) == 0 && S_ISLNK(st.st_mode) && stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    CHECK(tt_count_prefixed(g_dir, "pipe.tmp.") == 0 && tt_count_prefixed(g_dir, "null.tmp.") == 0);
+    unlink(fifo);
+    unlink(link_to_null);
     CHECK(bcos_st_write(temp_path("no/such/dir.st"), twice, 1, NULL, 0, err, sizeof err) == -1);
     CHECK_MSG(strstr(err, "no/such/dir.st: cannot create a temporary file") != NULL, "message '%s'", err);
 }

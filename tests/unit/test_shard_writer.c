@@ -105,7 +105,7 @@ static void test_split_by_count(void) {
     check_shard(path_of(dir, "0.tar"), t, 10);
     check_shard(path_of(dir, "1.tar"), t + 10, 10);
     check_shard(path_of(dir, "2.tar"), t + 20, 5);
-    CHECK(file_size(path_of(dir, "3.tar")) < 0 && file_size(path_of(dir, "2.tar.tmp")) < 0);
+    CHECK(file_size(path_of(dir, "3.tar")) < 0 && tt_count_prefixed(dir, "2.tar.tmp.") == 0);
     char *nshards = bcos_read_file(nshards_path, NULL);
     CHECK(nshards && strcmp(nshards, "3\n") == 0);
     free(nshards);
@@ -238,9 +238,9 @@ static void test_refusals(void) {
     CHECK(bcos_shard_writer_add(w, "k", ok, 2, err, sizeof err) == 0);
     expect_refused(w, "k", ok, 2, "repeats");
     /* A shard in progress is removed on abort; nothing claims the folder complete. */
-    CHECK(file_size(path_of(dir, "0.tar.tmp")) >= 0);
+    CHECK(tt_count_prefixed(dir, "0.tar.tmp.") == 1);
     bcos_shard_writer_abort(w);
-    CHECK(file_size(path_of(dir, "0.tar.tmp")) < 0 && file_size(path_of(dir, "0.tar")) < 0);
+    CHECK(tt_count_prefixed(dir, "0.tar.tmp.") == 0 && file_size(path_of(dir, "0.tar")) < 0);
     CHECK(file_size(path_of(dir, "nshards.txt")) < 0);
     tt_remove_tree(dir);
     /* A file where the folder should be. */

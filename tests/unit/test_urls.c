@@ -91,9 +91,47 @@ static void test_rejections(void) {
     expect_rejected("a{0..9999}b{0..9999}", "more than");
 }
 
+/* "::" inside an IPv6 host's brackets is part of the URL, not a separator between sources. */
+static void test_ipv6_hosts(void) {
+    const char *v6[] = {"http://[::1]:18000/a-0.tar", "http://[::1]:18000/a-1.tar", "https://[fe80::1:2]/b.tar",
+                        "c.tar"};
+    expect_list("http://[::1]:18000/a-{0..1}.tar::https://[fe80::1:2]/b.tar::c.tar", v6, 4);
+    expect_rejected("http://[::1]:18000/a.tar::", "source 2 of 2 is empty");
+}
+
+static void expect_redacted(const char *text, const char *shown) {
+    char *got = bcos_url_redact(text);
+    CHECK_MSG(strcmp(got, shown) == 0, "'%s' redacted to '%s', expected '%s'", text, got, shown);
+    free(got);
+}
+
+/* Every URL's userinfo goes, whatever surrounds it; nothing else changes. */
+static void test_redaction(void) {
+    expect_redacted("http://user:secret@host:80/a.tar", "http://***@host:80/a.tar");
+    expect_redacted("https://tok@h/a.tar::http://u:p@[::1]:9/b.tar::c.tar",
+                    "https://***@h/a.tar::http://***@[::1]:9/b.tar::c.tar");
+    expect_redacted("fetch http://a:b@h/x.tar: gave up; 'http://c:d@h/y' too",
+                    "fetch http://***@h/x.tar: gave up; 'http://***@h/y' too");
+    expect_redacted("http://h/p@q.tar?x=a@b", "http://h/p@q.tar?x=a@b"); /* an '@' after the host is no userinfo */
+    expect_redacted("http://u:p:@@h/", "http://***@h/");
+    expect_redacted("plain text, no URL", "plain text, no URL");
+    expect_redacted("://@", "://***@");
+    expect_redacted("", "");
+    char buf[24] = "http://u:pw@host/a.tar";
+    bcos_url_redact_buffer(buf, sizeof buf);
+    CHECK_MSG(strcmp(buf, "http://***@host/a.tar") == 0, "in place: '%s'", buf);
+    /* an expansion error quotes the pattern without its credentials */
+    bcos_url_list list;
+    char err[512] = "";
+    CHECK(bcos_urls_expand(&list, "http://user:secret@h/a{1..0}.tar", err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "secret") == NULL && strstr(err, "http://***@h/a{1..0}.tar"), "message '%s'", err);
+}
+
 int main(void) {
     test_ranges();
     test_sources_and_schemes();
     test_rejections();
+    test_ipv6_hosts();
+    test_redaction();
     return test_summary("test_urls");
 }
