@@ -90,7 +90,7 @@ static float *student_embeddings(const char *weights, char *const *paths, int N,
     float *x6 = xmalloc((size_t)N * n6 * sizeof(float)), *emb = xmalloc((size_t)N * *E * sizeof(float));
     for (int i = 0; i < N; i++) cli_load_x6(x6 + (size_t)i * n6, paths[i], S);
     bcos_student_acts *acts = bcos_student_acts_new(&s, N);
-    bcos_student_forward(&s, acts, emb, x6, s.opt.b, bcos_student_bias_scale_at(&s, INT64_MAX));
+    bcos_student_forward(&s, acts, emb, x6, s.saved_b, s.saved_bias_scale);
     bcos_student_acts_free(acts);
     free(x6);
     bcos_student_free(&s);
