@@ -34,6 +34,7 @@ typedef struct {
     /* The B and the bias scale the weights are used with outside training: those of the step a
      * file was saved at (bcos_student_load_file), else the schedule's end. */
     float saved_b, saved_bias_scale;
+    int64_t saved_step; /* that step (-1: not recorded, a version 1 file or a fresh student) */
 } bcos_student;
 
 /* Declare and allocate the student's parameters (zeroed). */

@@ -67,6 +67,7 @@ void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_
     bcos_params_alloc(p);
     s->saved_b = opt->b;
     s->saved_bias_scale = bcos_student_bias_scale_at(s, INT64_MAX);
+    s->saved_step = -1;
 }
 
 void bcos_student_free(bcos_student *s) {

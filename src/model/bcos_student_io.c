@@ -68,6 +68,7 @@ static int step_from_json(bcos_student *s, const char *text, char *err, size_t e
     int ok = cJSON_IsNumber(step) && step->valuedouble >= 0 && cJSON_IsNumber(b) && isfinite(b->valuedouble) &&
              b->valuedouble >= 1 && cJSON_IsNumber(scale) && scale->valuedouble >= 0 && scale->valuedouble <= 1;
     if (ok) {
+        s->saved_step = (int64_t)step->valuedouble;
         s->saved_b = (float)b->valuedouble;
         s->saved_bias_scale = (float)scale->valuedouble;
     } else {

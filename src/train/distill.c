@@ -277,8 +277,8 @@ int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, 
     report->resumed_step = r.step;
     if (rc == 0) rc = train(&r, report, err, errlen);
     if (rc == 0 && r.step > 0 && r.skipped_steps == r.step)
-        rc = bcos_error(err, errlen, cfg->teacher, "all %lld steps were skipped (non-finite loss or gradient): "
-                        "nothing was trained", (long long)r.step);
+        rc = bcos_error(err, errlen, "distill", "all %lld steps were skipped (non-finite loss or gradient; the "
+                        "teacher %s or the settings): nothing was trained", (long long)r.step, cfg->teacher);
     if (rc == 0 && !report->preempted) rc = finish(&r, report, err, errlen);
     report->steps_done = r.step;
     report->skipped_steps = r.skipped_steps;
