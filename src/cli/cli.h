@@ -2,6 +2,7 @@
 #ifndef BCOS_CLI_H
 #define BCOS_CLI_H
 
+#include "bcos/check.h"
 #include "bcos/clip.h"
 #include "bcos/store.h"
 
@@ -27,6 +28,8 @@ void cli_load_text_tower(bcos_clip *m, const char *weights, const char *model);
 /* emb[N,E] (heap): the image embeddings of the student file's image tower, at the B and bias scale
  * of the step it was saved at; *E is the embedding width. Fails naming the file or image. */
 float *cli_student_embeddings(const char *weights, char *const *paths, int N, int *E);
+/* After getopt_long (with opterr 0) refused an argument: one line naming it, and exit 1. */
+BCOS_NORETURN void cli_bad_option(const char *command, int argc, char **argv);
 /* Whether arg asks for help ("--help" or "-h"). */
 int cli_is_help(const char *arg);
 /* images[N,3,S,S]: every path decoded and preprocessed to S, or fail naming the image. */

@@ -40,6 +40,7 @@ static int parse_encode_opts(encode_opts *o, int argc, char **argv, const char *
     *o = (encode_opts){0};
     int c;
     optind = 1;
+    opterr = 0; /* one line of our own instead */
     while ((c = getopt_long(argc, argv, "w:m:o:nh", long_opts, NULL)) != -1) {
         switch (c) {
         case 'w': o->weights = optarg; break;
@@ -47,7 +48,7 @@ static int parse_encode_opts(encode_opts *o, int argc, char **argv, const char *
         case 'o': o->out = optarg; break;
         case 'n': o->normalize = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
-        default: fputs(usage, stderr); exit(2);
+        default: cli_bad_option(argv[0], argc, argv);
         }
     }
     if (optind >= argc) {

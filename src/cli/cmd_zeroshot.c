@@ -49,6 +49,7 @@ int cmd_zeroshot(int argc, char **argv) {
     const char *weights = NULL, *model = NULL, *classes_arg = NULL, *classes_file = NULL, *templates_file = NULL;
     int top = 5, c;
     optind = 1;
+    opterr = 0; /* one line of our own instead */
     while ((c = getopt_long(argc, argv, "w:m:c:C:T:k:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'w': weights = optarg; break;
@@ -58,7 +59,7 @@ int cmd_zeroshot(int argc, char **argv) {
         case 'T': templates_file = optarg; break;
         case 'k': top = atoi(optarg); break;
         case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
+        default: cli_bad_option("zeroshot", argc, argv);
         }
     }
     if (!classes_arg == !classes_file) bcos_fail("give exactly one of --classes and --classes-file");

@@ -55,6 +55,14 @@ float *cli_student_embeddings(const char *weights, char *const *paths, int N, in
     return emb;
 }
 
+void cli_bad_option(const char *command, int argc, char **argv) {
+    const char *arg = argv[optind - 1];
+    /* an unknown letter inside a cluster ("-1 degrees") leaves optind on the cluster */
+    if (optind < argc && optopt && argv[optind][0] == '-' && strchr(argv[optind], optopt)) arg = argv[optind];
+    bcos_fail("%s: bad or incomplete option '%s' (see --help; put -- before an argument starting with '-')", command,
+              arg);
+}
+
 int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
 
 void cli_load_x6(float *x6, const char *path, int S) {
