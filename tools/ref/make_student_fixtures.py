@@ -48,6 +48,7 @@ Re-run from the repository root (deterministic, CPU only, a few seconds):
     /work/main/.venv-ref/bin/python tools/ref/make_student_fixtures.py
 """
 import json
+import math
 from importlib.metadata import version
 from pathlib import Path
 
@@ -62,7 +63,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / "src" / "model" / "configs" / "bcos-tiny.json"
+CONFIGS = REPO / "src" / "model" / "configs"
 TEACHER = REPO / "tests" / "fixtures" / "clip" / "tiny_openclip.safetensors"
 OUT = REPO / "tests" / "fixtures" / "student" / "student.safetensors"
 
@@ -74,10 +75,11 @@ TOKEN_NORM_EPS = 1e-12  # after the root
 WINDOW_NORM_EPS = 1e-6  # under the root
 IMAGES = 2
 SEED = 2024
-CASES = {  # name -> (B, keep_biases, bias_scale, plain_proj, explain)
-    "a": (2.0, False, 0.0, False, True),
-    "b": (1.5, True, 0.6, False, True),
-    "c": (2.5, False, 0.0, True, False),
+CASES = {  # name -> (B, keep_biases, bias_scale, plain_proj, explain, config)
+    "a": (2.0, False, 0.0, False, True, "bcos-tiny"),
+    "b": (1.5, True, 0.6, False, True, "bcos-tiny"),
+    "c": (2.5, False, 0.0, True, False, "bcos-tiny"),
+    "d": (2.0, True, 0.6, False, True, "bcos-tiny-gelu"),
 }
 
 
@@ -125,6 +127,14 @@ class DetachableQuickGELU(DetachableModule):
         return x * (gate.detach() if self.detach else gate)
 
 
+class DetachableGELU(DetachableModule):
+    """The exact (erf) GELU x * Phi(x) of LAION's towers; explanation mode holds the gate Phi(x) constant."""
+
+    def forward(self, x):
+        gate = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+        return x * (gate.detach() if self.detach else gate)
+
+
 class ScaledBias(nn.Module):
     """inner(x) + scale * bias, or inner(x) alone when the student removes this bias."""
 
@@ -143,7 +153,7 @@ class BcosStudent(BcosUtilMixin, nn.Module):
     def __init__(self, cfg, keep_biases, plain_proj):
         super().__init__()
         v = cfg["vision_cfg"]
-        assert cfg["quick_gelu"], "this reference writes the QuickGELU student"
+        act = DetachableQuickGELU if cfg.get("quick_gelu", False) else DetachableGELU
         width, patch, grid = v["width"], v["patch_size"], v["image_size"] // v["patch_size"]
         heads = width // v["head_width"]
 
@@ -163,7 +173,7 @@ class BcosStudent(BcosUtilMixin, nn.Module):
         self.blocks = nn.ModuleList()
         for _ in range(v["layers"]):
             block = Encoder(width, heads, v["head_width"], int(width * v.get("mlp_ratio", 4.0)),
-                            linear_layer=unit, norm_layer=norm, act_layer=DetachableQuickGELU)
+                            linear_layer=unit, norm_layer=norm, act_layer=act)
             block.attn.to_qkv = biased(block.attn.to_qkv, 3 * width)  # the package's bias-free nn.Linear
             self.blocks.append(block)
         self.ln_post = norm(width)
@@ -212,11 +222,12 @@ def fold_normalisation(w):
     return torch.cat([w * (1 - mean) / std, -w * mean / std], dim=1)
 
 
-def load_teacher(cfg):
-    open_clip.add_model_config(CONFIG)
-    model = open_clip.create_model("bcos-tiny", pretrained=None)
+def load_teacher(name):
+    """The tiny teacher's weights in open_clip under the built-in config `name`, and that config."""
+    open_clip.add_model_config(CONFIGS / f"{name}.json")
+    model = open_clip.create_model(name, pretrained=None)
     model.load_state_dict(load_file(TEACHER), strict=True)
-    return model.double().eval()
+    return model.double().eval(), json.loads((CONFIGS / f"{name}.json").read_text())
 
 
 def bcosify(teacher, cfg, keep_biases, plain_proj):
@@ -291,13 +302,14 @@ def explain_case(student, x6, D, out_train):
 
 def main():
     torch.set_default_dtype(torch.float64)
-    cfg = json.loads(CONFIG.read_text())
-    teacher = load_teacher(cfg)
+    teachers = {name: load_teacher(name) for name in ("bcos-tiny", "bcos-tiny-gelu")}
     gen = torch.Generator().manual_seed(SEED)
-    check_reproduces_teacher(teacher, cfg, gen)
+    check_reproduces_teacher(*teachers["bcos-tiny"], gen)
+    check_reproduces_teacher(*teachers["bcos-tiny-gelu"], torch.Generator().manual_seed(SEED + 1))
     tensors = {}
-    for case, (b, keep_biases, bias_scale, plain_proj, explain) in CASES.items():
-        print(f"case {case}: B={b} keep_biases={keep_biases} bias_scale={bias_scale} plain_proj={plain_proj}")
+    for case, (b, keep_biases, bias_scale, plain_proj, explain, name) in CASES.items():
+        print(f"case {case} ({name}): B={b} keep_biases={keep_biases} bias_scale={bias_scale} plain_proj={plain_proj}")
+        teacher, cfg = teachers[name]
         student = bcosify(teacher, cfg, keep_biases, plain_proj)
         student.set_exponent_and_bias_scale(b, bias_scale)
         x6 = random_x6(gen)
