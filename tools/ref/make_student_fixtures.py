@@ -12,7 +12,8 @@ its image tower is B-cosified here from the formulas, independently of the C cod
   q, k, v      plain linear maps (in_proj), softmax attention
   LayerNorm    mean subtraction and gamma, no beta
   biases       removed, or kept and added after their unit times the bias scale (LayerNorm betas too)
-  activation   QuickGELU x sigmoid(1.702 x); class and positional embeddings kept
+  activation   QuickGELU x sigmoid(1.702 x), or the exact GELU x Phi(x) (case d, bcos-tiny-gelu); class and
+               positional embeddings kept
 
 Pieces taken from the official B-cos v2 package (PyPI `bcos`):
   - bcos.models.vit.Encoder, the pre-norm block (x + attn(x); x + ff(x)) with its Attention (norm -> to_qkv
@@ -26,18 +27,18 @@ Pieces taken from the official B-cos v2 package (PyPI `bcos`):
 Written here from the formulas, because the package's module differs in definition or has no such piece:
   - the B-cos linear and patch units (the package's BcosLinear/BcosConv2d normalise each weight row to unit
     norm; the B-cosified student does not);
-  - QuickGELU with a detachable gate (the package has no such activation);
+  - QuickGELU and GELU with a detachable gate (the package has no such activations);
   - the scaled biases, the six-channel folding of CLIP's normalisation, class/positional embeddings, pooling.
 The structure is checked against open_clip itself: with B = 1 and biases kept at scale 1 the student must
 reproduce open_clip's encode_image of (u - mean) / std (asserted to 1e-10 in float64).
 
 Cases (B = 2 images each; the tensor "<case>.config" holds [B, keep_biases, bias_scale, plain_proj]):
   a: B = 2, biases removed, B-cos proj     b: B = 1.5, biases kept at scale 0.6, B-cos proj
-  c: B = 2.5, biases removed, plain proj
+  c: B = 2.5, biases removed, plain proj     d: bcos-tiny-gelu (exact GELU), B = 2, biases kept at scale 0.6
 For each: "<case>.x6", "<case>.R" (random), "<case>.out" (the embeddings), "<case>.dx6" and "<case>.grad.<name>",
 the gradients of L = sum(out * R) by torch autograd for x6 and every parameter, under the C student's names
 (open_clip's; "visual.proj" in the C layout [embed, width], the transpose of open_clip's).
-Explanation mode for cases a and b, with the dynamic factors detached (B-cos scales, LayerNorm 1/sigma, the
+Explanation mode for cases a, b and d, with the dynamic factors detached (B-cos scales, LayerNorm 1/sigma, the
 QuickGELU gate, the attention matrix): "<case>.explain.D" (a random direction per image), "<case>.explain.dx6",
 the gradient of each image's score out . D with respect to x6, and "<case>.explain.const", each image's share
 of the score carried by the constants (class and positional embeddings, kept scaled biases), computed as
