@@ -31,6 +31,10 @@ typedef struct {
     const bcos_backend *backend;
     bcos_clip_stack stack; /* block indices; bias indices are -1 when removed */
     int conv1, class_embedding, pos, ln_pre_w, ln_pre_b, ln_post_w, ln_post_b, proj;
+    /* The B and the bias scale the weights are used with outside training: those of the step a
+     * file was saved at (bcos_student_load_file), else the schedule's end. */
+    float saved_b, saved_bias_scale;
+    int64_t saved_step; /* that step (-1: not recorded, a version 1 file or a fresh student) */
 } bcos_student;
 
 /* Declare and allocate the student's parameters (zeroed). */
@@ -85,28 +89,39 @@ void bcos_student_tensors_free(bcos_student_tensors *t);
 int bcos_student_tensors_read(const bcos_student *s, const bcos_safetensors *st, const char *prefix, float *flat,
                               char *err, size_t errlen);
 
+/* The student file's format ("bcos_student_version" in its metadata). 2 records the step the
+ * weights were saved at with its B and bias scale ("bcos_student_step"); version 1 (no such key)
+ * did not, and loads with the schedule's end values. */
+#define BCOS_STUDENT_VERSION "2"
+
 /* What bcos_student_save writes, as entries and metadata (a checkpoint writes it through the
- * store). text_tower may be NULL. Valid while s and text_tower live. */
+ * store), for the weights as they are after `step` training steps. text_tower may be NULL. Valid
+ * while s and text_tower live. */
 typedef struct {
     bcos_student_tensors visual;
     bcos_clip_export text;
     bcos_st_entry *entries;
     int count;
-    bcos_st_meta meta[3];
+    bcos_st_meta meta[5];
     int n_meta;
-    char *clip_json, *options_json;
+    char *clip_json, *options_json, *step_json;
 } bcos_student_file;
-void bcos_student_file_make(bcos_student_file *f, const bcos_student *s, const bcos_clip *text_tower);
+void bcos_student_file_make(bcos_student_file *f, const bcos_student *s, const bcos_clip *text_tower, int64_t step);
 void bcos_student_file_free(bcos_student_file *f);
 
 /* Save in open_clip's visual.* naming (visual.proj as [width, embed], conv1 with six input
  * channels), F32, with the CLIP config and the B-cos options in the metadata ("bcos_model",
- * "bcos_clip_config", "bcos_student"), and the same two as a small JSON file at json_path (may be
- * NULL). text_tower (may be NULL) adds the teacher's text tower and logit_scale, so that the file
- * is a whole CLIP model in open_clip naming with a B-cos image tower. Returns 0 or -1 with err. */
-int bcos_student_save(const bcos_student *s, const bcos_clip *text_tower, const char *path, const char *json_path,
-                      char *err, size_t errlen);
-/* Load a file written by bcos_student_save. Returns 0, or -1 with err naming the file and tensor. */
+ * "bcos_clip_config", "bcos_student"), the format version and the step the weights are at with
+ * its B and bias scale ("bcos_student_version", "bcos_student_step"), and the config and options
+ * as a small JSON file at json_path (may be NULL). text_tower (may be NULL) adds the teacher's text
+ * tower and logit_scale, so that the file is a whole CLIP model in open_clip naming with a B-cos
+ * image tower. Refuses (writing nothing) a student holding a NaN or an infinity. Returns 0 or -1
+ * with err. */
+int bcos_student_save(const bcos_student *s, const bcos_clip *text_tower, int64_t step, const char *path,
+                      const char *json_path, char *err, size_t errlen);
+/* Load a file written by bcos_student_save, with the B and bias scale of its step in saved_b and
+ * saved_bias_scale. Returns 0, or -1 with err naming the file and tensor (missing, misshapen,
+ * non-finite) or the metadata at fault. */
 int bcos_student_load_file(bcos_student *s, const char *path, const bcos_backend *backend, char *err, size_t errlen);
 /* The text tower saved in a student file, into text (initialised with the student's config, its
  * image-tower parameters left zero). Returns 0, or -1 with err naming the file. */

@@ -31,6 +31,13 @@ void bcos_params_alloc(bcos_params *p);
 /* Index of a tensor by name, or -1. */
 int bcos_params_find(const bcos_params *p, const char *name);
 float *bcos_params_ptr(const bcos_params *p, int index);
+/* The index of the first NaN or infinity in x[n], or -1 when every value is finite. */
+int64_t bcos_first_nonfinite(const float *x, size_t n);
+/* 0 when x[n] is all finite, else -1 with err "tensor 'NAME' holds a NaN (element I); non-finite
+ * weights are refused" (or "an infinity"). */
+int bcos_check_finite(const char *name, const float *x, size_t n, char *err, size_t errlen);
+/* bcos_check_finite for every tensor of p (allocated): 0, or -1 with err naming the first culprit. */
+int bcos_params_check_finite(const bcos_params *p, char *err, size_t errlen);
 /* "[768, 3, 16, 16]" into buf. */
 const char *bcos_shape_str(char *buf, size_t len, int ndim, const int64_t *shape);
 void bcos_params_free(bcos_params *p);

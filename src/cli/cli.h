@@ -2,6 +2,7 @@
 #ifndef BCOS_CLI_H
 #define BCOS_CLI_H
 
+#include "bcos/check.h"
 #include "bcos/clip.h"
 #include "bcos/store.h"
 
@@ -10,6 +11,7 @@ int cmd_encode_text(int argc, char **argv);
 int cmd_zeroshot(int argc, char **argv);
 int cmd_weights(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
+int cmd_bcosify(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_checkpoints(int argc, char **argv);
@@ -18,6 +20,18 @@ int cmd_shards(int argc, char **argv);
 
 /* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
 void cli_load_clip(bcos_clip *m, const char *weights, const char *model);
+/* Whether the weights file is a B-cos student (written by `bcos distill` or `bcos bcosify`); fails
+ * naming a file that cannot be opened. */
+int cli_is_student(const char *weights);
+/* The text tower of weights into m: a CLIP's, or the teacher's saved in a student file. */
+void cli_load_text_tower(bcos_clip *m, const char *weights, const char *model);
+/* emb[N,E] (heap): the image embeddings of the student file's image tower, at the B and bias scale
+ * of the step it was saved at; *E is the embedding width. Fails naming the file or image. */
+float *cli_student_embeddings(const char *weights, char *const *paths, int N, int *E);
+/* After getopt_long (with opterr 0) refused an argument: one line naming it, and exit 1. */
+BCOS_NORETURN void cli_bad_option(const char *command, int argc, char **argv);
+/* Whether arg asks for help ("--help" or "-h"). */
+int cli_is_help(const char *arg);
 /* images[N,3,S,S]: every path decoded and preprocessed to S, or fail naming the image. */
 float *cli_load_images(char *const *paths, int N, int S);
 /* x6[6,S,S] = [u, 1-u], the B-cos student's input, of the image's centre crop at S; or fail naming it. */

@@ -19,7 +19,7 @@
 #define BCOS_EXIT_PREEMPTED 75
 
 static void usage(const bcos_distill_config *cfg) {
-    printf("usage: bcos distill [JOB.json] [--option value ...]\n"
+    printf("usage: bcos distill [[--] JOB.json] [--option value ...]\n"
            "B-cosifies the teacher's image tower and distills it against the frozen teacher.\n"
            "A job file is a JSON object {\"kind\": \"distill\", \"<option>\": value, ...}; flags override it.\n"
            "The run is kept in the store under its name ('run', default: the job file's name): the same\n"
@@ -37,6 +37,15 @@ static void name_from_job(char *out, size_t len, const char *job) {
     snprintf(out, len, "%s", base ? base + 1 : job);
     char *dot = strrchr(out, '.');
     if (dot && dot != out) *dot = '\0';
+}
+
+/* --help or -h where the job file or an option's name is expected (not as an option's value). */
+static int asks_for_help(int argc, char **argv) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (cli_is_help(argv[i])) return 1;
+        if (strncmp(argv[i], "--", 2) == 0) i++;
+    }
+    return 0;
 }
 
 static void on_checkpoint_signal(int signo) { bcos_distill_request(signo, 0); }
@@ -74,13 +83,14 @@ int cmd_distill(int argc, char **argv) {
     bcos_distill_config cfg;
     bcos_distill_defaults(&cfg);
     char err[BCOS_ERRLEN];
-    int i = 1;
-    if (i < argc && strcmp(argv[i], "--help") == 0) {
+    if (asks_for_help(argc, argv)) {
         usage(&cfg);
         return 0;
     }
+    int i = 1, job_follows = i < argc && strcmp(argv[i], "--") == 0; /* "--": the job's name starts with '-' */
+    i += job_follows;
     const char *job = NULL;
-    if (i < argc && strncmp(argv[i], "--", 2) != 0) {
+    if (i < argc && (job_follows || argv[i][0] != '-')) {
         job = argv[i++];
         if (bcos_distill_load_job(&cfg, job, err, sizeof err) != 0) bcos_fail("%s", err);
     }

@@ -1,11 +1,10 @@
-/* `bcos encode-image` and `bcos encode-text`: CLIP embeddings printed or saved as safetensors; the
- * image embeddings of a B-cos student (a file written by `bcos distill`) too. */
+/* `bcos encode-image` and `bcos encode-text`: CLIP embeddings printed or saved as safetensors; a
+ * B-cos student's (a file written by `bcos distill`) too: its image tower, and its teacher's text tower. */
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bcos/bcos.h"
 #include "bcos/check.h"
 #include "bcos/eval.h"
 #include "bcos/image.h"
@@ -18,12 +17,17 @@ typedef struct {
 } encode_opts;
 
 static const char *const IMAGE_USAGE =
-    "usage: bcos encode-image --weights W.safetensors [--model CONFIG] [--normalize] [--out E.safetensors] IMAGE...\n"
+    "usage: bcos encode-image --weights W.safetensors [--model CONFIG] [--normalize] [--out E.safetensors] [--]\n"
+    "                         IMAGE...\n"
     "Prints one line per image: the path, a tab, the embedding (or saves tensor 'image_embeddings').\n"
-    "W is a CLIP, or a B-cos student written by 'bcos distill' (its image tower embeds; --model is not used).\n";
+    "W is a CLIP, or a B-cos student written by 'bcos distill' (its image tower embeds; --model is not used).\n"
+    "Put -- before the images when a path starts with '-'.\n";
 static const char *const TEXT_USAGE =
-    "usage: bcos encode-text --weights W.safetensors [--model CONFIG] [--normalize] [--out E.safetensors] PROMPT...\n"
-    "Prints one line per prompt: the prompt, a tab, the embedding (or saves tensor 'text_embeddings').\n";
+    "usage: bcos encode-text --weights W.safetensors [--model CONFIG] [--normalize] [--out E.safetensors] [--]\n"
+    "                        PROMPT...\n"
+    "Prints one line per prompt: the prompt, a tab, the embedding (or saves tensor 'text_embeddings').\n"
+    "W is a CLIP, or a B-cos student (the teacher's text tower it carries embeds; --model is not used).\n"
+    "Put -- before the prompts when one starts with '-': encode-text --weights W -- \"-1 degrees\".\n";
 
 /* Parses the shared options; returns the index of the first positional argument. */
 static int parse_encode_opts(encode_opts *o, int argc, char **argv, const char *usage) {
@@ -36,6 +40,7 @@ static int parse_encode_opts(encode_opts *o, int argc, char **argv, const char *
     *o = (encode_opts){0};
     int c;
     optind = 1;
+    opterr = 0; /* one line of our own instead */
     while ((c = getopt_long(argc, argv, "w:m:o:nh", long_opts, NULL)) != -1) {
         switch (c) {
         case 'w': o->weights = optarg; break;
@@ -43,7 +48,7 @@ static int parse_encode_opts(encode_opts *o, int argc, char **argv, const char *
         case 'o': o->out = optarg; break;
         case 'n': o->normalize = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
-        default: fputs(usage, stderr); exit(2);
+        default: cli_bad_option(argv[0], argc, argv);
         }
     }
     if (optind >= argc) {
@@ -68,41 +73,12 @@ float *cli_load_images(char *const *paths, int N, int S) {
     return images;
 }
 
-/* Whether the file is a B-cos student (bcos_student_save's metadata). */
-static int is_student_file(const char *path) {
-    bcos_safetensors st;
-    char err[BCOS_ERRLEN];
-    if (bcos_st_open(&st, path, err, sizeof err) != 0) bcos_fail("%s", err);
-    int student = bcos_st_meta_get(&st, "bcos_student") != NULL;
-    bcos_st_close(&st);
-    return student;
-}
-
-/* emb[N,E]: the student's embeddings of the images, with the trained exponent and the bias scale
- * the training ended with (as `bcos explain` uses it). */
-static float *student_embeddings(const char *weights, char *const *paths, int N, int *E) {
-    bcos_student s;
-    char err[BCOS_ERRLEN];
-    if (bcos_student_load_file(&s, weights, bcos_backend_get("auto"), err, sizeof err) != 0) bcos_fail("%s", err);
-    int S = s.cfg.image_size;
-    size_t n6 = (size_t)6 * S * S;
-    *E = s.cfg.embed_dim;
-    float *x6 = xmalloc((size_t)N * n6 * sizeof(float)), *emb = xmalloc((size_t)N * *E * sizeof(float));
-    for (int i = 0; i < N; i++) cli_load_x6(x6 + (size_t)i * n6, paths[i], S);
-    bcos_student_acts *acts = bcos_student_acts_new(&s, N);
-    bcos_student_forward(&s, acts, emb, x6, s.opt.b, bcos_student_bias_scale_at(&s, INT64_MAX));
-    bcos_student_acts_free(acts);
-    free(x6);
-    bcos_student_free(&s);
-    return emb;
-}
-
 int cmd_encode_image(int argc, char **argv) {
     encode_opts o;
     int first = parse_encode_opts(&o, argc, argv, IMAGE_USAGE);
     int N = argc - first, E;
-    if (o.weights && is_student_file(o.weights)) {
-        float *emb = student_embeddings(o.weights, argv + first, N, &E);
+    if (cli_is_student(o.weights)) {
+        float *emb = cli_student_embeddings(o.weights, argv + first, N, &E);
         if (o.normalize) bcos_l2_normalize_rows(emb, N, E);
         cli_emit_embeddings("image_embeddings", emb, N, E, argv + first, o.out);
         free(emb);
@@ -126,7 +102,7 @@ int cmd_encode_text(int argc, char **argv) {
     encode_opts o;
     int first = parse_encode_opts(&o, argc, argv, TEXT_USAGE);
     bcos_clip m;
-    cli_load_clip(&m, o.weights, o.model);
+    cli_load_text_tower(&m, o.weights, o.model);
     int N = argc - first, E = m.cfg.embed_dim, L = m.cfg.context_length;
     bcos_tokenizer *tok = bcos_tokenizer_load_default();
     int32_t *ids = xmalloc((size_t)N * L * sizeof(int32_t));

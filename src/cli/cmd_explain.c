@@ -137,8 +137,8 @@ int cmd_explain(int argc, char **argv) {
     cli_load_x6(x6, o.image, S);
     float *emb = xmalloc((size_t)E * sizeof(float)), *target = xmalloc((size_t)E * sizeof(float));
     bcos_student_acts *acts = bcos_student_acts_new(&s, 1);
-    /* inference uses the trained exponent and the bias scale the training ended with */
-    bcos_student_forward(&s, acts, emb, x6, s.opt.b, bcos_student_bias_scale_at(&s, INT64_MAX));
+    /* the B and bias scale of the step the file was saved at */
+    bcos_student_forward(&s, acts, emb, x6, s.saved_b, s.saved_bias_scale);
     char label[512];
     choose_target(target, label, sizeof label, &o, &text, emb);
     double constants, score = 0, norm = 0;

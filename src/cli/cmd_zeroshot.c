@@ -1,4 +1,5 @@
-/* `bcos zeroshot`: the top classes of each image from class names and prompt templates. */
+/* `bcos zeroshot`: the top classes of each image from class names and prompt templates, with a CLIP
+ * or a B-cos student (its image tower against the teacher's text tower saved beside it). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,9 +12,11 @@
 
 static const char *const USAGE =
     "usage: bcos zeroshot --weights W.safetensors [--model CONFIG] (--classes a,b,c | --classes-file F)\n"
-    "                     [--templates-file F] [--top K] IMAGE...\n"
+    "                     [--templates-file F] [--top K] [--] IMAGE...\n"
     "Templates hold '{c}' for the class name (default: \"a photo of a {c}.\").\n"
-    "Prints, per image, the top K classes with their softmax probability.\n";
+    "Prints, per image, the top K classes with their softmax probability.\n"
+    "W is a CLIP, or a B-cos student: its B-cos image tower against the teacher's text tower it carries\n"
+    "(--model is not used). Put -- before the images when a path starts with '-'.\n";
 
 static void print_top(const char *path, const float *logits, char *const *classes, int K, int top) {
     double max = logits[0], sum = 0;
@@ -28,6 +31,15 @@ static void print_top(const char *path, const float *logits, char *const *classe
     free(order);
 }
 
+/* emb[N,E] (heap): the CLIP's image embeddings of the images at paths. */
+static float *image_embeddings(const bcos_clip *m, char *const *paths, int N) {
+    float *images = cli_load_images(paths, N, m->cfg.image_size);
+    float *emb = xmalloc((size_t)N * m->cfg.embed_dim * sizeof(float));
+    bcos_clip_encode_image(m, emb, images, N);
+    free(images);
+    return emb;
+}
+
 int cmd_zeroshot(int argc, char **argv) {
     static const struct option long_opts[] = {
         {"weights", required_argument, 0, 'w'}, {"model", required_argument, 0, 'm'},
@@ -37,6 +49,7 @@ int cmd_zeroshot(int argc, char **argv) {
     const char *weights = NULL, *model = NULL, *classes_arg = NULL, *classes_file = NULL, *templates_file = NULL;
     int top = 5, c;
     optind = 1;
+    opterr = 0; /* one line of our own instead */
     while ((c = getopt_long(argc, argv, "w:m:c:C:T:k:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'w': weights = optarg; break;
@@ -46,7 +59,7 @@ int cmd_zeroshot(int argc, char **argv) {
         case 'T': templates_file = optarg; break;
         case 'k': top = atoi(optarg); break;
         case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return 2;
+        default: cli_bad_option("zeroshot", argc, argv);
         }
     }
     if (!classes_arg == !classes_file) bcos_fail("give exactly one of --classes and --classes-file");
@@ -59,8 +72,9 @@ int cmd_zeroshot(int argc, char **argv) {
     if (!templates_file) NT = 1;
     if (top > K) top = K;
 
+    int student = cli_is_student(weights);
     bcos_clip m;
-    cli_load_clip(&m, weights, model);
+    cli_load_text_tower(&m, weights, model);
     bcos_tokenizer *tok = bcos_tokenizer_load_default();
     int E = m.cfg.embed_dim, N = argc - optind;
     float *classifier = xmalloc((size_t)K * E * sizeof(float));
@@ -68,16 +82,13 @@ int cmd_zeroshot(int argc, char **argv) {
     if (bcos_zeroshot_classifier(classifier, &m, tok, (const char *const *)classes, K,
                                  (const char *const *)templates, NT, err, sizeof err) != 0)
         bcos_fail("%s", err);
-    float *images = cli_load_images(argv + optind, N, m.cfg.image_size);
-    float *emb = xmalloc((size_t)N * E * sizeof(float));
+    float *emb = student ? cli_student_embeddings(weights, argv + optind, N, &E) : image_embeddings(&m, argv + optind, N);
     float *logits = xmalloc((size_t)N * K * sizeof(float));
-    bcos_clip_encode_image(&m, emb, images, N);
     bcos_zeroshot_logits(logits, emb, classifier, N, K, E);
     for (int i = 0; i < N; i++) print_top(argv[optind + i], logits + (size_t)i * K, classes, K, top);
 
     free(logits);
     free(emb);
-    free(images);
     free(classifier);
     bcos_tokenizer_free(tok);
     bcos_clip_free(&m);

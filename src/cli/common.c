@@ -1,5 +1,6 @@
-/* Option handling shared by the subcommands: loading weights, printing or saving embeddings,
- * reading lists of class names and templates, and opening the store for reading. */
+/* Option handling shared by the subcommands: loading weights (a CLIP, or a B-cos student's towers),
+ * printing or saving embeddings, reading lists of class names and templates, and opening the store
+ * for reading. */
 #include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +19,51 @@ void cli_load_clip(bcos_clip *m, const char *weights, const char *model) {
     if (bcos_clip_load_file(m, weights, model, bcos_backend_get("auto"), err, sizeof err) != 0)
         bcos_fail("%s", err);
 }
+
+int cli_is_student(const char *weights) {
+    if (!weights) bcos_fail("missing --weights FILE.safetensors");
+    bcos_safetensors st;
+    char err[BCOS_ERRLEN];
+    if (bcos_st_open(&st, weights, err, sizeof err) != 0) bcos_fail("%s", err);
+    int student = bcos_st_meta_get(&st, "bcos_student") != NULL;
+    bcos_st_close(&st);
+    return student;
+}
+
+void cli_load_text_tower(bcos_clip *m, const char *weights, const char *model) {
+    char err[BCOS_ERRLEN];
+    if (!cli_is_student(weights))
+        cli_load_clip(m, weights, model);
+    else if (bcos_student_load_text(m, weights, bcos_backend_get("auto"), err, sizeof err) != 0)
+        bcos_fail("%s", err);
+}
+
+float *cli_student_embeddings(const char *weights, char *const *paths, int N, int *E) {
+    bcos_student s;
+    char err[BCOS_ERRLEN];
+    if (bcos_student_load_file(&s, weights, bcos_backend_get("auto"), err, sizeof err) != 0) bcos_fail("%s", err);
+    int S = s.cfg.image_size;
+    size_t n6 = (size_t)6 * S * S;
+    *E = s.cfg.embed_dim;
+    float *x6 = xmalloc((size_t)N * n6 * sizeof(float)), *emb = xmalloc((size_t)N * *E * sizeof(float));
+    for (int i = 0; i < N; i++) cli_load_x6(x6 + (size_t)i * n6, paths[i], S);
+    bcos_student_acts *acts = bcos_student_acts_new(&s, N);
+    bcos_student_forward(&s, acts, emb, x6, s.saved_b, s.saved_bias_scale);
+    bcos_student_acts_free(acts);
+    free(x6);
+    bcos_student_free(&s);
+    return emb;
+}
+
+void cli_bad_option(const char *command, int argc, char **argv) {
+    const char *arg = argv[optind - 1];
+    /* an unknown letter inside a cluster ("-1 degrees") leaves optind on the cluster */
+    if (optind < argc && optopt && argv[optind][0] == '-' && strchr(argv[optind], optopt)) arg = argv[optind];
+    bcos_fail("%s: bad or incomplete option '%s' (see --help; put -- before an argument starting with '-')", command,
+              arg);
+}
+
+int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
 
 void cli_load_x6(float *x6, const char *path, int S) {
     bcos_image img;

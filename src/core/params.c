@@ -1,6 +1,7 @@
 /* The single-allocation parameter table. */
 #include "bcos/params.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,27 @@ int bcos_params_find(const bcos_params *p, const char *name) {
 float *bcos_params_ptr(const bcos_params *p, int index) {
     BCOS_CHECK(index >= 0 && index < p->count && p->data, "valid index into allocated parameters");
     return p->data + p->items[index].offset;
+}
+
+int64_t bcos_first_nonfinite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (int64_t)i;
+    return -1;
+}
+
+int bcos_check_finite(const char *name, const float *x, size_t n, char *err, size_t errlen) {
+    int64_t i = bcos_first_nonfinite(x, n);
+    if (i < 0) return 0;
+    snprintf(err, errlen, "tensor '%s' holds %s (element %lld); non-finite weights are refused", name,
+             isnan(x[i]) ? "a NaN" : "an infinity", (long long)i);
+    return -1;
+}
+
+int bcos_params_check_finite(const bcos_params *p, char *err, size_t errlen) {
+    for (int i = 0; i < p->count; i++)
+        if (bcos_check_finite(p->items[i].name, p->data + p->items[i].offset, p->items[i].numel, err, errlen) != 0)
+            return -1;
+    return 0;
 }
 
 const char *bcos_shape_str(char *buf, size_t len, int ndim, const int64_t *shape) {

@@ -65,6 +65,9 @@ void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_
     s->ln_post_b = declare_bias(s, "visual.ln_post.bias", W);
     s->proj = declare(p, "visual.proj", 2, cfg->embed_dim, W, 0, 0);
     bcos_params_alloc(p);
+    s->saved_b = opt->b;
+    s->saved_bias_scale = bcos_student_bias_scale_at(s, INT64_MAX);
+    s->saved_step = -1;
 }
 
 void bcos_student_free(bcos_student *s) {

@@ -72,7 +72,8 @@ static int read_one(const bcos_student *s, int i, const bcos_safetensors *st, co
                  bcos_shape_str(have, sizeof have, f->ndim, f->shape), bcos_shape_str(want, sizeof want, t->ndim, shape));
         return -1;
     }
-    if (bcos_st_to_f32(f, dst, err, errlen) != 0) return -1;
+    if (bcos_st_to_f32(f, dst, err, errlen) != 0 || bcos_check_finite(name, dst, t->numel, err, errlen) != 0)
+        return -1;
     if (i == s->proj) {
         float *tmp = xmalloc(t->numel * sizeof(float));
         transpose(tmp, dst, shape[0], shape[1]);

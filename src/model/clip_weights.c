@@ -226,6 +226,10 @@ static int load_mapped(bcos_clip *m, const bcos_safetensors *st, const name_map 
             rc = -1;
             break;
         }
+        if (bcos_check_finite(e->file_name, buf, t->numel, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
         place(bcos_params_ptr(&m->params, e->param), buf, e);
     }
     free(buf);

@@ -32,8 +32,4 @@ void bcos_adaptive_clip_grad(float *grads, const bcos_params *p, double clip, do
     }
 }
 
-int bcos_all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
+int bcos_all_finite(const float *x, size_t n) { return bcos_first_nonfinite(x, n) < 0; }

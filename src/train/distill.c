@@ -233,7 +233,7 @@ static int finish(distill_run *r, bcos_distill_report *report, char *err, size_t
     if (!cfg->out[0]) return 0;
     char json[600];
     json_path_for(json, sizeof json, cfg->out);
-    if (bcos_student_save(&r->student, &r->teacher, cfg->out, json, err, errlen) != 0) return -1;
+    if (bcos_student_save(&r->student, &r->teacher, r->step, cfg->out, json, err, errlen) != 0) return -1;
     bcos_info("saved the student to %s (config %s)", cfg->out, json);
     return 0;
 }
@@ -288,6 +288,9 @@ static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bc
     if (rc == 0) rc = train(&r, report, err, errlen);
     /* a run that lost more samples than it may is failed, whatever it trained */
     if (rc == 0 && !report->preempted && r.source->check_lost) rc = r.source->check_lost(r.source, &r, err, errlen);
+    if (rc == 0 && r.step > 0 && r.skipped_steps == r.step)
+        rc = bcos_error(err, errlen, "distill", "all %lld steps were skipped (non-finite loss or gradient; the "
+                        "teacher %s or the settings): nothing was trained", (long long)r.step, cfg->teacher);
     if (rc == 0 && !report->preempted) rc = finish(&r, report, err, errlen);
     report->steps_done = r.step;
     report->skipped_steps = r.skipped_steps;

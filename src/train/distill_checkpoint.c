@@ -104,9 +104,13 @@ int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen) {
     int64_t epoch;
     char *cursors = gather_positions(r, &epoch);
     if (r->rank != 0) return 0;
+    if (bcos_params_check_finite(&r->student.params, err, errlen) != 0) {
+        free(cursors);
+        return -1; /* a student holding a NaN or an infinity is never saved */
+    }
     bcos_student_file student;
     optimizer_file optimizer;
-    bcos_student_file_make(&student, &r->student, &r->teacher);
+    bcos_student_file_make(&student, &r->student, &r->teacher, r->step);
     optimizer_file_make(&optimizer, r);
     bcos_ckpt_file files[2] = {{"student", student.entries, student.count, student.meta, student.n_meta},
                                {"optimizer", optimizer.entries, optimizer.count, optimizer.meta, 6}};

@@ -1,7 +1,8 @@
 /* Golden test of the whole B-cos student against an independent torch reference
  * (tools/ref/make_student_fixtures.py: DESIGN.md section 4's formulas, the bcos package's ViT block and
  * detachable LayerNorm, float64 autograd). The tiny CLIP is B-cosified by bcos_student_from_clip and,
- * per case (B, biases kept or removed, B-cos or plain proj), its embeddings, the gradient of
+ * per case (B, biases kept or removed, B-cos or plain proj, QuickGELU or, in case d, the exact GELU
+ * of the bcos-tiny-gelu config), its embeddings, the gradient of
  * L = sum(out * R) for every parameter and for x6, and in explanation mode the input gradient of each
  * image's score out . D and the constants' share of that score must match with rel error < 1e-4. */
 #include <stdlib.h>
@@ -132,13 +133,18 @@ static void check_case(const bcos_clip *teacher, const char *case_name) {
 int main(void) {
     char err[BCOS_ERRLEN];
     BCOS_CHECK(bcos_st_open(&g_fix, "tests/fixtures/student/student.safetensors", err, sizeof err) == 0, err);
-    bcos_clip teacher;
+    bcos_clip teacher, gelu_teacher; /* the same weights with QuickGELU and with the exact GELU */
     BCOS_CHECK(bcos_clip_load_file(&teacher, "tests/fixtures/clip/tiny_openclip.safetensors", "bcos-tiny",
+                                   bcos_backend_cpu(), err, sizeof err) == 0, err);
+    BCOS_CHECK(bcos_clip_load_file(&gelu_teacher, "tests/fixtures/clip/tiny_openclip.safetensors", "bcos-tiny-gelu",
                                    bcos_backend_cpu(), err, sizeof err) == 0, err);
     const char *cases[] = {"a", "b", "c"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&teacher, cases[i]);
-    /* cases a and b carry explanation fixtures: make sure they were not silently skipped */
-    CHECK(bcos_st_find(&g_fix, "a.explain.D") != NULL && bcos_st_find(&g_fix, "b.explain.D") != NULL);
+    check_case(&gelu_teacher, "d");
+    /* cases a, b and d carry explanation fixtures: make sure they were not silently skipped */
+    CHECK(bcos_st_find(&g_fix, "a.explain.D") != NULL && bcos_st_find(&g_fix, "b.explain.D") != NULL &&
+          bcos_st_find(&g_fix, "d.explain.D") != NULL);
+    bcos_clip_free(&gelu_teacher);
     bcos_clip_free(&teacher);
     bcos_st_close(&g_fix);
     return test_summary("test_student_torch");

@@ -3,10 +3,13 @@
  *  - every parameter gradient of the whole student (B = 2 and B = 1.5, with and without biases,
  *    B-cos and plain proj) agrees with central differences of its forward;
  *  - explanation mode is complete: sum x6 * W(x) + constants' share = the score e . t, per image;
- *  - saving and loading keeps options and parameters, and the teacher's text tower beside them. */
+ *  - saving and loading keeps options and parameters, and the teacher's text tower beside them;
+ *  - the file records the B and bias scale of its step, and refuses a NaN. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bcos/bcos.h"
 #include "bcos/check.h"
@@ -170,7 +173,7 @@ static void check_save_load(const bcos_clip *t) {
     BCOS_CHECK(mkdtemp(dir) != NULL, "/tmp is writable");
     snprintf(path, sizeof path, "%s/student.safetensors", dir);
     snprintf(json, sizeof json, "%s/student.json", dir);
-    CHECK(bcos_student_save(&s, t, path, json, err, sizeof err) == 0);
+    CHECK(bcos_student_save(&s, t, 0, path, json, err, sizeof err) == 0);
     int rc = bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     if (rc == 0) {
@@ -204,6 +207,77 @@ static void check_save_load(const bcos_clip *t) {
     bcos_student_free(&s);
 }
 
+/* Writes s's file (as of `step`) to path with its metadata pair `key` given `value` (NULL: left out). */
+static void write_with_meta(const bcos_student *s, const bcos_clip *t, int64_t step, const char *path,
+                            const char *key, const char *value) {
+    bcos_student_file f;
+    bcos_student_file_make(&f, s, t, step);
+    int n = 0;
+    for (int i = 0; i < f.n_meta; i++) {
+        if (strcmp(f.meta[i].key, key) == 0 && !value) continue;
+        f.meta[n] = f.meta[i];
+        if (strcmp(f.meta[i].key, key) == 0) f.meta[n].value = value;
+        n++;
+    }
+    char err[BCOS_ERRLEN];
+    BCOS_CHECK(bcos_st_write(path, f.entries, f.count, f.meta, n, err, sizeof err) == 0, err);
+    bcos_student_file_free(&f);
+}
+
+/* A file saved in the middle of a B ramp and a bias decay loads with that step's B and bias scale;
+ * an old file (no version) with the schedule's end; an unknown version is refused; a student
+ * holding a NaN is neither saved nor loaded. */
+static void check_saved_step(const bcos_clip *t) {
+    bcos_student_options opt = bcos_student_default_options();
+    opt.b = 2.5f;
+    opt.b_ramp_steps = 20;
+    opt.keep_biases = 1;
+    opt.bias_decay_steps = 40;
+    bcos_student s, back;
+    bcos_student_init(&s, &t->cfg, &opt, bcos_backend_cpu());
+    bcos_student_from_clip(&s, t);
+    char dir[] = "/tmp/bcos_student_XXXXXX", path[128], err[BCOS_ERRLEN];
+    BCOS_CHECK(mkdtemp(dir) != NULL, "/tmp is writable");
+    snprintf(path, sizeof path, "%s/student.safetensors", dir);
+    CHECK(bcos_student_save(&s, t, 10, path, NULL, err, sizeof err) == 0);
+    int rc = bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    if (rc == 0) {
+        CHECK_MSG(back.saved_b == bcos_student_b_at(&s, 10) && back.saved_b > 1.0f && back.saved_b < 2.5f,
+                  "B of step 10: %g", back.saved_b);
+        CHECK_MSG(back.saved_bias_scale == bcos_student_bias_scale_at(&s, 10) && back.saved_bias_scale > 0,
+                  "bias scale of step 10: %g", back.saved_bias_scale);
+        bcos_student_free(&back);
+    }
+    write_with_meta(&s, t, 10, path, "bcos_student_version", NULL);
+    rc = bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    if (rc == 0) {
+        CHECK(back.saved_b == 2.5f && back.saved_bias_scale == 0.0f); /* version 1: the schedule's end */
+        bcos_student_free(&back);
+    }
+    write_with_meta(&s, t, 10, path, "bcos_student_version", "3");
+    CHECK(bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "version '3'") != NULL, "%s", err);
+    write_with_meta(&s, t, 10, path, "bcos_student_step", "{\"step\": 10}");
+    CHECK(bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "bcos_student_step") != NULL, "%s", err);
+    /* a NaN in one tensor: not saved, and a file holding it is not loaded */
+    bcos_params_ptr(&s.params, s.stack.blocks[1].c_fc_w)[5] = NAN;
+    remove(path);
+    CHECK(bcos_student_save(&s, t, 10, path, NULL, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "visual.transformer.resblocks.1.mlp.c_fc.weight") && strstr(err, "NaN"), "%s", err);
+    CHECK_MSG(access(path, F_OK) != 0, "nothing written");
+    write_with_meta(&s, t, 10, path, "unused", NULL);
+    CHECK(bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, path) && strstr(err, "visual.transformer.resblocks.1.mlp.c_fc.weight") &&
+                  strstr(err, "NaN"),
+              "%s", err);
+    remove(path);
+    remove(dir);
+    bcos_student_free(&s);
+}
+
 int main(void) {
     bcos_clip teacher;
     load_teacher(&teacher);
@@ -218,6 +292,7 @@ int main(void) {
     check_completeness(&teacher, &rng, 2.0f, 1, 0);
     check_completeness(&teacher, &rng, 2.0f, 0, 1);
     check_save_load(&teacher);
+    check_saved_step(&teacher);
     bcos_clip_free(&teacher);
     return test_summary("test_bcos_student");
 }

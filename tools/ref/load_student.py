@@ -2,20 +2,23 @@
 
 The student file is a whole CLIP in open_clip naming whose image tower is B-cos: `visual.*` tensors (conv1 with
 six input channels, no biases unless kept) plus the teacher's text tower, with the CLIP config
-("bcos_clip_config") and the B-cos options ("bcos_student") in its safetensors metadata. This script
+("bcos_clip_config"), the B-cos options ("bcos_student"), the file's version ("bcos_student_version") and the step
+it was saved at with that step's B and bias scale ("bcos_student_step") in its safetensors metadata. This script
   1. builds the reference torch student of tools/ref/make_student_fixtures.py (BcosStudent: the official B-cos
      v2 package's blocks and norms, B-cos units written from the formulas) from the file's own metadata;
   2. copies every visual.* tensor into it by name (visual.proj is stored as open_clip's [width, embed], the torch
      reference holds the Linear weight [embed, width]) and checks that none is missing or left over;
   3. embeds each image as bcos does: PIL bicubic resize of the shorter side to the image size, centre crop
-     (torchvision's Resize and CenterCrop), pixels u in [0, 1], input x6 = [u, 1 - u]; inference uses the
-     trained exponent B and the bias scale the training ended with (0 unless biases were kept undecayed);
+     (torchvision's Resize and CenterCrop), pixels u in [0, 1], input x6 = [u, 1 - u], with the B and the bias
+     scale of the step the file was saved at (a version 1 file, which records no step, with the end of its B ramp
+     and bias decay, as bcos loads it);
   4. prints each embedding, and with --compare E.safetensors (from
      `bcos encode-image --weights STUDENT --out E.safetensors IMAGE...`, same images in the same order) the
      relative error max|torch - bcos| / max|bcos| per image; exit status 1 above --tolerance.
 
-The reference student supports QuickGELU towers (OpenAI-style configs and the tiny bcos-tiny), as
-make_student_fixtures.py does. It runs in float64 by default (--float32 to run as stored).
+The reference student (make_student_fixtures.py) has QuickGELU towers (OpenAI-style configs, bcos-tiny) and exact
+GELU towers (LAION's: ViT-B-16, ViT-B-32 and ViT-L-14 without -quickgelu, bcos-tiny-gelu). It runs in float64 by
+default (--float32 to run as stored).
 
     build/bcos encode-image --weights out/student.safetensors --out /tmp/e.safetensors photo.jpg
     /work/main/.venv-ref/bin/python tools/ref/load_student.py out/student.safetensors photo.jpg \
@@ -35,11 +38,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_student_fixtures import BcosStudent  # noqa: E402  (the reference student, one file beside this)
 
 
-def bias_scale_at_end(options):
-    """bcos_student_bias_scale_at(INT64_MAX): what inference uses."""
-    if not options["keep_biases"]:
-        return 0.0
-    return 1.0 if options["bias_decay_steps"] <= 0 else 0.0
+STUDENT_VERSION = "2"  # BCOS_STUDENT_VERSION of include/bcos/bcos.h
+
+
+def saved_b_and_bias_scale(path, meta, options):
+    """The B and bias scale the weights were saved with: their step's (version 2), or for a version 1 file the
+    end of the B ramp and bias decay (bcos_student_b_at and bcos_student_bias_scale_at at INT64_MAX)."""
+    version = meta.get("bcos_student_version")
+    if version is None:
+        end_scale = 0.0 if not options["keep_biases"] else 1.0 if options["bias_decay_steps"] <= 0 else 0.0
+        return options["b"], end_scale
+    if version != STUDENT_VERSION:
+        raise SystemExit(f"{path}: student file version '{version}' is not one this script reads (1 or 2)")
+    step = json.loads(meta["bcos_student_step"])
+    return step["b"], step["bias_scale"]
 
 
 def load_student(path, dtype):
@@ -60,7 +72,7 @@ def load_student(path, dtype):
             for name, param in params.items():
                 value = f.get_tensor(name)
                 param.copy_(value.T if name == "visual.proj" else value)
-    student.set_exponent_and_bias_scale(options["b"], bias_scale_at_end(options))
+    student.set_exponent_and_bias_scale(*saved_b_and_bias_scale(path, meta, options))
     return student.to(dtype).eval(), cfg["vision_cfg"]["image_size"]
 
 

@@ -12,7 +12,8 @@ its image tower is B-cosified here from the formulas, independently of the C cod
   q, k, v      plain linear maps (in_proj), softmax attention
   LayerNorm    mean subtraction and gamma, no beta
   biases       removed, or kept and added after their unit times the bias scale (LayerNorm betas too)
-  activation   QuickGELU x sigmoid(1.702 x); class and positional embeddings kept
+  activation   QuickGELU x sigmoid(1.702 x), or the exact GELU x Phi(x) (case d, bcos-tiny-gelu); class and
+               positional embeddings kept
 
 Pieces taken from the official B-cos v2 package (PyPI `bcos`):
   - bcos.models.vit.Encoder, the pre-norm block (x + attn(x); x + ff(x)) with its Attention (norm -> to_qkv
@@ -26,18 +27,18 @@ Pieces taken from the official B-cos v2 package (PyPI `bcos`):
 Written here from the formulas, because the package's module differs in definition or has no such piece:
   - the B-cos linear and patch units (the package's BcosLinear/BcosConv2d normalise each weight row to unit
     norm; the B-cosified student does not);
-  - QuickGELU with a detachable gate (the package has no such activation);
+  - QuickGELU and GELU with a detachable gate (the package has no such activations);
   - the scaled biases, the six-channel folding of CLIP's normalisation, class/positional embeddings, pooling.
 The structure is checked against open_clip itself: with B = 1 and biases kept at scale 1 the student must
 reproduce open_clip's encode_image of (u - mean) / std (asserted to 1e-10 in float64).
 
 Cases (B = 2 images each; the tensor "<case>.config" holds [B, keep_biases, bias_scale, plain_proj]):
   a: B = 2, biases removed, B-cos proj     b: B = 1.5, biases kept at scale 0.6, B-cos proj
-  c: B = 2.5, biases removed, plain proj
+  c: B = 2.5, biases removed, plain proj     d: bcos-tiny-gelu (exact GELU), B = 2, biases kept at scale 0.6
 For each: "<case>.x6", "<case>.R" (random), "<case>.out" (the embeddings), "<case>.dx6" and "<case>.grad.<name>",
 the gradients of L = sum(out * R) by torch autograd for x6 and every parameter, under the C student's names
 (open_clip's; "visual.proj" in the C layout [embed, width], the transpose of open_clip's).
-Explanation mode for cases a and b, with the dynamic factors detached (B-cos scales, LayerNorm 1/sigma, the
+Explanation mode for cases a, b and d, with the dynamic factors detached (B-cos scales, LayerNorm 1/sigma, the
 QuickGELU gate, the attention matrix): "<case>.explain.D" (a random direction per image), "<case>.explain.dx6",
 the gradient of each image's score out . D with respect to x6, and "<case>.explain.const", each image's share
 of the score carried by the constants (class and positional embeddings, kept scaled biases), computed as
@@ -48,6 +49,7 @@ Re-run from the repository root (deterministic, CPU only, a few seconds):
     /work/main/.venv-ref/bin/python tools/ref/make_student_fixtures.py
 """
 import json
+import math
 from importlib.metadata import version
 from pathlib import Path
 
@@ -62,7 +64,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / "src" / "model" / "configs" / "bcos-tiny.json"
+CONFIGS = REPO / "src" / "model" / "configs"
 TEACHER = REPO / "tests" / "fixtures" / "clip" / "tiny_openclip.safetensors"
 OUT = REPO / "tests" / "fixtures" / "student" / "student.safetensors"
 
@@ -74,10 +76,11 @@ TOKEN_NORM_EPS = 1e-12  # after the root
 WINDOW_NORM_EPS = 1e-6  # under the root
 IMAGES = 2
 SEED = 2024
-CASES = {  # name -> (B, keep_biases, bias_scale, plain_proj, explain)
-    "a": (2.0, False, 0.0, False, True),
-    "b": (1.5, True, 0.6, False, True),
-    "c": (2.5, False, 0.0, True, False),
+CASES = {  # name -> (B, keep_biases, bias_scale, plain_proj, explain, config)
+    "a": (2.0, False, 0.0, False, True, "bcos-tiny"),
+    "b": (1.5, True, 0.6, False, True, "bcos-tiny"),
+    "c": (2.5, False, 0.0, True, False, "bcos-tiny"),
+    "d": (2.0, True, 0.6, False, True, "bcos-tiny-gelu"),
 }
 
 
@@ -125,6 +128,14 @@ class DetachableQuickGELU(DetachableModule):
         return x * (gate.detach() if self.detach else gate)
 
 
+class DetachableGELU(DetachableModule):
+    """The exact (erf) GELU x * Phi(x) of LAION's towers; explanation mode holds the gate Phi(x) constant."""
+
+    def forward(self, x):
+        gate = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+        return x * (gate.detach() if self.detach else gate)
+
+
 class ScaledBias(nn.Module):
     """inner(x) + scale * bias, or inner(x) alone when the student removes this bias."""
 
@@ -143,7 +154,7 @@ class BcosStudent(BcosUtilMixin, nn.Module):
     def __init__(self, cfg, keep_biases, plain_proj):
         super().__init__()
         v = cfg["vision_cfg"]
-        assert cfg["quick_gelu"], "this reference writes the QuickGELU student"
+        act = DetachableQuickGELU if cfg.get("quick_gelu", False) else DetachableGELU
         width, patch, grid = v["width"], v["patch_size"], v["image_size"] // v["patch_size"]
         heads = width // v["head_width"]
 
@@ -163,7 +174,7 @@ class BcosStudent(BcosUtilMixin, nn.Module):
         self.blocks = nn.ModuleList()
         for _ in range(v["layers"]):
             block = Encoder(width, heads, v["head_width"], int(width * v.get("mlp_ratio", 4.0)),
-                            linear_layer=unit, norm_layer=norm, act_layer=DetachableQuickGELU)
+                            linear_layer=unit, norm_layer=norm, act_layer=act)
             block.attn.to_qkv = biased(block.attn.to_qkv, 3 * width)  # the package's bias-free nn.Linear
             self.blocks.append(block)
         self.ln_post = norm(width)
@@ -212,11 +223,12 @@ def fold_normalisation(w):
     return torch.cat([w * (1 - mean) / std, -w * mean / std], dim=1)
 
 
-def load_teacher(cfg):
-    open_clip.add_model_config(CONFIG)
-    model = open_clip.create_model("bcos-tiny", pretrained=None)
+def load_teacher(name):
+    """The tiny teacher's weights in open_clip under the built-in config `name`, and that config."""
+    open_clip.add_model_config(CONFIGS / f"{name}.json")
+    model = open_clip.create_model(name, pretrained=None)
     model.load_state_dict(load_file(TEACHER), strict=True)
-    return model.double().eval()
+    return model.double().eval(), json.loads((CONFIGS / f"{name}.json").read_text())
 
 
 def bcosify(teacher, cfg, keep_biases, plain_proj):
@@ -291,13 +303,14 @@ def explain_case(student, x6, D, out_train):
 
 def main():
     torch.set_default_dtype(torch.float64)
-    cfg = json.loads(CONFIG.read_text())
-    teacher = load_teacher(cfg)
+    teachers = {name: load_teacher(name) for name in ("bcos-tiny", "bcos-tiny-gelu")}
     gen = torch.Generator().manual_seed(SEED)
-    check_reproduces_teacher(teacher, cfg, gen)
+    check_reproduces_teacher(*teachers["bcos-tiny"], gen)
+    check_reproduces_teacher(*teachers["bcos-tiny-gelu"], torch.Generator().manual_seed(SEED + 1))
     tensors = {}
-    for case, (b, keep_biases, bias_scale, plain_proj, explain) in CASES.items():
-        print(f"case {case}: B={b} keep_biases={keep_biases} bias_scale={bias_scale} plain_proj={plain_proj}")
+    for case, (b, keep_biases, bias_scale, plain_proj, explain, name) in CASES.items():
+        print(f"case {case} ({name}): B={b} keep_biases={keep_biases} bias_scale={bias_scale} plain_proj={plain_proj}")
+        teacher, cfg = teachers[name]
         student = bcosify(teacher, cfg, keep_biases, plain_proj)
         student.set_exponent_and_bias_scale(b, bias_scale)
         x6 = random_x6(gen)
