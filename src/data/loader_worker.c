@@ -83,7 +83,7 @@ static int next_sample(loader_worker *w, bcos_sample *s, bcos_stream_pos *at) {
             w->reads++;
             return 0;
         }
-        if (rc < 0) bcos_warn("%s", bcos_samples_error(w->reader));
+        if (rc < 0 && !stopping(w)) bcos_warn("%s", bcos_samples_error(w->reader));
         close_reader(w);
         if (next_shard(w)) return -1;
     }
