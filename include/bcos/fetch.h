@@ -7,6 +7,7 @@
 #ifndef BCOS_FETCH_H
 #define BCOS_FETCH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct {
@@ -30,6 +31,9 @@ typedef struct {
     /* Environment variable holding a bearer token, sent as "Authorization: Bearer TOKEN" and
      * never logged; NULL or "" sends none. */
     const char *token_env;
+    /* NULL, or a flag another thread sets to make every read give up within a poll (50 ms),
+     * backoff waits included: how a loader that is stopped leaves a stalled transfer. */
+    const atomic_bool *stop;
 } bcos_fetch_options;
 
 /* Counts of one stream, or summed over many (bcos_fetch_stats_add). */
@@ -42,7 +46,8 @@ typedef struct {
 } bcos_fetch_stats;
 
 /* Defaults: connect 10 s, 1 KiB/s over 30 s, 5 retries, backoff 1 s doubling up to 30 s, 30 minutes
- * of waiting per stream, seed 0, the system CAs, token from BCOS_HTTP_TOKEN. */
+ * of waiting per stream, seed 0, the system CAs, token from
+ * BCOS_HTTP_TOKEN, no stop flag. */
 void bcos_fetch_options_default(bcos_fetch_options *opt);
 void bcos_fetch_stats_add(bcos_fetch_stats *sum, const bcos_fetch_stats *s);
 

@@ -92,6 +92,11 @@ bcos_loader *bcos_loader_start(const bcos_loader_config *cfg, char *err, size_t 
 /* The next batch of the epoch, waiting for it: 1 with *batch set, 0 when the epoch is complete, -1
  * when a worker failed (bcos_loader_error says why). Release each batch before asking for the next. */
 int bcos_loader_next(bcos_loader *l, bcos_batch **batch);
+/* The same, waiting at most timeout_ms: BCOS_LOADER_WAITING when the batch is not ready by then
+ * (nothing taken: ask again, or stop the loader). Lets a caller waiting for a stalled shard act on
+ * a request of its own (a signal) within a timeout. */
+#define BCOS_LOADER_WAITING 2
+int bcos_loader_next_within(bcos_loader *l, bcos_batch **batch, long timeout_ms);
 /* Gives the batch's buffer back to its worker and moves the cursor past it. */
 void bcos_loader_release(bcos_loader *l, bcos_batch *batch);
 /* The cursor after the batches released so far, to free with bcos_data_cursor_free. */
@@ -103,7 +108,8 @@ void bcos_loader_counters_get(bcos_loader *l, bcos_loader_counters *out);
  * shard failed. Samples held or read again in a later pass are not counted again. */
 void bcos_loader_losses(bcos_loader *l, int64_t *samples, int64_t *unknown);
 const char *bcos_loader_error(bcos_loader *l);
-/* Stops the workers (a worker inside a network wait finishes that wait first) and frees everything. */
+/* Stops the workers and frees everything: a worker inside a network wait or a retry's backoff leaves
+ * it within a poll (the loader's stop flag is its transfers' bcos_fetch_options.stop). */
 void bcos_loader_stop(bcos_loader *l);
 
 #endif

@@ -4,7 +4,9 @@
  * a world of one, and are called from the main thread only (MPI_THREAD_FUNNELED). Once a world of
  * several ranks runs, bcos_fail and BCOS_DIE on any rank abort them all (MPI_Abort) instead of
  * leaving the others waiting in a collective; logs carry the rank, and ranks other than 0 log
- * warnings and errors only. */
+ * warnings and errors only. A rank waits in a collective in polls that sleep (no core spun) for at
+ * most BCOS_RANK_TIMEOUT seconds (default 600): then it names the ranks that stopped answering in
+ * a one-line error and aborts them all. */
 #ifndef BCOS_WORLD_H
 #define BCOS_WORLD_H
 

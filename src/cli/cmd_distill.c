@@ -5,7 +5,7 @@
  * checkpoint and a stop (exit status BCOS_EXIT_PREEMPTED); a second one kills at once. Started by
  * mpirun or srun, it runs data-parallel on the launcher's ranks (bcos/world.h); rank 0 prints the
  * summary. SIGUSR2 is for mpirun, which hands SIGUSR1 and SIGUSR2 to its ranks and goes on, but
- * ends the job itself on SIGTERM. */
+ * on SIGTERM and SIGINT kills the ranks a second after handing them on and exits 1 (Open MPI 4.1). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +25,9 @@ static void usage(const bcos_distill_config *cfg) {
            "The run is kept in the store under its name ('run', default: the job file's name): the same\n"
            "command resumes it from its newest checkpoint. SIGUSR1 checkpoints; SIGTERM, SIGINT or\n"
            "SIGUSR2 checkpoints and stops with exit status %d. Under mpirun (data-parallel ranks),\n"
-           "signal mpirun with SIGUSR1 or SIGUSR2: it hands them to every rank.\n"
+           "signal mpirun with SIGUSR1 or SIGUSR2: it hands them to every rank (on SIGTERM or SIGINT\n"
+           "mpirun kills the ranks a second later and exits 1). BCOS_RANK_TIMEOUT: seconds a rank waits\n"
+           "for the others before it names the silent ones and aborts (default 600).\n"
            "options (boolean flags take true/false):\n",
            BCOS_EXIT_PREEMPTED);
     bcos_distill_print_options(cfg);

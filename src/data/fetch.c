@@ -90,9 +90,15 @@ static double now_ms(void) {
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&t, &t) != 0) {
+static bool stopped(const bcos_http_stream *s) { return s->opt.stop && atomic_load(s->opt.stop); }
+
+/* Sleeps ms, in polls, so that the stream's stop flag cuts the wait short. */
+static void sleep_unless_stopped(const bcos_http_stream *s, long ms) {
+    for (double end = now_ms() + (double)ms; !stopped(s) && now_ms() < end;) {
+        double left = end - now_ms();
+        long slice = left < POLL_MS ? (long)left + 1 : POLL_MS;
+        struct timespec t = {0, slice * 1000000L};
+        nanosleep(&t, NULL);
     }
 }
 
@@ -269,7 +275,7 @@ static void attempt_failed(bcos_http_stream *s, bool retryable, const char *why)
     bcos_warn("fetch %s: %s; retry %d of %d in %ld ms from byte %llu", s->shown_url, why, s->failures,
               s->opt.max_retries, delay, (unsigned long long)s->offset);
     s->stats.retries++;
-    sleep_ms(delay);
+    sleep_unless_stopped(s, delay);
 }
 
 static void transfer_done(bcos_http_stream *s, CURLcode code) {
@@ -336,6 +342,11 @@ long bcos_http_read(bcos_http_stream *s, const void **data) {
     s->fill = 0;
     double entered = now_ms(), started = entered;
     while (s->fill == 0 && !s->finished && !s->gave_up) {
+        if (stopped(s)) {
+            snprintf(s->error, sizeof s->error, "%s: stopped (the reader is shutting down)", s->shown_url);
+            s->gave_up = true;
+            break;
+        }
         check_deadline(s, entered);
         if (s->gave_up) break;
         if (!s->in_flight) {

@@ -5,8 +5,10 @@
 
 #include "bcos/check.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A held sample outlives 8 x shuffle draws with probability about e^-8, so with this default window
  * forced emissions are rare and the order stays close to webdataset's. */
@@ -89,6 +91,7 @@ bcos_loader *bcos_loader_start(const bcos_loader_config *cfg, char *err, size_t 
     l->cfg = *cfg;
     l->cfg.resume = NULL;
     l->cfg.shuffle_window = window;
+    l->cfg.fetch.stop = &l->stopping; /* a stop cuts the workers' network waits short */
     atomic_init(&l->stopping, false);
     l->n_workers = cfg->plan->n_workers;
     if (cfg->resume)
@@ -105,11 +108,34 @@ bcos_loader *bcos_loader_start(const bcos_loader_config *cfg, char *err, size_t 
     return l;
 }
 
-int bcos_loader_next(bcos_loader *l, bcos_batch **batch) {
+/* The absolute CLOCK_REALTIME instant timeout_ms from now, for pthread_cond_timedwait. */
+static struct timespec deadline_in(long timeout_ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += timeout_ms / 1000;
+    t.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
+    return t;
+}
+
+int bcos_loader_next(bcos_loader *l, bcos_batch **batch) { return bcos_loader_next_within(l, batch, -1); }
+
+int bcos_loader_next_within(bcos_loader *l, bcos_batch **batch, long timeout_ms) {
     if (l->next_batch >= l->cfg.plan->n_batches) return 0;
     loader_worker *w = &l->workers[l->next_batch % l->n_workers];
+    struct timespec deadline = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
     pthread_mutex_lock(&w->lock);
-    while (w->ready_count == 0 && !w->finished) pthread_cond_wait(&w->changed, &w->lock);
+    int timed_out = 0;
+    while (w->ready_count == 0 && !w->finished && !timed_out) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&w->changed, &w->lock);
+        else
+            timed_out = pthread_cond_timedwait(&w->changed, &w->lock, &deadline) == ETIMEDOUT;
+    }
+    if (w->ready_count == 0 && !w->finished) {
+        pthread_mutex_unlock(&w->lock);
+        return BCOS_LOADER_WAITING;
+    }
     int slot = -1;
     if (w->ready_count > 0) {
         slot = w->ready[w->ready_head];

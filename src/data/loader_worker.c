@@ -10,9 +10,11 @@
 
 #include "bcos/check.h"
 #include "bcos/log.h"
+#include "bcos/urls.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Skip reasons logged per worker; the rest are only counted. */
@@ -85,9 +87,12 @@ static void note_shard_end(loader_worker *w, const bcos_shard_piece *piece, int 
     w->losses = xrealloc(w->losses, (size_t)(w->n_losses + 1) * sizeof *w->losses);
     w->losses[w->n_losses++] = (shard_loss){piece->shard, left};
     pthread_mutex_unlock(&w->lock);
-    if (left > 0)
-        bcos_warn("loader worker %d: %s ended %s with %ld of its known samples unread: lost", w->id,
-                  w->loader->cfg.urls[piece->shard], rc < 0 ? "early" : "short", left);
+    if (left > 0) {
+        char *shown = bcos_url_redact(w->loader->cfg.urls[piece->shard]);
+        bcos_warn("loader worker %d: %s ended %s with %ld of its known samples unread: lost", w->id, shown,
+                  rc < 0 ? "early" : "short", left);
+        free(shown);
+    }
 }
 
 /* The next sample of its piece at or after the worker's position and where it was read; moves the
@@ -114,8 +119,8 @@ static int next_sample(loader_worker *w, bcos_sample *s, bcos_stream_pos *at) {
             w->reads++;
             return 0;
         }
-        if (rc < 0) bcos_warn("%s", bcos_samples_error(w->reader));
-        note_shard_end(w, piece, rc);
+        if (rc < 0 && !stopping(w)) bcos_warn("%s", bcos_samples_error(w->reader));
+        if (!stopping(w)) note_shard_end(w, piece, rc);
         close_reader(w);
         if (next_shard(w)) return -1;
     }

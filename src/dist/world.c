@@ -1,17 +1,31 @@
 /* The world of ranks over Open MPI: joining it only under a launcher, the abort of every rank on
  * an error, and the few collectives a data-parallel run needs, cut into chunks of at most
- * MPI_CHUNK elements since MPI counts are ints. */
+ * MPI_CHUNK elements since MPI counts are ints. Every collective is started nonblocking and waited
+ * for in polls that sleep, up to a bound: a waiting rank does not spin a core, and one whose peer
+ * stopped answering (SIGSTOP, a hung node) names it and aborts them all instead of waiting forever. */
 #include "bcos/world.h"
 
 #include "bcos/check.h"
 #include "bcos/log.h"
 
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Elements per MPI call: an int count, with room to spare. */
 #define MPI_CHUNK ((size_t)1 << 28)
+/* The bound on a wait in a collective, in seconds, and the variable that sets it: above the longest
+ * time one rank may work alone (rank 0 writing a checkpoint, evaluating, counting shards). */
+#define WAIT_LIMIT_ENV "BCOS_RANK_TIMEOUT"
+#define WAIT_LIMIT_DEFAULT 600.0
+/* Tests of a request before a wait starts sleeping, and the sleep between later tests. */
+#define SPIN_TESTS 200
+#define POLL_SLEEP_NS 1000000L
+/* Longest the ranks that timed out listen for each other before naming the silent ones. */
+#define ROLL_CALL_SECONDS 5.0
+#define ROLL_CALL_TAG 7401
 
 #define MPI_CHECK(call)                                                                                  \
     do {                                                                                                 \
@@ -20,6 +34,7 @@
     } while (0)
 
 static int g_rank, g_size = 1, g_joined;
+static double g_wait_limit = WAIT_LIMIT_DEFAULT;
 
 BCOS_NORETURN static void mpi_die(const char *file, int line, const char *call, int rc) {
     char text[MPI_MAX_ERROR_STRING] = "";
@@ -32,6 +47,66 @@ BCOS_NORETURN static void mpi_die(const char *file, int line, const char *call, 
 BCOS_NORETURN static void abort_world(int status) {
     MPI_Abort(MPI_COMM_WORLD, status);
     exit(status); /* MPI_Abort does not return; this keeps the promise to the compiler */
+}
+
+/* After a wait in `what` ran out: every rank that timed out tells the others so and listens a
+ * while; the ranks not heard from are the ones named, then every rank is aborted. */
+BCOS_NORETURN static void roll_call_and_abort(const char *what) {
+    char *heard = xcalloc((size_t)g_size, 1);
+    heard[g_rank] = 1;
+    for (int r = 0; r < g_size; r++) {
+        if (r == g_rank) continue;
+        MPI_Request sent; /* never completed: the abort follows */
+        MPI_Isend(&g_rank, 1, MPI_INT, r, ROLL_CALL_TAG, MPI_COMM_WORLD, &sent);
+        MPI_Request_free(&sent);
+    }
+    double grace = g_wait_limit < ROLL_CALL_SECONDS ? g_wait_limit : ROLL_CALL_SECONDS;
+    for (double t0 = MPI_Wtime(); MPI_Wtime() - t0 < grace;) {
+        int arrived = 0, who;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, ROLL_CALL_TAG, MPI_COMM_WORLD, &arrived, &st);
+        if (!arrived) {
+            nanosleep(&(struct timespec){0, POLL_SLEEP_NS}, NULL);
+            continue;
+        }
+        MPI_Recv(&who, 1, MPI_INT, st.MPI_SOURCE, ROLL_CALL_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        heard[st.MPI_SOURCE] = 1;
+    }
+    char silent[256] = "";
+    int n = 0;
+    for (int r = 0; r < g_size; r++) {
+        if (heard[r]) continue;
+        size_t used = strlen(silent);
+        if (used + 16 < sizeof silent) snprintf(silent + used, sizeof silent - used, "%s%d", n ? ", " : "", r);
+        n++;
+    }
+    free(heard);
+    bcos_fail("%s %s stopped answering (%s waited %.0f s; %s sets the bound): aborting every rank",
+              n == 1 ? "rank" : "ranks", n ? silent : "(none named: all timed out)", what, g_wait_limit, WAIT_LIMIT_ENV);
+}
+
+/* Completes a nonblocking collective: tests it, then tests and sleeps, up to the bound. */
+static void complete(MPI_Request *req, const char *what) {
+    double started = MPI_Wtime();
+    for (long tests = 0;; tests++) {
+        int done = 0;
+        MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+        if (done) return;
+        if (tests < SPIN_TESTS) continue;
+        if (MPI_Wtime() - started > g_wait_limit) roll_call_and_abort(what);
+        nanosleep(&(struct timespec){0, POLL_SLEEP_NS}, NULL);
+    }
+}
+
+/* BCOS_RANK_TIMEOUT, when set: seconds, a positive number. */
+static void read_wait_limit(void) {
+    const char *text = getenv(WAIT_LIMIT_ENV);
+    if (!text) return;
+    char *end;
+    double seconds = strtod(text, &end);
+    if (end == text || *end || !(seconds > 0))
+        bcos_fail("%s='%s': expected a positive number of seconds", WAIT_LIMIT_ENV, text);
+    g_wait_limit = seconds;
 }
 
 /* Whether a launcher started this process as one of its ranks. */
@@ -50,6 +125,7 @@ static void refuse_lonely_slurm_tasks(void) {
 
 void bcos_world_init(int *argc, char ***argv) {
     refuse_lonely_slurm_tasks();
+    read_wait_limit();
     if (!launched() || g_joined) return;
     int provided;
     MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
@@ -70,7 +146,9 @@ void bcos_world_init(int *argc, char ***argv) {
 void bcos_world_finalize(void) {
     if (!g_joined) return;
     /* every rank is done with what it prints before any leaves */
-    MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+    MPI_Request req;
+    MPI_CHECK(MPI_Ibarrier(MPI_COMM_WORLD, &req));
+    complete(&req, "the final barrier");
     bcos_set_exit_hook(NULL);
     MPI_CHECK(MPI_Finalize());
     g_joined = 0;
@@ -85,7 +163,9 @@ static void reduce_in_place(void *x, size_t n, size_t elem, MPI_Datatype type, M
     if (g_size == 1) return;
     for (size_t done = 0; done < n; done += MPI_CHUNK) {
         size_t count = n - done < MPI_CHUNK ? n - done : MPI_CHUNK;
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)x + done * elem, (int)count, type, op, MPI_COMM_WORLD));
+        MPI_Request req;
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, (char *)x + done * elem, (int)count, type, op, MPI_COMM_WORLD, &req));
+        complete(&req, "a reduction");
     }
 }
 
@@ -98,7 +178,9 @@ void bcos_world_bcast(void *x, size_t bytes) {
     if (g_size == 1) return;
     for (size_t done = 0; done < bytes; done += MPI_CHUNK) {
         size_t count = bytes - done < MPI_CHUNK ? bytes - done : MPI_CHUNK;
-        MPI_CHECK(MPI_Bcast((char *)x + done, (int)count, MPI_BYTE, 0, MPI_COMM_WORLD));
+        MPI_Request req;
+        MPI_CHECK(MPI_Ibcast((char *)x + done, (int)count, MPI_BYTE, 0, MPI_COMM_WORLD, &req));
+        complete(&req, "a broadcast");
     }
 }
 
@@ -119,7 +201,9 @@ void bcos_world_allgather_f32(float *all, const float *mine, size_t n) {
         return;
     }
     BCOS_CHECK(n <= MPI_CHUNK, "a gathered block fits one MPI call");
-    MPI_CHECK(MPI_Allgather(mine, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, MPI_COMM_WORLD));
+    MPI_Request req;
+    MPI_CHECK(MPI_Iallgather(mine, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, MPI_COMM_WORLD, &req));
+    complete(&req, "a gather");
 }
 
 char **bcos_world_gather_text(const char *text) {
@@ -130,7 +214,9 @@ char **bcos_world_gather_text(const char *text) {
         return one;
     }
     int *lens = g_rank == 0 ? xmalloc((size_t)g_size * sizeof *lens) : NULL;
-    MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    MPI_Request req;
+    MPI_CHECK(MPI_Igather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD, &req));
+    complete(&req, "a gather");
     int *offsets = NULL;
     char *joined = NULL;
     if (g_rank == 0) {
@@ -143,7 +229,8 @@ char **bcos_world_gather_text(const char *text) {
         }
         joined = xmalloc(total + 1);
     }
-    MPI_CHECK(MPI_Gatherv(text, len, MPI_CHAR, joined, lens, offsets, MPI_CHAR, 0, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Igatherv(text, len, MPI_CHAR, joined, lens, offsets, MPI_CHAR, 0, MPI_COMM_WORLD, &req));
+    complete(&req, "a gather");
     char **texts = NULL;
     if (g_rank == 0) {
         texts = xmalloc((size_t)g_size * sizeof *texts);

@@ -79,11 +79,13 @@ static void clip_gradients(distill_run *r, double *grad_norm) {
 }
 
 /* One step on the next batch from the source; its metrics in *m and whether it was skipped in
- * *skipped. Returns 0, or -1 with err when the source fails. */
+ * *skipped. Returns 0; 1 when a request to stop came while the batch was awaited (no step); or -1
+ * with err when the source fails. */
 static int train_step(distill_run *r, bcos_metric *m, int *skipped, char *err, size_t errlen) {
     const bcos_distill_config *c = r->cfg;
     int64_t step = r->step;
-    if (r->source->next_batch(r->source, r, err, errlen) != 0) return -1;
+    int got = r->source->next_batch(r->source, r, err, errlen);
+    if (got != 0) return got;
     for (int i = 0; i < r->B; i++) prepare_image(r, i, r->crops + (size_t)i * r->S * r->S * 3);
     float b = bcos_student_b_at(&r->student, step), bias_scale = bcos_student_bias_scale_at(&r->student, step);
     bcos_clip_encode_image(&r->teacher, r->t_img, r->normalized, r->B);
@@ -120,8 +122,15 @@ static int train(distill_run *r, bcos_distill_report *report, char *err, size_t 
     while (r->step < c->steps && !stop) {
         double started = bcos_now_seconds();
         bcos_metric m;
-        int skipped;
-        if (train_step(r, &m, &skipped, err, errlen) != 0) return -1;
+        int skipped = 0;
+        int got = train_step(r, &m, &skipped, err, errlen);
+        if (got < 0) return -1;
+        if (got == 1) {
+            /* the stop at once: the checkpoint of the last step trained, the stalled data abandoned */
+            if (distill_store_after_step(r, &stop, err, errlen) != 0) return -1;
+            BCOS_CHECK(stop, "a wait for data given up on a request to stop ends the run");
+            break;
+        }
         double now = bcos_now_seconds();
         m.images_per_s = r->B_global / (now - started);
         report->final_loss = m.loss;

@@ -58,9 +58,13 @@ int distill_store_begin(distill_run *r, char *err, size_t errlen);
 void distill_store_step_done(distill_run *r, const bcos_metric *m, int skipped);
 /* Write the pending metrics in one transaction. */
 void distill_store_flush(distill_run *r);
-/* After a step: checkpoint when one is due (every n steps or minutes, the last step, a request).
- * Sets *stop when a request to stop was honoured. Returns 0, or -1 with err. */
+/* After a step, or after a wait for a batch given up on a request to stop (no step trained):
+ * checkpoint when one is due (every n steps or minutes, the last step, a request) and r->step has
+ * none yet. Sets *stop when a request to stop was honoured. Returns 0, or -1 with err. */
 int distill_store_after_step(distill_run *r, int *stop, char *err, size_t errlen);
+/* Whether a request to stop (a signal) came that no step has acted on yet, in a run with a name
+ * (without one requests are ignored): a source waiting for data asks, so as to give up the wait. */
+int distill_stop_pending(const distill_run *r);
 /* Flush, set the run's status and close the store. */
 void distill_store_end(distill_run *r, bcos_run_status status);
 

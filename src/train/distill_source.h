@@ -18,7 +18,9 @@ struct distill_run;
 typedef struct distill_source distill_source;
 struct distill_source {
     /* The next batch into r->crops, r->txt_emb and r->has_txt; r->samples_seen moves past it.
-     * Returns 0, or -1 with err (shards that cannot feed the run). */
+     * Returns 0; 1 when a request to stop (distill_stop_pending) came on some rank while a rank
+     * waited for data, agreed by every rank, nothing taken and the position unmoved; or -1 with
+     * err (shards that cannot feed the run). */
     int (*next_batch)(distill_source *s, struct distill_run *r, char *err, size_t errlen);
     /* The epoch of the next batch, and this rank's data position as a JSON object (heap). */
     char *(*position)(distill_source *s, const struct distill_run *r, int64_t *epoch);

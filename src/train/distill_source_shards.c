@@ -22,6 +22,9 @@
 #include "distill_internal.h"
 #include "distill_shards.h"
 
+/* How often a wait for a batch looks for a request to stop: a stop within a fraction of a second. */
+#define STOP_POLL_MS 100
+
 /* The counters summed over the ranks: the skip reasons, the shard transfers retried, the loader's
  * restarts, the transfers of sizes.json and of counting passes retried; then per shard the known
  * samples lost with it, and its losses whose count was not known (2 x shards). */
@@ -190,11 +193,14 @@ static void stop_epoch(shards_source *s, distill_run *r) {
     s->loader = NULL;
 }
 
-/* The next batch of the current epoch, starting the next epoch when this one is complete. */
+/* The next batch of the current epoch, starting the next epoch when this one is complete. Returns
+ * 0, 1 when a request to stop came while the batch was awaited (nothing taken), or -1 with err. */
 static int next_loaded(shards_source *s, distill_run *r, bcos_batch **batch, char *err, size_t errlen) {
     for (;;) {
         if (!s->loader && start_epoch(s, r, err, errlen) != 0) return -1;
-        int got = bcos_loader_next(s->loader, batch);
+        int got = bcos_loader_next_within(s->loader, batch, STOP_POLL_MS);
+        if (got == BCOS_LOADER_WAITING && distill_stop_pending(r)) return 1;
+        if (got == BCOS_LOADER_WAITING) continue;
         if (got == 1) return 0;
         if (got < 0) {
             snprintf(err, errlen, "shards '%s': %s", r->cfg->shards, bcos_loader_error(s->loader));
@@ -210,7 +216,13 @@ static int next_loaded(shards_source *s, distill_run *r, bcos_batch **batch, cha
 static int next_batch(distill_source *base, distill_run *r, char *err, size_t errlen) {
     shards_source *s = (shards_source *)base;
     bcos_batch *b;
-    if (next_loaded(s, r, &b, err, errlen) != 0) return -1;
+    int got = next_loaded(s, r, &b, err, errlen);
+    if (got < 0) return -1;
+    /* one rank that gave up its wait stops them all, before any batch moves a cursor; a rank that
+     * got its batch leaves it taken, since the loader is stopped, not asked again */
+    int gave_up = got;
+    bcos_world_max_int(&gave_up, 1);
+    if (gave_up) return 1;
     BCOS_CHECK(b->size == r->B, "the plan's batch size is the run's");
     size_t plane = (size_t)r->S * r->S * 3, slot_bytes = distill_sample_bytes(&s->sample);
     int L = s->sample.context_length, n = 0;

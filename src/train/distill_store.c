@@ -27,6 +27,8 @@ void bcos_distill_request(int signo, int stop) {
     atomic_fetch_add(&g_requests[stop != 0], 1);
 }
 
+int distill_stop_pending(const distill_run *r) { return r->cfg->run[0] && atomic_load(&g_requests[1]) > g_handled[1]; }
+
 /* Rank 0: opens the store and begins or takes up the run; *found says whether it has a usable
  * checkpoint, then in *c. Returns 0, or -1 with err. */
 static int open_run(distill_run *r, bcos_checkpoint *c, int *found, char *err, size_t errlen) {
@@ -137,7 +139,8 @@ int distill_store_after_step(distill_run *r, int *stop, char *err, size_t errlen
     int checkpoint_signal, stop_signal, due;
     agree_on_checkpoint(r, &checkpoint_signal, &stop_signal, &due);
     if (!r->cfg->run[0] || !due) return 0;
-    if (checkpoint(r, err, errlen) != 0) return -1;
+    /* a stop while the first batch after a checkpoint was awaited: that checkpoint is the one */
+    if (r->checkpoint_step != r->step && checkpoint(r, err, errlen) != 0) return -1;
     int signo = stop_signal ? stop_signal : checkpoint_signal;
     if (!signo) return 0;
     char reason[96];

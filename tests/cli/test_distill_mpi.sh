@@ -4,7 +4,9 @@
 # loss; a 2-rank run on shards killed at a checkpoint and resumed on 2 ranks ends bit-identical to
 # an uninterrupted 2-rank run; resumed on 1 rank or on 3, it re-partitions the rest of the epoch,
 # says so in its log and its events, and finishes; a batch that does not split over the ranks and
-# an error on one rank stop every rank with a one-line message.
+# an error on one rank stop every rank with a one-line message; SIGTERM to the ranks exits 75, SIGTERM
+# to mpirun exits 1 (Open MPI's) with the run preempted and resumable; a rank stopped with SIGSTOP is
+# named by the others, which abort within their bound (BCOS_RANK_TIMEOUT).
 set -u
 BCOS=$1
 TMP=$(mktemp -d)
@@ -72,6 +74,65 @@ grep -q "^run 'sig' stopped at step [0-9]* of 200000 after a checkpoint" "$TMP/s
 [ "$(sql "$TMP/sig.db" "SELECT group_concat(reason, '; ') FROM events WHERE kind = 'preemption'")" = \
   "'SIGUSR1: checkpointed on request, training goes on; SIGUSR2: checkpointed and stopped'" ] \
   && ok || bad "one checkpoint per signal: $(sql "$TMP/sig.db" "SELECT step, reason FROM events")"
+
+# rank_pid LAUNCHER RANK: the pid of mpirun's rank RANK (its child with that OMPI_COMM_WORLD_RANK)
+rank_pid() {
+  for child in $(ps -o pid= --ppid "$1"); do
+    grep -qz "^OMPI_COMM_WORLD_RANK=$2\$" "/proc/$child/environ" 2>/dev/null && echo "$child"
+  done
+}
+# start_long NAME NEEDLE [MPIRUN OPTIONS...]: a long 2-rank run NAME in the background ($launcher), once
+# its log says NEEDLE
+start_long() {
+  long_name=$1 needle=$2; shift 2
+  ${MPIRUN% -np} "$@" -np 2 "$BCOS" distill $TINY --steps 200000 --log-every 50 --db "$TMP/$long_name.db" \
+    --run "$long_name" >"$TMP/$long_name.out" 2>"$TMP/$long_name.err" &
+  launcher=$!
+  waited=0
+  until grep -q "$needle" "$TMP/$long_name.err" 2>/dev/null || [ $waited -ge 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+}
+status_of() { sql "$TMP/$1.db" "SELECT status FROM runs WHERE name = '$1'"; }
+
+# -- SIGTERM to the ranks themselves (a process-group signal, Slurm's, srun's): they checkpoint and
+# exit 75, and mpirun passes that on
+start_long term "step 100/"
+for pid in $(rank_pid $launcher 0) $(rank_pid $launcher 1); do kill -TERM "$pid"; done
+wait $launcher
+status=$?
+[ $status -eq 75 ] && ok || bad "SIGTERM to the ranks: exit status $status, not 75: $(tail -3 "$TMP/term.err")"
+[ "$(status_of term)" = "'preempted'" ] && ok || bad "SIGTERM to the ranks: the run is $(status_of term)"
+# -- SIGTERM to mpirun (as SIGINT): Open MPI passes it to the ranks a second later, then kills them a second after
+# that and exits 1 whatever they do; the ranks checkpoint in time and the run is preempted, resumable
+start_long mpirun_term "step 100/"
+kill -TERM $launcher
+wait $launcher
+status=$?
+[ $status -eq 1 ] && ok || bad "SIGTERM to mpirun: exit status $status (Open MPI's own is 1)"
+[ "$(status_of mpirun_term)" = "'preempted'" ] && ok || bad "SIGTERM to mpirun: the run is $(status_of mpirun_term)"
+mv "$TMP/mpirun_term.err" "$TMP/mpirun_term.first.err"
+start_long mpirun_term "resumes from its checkpoint at step"
+kill -USR2 $launcher
+wait $launcher
+status=$?
+[ $status -eq 75 ] && grep -q "resumes from its checkpoint at step" "$TMP/mpirun_term.err" && ok \
+  || bad "the run stopped through mpirun resumes (status $status): $(tail -2 "$TMP/mpirun_term.err")"
+
+# -- a rank stopped (SIGSTOP): the others wait without spinning, up to BCOS_RANK_TIMEOUT, then name it and
+# abort every rank
+start_long stopped "step 100/" -x BCOS_RANK_TIMEOUT=3
+stopped=$(rank_pid $launcher 1)
+kill -STOP "$stopped"
+started=$(date +%s)
+(sleep 120; kill -KILL "$stopped") 2>/dev/null &  # without the bound the others would wait for good
+watchdog=$!
+wait $launcher
+status=$?
+took=$(( $(date +%s) - started ))
+kill -KILL "$stopped" $watchdog 2>/dev/null
+[ $status -ne 0 ] && ok || bad "a stopped rank: mpirun exited 0"
+[ $took -le 30 ] && ok || bad "a stopped rank: the others gave up after $took s, not within the 3 s bound and the roll call"
+grep -q "^bcos: rank 1 stopped answering (a .* waited 3 s; BCOS_RANK_TIMEOUT sets the bound): aborting every rank" \
+  "$TMP/stopped.err" && ok || bad "a stopped rank is named: $(grep bcos: "$TMP/stopped.err")"
 
 # -- shards: exact resume on the same world size
 "$BCOS" shards write --out "$TMP/fm" --fashion-mnist --split test --max-samples 400 --captions >/dev/null 2>&1 \
