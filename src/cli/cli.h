@@ -3,6 +3,7 @@
 #define BCOS_CLI_H
 
 #include "bcos/clip.h"
+#include "bcos/image.h"
 #include "bcos/store.h"
 
 int cmd_encode_image(int argc, char **argv);
@@ -18,10 +19,15 @@ int cmd_shards(int argc, char **argv);
 
 /* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
 void cli_load_clip(bcos_clip *m, const char *weights, const char *model);
-/* images[N,3,S,S]: every path decoded and preprocessed to S, or fail naming the image. */
-float *cli_load_images(char *const *paths, int N, int S);
+/* The usage line of --pixel-order, and its value (NULL: the default, open_clip's order), or fail. */
+#define CLI_PIXEL_ORDER_USAGE \
+    "--pixel-order open-clip|convert-first: a file becomes RGB after the resize, as open_clip's\n" \
+    "preprocess(Image.open(f)) does (default), or before it, as on shards (docs/DATA.md)\n"
+bcos_pixel_order cli_pixel_order(const char *text);
+/* images[N,3,S,S]: every path decoded and preprocessed to S in that order, or fail naming the image. */
+float *cli_load_images(char *const *paths, int N, int S, bcos_pixel_order order);
 /* x6[6,S,S] = [u, 1-u], the B-cos student's input, of the image's centre crop at S; or fail naming it. */
-void cli_load_x6(float *x6, const char *path, int S);
+void cli_load_x6(float *x6, const char *path, int S, bcos_pixel_order order);
 /* Print rows of x[N,D] as "label<TAB>v0 v1 ..." lines, or save them as tensor `name` to out_path. */
 void cli_emit_embeddings(const char *name, const float *x, int N, int D, char *const *labels, const char *out_path);
 /* Read a file of one entry per line (blank lines skipped) into a NULL-terminated array; count in *n. */

@@ -13,14 +13,16 @@
 #include "cli.h"
 
 typedef struct {
-    const char *weights, *model, *out;
+    const char *weights, *model, *out, *pixel_order;
     int normalize;
 } encode_opts;
 
 static const char *const IMAGE_USAGE =
-    "usage: bcos encode-image --weights W.safetensors [--model CONFIG] [--normalize] [--out E.safetensors] IMAGE...\n"
+    "usage: bcos encode-image --weights W.safetensors [--model CONFIG] [--normalize] [--out E.safetensors]\n"
+    "                         [--pixel-order ORDER] IMAGE...\n"
     "Prints one line per image: the path, a tab, the embedding (or saves tensor 'image_embeddings').\n"
-    "W is a CLIP, or a B-cos student written by 'bcos distill' (its image tower embeds; --model is not used).\n";
+    "W is a CLIP, or a B-cos student written by 'bcos distill' (its image tower embeds; --model is not used).\n"
+    CLI_PIXEL_ORDER_USAGE;
 static const char *const TEXT_USAGE =
     "usage: bcos encode-text --weights W.safetensors [--model CONFIG] [--normalize] [--out E.safetensors] PROMPT...\n"
     "Prints one line per prompt: the prompt, a tab, the embedding (or saves tensor 'text_embeddings').\n";
@@ -31,6 +33,7 @@ static int parse_encode_opts(encode_opts *o, int argc, char **argv, const char *
                                               {"model", required_argument, 0, 'm'},
                                               {"out", required_argument, 0, 'o'},
                                               {"normalize", no_argument, 0, 'n'},
+                                              {"pixel-order", required_argument, 0, 'p'},
                                               {"help", no_argument, 0, 'h'},
                                               {0, 0, 0, 0}};
     *o = (encode_opts){0};
@@ -42,6 +45,7 @@ static int parse_encode_opts(encode_opts *o, int argc, char **argv, const char *
         case 'm': o->model = optarg; break;
         case 'o': o->out = optarg; break;
         case 'n': o->normalize = 1; break;
+        case 'p': o->pixel_order = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); exit(2);
         }
@@ -54,17 +58,15 @@ static int parse_encode_opts(encode_opts *o, int argc, char **argv, const char *
 }
 
 /* images[N,3,S,S]: every path decoded and preprocessed to the model's image size. */
-float *cli_load_images(char *const *paths, int N, int S) {
+float *cli_load_images(char *const *paths, int N, int S, bcos_pixel_order order) {
     float *images = xmalloc((size_t)N * 3 * S * S * sizeof(float));
+    uint8_t *crop = xmalloc((size_t)S * S * 3);
     for (int i = 0; i < N; i++) {
         char err[BCOS_ERRLEN];
-        bcos_image img;
-        if (bcos_image_load(&img, paths[i], err, sizeof err) != 0 ||
-            bcos_clip_preprocess(images + (size_t)i * 3 * S * S, &img, S, bcos_clip_mean, bcos_clip_std, err,
-                                 sizeof err) != 0)
-            bcos_fail("%s", err);
-        bcos_image_free(&img);
+        if (bcos_clip_eval_file_crop(crop, paths[i], S, order, err, sizeof err) != 0) bcos_fail("%s", err);
+        bcos_clip_normalize(images + (size_t)i * 3 * S * S, crop, S, bcos_clip_mean, bcos_clip_std);
     }
+    free(crop);
     return images;
 }
 
@@ -80,7 +82,7 @@ static int is_student_file(const char *path) {
 
 /* emb[N,E]: the student's embeddings of the images, with the trained exponent and the bias scale
  * the training ended with (as `bcos explain` uses it). */
-static float *student_embeddings(const char *weights, char *const *paths, int N, int *E) {
+static float *student_embeddings(const char *weights, char *const *paths, int N, bcos_pixel_order order, int *E) {
     bcos_student s;
     char err[BCOS_ERRLEN];
     if (bcos_student_load_file(&s, weights, bcos_backend_get("auto"), err, sizeof err) != 0) bcos_fail("%s", err);
@@ -88,7 +90,7 @@ static float *student_embeddings(const char *weights, char *const *paths, int N,
     size_t n6 = (size_t)6 * S * S;
     *E = s.cfg.embed_dim;
     float *x6 = xmalloc((size_t)N * n6 * sizeof(float)), *emb = xmalloc((size_t)N * *E * sizeof(float));
-    for (int i = 0; i < N; i++) cli_load_x6(x6 + (size_t)i * n6, paths[i], S);
+    for (int i = 0; i < N; i++) cli_load_x6(x6 + (size_t)i * n6, paths[i], S, order);
     bcos_student_acts *acts = bcos_student_acts_new(&s, N);
     bcos_student_forward(&s, acts, emb, x6, s.opt.b, bcos_student_bias_scale_at(&s, INT64_MAX));
     bcos_student_acts_free(acts);
@@ -101,8 +103,9 @@ int cmd_encode_image(int argc, char **argv) {
     encode_opts o;
     int first = parse_encode_opts(&o, argc, argv, IMAGE_USAGE);
     int N = argc - first, E;
+    bcos_pixel_order order = cli_pixel_order(o.pixel_order);
     if (o.weights && is_student_file(o.weights)) {
-        float *emb = student_embeddings(o.weights, argv + first, N, &E);
+        float *emb = student_embeddings(o.weights, argv + first, N, order, &E);
         if (o.normalize) bcos_l2_normalize_rows(emb, N, E);
         cli_emit_embeddings("image_embeddings", emb, N, E, argv + first, o.out);
         free(emb);
@@ -111,7 +114,7 @@ int cmd_encode_image(int argc, char **argv) {
     bcos_clip m;
     cli_load_clip(&m, o.weights, o.model);
     E = m.cfg.embed_dim;
-    float *images = cli_load_images(argv + first, N, m.cfg.image_size);
+    float *images = cli_load_images(argv + first, N, m.cfg.image_size, order);
     float *emb = xmalloc((size_t)N * E * sizeof(float));
     bcos_clip_encode_image(&m, emb, images, N);
     if (o.normalize) bcos_l2_normalize_rows(emb, N, E);
@@ -125,6 +128,7 @@ int cmd_encode_image(int argc, char **argv) {
 int cmd_encode_text(int argc, char **argv) {
     encode_opts o;
     int first = parse_encode_opts(&o, argc, argv, TEXT_USAGE);
+    if (o.pixel_order) bcos_fail("encode-text takes no --pixel-order (it reads no image)");
     bcos_clip m;
     cli_load_clip(&m, o.weights, o.model);
     int N = argc - first, E = m.cfg.embed_dim, L = m.cfg.context_length;

@@ -19,13 +19,17 @@ void cli_load_clip(bcos_clip *m, const char *weights, const char *model) {
         bcos_fail("%s", err);
 }
 
-void cli_load_x6(float *x6, const char *path, int S) {
-    bcos_image img;
+bcos_pixel_order cli_pixel_order(const char *text) {
+    bcos_pixel_order order = BCOS_ORDER_OPEN_CLIP;
+    char err[BCOS_ERRLEN];
+    if (text && bcos_pixel_order_parse(&order, text, err, sizeof err) != 0) bcos_fail("--%s", err);
+    return order;
+}
+
+void cli_load_x6(float *x6, const char *path, int S, bcos_pixel_order order) {
     char err[BCOS_ERRLEN];
     uint8_t *crop = xmalloc((size_t)S * S * 3);
-    if (bcos_image_load(&img, path, err, sizeof err) != 0) bcos_fail("%s", err);
-    if (bcos_clip_eval_crop(crop, &img, S, err, sizeof err) != 0) bcos_fail("%s", err);
-    bcos_image_free(&img);
+    if (bcos_clip_eval_file_crop(crop, path, S, order, err, sizeof err) != 0) bcos_fail("%s", err);
     bcos_bcos6_input(x6, crop, S);
     free(crop);
 }

@@ -64,18 +64,12 @@ static int has_end_marker(const uint8_t *data, size_t len, size_t scan) {
     return 0;
 }
 
-/* PIL's MULDIV255: a * b / 255, rounded, in integers. */
-static uint8_t muldiv255(unsigned a, unsigned b) {
-    unsigned t = a * b + 128;
-    return (uint8_t)(((t >> 8) + t) >> 8);
-}
-
 /* Inverted (Adobe) CMYK as libjpeg hands it over, to RGB as PIL's convert("RGB") computes it. */
 static void inverted_cmyk_to_rgb(uint8_t *rgb, const uint8_t *cmyk, size_t pixels) {
     for (size_t i = 0; i < pixels; i++, rgb += 3, cmyk += 4) {
-        rgb[0] = muldiv255(cmyk[0], cmyk[3]);
-        rgb[1] = muldiv255(cmyk[1], cmyk[3]);
-        rgb[2] = muldiv255(cmyk[2], cmyk[3]);
+        rgb[0] = bcos_muldiv255(cmyk[0], cmyk[3]);
+        rgb[1] = bcos_muldiv255(cmyk[1], cmyk[3]);
+        rgb[2] = bcos_muldiv255(cmyk[2], cmyk[3]);
     }
 }
 

@@ -1,0 +1,115 @@
+/* CLIP's evaluation crop of an image resized in the mode PIL opens its file in, as open_clip's
+ * preprocess(Image.open(file)) computes it: Resize and CenterCrop on that image, and only then
+ * convert("RGB"). PIL's Image.resize resamples palette (P) and 1-bit images with nearest neighbour
+ * whatever the filter; RGBA and LA premultiplied (colour * alpha / 255 in PIL's integer arithmetic,
+ * the bicubic resize of every channel, then colour * 255 / alpha truncated and clipped, alpha 0 and
+ * 255 left alone), unless the size does not change at all; 16-bit greyscale in 16 bits, which
+ * convert("RGB") then clips at 255. Nearest neighbour and the per-pixel conversions commute with
+ * the crop and with each other, so everything is computed on the RGB pixels of the crop's window
+ * only. Also the choice of order for a file. */
+#include "bcos/image.h"
+
+#include "bcos/check.h"
+#include "image_codecs.h"
+#include "resize_kernel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const g_order_names[] = {"open-clip", "convert-first"};
+
+int bcos_pixel_order_parse(bcos_pixel_order *order, const char *text, char *err, size_t errlen) {
+    for (int o = BCOS_ORDER_OPEN_CLIP; o <= BCOS_ORDER_CONVERT_FIRST; o++)
+        if (strcmp(text, g_order_names[o]) == 0) {
+            *order = (bcos_pixel_order)o;
+            return 0;
+        }
+    snprintf(err, errlen, "pixel order '%s': expected \"open-clip\" or \"convert-first\"", text);
+    return -1;
+}
+
+/* PIL's nearest-neighbour source of each output along one axis (ImagingScaleAffine): the integer
+ * part of a position that starts at half a step and advances a step of in / out at a time, in
+ * doubles, so that its rounding is PIL's. */
+static int *nearest_sources(int in_size, int out_size) {
+    int *source = xmalloc((size_t)out_size * sizeof *source);
+    double step = (double)(float)in_size / out_size, at = step * 0.5;
+    for (int i = 0; i < out_size; i++, at += step) source[i] = (int)at;
+    BCOS_CHECK(source[out_size - 1] < in_size, "nearest-neighbour source past the image");
+    return source;
+}
+
+static void crop_nearest(uint8_t *crop, const bcos_image *img, const bcos_clip_geometry *g, int size) {
+    int *xs = nearest_sources(img->width, g->resized_w), *ys = nearest_sources(img->height, g->resized_h);
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++)
+            memcpy(crop + ((size_t)y * size + x) * 3,
+                   img->rgb + ((size_t)ys[g->crop_y + y] * img->width + xs[g->crop_x + x]) * 3, 3);
+    free(xs);
+    free(ys);
+}
+
+static void resize_window(uint8_t *out, const bcos_image *img, const bcos_clip_geometry *g, int size) {
+    bcos_resize_bicubic_window(out, img, g->resized_w, g->resized_h, g->crop_x, g->crop_y, size, size);
+}
+
+/* PIL's RGBA -> RGBa, resize, RGBa -> RGBA. The alpha channel is resized as a grey RGB image: the
+ * channels of the resize are independent, so its bytes are what PIL's fourth channel gets. */
+static void crop_premultiplied(uint8_t *crop, const bcos_image *img, const bcos_clip_geometry *g, int size) {
+    size_t pixels = (size_t)img->width * (size_t)img->height, n = (size_t)size * size;
+    bcos_image colour = {.width = img->width, .height = img->height, .rgb = xmalloc(pixels * 3)};
+    bcos_image alpha = {.width = img->width, .height = img->height, .rgb = xmalloc(pixels * 3)};
+    for (size_t i = 0; i < pixels; i++)
+        for (int c = 0; c < 3; c++) {
+            colour.rgb[i * 3 + c] = bcos_muldiv255(img->rgb[i * 3 + c], img->alpha[i]);
+            alpha.rgb[i * 3 + c] = img->alpha[i];
+        }
+    uint8_t *alpha_crop = xmalloc(n * 3);
+    resize_window(crop, &colour, g, size);
+    resize_window(alpha_crop, &alpha, g, size);
+    for (size_t i = 0; i < n * 3; i++) {
+        unsigned a = alpha_crop[i], v = 255u * crop[i] / (a ? a : 1);
+        if (a != 0 && a != 255) crop[i] = (uint8_t)(v > 255 ? 255 : v);
+    }
+    free(alpha_crop);
+    bcos_image_free(&alpha);
+    bcos_image_free(&colour);
+}
+
+static void crop_grey16(uint8_t *crop, const bcos_image *img, const bcos_clip_geometry *g, int size) {
+    size_t n = (size_t)size * size;
+    uint16_t *window = xmalloc(n * sizeof *window);
+    bcos_grey16 in = {img->grey16, img->width, img->height};
+    bcos_resize_spec spec = {g->resized_w, g->resized_h, g->crop_x, g->crop_y, size, size};
+    bcos_resize_grey16_window(window, &in, &spec);
+    for (size_t i = 0; i < n; i++) crop[i * 3] = crop[i * 3 + 1] = crop[i * 3 + 2] = (uint8_t)(window[i] < 255 ? window[i] : 255);
+    free(window);
+}
+
+int bcos_clip_eval_crop_own_mode(uint8_t *crop, const bcos_image *img, int size, char *err, size_t errlen) {
+    bcos_clip_geometry g;
+    if (bcos_clip_eval_geometry(&g, img->width, img->height, size, err, errlen) != 0) return -1;
+    /* Image.resize to the size an image already has returns a copy: no premultiplication then. */
+    int resized = g.resized_w != img->width || g.resized_h != img->height;
+    switch (img->mode) {
+    case BCOS_PIXELS_NEAREST: crop_nearest(crop, img, &g, size); break;
+    case BCOS_PIXELS_ALPHA:
+        if (resized) crop_premultiplied(crop, img, &g, size);
+        else resize_window(crop, img, &g, size);
+        break;
+    case BCOS_PIXELS_GREY16: crop_grey16(crop, img, &g, size); break;
+    case BCOS_PIXELS_RGB: resize_window(crop, img, &g, size); break;
+    }
+    return 0;
+}
+
+int bcos_clip_eval_file_crop(uint8_t *crop, const char *path, int size, bcos_pixel_order order, char *err,
+                             size_t errlen) {
+    bcos_image img;
+    int rc = order == BCOS_ORDER_OPEN_CLIP ? bcos_image_load_own_mode(&img, path, err, errlen)
+                                           : bcos_image_load(&img, path, err, errlen);
+    if (rc == 0) rc = bcos_clip_eval_crop_own_mode(crop, &img, size, err, errlen);
+    bcos_image_free(&img);
+    return rc;
+}
