@@ -10,7 +10,8 @@ Writes tests/fixtures/bare_file/: small PNG and WebP files of each of those mode
 where both orders agree), and index.json. For each file and each size S in (32, 224) it records both crops
 as SxSx3 uint8 with their CRC-32: "open_clip", T.CenterCrop(S)(T.Resize(S, BICUBIC)(Image.open(f)))
 .convert("RGB"), and "convert_first", the same on Image.open(f).convert("RGB"). Crops at S=32 are also
-written as raw .bin files. The generator asserts that open_clip.image_transform(S)'s tensors equal
+written as raw .bin files and as RGB PNGs (STEM.ORDER32.png: for the CLI test, which encodes them with the
+32-pixel tiny model, where they pass through the preprocessing unchanged). The generator asserts that open_clip.image_transform(S)'s tensors equal
 ToTensor + Normalize of those crops exactly, so the crops are what open_clip feeds the model; and that
 the two orders differ for every file of the modes concerned (at one size at least).
 
@@ -147,6 +148,7 @@ def record(stem, order, size, pixels):
     if size == RAW_SIZE:
         entry["file"] = f"{stem}.{order}{size}.bin"
         pixels.tofile(os.path.join(OUT, entry["file"]))
+        Image.fromarray(pixels).save(os.path.join(OUT, f"{stem}.{order}{size}.png"))
     return entry
 
 
