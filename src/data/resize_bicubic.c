@@ -262,8 +262,6 @@ void bcos_image_flip_horizontal(uint8_t *rgb, int width, int height) {
 
 void bcos_image_resize_bicubic(bcos_image *out, const bcos_image *in, int out_w, int out_h) {
     BCOS_CHECK(out_w > 0 && out_h > 0, "resize sizes must be positive");
-    out->width = out_w;
-    out->height = out_h;
-    out->rgb = xmalloc((size_t)out_w * (size_t)out_h * CHANNELS);
+    *out = (bcos_image){.width = out_w, .height = out_h, .rgb = xmalloc((size_t)out_w * (size_t)out_h * CHANNELS)};
     bcos_resize_bicubic_window(out->rgb, in, out_w, out_h, 0, 0, out_w, out_h);
 }
