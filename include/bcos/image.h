@@ -24,18 +24,20 @@ typedef enum {
     BCOS_PIXELS_NEAREST, /* palette (P) and 1-bit (1): PIL forces nearest-neighbour */
     BCOS_PIXELS_ALPHA,   /* RGBA and LA: PIL premultiplies the colours by alpha, resizes, divides back */
     BCOS_PIXELS_GREY16,  /* 16-bit greyscale (I;16): PIL resizes the 16-bit samples in double precision */
+    BCOS_PIXELS_CMYK,    /* CMYK and YCCK JPEG (CMYK): PIL resizes the four channels, then converts */
 } bcos_pixel_mode;
 
 /* An 8-bit RGB image: rgb holds height x width x 3 bytes, rows top to bottom, channels interleaved.
  * Decoded with bcos_image_decode_own_mode, it also keeps what resizing in the file's own mode needs:
- * mode, and width x height alpha bytes (ALPHA) or 16-bit samples (GREY16). Otherwise mode is RGB and
- * the planes are NULL. */
+ * mode, and width x height alpha bytes (ALPHA), 16-bit samples (GREY16) or 4-byte pixels of PIL's CMYK
+ * (CMYK). Otherwise mode is RGB and the planes are NULL. */
 typedef struct {
     int width, height;
     uint8_t *rgb;
     bcos_pixel_mode mode;
     uint8_t *alpha;
     uint16_t *grey16;
+    uint8_t *cmyk;
 } bcos_image;
 
 /* The format the first bytes announce (magic numbers; the file name's extension plays no part). */
@@ -131,7 +133,7 @@ int bcos_clip_eval_crop_own_mode(uint8_t *crop, const bcos_image *img, int size,
  * preprocess(Image.open(file)) does (the default for image files named on the command line).
  * CONVERT_FIRST: before, as webdataset, CLIP_benchmark and torchvision's ImageFolder hand images to
  * open_clip (what shards and image folders always get). The two differ only for palette, 1-bit,
- * RGBA, LA and 16-bit greyscale files. */
+ * RGBA, LA, 16-bit greyscale and CMYK files. */
 typedef enum { BCOS_ORDER_OPEN_CLIP, BCOS_ORDER_CONVERT_FIRST } bcos_pixel_order;
 
 /* "open-clip" or "convert-first" to the order: 0, or -1 with a message naming the text. */

@@ -12,13 +12,13 @@ static inline uint8_t bcos_muldiv255(unsigned a, unsigned b) {
 }
 
 /* Each returns 0 with img filled, or -1 with "NAME: ..." in err and img empty. */
-int bcos_decode_jpeg(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+/* own_mode: also keep the file's own mode (bcos_image's mode and planes). */
+int bcos_decode_jpeg(bcos_image *img, const uint8_t *data, size_t len, int own_mode, const char *name, char *err,
                      size_t errlen);
 /* The same at k/8 of the full size in each dimension (k = eighths, 1..8; TurboJPEG's rounding up),
  * through libjpeg's DCT scaling. */
 int bcos_decode_jpeg_scaled(bcos_image *img, const uint8_t *data, size_t len, int eighths, const char *name,
                             char *err, size_t errlen);
-/* own_mode: also keep the file's own mode (bcos_image's mode and planes). */
 int bcos_decode_png(bcos_image *img, const uint8_t *data, size_t len, int own_mode, const char *name, char *err,
                     size_t errlen);
 int bcos_decode_webp(bcos_image *img, const uint8_t *data, size_t len, int own_mode, const char *name, char *err,

@@ -74,7 +74,7 @@ static int decode(bcos_image *img, const uint8_t *data, size_t len, int own_mode
     }
     bcos_image_format format = bcos_image_sniff(data, len);
     switch (format) {
-    case BCOS_IMAGE_JPEG: return bcos_decode_jpeg(img, data, len, name, err, errlen);
+    case BCOS_IMAGE_JPEG: return bcos_decode_jpeg(img, data, len, own_mode, name, err, errlen);
     case BCOS_IMAGE_PNG: return bcos_decode_png(img, data, len, own_mode, name, err, errlen);
     case BCOS_IMAGE_WEBP: return bcos_decode_webp(img, data, len, own_mode, name, err, errlen);
     case BCOS_IMAGE_UNKNOWN: break;
@@ -120,5 +120,6 @@ void bcos_image_free(bcos_image *img) {
     free(img->rgb);
     free(img->alpha);
     free(img->grey16);
+    free(img->cmyk);
     *img = (bcos_image){0};
 }

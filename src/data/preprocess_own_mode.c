@@ -3,10 +3,10 @@
  * convert("RGB"). PIL's Image.resize resamples palette (P) and 1-bit images with nearest neighbour
  * whatever the filter; RGBA and LA premultiplied (colour * alpha / 255 in PIL's integer arithmetic,
  * the bicubic resize of every channel, then colour * 255 / alpha truncated and clipped, alpha 0 and
- * 255 left alone), unless the size does not change at all; 16-bit greyscale in 16 bits, which
- * convert("RGB") then clips at 255. Nearest neighbour and the per-pixel conversions commute with
- * the crop and with each other, so everything is computed on the RGB pixels of the crop's window
- * only. Also the choice of order for a file. */
+ * 255 left alone); 16-bit greyscale in 16 bits, which convert("RGB") then clips at 255; CMYK in its
+ * four channels, converted after. A resize to the size the image has is a copy in every mode.
+ * Nearest neighbour and the per-pixel conversions commute with the crop, so only the crop's window
+ * is resampled. Also the choice of order for a file. */
 #include "bcos/image.h"
 
 #include "bcos/check.h"
@@ -54,27 +54,51 @@ static void resize_window(uint8_t *out, const bcos_image *img, const bcos_clip_g
     bcos_resize_bicubic_window(out, img, g->resized_w, g->resized_h, g->crop_x, g->crop_y, size, size);
 }
 
-/* PIL's RGBA -> RGBa, resize, RGBa -> RGBA. The alpha channel is resized as a grey RGB image: the
- * channels of the resize are independent, so its bytes are what PIL's fourth channel gets. */
-static void crop_premultiplied(uint8_t *crop, const bcos_image *img, const bcos_clip_geometry *g, int size) {
-    size_t pixels = (size_t)img->width * (size_t)img->height, n = (size_t)size * size;
-    bcos_image colour = {.width = img->width, .height = img->height, .rgb = xmalloc(pixels * 3)};
-    bcos_image alpha = {.width = img->width, .height = img->height, .rgb = xmalloc(pixels * 3)};
+/* A four-channel image resized as two three-channel ones (the channels of the resize are
+ * independent): the first three channels into crop3, the fourth (repeated) into crop1. */
+static void crop_four_channels(uint8_t *crop3, uint8_t *crop1, const uint8_t *pixels4, const bcos_image *img,
+                               const bcos_clip_geometry *g, int size) {
+    size_t pixels = (size_t)img->width * (size_t)img->height;
+    bcos_image three = {.width = img->width, .height = img->height, .rgb = xmalloc(pixels * 3)};
+    bcos_image fourth = {.width = img->width, .height = img->height, .rgb = xmalloc(pixels * 3)};
     for (size_t i = 0; i < pixels; i++)
         for (int c = 0; c < 3; c++) {
-            colour.rgb[i * 3 + c] = bcos_muldiv255(img->rgb[i * 3 + c], img->alpha[i]);
-            alpha.rgb[i * 3 + c] = img->alpha[i];
+            three.rgb[i * 3 + c] = pixels4[i * 4 + c];
+            fourth.rgb[i * 3 + c] = pixels4[i * 4 + 3];
         }
-    uint8_t *alpha_crop = xmalloc(n * 3);
-    resize_window(crop, &colour, g, size);
-    resize_window(alpha_crop, &alpha, g, size);
+    resize_window(crop3, &three, g, size);
+    resize_window(crop1, &fourth, g, size);
+    bcos_image_free(&three);
+    bcos_image_free(&fourth);
+}
+
+/* PIL's CMYK resize, then its cmyk2rgb: nk = 255 - K, channel = nk - nk * C / 255. */
+static void crop_cmyk(uint8_t *crop, const bcos_image *img, const bcos_clip_geometry *g, int size) {
+    size_t n = (size_t)size * size;
+    uint8_t *k = xmalloc(n * 3);
+    crop_four_channels(crop, k, img->cmyk, img, g, size);
     for (size_t i = 0; i < n * 3; i++) {
-        unsigned a = alpha_crop[i], v = 255u * crop[i] / (a ? a : 1);
+        int nk = 255 - k[i], v = nk - bcos_muldiv255((unsigned)crop[i], (unsigned)nk);
+        crop[i] = (uint8_t)(v < 0 ? 0 : v);
+    }
+    free(k);
+}
+
+/* PIL's RGBA -> RGBa, resize, RGBa -> RGBA, and the crop's RGB. */
+static void crop_premultiplied(uint8_t *crop, const bcos_image *img, const bcos_clip_geometry *g, int size) {
+    size_t pixels = (size_t)img->width * (size_t)img->height, n = (size_t)size * size;
+    uint8_t *rgba = xmalloc(pixels * 4), *alpha = xmalloc(n * 3);
+    for (size_t i = 0; i < pixels; i++) {
+        for (int c = 0; c < 3; c++) rgba[i * 4 + c] = bcos_muldiv255(img->rgb[i * 3 + c], img->alpha[i]);
+        rgba[i * 4 + 3] = img->alpha[i];
+    }
+    crop_four_channels(crop, alpha, rgba, img, g, size);
+    for (size_t i = 0; i < n * 3; i++) {
+        unsigned a = alpha[i], v = 255u * crop[i] / (a ? a : 1);
         if (a != 0 && a != 255) crop[i] = (uint8_t)(v > 255 ? 255 : v);
     }
-    free(alpha_crop);
-    bcos_image_free(&alpha);
-    bcos_image_free(&colour);
+    free(alpha);
+    free(rgba);
 }
 
 static void crop_grey16(uint8_t *crop, const bcos_image *img, const bcos_clip_geometry *g, int size) {
@@ -83,22 +107,25 @@ static void crop_grey16(uint8_t *crop, const bcos_image *img, const bcos_clip_ge
     bcos_grey16 in = {img->grey16, img->width, img->height};
     bcos_resize_spec spec = {g->resized_w, g->resized_h, g->crop_x, g->crop_y, size, size};
     bcos_resize_grey16_window(window, &in, &spec);
-    for (size_t i = 0; i < n; i++) crop[i * 3] = crop[i * 3 + 1] = crop[i * 3 + 2] = (uint8_t)(window[i] < 255 ? window[i] : 255);
+    for (size_t i = 0; i < n; i++)
+        crop[i * 3] = crop[i * 3 + 1] = crop[i * 3 + 2] = (uint8_t)(window[i] < 255 ? window[i] : 255);
     free(window);
 }
 
 int bcos_clip_eval_crop_own_mode(uint8_t *crop, const bcos_image *img, int size, char *err, size_t errlen) {
     bcos_clip_geometry g;
     if (bcos_clip_eval_geometry(&g, img->width, img->height, size, err, errlen) != 0) return -1;
-    /* Image.resize to the size an image already has returns a copy: no premultiplication then. */
-    int resized = g.resized_w != img->width || g.resized_h != img->height;
+    /* Image.resize to the size an image already has returns a copy, and the conversion works pixel
+     * by pixel: the crop of the RGB image then. */
+    if (g.resized_w == img->width && g.resized_h == img->height) {
+        resize_window(crop, img, &g, size);
+        return 0;
+    }
     switch (img->mode) {
     case BCOS_PIXELS_NEAREST: crop_nearest(crop, img, &g, size); break;
-    case BCOS_PIXELS_ALPHA:
-        if (resized) crop_premultiplied(crop, img, &g, size);
-        else resize_window(crop, img, &g, size);
-        break;
+    case BCOS_PIXELS_ALPHA: crop_premultiplied(crop, img, &g, size); break;
     case BCOS_PIXELS_GREY16: crop_grey16(crop, img, &g, size); break;
+    case BCOS_PIXELS_CMYK: crop_cmyk(crop, img, &g, size); break;
     case BCOS_PIXELS_RGB: resize_window(crop, img, &g, size); break;
     }
     return 0;

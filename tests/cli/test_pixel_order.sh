@@ -1,5 +1,5 @@
 #!/bin/sh
-# --pixel-order on the commands that take image files: by default a palette, RGBA or 16-bit grey file
+# --pixel-order on the commands that take image files: by default a palette, RGBA, 16-bit grey or CMYK file
 # embeds exactly as open_clip's preprocess(Image.open(f)) crop of it does (the crops PIL computed in
 # tests/fixtures/bare_file, saved as RGB PNGs of the tiny model's 32 pixels, which the preprocessing
 # leaves alone); with --pixel-order convert-first as the convert-first crop does; an RGB file the same
@@ -18,8 +18,8 @@ embedding() {
   "$BCOS" encode-image --weights "$W" --model bcos-tiny "$@" "$file" | cut -f2
 }
 
-for stem in palette_150x100 bilevel_61x45 rgba_120x90 la_120x90 grey16_64x48 lossless_alpha_97x65; do
-  file=$(ls "$F/$stem".png "$F/$stem".webp 2>/dev/null | head -1)
+for stem in palette_150x100 bilevel_61x45 rgba_120x90 la_120x90 grey16_64x48 lossless_alpha_97x65 ycck_90x60; do
+  file=$(ls "$F/$stem".png "$F/$stem".webp "$F/$stem".jpg 2>/dev/null | head -1)
   bare=$(embedding "$file")
   first=$(embedding "$file" --pixel-order convert-first)
   [ -n "$bare" ] && [ "$bare" = "$(embedding "$F/$stem.open_clip32.png")" ] && ok ||

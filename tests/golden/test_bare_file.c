@@ -1,6 +1,6 @@
 /* Golden test of a bare image file's preprocessing in both orders (fixtures from
  * tools/ref/make_bare_file_fixtures.py): open_clip's, where PIL resizes the file in its own mode
- * (nearest for P and 1, premultiplied RGBA and LA, 16 bits for I;16) and converts to RGB after the
+ * (nearest for P and 1, premultiplied RGBA and LA, 16 bits for I;16, CMYK) and converts to RGB after the
  * crop, and convert-first, as shards get it. Both crops byte for byte against PIL's, at 32 (raw bytes)
  * and 224 (CRC-32); the own-mode decode's RGB pixels the same as the plain decode's; the mode each file
  * is recognised in matching the one PIL opens it in. */
@@ -19,6 +19,7 @@ static bcos_pixel_mode expected_mode(const char *pil_mode) {
     if (strcmp(pil_mode, "P") == 0 || strcmp(pil_mode, "1") == 0) return BCOS_PIXELS_NEAREST;
     if (strcmp(pil_mode, "RGBA") == 0 || strcmp(pil_mode, "LA") == 0) return BCOS_PIXELS_ALPHA;
     if (strcmp(pil_mode, "I;16") == 0) return BCOS_PIXELS_GREY16;
+    if (strcmp(pil_mode, "CMYK") == 0) return BCOS_PIXELS_CMYK;
     return BCOS_PIXELS_RGB;
 }
 
@@ -33,6 +34,7 @@ static void check_decode(const char *name, const char *path, const char *pil_mod
               pil_mode);
     CHECK_MSG((own.alpha != NULL) == (own.mode == BCOS_PIXELS_ALPHA), "%s: alpha plane", name);
     CHECK_MSG((own.grey16 != NULL) == (own.mode == BCOS_PIXELS_GREY16), "%s: 16-bit plane", name);
+    CHECK_MSG((own.cmyk != NULL) == (own.mode == BCOS_PIXELS_CMYK), "%s: CMYK plane", name);
     CHECK_MSG(own.width == plain.width && own.height == plain.height &&
                   memcmp(own.rgb, plain.rgb, (size_t)own.width * own.height * 3) == 0,
               "%s: the own-mode decode changed the RGB pixels", name);

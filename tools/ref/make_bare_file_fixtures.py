@@ -2,11 +2,11 @@
 
 open_clip's evaluation transform (Resize, CenterCrop, convert("RGB"), ToTensor, Normalize) handed a file
 as PIL opens it resizes in the file's own mode: nearest neighbour for palette (P) and 1-bit (1) images,
-premultiplied alpha for RGBA and LA, 16 bits for 16-bit greyscale (I;16). webdataset, CLIP_benchmark and
+premultiplied alpha for RGBA and LA, 16 bits for 16-bit greyscale (I;16), four channels for CMYK. webdataset, CLIP_benchmark and
 torchvision's ImageFolder convert to RGB first. `bcos encode-image`, `zeroshot` and `explain` offer both
 (--pixel-order open-clip|convert-first).
 
-Writes tests/fixtures/bare_file/: small PNG and WebP files of each of those modes (and RGB and L controls,
+Writes tests/fixtures/bare_file/: small PNG, WebP and JPEG files of each of those modes (and RGB and L controls,
 where both orders agree), and index.json. For each file and each size S in (32, 224) it records both crops
 as SxSx3 uint8 with their CRC-32: "open_clip", T.CenterCrop(S)(T.Resize(S, BICUBIC)(Image.open(f)))
 .convert("RGB"), and "convert_first", the same on Image.open(f).convert("RGB"). Crops at S=32 are also
@@ -17,7 +17,8 @@ the two orders differ for every file of the modes concerned (at one size at leas
 
 Deterministic: re-run with
     /work/main/.venv-ref/bin/python tools/ref/make_bare_file_fixtures.py
-from the repository root (needs pillow, numpy, torch, torchvision, open_clip_torch, scikit-image).
+from the repository root (needs pillow, numpy, torch, torchvision, open_clip_torch, scikit-image, and the
+system's libturbojpeg.so.0 for the YCCK file, as make_image_fixtures.py does).
 """
 import io
 import json
@@ -34,11 +35,13 @@ import torchvision
 from PIL import Image
 from torchvision import transforms as T
 
+from make_image_fixtures import ycck_jpeg
+
 OUT = "tests/fixtures/bare_file"
 SIZES = (32, 224)
 RAW_SIZE = 32
 SKDATA = os.path.join(os.path.dirname(skimage.__file__), "data")
-RESIZED_APART = {"P", "1", "RGBA", "LA", "I;16"}
+RESIZED_APART = {"P", "1", "RGBA", "LA", "I;16", "CMYK"}
 
 
 def photo(name, size):
@@ -126,6 +129,11 @@ def files():
     out.append(("animated_alpha_48x36.webp", encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:],
                                                      lossless=True, exact=True, duration=100),
                 "animated WebP with alpha: its first frame, RGBA"))
+    cmyk = np.dstack([np.asarray(photo("coffee.png", (90, 60)).convert("CMYK"))[:, :, :3],
+                      alpha_field(rng, 90, 60)])
+    out.append(("cmyk_90x60.jpg", encoded(Image.fromarray(cmyk, "CMYK"), "JPEG", quality=92),
+                "CMYK JPEG with a varied K (PIL writes Adobe-inverted CMYK): resized in CMYK"))
+    out.append(("ycck_90x60.jpg", ycck_jpeg(255 - cmyk), "YCCK JPEG (Adobe transform 2), PIL's CMYK"))
     out.append(("rgb_70x50.png", encoded(photo("coffee.png", (70, 50)), "PNG"), "RGB control: orders agree"))
     out.append(("grey_70x50.png", encoded(photo("coffee.png", (70, 50)).convert("L"), "PNG"),
                 "L control: orders agree"))
