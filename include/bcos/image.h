@@ -20,7 +20,7 @@ typedef enum { BCOS_IMAGE_UNKNOWN, BCOS_IMAGE_JPEG, BCOS_IMAGE_PNG, BCOS_IMAGE_W
 /* How PIL resizes a file in the mode Image.open gives it (open_clip's order on a bare file, where the
  * conversion to RGB comes after the resize). */
 typedef enum {
-    BCOS_PIXELS_RGB,     /* RGB, L, CMYK and the rest: as the RGB image */
+    BCOS_PIXELS_RGB,     /* RGB and L (and any image decoded without its own mode): as the RGB image */
     BCOS_PIXELS_NEAREST, /* palette (P) and 1-bit (1): PIL forces nearest-neighbour */
     BCOS_PIXELS_ALPHA,   /* RGBA and LA: PIL premultiplies the colours by alpha, resizes, divides back */
     BCOS_PIXELS_GREY16,  /* 16-bit greyscale (I;16): PIL resizes the 16-bit samples in double precision */

@@ -1,5 +1,5 @@
-/* Image decoding entry points: the format from the magic bytes, then the decoder for it; loading a
- * file; the shared size check (decompression bombs). */
+/* Image decoding entry points: the format from the magic bytes, then the decoder for it, with or
+ * without the file's own mode; loading a file; the shared size check (decompression bombs). */
 #include "image_codecs.h"
 
 #include "bcos/check.h"

@@ -136,7 +136,11 @@ int bcos_clip_eval_file_crop(uint8_t *crop, const char *path, int size, bcos_pix
     bcos_image img;
     int rc = order == BCOS_ORDER_OPEN_CLIP ? bcos_image_load_own_mode(&img, path, err, errlen)
                                            : bcos_image_load(&img, path, err, errlen);
-    if (rc == 0) rc = bcos_clip_eval_crop_own_mode(crop, &img, size, err, errlen);
+    if (rc == 0) {
+        char why[256];
+        rc = bcos_clip_eval_crop_own_mode(crop, &img, size, why, sizeof why);
+        if (rc != 0) snprintf(err, errlen, "%s: %s", path, why);
+    }
     bcos_image_free(&img);
     return rc;
 }
