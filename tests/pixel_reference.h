@@ -80,7 +80,7 @@ static inline double pixel_max_abs_diff(const float *a, const float *b, size_t n
 static inline void check_refused_image(const cJSON *e, const char *path) {
     const char *name = cJSON_GetObjectItem(e, "file")->valuestring;
     char err[512] = "";
-    bcos_image img = {1, 1, NULL};
+    bcos_image img = {.width = 1, .height = 1, .rgb = NULL};
     int rc = bcos_image_load(&img, path, err, sizeof err);
     CHECK_MSG(rc != 0, "%s: decoded, but PIL refuses it (%s)", name, cJSON_GetObjectItem(e, "why")->valuestring);
     CHECK_MSG(img.rgb == NULL && img.width == 0, "%s: a refused image must come back empty", name);

@@ -17,10 +17,27 @@
 
 typedef enum { BCOS_IMAGE_UNKNOWN, BCOS_IMAGE_JPEG, BCOS_IMAGE_PNG, BCOS_IMAGE_WEBP } bcos_image_format;
 
-/* An 8-bit RGB image: rgb holds height x width x 3 bytes, rows top to bottom, channels interleaved. */
+/* How PIL resizes a file in the mode Image.open gives it (open_clip's order on a bare file, where the
+ * conversion to RGB comes after the resize). */
+typedef enum {
+    BCOS_PIXELS_RGB,     /* RGB and L (and any image decoded without its own mode): as the RGB image */
+    BCOS_PIXELS_NEAREST, /* palette (P) and 1-bit (1): PIL forces nearest-neighbour */
+    BCOS_PIXELS_ALPHA,   /* RGBA and LA: PIL premultiplies the colours by alpha, resizes, divides back */
+    BCOS_PIXELS_GREY16,  /* 16-bit greyscale (I;16): PIL resizes the 16-bit samples in double precision */
+    BCOS_PIXELS_CMYK,    /* CMYK and YCCK JPEG (CMYK): PIL resizes the four channels, then converts */
+} bcos_pixel_mode;
+
+/* An 8-bit RGB image: rgb holds height x width x 3 bytes, rows top to bottom, channels interleaved.
+ * Decoded with bcos_image_decode_own_mode, it also keeps what resizing in the file's own mode needs:
+ * mode, and width x height alpha bytes (ALPHA), 16-bit samples (GREY16) or 4-byte pixels of PIL's CMYK
+ * (CMYK). Otherwise mode is RGB and the planes are NULL. */
 typedef struct {
     int width, height;
     uint8_t *rgb;
+    bcos_pixel_mode mode;
+    uint8_t *alpha;
+    uint16_t *grey16;
+    uint8_t *cmyk;
 } bcos_image;
 
 /* The format the first bytes announce (magic numbers; the file name's extension plays no part). */
@@ -37,8 +54,13 @@ int bcos_image_decode(bcos_image *img, const uint8_t *data, size_t len, const ch
 void bcos_image_set_max_pixels(long max_pixels);
 long bcos_image_max_pixels(void);
 
+/* bcos_image_decode, plus the file's own mode (see bcos_image). */
+int bcos_image_decode_own_mode(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+                               size_t errlen);
+
 /* Read and decode a file; messages name the path. */
 int bcos_image_load(bcos_image *img, const char *path, char *err, size_t errlen);
+int bcos_image_load_own_mode(bcos_image *img, const char *path, char *err, size_t errlen);
 void bcos_image_free(bcos_image *img);
 
 /* How far decoding may depart from PIL's pixels for speed. EXACT: PIL's pixels at full size. FAST:
@@ -101,6 +123,26 @@ int bcos_clip_eval_geometry(bcos_clip_geometry *g, int width, int height, int si
 /* The S x S x 3 centre crop of the resized image (only the crop is resampled). Returns 0 or -1 as
  * bcos_clip_eval_geometry does. */
 int bcos_clip_eval_crop(uint8_t *crop, const bcos_image *img, int size, char *err, size_t errlen);
+
+/* The same crop as open_clip's transform gives for the image in the file's own mode (img->mode):
+ * resized in that mode as PIL resizes it, cropped, then converted to RGB. For BCOS_PIXELS_RGB it is
+ * bcos_clip_eval_crop. */
+int bcos_clip_eval_crop_own_mode(uint8_t *crop, const bcos_image *img, int size, char *err, size_t errlen);
+
+/* When a file becomes RGB. OPEN_CLIP: after the resize and crop, as open_clip's
+ * preprocess(Image.open(file)) does (the default for image files named on the command line).
+ * CONVERT_FIRST: before, as webdataset, CLIP_benchmark and torchvision's ImageFolder hand images to
+ * open_clip (what shards and image folders always get). The two differ only for palette, 1-bit,
+ * RGBA, LA, 16-bit greyscale and CMYK files. */
+typedef enum { BCOS_ORDER_OPEN_CLIP, BCOS_ORDER_CONVERT_FIRST } bcos_pixel_order;
+
+/* "open-clip" or "convert-first" to the order: 0, or -1 with a message naming the text. */
+int bcos_pixel_order_parse(bcos_pixel_order *order, const char *text, char *err, size_t errlen);
+
+/* Reads the file at path and cuts CLIP's S x S x 3 evaluation crop from it in the given order: 0, or
+ * -1 with err naming the file. */
+int bcos_clip_eval_file_crop(uint8_t *crop, const char *path, int size, bcos_pixel_order order, char *err,
+                             size_t errlen);
 
 /* Decodes an encoded image (name appears in messages) and cuts that crop from it. In FAST mode a
  * JPEG is decoded scaled while both its sides stay >= 3/4 S (bcos_image_decode_fast), and cropped as

@@ -4,6 +4,7 @@
 
 #include "bcos/check.h"
 #include "bcos/clip.h"
+#include "bcos/image.h"
 #include "bcos/store.h"
 
 int cmd_encode_image(int argc, char **argv);
@@ -27,15 +28,20 @@ int cli_is_student(const char *weights);
 void cli_load_text_tower(bcos_clip *m, const char *weights, const char *model);
 /* emb[N,E] (heap): the image embeddings of the student file's image tower, at the B and bias scale
  * of the step it was saved at; *E is the embedding width. Fails naming the file or image. */
-float *cli_student_embeddings(const char *weights, char *const *paths, int N, int *E);
+float *cli_student_embeddings(const char *weights, char *const *paths, int N, bcos_pixel_order order, int *E);
 /* After getopt_long (with opterr 0) refused an argument: one line naming it, and exit 1. */
 BCOS_NORETURN void cli_bad_option(const char *command, int argc, char **argv);
 /* Whether arg asks for help ("--help" or "-h"). */
 int cli_is_help(const char *arg);
-/* images[N,3,S,S]: every path decoded and preprocessed to S, or fail naming the image. */
-float *cli_load_images(char *const *paths, int N, int S);
+/* The usage line of --pixel-order, and its value (NULL: the default, open_clip's order), or fail. */
+#define CLI_PIXEL_ORDER_USAGE \
+    "--pixel-order open-clip|convert-first: a file becomes RGB after the resize, as open_clip's\n" \
+    "preprocess(Image.open(f)) does (default), or before it, as on shards (docs/DATA.md)\n"
+bcos_pixel_order cli_pixel_order(const char *text);
+/* images[N,3,S,S]: every path decoded and preprocessed to S in that order, or fail naming the image. */
+float *cli_load_images(char *const *paths, int N, int S, bcos_pixel_order order);
 /* x6[6,S,S] = [u, 1-u], the B-cos student's input, of the image's centre crop at S; or fail naming it. */
-void cli_load_x6(float *x6, const char *path, int S);
+void cli_load_x6(float *x6, const char *path, int S, bcos_pixel_order order);
 /* Print rows of x[N,D] as "label<TAB>v0 v1 ..." lines, or save them as tensor `name` to out_path. */
 void cli_emit_embeddings(const char *name, const float *x, int N, int D, char *const *labels, const char *out_path);
 /* Read a file of one entry per line (blank lines skipped) into a NULL-terminated array; count in *n. */

@@ -17,14 +17,14 @@
 
 static const char *const USAGE =
     "usage: bcos explain --weights STUDENT.safetensors --image IMG (--text PROMPT | --classes a,b,c\n"
-    "                    [--templates-file F]) [--out PREFIX]\n"
+    "                    [--templates-file F]) [--out PREFIX] [--pixel-order ORDER]\n"
     "Explains the student's score e.t for the prompt's normalised text embedding t (or the top zero-shot\n"
     "class's weights) and writes PREFIX-explanation.png (colour, alpha), PREFIX-composite.png (over the\n"
     "image) and PREFIX-contributions.png (blue-white-red). PREFIX defaults to the image name without its\n"
-    "extension. Prints the score and the completeness error.\n";
+    "extension. Prints the score and the completeness error.\n" CLI_PIXEL_ORDER_USAGE;
 
 typedef struct {
-    const char *weights, *image, *text, *classes, *templates_file, *out;
+    const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order;
 } explain_opts;
 
 static void parse(explain_opts *o, int argc, char **argv) {
@@ -32,7 +32,7 @@ static void parse(explain_opts *o, int argc, char **argv) {
         {"weights", required_argument, 0, 'w'}, {"image", required_argument, 0, 'i'},
         {"text", required_argument, 0, 't'},    {"classes", required_argument, 0, 'c'},
         {"templates-file", required_argument, 0, 'T'}, {"out", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"pixel-order", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (explain_opts){0};
     int c;
     optind = 1;
@@ -44,6 +44,7 @@ static void parse(explain_opts *o, int argc, char **argv) {
         case 'c': o->classes = optarg; break;
         case 'T': o->templates_file = optarg; break;
         case 'o': o->out = optarg; break;
+        case 'p': o->pixel_order = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: fputs(USAGE, stderr); exit(2);
         }
@@ -134,7 +135,7 @@ int cmd_explain(int argc, char **argv) {
     int S = s.cfg.image_size, E = s.cfg.embed_dim;
     size_t n6 = (size_t)6 * S * S;
     float *x6 = xmalloc(n6 * sizeof(float)), *w6 = xmalloc(n6 * sizeof(float));
-    cli_load_x6(x6, o.image, S);
+    cli_load_x6(x6, o.image, S, cli_pixel_order(o.pixel_order));
     float *emb = xmalloc((size_t)E * sizeof(float)), *target = xmalloc((size_t)E * sizeof(float));
     bcos_student_acts *acts = bcos_student_acts_new(&s, 1);
     /* the B and bias scale of the step the file was saved at */

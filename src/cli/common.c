@@ -38,7 +38,7 @@ void cli_load_text_tower(bcos_clip *m, const char *weights, const char *model) {
         bcos_fail("%s", err);
 }
 
-float *cli_student_embeddings(const char *weights, char *const *paths, int N, int *E) {
+float *cli_student_embeddings(const char *weights, char *const *paths, int N, bcos_pixel_order order, int *E) {
     bcos_student s;
     char err[BCOS_ERRLEN];
     if (bcos_student_load_file(&s, weights, bcos_backend_get("auto"), err, sizeof err) != 0) bcos_fail("%s", err);
@@ -46,7 +46,7 @@ float *cli_student_embeddings(const char *weights, char *const *paths, int N, in
     size_t n6 = (size_t)6 * S * S;
     *E = s.cfg.embed_dim;
     float *x6 = xmalloc((size_t)N * n6 * sizeof(float)), *emb = xmalloc((size_t)N * *E * sizeof(float));
-    for (int i = 0; i < N; i++) cli_load_x6(x6 + (size_t)i * n6, paths[i], S);
+    for (int i = 0; i < N; i++) cli_load_x6(x6 + (size_t)i * n6, paths[i], S, order);
     bcos_student_acts *acts = bcos_student_acts_new(&s, N);
     bcos_student_forward(&s, acts, emb, x6, s.saved_b, s.saved_bias_scale);
     bcos_student_acts_free(acts);
@@ -65,13 +65,17 @@ void cli_bad_option(const char *command, int argc, char **argv) {
 
 int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
 
-void cli_load_x6(float *x6, const char *path, int S) {
-    bcos_image img;
+bcos_pixel_order cli_pixel_order(const char *text) {
+    bcos_pixel_order order = BCOS_ORDER_OPEN_CLIP;
+    char err[BCOS_ERRLEN];
+    if (text && bcos_pixel_order_parse(&order, text, err, sizeof err) != 0) bcos_fail("--%s", err);
+    return order;
+}
+
+void cli_load_x6(float *x6, const char *path, int S, bcos_pixel_order order) {
     char err[BCOS_ERRLEN];
     uint8_t *crop = xmalloc((size_t)S * S * 3);
-    if (bcos_image_load(&img, path, err, sizeof err) != 0) bcos_fail("%s", err);
-    if (bcos_clip_eval_crop(crop, &img, S, err, sizeof err) != 0) bcos_fail("%s", err);
-    bcos_image_free(&img);
+    if (bcos_clip_eval_file_crop(crop, path, S, order, err, sizeof err) != 0) bcos_fail("%s", err);
     bcos_bcos6_input(x6, crop, S);
     free(crop);
 }

@@ -43,8 +43,7 @@ int bcos_image_decode_scaled(bcos_image *img, const uint8_t *data, size_t len, i
     int width, height;
     if (bcos_image_jpeg_size(data, len, &width, &height) != 0)
         return bcos_image_decode(img, data, len, name, err, errlen);
-    img->width = img->height = 0;
-    img->rgb = NULL;
+    *img = (bcos_image){0};
     return bcos_decode_jpeg_scaled(img, data, len, draft_eighths(width, height, min_w, min_h), name, err,
                                    errlen);
 }

@@ -3,7 +3,8 @@
  * (PIL always assumes that) and converted with PIL's formula R = C * K / 255 on the inverted values.
  * A file without an end-of-image marker is refused as truncated, as PIL refuses it; libjpeg's warnings
  * (stray bytes, damaged entropy data it decodes as best it can) are not errors: PIL ignores them too.
- * A JPEG can also come out scaled by k/8 in libjpeg's DCT (the fast decoding mode). */
+ * A JPEG can also come out scaled by k/8 in libjpeg's DCT (the fast decoding mode). Asked to keep the
+ * file's own mode, a four-component file also keeps PIL's CMYK pixels (the inverted ones inverted back). */
 #include "image_codecs.h"
 
 #include "bcos/check.h"
@@ -64,18 +65,12 @@ static int has_end_marker(const uint8_t *data, size_t len, size_t scan) {
     return 0;
 }
 
-/* PIL's MULDIV255: a * b / 255, rounded, in integers. */
-static uint8_t muldiv255(unsigned a, unsigned b) {
-    unsigned t = a * b + 128;
-    return (uint8_t)(((t >> 8) + t) >> 8);
-}
-
 /* Inverted (Adobe) CMYK as libjpeg hands it over, to RGB as PIL's convert("RGB") computes it. */
 static void inverted_cmyk_to_rgb(uint8_t *rgb, const uint8_t *cmyk, size_t pixels) {
     for (size_t i = 0; i < pixels; i++, rgb += 3, cmyk += 4) {
-        rgb[0] = muldiv255(cmyk[0], cmyk[3]);
-        rgb[1] = muldiv255(cmyk[1], cmyk[3]);
-        rgb[2] = muldiv255(cmyk[2], cmyk[3]);
+        rgb[0] = bcos_muldiv255(cmyk[0], cmyk[3]);
+        rgb[1] = bcos_muldiv255(cmyk[1], cmyk[3]);
+        rgb[2] = bcos_muldiv255(cmyk[2], cmyk[3]);
     }
 }
 
@@ -101,7 +96,7 @@ static int decompress(tjhandle tj, const uint8_t *data, size_t len, uint8_t *out
 /* Decode into img (already allocated for the header's size). Four components are CMYK or YCCK, which
  * libjpeg turns into CMYK; one or three become RGB. */
 static int decode_pixels(tjhandle tj, bcos_image *img, const uint8_t *data, size_t len, int components,
-                         const char *name, char *err, size_t errlen) {
+                         int own_mode, const char *name, char *err, size_t errlen) {
     int four_channels = components == 4;
     size_t pixels = (size_t)img->width * (size_t)img->height;
     uint8_t *out = four_channels ? xmalloc(pixels * 4) : img->rgb;
@@ -110,7 +105,13 @@ static int decode_pixels(tjhandle tj, bcos_image *img, const uint8_t *data, size
         snprintf(err, errlen, "%s: corrupt JPEG: %s", name, tjGetErrorStr2(tj));
     else if (four_channels)
         inverted_cmyk_to_rgb(img->rgb, out, pixels);
-    if (four_channels) free(out);
+    if (rc == 0 && four_channels && own_mode) { /* PIL reads it as "CMYK;I": inverted back */
+        for (size_t i = 0; i < pixels * 4; i++) out[i] = (uint8_t)(255 - out[i]);
+        img->mode = BCOS_PIXELS_CMYK;
+        img->cmyk = out;
+    } else if (four_channels) {
+        free(out);
+    }
     return rc;
 }
 
@@ -142,8 +143,8 @@ int bcos_image_jpeg_size(const uint8_t *data, size_t len, int *width, int *heigh
     return 0;
 }
 
-int bcos_decode_jpeg_scaled(bcos_image *img, const uint8_t *data, size_t len, int eighths, const char *name,
-                            char *err, size_t errlen) {
+static int decode_scaled(bcos_image *img, const uint8_t *data, size_t len, int eighths, int own_mode,
+                         const char *name, char *err, size_t errlen) {
     BCOS_CHECK(eighths >= 1 && eighths <= 8, "JPEG scale must be 1/8 .. 8/8");
     jpeg_layout layout;
     if (read_checked_layout(&layout, data, len, name, err, errlen) != 0) return -1;
@@ -158,13 +159,18 @@ int bcos_decode_jpeg_scaled(bcos_image *img, const uint8_t *data, size_t len, in
         bcos_image_free(img);
         return -1;
     }
-    int rc = decode_pixels(tj, img, data, len, layout.components, name, err, errlen);
+    int rc = decode_pixels(tj, img, data, len, layout.components, own_mode, name, err, errlen);
     if (rc != 0) bcos_image_free(img);
     tjDestroy(tj);
     return rc;
 }
 
-int bcos_decode_jpeg(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+int bcos_decode_jpeg_scaled(bcos_image *img, const uint8_t *data, size_t len, int eighths, const char *name,
+                            char *err, size_t errlen) {
+    return decode_scaled(img, data, len, eighths, 0, name, err, errlen);
+}
+
+int bcos_decode_jpeg(bcos_image *img, const uint8_t *data, size_t len, int own_mode, const char *name, char *err,
                      size_t errlen) {
-    return bcos_decode_jpeg_scaled(img, data, len, 8, name, err, errlen);
+    return decode_scaled(img, data, len, 8, own_mode, name, err, errlen);
 }

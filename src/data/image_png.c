@@ -2,7 +2,10 @@
  * compositing, tRNS ignored, palette indices looked up (entries past the palette are black), greyscale
  * repeated, 1/2/4-bit grey scaled to 0..255, 16-bit samples cut to their high byte except 16-bit
  * greyscale, which PIL opens as I;16 and clips at 255. Gamma and colour profiles are ignored, as PIL
- * ignores them. libpng reports errors by longjmp, so the reading runs in one guarded function. */
+ * ignores them. Asked to keep the file's own mode, it also says which of PIL's modes resizes apart
+ * (P and 1 nearest, RGBA and LA premultiplied, I;16 in 16 bits) and keeps the alpha bytes (high bytes
+ * of 16-bit alpha, as PIL keeps them) or the 16-bit grey samples. libpng reports errors by longjmp, so
+ * the reading runs in one guarded function. */
 #include "image_codecs.h"
 
 #include "bcos/check.h"
@@ -15,6 +18,7 @@
 typedef struct {
     const uint8_t *data;
     size_t len, pos;
+    int own_mode;
     const char *name;
     char *err;
     size_t errlen;
@@ -66,6 +70,33 @@ static void row_to_rgb(const png_reader *r, uint8_t *rgb, const uint8_t *row, in
     }
 }
 
+/* The mode PIL opens a PNG of this colour type and bit depth in, as far as resizing tells them apart. */
+static bcos_pixel_mode pil_mode(int color_type, int bit_depth) {
+    if (color_type == PNG_COLOR_TYPE_PALETTE || (color_type == PNG_COLOR_TYPE_GRAY && bit_depth == 1))
+        return BCOS_PIXELS_NEAREST;
+    if (color_type == PNG_COLOR_TYPE_GA || color_type == PNG_COLOR_TYPE_RGBA) return BCOS_PIXELS_ALPHA;
+    if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth == 16) return BCOS_PIXELS_GREY16;
+    return BCOS_PIXELS_RGB;
+}
+
+static void keep_own_mode(bcos_image *img, int color_type, int bit_depth) {
+    size_t pixels = (size_t)img->width * (size_t)img->height;
+    img->mode = pil_mode(color_type, bit_depth);
+    if (img->mode == BCOS_PIXELS_ALPHA) img->alpha = xmalloc(pixels);
+    if (img->mode == BCOS_PIXELS_GREY16) img->grey16 = xmalloc(pixels * sizeof *img->grey16);
+}
+
+/* Row y's alpha bytes or 16-bit samples, where the image keeps them. */
+static void row_to_own_mode(bcos_image *img, int y, const uint8_t *row, int color_type, int bit_depth) {
+    size_t first = (size_t)y * (size_t)img->width;
+    int step = bit_depth == 16 ? 2 : 1;
+    int channels = color_type == PNG_COLOR_TYPE_RGBA ? 4 : 2;
+    for (int x = 0; x < img->width && img->alpha; x++)
+        img->alpha[first + x] = row[(size_t)x * (size_t)(channels * step) + (size_t)(channels - 1) * step];
+    for (int x = 0; x < img->width && img->grey16; x++)
+        img->grey16[first + x] = (uint16_t)(row[2 * x] << 8 | row[2 * x + 1]);
+}
+
 static void load_palette(png_reader *r) {
     png_colorp colors = NULL;
     int count = 0;
@@ -89,6 +120,7 @@ static int read_guarded(png_reader *r, bcos_image *img) {
     png_get_IHDR(r->png, r->info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
     if (bcos_image_alloc(img, (long)width, (long)height, r->name, r->err, r->errlen) != 0) return -1;
     if (color_type == PNG_COLOR_TYPE_PALETTE) load_palette(r);
+    if (r->own_mode) keep_own_mode(img, color_type, bit_depth);
     png_set_packing(r->png);
     int passes = png_set_interlace_handling(r->png);
     png_read_update_info(r->png, r->info);
@@ -104,13 +136,14 @@ static int read_guarded(png_reader *r, bcos_image *img) {
         uint8_t *row = r->rows + (passes > 1 ? y * rowbytes : 0);
         if (passes == 1) png_read_row(r->png, row, NULL);
         row_to_rgb(r, img->rgb + (size_t)y * width * 3, row, (int)width, color_type, bit_depth);
+        row_to_own_mode(img, (int)y, row, color_type, bit_depth);
     }
     return 0;
 }
 
-int bcos_decode_png(bcos_image *img, const uint8_t *data, size_t len, const char *name, char *err,
+int bcos_decode_png(bcos_image *img, const uint8_t *data, size_t len, int own_mode, const char *name, char *err,
                     size_t errlen) {
-    png_reader r = {.data = data, .len = len, .name = name, .err = err, .errlen = errlen};
+    png_reader r = {.data = data, .len = len, .own_mode = own_mode, .name = name, .err = err, .errlen = errlen};
     r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, on_error, on_warning);
     if (r.png) r.info = png_create_info_struct(r.png);
     if (!r.png || !r.info) {

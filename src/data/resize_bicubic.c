@@ -32,35 +32,55 @@ static int32_t to_fixed(double w) {
     return (int32_t)(w < 0 ? -0.5 + w * (1 << PRECISION_BITS) : 0.5 + w * (1 << PRECISION_BITS));
 }
 
+/* PIL takes the source extent as a float box (0, in_size): keep its rounding for huge sizes. */
+static double axis_scale(int in_size, int out_size) { return (double)(float)in_size / out_size; }
+
+static double axis_support(int in_size, int out_size) {
+    double scale = axis_scale(in_size, out_size);
+    return 2.0 * (scale < 1.0 ? 1.0 : scale);
+}
+
+int bcos_axis_kernel_size(int in_size, int out_size) {
+    return (int)ceil(axis_support(in_size, out_size)) * 2 + 1;
+}
+
+int bcos_axis_weights(double *w, int *start, int in_size, int out_size, int xx) {
+    double scale = axis_scale(in_size, out_size);
+    double support = axis_support(in_size, out_size), inv_filterscale = 1.0 / (scale < 1.0 ? 1.0 : scale);
+    double center = (xx + 0.5) * scale;
+    int xmin = (int)(center - support + 0.5);
+    int xmax = (int)(center + support + 0.5);
+    if (xmin < 0) xmin = 0;
+    if (xmax > in_size) xmax = in_size;
+    int taps = xmax - xmin;
+    double sum = 0.0;
+    for (int x = 0; x < taps; x++) {
+        w[x] = cubic((x + xmin - center + 0.5) * inv_filterscale);
+        sum += w[x];
+    }
+    for (int x = 0; x < taps && sum != 0.0; x++) w[x] /= sum;
+    *start = xmin;
+    return taps;
+}
+
 void bcos_axis_kernel_init(bcos_axis_kernel *k, int in_size, int out_size, int first, int count) {
-    /* PIL takes the source extent as a float box (0, in_size): keep its rounding for huge sizes. */
-    double scale = (double)(float)in_size / out_size;
-    double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = 2.0 * filterscale, inv_filterscale = 1.0 / filterscale;
-    k->ksize = (int)ceil(support) * 2 + 1;
+    k->ksize = bcos_axis_kernel_size(in_size, out_size);
     k->start = xmalloc((size_t)count * sizeof(int));
     k->taps = xmalloc((size_t)count * sizeof(int));
     k->weight = xcalloc((size_t)count * (size_t)k->ksize, sizeof(int32_t));
     double *w = xmalloc((size_t)k->ksize * sizeof(double));
     for (int i = 0; i < count; i++) {
-        int xx = first + i;
-        double center = (xx + 0.5) * scale;
-        int xmin = (int)(center - support + 0.5);
-        int xmax = (int)(center + support + 0.5);
-        if (xmin < 0) xmin = 0;
-        if (xmax > in_size) xmax = in_size;
-        int taps = xmax - xmin;
-        double sum = 0.0;
-        for (int x = 0; x < taps; x++) {
-            w[x] = cubic((x + xmin - center + 0.5) * inv_filterscale);
-            sum += w[x];
-        }
-        for (int x = 0; x < taps; x++)
-            k->weight[(size_t)i * k->ksize + x] = to_fixed(sum != 0.0 ? w[x] / sum : w[x]);
-        k->start[i] = xmin;
-        k->taps[i] = taps;
+        k->taps[i] = bcos_axis_weights(w, &k->start[i], in_size, out_size, first + i);
+        for (int x = 0; x < k->taps[i]; x++) k->weight[(size_t)i * k->ksize + x] = to_fixed(w[x]);
     }
     free(w);
+}
+
+int bcos_resize_vertical_first(int in_w, int in_h, int out_w, int out_h) {
+    /* Pillow 13 (Resample.c) runs the vertical pass first when the height loses more than twice as
+     * many pixels as the width; the rounding between the passes makes the order visible. */
+    int height_loss = in_h - out_h, width_loss = in_w - out_w;
+    return height_loss > 0 && height_loss > 2 * width_loss;
 }
 
 void bcos_axis_kernel_free(bcos_axis_kernel *k) {
@@ -129,11 +149,6 @@ typedef struct {
     int width, height;
 } pixel_view;
 
-/* The output window [x0, x0 + win_w) x [y0, y0 + win_h) of a resize to out_w x out_h. */
-typedef struct {
-    int out_w, out_h, x0, y0, win_w, win_h;
-} resize_window_spec;
-
 /* The input span [first, end) the kernel's outputs read. */
 static int kernel_first(const bcos_axis_kernel *k) { return k->start[0]; }
 static int kernel_end(const bcos_axis_kernel *k, int count) { return k->start[count - 1] + k->taps[count - 1]; }
@@ -149,7 +164,7 @@ static void copy_rows(uint8_t *out, const uint8_t *in, size_t in_stride, int row
 }
 
 /* Horizontal pass on the input rows under the window's vertical kernel, then the vertical pass. */
-static void horizontal_then_vertical(uint8_t *out, const pixel_view *in, const resize_window_spec *w) {
+static void horizontal_then_vertical(uint8_t *out, const pixel_view *in, const bcos_resize_spec *w) {
     int need_horizontal = w->out_w != in->width, need_vertical = w->out_h != in->height;
     size_t win_stride = (size_t)w->win_w * CHANNELS;
     bcos_axis_kernel vk = {0};
@@ -184,7 +199,7 @@ static void horizontal_then_vertical(uint8_t *out, const pixel_view *in, const r
 
 /* Vertical pass on the input columns under the window's horizontal kernel, then the horizontal
  * pass (the vertical pass is always needed here). */
-static void vertical_then_horizontal(uint8_t *out, const pixel_view *in, const resize_window_spec *w) {
+static void vertical_then_horizontal(uint8_t *out, const pixel_view *in, const bcos_resize_spec *w) {
     int need_horizontal = w->out_w != in->width;
     bcos_axis_kernel vk, hk = {0};
     bcos_axis_kernel_init(&vk, in->height, w->out_h, w->y0, w->win_h);
@@ -206,14 +221,11 @@ static void vertical_then_horizontal(uint8_t *out, const pixel_view *in, const r
     }
 }
 
-static void resize_window(uint8_t *out, const pixel_view *in, const resize_window_spec *w) {
+static void resize_window(uint8_t *out, const pixel_view *in, const bcos_resize_spec *w) {
     BCOS_CHECK(w->out_w > 0 && w->out_h > 0 && w->win_w > 0 && w->win_h > 0, "resize sizes must be positive");
     BCOS_CHECK(w->x0 >= 0 && w->y0 >= 0 && w->x0 <= w->out_w - w->win_w && w->y0 <= w->out_h - w->win_h,
                "window outside the output");
-    /* Pillow 13 (Resample.c) runs the vertical pass first when the height loses more than twice as
-     * many pixels as the width; the rounding between the passes makes the order visible. */
-    int height_loss = in->height - w->out_h, width_loss = in->width - w->out_w;
-    if (height_loss > 0 && height_loss > 2 * width_loss)
+    if (bcos_resize_vertical_first(in->width, in->height, w->out_w, w->out_h))
         vertical_then_horizontal(out, in, w);
     else
         horizontal_then_vertical(out, in, w);
@@ -222,7 +234,7 @@ static void resize_window(uint8_t *out, const pixel_view *in, const resize_windo
 void bcos_resize_bicubic_window(uint8_t *out, const bcos_image *in, int out_w, int out_h, int x0, int y0,
                                 int win_w, int win_h) {
     pixel_view whole = {in->rgb, (size_t)in->width * CHANNELS, in->width, in->height};
-    resize_window_spec w = {out_w, out_h, x0, y0, win_w, win_h};
+    bcos_resize_spec w = {out_w, out_h, x0, y0, win_w, win_h};
     resize_window(out, &whole, &w);
 }
 
@@ -232,7 +244,7 @@ void bcos_image_resized_crop(uint8_t *out, const bcos_image *in, const bcos_box 
                "the crop box must lie inside the image");
     size_t stride = (size_t)in->width * CHANNELS;
     pixel_view cropped = {in->rgb + (size_t)box->y * stride + (size_t)box->x * CHANNELS, stride, box->w, box->h};
-    resize_window_spec w = {out_w, out_h, 0, 0, out_w, out_h};
+    bcos_resize_spec w = {out_w, out_h, 0, 0, out_w, out_h};
     resize_window(out, &cropped, &w);
 }
 
@@ -250,8 +262,6 @@ void bcos_image_flip_horizontal(uint8_t *rgb, int width, int height) {
 
 void bcos_image_resize_bicubic(bcos_image *out, const bcos_image *in, int out_w, int out_h) {
     BCOS_CHECK(out_w > 0 && out_h > 0, "resize sizes must be positive");
-    out->width = out_w;
-    out->height = out_h;
-    out->rgb = xmalloc((size_t)out_w * (size_t)out_h * CHANNELS);
+    *out = (bcos_image){.width = out_w, .height = out_h, .rgb = xmalloc((size_t)out_w * (size_t)out_h * CHANNELS)};
     bcos_resize_bicubic_window(out->rgb, in, out_w, out_h, 0, 0, out_w, out_h);
 }

@@ -1,6 +1,7 @@
-/* The pieces of PIL's bicubic resize that the portable passes (resize_bicubic.c) and the AVX2
- * horizontal pass (resize_avx2.c) share: the fixed-point weights of one axis, the rounding to bytes
- * and one output pixel of the horizontal pass. Internal to src/data. */
+/* The pieces of PIL's bicubic resize that the portable passes (resize_bicubic.c), the AVX2 horizontal
+ * pass (resize_avx2.c) and the 16-bit resize (resize_grey16.c) share: the weights of one axis, the
+ * order of the passes, the rounding to bytes and one output pixel of the horizontal pass. Internal to
+ * src/data. */
 #ifndef BCOS_RESIZE_KERNEL_H
 #define BCOS_RESIZE_KERNEL_H
 
@@ -19,9 +20,32 @@ typedef struct {
     int32_t *weight; /* [count][ksize] fixed point */
 } bcos_axis_kernel;
 
+/* The most weights an output pixel of a resize from in_size to out_size has. */
+int bcos_axis_kernel_size(int in_size, int out_size);
+/* PIL's weights of output pixel xx (normalised to sum 1, not yet rounded: the 16-bit resize uses them
+ * as they are) into w, room for bcos_axis_kernel_size of them: returns how many, with the first input
+ * index in *start. */
+int bcos_axis_weights(double *w, int *start, int in_size, int out_size, int xx);
 /* PIL's weights for the outputs [first, first + count) of a resize from in_size to out_size. */
 void bcos_axis_kernel_init(bcos_axis_kernel *k, int in_size, int out_size, int first, int count);
 void bcos_axis_kernel_free(bcos_axis_kernel *k);
+
+/* The output window [x0, x0 + win_w) x [y0, y0 + win_h) of a resize to out_w x out_h. */
+typedef struct {
+    int out_w, out_h, x0, y0, win_w, win_h;
+} bcos_resize_spec;
+
+/* A 16-bit greyscale image: width x height samples, rows top to bottom. */
+typedef struct {
+    const uint16_t *samples;
+    int width, height;
+} bcos_grey16;
+
+/* The window of PIL's bicubic resize of a 16-bit image (resize_grey16.c): win_h x win_w samples. */
+void bcos_resize_grey16_window(uint16_t *out, const bcos_grey16 *in, const bcos_resize_spec *w);
+
+/* Whether PIL runs the vertical pass before the horizontal one for this resize. */
+int bcos_resize_vertical_first(int in_w, int in_h, int out_w, int out_h);
 
 /* Fixed-point sum (with its rounding half already added) to a byte. */
 static inline uint8_t bcos_resize_clip8(int32_t acc) {

@@ -102,7 +102,7 @@ static void check_image(const cJSON *e) {
     pixel_reference rgb_ref = pixel_reference_load(FIXTURES, cJSON_GetObjectItem(e, "rgb"));
     pixel_reference_check(name, "decoded RGB", own.rgb, (size_t)w * h * 3, &rgb_ref);
     /* Resizing starts from PIL's own pixels, so that a decoder difference cannot hide in it. */
-    bcos_image pil_rgb = {w, h, rgb_ref.raw ? rgb_ref.raw : own.rgb};
+    bcos_image pil_rgb = {.width = w, .height = h, .rgb = rgb_ref.raw ? rgb_ref.raw : own.rgb};
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItem(e, "sizes")) check_size(name, s, &pil_rgb, &own);
     free(rgb_ref.raw);

@@ -138,7 +138,7 @@ static void test_crop_rounds_half_to_even(void) {
 }
 
 static bcos_image random_image(bcos_rng *rng, int w, int h) {
-    bcos_image img = {w, h, xmalloc((size_t)w * h * 3)};
+    bcos_image img = {.width = w, .height = h, .rgb = xmalloc((size_t)w * h * 3)};
     for (size_t i = 0; i < (size_t)w * h * 3; i++) img.rgb[i] = (uint8_t)bcos_rng_below(rng, 256);
     return img;
 }

@@ -11,13 +11,13 @@
 #include <string.h>
 
 static bcos_image random_image(bcos_rng *rng, int w, int h) {
-    bcos_image img = {w, h, xmalloc((size_t)w * h * 3)};
+    bcos_image img = {.width = w, .height = h, .rgb = xmalloc((size_t)w * h * 3)};
     for (size_t i = 0; i < (size_t)w * h * 3; i++) img.rgb[i] = (uint8_t)bcos_rng_below(rng, 256);
     return img;
 }
 
 static bcos_image copy_of_box(const bcos_image *img, const bcos_box *b) {
-    bcos_image out = {b->w, b->h, xmalloc((size_t)b->w * b->h * 3)};
+    bcos_image out = {.width = b->w, .height = b->h, .rgb = xmalloc((size_t)b->w * b->h * 3)};
     for (int y = 0; y < b->h; y++)
         memcpy(out.rgb + (size_t)y * b->w * 3, img->rgb + ((size_t)(b->y + y) * img->width + b->x) * 3,
                (size_t)b->w * 3);
