@@ -1,5 +1,5 @@
 """Peer for bench_distill_step: the same step in PyTorch (fp32, eager): the open_clip teacher forward
-without grad, the B-cos student of tools/ref/make_student_fixtures.py (written from DESIGN.md's formulas
+without grad, the B-cos student of tools/ref/make_student_fixtures.py (written from docs/METHOD.md's formulas
 with the official bcos package's pieces) forward and backward, the cosine loss, AdamW.
 Usage: peer_distill_step.py MODEL BATCH ITERS THREADS (MODEL: a config of src/model/configs, QuickGELU)."""
 import json

@@ -5,10 +5,11 @@
 # speed and its difference from the exact one, and the loader against itself (1 and 2 worker
 # threads, HTTP from the local test server against disk). Each measurement runs twice, to show the
 # spread on a shared machine. Needs a Release build (build/) and the reference venv (.venv-ref).
-# Usage: bench/preprocess.sh [SHARD_DIR=/work/shared/data/imagenet-sample/test] [SHARDS=4] [PASSES=3]
+# Usage: bench/preprocess.sh SHARD_DIR [SHARDS=4] [PASSES=3]
+# SHARD_DIR holds WebDataset shards {0..SHARDS-1}.tar of photos (docs/PERF.md says which we measure).
 set -eu
 cd "$(dirname "$0")/.."
-DIR=${1:-/work/shared/data/imagenet-sample/test} SHARDS=${2:-4} PASSES=${3:-3}
+DIR=${1:?usage: bench/preprocess.sh SHARD_DIR [SHARDS] [PASSES]} SHARDS=${2:-4} PASSES=${3:-3}
 URLS="$DIR/{0..$((SHARDS - 1))}.tar"
 BENCH=build/bench/bench_preprocess
 

@@ -2,7 +2,7 @@
 # The embedded default, for now: the tiny CLIP (bcos-tiny, random weights from the golden fixtures)
 # encodes a photo and prompts and classifies the photo zero-shot; then it is B-cosified and distilled
 # on the fixture photos (jobs/distill-tiny.json), and the student explains the photo for a prompt.
-# DESIGN.md's full default (Fashion-MNIST shards -> pretrain -> distill -> eval -> explain -> results)
+# The full default (Fashion-MNIST shards -> pretrain -> distill -> eval -> explain -> results)
 # replaces the first stage once pretraining, the shard writer and the store exist.
 # Usage: pipeline/default.sh [BCOS_BINARY]
 set -eu

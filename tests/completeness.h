@@ -1,4 +1,4 @@
-/* Completeness of explanations (DESIGN.md section 4): with its dynamic factors frozen, a score s = sum(R * out)
+/* Completeness of explanations (docs/METHOD.md, Explanation mode and completeness): with its dynamic factors frozen, a score s = sum(R * out)
  * is linear in the input x, so sum_i x_i * ds/dx_i = s exactly, up to rounding. The error is relative,
  * |sum of terms - s| / sum |terms|, summed in double. gc_check_completeness applies it to a gradient-check
  * case (tests/gradcheck.h) whose adapters are an explanation-mode forward and backward. */

@@ -12,7 +12,7 @@
 #include "bcos/check.h"
 #include "test.h"
 
-/* Float kernels against float64 references (DESIGN.md section 8): max|ours - ref| / max|ref| per tensor. */
+/* Float kernels against float64 references (docs/METHOD.md, Notation): max|ours - ref| / max|ref| per tensor. */
 #define FIXTURE_TOLERANCE 1e-5
 
 typedef struct {

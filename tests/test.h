@@ -29,7 +29,7 @@ static int test_checks = 0;
         }                                                                                       \
     } while (0)
 
-/* Relative error as DESIGN.md section 8 defines it: max|a - b| / max|b|. */
+/* Relative error as docs/METHOD.md defines it: max|a - b| / max|b|. */
 static inline double test_rel_error_f32(const float *a, const float *b, size_t n) {
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) {

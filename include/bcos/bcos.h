@@ -1,4 +1,4 @@
-/* The B-cos student: a B-cosified copy of CLIP's image tower (DESIGN.md section 4). Its input is
+/* The B-cos student: a B-cosified copy of CLIP's image tower (docs/METHOD.md). Its input is
  * x6 = [u, 1-u] for pixels u in [0,1]; conv1 becomes a B-cos patch unit with CLIP's normalisation
  * folded into its weights; out_proj, c_fc, c_proj (and proj, optionally) become B-cos units; q/k/v
  * stay plain; biases and LayerNorm betas are removed (or kept and decayed); activations, class and

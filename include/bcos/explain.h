@@ -1,4 +1,4 @@
-/* Explanation pictures (DESIGN.md section 4) from an image x6[6,H,W] = [u, 1-u] and the
+/* Explanation pictures (docs/METHOD.md, Explanation mode and completeness) from an image x6[6,H,W] = [u, 1-u] and the
  * explanation-mode gradient w6[6,H,W] of a score (dx6 of bcos_student_explain, one image): the
  * contribution map, the colour explanation, its composite over the image, and an 8-bit PNG writer.
  * Pictures are float, channels last ([H,W,C], values in [0,1]), as the B-cos package returns them. */

@@ -1,6 +1,6 @@
 /* The float B-cos kernels against float64 references (tools/ref/make_bcos_fixtures.py, whose docstring
  * says exactly what each reference is): the linear and patch units at B = 1, 1.25, 2, 2.5, 3 and on tiny
- * inputs (forward, saved z and norm, exact gradients, explanation-mode input gradient) against DESIGN.md's
+ * inputs (forward, saved z and norm, exact gradients, explanation-mode input gradient) against docs/METHOD.md's
  * formulas in torch autograd, and, on unit-norm weight rows, against the official bcos package's
  * BcosLinear and BcosConv2d (output, input gradient, input gradient in its explanation mode); the
  * explanation-mode backwards of LayerNorm (the package's DetachableLayerNorm), attention (the package's

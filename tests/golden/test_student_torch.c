@@ -1,5 +1,5 @@
 /* Golden test of the whole B-cos student against an independent torch reference
- * (tools/ref/make_student_fixtures.py: DESIGN.md section 4's formulas, the bcos package's ViT block and
+ * (tools/ref/make_student_fixtures.py: docs/METHOD.md's formulas, the bcos package's ViT block and
  * detachable LayerNorm, float64 autograd). The tiny CLIP is B-cosified by bcos_student_from_clip and,
  * per case (B, biases kept or removed, B-cos or plain proj, QuickGELU or, in case d, the exact GELU
  * of the bcos-tiny-gelu config), its embeddings, the gradient of

@@ -2,7 +2,7 @@
  * test_explain_chain.c with REAL, OP(name) (the kernel) and CHAIN(name) (the instantiation's name)):
  *     x0 = bcos_patch(img); x1 = x0 + bcos_linear(attention(ln1(x0) @ Wqkv^T));
  *     x2 = x1 + bcos_linear(quickgelu(bcos_linear(ln2(x1))))
- * with LayerNorms without bias, as the student has them (DESIGN.md section 4). */
+ * with LayerNorms without bias, as the student has them (docs/METHOD.md, From a CLIP ViT image tower to the B-cos student). */
 
 typedef struct {
     REAL patch[CH_C * CH_K], ln1[CH_C], qkv[3 * CH_C * CH_C], out[CH_C * CH_C], ln2[CH_C], fc[CH_HID * CH_C];

@@ -1,4 +1,4 @@
-/* Explanation-mode backwards (DESIGN.md section 4): each holds a dynamic factor constant (the B-cos
+/* Explanation-mode backwards (docs/METHOD.md, Explanation mode and completeness): each holds a dynamic factor constant (the B-cos
  * units' (|z|/n + 1e-6)^(B-1) at B = 1, 1.25, 2, 2.5, 3, the LayerNorm 1/sigma, the attention matrix,
  * the QuickGELU and GELU gates). Each is checked against finite differences of the LINEARISED forward,
  * the real kernel forward with its factor computed once at the base point and then frozen (so the

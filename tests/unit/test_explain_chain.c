@@ -1,4 +1,4 @@
-/* Completeness of a chain of explanation-mode layers (DESIGN.md section 4): one B-cosified ViT block on
+/* Completeness of a chain of explanation-mode layers (docs/METHOD.md, Explanation mode): one B-cosified ViT block on
  * x6 = [u, 1-u] (explain_chain_impl.h), whose output x2 is linear in the image once every dynamic factor
  * is frozen, so for the score s = sum(R * x2) the explanation dimg satisfies sum(img * dimg) = s, at
  * B = 1, 1.25, 2, 2.5 and 3, in double and in float; and the float explanation matches the double one. */

@@ -4,7 +4,7 @@ Writes tests/fixtures/bcos/index.json and bcos.bin (the format of tools/ref/fixt
 tests/golden/test_bcos_torch.c. Inputs are drawn in float32; every reference is computed in float64
 from those exact values and then rounded to float32. Two kinds of reference:
 
-1. DESIGN.md section 4's formulas written in torch, gradients by autograd of L = sum(out * dout):
+1. docs/METHOD.md's formulas written in torch, gradients by autograd of L = sum(out * dout):
    the B-cosified unit out = (|z|/n + 1e-6)^(B-1) * z without bias or weight normalisation, with
    n = ||x|| + 1e-12 per token (linear unit) or sqrt(sum over the patch window of x^2 + 1e-6) (patch unit),
    at B = 1, 1.25, 2, 2.5, 3; "z", "norm", "out", "dx"/"dimg", "dweight", and "*_explain", the input
@@ -20,7 +20,7 @@ from those exact values and then rounded to float32. Two kinds of reference:
      "pkg_dimg") and input gradient in its explanation mode (set_explanation_mode: dynamic factor detached;
      "pkg_dx_explain", "pkg_dimg_explain"). Weight gradients are not compared with the package (its
      include the normalisation's Jacobian); ours are checked against reference 1. At B = 2 the package
-     computes the factor as |z|/n, without DESIGN's + 1e-6: the difference is 1e-6 * |z| per output, far
+     computes the factor as |z|/n, without the + 1e-6 of docs/METHOD.md: the difference is 1e-6 * |z| per output, far
      below the test tolerance. Before writing anything, this script asserts that the package agrees with
      reference 1 on the weights it actually uses (weight_unit renormalised) to 5e-6 at B = 2 and 1e-12 at
      the other B.
@@ -56,7 +56,7 @@ WINDOW_NORM_EPS = 1e-6  # under the root
 
 
 def rel_error(a, b):
-    """DESIGN.md section 8: max|a - b| / max|b|."""
+    """Relative error (docs/METHOD.md, Notation): max|a - b| / max|b|."""
     return ((a - b).abs().max() / b.abs().max()).item()
 
 

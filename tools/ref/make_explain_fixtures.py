@@ -1,4 +1,4 @@
-"""Writes tests/fixtures/explain/: references for the explanation pictures (DESIGN.md section 4), computed
+"""Writes tests/fixtures/explain/: references for the explanation pictures (docs/METHOD.md, Explanation mode and completeness), computed
 by the official B-cos package (`bcos` on PyPI): `bcos.common.gradient_to_image` for the colour explanation
 (RGBA) and `bcos.common.plot_contribution_map` (matplotlib's "bwr" colormap, symmetric, clipped at a
 percentile of |contribution|) for the contribution map, read back through the plotted image's colour

@@ -1,4 +1,4 @@
-"""Whole-student golden fixtures: the B-cos student of the tiny CLIP, written in torch from DESIGN.md section 4.
+"""Whole-student golden fixtures: the B-cos student of the tiny CLIP, written in torch from docs/METHOD.md's formulas.
 
 Writes tests/fixtures/student/student.safetensors, read by tests/golden/test_student_torch.c. The teacher is
 tests/fixtures/clip/tiny_openclip.safetensors loaded into open_clip (config src/model/configs/bcos-tiny.json);
@@ -247,7 +247,7 @@ def bcosify(teacher, cfg, keep_biases, plain_proj):
 
 
 def rel_error(a, b):
-    """DESIGN.md section 8: max|a - b| / max|b|."""
+    """Relative error (docs/METHOD.md, Notation): max|a - b| / max|b|."""
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
