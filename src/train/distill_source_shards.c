@@ -65,9 +65,8 @@ static int plan_epoch(shards_source *s, const distill_run *r, char *err, size_t 
     if (s->has_rest) {
         rc = bcos_epoch_plan_make_rest(&s->plan, &s->rest, s->counts, n_shards, (uint64_t)cfg->seed, r->rank, r->world,
                                        cfg->workers, r->B, why, sizeof why);
-        if (rc == 1) {
-            bcos_warn("shards: the rest of epoch %" PRId64 " cannot feed %d ranks (%s): epoch %" PRId64 " starts",
-                      s->epoch, r->world, why, s->epoch + 1);
+        if (rc == 1) { /* nothing known is left of it */
+            bcos_info("shards: %s: epoch %" PRId64 " starts", why, s->epoch + 1);
             bcos_epoch_rest_free(&s->rest);
             s->has_rest = 0;
             s->epoch++;
