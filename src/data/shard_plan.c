@@ -109,7 +109,7 @@ static int check_rest(const bcos_epoch_rest *rest, int n_shards, char *err, size
 static void split_piece(bcos_shard_piece *first, bcos_shard_piece *second, const bcos_shard_piece *p, long n) {
     long half = n / 2, taken = half < p->n_extra ? half : p->n_extra, ahead = half - taken;
     *first = (bcos_shard_piece){p->shard, BCOS_PIECE_END, half, xmalloc((size_t)half * sizeof *first->extra)};
-    memcpy(first->extra, p->extra, (size_t)taken * sizeof *p->extra);
+    for (long k = 0; k < taken; k++) first->extra[k] = p->extra[k];
     for (long k = 0; k < ahead; k++) first->extra[taken + k] = p->from + k;
     *second = (bcos_shard_piece){p->shard, p->from + ahead, p->n_extra - taken, NULL};
     if (second->n_extra == 0) return;
