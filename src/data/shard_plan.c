@@ -120,7 +120,8 @@ static void split_piece(bcos_shard_piece *first, bcos_shard_piece *second, const
 /* Pieces of the rest holding known samples. */
 static int pieces_with_samples(const bcos_epoch_rest *rest, const long *shard_samples) {
     int n = 0;
-    for (int i = 0; i < rest->n; i++) n += bcos_shard_piece_samples(&rest->pieces[i], shard_samples[rest->pieces[i].shard]) > 0;
+    for (int i = 0; i < rest->n; i++)
+        n += bcos_shard_piece_samples(&rest->pieces[i], shard_samples[rest->pieces[i].shard]) > 0;
     return n;
 }
 
@@ -217,8 +218,8 @@ static int plan_make(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const l
     int short_rank = 0;
     bcos_epoch_rest fed;
     if (whole_rest) feed_every_rank(&fed, rest, shard_samples, n_ranks);
-    long length =
-        plan_ranks(whole_rest ? &fed : rest, shard_samples, n_ranks, n_workers, batch_size, whole_rest, plan, &short_rank);
+    const bcos_epoch_rest *dealt = whole_rest ? &fed : rest;
+    long length = plan_ranks(dealt, shard_samples, n_ranks, n_workers, batch_size, whole_rest, plan, &short_rank);
     if (whole_rest) bcos_epoch_rest_free(&fed);
     plan->n_batches = length;
     for (int w = 0; w < plan->n_workers; w++)

@@ -127,8 +127,8 @@ grep -q "resumes from its checkpoint at step 12" "$TMP/err" && ! grep -q "re-par
 # sample of the 10 shards (set equality)
 "$BCOS" shards write --out "$TMP/small" --fashion-mnist --split test --max-samples 12 >/dev/null 2>&1 \
   && ok || bad "small Fashion-MNIST shards"
-# epoch_zero_complete TRACES: the (shard, index) of epoch 0 in DIR/STOP/rank-*.txt, each DIR/STOP
-# read up to step STOP (0: all), are all the samples of shards 0..9
+# epoch_zero_complete DIR/STOP...: the (shard, index) of epoch 0 in the traces DIR/rank-*.txt, each
+# read up to step STOP (0: all), are all the samples of the small shards 0..9, none missing or more
 epoch_zero_complete() { python3 -c "import glob,sys,tarfile
 seen=set()
 for spec in sys.argv[2:]:
@@ -144,9 +144,11 @@ for k in range(10):
   for m in tarfile.open(sys.argv[1]+'/%d.tar'%k):
     if not keys or keys[-1]!=m.name.split('.')[0]: keys.append(m.name.split('.')[0])
   want.update((k,i) for i in range(len(keys)))
-print('missing', sorted(want-seen)[:8], 'outside', sorted(seen-want)[:8]); sys.exit(seen!=want)" "$TMP/small/test" "$@"; }
-SMALL="--teacher tests/fixtures/clip/tiny_openclip.safetensors --teacher-model bcos-tiny --shards $TMP/small/test/{0..9}.tar \
-  --steps 14 --batch-size 12 --workers 1 --shuffle 0 --log-every 7 --lr 0.001 --seed 3 --db $TMP/chain.db"
+print('missing', sorted(want-seen)[:8], 'outside', sorted(seen-want)[:8])
+sys.exit(seen!=want)" "$TMP/small/test" "$@"; }
+SMALL="--teacher tests/fixtures/clip/tiny_openclip.safetensors --teacher-model bcos-tiny \
+  --shards $TMP/small/test/{0..9}.tar --steps 14 --batch-size 12 --workers 1 --shuffle 0 --log-every 7 \
+  --lr 0.001 --seed 3 --db $TMP/chain.db"
 # chain A B S2 PIECES: the chain A -> B -> A ranks as run chainABA; the last rest is of PIECES shards
 chain() {
   a=$1 b=$2 s2=$3 pieces=$4 name=chain$1$2$1
@@ -156,7 +158,7 @@ chain() {
   [ "$b" -eq 1 ] && set -- env || set -- $MPIRUN "$b" env
   "$@" BCOS_CRASH_AT=checkpoint_committed BCOS_TRACE_SAMPLES="$TMP/$name/2" "$BCOS" distill $SMALL \
     --run $name --checkpoint-every "$s2" >/dev/null 2>"$TMP/err" && bad "$name: the crash point was not reached" || ok
-  grep -q "re-partitioned the rest of epoch 0" "$TMP/err" && ok || bad "$name: $a -> $b re-partitions: $(cat "$TMP/err")"
+  grep -q "re-partitioned the rest of epoch 0" "$TMP/err" && ok || bad "$name: $a -> $b re-partitions: $(tail -3 "$TMP/err")"
   $MPIRUN $a env BCOS_TRACE_SAMPLES="$TMP/$name/3" "$BCOS" distill $SMALL --run $name --checkpoint-every "$s2" \
     >/dev/null 2>"$TMP/err" && ok || bad "$name: the last run failed: $(cat "$TMP/err")"
   grep -q "re-partitioned the rest of epoch 0 ($pieces shards, " "$TMP/err" && ok \

@@ -4,8 +4,8 @@
  * finishing that rest on 1 or 3 ranks delivers only samples of the rest, none twice, with the same
  * batch count on every new rank; rests compose (2 ranks -> 3 -> 1); chains a -> b -> a deliver the
  * whole epoch, also when the last rest has fewer pieces than ranks (it is split by sample index, and
- * the rest of a split piece merged back); a cursor taken inside a rest's epoch resumes it exactly; a worker past its first pass leaves only its first-pass held
- * samples; mismatched cursors, bad rests and bad texts are refused with a message; the text form
+ * the rest of a split piece merged back); a cursor taken inside a rest's epoch resumes it exactly;
+ * a worker past its first pass leaves only its first-pass held samples; mismatched cursors, bad rests and bad texts are refused with a message; the text form
  * survives a round trip. */
 #include "bcos/loader.h"
 
@@ -333,8 +333,8 @@ static void test_few_pieces(void) {
             static tally none, after;
             memset(&after, 0, sizeof after);
             run_ranks(&rests[i], n_ranks, 1000, &after, NULL);
-            CHECK_MSG(after_is_rest(&rests[i], &none, &after, n_ranks), "rest %d on %d ranks: not the rest's samples", i,
-                      n_ranks);
+            CHECK_MSG(after_is_rest(&rests[i], &none, &after, n_ranks), "rest %d on %d ranks: not the rest's samples",
+                      i, n_ranks);
         }
     resumes_exactly(&rests[0], 3);
     static tally seen, left_in;
@@ -348,7 +348,8 @@ static void test_few_pieces(void) {
     rest_members(&rests[0], &in);
     bool kept = true; /* a sample a padding rank handed out again while it held it stays: never lost */
     for (int k = 0; k < N_SHARDS; k++)
-        for (long s = 0; s < MAX_PER; s++) kept = kept && left_in.n[k][s] <= in.n[k][s] && left_in.n[k][s] >= (in.n[k][s] && !seen.n[k][s]);
+        for (long s = 0; s < MAX_PER; s++)
+            kept = kept && left_in.n[k][s] <= in.n[k][s] && left_in.n[k][s] >= (in.n[k][s] && !seen.n[k][s]);
     CHECK_MSG(kept && left.n == 1, "the rest of a split piece is not the piece less what its ranks consumed");
     static tally none, after;
     memset(&after, 0, sizeof after);
