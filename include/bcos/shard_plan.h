@@ -81,12 +81,14 @@ long bcos_epoch_rest_samples(const bcos_epoch_rest *rest, const long *shard_samp
 
 /* Plans rest->epoch from the rest alone, as bcos_epoch_plan_make plans a whole one: the pieces
  * are dealt in their order to the rank, then the worker, with the fewest known samples left, and
- * the length comes from those counts, the same on every rank. The plan copies what it needs (the
- * caller keeps the rest only to re-plan or re-partition it later). A cursor taken in a rest's epoch
- * resumes it exactly on a plan from the same rest and shape. Returns 0; 1 with a message when the
- * rest is too small for this shape (fewer pieces than ranks x workers, or a rank without the
- * samples of one batch: the caller may go on with the next epoch); -1 with a message for a bad rest
- * or arguments (a shard out of the list or twice in it, extras out of order). */
+ * the length comes from those counts, the same on every rank. A rest with fewer pieces than ranks
+ * has its largest piece split in two by sample index until every rank has one (a rest of fewer
+ * samples than ranks gives the ranks left over a copy of a piece), so no rest is ever dropped. The
+ * plan copies what it needs (the caller keeps the rest only to re-plan or re-partition it later). A
+ * cursor taken in a rest's epoch resumes it exactly on a plan from the same rest and shape. Returns
+ * 0; 1 with a message when the rest holds no known sample (the caller goes on with the next epoch);
+ * -1 with a message for a bad rest or arguments (a shard out of the list or twice in it, extras out
+ * of order). */
 int bcos_epoch_plan_make_rest(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const long *shard_samples,
                               int n_shards, uint64_t seed, int rank, int n_ranks, int n_workers, long batch_size,
                               char *err, size_t errlen);
@@ -156,7 +158,8 @@ int bcos_data_cursor_check(const bcos_data_cursor *cursor, const bcos_epoch_plan
  * shuffle buffer (handed out in a batch, or skipped by the sample function). A worker in its first
  * pass consumed its pieces before its position's shard and that shard's samples below its position,
  * less those it holds; a worker in a later pass read all of its pieces, and only its held samples
- * of the first pass are left (those held in a later pass were handed out in the first). Pieces keep
+ * of the first pass are left (those held in a later pass were handed out in the first). A piece the
+ * old plan split over several ranks leaves the union of what its parts left. Pieces keep
  * their order in `was` and empty ones are dropped, so the rest of a rest composes (2 ranks -> 3 ->
  * 1). old_batch_size and the cursors' worker counts re-plan the old ranks exactly. Returns 0 (with
  * *rest to free), or -1 with a one-line message naming the cursor that does not fit. */

@@ -65,13 +65,38 @@ static int piece_left(bcos_shard_piece *left, const bcos_shard_piece *p, int pos
     return 0;
 }
 
-/* Fills left[place of each piece] from the workers of one old rank. */
+/* Adds what `more` has left of a shard to what *into has left of it (both read ascending extras
+ * below their start and everything from it): the union starts at the lower start, with the extras
+ * of both below it. Frees more's extras. */
+static void merge_left(bcos_shard_piece *into, bcos_shard_piece *more) {
+    long from = into->from < more->from ? into->from : more->from, a = 0, b = 0, n = 0;
+    long *extra = xmalloc((size_t)(into->n_extra + more->n_extra + 1) * sizeof *extra);
+    while (a < into->n_extra || b < more->n_extra) {
+        long next = b == more->n_extra || (a < into->n_extra && into->extra[a] <= more->extra[b]) ? into->extra[a]
+                                                                                                  : more->extra[b];
+        a += a < into->n_extra && into->extra[a] == next;
+        b += b < more->n_extra && more->extra[b] == next;
+        if (next < from) extra[n++] = next;
+    }
+    free(into->extra);
+    free(more->extra);
+    *into = (bcos_shard_piece){into->shard, from, n, extra};
+}
+
+/* Adds to left[place of each piece's shard] what the workers of one old rank left of it: a piece
+ * the old plan split over several ranks (or copied) leaves what any of its readers left. */
 static int rank_left(bcos_shard_piece *left, const int *place, const bcos_epoch_plan *plan, const bcos_data_cursor *c,
                      char *err, size_t errlen) {
     for (int w = 0; w < plan->n_workers; w++) {
         const bcos_worker_plan *wp = &plan->workers[w];
-        for (int i = 0; i < wp->n_shards; i++)
-            if (piece_left(&left[place[wp->shards[i].shard]], &wp->shards[i], i, &c->workers[w], err, errlen)) return -1;
+        for (int i = 0; i < wp->n_shards; i++) {
+            bcos_shard_piece piece;
+            if (piece_left(&piece, &wp->shards[i], i, &c->workers[w], err, errlen)) {
+                free(piece.extra);
+                return -1;
+            }
+            merge_left(&left[place[wp->shards[i].shard]], &piece);
+        }
     }
     return 0;
 }
@@ -100,6 +125,7 @@ static int collect(bcos_epoch_rest *rest, const bcos_epoch_rest *old, const bcos
     for (int r = 0; r < n_old_ranks; r++)
         if (cursors[r].n_workers > asked) asked = cursors[r].n_workers;
     bcos_shard_piece *left = xcalloc((size_t)(old->n > 0 ? old->n : 1), sizeof *left);
+    for (int i = 0; i < old->n; i++) left[i] = (bcos_shard_piece){old->pieces[i].shard, BCOS_PIECE_END, 0, NULL};
     int *place = places_by_shard(old, n_shards);
     int rc = 0;
     for (int r = 0; r < n_old_ranks && rc == 0; r++) {

@@ -3,12 +3,14 @@
  * counts, and the epoch length every rank agrees on. A rank's batch b
  * comes from worker b mod W, so worker w can supply n batches' worth of turns only while
  * n <= W * k_w + w, where k_w is its whole batches; the rank's length is the least such n over its
- * workers, and the epoch's the least over the ranks. */
+ * workers, and the epoch's the least over the ranks. A rest with fewer pieces than ranks is first
+ * split by sample index until every rank has one. */
 #include "bcos/shard_plan.h"
 
 #include "bcos/check.h"
 #include "data_error.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,62 @@ static int check_rest(const bcos_epoch_rest *rest, int n_shards, char *err, size
     return rc;
 }
 
+/* Piece p of known samples n >= 2 as two disjoint pieces of its shard: its first n / 2 samples in
+ * reading order (its extras, then from `from` on) and the others. */
+static void split_piece(bcos_shard_piece *first, bcos_shard_piece *second, const bcos_shard_piece *p, long n) {
+    long half = n / 2, taken = half < p->n_extra ? half : p->n_extra, ahead = half - taken;
+    *first = (bcos_shard_piece){p->shard, BCOS_PIECE_END, half, xmalloc((size_t)half * sizeof *first->extra)};
+    for (long k = 0; k < taken; k++) first->extra[k] = p->extra[k];
+    for (long k = 0; k < ahead; k++) first->extra[taken + k] = p->from + k;
+    *second = (bcos_shard_piece){p->shard, p->from + ahead, p->n_extra - taken, NULL};
+    if (second->n_extra == 0) return;
+    size_t bytes = (size_t)second->n_extra * sizeof *p->extra;
+    second->extra = memcpy(xmalloc(bytes), p->extra + taken, bytes);
+}
+
+/* Pieces of the rest holding known samples. */
+static int pieces_with_samples(const bcos_epoch_rest *rest, const long *shard_samples) {
+    int n = 0;
+    for (int i = 0; i < rest->n; i++)
+        n += bcos_shard_piece_samples(&rest->pieces[i], shard_samples[rest->pieces[i].shard]) > 0;
+    return n;
+}
+
+/* A copy of the rest that feeds n_ranks ranks: while fewer of its pieces hold known samples than
+ * there are ranks, the one holding the most is split in two in its place (the same on every rank),
+ * so no rank is left without samples and none of the rest is dropped. When the rest holds fewer
+ * known samples than ranks, the ranks still without one read a copy of a piece (those samples are
+ * delivered twice rather than a rank having nothing). */
+static void feed_every_rank(bcos_epoch_rest *fed, const bcos_epoch_rest *rest, const long *shard_samples, int n_ranks) {
+    int has = pieces_with_samples(rest, shard_samples), cap = rest->n + (n_ranks > has ? n_ranks - has : 0);
+    fed->epoch = rest->epoch;
+    fed->n = rest->n;
+    fed->pieces = xmalloc((size_t)(cap > 0 ? cap : 1) * sizeof *fed->pieces);
+    for (int i = 0; i < rest->n; i++) copy_piece(&fed->pieces[i], &rest->pieces[i]);
+    for (; has < n_ranks; has++) {
+        int big = 0;
+        long most = 0;
+        for (int i = 0; i < fed->n; i++) {
+            long n = bcos_shard_piece_samples(&fed->pieces[i], shard_samples[fed->pieces[i].shard]);
+            if (n > most) {
+                big = i;
+                most = n;
+            }
+        }
+        if (most < 2) break;
+        bcos_shard_piece whole = fed->pieces[big];
+        memmove(&fed->pieces[big + 2], &fed->pieces[big + 1], (size_t)(fed->n - big - 1) * sizeof *fed->pieces);
+        split_piece(&fed->pieces[big], &fed->pieces[big + 1], &whole, most);
+        free(whole.extra);
+        fed->n++;
+    }
+    for (int i = 0, n = fed->n; has < n_ranks && has > 0; i = (i + 1) % n)
+        if (bcos_shard_piece_samples(&fed->pieces[i], shard_samples[fed->pieces[i].shard]) > 0) {
+            copy_piece(&fed->pieces[fed->n++], &fed->pieces[i]);
+            has++;
+        }
+}
+
 /* Deals the rest to n_ranks ranks and plans each; fills plan for its rank. Returns the epoch's
  * length (the least rank's; with whole_rest the greatest, so that no sample is left), and in
  * *short_rank the least rank. */
@@ -130,10 +188,10 @@ static long plan_ranks(const bcos_epoch_rest *rest, const long *shard_samples, i
 }
 
 /* A whole epoch needs a shard for every worker and ends with its shortest worker (what the others
- * have left is dropped, as a DataLoader drops its last partial batch). A rest (whole_rest) needs a
- * piece for every rank only, a rank using as many workers as it has pieces, and lasts until every
- * known sample of it is delivered: the ranks and workers that run short pad their last batches with
- * their own samples read again, so nothing the old run left is dropped. */
+ * have left is dropped, as a DataLoader drops its last partial batch). A rest (whole_rest) is split
+ * until it has a piece for every rank, a rank using as many workers as it has pieces, and lasts
+ * until every known sample of it is delivered: the ranks and workers that run short pad their last
+ * batches with their own samples read again, so nothing the old run left is dropped. */
 static int plan_make(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const long *shard_samples, int n_shards,
                      uint64_t seed, int rank, int n_ranks, int n_workers, long batch_size, bool whole_rest, char *err,
                      size_t errlen) {
@@ -141,8 +199,8 @@ static int plan_make(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const l
     if (check_arguments(shard_samples, n_shards, rank, n_ranks, n_workers, batch_size, err, errlen) ||
         check_rest(rest, n_shards, err, errlen))
         return -1;
-    if (whole_rest && rest->n < n_ranks) {
-        data_error(err, errlen, NULL, "%d shards cannot feed %d ranks: every rank needs a shard", rest->n, n_ranks);
+    if (whole_rest && pieces_with_samples(rest, shard_samples) == 0) {
+        data_error(err, errlen, NULL, "the rest of epoch %" PRIu64 " holds no known sample", rest->epoch);
         return 1;
     }
     if (!whole_rest && rest->n < n_ranks * n_workers) {
@@ -158,7 +216,11 @@ static int plan_make(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const l
     plan->n_ranks = n_ranks;
     plan->batch_size = batch_size;
     int short_rank = 0;
-    long length = plan_ranks(rest, shard_samples, n_ranks, n_workers, batch_size, whole_rest, plan, &short_rank);
+    bcos_epoch_rest fed;
+    if (whole_rest) feed_every_rank(&fed, rest, shard_samples, n_ranks);
+    const bcos_epoch_rest *dealt = whole_rest ? &fed : rest;
+    long length = plan_ranks(dealt, shard_samples, n_ranks, n_workers, batch_size, whole_rest, plan, &short_rank);
+    if (whole_rest) bcos_epoch_rest_free(&fed);
     plan->n_batches = length;
     for (int w = 0; w < plan->n_workers; w++)
         plan->workers[w].batches = length > w ? (length - w + plan->n_workers - 1) / plan->n_workers : 0;

@@ -30,6 +30,8 @@
  * samples lost with it, and its losses whose count was not known (2 x shards). */
 enum { RETRIES = BCOS_SKIP_REASONS, RESTARTS, SIZES_RETRIES, N_FIXED };
 
+#define TRACE_SAMPLES_ENV "BCOS_TRACE_SAMPLES"
+
 typedef struct {
     distill_source base;
     bcos_url_list urls;
@@ -59,8 +61,8 @@ typedef struct {
 
 static size_t n_counters(const shards_source *s) { return N_FIXED + 2 * (size_t)s->urls.count; }
 
-/* Plans s->epoch: from its rest when it has one (or the next epoch when the rest cannot feed this
- * world), else whole. Returns 0, or -1 with err. */
+/* Plans s->epoch: from its rest when it has one (or the next epoch when nothing known is left of
+ * it), else whole. Returns 0, or -1 with err. */
 static int plan_epoch(shards_source *s, const distill_run *r, char *err, size_t errlen) {
     const bcos_distill_config *cfg = r->cfg;
     int n_shards = (int)s->urls.count, rc = 0;
@@ -68,9 +70,8 @@ static int plan_epoch(shards_source *s, const distill_run *r, char *err, size_t 
     if (s->has_rest) {
         rc = bcos_epoch_plan_make_rest(&s->plan, &s->rest, s->counts, n_shards, (uint64_t)cfg->seed, r->rank, r->world,
                                        cfg->workers, r->B, why, sizeof why);
-        if (rc == 1) {
-            bcos_warn("shards: the rest of epoch %" PRId64 " cannot feed %d ranks (%s): epoch %" PRId64 " starts",
-                      s->epoch, r->world, why, s->epoch + 1);
+        if (rc == 1) { /* nothing known is left of it */
+            bcos_info("shards: %s: epoch %" PRId64 " starts", why, s->epoch + 1);
             bcos_epoch_rest_free(&s->rest);
             s->has_rest = 0;
             s->epoch++;
@@ -213,6 +214,21 @@ static int next_loaded(shards_source *s, distill_run *r, bcos_batch **batch, cha
     }
 }
 
+/* With $BCOS_TRACE_SAMPLES naming a folder, each rank appends the origins of the batch it trains
+ * step `step` on to FOLDER/rank-R.txt as "epoch E step S: shard:index ...": the samples a chain of
+ * runs resumed on other world sizes read, for the tests that check that none is lost. */
+static void trace_batch(const shards_source *s, const distill_run *r, int64_t step, const bcos_batch *b) {
+    const char *folder = getenv(TRACE_SAMPLES_ENV);
+    if (!folder || !*folder) return;
+    char *path = bcos_strfmt("%s/rank-%d.txt", folder, r->rank);
+    FILE *f = xfopen(path, "a");
+    fprintf(f, "epoch %" PRId64 " step %" PRId64 ":", s->epoch, step);
+    for (long i = 0; i < b->size; i++) fprintf(f, " %d:%ld", b->origins[i].shard, b->origins[i].index);
+    fputc('\n', f);
+    xfclose(f);
+    free(path);
+}
+
 static int next_batch(distill_source *base, distill_run *r, char *err, size_t errlen) {
     shards_source *s = (shards_source *)base;
     bcos_batch *b;
@@ -223,6 +239,7 @@ static int next_batch(distill_source *base, distill_run *r, char *err, size_t er
     int gave_up = got;
     bcos_world_max_int(&gave_up, 1);
     if (gave_up) return 1;
+    trace_batch(s, r, r->step + 1, b);
     BCOS_CHECK(b->size == r->B, "the plan's batch size is the run's");
     size_t plane = (size_t)r->S * r->S * 3, slot_bytes = distill_sample_bytes(&s->sample);
     int L = s->sample.context_length, n = 0;

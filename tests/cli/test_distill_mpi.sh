@@ -7,6 +7,8 @@
 # an error on one rank stop every rank with a one-line message; SIGTERM to the ranks exits 75, SIGTERM
 # to mpirun exits 1 (Open MPI's) with the run preempted and resumable; a rank stopped with SIGSTOP is
 # named by the others, which abort within their bound (BCOS_RANK_TIMEOUT).
+# Chains 2 -> 1 -> 2 and 3 -> 2 -> 3 ranks, stopped where the last rest is one shard, read every sample of
+# the epoch (set equality).
 set -u
 BCOS=$1
 TMP=$(mktemp -d)
@@ -179,6 +181,57 @@ grep -q "re-partitioned the rest of epoch 0" "$TMP/err" && ok || bad "2 -> 3 re-
 run again 3 && ok || bad "3 -> 3: $(cat "$TMP/err")"
 grep -q "resumes from its checkpoint at step 12" "$TMP/err" && ! grep -q "re-partitioned" "$TMP/err" \
   && grep -q "epoch 0's rest of .*resumed at its cursor" "$TMP/err" && ok || bad "3 -> 3 resumes the rest at its cursor: $(grep -E 'shards:|resumes' "$TMP/err")"
+
+# -- no sample of an epoch is lost across world sizes, even when the last rest is one shard (fewer
+# pieces than ranks): on 10 shards of 12 samples, read in order (1 worker, no shuffle buffer), a ranks
+# stop at step 2, b ranks at step S2, and a ranks finish; $BCOS_TRACE_SAMPLES has each rank write
+# the samples of its steps, and those of epoch 0 up to each stop, and of the last run, are every
+# sample of the 10 shards (set equality)
+"$BCOS" shards write --out "$TMP/small" --fashion-mnist --split test --max-samples 12 >/dev/null 2>&1 \
+  && ok || bad "small Fashion-MNIST shards"
+# epoch_zero_complete DIR/STOP...: the (shard, index) of epoch 0 in the traces DIR/rank-*.txt, each
+# read up to step STOP (0: all), are all the samples of the small shards 0..9, none missing or more
+epoch_zero_complete() { python3 -c "import glob,sys,tarfile
+seen=set()
+for spec in sys.argv[2:]:
+  folder,stop=spec.rsplit('/',1)
+  for name in glob.glob(folder+'/rank-*.txt'):
+    for line in open(name):
+      head,samples=line.split(':',1); _,epoch,_,step=head.split()
+      if epoch=='0' and (stop=='0' or int(step)<=int(stop)):
+        seen.update(tuple(map(int,x.split(':'))) for x in samples.split())
+want=set()
+for k in range(10):
+  keys=[]
+  for m in tarfile.open(sys.argv[1]+'/%d.tar'%k):
+    if not keys or keys[-1]!=m.name.split('.')[0]: keys.append(m.name.split('.')[0])
+  want.update((k,i) for i in range(len(keys)))
+print('missing', sorted(want-seen)[:8], 'outside', sorted(seen-want)[:8])
+sys.exit(seen!=want)" "$TMP/small/test" "$@"; }
+SMALL="--teacher tests/fixtures/clip/tiny_openclip.safetensors --teacher-model bcos-tiny \
+  --shards $TMP/small/test/{0..9}.tar --steps 14 --batch-size 12 --workers 1 --shuffle 0 --log-every 7 \
+  --lr 0.001 --seed 3 --db $TMP/chain.db"
+# chain A B S2 PIECES: the chain A -> B -> A ranks as run chainABA; the last rest is of PIECES shards
+chain() {
+  a=$1 b=$2 s2=$3 pieces=$4 name=chain$1$2$1
+  mkdir -p "$TMP/$name/1" "$TMP/$name/2" "$TMP/$name/3"
+  $MPIRUN $a env BCOS_CRASH_AT=checkpoint_committed BCOS_TRACE_SAMPLES="$TMP/$name/1" "$BCOS" distill $SMALL \
+    --run $name --checkpoint-every 2 >/dev/null 2>"$TMP/err" && bad "$name: the crash point was not reached" || ok
+  [ "$b" -eq 1 ] && set -- env || set -- $MPIRUN "$b" env
+  "$@" BCOS_CRASH_AT=checkpoint_committed BCOS_TRACE_SAMPLES="$TMP/$name/2" "$BCOS" distill $SMALL \
+    --run $name --checkpoint-every "$s2" >/dev/null 2>"$TMP/err" && bad "$name: the crash point was not reached" || ok
+  grep -q "re-partitioned the rest of epoch 0" "$TMP/err" && ok || bad "$name: $a -> $b re-partitions: $(tail -3 "$TMP/err")"
+  $MPIRUN $a env BCOS_TRACE_SAMPLES="$TMP/$name/3" "$BCOS" distill $SMALL --run $name --checkpoint-every "$s2" \
+    >/dev/null 2>"$TMP/err" && ok || bad "$name: the last run failed: $(cat "$TMP/err")"
+  grep -q "re-partitioned the rest of epoch 0 ($pieces shards, " "$TMP/err" && ok \
+    || bad "$name: the last rest is not of $pieces shards: $(grep shards: "$TMP/err")"
+  grep -q "epoch 0's rest of" "$TMP/err" && ! grep -q "cannot feed" "$TMP/err" && ok \
+    || bad "$name: the last rest of $pieces shards over $a ranks is not read: $(grep shards: "$TMP/err")"
+  epoch_zero_complete "$TMP/$name/1/2" "$TMP/$name/2/$s2" "$TMP/$name/3/0" >"$TMP/out" && ok \
+    || bad "$name: samples of epoch 0 lost: $(cat "$TMP/out")"
+}
+chain 2 1 9 1
+chain 3 2 10 1
 
 # -- an error on rank 0 alone (its store cannot be opened) stops every rank, with its message
 echo file >"$TMP/file"

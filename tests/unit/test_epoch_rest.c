@@ -2,9 +2,10 @@
  * workers, on shards written at test time: ranks stopped after k batches leave a rest that is
  * exactly the epoch's samples less those delivered (set equality, from the batches' origins);
  * finishing that rest on 1 or 3 ranks delivers only samples of the rest, none twice, with the same
- * batch count on every new rank; rests compose (2 ranks -> 3 -> 1); a cursor taken inside a
- * rest's epoch resumes it exactly; a worker past its first pass leaves only its first-pass held
- * samples; mismatched cursors, bad rests and bad texts are refused with a message; the text form
+ * batch count on every new rank; rests compose (2 ranks -> 3 -> 1); chains a -> b -> a deliver the
+ * whole epoch, also when the last rest has fewer pieces than ranks (it is split by sample index, and
+ * the rest of a split piece merged back); a cursor taken inside a rest's epoch resumes it exactly;
+ * a worker past its first pass leaves only its first-pass held samples; mismatched cursors, bad rests and bad texts are refused with a message; the text form
  * survives a round trip. */
 #include "bcos/loader.h"
 
@@ -246,9 +247,10 @@ static void test_compose(void) {
     for (int r = 0; r < 3; r++) bcos_data_cursor_free(&three[r]);
 }
 
-/* a ranks -> b -> a, stopped twice mid-way: what the three runs delivered is the whole epoch, every
- * sample of it (set equality); nothing of a rest is dropped. */
-static void test_chain(int a, int b) {
+/* a ranks -> b -> a, stopped twice (the second time `late` batches before the end of the b ranks'
+ * epoch; 0: half-way): what the three runs delivered is the whole epoch, every sample of it (set
+ * equality); nothing of a rest is dropped, not even one with fewer pieces than the a ranks. */
+static void test_chain(int a, int b, long late) {
     static tally seen;
     memset(&seen, 0, sizeof seen);
     bcos_data_cursor first[3], second[3];
@@ -257,31 +259,36 @@ static void test_chain(int a, int b) {
     rest_of(&rest1, NULL, first, a);
     bcos_epoch_plan plan;
     plan_of(&plan, &rest1, 0, b);
-    long half = plan.n_batches / 2;
+    long stop = late > 0 ? plan.n_batches - late : plan.n_batches / 2;
     bcos_epoch_plan_free(&plan);
-    run_ranks(&rest1, b, half, &seen, second);
+    run_ranks(&rest1, b, stop, &seen, second);
     rest_of(&rest2, &rest1, second, b);
+    CHECK_MSG(late == 0 || (rest2.n > 0 && rest2.n < a), "%d ranks -> %d -> %d: a rest of %d pieces", a, b, a, rest2.n);
+    static tally before, in;
+    memcpy(&before, &seen, sizeof before);
+    rest_members(&rest2, &in);
     run_ranks(&rest2, a, 1000, &seen, NULL);
-    long missing = 0;
+    long missing = 0, outside = 0;
     for (int k = 0; k < N_SHARDS; k++)
-        for (long s = 0; s < g_count[k]; s++) missing += seen.n[k][s] == 0;
+        for (long s = 0; s < MAX_PER; s++) {
+            missing += s < g_count[k] && seen.n[k][s] == 0;
+            outside += seen.n[k][s] > before.n[k][s] && !in.n[k][s];
+        }
     CHECK_MSG(missing == 0, "%d ranks -> %d -> %d: %ld samples of the epoch never delivered", a, b, a, missing);
+    CHECK_MSG(outside == 0, "%d ranks -> %d -> %d: %ld samples delivered from outside the last rest", a, b, a, outside);
     bcos_epoch_rest_free(&rest1);
     bcos_epoch_rest_free(&rest2);
     for (int r = 0; r < a; r++) bcos_data_cursor_free(&first[r]);
     for (int r = 0; r < b; r++) bcos_data_cursor_free(&second[r]);
 }
 
-/* A cursor taken in a rest's epoch resumes it on the same shape as if never stopped. */
-static void test_resume_in_rest(void) {
+/* Every rank of n_ranks, stopped after each odd batch of the rest's epoch, resumes at its cursor as
+ * if never stopped. */
+static void resumes_exactly(const bcos_epoch_rest *rest, int n_ranks) {
     static tally ignored;
-    bcos_data_cursor two[2];
-    run_ranks(NULL, 2, 3, &ignored, two);
-    bcos_epoch_rest rest;
-    rest_of(&rest, NULL, two, 2);
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < n_ranks; r++) {
         bcos_epoch_plan plan;
-        plan_of(&plan, &rest, r, 3);
+        plan_of(&plan, rest, r, n_ranks);
         static origin_log whole, resumed;
         run_loader(&plan, NULL, 1000, &ignored, &whole, NULL);
         for (long k = 1; k < plan.n_batches; k += 2) {
@@ -292,13 +299,64 @@ static void test_resume_in_rest(void) {
             for (long i = 0; same && i < resumed.n; i++)
                 same = resumed.origins[i].shard == whole.origins[k * BATCH + i].shard &&
                        resumed.origins[i].index == whole.origins[k * BATCH + i].index;
-            CHECK_MSG(same, "rank %d of 3 resumed after batch %ld of the rest's epoch: not the same batches", r, k);
+            CHECK_MSG(same, "rank %d of %d resumed after batch %ld of the rest's epoch: not the same batches", r,
+                      n_ranks, k);
             bcos_data_cursor_free(&cursor);
         }
         bcos_epoch_plan_free(&plan);
     }
+}
+
+/* A cursor taken in a rest's epoch resumes it on the same shape as if never stopped. */
+static void test_resume_in_rest(void) {
+    static tally ignored;
+    bcos_data_cursor two[2];
+    run_ranks(NULL, 2, 3, &ignored, two);
+    bcos_epoch_rest rest;
+    rest_of(&rest, NULL, two, 2);
+    resumes_exactly(&rest, 3);
     bcos_epoch_rest_free(&rest);
     for (int r = 0; r < 2; r++) bcos_data_cursor_free(&two[r]);
+}
+
+/* Rests of fewer pieces than ranks: a piece (from 3 with extra 1, and one read to its end with a
+ * single extra left) is split over 2 and 3 ranks; every rank plans the same length and the
+ * ranks deliver the rest's samples, each of them, and no other. A cursor inside such an epoch
+ * resumes it exactly; cursors of every rank of it leave the rest less what they consumed, and that
+ * rest re-partitions on another shape to what is left, every sample of it. */
+static void test_few_pieces(void) {
+    long extras[2] = {1, 4};
+    bcos_shard_piece split[1] = {{4, 3, 1, extras}}, single[1] = {{2, BCOS_PIECE_END, 1, extras + 1}};
+    const bcos_epoch_rest rests[2] = {{EPOCH, 1, split}, {EPOCH, 1, single}};
+    for (int i = 0; i < 2; i++)
+        for (int n_ranks = 2; n_ranks <= 3; n_ranks++) {
+            static tally none, after;
+            memset(&after, 0, sizeof after);
+            run_ranks(&rests[i], n_ranks, 1000, &after, NULL);
+            CHECK_MSG(after_is_rest(&rests[i], &none, &after, n_ranks), "rest %d on %d ranks: not the rest's samples",
+                      i, n_ranks);
+        }
+    resumes_exactly(&rests[0], 3);
+    static tally seen, left_in;
+    memset(&seen, 0, sizeof seen);
+    bcos_data_cursor three[3];
+    run_ranks(&rests[0], 3, 1, &seen, three);
+    bcos_epoch_rest left;
+    rest_of(&left, &rests[0], three, 3);
+    rest_members(&left, &left_in);
+    tally in;
+    rest_members(&rests[0], &in);
+    bool kept = true; /* a sample a padding rank handed out again while it held it stays: never lost */
+    for (int k = 0; k < N_SHARDS; k++)
+        for (long s = 0; s < MAX_PER; s++)
+            kept = kept && left_in.n[k][s] <= in.n[k][s] && left_in.n[k][s] >= (in.n[k][s] && !seen.n[k][s]);
+    CHECK_MSG(kept && left.n == 1, "the rest of a split piece is not the piece less what its ranks consumed");
+    static tally none, after;
+    memset(&after, 0, sizeof after);
+    run_ranks(&left, 2, 1000, &after, NULL);
+    CHECK_MSG(after_is_rest(&left, &none, &after, 2), "the rest of a split piece, on 2 ranks: not its samples");
+    bcos_epoch_rest_free(&left);
+    for (int r = 0; r < 3; r++) bcos_data_cursor_free(&three[r]);
 }
 
 /* A cursor's sole worker is past its first pass: its pieces were all read; of the samples it holds,
@@ -383,8 +441,12 @@ static void test_plan_refusals(void) {
     rest.n = 3;
     CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 2, 2, BATCH, err, sizeof err) == 0);
     bcos_epoch_plan_free(&plan); /* a rest's ranks use fewer workers rather than leave pieces */
-    CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 4, 1, BATCH, err, sizeof err) == 1);
-    CHECK_MSG(strstr(err, "3 shards cannot feed 4 ranks"), "'%s'", err);
+    CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 4, 1, BATCH, err, sizeof err) == 0);
+    bcos_epoch_plan_free(&plan); /* fewer pieces than ranks: one is split (test_few_pieces) */
+    rest.n = 0;
+    CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 1, 1, BATCH, err, sizeof err) == 1);
+    CHECK_MSG(strstr(err, "the rest of epoch 3 holds no known sample"), "'%s'", err);
+    rest.n = 3;
     /* fewer samples than a batch: one batch, padded, rather than none */
     CHECK(bcos_epoch_plan_make_rest(&plan, &rest, g_count, N_SHARDS, SEED, 0, 3, 1, 100, err, sizeof err) == 0);
     CHECK(plan.n_batches == 1);
@@ -436,9 +498,13 @@ int main(void) {
     write_shards();
     test_repartition();
     test_compose();
-    test_chain(2, 1);
-    test_chain(3, 2);
+    test_chain(2, 1, 0);
+    test_chain(3, 2, 0);
+    test_chain(2, 1, 1);
+    test_chain(3, 1, 2);
+    test_chain(3, 2, 1);
     test_resume_in_rest();
+    test_few_pieces();
     test_later_pass();
     test_cursor_refusals();
     test_plan_refusals();
