@@ -60,6 +60,7 @@ int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, 
         *run = (bcos_run){sqlite3_last_insert_rowid(s->db), 1, world_size};
     }
     store_commit(s);
+    s->writing_run = run->id;
     return 0;
 }
 

@@ -26,8 +26,10 @@ static int describe_failure(sqlite3 *db, int rc, const char *path, int read_only
     switch (rc & 0xff) {
     case SQLITE_NOTADB: return bcos_error(err, errlen, path, "not an SQLite database (is it the right file?)");
     case SQLITE_CORRUPT:
-        return bcos_error(err, errlen, path, "the database is damaged (%s): restore it from a backup or start a new one",
-                          message);
+        return bcos_error(err, errlen, path,
+                          "the database is damaged (%s): move it away, then `bcos store recover --db %s` records the "
+                          "runs and checkpoints again from the checkpoint files, which are kept (after restoring a "
+                          "backup, run it too: it adds the checkpoints newer than the backup)", message, path);
     case SQLITE_READONLY:
         if (rc == SQLITE_READONLY_DIRECTORY)
             return bcos_error(err, errlen, path,
@@ -259,6 +261,7 @@ int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store 
 
 void bcos_store_close(bcos_store *s) {
     if (!s) return;
+    store_lease_release(s);
     store_check(s, sqlite3_close(s->db));
     free(s->checkpoint_root);
     free(s->path);

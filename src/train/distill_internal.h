@@ -51,8 +51,8 @@ void distill_store_flush(distill_run *r);
 /* After a step: checkpoint when one is due (every n steps or minutes, the last step, a request).
  * Sets *stop when a request to stop was honoured. Returns 0, or -1 with err. */
 int distill_store_after_step(distill_run *r, int *stop, char *err, size_t errlen);
-/* Flush, set the run's status and close the store. */
-void distill_store_end(distill_run *r, bcos_run_status status);
+/* Flush, set the run's status (a failed run gets a failure event with why, its error) and close the store. */
+void distill_store_end(distill_run *r, bcos_run_status status, const char *why);
 
 /* ---- checkpoints (distill_checkpoint.c) ---- */
 
