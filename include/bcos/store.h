@@ -78,7 +78,8 @@ void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status st
 /* Become the one writer of the run `name` (which need not exist yet): take its lease, renewed by a
  * thread every third of $BCOS_LEASE_SECONDS (default 30) and released by bcos_store_close. 0, or
  * -1 with a message naming the holder (host, pid) and when its lease expires. A store that lost
- * its lease (it could not renew it in time and another process took it) commits no checkpoint. */
+ * its lease (it could not renew it in time and another process took it) writes nothing more to
+ * the run: metrics, events and status are dropped, a checkpoint commit fails. */
 int bcos_store_lease_take(bcos_store *s, const char *name, char *err, size_t errlen);
 
 /* ---- the checkpoint files against the store ---- */

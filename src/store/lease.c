@@ -123,7 +123,7 @@ static void *renew_loop(void *arg) {
             bcos_warn("cannot renew the lease of run '%s': %s (it expires unless a later try succeeds)", l->run,
                       sqlite3_errmsg(l->db));
         if (lost && !atomic_exchange(&l->lost, 1))
-            bcos_warn("run '%s': its lease expired and another process took it: this one writes no more checkpoints",
+            bcos_warn("run '%s': its lease expired and another process took it: this one writes nothing more to the run",
                       l->run);
     }
     pthread_mutex_unlock(&l->mutex);

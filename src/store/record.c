@@ -7,6 +7,7 @@ const char *const store_model_role_names[] = {"teacher", "student"};
 
 void bcos_store_metrics_add(bcos_store *s, int64_t run_id, const bcos_metric *rows, int n) {
     BCOS_CHECK(n >= 0 && (n == 0 || rows), "bcos_store_metrics_add: invalid arguments");
+    if (store_lease_lost(s)) return; /* another process writes the run now */
     store_begin_write(s);
     store_touch_run(s, run_id);
     sqlite3_stmt *st = store_prepare(
@@ -52,6 +53,7 @@ void store_insert_event(bcos_store *s, int64_t run_id, int64_t step, bcos_event_
 
 void bcos_store_event_add(bcos_store *s, int64_t run_id, int64_t step, bcos_event_kind kind, const char *reason,
                           int64_t count, const char *detail) {
+    if (store_lease_lost(s)) return;
     store_begin_write(s);
     store_insert_event(s, run_id, step, kind, reason, count, detail);
     store_commit(s);

@@ -175,7 +175,8 @@ static void summary_end(bcos_store *s, run_summary *r, FILE *out) {
         snprintf(detail, sizeof detail, "%lld checkpoint%s, the newest at step %lld", (long long)r->checkpoints,
                  r->checkpoints == 1 ? "" : "s", (long long)r->newest);
         store_insert_event(s, r->run_id, -1, BCOS_EVENT_FAULT, "recovered from checkpoint manifests", 1, detail);
-        fprintf(out, "run '%s': recorded %s again\n", r->name, detail);
+        fprintf(out, "run '%s': recorded %lld checkpoint%s again, the newest at step %lld\n", r->name,
+                (long long)r->checkpoints, r->checkpoints == 1 ? "" : "s", (long long)r->newest);
     }
     free(r->name);
     *r = (run_summary){0, 0, -1, NULL};
