@@ -155,16 +155,27 @@ static int retire(bcos_store *s, int64_t run_id, const bcos_ckpt_retention *rete
     return n;
 }
 
-/* Record (and commit) that folder rel is being written, so that a crash before the checkpoint's
- * commit leaves files the store knows to be debris. */
-static void begin_attempt(bcos_store *s, int64_t run_id, const char *rel) {
+/* In one transaction: make sure that this process still holds the run's lease (another process
+ * may have taken it and committed this very step), check the state, choose the folder and record
+ * (commit) that it is being written, so that a crash before the checkpoint's commit leaves files
+ * the store knows to be debris. The folder (heap), or NULL with err when the lease was lost. */
+static char *begin_attempt(bcos_store *s, int64_t run_id, const bcos_ckpt_state *state, char *err, size_t errlen) {
     store_begin_write(s);
+    if (!store_lease_confirm(s)) {
+        store_rollback(s);
+        bcos_error(err, errlen, s->path, "this process lost the run's lease to another one, which writes it now: no "
+                   "checkpoint is taken");
+        return NULL;
+    }
+    check_against_database(s, run_id, state);
+    char *rel = choose_folder(s, run_id, state->step);
     sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO checkpoint_attempts (run_id, directory) VALUES (?1, ?2)");
     store_bind_int64(s, st, 1, run_id);
     store_bind_text(s, st, 2, rel);
     store_step(s, st);
     store_finalize(s, st);
     store_commit(s);
+    return rel;
 }
 
 /* The one transaction that makes the checkpoint: its rows, then its manifest written as the
@@ -198,12 +209,8 @@ int bcos_store_checkpoint_commit(bcos_store *s, int64_t run_id, const bcos_ckpt_
                                  const bcos_ckpt_file *files, int n_files, const bcos_ckpt_retention *retention,
                                  int64_t *ckpt_id, char *err, size_t errlen) {
     check_arguments(s, state, files, n_files, retention);
-    if (store_lease_lost(s))
-        return bcos_error(err, errlen, s->path, "this process lost the run's lease to another one, which writes it now: "
-                          "no checkpoint is taken");
-    check_against_database(s, run_id, state);
-    char *rel_folder = choose_folder(s, run_id, state->step);
-    begin_attempt(s, run_id, rel_folder);
+    char *rel_folder = begin_attempt(s, run_id, state, err, errlen);
+    if (!rel_folder) return -1;
     char *folder = store_make_checkpoint_folder(s, rel_folder, err, errlen);
     if (!folder) {
         store_forget_attempt(s, run_id, rel_folder);

@@ -26,6 +26,9 @@ struct bcos_store {
 
 /* Whether the lease was lost to another process (it expired while this one could not renew it). */
 int store_lease_lost(const bcos_store *s);
+/* Inside a write transaction: renew the lease and say whether this process still holds it (1; also
+ * without a lease), else mark it lost (0). */
+int store_lease_confirm(bcos_store *s);
 /* Stop renewing and delete the lease (closing the store does it). */
 void store_lease_release(bcos_store *s);
 

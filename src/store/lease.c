@@ -174,6 +174,21 @@ int bcos_store_lease_take(bcos_store *s, const char *run, char *err, size_t errl
 
 int store_lease_lost(const bcos_store *s) { return s->lease && atomic_load(&s->lease->lost); }
 
+int store_lease_confirm(bcos_store *s) {
+    struct store_lease *l = s->lease;
+    if (!l) return 1;
+    sqlite3_stmt *st = store_prepare(s, "UPDATE run_leases SET renewed_at = " STORE_NOW ", expires_at = strftime("
+                                        "'%Y-%m-%dT%H:%M:%fZ', 'now', ?3) WHERE run = ?1 AND holder = ?2");
+    store_bind_text(s, st, 1, l->run);
+    store_bind_text(s, st, 2, l->holder);
+    store_bind_text(s, st, 3, l->expiry);
+    store_step(s, st);
+    store_finalize(s, st);
+    if (sqlite3_changes(s->db) == 1) return 1;
+    atomic_store(&l->lost, 1);
+    return 0;
+}
+
 void store_lease_release(bcos_store *s) {
     struct store_lease *l = s->lease;
     if (!l) return;
