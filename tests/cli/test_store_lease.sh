@@ -35,9 +35,9 @@ trains() {
   done
   return 1
 }
-# second: the same job in the foreground, refused
+# refused_naming PID: the same job in the foreground is refused at once, naming PID and this host
 refused_naming() {
-  if "$BCOS" distill jobs/distill-tiny.json --db "$TMP/s.db" --run r --steps 1000000 --checkpoint-every 0 \
+  if timeout 20 "$BCOS" distill jobs/distill-tiny.json --db "$TMP/s.db" --run r --steps 1000000 --checkpoint-every 0 \
     --checkpoint-minutes 0 --log-every 1000000 --out "$TMP/student.safetensors" >"$TMP/out" 2>"$TMP/err"; then
     bad "a second writer ran"; return; fi
   line=$(grep '^bcos: ' "$TMP/err")
