@@ -1,6 +1,7 @@
 /* Reading checkpoints back: find one by step (or the newest), verify its files against their
  * recorded sha256, and choose where a resumed run goes on: the newest complete checkpoint whose
- * files verify, after deleting strays; a damaged one is reported, marked and skipped. */
+ * files verify, after deleting the debris of its folder; a damaged one is reported, marked and
+ * skipped; the events of the steps to be trained again are dropped. */
 #include "internal.h"
 
 #include <errno.h>

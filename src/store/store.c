@@ -20,16 +20,21 @@ const char *bcos_store_default_path(void) {
     return env && *env ? env : BCOS_STORE_DEFAULT_PATH;
 }
 
+/* A damaged database: the checkpoint files are kept, and recovery rebuilds what the store held. */
+static int report_damaged(const char *path, const char *why, char *err, size_t errlen) {
+    return bcos_error(err, errlen, path,
+                      "the database is damaged (%s): move it away, then `bcos store recover --db %s` records the runs "
+                      "and checkpoints again from the checkpoint files, which are kept (after restoring a backup, run "
+                      "it too: it adds the checkpoints newer than the backup)", why, path);
+}
+
 /* What a failed open or first read means, for the user. */
 static int describe_failure(sqlite3 *db, int rc, const char *path, int read_only, char *err, size_t errlen) {
     const char *message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     switch (rc & 0xff) {
     case SQLITE_NOTADB: return bcos_error(err, errlen, path, "not an SQLite database (is it the right file?)");
     case SQLITE_CORRUPT:
-        return bcos_error(err, errlen, path,
-                          "the database is damaged (%s): move it away, then `bcos store recover --db %s` records the "
-                          "runs and checkpoints again from the checkpoint files, which are kept (after restoring a "
-                          "backup, run it too: it adds the checkpoints newer than the backup)", message, path);
+        return report_damaged(path, message, err, errlen);
     case SQLITE_READONLY:
         if (rc == SQLITE_READONLY_DIRECTORY)
             return bcos_error(err, errlen, path,
@@ -138,8 +143,7 @@ static int check_integrity(sqlite3 *db, const char *path, char *err, size_t errl
         const char *verdict = (const char *)sqlite3_column_text(st, 0);
         int ok = verdict && strcmp(verdict, "ok") == 0;
         if (!ok)
-            bcos_error(err, errlen, path, "the database is damaged (%s): restore it from a backup or start a new one",
-                       verdict ? verdict : "no verdict");
+            report_damaged(path, verdict ? verdict : "no verdict", err, errlen);
         sqlite3_finalize(st);
         return ok ? 0 : -1;
     }
