@@ -141,8 +141,6 @@ int store_manifest_write(bcos_store *s, int64_t ckpt_id, const char *rel_folder,
 /* Read and check "<root>/<rel_folder>/manifest.json": 0 and *m (store_manifest_free), or -1 when
  * it is missing, not a manifest of this version, or names another folder. */
 int store_manifest_read(bcos_store *s, const char *rel_folder, store_manifest *m);
-/* Whether every file the manifest lists exists with its recorded size. */
-int store_manifest_files_present(const store_manifest *m);
 /* Whether the store knows the manifest's folder: a checkpoint or an attempt of the same run
  * (same id and name). */
 int store_manifest_recorded(bcos_store *s, const store_manifest *m);

@@ -6,10 +6,8 @@
  * when the store lost it. JSON is made and read by SQLite's own json functions. */
 #include "internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "bcos/paths.h"
 
@@ -153,15 +151,6 @@ int store_manifest_read(bcos_store *s, const char *rel_folder, store_manifest *m
     free(json);
     if (status != 0) store_manifest_free(m);
     return status;
-}
-
-int store_manifest_files_present(const store_manifest *m) {
-    for (int i = 0; i < m->c.n_files; i++) {
-        struct stat sb;
-        if (stat(m->c.file_paths[i], &sb) != 0 || !S_ISREG(sb.st_mode) || (int64_t)sb.st_size != m->file_bytes[i])
-            return 0;
-    }
-    return 1;
 }
 
 int store_manifest_recorded(bcos_store *s, const store_manifest *m) {
