@@ -25,6 +25,8 @@
 /* "delete", "wal" or "auto": the journal of a store opened with BCOS_JOURNAL_AUTO (a database on a
  * remote FUSE mount, which the network file system check cannot tell from a local one, wants delete). */
 #define BCOS_STORE_JOURNAL_ENV "BCOS_JOURNAL"
+/* How long a run's lease lasts without renewal, in seconds (default 30). */
+#define BCOS_LEASE_ENV "BCOS_LEASE_SECONDS"
 #define BCOS_STORE_DEFAULT_PATH "bcos.db"
 
 typedef struct bcos_store bcos_store;
@@ -76,6 +78,23 @@ int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, 
 int bcos_store_run_find(bcos_store *s, const char *name, int64_t *run_id, char *err, size_t errlen);
 void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status status);
 
+/* Become the one writer of the run `name` (which need not exist yet): take its lease, renewed by a
+ * thread every third of $BCOS_LEASE_SECONDS (default 30) and released by bcos_store_close. 0, or
+ * -1 with a message naming the holder (host, pid) and when its lease expires. A store that lost
+ * its lease (it could not renew it in time and another process took it) writes nothing more to
+ * the run: metrics, events and status are dropped, a checkpoint commit fails. */
+int bcos_store_lease_take(bcos_store *s, const char *name, char *err, size_t errlen);
+
+/* ---- the checkpoint files against the store ---- */
+
+/* Whether the store records every checkpoint whose folder holds a manifest: 0, or -1 with one line
+ * naming `bcos store recover` when it lags its files (emptied, deleted, or an older copy). */
+int bcos_store_check_files(bcos_store *s, char *err, size_t errlen);
+/* Record again, from their manifests, the checkpoints (and their runs) the store lacks; a file
+ * that fails its sha256 makes its checkpoint corrupt. Prints one line per run to out. 0, or -1
+ * with err naming the first folder left as it is (its run conflicts with one in the store). */
+int bcos_store_recover(bcos_store *s, FILE *out, char *err, size_t errlen);
+
 /* ---- training metrics and events ---- */
 
 typedef struct {
@@ -87,7 +106,13 @@ typedef struct {
 /* n rows in one transaction; a step that exists already (trained again after a resume) is replaced. */
 void bcos_store_metrics_add(bcos_store *s, int64_t run_id, const bcos_metric *rows, int n);
 
-typedef enum { BCOS_EVENT_RETRY, BCOS_EVENT_SKIP, BCOS_EVENT_FAULT, BCOS_EVENT_PREEMPTION } bcos_event_kind;
+typedef enum {
+    BCOS_EVENT_RETRY,
+    BCOS_EVENT_SKIP,
+    BCOS_EVENT_FAULT,
+    BCOS_EVENT_PREEMPTION,
+    BCOS_EVENT_FAILURE, /* the error that ended the run as failed */
+} bcos_event_kind;
 
 /* step < 0: none. count >= 1 (a run of the same event may be recorded once). detail may be NULL. */
 void bcos_store_event_add(bcos_store *s, int64_t run_id, int64_t step, bcos_event_kind kind, const char *reason,
@@ -143,11 +168,13 @@ typedef struct {
     char **file_sha256s; /* lowercase hex */
 } bcos_checkpoint;
 
-/* For a resume (read-write): delete stray files of the run (temporaries and files of checkpoints
- * never committed, or retired), then return the newest complete checkpoint whose files all match
- * their sha256. A checkpoint whose file is missing or damaged is reported (warning), marked
- * corrupt, recorded as a fault event, and the one before it is tried. Returns 1 and fills *out
- * (free with bcos_checkpoint_free), or 0 when the run has no usable checkpoint (start afresh). */
+/* For a resume (read-write): delete the provable debris of the run's folder (temporaries, the
+ * folders of checkpoints that never committed, retired ones), then return the newest complete
+ * checkpoint whose files all match their sha256. A checkpoint whose file is missing or damaged is
+ * reported (warning), marked corrupt, recorded as a fault event, and the one before it is tried.
+ * The skip, retry and fault events of the steps after the one resumed are dropped: they are
+ * trained, and recorded, again. Returns 1 and fills *out (free with bcos_checkpoint_free), or 0
+ * when the run has no usable checkpoint (start afresh). */
 int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint *out);
 
 #define BCOS_CKPT_LATEST (-1)

@@ -16,6 +16,7 @@ int cmd_bcosify(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_checkpoints(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 int cmd_shards(int argc, char **argv);
 

@@ -21,6 +21,7 @@ static const command COMMANDS[] = {
     {"weights", cmd_weights, "inspect a safetensors weights file ('weights info FILE')"},
     {"runs", cmd_runs, "the runs in the store"},
     {"checkpoints", cmd_checkpoints, "the checkpoints of a run"},
+    {"store", cmd_store, "record again from the checkpoint files what the store lost ('store recover')"},
     {"results", cmd_results, "evaluation results: teacher vs student, as table, CSV or JSON"},
     {"shards", cmd_shards, "write WebDataset shards from images, IDX or COCO captions; shard sample counts"},
 };

@@ -1,7 +1,8 @@
-/* Committing a checkpoint: its tensors go to safetensors files first (each written atomically,
- * then hashed as it lies on disk), then one SQLite transaction records the checkpoint, its files
- * and their sha256, and retires what the retention policy drops; that commit is the checkpoint.
- * Retired checkpoints' files are deleted only after it. */
+/* Committing a checkpoint: the attempt is recorded first, then its tensors go to safetensors files
+ * (each written atomically, then hashed as it lies on disk), then one SQLite transaction records
+ * the checkpoint, its files and their sha256, writes the folder's manifest (its last file), and
+ * retires what the retention policy drops; that commit is the checkpoint. Retired checkpoints'
+ * files are deleted only after it. */
 #include "internal.h"
 
 #include <ctype.h>
@@ -154,13 +155,48 @@ static int retire(bcos_store *s, int64_t run_id, const bcos_ckpt_retention *rete
     return n;
 }
 
-/* The one transaction that makes the checkpoint; returns its id. */
+/* In one transaction: make sure that this process still holds the run's lease (another process
+ * may have taken it and committed this very step), check the state, choose the folder and record
+ * (commit) that it is being written, so that a crash before the checkpoint's commit leaves files
+ * the store knows to be debris. The folder (heap), or NULL with err when the lease was lost. */
+static char *begin_attempt(bcos_store *s, int64_t run_id, const bcos_ckpt_state *state, char *err, size_t errlen) {
+    store_begin_write(s);
+    if (!store_lease_confirm(s)) {
+        store_rollback(s);
+        bcos_error(err, errlen, s->path, "this process lost the run's lease to another one, which writes it now: no "
+                   "checkpoint is taken");
+        return NULL;
+    }
+    check_against_database(s, run_id, state);
+    char *rel = choose_folder(s, run_id, state->step);
+    sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO checkpoint_attempts (run_id, directory) VALUES (?1, ?2)");
+    store_bind_int64(s, st, 1, run_id);
+    store_bind_text(s, st, 2, rel);
+    store_step(s, st);
+    store_finalize(s, st);
+    store_commit(s);
+    return rel;
+}
+
+/* The one transaction that makes the checkpoint: its rows, then its manifest written as the
+ * folder's last file, then the commit. Returns its id, or -1 with err set (nothing recorded) when
+ * the manifest cannot be written. */
 static int64_t record(bcos_store *s, int64_t run_id, const bcos_ckpt_state *state, const char *rel_folder,
                       const bcos_ckpt_file *files, const written_file *w, int n_files,
-                      const bcos_ckpt_retention *retention, int64_t **retired, int *n_retired) {
+                      const bcos_ckpt_retention *retention, int64_t **retired, int *n_retired, char *err,
+                      size_t errlen) {
     store_begin_write(s);
     int64_t id = insert_checkpoint(s, run_id, state, rel_folder);
     insert_files(s, id, files, w, n_files);
+    if (store_manifest_write(s, id, rel_folder, err, errlen) != 0) {
+        store_rollback(s);
+        return -1;
+    }
+    sqlite3_stmt *st = store_prepare(s, "DELETE FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2");
+    store_bind_int64(s, st, 1, run_id);
+    store_bind_text(s, st, 2, rel_folder);
+    store_step(s, st);
+    store_finalize(s, st);
     *n_retired = retire(s, run_id, retention, retired);
     store_touch_run(s, run_id);
     s->in_checkpoint_commit = 1;
@@ -173,29 +209,34 @@ int bcos_store_checkpoint_commit(bcos_store *s, int64_t run_id, const bcos_ckpt_
                                  const bcos_ckpt_file *files, int n_files, const bcos_ckpt_retention *retention,
                                  int64_t *ckpt_id, char *err, size_t errlen) {
     check_arguments(s, state, files, n_files, retention);
-    check_against_database(s, run_id, state);
-    char *rel_folder = choose_folder(s, run_id, state->step);
+    char *rel_folder = begin_attempt(s, run_id, state, err, errlen);
+    if (!rel_folder) return -1;
     char *folder = store_make_checkpoint_folder(s, rel_folder, err, errlen);
     if (!folder) {
+        store_forget_attempt(s, run_id, rel_folder);
         free(rel_folder);
         return -1;
     }
     written_file *w = xcalloc((size_t)n_files, sizeof *w);
     int status = 0;
     for (int i = 0; i < n_files && status == 0; i++) status = write_file(folder, rel_folder, &files[i], &w[i], err, errlen);
+    int64_t *retired = NULL;
+    int n_retired = 0;
     if (status == 0) {
         bcos_fault_point("checkpoint_files_written");
-        int64_t *retired = NULL;
-        int n_retired = 0;
-        int64_t id = record(s, run_id, state, rel_folder, files, w, n_files, retention, &retired, &n_retired);
+        int64_t id = record(s, run_id, state, rel_folder, files, w, n_files, retention, &retired, &n_retired, err, errlen);
+        if (id < 0) status = -1;
+        else if (ckpt_id) *ckpt_id = id;
+    }
+    if (status == 0) {
         bcos_fault_point("checkpoint_committed");
         for (int i = 0; i < n_retired; i++) store_remove_checkpoint_files(s, retired[i]);
-        free(retired);
-        if (ckpt_id) *ckpt_id = id;
     } else {
-        /* Nothing was recorded: what was written is a stray already. */
+        /* Nothing was recorded: what was written is debris already. */
         store_remove_folder(s, rel_folder, "stray");
+        store_forget_attempt(s, run_id, rel_folder);
     }
+    free(retired);
     free_written(w, n_files);
     free(folder);
     free(rel_folder);

@@ -18,7 +18,19 @@ struct bcos_store {
     int read_only;
     const char *journal; /* "wal" or "delete" */
     int in_checkpoint_commit; /* the commit hook's crash point applies to this commit */
+    int64_t writing_run;      /* the run begun on this connection (0: none): marked failed if SQLite fails */
+    struct store_lease *lease; /* the run's lease this process holds (lease.c), or NULL */
 };
+
+/* ---- the run's lease (lease.c) ---- */
+
+/* Whether the lease was lost to another process (it expired while this one could not renew it). */
+int store_lease_lost(const bcos_store *s);
+/* Inside a write transaction: renew the lease and say whether this process still holds it (1; also
+ * without a lease), else mark it lost (0). */
+int store_lease_confirm(bcos_store *s);
+/* Stop renewing and delete the lease (closing the store does it). */
+void store_lease_release(bcos_store *s);
 
 /* ---- checked SQLite calls: any other outcome stops the process with file:line, the database
  * path, SQLite's message and a hint (store_sql.c) ---- */
@@ -85,18 +97,54 @@ const char *store_network_fs_name(unsigned long magic);
 
 /* ---- checkpoint files (checkpoint_files.c) ---- */
 
-/* Remove the run's stray files: anything in its checkpoint folder that no complete checkpoint
- * records (temporaries, uncommitted and retired checkpoints). */
-void store_remove_strays(bcos_store *s, int64_t run_id);
+/* Remove the provable debris of the run's checkpoint folder: temporary files, the folders of
+ * attempts that never committed (checkpoint_attempts) or of no valid manifest, retired and
+ * corrupt checkpoints, and in a complete checkpoint's folder what its rows do not list. A folder
+ * with a valid manifest that the store does not record is kept, with a warning. Writes the
+ * manifest of a complete checkpoint that lacks one (a store from before manifests). */
+void store_tidy_run_folder(bcos_store *s, int64_t run_id);
 /* Delete the files of "<root>/<rel>" and the folder; what ("stray", "retired") is for the log. */
 void store_remove_folder(const bcos_store *s, const char *rel, const char *what);
+/* Delete the attempt row of folder rel (its own transaction). */
+void store_forget_attempt(bcos_store *s, int64_t run_id, const char *rel);
+/* Whether name is a temporary file of an atomic write ("<file>.tmp.XXXXXX"). */
+int store_is_temp_name(const char *name);
 /* Delete the files and folder of one recorded checkpoint. */
 void store_remove_checkpoint_files(bcos_store *s, int64_t ckpt_id);
 /* Create "<root>/<rel>" (and the folders above it up to the root), emptied of leftovers; its
  * path (heap), or NULL with "FOLDER: ..." in err. */
-char *store_make_checkpoint_folder(const bcos_store *s, const char *rel, char *err, size_t errlen);
+char *store_make_checkpoint_folder(bcos_store *s, const char *rel, char *err, size_t errlen);
 /* "<root>/run-<id>" (heap). */
 char *store_run_folder(const bcos_store *s, int64_t run_id);
+/* "a/b" (heap). */
+char *store_join(const char *a, const char *b);
+
+/* ---- checkpoint manifests (manifest.c) ---- */
+
+#define STORE_MANIFEST_NAME "manifest.json"
+
+/* A manifest as read back: the checkpoint (c.id is 0; c.file_paths openable) and its run. */
+typedef struct {
+    bcos_checkpoint c;
+    char *run, *job_sha256, *job_text, *code_version;
+    char *directory;       /* relative to the checkpoint root */
+    char **file_rel_paths; /* relative to the checkpoint root, one per c.file_names */
+    int64_t *file_bytes;
+} store_manifest;
+
+/* The manifest of a recorded checkpoint as JSON text (heap). */
+char *store_manifest_json(bcos_store *s, int64_t ckpt_id);
+/* "<root>/<rel_folder>/manifest.json" (heap). */
+char *store_manifest_path(const bcos_store *s, const char *rel_folder);
+/* Write the manifest of checkpoint ckpt_id into its folder atomically: 0, or -1 with err. */
+int store_manifest_write(bcos_store *s, int64_t ckpt_id, const char *rel_folder, char *err, size_t errlen);
+/* Read and check "<root>/<rel_folder>/manifest.json": 0 and *m (store_manifest_free), or -1 when
+ * it is missing, not a manifest of this version, or names another folder. */
+int store_manifest_read(bcos_store *s, const char *rel_folder, store_manifest *m);
+/* Whether the store knows the manifest's folder: a checkpoint or an attempt of the same run
+ * (same id and name). */
+int store_manifest_recorded(bcos_store *s, const store_manifest *m);
+void store_manifest_free(store_manifest *m);
 
 /* ---- text output (table.c) ---- */
 

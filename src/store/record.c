@@ -2,11 +2,12 @@
  * (retries, skips, faults, preemptions) and evaluation results. Each call is one transaction. */
 #include "internal.h"
 
-static const char *const EVENT_KIND_NAMES[] = {"retry", "skip", "fault", "preemption"};
+static const char *const EVENT_KIND_NAMES[] = {"retry", "skip", "fault", "preemption", "failure"};
 const char *const store_model_role_names[] = {"teacher", "student"};
 
 void bcos_store_metrics_add(bcos_store *s, int64_t run_id, const bcos_metric *rows, int n) {
     BCOS_CHECK(n >= 0 && (n == 0 || rows), "bcos_store_metrics_add: invalid arguments");
+    if (store_lease_lost(s)) return; /* another process writes the run now */
     store_begin_write(s);
     store_touch_run(s, run_id);
     sqlite3_stmt *st = store_prepare(
@@ -34,7 +35,7 @@ void bcos_store_metrics_add(bcos_store *s, int64_t run_id, const bcos_metric *ro
 
 void store_insert_event(bcos_store *s, int64_t run_id, int64_t step, bcos_event_kind kind, const char *reason,
                         int64_t count, const char *detail) {
-    BCOS_CHECK(kind >= BCOS_EVENT_RETRY && kind <= BCOS_EVENT_PREEMPTION && reason && count >= 1,
+    BCOS_CHECK(kind >= BCOS_EVENT_RETRY && kind <= BCOS_EVENT_FAILURE && reason && count >= 1,
                "bcos_store_event_add: invalid arguments");
     store_touch_run(s, run_id);
     sqlite3_stmt *st = store_prepare(
@@ -52,6 +53,7 @@ void store_insert_event(bcos_store *s, int64_t run_id, int64_t step, bcos_event_
 
 void bcos_store_event_add(bcos_store *s, int64_t run_id, int64_t step, bcos_event_kind kind, const char *reason,
                           int64_t count, const char *detail) {
+    if (store_lease_lost(s)) return;
     store_begin_write(s);
     store_insert_event(s, run_id, step, kind, reason, count, detail);
     store_commit(s);

@@ -1,6 +1,7 @@
 /* Reading checkpoints back: find one by step (or the newest), verify its files against their
  * recorded sha256, and choose where a resumed run goes on: the newest complete checkpoint whose
- * files verify, after deleting strays; a damaged one is reported, marked and skipped. */
+ * files verify, after deleting the debris of its folder; a damaged one is reported, marked and
+ * skipped; the events of the steps to be trained again are dropped. */
 #include "internal.h"
 
 #include <errno.h>
@@ -106,6 +107,8 @@ void bcos_checkpoint_free(bcos_checkpoint *c) {
     memset(c, 0, sizeof *c);
 }
 
+#define CORRUPT_REASON "corrupt checkpoint"
+
 /* Mark a checkpoint whose file failed verification and record why, then delete its files. */
 static void mark_corrupt(bcos_store *s, const bcos_checkpoint *c, const char *why) {
     store_begin_write(s);
@@ -113,21 +116,50 @@ static void mark_corrupt(bcos_store *s, const bcos_checkpoint *c, const char *wh
     store_bind_int64(s, st, 1, c->id);
     store_step(s, st);
     store_finalize(s, st);
-    store_insert_event(s, c->run_id, c->step, BCOS_EVENT_FAULT, "corrupt checkpoint", 1, why);
+    store_insert_event(s, c->run_id, c->step, BCOS_EVENT_FAULT, CORRUPT_REASON, 1, why);
     store_commit(s);
     store_remove_checkpoint_files(s, c->id);
 }
 
+static int64_t last_event_id(bcos_store *s) {
+    sqlite3_stmt *st = store_prepare(s, "SELECT ifnull(max(id), 0) FROM events");
+    store_step(s, st);
+    int64_t id = sqlite3_column_int64(st, 0);
+    store_finalize(s, st);
+    return id;
+}
+
+/* The steps after the resumed one are trained again, and record their skips, retries and faults
+ * again: drop those recorded before this resume (ids up to before), as their metrics rows are
+ * replaced. A corrupt checkpoint's fault stays: it is about the checkpoint, not a step. */
+static void forget_retrained_events(bcos_store *s, int64_t run_id, int64_t step, int64_t before) {
+    store_begin_write(s);
+    sqlite3_stmt *st = store_prepare(
+        s, "DELETE FROM events WHERE run_id = ?1 AND step > ?2 AND id <= ?3 AND kind IN ('skip', 'retry', 'fault')"
+           " AND NOT (kind = 'fault' AND reason = '" CORRUPT_REASON "')");
+    store_bind_int64(s, st, 1, run_id);
+    store_bind_int64(s, st, 2, step);
+    store_bind_int64(s, st, 3, before);
+    store_step(s, st);
+    store_finalize(s, st);
+    store_commit(s);
+}
+
 int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint *out) {
     BCOS_CHECK(!s->read_only, "resuming needs a read-write store");
-    store_remove_strays(s, run_id);
+    int64_t before = last_event_id(s);
+    store_tidy_run_folder(s, run_id);
     char err[BCOS_ERRLEN];
     while (bcos_store_checkpoint_find(s, run_id, BCOS_CKPT_LATEST, out, err, sizeof err) == 0) {
         char why[BCOS_ERRLEN];
-        if (bcos_checkpoint_verify(out, why, sizeof why) == 0) return 1;
+        if (bcos_checkpoint_verify(out, why, sizeof why) == 0) {
+            forget_retrained_events(s, run_id, out->step, before);
+            return 1;
+        }
         bcos_warn("%s; the checkpoint at step %lld is unusable, trying the one before it", why, (long long)out->step);
         mark_corrupt(s, out, why);
         bcos_checkpoint_free(out);
     }
+    forget_retrained_events(s, run_id, 0, before);
     return 0;
 }

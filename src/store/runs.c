@@ -60,6 +60,7 @@ int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, 
         *run = (bcos_run){sqlite3_last_insert_rowid(s->db), 1, world_size};
     }
     store_commit(s);
+    s->writing_run = run->id;
     return 0;
 }
 
@@ -74,6 +75,7 @@ int bcos_store_run_find(bcos_store *s, const char *name, int64_t *run_id, char *
 
 void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status status) {
     BCOS_CHECK(status >= BCOS_RUN_RUNNING && status <= BCOS_RUN_PREEMPTED, "unknown run status");
+    if (store_lease_lost(s)) return; /* another process writes the run now */
     store_begin_write(s);
     sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET status = ?2, updated_at = " STORE_NOW " WHERE id = ?1");
     store_bind_int64(s, st, 1, run_id);

@@ -47,14 +47,21 @@ static int access_problem(const char *path, int read_only, char *why, size_t len
     return refused;
 }
 
+/* A damaged database: the checkpoint files are kept, and recovery rebuilds what the store held. */
+static int report_damaged(const char *path, const char *why, char *err, size_t errlen) {
+    return bcos_error(err, errlen, path,
+                      "the database is damaged (%s): move it away, then `bcos store recover --db %s` records the runs "
+                      "and checkpoints again from the checkpoint files, which are kept (after restoring a backup, run "
+                      "it too: it adds the checkpoints newer than the backup)", why, path);
+}
+
 /* What a failed open or first read means, for the user. */
 static int describe_failure(sqlite3 *db, int rc, const char *path, int read_only, char *err, size_t errlen) {
     const char *message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     switch (rc & 0xff) {
     case SQLITE_NOTADB: return bcos_error(err, errlen, path, "not an SQLite database (is it the right file?)");
     case SQLITE_CORRUPT:
-        return bcos_error(err, errlen, path, "the database is damaged (%s): restore it from a backup or start a new one",
-                          message);
+        return report_damaged(path, message, err, errlen);
     case SQLITE_READONLY:
         if (rc == SQLITE_READONLY_DIRECTORY)
             return bcos_error(err, errlen, path,
@@ -165,8 +172,7 @@ static int check_integrity(sqlite3 *db, const char *path, char *err, size_t errl
         const char *verdict = (const char *)sqlite3_column_text(st, 0);
         int ok = verdict && strcmp(verdict, "ok") == 0;
         if (!ok)
-            bcos_error(err, errlen, path, "the database is damaged (%s): restore it from a backup or start a new one",
-                       verdict ? verdict : "no verdict");
+            report_damaged(path, verdict ? verdict : "no verdict", err, errlen);
         sqlite3_finalize(st);
         return ok ? 0 : -1;
     }
@@ -290,6 +296,7 @@ int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store 
 
 void bcos_store_close(bcos_store *s) {
     if (!s) return;
+    store_lease_release(s);
     store_check(s, sqlite3_close(s->db));
     free(s->checkpoint_root);
     free(s->path);

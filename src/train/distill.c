@@ -303,7 +303,7 @@ static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bc
     if (rc == 0 && !report->preempted) rc = finish(&r, report, err, errlen);
     report->steps_done = r.step;
     report->skipped_steps = r.skipped_steps;
-    distill_store_end(&r, rc != 0 ? BCOS_RUN_FAILED : report->preempted ? BCOS_RUN_PREEMPTED : BCOS_RUN_DONE);
+    distill_store_end(&r, rc != 0 ? BCOS_RUN_FAILED : report->preempted ? BCOS_RUN_PREEMPTED : BCOS_RUN_DONE, err);
     free_run(&r);
     bcos_image_set_free(&loaded);
     return rc;

@@ -65,8 +65,8 @@ int distill_store_after_step(distill_run *r, int *stop, char *err, size_t errlen
 /* Whether a request to stop (a signal) came that no step has acted on yet, in a run with a name
  * (without one requests are ignored): a source waiting for data asks, so as to give up the wait. */
 int distill_stop_pending(const distill_run *r);
-/* Flush, set the run's status and close the store. */
-void distill_store_end(distill_run *r, bcos_run_status status);
+/* Flush, set the run's status (a failed run gets a failure event with why, its error) and close the store. */
+void distill_store_end(distill_run *r, bcos_run_status status, const char *why);
 
 /* ---- checkpoints (distill_checkpoint.c) ---- */
 

@@ -35,6 +35,9 @@ static int open_run(distill_run *r, bcos_checkpoint *c, int *found, char *err, s
     const bcos_distill_config *cfg = r->cfg;
     const char *db = cfg->db[0] ? cfg->db : bcos_store_default_path();
     if (bcos_store_open(db, NULL, &r->store, err, errlen) != 0) return -1;
+    /* one writer per run; and never a store that lags its checkpoint files, whose folders it would reuse */
+    if (bcos_store_lease_take(r->store, cfg->run, err, errlen) != 0 || bcos_store_check_files(r->store, err, errlen) != 0)
+        return -1;
     int64_t id;
     char why[BCOS_ERRLEN];
     int exists = bcos_store_run_find(r->store, cfg->run, &id, why, sizeof why) == 0;
@@ -152,13 +155,15 @@ int distill_store_after_step(distill_run *r, int *stop, char *err, size_t errlen
     return 0;
 }
 
-void distill_store_end(distill_run *r, bcos_run_status status) {
+void distill_store_end(distill_run *r, bcos_run_status status, const char *why) {
     if (!r->cfg->run[0]) return;
     /* a failed rank may have left the others mid-collective: no more collectives then */
     if (status != BCOS_RUN_FAILED) record_data_events(r);
     if (!r->store) return;
     if (r->run_id) {
         distill_store_flush(r);
+        if (status == BCOS_RUN_FAILED)
+            bcos_store_event_add(r->store, r->run_id, r->step, BCOS_EVENT_FAILURE, "run failed", 1, why);
         bcos_store_run_set_status(r->store, r->run_id, status);
     }
     bcos_store_close(r->store);

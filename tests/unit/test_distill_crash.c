@@ -105,7 +105,7 @@ static void check_like_reference(const chain *c, const char *what) {
     CHECK_MSG(strcmp(status, "done") == 0, "%s: the run is %s", what, status);
     char *root = helper_path(c->dir, "bcos.db-checkpoints");
     long long complete = sql_int(c, "SELECT count(*) FROM checkpoints WHERE state = 'complete'");
-    CHECK_MSG(helper_count_files(root) == 2 * complete, "%s: %d files for %lld complete checkpoints", what,
+    CHECK_MSG(helper_count_files(root) == 3 * complete, "%s: %d files for %lld complete checkpoints (2 and a manifest each)", what,
               helper_count_files(root), complete);
     free(root), free(status), free(metrics), free(optimizer), free(student);
 }

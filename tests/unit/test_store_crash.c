@@ -16,11 +16,11 @@ typedef struct {
 } crash_case;
 
 static const crash_case CASES[] = {
-    {"st_temp_written", 3, 1},          /* checkpoint 1's two files and a temporary */
-    {"st_before_rename", 3, 1},         /* the same, the temporary complete */
-    {"checkpoint_files_written", 4, 1}, /* both files of checkpoint 2 in place, unrecorded */
-    {"checkpoint_commit", 4, 1},        /* the same, the transaction not committed */
-    {"checkpoint_committed", 4, 2},     /* committed; checkpoint 1 retired, its files not yet deleted */
+    {"st_temp_written", 4, 1},          /* checkpoint 1's two files and manifest, and a temporary */
+    {"st_before_rename", 4, 1},         /* the same, the temporary complete */
+    {"checkpoint_files_written", 5, 1}, /* both files of checkpoint 2 in place, no manifest, unrecorded */
+    {"checkpoint_commit", 6, 1},        /* its manifest too, the transaction not committed: an attempt */
+    {"checkpoint_committed", 6, 2},     /* committed; checkpoint 1 retired, its files not yet deleted */
 };
 
 /* The child: commit checkpoint 2 with the crash point armed. Returns only if it did not fire. */
@@ -60,7 +60,7 @@ static void test_crash_at(const crash_case *c) {
               "%s: resumed at step %lld", c->point, (long long)ckpt.step);
     CHECK(helper_model_matches(&ckpt, c->resumed_step));
     bcos_checkpoint_free(&ckpt);
-    CHECK_MSG(helper_count_files(root) == 2, "%s: %d files remain, the resumed checkpoint has 2", c->point,
+    CHECK_MSG(helper_count_files(root) == 3, "%s: %d files remain, the resumed checkpoint has 2 and its manifest", c->point,
               helper_count_files(root));
     /* Only checkpoint 2 was in flight: the first is complete unless retention retired it. */
     CHECK(helper_sql_int(db, "SELECT count(*) FROM checkpoints WHERE state = 'complete'") == 1);
