@@ -164,4 +164,14 @@ void bcos_bcos6_input(float *out, const uint8_t *crop, int size);
 int bcos_clip_preprocess(float *out, const bcos_image *img, int size, const float mean[3], const float std[3],
                          char *err, size_t errlen);
 
+/* PNG bytes of an 8-bit image with 1 (grey), 3 (RGB) or 4 (RGBA, straight alpha) channels, in a heap
+ * buffer the caller frees. */
+uint8_t *bcos_png_encode(const uint8_t *pixels, int width, int height, int channels, size_t *size);
+/* Write pixels[H,W,channels] (8-bit, channels 3 = RGB or 4 = RGBA with straight alpha) as a PNG file,
+ * replaced atomically. Returns 0, or -1 with a one-line message in err naming the path. */
+int bcos_png_write(const char *path, const uint8_t *pixels, int height, int width, int channels, char *err,
+                   size_t errlen);
+/* n floats of a picture in [0,1] to bytes, rounded to nearest (values outside clamp, NaN gives 0). */
+void bcos_image_to_u8(uint8_t *out, const float *in, size_t n);
+
 #endif
