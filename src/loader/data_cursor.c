@@ -3,6 +3,8 @@
  * fits the plan and the loader it is to resume. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
 
 #include <inttypes.h>

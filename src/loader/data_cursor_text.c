@@ -4,6 +4,8 @@
  * one run per shard: the first position, then the gaps between indices. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
 #include "line_text.h"
 

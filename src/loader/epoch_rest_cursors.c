@@ -3,6 +3,8 @@
  * and keeps of every piece the samples its worker had not consumed, in the old piece order. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
 
 #include <inttypes.h>

@@ -4,6 +4,8 @@
  * then its extra samples as the first index and the gaps between the others. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
 #include "line_text.h"
 

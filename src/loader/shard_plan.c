@@ -7,6 +7,8 @@
  * split by sample index until every rank has one. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
 
 #include <inttypes.h>
