@@ -20,8 +20,6 @@
 
 #include "bcos/check.h"
 #include "bcos/image.h"
-#include "bcos/image_sample.h"
-#include "bcos/image_train.h"
 #include "bcos/loader.h"
 #include "bcos/log.h"
 #include "bcos/urls.h"

@@ -26,8 +26,9 @@ BCOS_NORETURN void bcos_die_at(const char *file, int line, const char *hint, con
 /* A user-facing error: one line "bcos: message" and exit(1), no source location. */
 BCOS_NORETURN void bcos_fail(const char *fmt, ...) BCOS_PRINTF(1, 2);
 
-/* A user-facing error as a status: writes "culprit: message" into err (when err is not NULL)
- * and returns -1. culprit names what was bad: a file, a database, a buffer. */
+/* A user-facing error as a status: writes "culprit: message" into err (when err is not NULL and
+ * errlen is not 0) and returns -1. culprit names what was bad: a file, a database, a buffer; NULL
+ * writes the message alone. */
 int bcos_error(char *err, size_t errlen, const char *culprit, const char *fmt, ...) BCOS_PRINTF(4, 5);
 /* A function bcos_die_at and bcos_fail call with the exit status after printing, instead of
  * exiting (it must not return): a world of several ranks aborts them all (bcos/world.h). NULL:

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "bcos/bcos.h"
-#include "bcos/image_set.h"
+#include "bcos/image.h"
 
 typedef struct {
     char teacher[512];       /* CLIP weights (open_clip or transformers naming) */

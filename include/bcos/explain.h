@@ -1,7 +1,7 @@
 /* Explanation pictures (docs/METHOD.md, Explanation mode and completeness) from an image x6[6,H,W] = [u, 1-u] and the
  * explanation-mode gradient w6[6,H,W] of a score (dx6 of bcos_student_explain, one image): the
- * contribution map, the colour explanation, its composite over the image, and an 8-bit PNG writer.
- * Pictures are float, channels last ([H,W,C], values in [0,1]), as the B-cos package returns them. */
+ * contribution map, the colour explanation and its composite over the image (bcos/image.h rounds them
+ * to bytes and writes them as PNG). Pictures are float, channels last ([H,W,C], values in [0,1]), as the B-cos package returns them. */
 #ifndef BCOS_EXPLAIN_H
 #define BCOS_EXPLAIN_H
 
@@ -33,13 +33,5 @@ void bcos_explain_contribution_map(float *rgb, const float *contribution, int he
 
 /* rgb[H,W,3]: the colour explanation laid over the image u = x6[0..2] by its alpha. */
 void bcos_explain_composite(float *rgb, const float *rgba, const float *x6, int height, int width);
-
-/* n floats in [0,1] to bytes, rounded to nearest (values outside clamp, NaN gives 0). */
-void bcos_image_to_u8(uint8_t *out, const float *in, size_t n);
-
-/* Write pixels[H,W,channels] (8-bit, channels 3 = RGB or 4 = RGBA with straight alpha) as a PNG.
- * Returns 0, or -1 with a one-line message in err naming the path. */
-int bcos_png_write(const char *path, const uint8_t *pixels, int height, int width, int channels, char *err,
-                   size_t errlen);
 
 #endif

@@ -2,12 +2,13 @@
  * of an animated WebP the first frame, as PIL opens it) to 8-bit RGB exactly as PIL's
  * Image.open(f).convert("RGB") gives it, PIL's bicubic resize, and CLIP's evaluation preprocessing as
  * open_clip's image_transform does it (torchvision's Resize to the shortest side, CenterCrop, ToTensor,
- * Normalize), plus the B-cos six-channel input, the resized crop of a box and flips (for training crops,
- * bcos/image_train.h) and a fast decoding mode.
+ * Normalize), plus the B-cos six-channel input, a fast decoding mode, training crops (the resized crop
+ * of a drawn box and flips), the in-memory image set, and the one PNG writer (pictures and shards).
  * Decoding is user input: it returns a status and a one-line message naming the image, never stops. */
 #ifndef BCOS_IMAGE_H
 #define BCOS_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -163,5 +164,90 @@ void bcos_bcos6_input(float *out, const uint8_t *crop, int size);
 /* Decoded image to CLIP's model input [3, S, S] with the given mean and std: crop, then normalise. */
 int bcos_clip_preprocess(float *out, const bcos_image *img, int size, const float mean[3], const float std[3],
                          char *err, size_t errlen);
+
+/* PNG bytes of an 8-bit image with 1 (grey), 3 (RGB) or 4 (RGBA, straight alpha) channels, in a heap
+ * buffer the caller frees. */
+uint8_t *bcos_png_encode(const uint8_t *pixels, int width, int height, int channels, size_t *size);
+/* Write pixels[H,W,channels] (8-bit, channels 3 = RGB or 4 = RGBA with straight alpha) as a PNG file,
+ * replaced atomically. Returns 0, or -1 with a one-line message in err naming the path. */
+int bcos_png_write(const char *path, const uint8_t *pixels, int height, int width, int channels, char *err,
+                   size_t errlen);
+/* n floats of a picture in [0,1] to bytes, rounded to nearest (values outside clamp, NaN gives 0). */
+void bcos_image_to_u8(uint8_t *out, const float *in, size_t n);
+
+/* ---- Training crops
+ *
+ * Training crops as torchvision's RandomResizedCrop(S, scale, ratio, BICUBIC) followed by
+ * RandomHorizontalFlip(0.5) make them on a PIL image: the box drawn by get_params' algorithm (ten
+ * tries of an area fraction and a log-uniform aspect ratio, then the centre-crop fallback), cropped
+ * and resized with PIL's bicubic, then flipped. Each sample's draws come from its own stream of
+ * (seed, epoch, shard, index), where shard is the shard's position in the expanded URL list (what the
+ * epoch plan deals), not its URL: a sample gets the same crop whichever rank or worker reads it and
+ * whichever URL (scheme, host, folder) its shard is read through, and a resumed run repeats it. */
+
+typedef struct {
+    double scale[2]; /* area fraction of the image, [min, max]; {0, 0}: torchvision's (0.08, 1) */
+    double ratio[2]; /* aspect ratio width / height, [min, max]; {0, 0}: (3/4, 4/3) */
+    uint64_t seed, epoch;
+} bcos_train_augment;
+
+/* The uniform draws the box sampler consumes, behind functions so that a test can inject torch's. */
+typedef struct {
+    float (*unit)(void *ctx);         /* k / 2^24 for k uniform in [0, 2^24), as torch draws a float */
+    long (*below)(void *ctx, long n); /* uniform in [0, n), as torch.randint(0, n) */
+    void *ctx;
+} bcos_crop_draws;
+
+/* RandomResizedCrop.get_params for an image of width x height. A uniform in [a, b) is
+ * fmaf(unit, b - a, a), as torch's uniform_ computes it on a float tensor; the log-ratio bounds and
+ * the exp are float32 (torch tensors; ours correctly rounded, torch's log(3/4) is an ulp lower), the
+ * rest double (Python floats), and round() takes halves to even. scale and ratio as in
+ * bcos_train_augment, defaults resolved. */
+void bcos_random_resized_crop_box(bcos_box *box, int width, int height, const double scale[2],
+                                  const double ratio[2], const bcos_crop_draws *draws);
+
+typedef struct {
+    bcos_box box;
+    bool flip;
+} bcos_train_crop;
+
+/* The box and flip of one sample of an image of width x height: the box from the sample's stream,
+ * then a flip when the next uniform is below 0.5. shard is the position of the sample's shard in the
+ * URL list (a caller without one: the shard's position in its own list), index the sample's in it. */
+void bcos_train_crop_draw(bcos_train_crop *crop, int width, int height, const bcos_train_augment *aug, int shard,
+                          long index);
+
+/* The crop applied to the decoded image: out gets S x S x 3 bytes. */
+void bcos_train_crop_apply(uint8_t *out, const bcos_image *img, const bcos_train_crop *crop, int size);
+
+/* Decodes an encoded image once and writes the sample's training crop (S x S x 3). In FAST mode a
+ * JPEG is decoded scaled while the box keeps at least 3/4 S pixels each way (bcos_image_decode_fast),
+ * and the box is carried onto the smaller image, rounded outwards. 0, or -1 with err set (the image
+ * does not decode). */
+int bcos_train_decode_crop(uint8_t *out, const uint8_t *data, size_t len, int size, const bcos_train_augment *aug,
+                           int shard, long index, bcos_decode_mode mode, const char *name, char *err,
+                           size_t errlen);
+
+/* ---- In-memory image sets
+ *
+ * An in-memory image source for single-process training and evaluation: every image of a folder
+ * tree decoded once and center-cropped to the model's size (CLIP's evaluation geometry), with an
+ * optional caption from a sibling .txt file. Streaming WebDataset shards replace it at scale. */
+
+typedef struct {
+    int count, size;
+    uint8_t *crops;  /* count x size x size x 3, RGB interleaved */
+    char **paths;    /* count */
+    char **captions; /* count; NULL entries where no caption */
+    int skipped;     /* files that did not decode */
+} bcos_image_set;
+
+/* Every .jpg/.jpeg/.png under dir (recursively, in sorted path order). Files that fail to decode
+ * are skipped with a warning and counted. Returns 0, or -1 with err when dir cannot be read or
+ * holds no decodable image. */
+int bcos_image_set_load_dir(bcos_image_set *set, const char *dir, int size, char *err, size_t errlen);
+/* An empty set of count crops of size x size for the caller to fill (tests, synthetic data). */
+void bcos_image_set_alloc(bcos_image_set *set, int count, int size);
+void bcos_image_set_free(bcos_image_set *set);
 
 #endif

@@ -33,11 +33,6 @@ typedef struct {
     long *extra;
 } bcos_shard_piece;
 
-/* Whether the piece reads the sample of that index. */
-bool bcos_shard_piece_has(const bcos_shard_piece *piece, long index);
-/* Known samples the piece reads, from its shard's known count. */
-long bcos_shard_piece_samples(const bcos_shard_piece *piece, long shard_samples);
-
 typedef struct {
     int n_shards;
     bcos_shard_piece *shards; /* in reading order; the extra lists are the plan's own */
@@ -73,8 +68,6 @@ typedef struct {
     bcos_shard_piece *pieces;
 } bcos_epoch_rest;
 
-/* The whole epoch (seed, epoch) of n_shards shards as a rest (to free with bcos_epoch_rest_free). */
-void bcos_epoch_rest_whole(bcos_epoch_rest *rest, int n_shards, uint64_t seed, uint64_t epoch);
 void bcos_epoch_rest_free(bcos_epoch_rest *rest);
 /* Known samples left in the rest, whose shards are in the list (for logs: "P shards, S samples"). */
 long bcos_epoch_rest_samples(const bcos_epoch_rest *rest, const long *shard_samples);
@@ -101,9 +94,6 @@ typedef struct {
     long pass;
 } bcos_stream_pos;
 
-/* -1, 0 or 1 as a comes before, with or after b in stream order. */
-int bcos_stream_pos_compare(bcos_stream_pos a, bcos_stream_pos b);
-
 /* Samples a worker's shuffle buffer may hold (bcos/loader.h). */
 #define BCOS_SHUFFLE_MAX (1L << 20)
 
@@ -128,9 +118,6 @@ typedef struct {
     bcos_worker_cursor workers[BCOS_MAX_WORKERS];
 } bcos_data_cursor;
 
-/* The cursor at the start of the plan's epoch for a loader with this shuffle buffer size and window:
- * with a buffer, each worker's generator is seeded from (seed, epoch, rank, worker). Owns nothing. */
-void bcos_data_cursor_start(bcos_data_cursor *cursor, const bcos_epoch_plan *plan, long shuffle, long window);
 /* A deep copy of src into *dst (whatever *dst held is overwritten, not freed). */
 void bcos_data_cursor_copy(bcos_data_cursor *dst, const bcos_data_cursor *src);
 /* Frees the held positions a cursor owns (from copy, parse or bcos_loader_cursor) and empties them. */
@@ -144,13 +131,6 @@ int bcos_data_cursor_format(const bcos_data_cursor *cursor, char *buf, size_t si
  * naming the culprit (and an empty cursor); cursors of version 1, from before shuffle buffers, are
  * refused with that reason. */
 int bcos_data_cursor_parse(bcos_data_cursor *cursor, const char *text, char *err, size_t errlen);
-/* Whether the cursor fits the plan and the loader's shuffle buffer (same epoch, rank, ranks,
- * workers, buffer size and window, positions within the lists); a cursor from a run of another
- * shape cannot resume this one exactly, and is refused: the caller re-partitions what is left of its
- * epoch instead (bcos_epoch_rest_from_cursors with all the old ranks' cursors). 0, or -1 with a
- * message. */
-int bcos_data_cursor_check(const bcos_data_cursor *cursor, const bcos_epoch_plan *plan, long shuffle, long window,
-                           char *err, size_t errlen);
 
 /* The rest of an epoch after a run on n_old_ranks ranks stopped at these cursors (one per old rank,
  * in rank order, all of one epoch and one batch count): the epoch `was` planned (NULL: the whole

@@ -2,14 +2,12 @@
  * WebDataset shards in CLIP_benchmark's layout (classnames.txt, zeroshot_classification_templates.txt,
  * SPLIT/nshards.txt, SPLIT/{0..N-1}.tar, and SPLIT/sizes.json with each shard's sample count); `sizes`
  * prints the known sample count of each shard of a URL list and where it came from. */
-#include "shards.h"
-
 #include "bcos/check.h"
-#include "bcos/log.h"
+#include "bcos/eval.h"
 #include "bcos/paths.h"
 #include "bcos/shard_plan.h"
 #include "bcos/shard_sizes.h"
-#include "bcos/shard_writer.h"
+#include "bcos/shards.h"
 #include "bcos/urls.h"
 #include "cli.h"
 
@@ -139,24 +137,39 @@ static int parse_write(int argc, char **argv, write_options *o) {
     return -1;
 }
 
-static void open_source(shard_source *src, const write_options *o) {
-    if (o->folder) shard_source_folder(src, o->folder);
-    if (o->coco_images) shard_source_coco(src, o->coco_images, o->coco_captions);
-    if (o->idx_images) shard_source_idx(src, o->idx_images, o->idx_labels);
+static void open_source(bcos_shard_source *src, const write_options *o) {
+    char err[BCOS_ERRLEN];
+    int rc = 0;
+    if (o->folder) rc = bcos_shard_source_folder(src, o->folder, err, sizeof err);
+    if (o->coco_images) rc = bcos_shard_source_coco(src, o->coco_images, o->coco_captions, err, sizeof err);
+    if (o->idx_images) rc = bcos_shard_source_idx(src, o->idx_images, o->idx_labels, err, sizeof err);
     if (o->fmnist) {
         char *images, *labels;
-        shard_fashion_mnist_paths(o->fmnist, o->split, &images, &labels);
-        shard_source_idx(src, images, labels);
-        shard_source_rename_classes(src, (char **)SHARD_FASHION_MNIST_CLASSES, 10);
+        if (bcos_fashion_mnist_paths(o->fmnist, o->split, &images, &labels, err, sizeof err) != 0) bcos_fail("%s", err);
+        rc = bcos_shard_source_idx(src, images, labels, err, sizeof err);
+        if (rc == 0)
+            rc = bcos_shard_source_rename_classes(src, (char *const *)BCOS_FASHION_MNIST_CLASSES, 10, err, sizeof err);
         free(images);
         free(labels);
     }
+    if (rc != 0) bcos_fail("%s", err);
     if (o->classnames) {
         int n;
         char **names = cli_read_lines(o->classnames, &n);
-        shard_source_rename_classes(src, names, n);
+        if (bcos_shard_source_rename_classes(src, names, n, err, sizeof err) != 0) bcos_fail("%s", err);
         cli_free_strings(names);
     }
+}
+
+/* The captions of class sources: each template filled with each class name (template-major). */
+static char **fill_captions(char *const *templates, int n_templates, char *const *classes, int n_classes) {
+    char **captions = xcalloc((size_t)n_templates * (size_t)n_classes + 1, sizeof *captions);
+    for (int t = 0; t < n_templates; t++)
+        for (int c = 0; c < n_classes; c++) {
+            captions[(size_t)t * (size_t)n_classes + (size_t)c] = bcos_fill_template(templates[t], classes[c]);
+            BCOS_CHECK(captions[(size_t)t * (size_t)n_classes + (size_t)c], "templates are checked for {c} when read");
+        }
+    return captions;
 }
 
 /* The templates (a file's or the defaults), each checked for {c}. */
@@ -186,33 +199,14 @@ static void write_lines(const char *dir, const char *name, char *const *lines, i
 }
 
 /* Writes every sample of src, in order or shuffled, into the split folder; fails with one line. */
-static void write_samples(const shard_source *src, const write_options *o, const char *split_dir) {
-    char err[BCOS_ERRLEN];
-    bcos_shard_writer *w = bcos_shard_writer_open(split_dir, &o->limits, err, sizeof err);
-    if (!w) bcos_fail("%s", err);
+static void write_samples(const bcos_shard_source *src, const write_options *o, const char *split_dir) {
     if (src->count > INT32_MAX) bcos_fail("%ld samples: more than one run writes", src->count);
     int *order = xmalloc(((size_t)src->count + 1) * sizeof *order);
     if (o->shuffle) bcos_shard_permutation(order, (int)src->count, o->seed, 0);
     else for (long i = 0; i < src->count; i++) order[i] = (int)i;
-    bcos_progress progress;
-    bcos_progress_start(&progress, "writing samples", src->count);
-    for (long i = 0; i < src->count; i++) {
-        bcos_sample_member m[BCOS_SAMPLE_MAX_MEMBERS];
-        char key[32], shard[32];
-        snprintf(key, sizeof key, "s%07ld", i);
-        int n = src->sample(src, order[i], m, err, sizeof err);
-        int rc = n < 0 ? -1 : bcos_shard_writer_add(w, key, m, n, err, sizeof err);
-        for (int k = 0; k < n; k++) free(m[k].data);
-        if (rc != 0) {
-            bcos_shard_writer_abort(w);
-            bcos_fail("%s", err);
-        }
-        snprintf(shard, sizeof shard, "shard %d", bcos_shard_writer_shards(w) - 1);
-        bcos_progress_step(&progress, 1, shard);
-    }
-    int shards = bcos_shard_writer_shards(w);
-    if (bcos_shard_writer_close(w, err, sizeof err) != 0) bcos_fail("%s", err);
-    bcos_progress_finish(&progress);
+    char err[BCOS_ERRLEN];
+    int shards;
+    if (bcos_shards_write(src, order, split_dir, &o->limits, &shards, err, sizeof err) != 0) bcos_fail("%s", err);
     fprintf(stderr, "wrote %ld samples in %d shards to %s\n", src->count, shards, split_dir);
     free(order);
 }
@@ -221,21 +215,24 @@ static int shards_write(int argc, char **argv) {
     write_options o;
     int status = parse_write(argc, argv, &o);
     if (status >= 0) return status;
-    shard_source src;
+    bcos_shard_source src;
     open_source(&src, &o);
     int n_templates = 0;
     char **templates = src.n_classes > 0 ? load_templates(o.templates, &n_templates) : NULL;
-    if (o.captions) src.templates = templates, src.n_templates = n_templates;
+    char **captions = NULL;
+    if (o.captions) {
+        captions = fill_captions(templates, n_templates, src.classes, src.n_classes);
+        src.captions = captions, src.n_templates = n_templates;
+    }
     char *split_dir = bcos_strfmt("%s/%s", o.out, o.split);
     write_samples(&src, &o, split_dir);
     if (src.n_classes > 0) {
         write_lines(o.out, "classnames.txt", src.classes, src.n_classes);
         write_lines(o.out, "zeroshot_classification_templates.txt", templates, n_templates);
     }
+    cli_free_strings(captions);
     cli_free_strings(templates);
-    for (int c = 0; c < src.n_classes; c++) free(src.classes[c]);
-    free(src.classes);
-    src.free(&src);
+    bcos_shard_source_free(&src);
     free(split_dir);
     return 0;
 }

@@ -43,7 +43,7 @@ void bcos_fail(const char *fmt, ...) {
 
 int bcos_verror(char *err, size_t errlen, const char *culprit, const char *fmt, va_list ap) {
     if (!err || errlen == 0) return -1;
-    int used = snprintf(err, errlen, "%s: ", culprit);
+    int used = culprit ? snprintf(err, errlen, "%s: ", culprit) : 0;
     if (used >= 0 && (size_t)used < errlen) vsnprintf(err + used, errlen - (size_t)used, fmt, ap);
     return -1;
 }

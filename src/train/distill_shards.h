@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bcos/image_sample.h"
 #include "bcos/loader.h"
 #include "bcos/tokenizer.h"
 

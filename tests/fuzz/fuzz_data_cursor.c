@@ -1,4 +1,4 @@
-/* libFuzzer target: arbitrary text through the parsers of the data module's checkpointed lines, the
+/* libFuzzer target: arbitrary text through the parsers of the loader's checkpointed lines, the
  * data cursor and the epoch rest. Whatever parses must format back to text that parses to the same
  * line again (a checkpoint's cursor or rest survives its round trip), and a refusal must leave an
  * empty value and a message. */

@@ -8,7 +8,6 @@
  * sanitizers. Seeds: tests/fuzz/seeds/fuzz_image_decode/. */
 #include "bcos/check.h"
 #include "bcos/image.h"
-#include "bcos/image_train.h"
 
 #include <string.h>
 

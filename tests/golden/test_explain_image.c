@@ -10,6 +10,7 @@
 
 #include "bcos/check.h"
 #include "bcos/explain.h"
+#include "bcos/image.h"
 #include "bcos/safetensors.h"
 #include "test.h"
 

@@ -6,7 +6,7 @@
  * The student + teacher output holds both. Refused samples (corrupt, a GIF, no image, bad or missing
  * label) are skipped and counted. Training crops: each slot is its sample's own crop (by shard URL and
  * index) in both outputs, an epoch repeats exactly, and another epoch or fast decoding changes it. */
-#include "bcos/image_sample.h"
+#include "bcos/loader.h"
 
 #include "bcos/check.h"
 #include "bcos/log.h"

@@ -9,7 +9,6 @@
  * the evaluation resize of a tall picture that Pillow 13 resizes vertically first. */
 #include "bcos/check.h"
 #include "bcos/image.h"
-#include "bcos/image_train.h"
 #include "pixel_reference.h"
 #include "test.h"
 

@@ -7,6 +7,7 @@
  * the rest of a split piece merged back); a cursor taken inside a rest's epoch resumes it exactly;
  * a worker past its first pass leaves only its first-pass held samples; mismatched cursors, bad rests and bad texts are refused with a message; the text form
  * survives a round trip. */
+#include "../../src/loader/loader_impl.h"
 #include "bcos/loader.h"
 
 #include "bcos/log.h"

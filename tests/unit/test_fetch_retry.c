@@ -1,7 +1,7 @@
 /* The fetch retry policy: which failures are retried (server overload and network trouble, not
  * refused certificates or missing files), and backoff delays that double per retry up to the cap,
  * are drawn from the upper half of each delay, and repeat exactly for the same seed. */
-#include "../../src/data/fetch_retry.h"
+#include "../../src/stream/fetch_retry.h"
 
 #include "test.h"
 

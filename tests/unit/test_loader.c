@@ -5,6 +5,7 @@
  * skipped and counted by reason; a worker whose shards hold fewer samples than known starts over,
  * and one with nothing usable fails the epoch quickly instead of hanging; buffers are reused and
  * stopping early returns. The sample function copies each .txt payload and parses .cls. */
+#include "../../src/loader/loader_impl.h"
 #include "bcos/loader.h"
 
 #include "bcos/log.h"

@@ -5,7 +5,7 @@
  * hold to PIL's pixels. On a CPU with AVX2 every case must run the AVX2 pass (a build without it
  * fails here); on a CPU without AVX2 there is nothing to compare, and the test exits with ctest's skip
  * code, so that ctest reports it skipped rather than passed. */
-#include "../../src/data/resize_kernel.h"
+#include "../../src/image/resize_kernel.h"
 #include "bcos/check.h"
 #include "bcos/rng.h"
 #include "test.h"

@@ -5,6 +5,7 @@
  * directly); ranks get balanced loads; impossible plans are refused with a message; cursors (with
  * and without shuffle buffers) survive a text round trip and are checked against the plan and
  * loader they resume; old versions and malformed text are refused with a message. */
+#include "../../src/loader/loader_impl.h"
 #include "bcos/shard_plan.h"
 
 #include "test.h"

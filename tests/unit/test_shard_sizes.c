@@ -8,7 +8,7 @@
 
 #include "bcos/check.h"
 #include "bcos/log.h"
-#include "bcos/shard_writer.h"
+#include "bcos/shards.h"
 #include "support/http_server.h"
 #include "support/tar_build.h"
 #include "support/temp_tree.h"

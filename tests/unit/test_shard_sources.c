@@ -4,7 +4,7 @@
  * truncated, trailing bytes, damaged gzip, missing file) one line naming the file; COCO captions
  * (captions joined to their images in file order, .json with captions, refusals of bad JSON and broken
  * references); PNG encoding that decodes back to the same pixels. */
-#include "bcos/shard_sources.h"
+#include "../../src/shards/shards_internal.h"
 
 #include "bcos/check.h"
 #include "bcos/image.h"

@@ -3,7 +3,7 @@
  * never passes the cap unless one sample alone does, and is cut only when the next sample would pass
  * it), sizes.json and nshards.txt, the refusals of keys and members the reader would not give back, an
  * existing output folder, overwriting (stale shards removed), and abort (no partial shard left). */
-#include "bcos/shard_writer.h"
+#include "bcos/shards.h"
 
 #include "bcos/check.h"
 #include "support/sample_list.h"

@@ -6,8 +6,8 @@
  * JPEG while its box is carried onto the smaller image. The geometry itself is checked against
  * torchvision in tests/golden/test_train_crop.c. */
 #include "bcos/check.h"
-#include "bcos/image_sample.h"
-#include "bcos/image_train.h"
+#include "bcos/loader.h"
+#include "bcos/image.h"
 #include "test.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /* The decoders behind bcos_image_decode, one per format, and the size check and arithmetic they and the
- * preprocessing share. Internal to src/data: callers use include/bcos/image.h. */
+ * preprocessing share. Internal to src/image: callers use include/bcos/image.h. */
 #ifndef BCOS_IMAGE_CODECS_H
 #define BCOS_IMAGE_CODECS_H
 

@@ -1,10 +1,9 @@
 /* The image folder scan: class folders directly under the root, sorted by name; inside each, every
  * image file at any depth, folders in sorted order and file names sorted within them (torchvision's
  * ImageFolder order). Symbolic links are followed, as ImageFolder follows them. */
-#include "bcos/shard_sources.h"
+#include "shards_internal.h"
 
 #include "bcos/check.h"
-#include "data_error.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -65,7 +64,7 @@ static int compare_strings(const void *a, const void *b) { return strcmp(*(char 
  * folder cannot be read. */
 static int walk(entry_list *files, const char *dir, long *skipped, char *err, size_t errlen) {
     DIR *d = opendir(dir);
-    if (!d) return data_error(err, errlen, dir, "cannot read the folder: %s", strerror(errno));
+    if (!d) return bcos_error(err, errlen, dir, "cannot read the folder: %s", strerror(errno));
     int rc = 0;
     for (struct dirent *e; rc == 0 && (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
@@ -82,7 +81,7 @@ static int walk(entry_list *files, const char *dir, long *skipped, char *err, si
 /* The sorted names of the folders directly under root. */
 static int list_classes(bcos_image_folder *f, const char *root, char *err, size_t errlen) {
     DIR *d = opendir(root);
-    if (!d) return data_error(err, errlen, root, "cannot read the image folder: %s", strerror(errno));
+    if (!d) return bcos_error(err, errlen, root, "cannot read the image folder: %s", strerror(errno));
     for (struct dirent *e; (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
         char *path = bcos_strfmt("%s/%s", root, e->d_name);
@@ -93,7 +92,7 @@ static int list_classes(bcos_image_folder *f, const char *root, char *err, size_
         free(path);
     }
     closedir(d);
-    if (f->n_classes == 0) return data_error(err, errlen, root, "has no class folders (ROOT/CLASS/IMAGE)");
+    if (f->n_classes == 0) return bcos_error(err, errlen, root, "has no class folders (ROOT/CLASS/IMAGE)");
     qsort(f->classes, (size_t)f->n_classes, sizeof *f->classes, compare_strings);
     return 0;
 }
@@ -102,7 +101,7 @@ static int add_class(bcos_image_folder *f, const char *root, int label, char *er
     entry_list files = {0};
     char *dir = bcos_strfmt("%s/%s", root, f->classes[label]);
     int rc = walk(&files, dir, &f->skipped, err, errlen);
-    if (rc == 0 && files.count == 0) rc = data_error(err, errlen, dir, "has no .jpg, .jpeg, .png or .webp image");
+    if (rc == 0 && files.count == 0) rc = bcos_error(err, errlen, dir, "has no .jpg, .jpeg, .png or .webp image");
     if (rc == 0) {
         qsort(files.items, (size_t)files.count, sizeof *files.items, compare_entries);
         f->paths = xrealloc(f->paths, (size_t)(f->count + files.count) * sizeof *f->paths);

@@ -1,10 +1,9 @@
 /* COCO-style caption annotations: the "images" array gives the images and their order, the
  * "annotations" array their captions (by "image_id"); each image keeps its entry as JSON with its
  * captions added, for the shard's .json member. */
-#include "bcos/shard_sources.h"
+#include "shards_internal.h"
 
 #include "bcos/check.h"
-#include "data_error.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -37,14 +36,14 @@ static int read_images(bcos_coco *c, const cJSON *images, id_entry *ids, const c
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "file_name");
         if (!cJSON_IsNumber(id) || !cJSON_IsString(name) || !*name->valuestring)
-            return data_error(err, errlen, path, "images[%ld] lacks a numeric \"id\" or a \"file_name\"", i);
+            return bcos_error(err, errlen, path, "images[%ld] lacks a numeric \"id\" or a \"file_name\"", i);
         c->images[i].file_name = xstrdup(name->valuestring);
         ids[i] = (id_entry){id->valuedouble, i};
     }
     qsort(ids, (size_t)c->count, sizeof *ids, compare_ids);
     for (long k = 1; k < c->count; k++)
         if (ids[k].id == ids[k - 1].id)
-            return data_error(err, errlen, path, "images[%ld] repeats the id %.17g", ids[k].index, ids[k].id);
+            return bcos_error(err, errlen, path, "images[%ld] repeats the id %.17g", ids[k].index, ids[k].id);
     return 0;
 }
 
@@ -55,11 +54,11 @@ static int read_captions(bcos_coco *c, const cJSON *annotations, const id_entry 
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "image_id");
         const cJSON *caption = cJSON_GetObjectItemCaseSensitive(a, "caption");
         if (!cJSON_IsNumber(id) || !cJSON_IsString(caption))
-            return data_error(err, errlen, path, "annotations[%ld] lacks a numeric \"image_id\" or a \"caption\"", j);
+            return bcos_error(err, errlen, path, "annotations[%ld] lacks a numeric \"image_id\" or a \"caption\"", j);
         id_entry key = {id->valuedouble, 0};
         const id_entry *found = bsearch(&key, ids, (size_t)c->count, sizeof *ids, compare_ids);
         if (!found)
-            return data_error(err, errlen, path, "annotations[%ld] is about image %.17g, which \"images\" lacks", j,
+            return bcos_error(err, errlen, path, "annotations[%ld] is about image %.17g, which \"images\" lacks", j,
                               id->valuedouble);
         bcos_coco_image *im = &c->images[found->index];
         im->captions = xrealloc(im->captions, (size_t)(im->n_captions + 1) * sizeof *im->captions);
@@ -89,18 +88,18 @@ int bcos_coco_read(bcos_coco *c, const char *path, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     size_t len = 0;
     char *text = bcos_read_file(path, &len);
-    if (!text) return data_error(err, errlen, path, "cannot read: %s", strerror(errno));
+    if (!text) return bcos_error(err, errlen, path, "cannot read: %s", strerror(errno));
     cJSON *root = cJSON_ParseWithLength(text, len);
     int rc = 0;
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long offset = at && at >= text && at <= text + len ? (long)(at - text) : -1;
-        rc = data_error(err, errlen, path, "not JSON (it breaks near byte %ld)", offset);
+        rc = bcos_error(err, errlen, path, "not JSON (it breaks near byte %ld)", offset);
     }
     const cJSON *images = cJSON_GetObjectItemCaseSensitive(root, "images");
     const cJSON *annotations = cJSON_GetObjectItemCaseSensitive(root, "annotations");
     if (rc == 0 && (!cJSON_IsArray(images) || !cJSON_IsArray(annotations)))
-        rc = data_error(err, errlen, path, "lacks the \"images\" or \"annotations\" array of COCO captions");
+        rc = bcos_error(err, errlen, path, "lacks the \"images\" or \"annotations\" array of COCO captions");
     id_entry *ids = NULL;
     if (rc == 0) {
         ids = xmalloc(((size_t)cJSON_GetArraySize(images) + 1) * sizeof *ids);

@@ -2,11 +2,10 @@
  * extended header only where ustar cannot hold a name) over a temporary file per shard, renamed into
  * place once complete (bcos_open_temp_beside); the byte cap is checked before each sample from the sizes its members will take;
  * sizes.json and nshards.txt are written atomically at the end. */
-#include "bcos/shard_writer.h"
+#include "bcos/shards.h"
 
 #include "bcos/check.h"
 #include "bcos/paths.h"
-#include "data_error.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -72,7 +71,7 @@ bcos_shard_writer *bcos_shard_writer_open(const char *dir, const bcos_shard_limi
     int rc = bcos_make_parent_dirs(probe, err, errlen);
     free(probe);
     if (rc == 0 && !limits->overwrite && holds_shards(w))
-        rc = data_error(err, errlen, dir, "holds shards already (nshards.txt, sizes.json or 0.tar); "
+        rc = bcos_error(err, errlen, dir, "holds shards already (nshards.txt, sizes.json or 0.tar); "
                                           "choose another folder or overwrite");
     if (rc != 0) {
         free(w->dir);
@@ -111,40 +110,40 @@ static int check_sample(const bcos_shard_writer *w, const char *key, const bcos_
     const char *base = strrchr(key, '/') ? strrchr(key, '/') + 1 : key;
     size_t base_len = strlen(base);
     if (!*key || key[0] == '/' || strstr(key, "//") || !*base)
-        return data_error(err, errlen, "shard writer", "key '%s' is not a relative path", key);
+        return bcos_error(err, errlen, "shard writer", "key '%s' is not a relative path", key);
     if (strstr(key, "../") == key || strstr(key, "/../") || strcmp(base, "..") == 0)
-        return data_error(err, errlen, "shard writer", "key '%s' climbs out with '..'", key);
+        return bcos_error(err, errlen, "shard writer", "key '%s' climbs out with '..'", key);
     if (strchr(base, '.'))
-        return data_error(err, errlen, "shard writer", "key '%s' has a '.' in its last part (readers split there)",
+        return bcos_error(err, errlen, "shard writer", "key '%s' has a '.' in its last part (readers split there)",
                           key);
     size_t top_len = strcspn(key, "/");
     if ((base_len >= 4 && strncmp(base, "__", 2) == 0 && strcmp(base + base_len - 2, "__") == 0) ||
         (top_len >= 4 && strncmp(key, "__", 2) == 0 && strncmp(key + top_len - 2, "__", 2) == 0))
-        return data_error(err, errlen, "shard writer", "key '%s' looks like __metadata__", key);
+        return bcos_error(err, errlen, "shard writer", "key '%s' looks like __metadata__", key);
     if (w->last_key && strcmp(w->last_key, key) == 0)
-        return data_error(err, errlen, "shard writer", "key '%s' repeats the previous sample's", key);
+        return bcos_error(err, errlen, "shard writer", "key '%s' repeats the previous sample's", key);
     if (n < 1 || n > BCOS_SAMPLE_MAX_MEMBERS)
-        return data_error(err, errlen, "shard writer", "sample '%s' has %d members (1 to %d)", key, n,
+        return bcos_error(err, errlen, "shard writer", "sample '%s' has %d members (1 to %d)", key, n,
                           BCOS_SAMPLE_MAX_MEMBERS);
     for (int i = 0; i < n; i++) {
         if (!ext_writable(members[i].ext))
-            return data_error(err, errlen, "shard writer", "sample '%s': extension '%s' is not one readers keep", key,
+            return bcos_error(err, errlen, "shard writer", "sample '%s': extension '%s' is not one readers keep", key,
                               members[i].ext);
         for (int j = 0; j < i; j++)
             if (strcmp(members[i].ext, members[j].ext) == 0)
-                return data_error(err, errlen, "shard writer", "sample '%s' has two .%s members", key, members[i].ext);
+                return bcos_error(err, errlen, "shard writer", "sample '%s' has two .%s members", key, members[i].ext);
         if (members[i].size > (size_t)BCOS_MEMBER_MAX_BYTES)
-            return data_error(err, errlen, "shard writer", "sample '%s': .%s of %zu bytes is over the readers' "
+            return bcos_error(err, errlen, "shard writer", "sample '%s': .%s of %zu bytes is over the readers' "
                               "limit of %ld", key, members[i].ext, members[i].size, (long)BCOS_MEMBER_MAX_BYTES);
     }
     if (strlen(key) + 1 + sizeof members[0].ext > BCOS_NAME_MAX)
-        return data_error(err, errlen, "shard writer", "key of %zu bytes is over the readers' limit", strlen(key));
+        return bcos_error(err, errlen, "shard writer", "key of %zu bytes is over the readers' limit", strlen(key));
     return 0;
 }
 
 static int archive_failed(bcos_shard_writer *w, const char *what, char *err, size_t errlen) {
     const char *why = w->a ? archive_error_string(w->a) : NULL;
-    return data_error(err, errlen, w->tmp_path, "%s: %s", what, why ? why : strerror(errno));
+    return bcos_error(err, errlen, w->tmp_path, "%s: %s", what, why ? why : strerror(errno));
 }
 
 static int begin_shard(bcos_shard_writer *w, char *err, size_t errlen) {
@@ -277,7 +276,7 @@ static void writer_free(bcos_shard_writer *w) {
 
 int bcos_shard_writer_close(bcos_shard_writer *w, char *err, size_t errlen) {
     int rc = 0;
-    if (w->samples == 0) rc = data_error(err, errlen, w->dir, "no samples to write");
+    if (w->samples == 0) rc = bcos_error(err, errlen, w->dir, "no samples to write");
     if (rc == 0 && w->a) rc = finish_shard(w, err, errlen);
     if (rc == 0) rc = write_sizes(w, err, errlen);
     if (rc == 0 && w->limits.overwrite) remove_stale_shards(w);

@@ -2,7 +2,7 @@
  * training, exact or fast decoding) and the tensors of a batch slot. A member whose bytes are none of
  * the formats the image module reads (GIF, BMP, text ...) is "unsupported"; one of those formats that
  * fails to decode is "corrupt". */
-#include "bcos/image_sample.h"
+#include "bcos/loader.h"
 
 #include "bcos/check.h"
 #include "bcos/image.h"

@@ -1,5 +1,6 @@
-/* The epoch loader's shared state: the consumer side (loader.c) and the worker threads
- * (loader_worker.c) meet at each worker's queue of ready batches and its list of free ones. */
+/* Internal to src/loader: the plan's and cursor's helpers that only the loader calls (tests include this
+ * header by path), and the epoch loader's shared state: the consumer side (loader.c) and the worker
+ * threads (loader_worker.c) meet at each worker's queue of ready batches and its list of free ones. */
 #ifndef BCOS_LOADER_IMPL_H
 #define BCOS_LOADER_IMPL_H
 
@@ -9,6 +10,29 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Whether the piece reads the sample of that index. */
+bool bcos_shard_piece_has(const bcos_shard_piece *piece, long index);
+/* Known samples the piece reads, from its shard's known count. */
+long bcos_shard_piece_samples(const bcos_shard_piece *piece, long shard_samples);
+
+/* The whole epoch (seed, epoch) of n_shards shards as a rest (to free with bcos_epoch_rest_free). */
+void bcos_epoch_rest_whole(bcos_epoch_rest *rest, int n_shards, uint64_t seed, uint64_t epoch);
+
+/* -1, 0 or 1 as a comes before, with or after b in stream order. */
+int bcos_stream_pos_compare(bcos_stream_pos a, bcos_stream_pos b);
+
+/* The cursor at the start of the plan's epoch for a loader with this shuffle buffer size and window:
+ * with a buffer, each worker's generator is seeded from (seed, epoch, rank, worker). Owns nothing. */
+void bcos_data_cursor_start(bcos_data_cursor *cursor, const bcos_epoch_plan *plan, long shuffle, long window);
+
+/* Whether the cursor fits the plan and the loader's shuffle buffer (same epoch, rank, ranks,
+ * workers, buffer size and window, positions within the lists); a cursor from a run of another
+ * shape cannot resume this one exactly, and is refused: the caller re-partitions what is left of its
+ * epoch instead (bcos_epoch_rest_from_cursors with all the old ranks' cursors). 0, or -1 with a
+ * message. */
+int bcos_data_cursor_check(const bcos_data_cursor *cursor, const bcos_epoch_plan *plan, long shuffle, long window,
+                           char *err, size_t errlen);
 
 /* A sample in a shuffle buffer: where it was read, the worker's read count then, and its outputs
  * (the payload in the buffer's slot). */

@@ -1,4 +1,4 @@
-/* Writing and strictly scanning the data module's one-line texts (bcos data cursor, epoch rest). */
+/* Writing and strictly scanning the loader's one-line texts (bcos data cursor, epoch rest). */
 #include "line_text.h"
 
 #include <ctype.h>

@@ -1,15 +1,18 @@
-/* PNG decoding through libpng, to the pixels PIL's convert("RGB") gives: alpha dropped without
+/* PNG through libpng, the project's one PNG reader and writer. Decoding, to the pixels PIL's convert("RGB") gives: alpha dropped without
  * compositing, tRNS ignored, palette indices looked up (entries past the palette are black), greyscale
  * repeated, 1/2/4-bit grey scaled to 0..255, 16-bit samples cut to their high byte except 16-bit
  * greyscale, which PIL opens as I;16 and clips at 255. Gamma and colour profiles are ignored, as PIL
  * ignores them. Asked to keep the file's own mode, it also says which of PIL's modes resizes apart
  * (P and 1 nearest, RGBA and LA premultiplied, I;16 in 16 bits) and keeps the alpha bytes (high bytes
  * of 16-bit alpha, as PIL keeps them) or the 16-bit grey samples. libpng reports errors by longjmp, so
- * the reading runs in one guarded function. */
+ * the reading runs in one guarded function. Encoding, through libpng's simplified API in memory: the
+ * images shard sources hold as raw pixels, and the pictures explain writes (replaced atomically). */
 #include "image_codecs.h"
 
 #include "bcos/check.h"
+#include "bcos/paths.h"
 
+#include <math.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,4 +161,41 @@ int bcos_decode_png(bcos_image *img, const uint8_t *data, size_t len, int own_mo
     free(r.row_list);
     if (rc != 0) bcos_image_free(img);
     return rc;
+}
+
+uint8_t *bcos_png_encode(const uint8_t *pixels, int width, int height, int channels, size_t *size) {
+    BCOS_CHECK(width > 0 && height > 0 && (channels == 1 || channels == 3 || channels == 4),
+               "a grey, RGB or RGBA image with pixels");
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = (png_uint_32)width;
+    image.height = (png_uint_32)height;
+    /* 8-bit samples are sRGB with straight (not premultiplied) alpha: libpng writes them as given. */
+    image.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
+    png_alloc_size_t bytes = 0;
+    /* The first call only measures. */
+    BCOS_CHECK(png_image_write_to_memory(&image, NULL, &bytes, 0, pixels, 0, NULL), "libpng could not size a PNG");
+    uint8_t *out = xmalloc(bytes);
+    BCOS_CHECK(png_image_write_to_memory(&image, out, &bytes, 0, pixels, 0, NULL), "libpng could not write a PNG");
+    *size = bytes;
+    return out;
+}
+
+int bcos_png_write(const char *path, const uint8_t *pixels, int height, int width, int channels, char *err,
+                   size_t errlen) {
+    BCOS_CHECK(channels == 3 || channels == 4, "PNG pictures are RGB (3 channels) or RGBA (4)");
+    size_t size;
+    uint8_t *png = bcos_png_encode(pixels, width, height, channels, &size);
+    int rc = bcos_write_file_atomic(path, png, size, err, errlen);
+    free(png);
+    return rc;
+}
+
+void bcos_image_to_u8(uint8_t *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = in[i];
+        /* the comparisons are false for NaN, which therefore becomes 0 */
+        out[i] = v >= 1.0f ? 255 : v > 0.0f ? (uint8_t)lrintf(v * 255.0f) : 0;
+    }
 }

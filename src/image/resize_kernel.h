@@ -1,7 +1,7 @@
 /* The pieces of PIL's bicubic resize that the portable passes (resize_bicubic.c), the AVX2 horizontal
  * pass (resize_avx2.c) and the 16-bit resize (resize_grey16.c) share: the weights of one axis, the
  * order of the passes, the rounding to bytes and one output pixel of the horizontal pass. Internal to
- * src/data. */
+ * src/image. */
 #ifndef BCOS_RESIZE_KERNEL_H
 #define BCOS_RESIZE_KERNEL_H
 

@@ -6,7 +6,6 @@
  * the worker with an error, since another would not either. A worker resumed with held samples
  * first re-reads its stream from the oldest of them up to its position and takes them back. */
 #include "loader_impl.h"
-#include "data_error.h"
 
 #include "bcos/check.h"
 #include "bcos/log.h"
@@ -26,7 +25,8 @@ BCOS_PRINTF(2, 3) static int worker_fail(loader_worker *w, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     pthread_mutex_lock(&w->lock);
-    data_verror(w->error, sizeof w->error, NULL, fmt, ap); /* without the URLs' credentials */
+    bcos_verror(w->error, sizeof w->error, NULL, fmt, ap);
+    bcos_url_redact_buffer(w->error, sizeof w->error); /* without the URLs' credentials */
     w->failed = true;
     pthread_mutex_unlock(&w->lock);
     va_end(ap);

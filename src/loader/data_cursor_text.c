@@ -4,8 +4,9 @@
  * one run per shard: the first position, then the gaps between indices. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
-#include "data_error.h"
 #include "line_text.h"
 
 #include <ctype.h>
@@ -102,9 +103,9 @@ static bool scan_shuffle_state(const char **p, bcos_worker_cursor *wc, long shuf
 static int scan_worker(const char **p, bcos_data_cursor *c, int w, const char *text, char *err, size_t errlen) {
     bcos_worker_cursor *wc = &c->workers[w];
     if (!line_scan_char(p, ' ') || !scan_position(p, &wc->next))
-        return data_error(err, errlen, "data cursor", "worker %d's position in '%s' is missing or negative", w, text);
+        return bcos_error(err, errlen, "data cursor", "worker %d's position in '%s' is missing or negative", w, text);
     if (c->shuffle > 0 && !scan_shuffle_state(p, wc, c->shuffle))
-        return data_error(err, errlen, "data cursor",
+        return bcos_error(err, errlen, "data cursor",
                           "worker %d's shuffle state in '%s' is malformed or holds more than %ld samples", w, text,
                           c->shuffle);
     return 0;
@@ -112,30 +113,30 @@ static int scan_worker(const char **p, bcos_data_cursor *c, int w, const char *t
 
 static int check_version(int version, const char *text, char *err, size_t errlen) {
     if (version == 1)
-        return data_error(err, errlen, "data cursor",
+        return bcos_error(err, errlen, "data cursor",
                           "'%.40s...' is version 1, from before shuffle buffers; this build reads version %d only "
                           "(start that epoch over)",
                           text, CURSOR_VERSION);
     if (version != CURSOR_VERSION)
-        return data_error(err, errlen, "data cursor", "version %d, this build reads %d", version, CURSOR_VERSION);
+        return bcos_error(err, errlen, "data cursor", "version %d, this build reads %d", version, CURSOR_VERSION);
     return 0;
 }
 
 static int parse(bcos_data_cursor *c, const char *text, char *err, size_t errlen) {
     int version = 0, at = 0, used = 0;
     if (sscanf(text, "bcos-cursor %d %n", &version, &at) != 1)
-        return data_error(err, errlen, "data cursor", "'%s' is not a cursor", text);
+        return bcos_error(err, errlen, "data cursor", "'%s' is not a cursor", text);
     if (check_version(version, text, err, errlen)) return -1;
     if (sscanf(text + at, "epoch %" SCNu64 " batches %ld rank %d of %d workers %d shuffle %ld window %ld%n", &c->epoch,
                &c->batches_done, &c->rank, &c->n_ranks, &c->n_workers, &c->shuffle, &c->window, &used) != 7)
-        return data_error(err, errlen, "data cursor", "'%s' lacks epoch, batches, rank, workers or shuffle", text);
+        return bcos_error(err, errlen, "data cursor", "'%s' lacks epoch, batches, rank, workers or shuffle", text);
     if (c->batches_done < 0 || c->n_ranks < 1 || c->rank < 0 || c->rank >= c->n_ranks || c->n_workers < 1 ||
         c->n_workers > BCOS_MAX_WORKERS || c->shuffle < 0 || c->shuffle > BCOS_SHUFFLE_MAX || c->window < 0)
-        return data_error(err, errlen, "data cursor", "'%s' has a field out of range", text);
+        return bcos_error(err, errlen, "data cursor", "'%s' has a field out of range", text);
     const char *p = text + at + used;
     for (int w = 0; w < c->n_workers; w++)
         if (scan_worker(&p, c, w, text, err, errlen)) return -1;
-    if (*p != '\0' && *p != '\n') return data_error(err, errlen, "data cursor", "unexpected '%s' at the end", p);
+    if (*p != '\0' && *p != '\n') return bcos_error(err, errlen, "data cursor", "unexpected '%s' at the end", p);
     return 0;
 }
 

@@ -9,7 +9,6 @@
 #include "bcos/paths.h"
 #include "bcos/samples.h"
 #include "bcos/urls.h"
-#include "data_error.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -73,7 +72,7 @@ static char *fetch_small(const char *url, const bcos_fetch_options *opt, bcos_fe
     }
     *missing = n < 0 && (bcos_http_status(s) == 404 || bcos_http_status(s) == 410);
     if (n != 0) {
-        data_error(err, errlen, NULL, "%s", n < 0 ? bcos_http_error(s) : "larger than 64 MiB");
+        bcos_error(err, errlen, NULL, "%s", n < 0 ? bcos_http_error(s) : "larger than 64 MiB");
         free(body);
         body = NULL;
     } else if (!body) {
@@ -105,14 +104,14 @@ static cJSON *read_sizes_json(const char *dir, const bcos_fetch_options *opt, bc
             free(shown);
         }
         if (!text && !missing)
-            *failed = data_error(err, errlen, NULL, "cannot read the shards' sample counts: %s (only a 404 or 410 "
+            *failed = bcos_error(err, errlen, NULL, "cannot read the shards' sample counts: %s (only a 404 or 410 "
                                  "means that there is no sizes.json; fix the server or retry later)", why);
     } else {
         text = bcos_read_file(bcos_url_path(url), &len);
     }
     cJSON *sizes = text ? cJSON_ParseWithLength(text, len) : NULL;
     if (text && !cJSON_IsObject(sizes)) {
-        *failed = data_error(err, errlen, url, "not a JSON object of shard sample counts");
+        *failed = bcos_error(err, errlen, url, "not a JSON object of shard sample counts");
         cJSON_Delete(sizes);
         sizes = NULL;
     }
@@ -257,7 +256,7 @@ static int count_samples(const char *url, const bcos_fetch_options *opt, bcos_fe
         n++;
         bcos_sample_clear(&s);
     }
-    if (rc < 0) data_error(err, errlen, NULL, "cannot count the samples of %s", bcos_samples_error(r));
+    if (rc < 0) bcos_error(err, errlen, NULL, "cannot count the samples of %s", bcos_samples_error(r));
     bcos_samples_close(r);
     bcos_fetch_stats_add(fetched, &counters.http);
     *count = n;
@@ -282,9 +281,9 @@ static int folder_sizes(long *counts, bcos_size_source *sources, const char *con
         long n = sizes_entry(sizes, name);
         bcos_size_source from = BCOS_SIZE_FROM_SIZES_JSON;
         shard_stamp st;
-        if (n == -2) rc = data_error(err, errlen, dir, "sizes.json: \"%s\" is not a sample count", name);
+        if (n == -2) rc = bcos_error(err, errlen, dir, "sizes.json: \"%s\" is not a sample count", name);
         if (n == -1 && stamp_of(&st, urls[i]) != 0)
-            rc = data_error(err, errlen, urls[i], "cannot count its samples: %s", strerror(errno));
+            rc = bcos_error(err, errlen, urls[i], "cannot count its samples: %s", strerror(errno));
         if (n == -1 && rc == 0) {
             n = cache_lookup(&cache, name, &st);
             from = BCOS_SIZE_FROM_CACHE;
@@ -341,5 +340,7 @@ int bcos_shard_sizes(long *counts, bcos_size_source *sources, const char *const 
     free(order);
     free(idx);
     free(own_cache);
+    /* messages name URLs; their credentials stay out of every log and store */
+    if (rc != 0 && err && errlen) bcos_url_redact_buffer(err, errlen);
     return rc;
 }

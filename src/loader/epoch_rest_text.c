@@ -4,8 +4,9 @@
  * then its extra samples as the first index and the gaps between the others. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
-#include "data_error.h"
 #include "line_text.h"
 
 #include <inttypes.h>
@@ -75,11 +76,11 @@ static bool scan_piece(const char **p, bcos_shard_piece *piece) {
 static int parse(bcos_epoch_rest *rest, const char *text, char *err, size_t errlen) {
     int version = 0, at = 0, used = 0, n = 0;
     if (sscanf(text, "bcos-rest %d %n", &version, &at) != 1)
-        return data_error(err, errlen, "epoch rest", "'%.60s' is not an epoch rest", text);
+        return bcos_error(err, errlen, "epoch rest", "'%.60s' is not an epoch rest", text);
     if (version != REST_VERSION)
-        return data_error(err, errlen, "epoch rest", "version %d, this build reads %d", version, REST_VERSION);
+        return bcos_error(err, errlen, "epoch rest", "version %d, this build reads %d", version, REST_VERSION);
     if (sscanf(text + at, "epoch %" SCNu64 " pieces %d%n", &rest->epoch, &n, &used) != 2 || n < 0)
-        return data_error(err, errlen, "epoch rest", "'%.60s' lacks its epoch or piece count", text);
+        return bcos_error(err, errlen, "epoch rest", "'%.60s' lacks its epoch or piece count", text);
     const char *p = text + at + used;
     int capacity = 0;
     for (int i = 0; i < n; i++) {
@@ -91,12 +92,12 @@ static int parse(bcos_epoch_rest *rest, const char *text, char *err, size_t errl
         bcos_shard_piece *piece = &rest->pieces[rest->n++];
         *piece = (bcos_shard_piece){0};
         if (!scan_piece(&p, piece))
-            return data_error(err, errlen, "epoch rest",
+            return bcos_error(err, errlen, "epoch rest",
                               "piece %d of %d ('%.40s') is missing or malformed (shard,from or shard,end, then "
                               "/first+gap... extras, ascending and below from)",
                               i, n, start);
     }
-    if (*p != '\0' && *p != '\n') return data_error(err, errlen, "epoch rest", "unexpected '%.40s' at the end", p);
+    if (*p != '\0' && *p != '\n') return bcos_error(err, errlen, "epoch rest", "unexpected '%.40s' at the end", p);
     return 0;
 }
 

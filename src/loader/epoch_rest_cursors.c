@@ -3,8 +3,9 @@
  * and keeps of every piece the samples its worker had not consumed, in the old piece order. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
-#include "data_error.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -14,18 +15,18 @@
  * (the rest's, when there is one) and batch count. */
 static int check_cursors(const bcos_data_cursor *cursors, int n_old_ranks, const bcos_epoch_rest *was, char *err,
                          size_t errlen) {
-    if (n_old_ranks < 1) return data_error(err, errlen, "epoch rest", "%d old ranks", n_old_ranks);
+    if (n_old_ranks < 1) return bcos_error(err, errlen, "epoch rest", "%d old ranks", n_old_ranks);
     const bcos_data_cursor *first = &cursors[0];
     if (was && was->epoch != first->epoch)
-        return data_error(err, errlen, "epoch rest", "the cursors are of epoch %" PRIu64 ", the rest they ran of epoch %" PRIu64,
+        return bcos_error(err, errlen, "epoch rest", "the cursors are of epoch %" PRIu64 ", the rest they ran of epoch %" PRIu64,
                           first->epoch, was->epoch);
     for (int r = 0; r < n_old_ranks; r++) {
         const bcos_data_cursor *c = &cursors[r];
         if (c->rank != r || c->n_ranks != n_old_ranks)
-            return data_error(err, errlen, "epoch rest", "cursor %d is of rank %d of %d, expected rank %d of %d", r, c->rank,
+            return bcos_error(err, errlen, "epoch rest", "cursor %d is of rank %d of %d, expected rank %d of %d", r, c->rank,
                               c->n_ranks, r, n_old_ranks);
         if (c->epoch != first->epoch || c->batches_done != first->batches_done)
-            return data_error(err, errlen, "epoch rest",
+            return bcos_error(err, errlen, "epoch rest",
                               "rank %d's cursor is at epoch %" PRIu64 " batch %ld, rank 0's at epoch %" PRIu64
                               " batch %ld (cursors of one stop agree)",
                               r, c->epoch, c->batches_done, first->epoch, first->batches_done);
@@ -56,7 +57,7 @@ static int piece_left(bcos_shard_piece *left, const bcos_shard_piece *p, int pos
         bcos_stream_pos h = wc->held[i];
         if (h.pass != 0 || h.shard_pos != pos) continue;
         if (h.sample_index >= reached || !bcos_shard_piece_has(p, h.sample_index))
-            return data_error(err, errlen, "epoch rest", "a worker holds sample %ld of shard %d, which its piece does not read",
+            return bcos_error(err, errlen, "epoch rest", "a worker holds sample %ld of shard %d, which its piece does not read",
                               h.sample_index, p->shard);
         left->extra[left->n_extra++] = h.sample_index;
     }
@@ -133,12 +134,12 @@ static int collect(bcos_epoch_rest *rest, const bcos_epoch_rest *old, const bcos
         char why[512];
         if (bcos_epoch_plan_make_rest(&plan, old, shard_samples, n_shards, seed, r, n_old_ranks, asked, old_batch_size,
                                       why, sizeof why) != 0) {
-            rc = data_error(err, errlen, "epoch rest", "the old run's plan for rank %d: %s", r, why);
+            rc = bcos_error(err, errlen, "epoch rest", "the old run's plan for rank %d: %s", r, why);
             continue;
         }
         if (bcos_data_cursor_check(&cursors[r], &plan, cursors[r].shuffle, cursors[r].window, why, sizeof why) ||
             rank_left(left, place, &plan, &cursors[r], why, sizeof why))
-            rc = data_error(err, errlen, "epoch rest", "rank %d's cursor: %s", r, why);
+            rc = bcos_error(err, errlen, "epoch rest", "rank %d's cursor: %s", r, why);
         bcos_epoch_plan_free(&plan);
     }
     if (rc == 0)

@@ -7,8 +7,9 @@
  * split by sample index until every rank has one. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
-#include "data_error.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -72,12 +73,12 @@ static long plan_rank(const bcos_shard_piece *pieces, int n, const long *shard_s
 
 static int check_arguments(const long *shard_samples, int n_shards, int rank, int n_ranks, int n_workers,
                            long batch_size, char *err, size_t errlen) {
-    if (n_ranks < 1 || rank < 0 || rank >= n_ranks) return data_error(err, errlen, NULL, "rank %d of %d", rank, n_ranks);
+    if (n_ranks < 1 || rank < 0 || rank >= n_ranks) return bcos_error(err, errlen, NULL, "rank %d of %d", rank, n_ranks);
     if (n_workers < 1 || n_workers > BCOS_MAX_WORKERS)
-        return data_error(err, errlen, NULL, "%d loader workers (1 to %d)", n_workers, BCOS_MAX_WORKERS);
-    if (batch_size < 1) return data_error(err, errlen, NULL, "batch size %ld", batch_size);
+        return bcos_error(err, errlen, NULL, "%d loader workers (1 to %d)", n_workers, BCOS_MAX_WORKERS);
+    if (batch_size < 1) return bcos_error(err, errlen, NULL, "batch size %ld", batch_size);
     for (int i = 0; i < n_shards; i++)
-        if (shard_samples[i] < 1) return data_error(err, errlen, NULL, "shard %d has %ld known samples", i, shard_samples[i]);
+        if (shard_samples[i] < 1) return bcos_error(err, errlen, NULL, "shard %d has %ld known samples", i, shard_samples[i]);
     return 0;
 }
 
@@ -88,17 +89,17 @@ static int check_rest(const bcos_epoch_rest *rest, int n_shards, char *err, size
     for (int i = 0; i < rest->n && rc == 0; i++) {
         const bcos_shard_piece *p = &rest->pieces[i];
         if (p->shard < 0 || p->shard >= n_shards || seen[p->shard]) {
-            rc = data_error(err, errlen, "epoch rest", "piece %d names shard %d, %s", i, p->shard,
+            rc = bcos_error(err, errlen, "epoch rest", "piece %d names shard %d, %s", i, p->shard,
                             p->shard < 0 || p->shard >= n_shards ? "not in the list" : "named before");
             continue;
         }
         seen[p->shard] = true;
         for (long k = 0; k < p->n_extra && rc == 0; k++)
             if (p->extra[k] < 0 || p->extra[k] >= p->from || (k > 0 && p->extra[k] <= p->extra[k - 1]))
-                rc = data_error(err, errlen, "epoch rest", "piece %d (shard %d): extra sample %ld is out of order", i,
+                rc = bcos_error(err, errlen, "epoch rest", "piece %d (shard %d): extra sample %ld is out of order", i,
                                 p->shard, p->extra[k]);
         if (rc == 0 && p->from < 0)
-            rc = data_error(err, errlen, "epoch rest", "piece %d (shard %d) starts at %ld", i, p->shard, p->from);
+            rc = bcos_error(err, errlen, "epoch rest", "piece %d (shard %d) starts at %ld", i, p->shard, p->from);
     }
     free(seen);
     return rc;
@@ -200,11 +201,11 @@ static int plan_make(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const l
         check_rest(rest, n_shards, err, errlen))
         return -1;
     if (whole_rest && pieces_with_samples(rest, shard_samples) == 0) {
-        data_error(err, errlen, NULL, "the rest of epoch %" PRIu64 " holds no known sample", rest->epoch);
+        bcos_error(err, errlen, NULL, "the rest of epoch %" PRIu64 " holds no known sample", rest->epoch);
         return 1;
     }
     if (!whole_rest && rest->n < n_ranks * n_workers) {
-        data_error(err, errlen, NULL,
+        bcos_error(err, errlen, NULL,
                    "%d shards cannot feed %d ranks x %d loader workers: every worker needs a shard (use fewer "
                    "workers, or more, smaller shards: bcos shards write --max-samples)",
                    rest->n, n_ranks, n_workers);
@@ -226,7 +227,7 @@ static int plan_make(bcos_epoch_plan *plan, const bcos_epoch_rest *rest, const l
         plan->workers[w].batches = length > w ? (length - w + plan->n_workers - 1) / plan->n_workers : 0;
     if (length > 0) return 0;
     bcos_epoch_plan_free(plan);
-    data_error(err, errlen, NULL, "rank %d of %d gets too few samples for one batch of %ld (use smaller batches or fewer "
+    bcos_error(err, errlen, NULL, "rank %d of %d gets too few samples for one batch of %ld (use smaller batches or fewer "
                "ranks or workers)", short_rank, n_ranks, batch_size);
     return 1;
 }

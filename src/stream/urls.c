@@ -7,7 +7,6 @@
 #include "bcos/urls.h"
 
 #include "bcos/check.h"
-#include "data_error.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -25,11 +24,13 @@ typedef struct {
     size_t errlen;
 } report;
 
+/* The pattern's error, its URLs' credentials redacted. */
 BCOS_PRINTF(2, 3) static int fail(const report *r, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    data_verror(r->err, r->errlen, r->prefix, fmt, ap);
+    bcos_verror(r->err, r->errlen, r->prefix, fmt, ap);
     va_end(ap);
+    if (r->err && r->errlen) bcos_url_redact_buffer(r->err, r->errlen);
     return -1;
 }
 

@@ -3,6 +3,8 @@
  * left in a rest, and freeing. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
 #include "bcos/rng.h"
 

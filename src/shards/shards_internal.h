@@ -1,9 +1,10 @@
-/* The datasets `bcos shards write` turns into shards: an image folder tree laid out as torchvision's
- * ImageFolder reads it, IDX files (MNIST, Fashion-MNIST; gzipped or not), and COCO-style caption
- * annotations; and the PNG encoding of IDX images. Each source is user input: a reader returns 0, or -1
- * with a one-line message naming the file or folder at fault, and leaves its result empty. */
-#ifndef BCOS_SHARD_SOURCES_H
-#define BCOS_SHARD_SOURCES_H
+/* Internal to src/shards: the readers of the datasets the shard sources (bcos/shards.h) turn into
+ * samples: an image folder tree laid out as torchvision's ImageFolder reads it, IDX files (MNIST,
+ * Fashion-MNIST; gzipped or not), and COCO-style caption annotations. Each is user input: a reader
+ * returns 0, or -1 with a one-line message naming the file or folder at fault, and leaves its result
+ * empty. Tests include this header by path. */
+#ifndef BCOS_SHARDS_INTERNAL_H
+#define BCOS_SHARDS_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,8 +58,5 @@ typedef struct {
  * on bad JSON, a missing array, an entry without its fields, or a caption of an unknown image. */
 int bcos_coco_read(bcos_coco *c, const char *path, char *err, size_t errlen);
 void bcos_coco_free(bcos_coco *c);
-
-/* PNG bytes of an 8-bit image with 1 (grey) or 3 (RGB) channels, in a heap buffer the caller frees. */
-uint8_t *bcos_png_encode(const uint8_t *pixels, int width, int height, int channels, size_t *size);
 
 #endif

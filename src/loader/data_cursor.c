@@ -3,8 +3,9 @@
  * fits the plan and the loader it is to resume. */
 #include "bcos/shard_plan.h"
 
+#include "loader_impl.h"
+
 #include "bcos/check.h"
-#include "data_error.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -63,14 +64,14 @@ void bcos_data_cursor_free(bcos_data_cursor *cursor) {
 static int check_held(const bcos_worker_cursor *wc, int worker, const bcos_worker_plan *plan, long shuffle, char *err,
                       size_t errlen) {
     if (wc->n_held > shuffle)
-        return data_error(err, errlen, "data cursor", "worker %d holds %ld samples in a shuffle buffer of %ld", worker,
+        return bcos_error(err, errlen, "data cursor", "worker %d holds %ld samples in a shuffle buffer of %ld", worker,
                           wc->n_held, shuffle);
     for (long i = 0; i < wc->n_held; i++) {
         const bcos_stream_pos *h = &wc->held[i];
         bool ordered = bcos_stream_pos_compare(*h, wc->next) < 0 &&
                        (i == 0 || bcos_stream_pos_compare(wc->held[i - 1], *h) < 0);
         if (h->shard_pos < 0 || h->shard_pos >= plan->n_shards || h->sample_index < 0 || h->pass < 0 || !ordered)
-            return data_error(err, errlen, "data cursor",
+            return bcos_error(err, errlen, "data cursor",
                               "worker %d's held sample %ld (shard %d, index %ld, pass %ld) is out of its list or order",
                               worker, i, h->shard_pos, h->sample_index, h->pass);
     }
@@ -81,23 +82,23 @@ int bcos_data_cursor_check(const bcos_data_cursor *c, const bcos_epoch_plan *pla
                            char *err, size_t errlen) {
     if (c->epoch != plan->epoch || c->rank != plan->rank || c->n_ranks != plan->n_ranks ||
         c->n_workers != plan->n_workers)
-        return data_error(err, errlen, "data cursor",
+        return bcos_error(err, errlen, "data cursor",
                           "saved for epoch %" PRIu64 ", rank %d of %d, %d workers; this run plans epoch %" PRIu64
                           ", rank %d of %d, %d workers (a cursor resumes only the shape it was saved on)",
                           c->epoch, c->rank, c->n_ranks, c->n_workers, plan->epoch, plan->rank, plan->n_ranks,
                           plan->n_workers);
     if (c->shuffle != shuffle || c->window != window)
-        return data_error(err, errlen, "data cursor",
+        return bcos_error(err, errlen, "data cursor",
                           "saved with a shuffle buffer of %ld samples (window %ld); this loader has %ld (window %ld), "
                           "so the stream would differ",
                           c->shuffle, c->window, shuffle, window);
     if (c->batches_done > plan->n_batches)
-        return data_error(err, errlen, "data cursor", "%ld batches done of an epoch of %ld", c->batches_done,
+        return bcos_error(err, errlen, "data cursor", "%ld batches done of an epoch of %ld", c->batches_done,
                           plan->n_batches);
     for (int w = 0; w < c->n_workers; w++) {
         int shard_pos = c->workers[w].next.shard_pos;
         if (shard_pos >= plan->workers[w].n_shards)
-            return data_error(err, errlen, "data cursor", "worker %d at shard %d of %d", w, shard_pos,
+            return bcos_error(err, errlen, "data cursor", "worker %d at shard %d of %d", w, shard_pos,
                               plan->workers[w].n_shards);
         if (check_held(&c->workers[w], w, &plan->workers[w], shuffle, err, errlen)) return -1;
     }

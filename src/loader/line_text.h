@@ -1,4 +1,4 @@
-/* One-line texts of the data module's checkpointed state (data cursor, epoch rest): writing into a
+/* One-line texts of the loader's checkpointed state (data cursor, epoch rest): writing into a
  * caller's buffer that reports overflow instead of truncating, and strict scanning (digits only). */
 #ifndef BCOS_LINE_TEXT_H
 #define BCOS_LINE_TEXT_H

@@ -8,7 +8,6 @@
 
 #include "bcos/check.h"
 #include "bcos/image.h"
-#include "bcos/image_set.h"
 #include "bcos/log.h"
 
 void bcos_image_set_alloc(bcos_image_set *set, int count, int size) {
