@@ -14,14 +14,6 @@
  * forced emissions are rare and the order stays close to webdataset's. */
 #define DEFAULT_WINDOW_PER_SAMPLE 8
 
-static const char *const g_verdict_names[BCOS_SKIP_REASONS] = {
-    "ok", "no_image", "corrupt", "unsupported", "no_label", "bad_label",
-};
-
-const char *bcos_sample_verdict_name(bcos_sample_verdict v) {
-    return v >= 0 && v < BCOS_SKIP_REASONS ? g_verdict_names[v] : "unknown";
-}
-
 /* Where a worker stands, into a cursor whose held array has room for the shuffle buffer. */
 static void assign_worker_cursor(bcos_worker_cursor *dst, const bcos_worker_cursor *src) {
     bcos_stream_pos *held = dst->held;

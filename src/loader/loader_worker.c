@@ -19,6 +19,14 @@
 /* Skip reasons logged per worker; the rest are only counted. */
 #define SKIPS_LOGGED 10
 
+static const char *const g_verdict_names[BCOS_SKIP_REASONS] = {
+    "ok", "no_image", "corrupt", "unsupported", "no_label", "bad_label",
+};
+
+const char *bcos_sample_verdict_name(bcos_sample_verdict v) {
+    return v >= 0 && v < BCOS_SKIP_REASONS ? g_verdict_names[v] : "unknown";
+}
+
 long loader_turns(long n, int w, int n_workers) { return n > w ? (n - w + n_workers - 1) / n_workers : 0; }
 
 BCOS_PRINTF(2, 3) static int worker_fail(loader_worker *w, const char *fmt, ...) {
