@@ -1,6 +1,6 @@
 /* Checked wrappers and the two ways the process stops on an error: bcos_die_at for programming
  * and environment errors (with file:line and a hint) and bcos_fail for bad user input; and
- * bcos_error, the one-line message of a user-facing error returned as a status. */
+ * bcos_error (and bcos_report), the one-line message of a user-facing error returned as a status. */
 #include "bcos/check.h"
 
 #include <errno.h>
@@ -52,6 +52,14 @@ int bcos_error(char *err, size_t errlen, const char *culprit, const char *fmt, .
     va_list ap;
     va_start(ap, fmt);
     bcos_verror(err, errlen, culprit, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int bcos_report(const bcos_reporter *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    bcos_verror(r->err, r->errlen, r->culprit, fmt, ap);
     va_end(ap);
     return -1;
 }
