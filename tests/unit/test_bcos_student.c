@@ -13,7 +13,7 @@
 
 #include "bcos/bcos.h"
 #include "bcos/check.h"
-#include "bcos/eval.h"
+#include "bcos/explain.h"
 #include "bcos/rng.h"
 #include "test.h"
 
