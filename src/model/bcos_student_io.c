@@ -12,6 +12,7 @@
 #include "bcos/check.h"
 #include "bcos/paths.h"
 #include "bcos/log.h"
+#include "clip_internal.h"
 
 #define VERSION_KEY "bcos_student_version"
 #define STEP_KEY "bcos_student_step"
