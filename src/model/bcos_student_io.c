@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/paths.h"
 #include "bcos/log.h"

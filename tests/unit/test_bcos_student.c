@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/explain.h"
 #include "bcos/rng.h"
