@@ -109,7 +109,7 @@ static void work_on(const bench *b, const photo *p, scratch *w) {
         rc = bcos_train_decode_crop(w->crop, p->data, p->len, S, &aug, p->shard_pos, p->index, b->mode, p->shard, err,
                                     sizeof err);
         if (rc == 0) {
-            bcos_bcos6_input(w->out, w->crop, S);
+            bcos_x6_from_crop(w->out, w->crop, S);
             bcos_clip_normalize(w->out + 6 * S * S, w->crop, S, bcos_clip_mean, bcos_clip_std);
         }
     }

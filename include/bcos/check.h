@@ -30,11 +30,20 @@ BCOS_NORETURN void bcos_fail(const char *fmt, ...) BCOS_PRINTF(1, 2);
  * errlen is not 0) and returns -1. culprit names what was bad: a file, a database, a buffer; NULL
  * writes the message alone. */
 int bcos_error(char *err, size_t errlen, const char *culprit, const char *fmt, ...) BCOS_PRINTF(4, 5);
+/* bcos_error's first three arguments carried together, for a parser that reports from many places:
+ * `return bcos_report(r, "...")` writes "culprit: message" into err and returns -1. */
+typedef struct {
+    const char *culprit;
+    char *err;
+    size_t errlen;
+} bcos_reporter;
+int bcos_report(const bcos_reporter *r, const char *fmt, ...) BCOS_PRINTF(2, 3);
+/* bcos_error with a va_list. */
+int bcos_verror(char *err, size_t errlen, const char *culprit, const char *fmt, va_list ap);
 /* A function bcos_die_at and bcos_fail call with the exit status after printing, instead of
  * exiting (it must not return): a world of several ranks aborts them all (bcos/world.h). NULL:
  * exit. */
 void bcos_set_exit_hook(void (*hook)(int status));
-int bcos_verror(char *err, size_t errlen, const char *culprit, const char *fmt, va_list ap);
 
 #define BCOS_DIE(hint, ...) bcos_die_at(__FILE__, __LINE__, (hint), __VA_ARGS__)
 #define BCOS_CHECK(cond, hint)                                                                    \

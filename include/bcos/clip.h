@@ -26,8 +26,6 @@ int bcos_clip_config_parse(bcos_clip_config *cfg, const char *name, const char *
 /* A config compiled into the binary by name ("ViT-B-16", "bcos-tiny", ...), or a path to a JSON file.
  * Returns 0, or -1 with err listing the known names. */
 int bcos_clip_config_load(bcos_clip_config *cfg, const char *name_or_path, char *err, size_t errlen);
-/* cfg as open_clip model_configs JSON (a heap string); parsing it gives cfg back. */
-char *bcos_clip_config_to_json(const bcos_clip_config *cfg);
 /* Names of the built-in configs, NULL-terminated. */
 const char *const *bcos_clip_config_builtin_names(void);
 
@@ -61,16 +59,10 @@ const char *bcos_naming_str(bcos_naming naming);
 bcos_naming bcos_clip_detect_naming(const bcos_safetensors *st);
 /* 1 when st holds every tensor of cfg with the right shape (in either naming), else 0. */
 int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *cfg);
-/* Copy weights from an opened file into m. Returns 0, or -1 with err naming the tensor and the
- * expected shape (missing, wrong shape, unsupported dtype, or unexpected tensor). */
-int bcos_clip_load(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen);
 /* Open path, choose the config (cfg_name, else the file's "bcos_model" metadata, else the one
  * built-in config whose shapes match), init and load. Returns 0 or -1 with err. */
 int bcos_clip_load_file(bcos_clip *m, const char *path, const char *cfg_name, const bcos_backend *backend,
                         char *err, size_t errlen);
-/* Load only the text tower (and logit_scale) from a file in open_clip naming, ignoring its visual.*
- * tensors: a B-cos student file carries the teacher's text tower beside its own image tower. */
-int bcos_clip_load_text(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen);
 /* Write m in open_clip naming (F32) with its config name in metadata. */
 int bcos_clip_save(const bcos_clip *m, const char *path, char *err, size_t errlen);
 

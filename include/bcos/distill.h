@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/image.h"
 
 typedef struct {

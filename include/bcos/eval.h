@@ -21,9 +21,6 @@ int bcos_zeroshot_classifier(float *classifier, const bcos_clip *m, const bcos_t
 void bcos_zeroshot_logits(float *logits, const float *image_emb, const float *classifier, int B, int K, int E);
 /* L2-normalise rows of x[N,D] in place (rows of zero norm stay zero). */
 void bcos_l2_normalize_rows(float *x, int N, int D);
-/* The relative completeness error (docs/METHOD.md) of an explanation: |sum terms - score| / sum |terms|,
- * the terms being x6[i]*w6[i] for i < n and the constants' share, summed in double. */
-double bcos_completeness_error(const float *x6, const float *w6, size_t n, double const_contrib, double score);
 /* The indices of the k largest values of x[n], in descending order. */
 void bcos_topk(int *out, const float *x, int n, int k);
 

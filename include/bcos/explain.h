@@ -1,7 +1,9 @@
-/* Explanation pictures (docs/METHOD.md, Explanation mode and completeness) from an image x6[6,H,W] = [u, 1-u] and the
- * explanation-mode gradient w6[6,H,W] of a score (dx6 of bcos_student_explain, one image): the
- * contribution map, the colour explanation and its composite over the image (bcos/image.h rounds them
- * to bytes and writes them as PNG). Pictures are float, channels last ([H,W,C], values in [0,1]), as the B-cos package returns them. */
+/* Explanation pictures (docs/METHOD.md, Explanation mode and completeness) from an image
+ * x6[6,H,W] = [u, 1-u] and the explanation-mode gradient w6[6,H,W] of a score (dx6 of
+ * bcos_student_explain, one image): how completely it decomposes the score, the contribution map,
+ * the colour explanation and its composite over the image (bcos/image.h rounds them to bytes and
+ * writes them as PNG). Pictures are float, channels last ([H,W,C], values in [0,1]), as the B-cos
+ * package returns them. */
 #ifndef BCOS_EXPLAIN_H
 #define BCOS_EXPLAIN_H
 
@@ -11,6 +13,10 @@
 /* The B-cos package's defaults for gradient_to_image and plot_contribution_map. */
 #define BCOS_EXPLAIN_SMOOTH 15
 #define BCOS_EXPLAIN_PERCENTILE 99.5
+
+/* The relative completeness error (docs/METHOD.md) of an explanation: |sum terms - score| / sum |terms|,
+ * the terms being x6[i]*w6[i] for i < n and the constants' share, summed in double. */
+double bcos_completeness_error(const float *x6, const float *w6, size_t n, double const_contrib, double score);
 
 /* contribution[H,W] = sum_c x6[c]*w6[c]: each pixel's share of the score. */
 void bcos_explain_contribution(float *contribution, const float *x6, const float *w6, int height, int width);

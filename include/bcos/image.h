@@ -159,7 +159,7 @@ extern const float bcos_clip_std[3];
 /* A crop (S x S x 3 bytes) to the model input: float [3, S, S], (pixel / 255 - mean[c]) / std[c]. */
 void bcos_clip_normalize(float *out, const uint8_t *crop, int size, const float mean[3], const float std[3]);
 /* A crop to the B-cos input: float [6, S, S], channels u = pixel / 255 then 1 - u, not normalised. */
-void bcos_bcos6_input(float *out, const uint8_t *crop, int size);
+void bcos_x6_from_crop(float *out, const uint8_t *crop, int size);
 
 /* Decoded image to CLIP's model input [3, S, S] with the given mean and std: crop, then normalise. */
 int bcos_clip_preprocess(float *out, const bcos_image *img, int size, const float mean[3], const float std[3],

@@ -9,9 +9,6 @@
  * with a one-line message in err naming the directory. */
 int bcos_make_parent_dirs(const char *path, char *err, size_t errlen);
 
-/* fsync of the folder holding path, so that a rename into it survives a crash. 0, or -1 with errno. */
-int bcos_sync_parent_dir(const char *path);
-
 /* 0 when a file written to path may take its place: nothing is there, or a regular file (through a
  * symbolic link too). -1 with "PATH: is a character device, not a regular file; ..." otherwise: a
  * rename would replace a device, pipe or socket by a regular file. */

@@ -56,8 +56,6 @@ void bcos_store_close(bcos_store *s);
 const char *bcos_store_path(const bcos_store *s);
 /* The journal mode in use: "wal" or "delete". */
 const char *bcos_store_journal_mode(const bcos_store *s);
-/* The folder holding the checkpoint files: "<database path>-checkpoints". */
-const char *bcos_store_checkpoint_root(const bcos_store *s);
 
 /* ---- runs ---- */
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/distill.h"
 #include "bcos/paths.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/eval.h"
 #include "bcos/explain.h"

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/clip.h"
 #include "cli.h"

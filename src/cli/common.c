@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/image.h"
 #include "bcos/safetensors.h"
@@ -76,7 +76,7 @@ void cli_load_x6(float *x6, const char *path, int S, bcos_pixel_order order) {
     char err[BCOS_ERRLEN];
     uint8_t *crop = xmalloc((size_t)S * S * 3);
     if (bcos_clip_eval_file_crop(crop, path, S, order, err, sizeof err) != 0) bcos_fail("%s", err);
-    bcos_bcos6_input(x6, crop, S);
+    bcos_x6_from_crop(x6, crop, S);
     free(crop);
 }
 

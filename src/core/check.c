@@ -1,9 +1,12 @@
-/* Checked wrappers and the two ways the process stops on an error: bcos_die_at for programming
- * and environment errors (with file:line and a hint) and bcos_fail for bad user input; and
- * bcos_error, the one-line message of a user-facing error returned as a status. */
+/* Checked wrappers and the ways the process stops: bcos_die_at for programming and environment
+ * errors (with file:line and a hint), bcos_fail for bad user input, and the named crash points of
+ * fault-injection tests (bcos/fault.h); and bcos_error (and bcos_report), the one-line message of
+ * a user-facing error returned as a status. */
 #include "bcos/check.h"
+#include "bcos/fault.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,15 @@ void bcos_fail(const char *fmt, ...) {
     stop(1);
 }
 
+int bcos_fault_armed(const char *point) {
+    const char *armed = getenv(BCOS_CRASH_ENV);
+    return armed && strcmp(armed, point) == 0;
+}
+
+void bcos_fault_point(const char *point) {
+    if (bcos_fault_armed(point)) raise(SIGKILL);
+}
+
 int bcos_verror(char *err, size_t errlen, const char *culprit, const char *fmt, va_list ap) {
     if (!err || errlen == 0) return -1;
     int used = culprit ? snprintf(err, errlen, "%s: ", culprit) : 0;
@@ -52,6 +64,14 @@ int bcos_error(char *err, size_t errlen, const char *culprit, const char *fmt, .
     va_list ap;
     va_start(ap, fmt);
     bcos_verror(err, errlen, culprit, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int bcos_report(const bcos_reporter *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    bcos_verror(r->err, r->errlen, r->culprit, fmt, ap);
     va_end(ap);
     return -1;
 }

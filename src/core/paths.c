@@ -35,7 +35,8 @@ int bcos_make_parent_dirs(const char *path, char *err, size_t errlen) {
     }
 }
 
-int bcos_sync_parent_dir(const char *path) {
+/* fsync of the folder holding path, so that a rename into it survives a crash. 0, or -1 with errno. */
+static int sync_parent_dir(const char *path) {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
     const char *name = ".";
@@ -108,7 +109,7 @@ int bcos_write_file_atomic(const char *path, const void *data, size_t len, char 
 int bcos_finish_temp(char *tmp, const char *path, int status, const char *step, int saved_errno, char *err,
                      size_t errlen) {
     if (status == 0 && rename(tmp, path) != 0) status = -1, saved_errno = errno, step = "rename";
-    if (status == 0 && bcos_sync_parent_dir(path) != 0) status = -1, saved_errno = errno, step = "fsync the folder of";
+    if (status == 0 && sync_parent_dir(path) != 0) status = -1, saved_errno = errno, step = "fsync the folder of";
     if (status != 0) {
         unlink(tmp);
         bcos_error(err, errlen, path, "cannot %s it: %s", step, strerror(saved_errno));

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,21 +42,6 @@ const char *bcos_dtype_name(bcos_dtype dtype) {
     for (size_t i = 0; i < N_DTYPES; i++)
         if (g_dtypes[i].dtype == dtype) return g_dtypes[i].name;
     return NULL;
-}
-
-/* Where messages go and what they are prefixed with. */
-typedef struct {
-    const char *label;
-    char *err;
-    size_t errlen;
-} report;
-
-BCOS_PRINTF(2, 3) static int fail(const report *r, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    bcos_verror(r->err, r->errlen, r->label, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 /* A name from the file, made safe for a one-line message: control bytes become '?', and long
@@ -135,11 +119,11 @@ static void format_shape(const bcos_st_tensor *t, char *buf, size_t len) {
 }
 
 /* The tensor's dtype: known name, enum value and width, or an error. */
-static int parse_dtype(const report *r, const cJSON *entry, bcos_st_tensor *t, unsigned *bits) {
+static int parse_dtype(const bcos_reporter *r, const cJSON *entry, bcos_st_tensor *t, unsigned *bits) {
     const char *name = t->name;
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
-    if (!dtype) return fail(r, "entry has no \"dtype\" (tensor '%s')", quote(name).text);
-    if (!cJSON_IsString(dtype)) return fail(r, "\"dtype\" is not a string (tensor '%s')", quote(name).text);
+    if (!dtype) return bcos_report(r, "entry has no \"dtype\" (tensor '%s')", quote(name).text);
+    if (!cJSON_IsString(dtype)) return bcos_report(r, "\"dtype\" is not a string (tensor '%s')", quote(name).text);
     for (size_t i = 0; i < N_DTYPES; i++) {
         if (strcmp(dtype->valuestring, g_dtypes[i].name) == 0) {
             t->dtype = g_dtypes[i].dtype;
@@ -148,18 +132,18 @@ static int parse_dtype(const report *r, const cJSON *entry, bcos_st_tensor *t, u
             return 0;
         }
     }
-    return fail(r, "unknown dtype '%s' (tensor '%s')", quote(dtype->valuestring).text, quote(name).text);
+    return bcos_report(r, "unknown dtype '%s' (tensor '%s')", quote(dtype->valuestring).text, quote(name).text);
 }
 
 /* Shape and element count, refusing dimensions that are not counts and products that overflow. */
-static int parse_shape(const report *r, const cJSON *entry, bcos_st_tensor *t) {
+static int parse_shape(const bcos_reporter *r, const cJSON *entry, bcos_st_tensor *t) {
     const char *name = t->name;
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(entry, "shape");
-    if (!shape) return fail(r, "entry has no \"shape\" (tensor '%s')", quote(name).text);
-    if (!cJSON_IsArray(shape)) return fail(r, "\"shape\" is not an array (tensor '%s')", quote(name).text);
+    if (!shape) return bcos_report(r, "entry has no \"shape\" (tensor '%s')", quote(name).text);
+    if (!cJSON_IsArray(shape)) return bcos_report(r, "\"shape\" is not an array (tensor '%s')", quote(name).text);
     int ndim = cJSON_GetArraySize(shape);
     if (ndim > BCOS_ST_MAX_DIMS)
-        return fail(r, "shape has %d dimensions, at most %d are supported (tensor '%s')", ndim,
+        return bcos_report(r, "shape has %d dimensions, at most %d are supported (tensor '%s')", ndim,
                     BCOS_ST_MAX_DIMS, quote(name).text);
     t->ndim = ndim;
     size_t numel = 1;
@@ -167,10 +151,10 @@ static int parse_shape(const report *r, const cJSON *entry, bcos_st_tensor *t) {
     for (const cJSON *dim = shape->child; dim; dim = dim->next, d++) {
         uint64_t extent;
         if (json_to_count(dim, &extent) != 0)
-            return fail(r, "shape dimension %d is not a non-negative integer (tensor '%s')", d, quote(name).text);
+            return bcos_report(r, "shape dimension %d is not a non-negative integer (tensor '%s')", d, quote(name).text);
         t->shape[d] = (int64_t)extent;
         if (extent != 0 && numel > SIZE_MAX / extent)
-            return fail(r, "shape overflows the element count (tensor '%s')", quote(name).text);
+            return bcos_report(r, "shape overflows the element count (tensor '%s')", quote(name).text);
         numel *= (size_t)extent;
     }
     t->numel = numel;
@@ -183,39 +167,39 @@ typedef struct {
     int tensor;
 } extent;
 
-static int parse_offsets(const report *r, const cJSON *entry, const char *name, extent *e) {
+static int parse_offsets(const bcos_reporter *r, const cJSON *entry, const char *name, extent *e) {
     const cJSON *pair = cJSON_GetObjectItemCaseSensitive(entry, "data_offsets");
-    if (!pair) return fail(r, "entry has no \"data_offsets\" (tensor '%s')", quote(name).text);
+    if (!pair) return bcos_report(r, "entry has no \"data_offsets\" (tensor '%s')", quote(name).text);
     if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || json_to_count(pair->child, &e->begin) != 0 ||
         json_to_count(pair->child->next, &e->end) != 0)
-        return fail(r, "\"data_offsets\" is not a pair of non-negative integers (tensor '%s')", quote(name).text);
+        return bcos_report(r, "\"data_offsets\" is not a pair of non-negative integers (tensor '%s')", quote(name).text);
     if (e->end < e->begin)
-        return fail(r, "data_offsets [%llu, %llu] are reversed (tensor '%s')", (unsigned long long)e->begin,
+        return bcos_report(r, "data_offsets [%llu, %llu] are reversed (tensor '%s')", (unsigned long long)e->begin,
                     (unsigned long long)e->end, quote(name).text);
     return 0;
 }
 
 /* One header entry: dtype, shape and offsets, checked against each other and the data size. */
-static int parse_tensor(const report *r, const cJSON *entry, size_t data_len, bcos_st_tensor *t, extent *e) {
+static int parse_tensor(const bcos_reporter *r, const cJSON *entry, size_t data_len, bcos_st_tensor *t, extent *e) {
     const char *name = t->name;
-    if (!cJSON_IsObject(entry)) return fail(r, "entry is not a JSON object (tensor '%s')", quote(name).text);
+    if (!cJSON_IsObject(entry)) return bcos_report(r, "entry is not a JSON object (tensor '%s')", quote(name).text);
     unsigned bits = 0;
     if (parse_dtype(r, entry, t, &bits) || parse_shape(r, entry, t) || parse_offsets(r, entry, name, e))
         return -1;
     char shape[160];
     format_shape(t, shape, sizeof shape);
     if (t->numel > SIZE_MAX / bits)
-        return fail(r, "shape %s of %s overflows the byte count (tensor '%s')", shape, t->dtype_name, quote(name).text);
+        return bcos_report(r, "shape %s of %s overflows the byte count (tensor '%s')", shape, t->dtype_name, quote(name).text);
     size_t nbits = t->numel * bits;
     if (nbits % 8 != 0)
-        return fail(r, "shape %s of %s is not a whole number of bytes (tensor '%s')", shape, t->dtype_name,
+        return bcos_report(r, "shape %s of %s is not a whole number of bytes (tensor '%s')", shape, t->dtype_name,
                     quote(name).text);
     t->nbytes = nbits / 8;
     if (e->end > data_len)
-        return fail(r, "data_offsets [%llu, %llu] run past the %zu data bytes (tensor '%s')",
+        return bcos_report(r, "data_offsets [%llu, %llu] run past the %zu data bytes (tensor '%s')",
                     (unsigned long long)e->begin, (unsigned long long)e->end, data_len, quote(name).text);
     if (e->end - e->begin != t->nbytes)
-        return fail(r, "data_offsets [%llu, %llu] hold %llu bytes but shape %s of %s needs %zu (tensor '%s')",
+        return bcos_report(r, "data_offsets [%llu, %llu] hold %llu bytes but shape %s of %s needs %zu (tensor '%s')",
                     (unsigned long long)e->begin, (unsigned long long)e->end,
                     (unsigned long long)(e->end - e->begin), shape, t->dtype_name, t->nbytes, quote(name).text);
     return 0;
@@ -224,11 +208,11 @@ static int parse_tensor(const report *r, const cJSON *entry, size_t data_len, bc
 static int is_metadata_key(const cJSON *item) { return strcmp(item->string, "__metadata__") == 0; }
 
 /* "__metadata__" must map strings to strings; its pairs are copied into st->strings later. */
-static int check_metadata(const report *r, const cJSON *meta) {
-    if (!cJSON_IsObject(meta)) return fail(r, "\"__metadata__\" is not a JSON object");
+static int check_metadata(const bcos_reporter *r, const cJSON *meta) {
+    if (!cJSON_IsObject(meta)) return bcos_report(r, "\"__metadata__\" is not a JSON object");
     for (const cJSON *pair = meta->child; pair; pair = pair->next)
         if (!cJSON_IsString(pair))
-            return fail(r, "\"__metadata__\" value of key '%s' is not a string", quote(pair->string).text);
+            return bcos_report(r, "\"__metadata__\" value of key '%s' is not a string", quote(pair->string).text);
     return 0;
 }
 
@@ -241,7 +225,7 @@ static char *store_string(char **cursor, const char *s) {
 }
 
 /* Counts tensors and metadata pairs, checks the metadata, and sizes the string storage. */
-static int survey_header(const report *r, const cJSON *root, bcos_safetensors *st, size_t *string_bytes) {
+static int survey_header(const bcos_reporter *r, const cJSON *root, bcos_safetensors *st, size_t *string_bytes) {
     int seen_metadata = 0;
     *string_bytes = 0;
     for (const cJSON *item = root->child; item; item = item->next) {
@@ -250,7 +234,7 @@ static int survey_header(const report *r, const cJSON *root, bcos_safetensors *s
             *string_bytes += strlen(item->string) + 1;
             continue;
         }
-        if (seen_metadata++) return fail(r, "\"__metadata__\" appears twice");
+        if (seen_metadata++) return bcos_report(r, "\"__metadata__\" appears twice");
         if (check_metadata(r, item)) return -1;
         for (const cJSON *pair = item->child; pair; pair = pair->next, st->meta_count++)
             *string_bytes += strlen(pair->string) + strlen(pair->valuestring) + 2;
@@ -275,28 +259,28 @@ static int compare_extents(const void *a, const void *b) {
 
 /* The safetensors specification: the tensors tile the data, in some order, with no overlap and
  * no byte left over. Sorted by offset, each must start where the previous one ended. */
-static int check_coverage(const report *r, const bcos_safetensors *st, extent *extents, size_t data_len) {
+static int check_coverage(const bcos_reporter *r, const bcos_safetensors *st, extent *extents, size_t data_len) {
     qsort(extents, (size_t)st->count, sizeof *extents, compare_extents);
     uint64_t covered = 0;
     for (int i = 0; i < st->count; i++) {
         const extent *e = &extents[i];
         const char *name = st->tensors[e->tensor].name;
         if (e->begin > covered)
-            return fail(r, "data bytes [%llu, %llu) before tensor '%s' belong to no tensor", (unsigned long long)covered,
+            return bcos_report(r, "data bytes [%llu, %llu) before tensor '%s' belong to no tensor", (unsigned long long)covered,
                         (unsigned long long)e->begin, quote(name).text);
         if (e->begin < covered)
-            return fail(r, "data_offsets [%llu, %llu] overlap tensor '%s' (tensor '%s')", (unsigned long long)e->begin,
+            return bcos_report(r, "data_offsets [%llu, %llu] overlap tensor '%s' (tensor '%s')", (unsigned long long)e->begin,
                         (unsigned long long)e->end, quote(st->tensors[extents[i - 1].tensor].name).text,
                         quote(name).text);
         covered = e->end;
     }
     if (covered != data_len)
-        return fail(r, "data bytes [%llu, %zu) at the end belong to no tensor", (unsigned long long)covered, data_len);
+        return bcos_report(r, "data bytes [%llu, %zu) at the end belong to no tensor", (unsigned long long)covered, data_len);
     return 0;
 }
 
 /* Fills st's tables from a parsed header; data holds data_len bytes after the header. */
-static int load_header(const report *r, const cJSON *root, const uint8_t *data, size_t data_len,
+static int load_header(const bcos_reporter *r, const cJSON *root, const uint8_t *data, size_t data_len,
                        bcos_safetensors *st) {
     size_t string_bytes;
     if (survey_header(r, root, st, &string_bytes)) return -1;
@@ -325,13 +309,13 @@ static int load_header(const report *r, const cJSON *root, const uint8_t *data, 
         qsort(st->tensors, (size_t)st->count, sizeof *st->tensors, compare_tensor_names);
         for (int i = 1; i < st->count && status == 0; i++)
             if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0)
-                status = fail(r, "duplicate tensor name (tensor '%s')", quote(st->tensors[i].name).text);
+                status = bcos_report(r, "duplicate tensor name (tensor '%s')", quote(st->tensors[i].name).text);
     }
     if (status == 0) {
         qsort(st->meta, (size_t)st->meta_count, sizeof *st->meta, compare_meta_keys);
         for (int i = 1; i < st->meta_count && status == 0; i++)
             if (strcmp(st->meta[i - 1].key, st->meta[i].key) == 0)
-                status = fail(r, "\"__metadata__\" key '%s' appears twice", quote(st->meta[i].key).text);
+                status = bcos_report(r, "\"__metadata__\" key '%s' appears twice", quote(st->meta[i].key).text);
     }
     if (status == 0) {
         for (int i = 0; i < st->count; i++) {
@@ -358,20 +342,20 @@ static size_t escaped_nul_at(const char *text, size_t len) {
 
 /* Header bytes as a NUL-terminated copy, so cJSON can never read past them, after the checks
  * JSON text itself cannot make: no NUL byte, raw or escaped, and valid UTF-8. */
-static char *header_text(const report *r, const uint8_t *bytes, size_t len) {
+static char *header_text(const bcos_reporter *r, const uint8_t *bytes, size_t len) {
     const uint8_t *nul = memchr(bytes, 0, len);
     if (nul) {
-        fail(r, "header contains a NUL byte (at header byte %zu)", (size_t)(nul - bytes));
+        bcos_report(r, "header contains a NUL byte (at header byte %zu)", (size_t)(nul - bytes));
         return NULL;
     }
     size_t bad = utf8_invalid_at(bytes, len);
     if (bad != len) {
-        fail(r, "header is not valid UTF-8 (at header byte %zu)", bad);
+        bcos_report(r, "header is not valid UTF-8 (at header byte %zu)", bad);
         return NULL;
     }
     bad = escaped_nul_at((const char *)bytes, len);
     if (bad != len) {
-        fail(r, "header escapes a NUL character (at header byte %zu), which names cannot hold", bad);
+        bcos_report(r, "header escapes a NUL character (at header byte %zu), which names cannot hold", bad);
         return NULL;
     }
     char *text = xmalloc(len + 1);
@@ -380,20 +364,20 @@ static char *header_text(const report *r, const uint8_t *bytes, size_t len) {
     return text;
 }
 
-static cJSON *parse_json(const report *r, const char *text, size_t len) {
+static cJSON *parse_json(const bcos_reporter *r, const char *text, size_t len) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
     if (!root) {
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-        fail(r, "header is not valid JSON (near header byte %zu)", at);
+        bcos_report(r, "header is not valid JSON (near header byte %zu)", at);
         return NULL;
     }
     /* Writers pad the header with spaces to align the data; anything else is damage. */
     end += strspn(end, " \t\r\n");
     if (*end != '\0') {
-        fail(r, "header has bytes after its JSON value (at header byte %zu)", (size_t)(end - text));
+        bcos_report(r, "header has bytes after its JSON value (at header byte %zu)", (size_t)(end - text));
     } else if (!cJSON_IsObject(root)) {
-        fail(r, "header is not a JSON object");
+        bcos_report(r, "header is not a JSON object");
     } else {
         return root;
     }
@@ -401,15 +385,15 @@ static cJSON *parse_json(const report *r, const char *text, size_t len) {
     return NULL;
 }
 
-static int parse_labeled(bcos_safetensors *st, const uint8_t *buf, size_t len, const report *r) {
+static int parse_labeled(bcos_safetensors *st, const uint8_t *buf, size_t len, const bcos_reporter *r) {
     memset(st, 0, sizeof *st);
-    if (len < 8) return fail(r, "file is %zu bytes, too short for the 8-byte header length", len);
+    if (len < 8) return bcos_report(r, "file is %zu bytes, too short for the 8-byte header length", len);
     uint64_t header_len = load_le64(buf);
     if (header_len > MAX_HEADER_BYTES)
-        return fail(r, "header length %llu is beyond the %u-byte limit (not a safetensors file?)",
+        return bcos_report(r, "header length %llu is beyond the %u-byte limit (not a safetensors file?)",
                     (unsigned long long)header_len, MAX_HEADER_BYTES);
     if (header_len > len - 8)
-        return fail(r, "header length %llu runs past the end of the %zu-byte file (truncated?)",
+        return bcos_report(r, "header length %llu runs past the end of the %zu-byte file (truncated?)",
                     (unsigned long long)header_len, len);
     char *text = header_text(r, buf + 8, (size_t)header_len);
     if (!text) return -1;
@@ -426,24 +410,24 @@ static int parse_labeled(bcos_safetensors *st, const uint8_t *buf, size_t len, c
 }
 
 int bcos_st_parse(bcos_safetensors *st, const uint8_t *buf, size_t len, char *err, size_t errlen) {
-    report r = {"buffer", err, errlen};
+    bcos_reporter r = {"buffer", err, errlen};
     return parse_labeled(st, buf, len, &r);
 }
 
 int bcos_st_open(bcos_safetensors *st, const char *path, char *err, size_t errlen) {
-    report r = {path, err, errlen};
+    bcos_reporter r = {path, err, errlen};
     memset(st, 0, sizeof *st);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(&r, "cannot open: %s", strerror(errno));
+    if (fd < 0) return bcos_report(&r, "cannot open: %s", strerror(errno));
     struct stat info;
     if (fstat(fd, &info) != 0) {
         int saved = errno;
         close(fd);
-        return fail(&r, "cannot stat: %s", strerror(saved));
+        return bcos_report(&r, "cannot stat: %s", strerror(saved));
     }
     if (!S_ISREG(info.st_mode)) {
         close(fd);
-        return fail(&r, "not a regular file");
+        return bcos_report(&r, "not a regular file");
     }
     size_t size = (size_t)info.st_size;
     void *map = NULL;
@@ -452,7 +436,7 @@ int bcos_st_open(bcos_safetensors *st, const char *path, char *err, size_t errle
         if (map == MAP_FAILED) {
             int saved = errno;
             close(fd);
-            return fail(&r, "cannot map: %s", strerror(saved));
+            return bcos_report(&r, "cannot map: %s", strerror(saved));
         }
     }
     close(fd); /* the mapping keeps the file alive */

@@ -1,7 +1,8 @@
-/* Explanation pictures from x6 = [u, 1-u] and the explanation-mode gradient w6 of a score, as the
- * B-cos package draws them (bcos.common.gradient_to_image and plot_contribution_map). The
- * arithmetic follows the package's float32 operations step by step, including how torch and numpy
- * interpolate their percentiles, so that the pictures match it to float rounding. */
+/* The completeness error of an explanation, and the explanation pictures from x6 = [u, 1-u] and
+ * the explanation-mode gradient w6 of a score as the B-cos package draws them
+ * (bcos.common.gradient_to_image and plot_contribution_map). The arithmetic follows the package's
+ * float32 operations step by step, including how torch and numpy interpolate their percentiles, so
+ * that the pictures match it to float rounding. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -10,6 +11,17 @@
 
 /* x6 and w6 are [6,H,W]: channel c of pixel p is at c*plane + p. */
 enum { X6_CHANNELS = 6, RGB = 3 };
+
+/* Summed in double, so that the error measures the decomposition, not float rounding. */
+double bcos_completeness_error(const float *x6, const float *w6, size_t n, double const_contrib, double score) {
+    double sum = const_contrib, abs_sum = fabs(const_contrib);
+    for (size_t i = 0; i < n; i++) {
+        double term = (double)x6[i] * w6[i];
+        sum += term;
+        abs_sum += fabs(term);
+    }
+    return abs_sum > 0 ? fabs(sum - score) / abs_sum : fabs(sum - score);
+}
 
 void bcos_explain_contribution(float *contribution, const float *x6, const float *w6, int height, int width) {
     size_t plane = (size_t)height * (size_t)width;

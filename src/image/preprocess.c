@@ -67,7 +67,7 @@ void bcos_clip_normalize(float *out, const uint8_t *crop, int size, const float 
         for (size_t i = 0; i < plane; i++) out[c * plane + i] = table[c][crop[i * 3 + c]];
 }
 
-void bcos_bcos6_input(float *out, const uint8_t *crop, int size) {
+void bcos_x6_from_crop(float *out, const uint8_t *crop, int size) {
     size_t plane = (size_t)size * (size_t)size;
     float u[256], one_minus_u[256];
     for (int v = 0; v < 256; v++) {

@@ -72,7 +72,7 @@ static void write_tensors(const bcos_image_sample_config *cfg, const uint8_t *cr
     const float *mean = cfg->mean ? cfg->mean : bcos_clip_mean, *std = cfg->std ? cfg->std : bcos_clip_std;
     size_t plane = (size_t)cfg->size * (size_t)cfg->size;
     if (cfg->kind == BCOS_INPUT_CLIP) bcos_clip_normalize(out, crop, cfg->size, mean, std);
-    if (cfg->kind == BCOS_INPUT_BCOS6 || cfg->kind == BCOS_INPUT_BCOS6_CLIP) bcos_bcos6_input(out, crop, cfg->size);
+    if (cfg->kind == BCOS_INPUT_BCOS6 || cfg->kind == BCOS_INPUT_BCOS6_CLIP) bcos_x6_from_crop(out, crop, cfg->size);
     if (cfg->kind == BCOS_INPUT_BCOS6_CLIP) bcos_clip_normalize(out + 6 * plane, crop, cfg->size, mean, std);
 }
 

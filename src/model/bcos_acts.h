@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 
 #define LN_EPS 1e-5f
 

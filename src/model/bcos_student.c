@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 
 bcos_student_options bcos_student_default_options(void) {

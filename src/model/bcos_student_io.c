@@ -8,10 +8,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/paths.h"
 #include "bcos/log.h"
+#include "clip_internal.h"
 
 #define VERSION_KEY "bcos_student_version"
 #define STEP_KEY "bcos_student_step"

@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "bcos/check.h"
-#include "bcos/clip.h"
+#include "clip_internal.h"
 
 extern const char *const bcos_embedded_config_names[];
 extern const char *const bcos_embedded_config_texts[];

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bcos/check.h"
-#include "bcos/clip.h"
+#include "clip_internal.h"
 
 typedef enum { MAP_COPY, MAP_TRANSPOSE, MAP_ROWS } map_kind;
 
@@ -236,7 +236,9 @@ static int load_mapped(bcos_clip *m, const bcos_safetensors *st, const name_map 
     return rc;
 }
 
-int bcos_clip_load(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen) {
+/* Copy weights from an opened file into m. Returns 0, or -1 with err naming the tensor and the
+ * expected shape (missing, wrong shape, unsupported dtype, or unexpected tensor). */
+static int load_weights(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen) {
     bcos_naming naming = bcos_clip_detect_naming(st);
     if (naming == BCOS_NAMING_UNKNOWN) {
         snprintf(err, errlen, "neither open_clip nor transformers CLIP naming (no 'visual.conv1.weight' or "
@@ -293,7 +295,7 @@ int bcos_clip_load_file(bcos_clip *m, const char *path, const char *cfg_name, co
     if (rc == 0) {
         bcos_clip_init(m, &cfg, backend);
         char why[BCOS_ERRLEN];
-        rc = bcos_clip_load(m, &st, why, sizeof why);
+        rc = load_weights(m, &st, why, sizeof why);
         if (rc != 0) {
             snprintf(err, errlen, "%s: %s", path, why);
             bcos_clip_free(m);

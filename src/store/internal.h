@@ -87,7 +87,7 @@ int store_migrate(sqlite3 *db, const char *path, const char *const *migrations, 
 /* The migrations embedded from schemas/migrations/ and their count. */
 const char *const *store_embedded_migrations(int *count);
 
-/* ---- network file systems (nfs.c) ---- */
+/* ---- network file systems (store.c) ---- */
 
 /* The name of the network file system holding folder dir ("NFS", "Lustre", ...), or NULL for a
  * local one (or when statfs fails). */

@@ -1,11 +1,11 @@
 /* Byte-string keyed hash map: linear probing over a power-of-two slot array, at most half full;
  * keys live in one growing arena. */
-#include "bytemap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "bcos/check.h"
+#include "text_internal.h"
 
 typedef struct {
     uint64_t hash;

@@ -1,10 +1,10 @@
 /* Growable code point strings, and UTF-8 decoding with Python's error replacement. */
-#include "codepoints.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "bcos/check.h"
+#include "text_internal.h"
 
 void bcos_cps_free(bcos_cps *s) {
     free(s->cp);

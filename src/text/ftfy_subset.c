@@ -1,6 +1,5 @@
 /* ftfy.fix_text without its mojibake repair: the fixers and the loop that runs them per line
  * until the text stops changing. Each fixer reads `in` and appends to `out`. */
-#include "ftfy_subset.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -8,7 +7,7 @@
 #include <utf8proc.h>
 
 #include "bcos/check.h"
-#include "html_unescape.h"
+#include "text_internal.h"
 
 /* ftfy's max_decode_length: a line longer than this is fixed in pieces of this many characters. */
 #define FTFY_MAX_SEGMENT 1000000

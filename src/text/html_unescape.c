@@ -1,8 +1,8 @@
 /* Python's html.unescape on code points (numeric and HTML5 named references), the entity table
  * look-up it shares with ftfy's step, and the Windows-1252 reading of C1 controls. */
-#include "html_unescape.h"
-
 #include <stdbool.h>
+
+#include "text_internal.h"
 
 /* Longest named reference candidate Python's pattern takes: [^\t\n\f <&#;]{1,32}. */
 #define NAME_MAX_CHARS 32

@@ -11,9 +11,7 @@
 #include <string.h>
 
 #include "bcos/check.h"
-#include "bpe.h"
-#include "clean.h"
-#include "vocab.h"
+#include "text_internal.h"
 
 extern const unsigned char bcos_vocab_gz[];
 extern const unsigned char bcos_vocab_gz_end[];

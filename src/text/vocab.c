@@ -1,5 +1,4 @@
 /* Loads CLIP's merges file: gunzip, split into lines, and give every symbol and merge its id. */
-#include "vocab.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <zlib.h>
 
 #include "bcos/check.h"
+#include "text_internal.h"
 
 #define END_OF_WORD "</w>"
 

@@ -22,7 +22,7 @@
 /* The 8-bit crop as the student's x6 and the teacher's normalised input, in batch slot `slot`. */
 static void prepare_image(distill_run *r, int slot, const uint8_t *crop) {
     int S = r->S;
-    bcos_bcos6_input(r->x6 + (size_t)slot * 6 * S * S, crop, S);
+    bcos_x6_from_crop(r->x6 + (size_t)slot * 6 * S * S, crop, S);
     bcos_clip_normalize(r->normalized + (size_t)slot * 3 * S * S, crop, S, bcos_clip_mean, bcos_clip_std);
 }
 

@@ -25,7 +25,7 @@ static char *fixture_path(const char *name) {
 static void check_bcos6(const char *image, const uint8_t *crop, int size, const float *tensor) {
     size_t plane = (size_t)size * size;
     float *x6 = xmalloc(6 * plane * sizeof(float));
-    bcos_bcos6_input(x6, crop, size);
+    bcos_x6_from_crop(x6, crop, size);
     double worst = 0;
     for (int c = 0; c < 3; c++)
         for (size_t i = 0; i < plane; i++) {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/safetensors.h"
 #include "test.h"

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bcos/bcos.h"
+#include "bcos/student.h"
 #include "bcos/check.h"
-#include "bcos/eval.h"
+#include "bcos/explain.h"
 #include "bcos/rng.h"
 #include "test.h"
 

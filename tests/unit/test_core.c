@@ -1,5 +1,5 @@
 /* Core pieces: the RNG (reproducible, independent streams, distributions), the single-allocation
- * parameter table, whole-file reads and parent-directory creation. */
+ * parameter table, whole-file reads and parent-directory creation, the one-line error formatter. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +93,23 @@ static void check_files(void) {
     CHECK(system(cmd) == 0);
 }
 
+/* bcos_error and bcos_report write the same "culprit: message" line, cut to the buffer, and return -1. */
+static void check_errors(void) {
+    char a[BCOS_ERRLEN], b[BCOS_ERRLEN], small[12];
+    CHECK(bcos_error(a, sizeof a, "w.safetensors", "tensor '%s' is %d bytes short", "x", 4) == -1);
+    CHECK_MSG(strcmp(a, "w.safetensors: tensor 'x' is 4 bytes short") == 0, "bcos_error wrote '%s'", a);
+    bcos_reporter r = {"w.safetensors", b, sizeof b};
+    CHECK(bcos_report(&r, "tensor '%s' is %d bytes short", "x", 4) == -1);
+    CHECK_MSG(strcmp(a, b) == 0, "bcos_report wrote '%s'", b);
+    bcos_reporter cut = {"w.safetensors", small, sizeof small};
+    CHECK(bcos_report(&cut, "long message") == -1);
+    CHECK_MSG(strcmp(small, "w.safetenso") == 0, "a short buffer holds '%s'", small);
+    bcos_reporter none = {"x", NULL, 0};
+    CHECK(bcos_report(&none, "nowhere") == -1);
+}
+
 int main(void) {
+    check_errors();
     check_rng();
     check_params();
     check_files();

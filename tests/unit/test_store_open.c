@@ -227,7 +227,7 @@ static void test_network_file_systems(void) {
     CHECK(store_network_fs_name(0xEF53) == NULL);     /* ext4 */
     CHECK(store_network_fs_name(0x01021994) == NULL); /* tmpfs */
     CHECK(store_network_fs_name(0x58465342) == NULL); /* XFS */
-    CHECK(store_network_fs_name(0x65735546) == NULL); /* FUSE: see nfs.c */
+    CHECK(store_network_fs_name(0x65735546) == NULL); /* FUSE: see store.c */
     CHECK(store_network_fs(g_dir) == NULL);
 }
 

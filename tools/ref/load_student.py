@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_student_fixtures import BcosStudent  # noqa: E402  (the reference student, one file beside this)
 
 
-STUDENT_VERSION = "2"  # BCOS_STUDENT_VERSION of include/bcos/bcos.h
+STUDENT_VERSION = "2"  # BCOS_STUDENT_VERSION of include/bcos/student.h
 
 
 def saved_b_and_bias_scale(path, meta, options):
@@ -77,7 +77,7 @@ def load_student(path, dtype):
 
 
 def x6_of(image_path, size, dtype):
-    """[1, 6, S, S]: [u, 1 - u] of the centre crop, as bcos_clip_eval_crop and bcos_bcos6_input make it."""
+    """[1, 6, S, S]: [u, 1 - u] of the centre crop, as bcos_clip_eval_crop and bcos_x6_from_crop make it."""
     image = Image.open(image_path).convert("RGB")
     crop = CenterCrop(size)(Resize(size, interpolation=InterpolationMode.BICUBIC)(image))
     u = ToTensor()(crop).to(dtype)

@@ -4,8 +4,8 @@
  * stay plain; biases and LayerNorm betas are removed (or kept and decayed); activations, class and
  * positional embeddings are kept. Training forward/backward is exact; explanation mode holds the
  * dynamic factors constant so that the embedding is a linear map W(x)·x6 plus constants. */
-#ifndef BCOS_BCOS_H
-#define BCOS_BCOS_H
+#ifndef BCOS_STUDENT_H
+#define BCOS_STUDENT_H
 
 #include <stdint.h>
 
