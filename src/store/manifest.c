@@ -168,6 +168,21 @@ int store_manifest_recorded(bcos_store *s, const store_manifest *m) {
     return known;
 }
 
+/* A bcos_checkpoint (store.h) is what a manifest describes: its destructor lives with it. */
+void bcos_checkpoint_free(bcos_checkpoint *c) {
+    for (int i = 0; i < c->n_files; i++) {
+        free(c->file_names[i]);
+        free(c->file_paths[i]);
+        free(c->file_sha256s[i]);
+    }
+    free(c->file_names);
+    free(c->file_paths);
+    free(c->file_sha256s);
+    free(c->data_cursors);
+    free(c->rng_state);
+    memset(c, 0, sizeof *c);
+}
+
 void store_manifest_free(store_manifest *m) {
     for (int i = 0; i < m->c.n_files; i++) free(m->file_rel_paths[i]);
     free(m->file_rel_paths);

@@ -93,20 +93,6 @@ const char *bcos_checkpoint_file(const bcos_checkpoint *c, const char *name) {
     return NULL;
 }
 
-void bcos_checkpoint_free(bcos_checkpoint *c) {
-    for (int i = 0; i < c->n_files; i++) {
-        free(c->file_names[i]);
-        free(c->file_paths[i]);
-        free(c->file_sha256s[i]);
-    }
-    free(c->file_names);
-    free(c->file_paths);
-    free(c->file_sha256s);
-    free(c->data_cursors);
-    free(c->rng_state);
-    memset(c, 0, sizeof *c);
-}
-
 #define CORRUPT_REASON "corrupt checkpoint"
 
 /* Mark a checkpoint whose file failed verification and record why, then delete its files. */
