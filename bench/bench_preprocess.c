@@ -19,7 +19,7 @@
 #include <zlib.h>
 
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../src/image/image_internal.h"
 #include "bcos/loader.h"
 #include "bcos/log.h"
 #include "bcos/urls.h"

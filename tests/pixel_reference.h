@@ -15,7 +15,7 @@
 #include <zlib.h>
 
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../src/image/image_internal.h"
 #include "test.h"
 
 typedef struct {

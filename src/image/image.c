@@ -1,7 +1,7 @@
 /* The image type itself: what a file's magic bytes say it is, the pixel limit every decoder checks
  * (decompression bombs), allocation and freeing. The decoders (image_jpeg.c, image_png.c,
  * image_webp.c) build on it, and image_decode.c picks among them. */
-#include "image_codecs.h"
+#include "image_internal.h"
 
 #include "bcos/check.h"
 

@@ -1,6 +1,6 @@
 /* Image decoding entry points: the format from the magic bytes, then the decoder for it, with or
  * without the file's own mode; loading a file. */
-#include "image_codecs.h"
+#include "image_internal.h"
 
 #include "bcos/check.h"
 

@@ -9,7 +9,7 @@
  * more. Those three scales have libjpeg-turbo's SIMD inverse DCTs; the other k/8 it offers decode no
  * faster than the full size. The scale for a requested size is PIL's Image.draft rule, so the
  * decoded pixels are what draft gives for 3/4 of the need. */
-#include "image_codecs.h"
+#include "image_internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * (stray bytes, damaged entropy data it decodes as best it can) are not errors: PIL ignores them too.
  * A JPEG can also come out scaled by k/8 in libjpeg's DCT (the fast decoding mode). Asked to keep the
  * file's own mode, a four-component file also keeps PIL's CMYK pixels (the inverted ones inverted back). */
-#include "image_codecs.h"
+#include "image_internal.h"
 
 #include "bcos/check.h"
 

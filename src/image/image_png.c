@@ -7,7 +7,7 @@
  * of 16-bit alpha, as PIL keeps them) or the 16-bit grey samples. libpng reports errors by longjmp, so
  * the reading runs in one guarded function. Encoding, through libpng's simplified API in memory: the
  * images shard sources hold as raw pixels, and the pictures explain writes (replaced atomically). */
-#include "image_codecs.h"
+#include "image_internal.h"
 
 #include "bcos/check.h"
 #include "bcos/paths.h"

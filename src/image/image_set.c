@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "image_internal.h"
 #include "bcos/log.h"
 
 void bcos_image_set_alloc(bcos_image_set *set, int count, int size) {

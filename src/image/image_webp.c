@@ -5,7 +5,7 @@
  * decoded straight to RGB with the same options; an animation goes through the animation decoder as in
  * PIL (its first frame on a transparent black canvas). Asked to keep the file's own mode, a file with
  * alpha (PIL's RGBA) also keeps its alpha bytes: a still image is then decoded to RGBA and split. */
-#include "image_codecs.h"
+#include "image_internal.h"
 
 #include "bcos/check.h"
 

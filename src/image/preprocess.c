@@ -3,7 +3,7 @@
  * CenterCrop(S) (top-left corner rounded half to even, as Python's round does), ToTensor (/255) and
  * Normalize, all in float32 in torch's order of operations. Also the B-cos input [u, 1 - u], and the
  * crop straight from the encoded bytes in either decoding mode. */
-#include "bcos/image.h"
+#include "image_internal.h"
 
 #include "bcos/check.h"
 

@@ -10,7 +10,7 @@
 #include "bcos/image.h"
 
 #include "bcos/check.h"
-#include "image_codecs.h"
+#include "image_internal.h"
 #include "resize_kernel.h"
 
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Training crops: torchvision's RandomResizedCrop.get_params given the same uniform draws, the crop
  * and flip of one sample from its own random stream, and decoding straight to the crop in either
  * decoding mode. */
-#include "bcos/image.h"
+#include "image_internal.h"
 
 #include "bcos/check.h"
 #include "bcos/rng.h"

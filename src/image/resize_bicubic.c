@@ -6,7 +6,7 @@
  * own coordinates. A box of the image is
  * resized as the image PIL's crop of it would be (torchvision's resized_crop: crop, then resize), so
  * the kernels stop at the box's edges, not the image's. Also the horizontal flip of a result. */
-#include "bcos/image.h"
+#include "image_internal.h"
 
 #include "bcos/check.h"
 #include "resize_kernel.h"

@@ -7,7 +7,7 @@
  * a 10000 x 10000 image, whose honest decoding takes longer than the fuzzer's timeout under the
  * sanitizers. Seeds: tests/fuzz/seeds/fuzz_image_decode/. */
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* the decoders and crops under test */
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * and 224 (CRC-32); the own-mode decode's RGB pixels the same as the plain decode's; the mode each file
  * is recognised in matching the one PIL opens it in. */
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* the decoders and crops under test */
 #include "pixel_reference.h"
 #include "test.h"
 

@@ -5,7 +5,7 @@
  * within 1/255 from our own decode, the B-cos input consistent with open_clip's tensor, and every file
  * PIL refuses (truncated, corrupt, not an image, bombs) refused with a one-line message naming it. */
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* the decoders and crops under test */
 #include "pixel_reference.h"
 #include "test.h"
 

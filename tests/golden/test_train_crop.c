@@ -8,7 +8,7 @@
  * for 3/4 S (enlarged by the resize where the draft falls below S), and
  * the evaluation resize of a tall picture that Pillow 13 resizes vertically first. */
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* the decoders and crops under test */
 #include "pixel_reference.h"
 #include "test.h"
 

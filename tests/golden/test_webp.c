@@ -3,7 +3,7 @@
  * odd sizes, metadata chunks, an animation's first frame); the files PIL refuses are refused with one line
  * naming them; every prefix of a file is refused without a crash; the pixel limit holds before decoding. */
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* the decoders and crops under test */
 #include "pixel_reference.h"
 #include "test.h"
 

@@ -3,7 +3,7 @@
  * crash; a missing file is named; the centre crop rounds halves to even as Python does; a resized window
  * equals the same window of the whole resize; an unchanged size is an exact copy; the pixel limit holds. */
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* the decoders and crops under test */
 #include "bcos/rng.h"
 #include "test.h"
 

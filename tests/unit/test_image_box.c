@@ -4,7 +4,7 @@
  * vertical pass first; a flip mirrors each row and undoes itself; decoding modes parse from their
  * names and refuse others by name; fast decoding leaves PNGs and small JPEGs as exact decoding does. */
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* the decoders and crops under test */
 #include "bcos/rng.h"
 #include "test.h"
 

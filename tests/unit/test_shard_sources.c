@@ -7,7 +7,7 @@
 #include "../../src/shards/shards_internal.h"
 
 #include "bcos/check.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* decodes what the writer wrote */
 #include "support/tar_build.h"
 #include "support/temp_tree.h"
 #include "test.h"

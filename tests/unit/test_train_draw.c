@@ -7,7 +7,7 @@
  * torchvision in tests/golden/test_train_crop.c. */
 #include "bcos/check.h"
 #include "bcos/loader.h"
-#include "bcos/image.h"
+#include "../../src/image/image_internal.h" /* the decoders and crops under test */
 #include "test.h"
 
 #include <math.h>
