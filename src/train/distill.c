@@ -75,7 +75,7 @@ static void clip_gradients(distill_run *r, double *grad_norm) {
     const bcos_distill_config *c = r->cfg;
     size_t n = r->student.params.total;
     if (c->agc_clip > 0) bcos_adaptive_clip_grad(r->grads, &r->student.params, c->agc_clip, 1e-3);
-    *grad_norm = c->grad_clip > 0 ? bcos_clip_grad_norm(r->grads, n, c->grad_clip) : bcos_grad_norm(r->grads, n);
+    *grad_norm = bcos_clip_grad_norm(r->grads, n, c->grad_clip); /* grad_clip 0: the norm, unclipped */
 }
 
 /* One step on the next batch from the source; its metrics in *m and whether it was skipped in
