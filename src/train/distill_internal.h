@@ -47,35 +47,35 @@ typedef struct distill_run {
 
 /* Logs the run's estimated memory; refuses (-1 with err naming batch_size, the estimate and the
  * limit) a run that cannot fit. Called once the teacher and student exist, before the buffers. */
-int distill_memory_check(const distill_run *r, char *err, size_t errlen);
+int distill_memory_check(const distill_run *run, char *err, size_t errlen);
 
 /* ---- the store (distill_store.c) ---- */
 
-/* Open the store, begin (or take up) the run and, when it has a usable checkpoint, restore r from
+/* Open the store, begin (or take up) the run and, when it has a usable checkpoint, restore it from
  * it. Without a run name there is nothing to do. Returns 0, or -1 with err. */
-int distill_store_begin(distill_run *r, char *err, size_t errlen);
+int distill_store_begin(distill_run *run, char *err, size_t errlen);
 /* Record the metrics of a step just trained (written at the next flush); a skipped one also as an event. */
-void distill_store_step_done(distill_run *r, const bcos_metric *m, int skipped);
+void distill_store_step_done(distill_run *run, const bcos_metric *m, int skipped);
 /* Write the pending metrics in one transaction. */
-void distill_store_flush(distill_run *r);
+void distill_store_flush(distill_run *run);
 /* After a step, or after a wait for a batch given up on a request to stop (no step trained):
- * checkpoint when one is due (every n steps or minutes, the last step, a request) and r->step has
+ * checkpoint when one is due (every n steps or minutes, the last step, a request) and run->step has
  * none yet. Sets *stop when a request to stop was honoured. Returns 0, or -1 with err. */
-int distill_store_after_step(distill_run *r, int *stop, char *err, size_t errlen);
+int distill_store_after_step(distill_run *run, int *stop, char *err, size_t errlen);
 /* Whether a request to stop (a signal) came that no step has acted on yet, in a run with a name
  * (without one requests are ignored): a source waiting for data asks, so as to give up the wait. */
-int distill_stop_pending(const distill_run *r);
+int distill_stop_pending(const distill_run *run);
 /* Flush, set the run's status (a failed run gets a failure event with why, its error) and close the store. */
-void distill_store_end(distill_run *r, bcos_run_status status, const char *why);
+void distill_store_end(distill_run *run, bcos_run_status status, const char *why);
 
 /* ---- checkpoints (distill_checkpoint.c) ---- */
 
-/* Commit a checkpoint of r at r->step: the student (bcos_student_save's format, with the
+/* Commit a checkpoint of the run at run->step: the student (bcos_student_save's format, with the
  * teacher's text tower), Adam's m and v, and every rank's data position. Called on every rank;
  * rank 0 writes. Returns 0, or -1 with err. */
-int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen);
-/* Restore r from a verified checkpoint of its run: called on every rank, with rank 0's record in
+int distill_checkpoint_commit(distill_run *run, char *err, size_t errlen);
+/* Restore the run from a verified checkpoint of its own: called on every rank, with rank 0's record in
  * *c (the other ranks' *c is filled from it, for bcos_checkpoint_free). Returns 0, or -1 with err. */
-int distill_checkpoint_restore(distill_run *r, bcos_checkpoint *c, char *err, size_t errlen);
+int distill_checkpoint_restore(distill_run *run, bcos_checkpoint *c, char *err, size_t errlen);
 
 #endif

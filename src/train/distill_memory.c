@@ -12,21 +12,21 @@
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
-int distill_memory_check(const distill_run *r, char *err, size_t errlen) {
-    const bcos_distill_config *c = r->cfg;
-    double f = sizeof(float), B = r->B, plane = (double)r->S * r->S, E = r->E;
-    double models = (double)r->teacher.params.total * f + 4.0 * (double)r->student.params.total * f;
-    double acts = (double)bcos_student_acts_floats(&r->student, r->B) * f;
-    double teacher_work = (double)bcos_clip_encode_image_floats(&r->teacher.cfg, r->B) * f;
+int distill_memory_check(const distill_run *run, char *err, size_t errlen) {
+    const bcos_distill_config *c = run->cfg;
+    double f = sizeof(float), B = run->B, plane = (double)run->S * run->S, E = run->E;
+    double models = (double)run->teacher.params.total * f + 4.0 * (double)run->student.params.total * f;
+    double acts = (double)bcos_student_acts_floats(&run->student, run->B) * f;
+    double teacher_work = (double)bcos_clip_encode_image_floats(&run->teacher.cfg, run->B) * f;
     /* x6 (6 planes) and the normalised input (3) as floats, the 8-bit crops, 4 embeddings a slot */
-    double batch = B * (9 * plane * f + 3 * plane + 4 * E * f) + (double)r->B_global * E * f;
+    double batch = B * (9 * plane * f + 3 * plane + 4 * E * f) + (double)run->B_global * E * f;
     double data;
     if (c->shards[0]) {
-        distill_sample_config sample = {.image = {.size = r->S}, .context_length = r->teacher.cfg.context_length};
+        distill_sample_config sample = {.image = {.size = run->S}, .context_length = run->teacher.cfg.context_length};
         double per_worker = ((double)c->ready_batches + 1) * B + (double)c->shuffle;
         data = (double)c->workers * per_worker * (double)distill_sample_bytes(&sample);
     } else {
-        data = (double)r->set->count * (3 * plane + E * f); /* loaded already: crops and caption embeddings */
+        data = (double)run->set->count * (3 * plane + E * f); /* loaded already: crops and caption embeddings */
     }
     double total = models + acts + teacher_work + batch + data;
     const char *what;

@@ -63,13 +63,13 @@ static size_t n_counters(const shards_source *s) { return N_FIXED + 2 * (size_t)
 
 /* Plans s->epoch: from its rest when it has one (or the next epoch when nothing known is left of
  * it), else whole. Returns 0, or -1 with err. */
-static int plan_epoch(shards_source *s, const distill_run *r, char *err, size_t errlen) {
-    const bcos_distill_config *cfg = r->cfg;
+static int plan_epoch(shards_source *s, const distill_run *run, char *err, size_t errlen) {
+    const bcos_distill_config *cfg = run->cfg;
     int n_shards = (int)s->urls.count, rc = 0;
     char why[BCOS_ERRLEN];
     if (s->has_rest) {
-        rc = bcos_epoch_plan_make_rest(&s->plan, &s->rest, s->counts, n_shards, (uint64_t)cfg->seed, r->rank, r->world,
-                                       cfg->workers, r->B, why, sizeof why);
+        rc = bcos_epoch_plan_make_rest(&s->plan, &s->rest, s->counts, n_shards, (uint64_t)cfg->seed, run->rank, run->world,
+                                       cfg->workers, run->B, why, sizeof why);
         if (rc == 1) { /* nothing known is left of it */
             bcos_info("shards: %s: epoch %" PRId64 " starts", why, s->epoch + 1);
             bcos_epoch_rest_free(&s->rest);
@@ -78,16 +78,16 @@ static int plan_epoch(shards_source *s, const distill_run *r, char *err, size_t 
         }
     }
     if (!s->has_rest)
-        rc = bcos_epoch_plan_make(&s->plan, s->counts, n_shards, (uint64_t)cfg->seed, (uint64_t)s->epoch, r->rank,
-                                  r->world, cfg->workers, r->B, why, sizeof why);
+        rc = bcos_epoch_plan_make(&s->plan, s->counts, n_shards, (uint64_t)cfg->seed, (uint64_t)s->epoch, run->rank,
+                                  run->world, cfg->workers, run->B, why, sizeof why);
     if (rc != 0) return bcos_error(err, errlen, "shards", "'%s': %s", cfg->shards, why);
     return 0;
 }
 
-static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t errlen) {
-    const bcos_distill_config *cfg = r->cfg;
+static int start_epoch(shards_source *s, const distill_run *run, char *err, size_t errlen) {
+    const bcos_distill_config *cfg = run->cfg;
     char why[BCOS_ERRLEN];
-    if (plan_epoch(s, r, err, errlen) != 0) return -1;
+    if (plan_epoch(s, run, err, errlen) != 0) return -1;
     s->augment.epoch = (uint64_t)s->epoch; /* the workers only read it while this epoch's loader runs */
     bcos_loader_config lc = {.urls = (const char *const *)s->urls.urls, .plan = &s->plan,
                              .resume = s->has_resume ? &s->resume : NULL, .fetch = s->fetch,
@@ -110,22 +110,22 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
     return 0;
 }
 
-static void event(distill_run *r, bcos_event_kind kind, const char *reason, int64_t now, int64_t before) {
-    if (now > before) bcos_store_event_add(r->store, r->run_id, r->step, kind, reason, now - before, NULL);
+static void event(distill_run *run, bcos_event_kind kind, const char *reason, int64_t now, int64_t before) {
+    if (now > before) bcos_store_event_add(run->store, run->run_id, run->step, kind, reason, now - before, NULL);
 }
 
 /* Rank 0's event for shard k's new losses: the samples, named with the shard's URL. */
-static void shard_lost_event(const shards_source *s, distill_run *r, long k, int64_t samples, int64_t unknown) {
+static void shard_lost_event(const shards_source *s, distill_run *run, long k, int64_t samples, int64_t unknown) {
     char detail[BCOS_ERRLEN + 128];
     char *url = bcos_url_redact(s->urls.urls[k]);
     if (samples > 0) {
         snprintf(detail, sizeof detail, "%s: %" PRId64 " of its %ld known samples not read (it failed or ended short)",
                  url, samples, s->counts[k]);
-        bcos_store_event_add(r->store, r->run_id, r->step, BCOS_EVENT_FAULT, "shard lost: samples", samples, detail);
+        bcos_store_event_add(run->store, run->run_id, run->step, BCOS_EVENT_FAULT, "shard lost: samples", samples, detail);
     }
     if (unknown > 0) {
         snprintf(detail, sizeof detail, "%s: failed; how many samples it lost is not known", url);
-        bcos_store_event_add(r->store, r->run_id, r->step, BCOS_EVENT_FAULT, "shard lost: sample count unknown",
+        bcos_store_event_add(run->store, run->run_id, run->step, BCOS_EVENT_FAULT, "shard lost: sample count unknown",
                              unknown, detail);
     }
     free(url);
@@ -145,7 +145,7 @@ static void counters_flat(shards_source *s, int64_t *out) {
 
 /* Every rank's counters summed; rank 0 records what grew since the last call as events. On every
  * rank: the run's losses (s->lost) follow. */
-static void record_events(distill_source *base, distill_run *r) {
+static void record_events(distill_source *base, distill_run *run) {
     shards_source *s = (shards_source *)base;
     if (!s->loader) return; /* between epochs on every rank alike: the ranks make the same batches */
     int64_t *now = s->now, *was = s->recorded;
@@ -154,35 +154,35 @@ static void record_events(distill_source *base, distill_run *r) {
     bcos_world_sum_i64(now, n_counters(s));
     for (long k = 0; k < n; k++)
         s->lost += (now[N_FIXED + k] - was[N_FIXED + k]) + (now[N_FIXED + n + k] - was[N_FIXED + n + k]);
-    if (r->store) {
+    if (run->store) {
         for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) {
             char reason[64];
             snprintf(reason, sizeof reason, "sample skipped: %s", bcos_sample_verdict_name((bcos_sample_verdict)v));
-            event(r, BCOS_EVENT_SKIP, reason, now[v], was[v]);
+            event(run, BCOS_EVENT_SKIP, reason, now[v], was[v]);
         }
-        event(r, BCOS_EVENT_RETRY, "shard transfer retried", now[RETRIES], was[RETRIES]);
-        event(r, BCOS_EVENT_RETRY, "loader worker started over on its shards", now[RESTARTS], was[RESTARTS]);
-        event(r, BCOS_EVENT_RETRY, "sizes.json or shard count transfer retried", now[SIZES_RETRIES],
+        event(run, BCOS_EVENT_RETRY, "shard transfer retried", now[RETRIES], was[RETRIES]);
+        event(run, BCOS_EVENT_RETRY, "loader worker started over on its shards", now[RESTARTS], was[RESTARTS]);
+        event(run, BCOS_EVENT_RETRY, "sizes.json or shard count transfer retried", now[SIZES_RETRIES],
               was[SIZES_RETRIES]);
         for (long k = 0; k < n; k++)
-            shard_lost_event(s, r, k, now[N_FIXED + k] - was[N_FIXED + k], now[N_FIXED + n + k] - was[N_FIXED + n + k]);
+            shard_lost_event(s, run, k, now[N_FIXED + k] - was[N_FIXED + k], now[N_FIXED + n + k] - was[N_FIXED + n + k]);
     }
     memcpy(was, now, n_counters(s) * sizeof *now);
 }
 
 /* 0 while the run has lost no more samples than max_lost, else -1 with err saying how many. On
  * every rank, after the last step: the counts are summed over the world first. */
-static int check_lost(distill_source *base, distill_run *r, char *err, size_t errlen) {
+static int check_lost(distill_source *base, distill_run *run, char *err, size_t errlen) {
     shards_source *s = (shards_source *)base;
-    record_events(base, r);
-    if (s->lost <= r->cfg->max_lost) return 0;
+    record_events(base, run);
+    if (s->lost <= run->cfg->max_lost) return 0;
     return bcos_error(err, errlen, "shards", "%" PRId64 " samples were lost with broken or missing shards, more than "
-                      "max_lost %" PRId64 " (the run's fault events name the shards)", s->lost, r->cfg->max_lost);
+                      "max_lost %" PRId64 " (the run's fault events name the shards)", s->lost, run->cfg->max_lost);
 }
 
-static void stop_epoch(shards_source *s, distill_run *r) {
+static void stop_epoch(shards_source *s, distill_run *run) {
     int64_t lost_before = s->lost;
-    record_events(&s->base, r);
+    record_events(&s->base, run);
     int64_t skipped = 0, *now = s->recorded; /* the world's counts of this epoch, just recorded */
     for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) skipped += now[v];
     if (skipped || s->lost > lost_before)
@@ -196,18 +196,18 @@ static void stop_epoch(shards_source *s, distill_run *r) {
 
 /* The next batch of the current epoch, starting the next epoch when this one is complete. Returns
  * 0, 1 when a request to stop came while the batch was awaited (nothing taken), or -1 with err. */
-static int next_loaded(shards_source *s, distill_run *r, bcos_batch **batch, char *err, size_t errlen) {
+static int next_loaded(shards_source *s, distill_run *run, bcos_batch **batch, char *err, size_t errlen) {
     for (;;) {
-        if (!s->loader && start_epoch(s, r, err, errlen) != 0) return -1;
+        if (!s->loader && start_epoch(s, run, err, errlen) != 0) return -1;
         int got = bcos_loader_next_within(s->loader, batch, STOP_POLL_MS);
-        if (got == BCOS_LOADER_WAITING && distill_stop_pending(r)) return 1;
+        if (got == BCOS_LOADER_WAITING && distill_stop_pending(run)) return 1;
         if (got == BCOS_LOADER_WAITING) continue;
         if (got == 1) return 0;
         if (got < 0) {
-            snprintf(err, errlen, "shards '%s': %s", r->cfg->shards, bcos_loader_error(s->loader));
+            snprintf(err, errlen, "shards '%s': %s", run->cfg->shards, bcos_loader_error(s->loader));
             return -1;
         }
-        stop_epoch(s, r);
+        stop_epoch(s, run);
         if (s->has_rest) bcos_epoch_rest_free(&s->rest);
         s->has_rest = 0;
         s->epoch++;
@@ -217,10 +217,10 @@ static int next_loaded(shards_source *s, distill_run *r, bcos_batch **batch, cha
 /* With $BCOS_TRACE_SAMPLES naming a folder, each rank appends the origins of the batch it trains
  * step `step` on to FOLDER/rank-R.txt as "epoch E step S: shard:index ...": the samples a chain of
  * runs resumed on other world sizes read, for the tests that check that none is lost. */
-static void trace_batch(const shards_source *s, const distill_run *r, int64_t step, const bcos_batch *b) {
+static void trace_batch(const shards_source *s, const distill_run *run, int64_t step, const bcos_batch *b) {
     const char *folder = getenv(TRACE_SAMPLES_ENV);
     if (!folder || !*folder) return;
-    char *path = bcos_strfmt("%s/rank-%d.txt", folder, r->rank);
+    char *path = bcos_strfmt("%s/rank-%d.txt", folder, run->rank);
     FILE *f = xfopen(path, "a");
     fprintf(f, "epoch %" PRId64 " step %" PRId64 ":", s->epoch, step);
     for (long i = 0; i < b->size; i++) fprintf(f, " %d:%ld", b->origins[i].shard, b->origins[i].index);
@@ -229,31 +229,31 @@ static void trace_batch(const shards_source *s, const distill_run *r, int64_t st
     free(path);
 }
 
-static int next_batch(distill_source *base, distill_run *r, char *err, size_t errlen) {
+static int next_batch(distill_source *base, distill_run *run, char *err, size_t errlen) {
     shards_source *s = (shards_source *)base;
     bcos_batch *b;
-    int got = next_loaded(s, r, &b, err, errlen);
+    int got = next_loaded(s, run, &b, err, errlen);
     if (got < 0) return -1;
     /* one rank that gave up its wait stops them all, before any batch moves a cursor; a rank that
      * got its batch leaves it taken, since the loader is stopped, not asked again */
     int gave_up = got;
     bcos_world_max_int(&gave_up, 1);
     if (gave_up) return 1;
-    trace_batch(s, r, r->step + 1, b);
-    BCOS_CHECK(b->size == r->B, "the plan's batch size is the run's");
-    size_t plane = (size_t)r->S * r->S * 3, slot_bytes = distill_sample_bytes(&s->sample);
+    trace_batch(s, run, run->step + 1, b);
+    BCOS_CHECK(b->size == run->B, "the plan's batch size is the run's");
+    size_t plane = (size_t)run->S * run->S * 3, slot_bytes = distill_sample_bytes(&s->sample);
     int L = s->sample.context_length, n = 0;
-    for (int i = 0; i < r->B; i++) {
+    for (int i = 0; i < run->B; i++) {
         const uint8_t *slot = (const uint8_t *)b->data + (size_t)i * slot_bytes;
-        memcpy(r->crops + (size_t)i * plane, slot, plane);
-        r->has_txt[i] = distill_sample_caption(&s->sample, slot, s->ids + (size_t)n * L);
-        if (r->has_txt[i]) s->captioned[n++] = i;
+        memcpy(run->crops + (size_t)i * plane, slot, plane);
+        run->has_txt[i] = distill_sample_caption(&s->sample, slot, s->ids + (size_t)n * L);
+        if (run->has_txt[i]) s->captioned[n++] = i;
     }
     bcos_loader_release(s->loader, b);
-    r->samples_seen += r->B_global;
-    if (n > 0) bcos_clip_encode_text(&r->teacher, s->emb, s->ids, n);
+    run->samples_seen += run->B_global;
+    if (n > 0) bcos_clip_encode_text(&run->teacher, s->emb, s->ids, n);
     for (int j = 0; j < n; j++)
-        memcpy(r->txt_emb + (size_t)s->captioned[j] * r->E, s->emb + (size_t)j * r->E, (size_t)r->E * sizeof(float));
+        memcpy(run->txt_emb + (size_t)s->captioned[j] * run->E, s->emb + (size_t)j * run->E, (size_t)run->E * sizeof(float));
     return 0;
 }
 
@@ -269,7 +269,7 @@ static char *format_text(int (*format)(const void *value, char *buf, size_t size
 static int format_cursor(const void *cursor, char *buf, size_t size) { return bcos_data_cursor_format(cursor, buf, size); }
 static int format_rest(const void *rest, char *buf, size_t size) { return bcos_epoch_rest_format(rest, buf, size); }
 
-static char *position(distill_source *base, const distill_run *r, int64_t *epoch) {
+static char *position(distill_source *base, const distill_run *run, int64_t *epoch) {
     shards_source *s = (shards_source *)base;
     bcos_data_cursor c;
     BCOS_CHECK(s->loader || s->has_resume, "a position is asked for after a batch or a restore");
@@ -281,10 +281,10 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
     char *text = format_text(format_cursor, &c);
     cJSON *json = cJSON_CreateObject();
     BCOS_CHECK(json != NULL, "cJSON could allocate");
-    cJSON_AddNumberToObject(json, "rank", r->rank);
+    cJSON_AddNumberToObject(json, "rank", run->rank);
     cJSON_AddNumberToObject(json, "epoch", (double)c.epoch);
-    cJSON_AddNumberToObject(json, "samples_seen", (double)r->samples_seen);
-    cJSON_AddNumberToObject(json, "batch_size", r->B_global);
+    cJSON_AddNumberToObject(json, "samples_seen", (double)run->samples_seen);
+    cJSON_AddNumberToObject(json, "batch_size", run->B_global);
     cJSON_AddNumberToObject(json, "shards", (double)s->urls.count);
     cJSON_AddStringToObject(json, "cursor", text);
     if (s->has_rest) {
@@ -330,28 +330,28 @@ static int parse_positions(const cJSON *array, int n, bcos_data_cursor *cursors,
 
 /* A run of another world size stopped at these cursors: what is left of its epoch becomes this
  * run's rest, re-partitioned over this world (the event and the log say so). */
-static int repartition(shards_source *s, distill_run *r, const bcos_checkpoint *c, const bcos_data_cursor *cursors,
+static int repartition(shards_source *s, distill_run *run, const bcos_checkpoint *c, const bcos_data_cursor *cursors,
                        const bcos_epoch_rest *was, char *why, size_t whylen) {
-    if (r->B_global % c->world_size != 0) {
-        snprintf(why, whylen, "its batch of %d does not split over its %d ranks", r->B_global, c->world_size);
+    if (run->B_global % c->world_size != 0) {
+        snprintf(why, whylen, "its batch of %d does not split over its %d ranks", run->B_global, c->world_size);
         return -1;
     }
     if (bcos_epoch_rest_from_cursors(&s->rest, was, cursors, c->world_size, s->counts, (int)s->urls.count,
-                                     (uint64_t)r->cfg->seed, r->B_global / c->world_size, why, whylen) != 0)
+                                     (uint64_t)run->cfg->seed, run->B_global / c->world_size, why, whylen) != 0)
         return -1;
     s->has_rest = 1;
     s->epoch = (int64_t)s->rest.epoch;
     char line[256];
     snprintf(line, sizeof line,
              "resumed on %d rank%s after %d: re-partitioned the rest of epoch %" PRId64 " (%d shards, %ld samples)",
-             r->world, r->world == 1 ? "" : "s", c->world_size, s->epoch, s->rest.n,
+             run->world, run->world == 1 ? "" : "s", c->world_size, s->epoch, s->rest.n,
              bcos_epoch_rest_samples(&s->rest, s->counts));
     bcos_info("shards: %s", line);
-    if (r->store) bcos_store_event_add(r->store, r->run_id, c->step, BCOS_EVENT_PREEMPTION, line, 1, NULL);
+    if (run->store) bcos_store_event_add(run->store, run->run_id, c->step, BCOS_EVENT_PREEMPTION, line, 1, NULL);
     return 0;
 }
 
-static int restore(distill_source *base, distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
+static int restore(distill_source *base, distill_run *run, const bcos_checkpoint *c, char *err, size_t errlen) {
     shards_source *s = (shards_source *)base;
     cJSON *array = cJSON_Parse(c->data_cursors ? c->data_cursors : "");
     char why[BCOS_ERRLEN] = "";
@@ -361,22 +361,22 @@ static int restore(distill_source *base, distill_run *r, const bcos_checkpoint *
     rc = parse_positions(array, n, cursors, &was, &has_was, why, sizeof why);
     int parsed = rc == 0;
     cJSON_Delete(array);
-    if (rc == 0 && n == r->world) {
+    if (rc == 0 && n == run->world) {
         /* the same shape: this rank's loader resumes at its cursor, on the same plan */
-        bcos_data_cursor_copy(&s->resume, &cursors[r->rank]);
+        bcos_data_cursor_copy(&s->resume, &cursors[run->rank]);
         s->has_resume = 1;
         s->epoch = (int64_t)s->resume.epoch;
         s->rest = was;
         s->has_rest = has_was;
         has_was = 0;
     } else if (rc == 0) {
-        rc = repartition(s, r, c, cursors, has_was ? &was : NULL, why, sizeof why);
+        rc = repartition(s, run, c, cursors, has_was ? &was : NULL, why, sizeof why);
     }
     for (int k = 0; k < n && parsed; k++) bcos_data_cursor_free(&cursors[k]);
     free(cursors);
     if (has_was) bcos_epoch_rest_free(&was);
     if (rc != 0)
-        return bcos_error(err, errlen, r->cfg->run, "the checkpoint at step %lld: %s", (long long)c->step, why);
+        return bcos_error(err, errlen, run->cfg->run, "the checkpoint at step %lld: %s", (long long)c->step, why);
     return 0;
 }
 
@@ -410,8 +410,8 @@ static void fetch_options(bcos_fetch_options *f, const bcos_distill_config *cfg)
     f->ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL;
 }
 
-distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errlen) {
-    const bcos_distill_config *cfg = r->cfg;
+distill_source *distill_source_shards_new(distill_run *run, char *err, size_t errlen) {
+    const bcos_distill_config *cfg = run->cfg;
     shards_source *s = xcalloc(1, sizeof *s);
     s->base = (distill_source){next_batch, position, restore, record_events, check_lost, free_source};
     fetch_options(&s->fetch, cfg);
@@ -433,7 +433,7 @@ distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errl
         free_source(&s->base);
         return NULL;
     }
-    int L = r->teacher.cfg.context_length;
+    int L = run->teacher.cfg.context_length;
     BCOS_CHECK(L <= BCOS_CONTEXT_LENGTH, "CLIP's context length");
     if (cfg->w_txt > 0) s->tok = bcos_tokenizer_load_default();
     bcos_decode_mode decode;
@@ -442,11 +442,11 @@ distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errl
         return NULL;
     }
     s->augment = (bcos_train_augment){.scale = {cfg->crop_scale, 1.0}, .seed = (uint64_t)cfg->seed};
-    s->sample = (distill_sample_config){.image = {.size = r->S, .kind = BCOS_INPUT_CROP_U8, .decode = decode,
+    s->sample = (distill_sample_config){.image = {.size = run->S, .kind = BCOS_INPUT_CROP_U8, .decode = decode,
                                                   .train = cfg->train_crops ? &s->augment : NULL},
                                         .context_length = L, .tok = s->tok};
-    s->ids = xmalloc((size_t)r->B * L * sizeof(int32_t));
-    s->emb = xmalloc((size_t)r->B * r->E * sizeof(float));
-    s->captioned = xmalloc((size_t)r->B * sizeof(int));
+    s->ids = xmalloc((size_t)run->B * L * sizeof(int32_t));
+    s->emb = xmalloc((size_t)run->B * run->E * sizeof(float));
+    s->captioned = xmalloc((size_t)run->B * sizeof(int));
     return &s->base;
 }
