@@ -1,115 +1,101 @@
-/* The distillation loop, data-parallel over the world's ranks (bcos/world.h): each rank takes its
- * share of every batch from a source (distill_source.h), computes teacher and student embeddings of
- * the same crops, its part of the whole batch's loss and the exact backward; the gradients are
- * summed over the ranks, so every rank applies the same clipping and Adam(W) step on the schedule
- * and the replicas stay equal. Non-finite steps are skipped (the same decision everywhere), rank 0
- * prints progress, measures the held-out cosine before and after and saves the student; with a run
- * name, the metrics, checkpoints and resume go through the store (distill_store.c). */
+/* The distillation run, data-parallel over the world's ranks (bcos/world.h), its data flowing one
+ * way: each rank fetches its share of every batch from a source (distill_source_internal.h), trains
+ * a step on it (distill_step.c) and commits (the store and checkpoints, distill_store.c): each layer
+ * is called from here, none calls back up. What the source counts (skips, retries, lost samples) is
+ * summed over the ranks and recorded at every epoch's end, with each checkpoint and at the end; a run
+ * that lost more samples than it may fails. Rank 0 prints progress, measures the held-out cosine
+ * before and after and saves the student. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+
 #include "bcos/check.h"
-#include "bcos/eval.h"
-#include "bcos/image.h"
 #include "bcos/log.h"
 #include "bcos/paths.h"
 #include "bcos/urls.h"
 #include "bcos/world.h"
 #include "distill_internal.h"
 
-/* The 8-bit crop as the student's x6 and the teacher's normalised input, in batch slot `slot`. */
-static void prepare_image(distill_run *run, int slot, const uint8_t *crop) {
-    int S = run->S;
-    bcos_bcos6_input(run->x6 + (size_t)slot * 6 * S * S, crop, S);
-    bcos_clip_normalize(run->normalized + (size_t)slot * 3 * S * S, crop, S, bcos_clip_mean, bcos_clip_std);
+/* How often a wait for a batch looks for a request to stop: a stop within a fraction of a second. */
+#define STOP_POLL_MS 100
+
+#define TRACE_SAMPLES_ENV "BCOS_TRACE_SAMPLES"
+
+/* What the source counted, summed over the ranks and recorded; nothing while it has nothing to count
+ * (between epochs, on every rank alike: the ranks make the same batches). */
+static void record_counters(distill_run *run) {
+    distill_counters counters;
+    if (run->source->counters && run->source->counters(run->source, &counters))
+        distill_store_counters(run, &counters);
 }
 
-/* Mean student-teacher cosine over images [first, first + count), B at a time. */
-static double mean_cosine(distill_run *run, int first, int count, float b, float bias_scale) {
-    double sum = 0;
-    for (int done = 0; done < count; done += run->B) {
-        int n = count - done < run->B ? count - done : run->B;
-        for (int i = 0; i < run->B; i++)
-            prepare_image(run, i, run->set->crops + (size_t)(first + done + (i < n ? i : 0)) * run->S * run->S * 3);
-        bcos_clip_encode_image(&run->teacher, run->t_img, run->normalized, run->B);
-        bcos_student_forward(&run->student, run->acts, run->s_emb, run->x6, b, bias_scale);
-        double mean;
-        bcos_cosine_loss(NULL, &mean, run->s_emb, run->t_img, n, run->E, 1.0);
-        sum += mean * n;
-    }
-    return sum / count;
+/* An epoch ended: its counts recorded, and a warning when it skipped or lost samples. */
+static void end_epoch(distill_run *run, int64_t epoch) {
+    int64_t lost_before = run->data_lost;
+    record_counters(run);
+    int64_t skipped = run->data_skipped - run->data_skipped_before;
+    run->data_skipped_before = run->data_skipped;
+    if (skipped || run->data_lost > lost_before)
+        bcos_warn("shards: epoch %" PRId64 " skipped %" PRId64 " samples that did not decode and lost %" PRId64
+                  " with broken or missing shards (see the run's events)",
+                  epoch, skipped, run->data_lost - lost_before);
 }
 
-/* This rank's part of the whole batch's loss, and its dL/ds: every term is normalised by the
- * world's counts, so that the parts and their gradients add up over the ranks. *mean_cos_part:
- * its part of the batch's mean student-teacher cosine. */
-static double batch_loss(distill_run *run, double *mean_cos_part) {
-    const bcos_distill_config *c = run->cfg;
-    double share = (double)run->B / run->B_global, mean_cos;
-    memset(run->ds, 0, (size_t)run->B * run->E * sizeof(float));
-    if (strcmp(c->loss, "siglip") == 0) {
-        /* negatives from the whole world's batch */
-        bcos_world_allgather_f32(run->t_all, run->t_img, (size_t)run->B * run->E);
-        bcos_cosine_loss(NULL, &mean_cos, run->s_emb, run->t_img, run->B, run->E, 1.0);
-        *mean_cos_part = mean_cos * share;
-        return bcos_siglip_loss(run->ds, run->s_emb, run->t_all, run->B, run->B_global, run->E, run->rank * run->B, 10.0, 10.0);
-    }
-    double loss = bcos_cosine_loss(run->ds, &mean_cos, run->s_emb, run->t_img, run->B, run->E, c->w_img * share);
-    *mean_cos_part = mean_cos * share;
-    if (c->w_txt <= 0) return loss;
-    /* the text term averages over the world's captioned images */
-    int64_t n = 0;
-    for (int i = 0; i < run->B; i++) n += run->has_txt[i];
-    bcos_world_sum_i64(&n, 1);
-    for (int i = 0; i < run->B; i++) {
-        if (!run->has_txt[i]) continue;
-        loss += bcos_cosine_loss(run->ds + (size_t)i * run->E, NULL, run->s_emb + (size_t)i * run->E,
-                                 run->txt_emb + (size_t)i * run->E, 1, run->E, c->w_txt / (double)n);
-    }
-    return loss;
+/* With $BCOS_TRACE_SAMPLES naming a folder, each rank appends the origins of the batch it trains
+ * step `step` on to FOLDER/rank-R.txt as "epoch E step S: shard:index ...": the samples a chain of
+ * runs resumed on other world sizes read, for the tests that check that none is lost. */
+static void trace_batch(const distill_run *run, int64_t step, const distill_batch *b) {
+    const char *folder = getenv(TRACE_SAMPLES_ENV);
+    if (!folder || !*folder || !b->has_origins) return;
+    char *path = bcos_strfmt("%s/rank-%d.txt", folder, run->rank);
+    FILE *f = xfopen(path, "a");
+    fprintf(f, "epoch %" PRId64 " step %" PRId64 ":", b->epoch, step);
+    for (int i = 0; i < run->B; i++) fprintf(f, " %d:%ld", b->origins[i].shard, b->origins[i].index);
+    fputc('\n', f);
+    xfclose(f);
+    free(path);
 }
 
-static void clip_gradients(distill_run *run, double *grad_norm) {
-    const bcos_distill_config *c = run->cfg;
-    size_t n = run->student.params.total;
-    if (c->agc_clip > 0) bcos_adaptive_clip_grad(run->grads, &run->student.params, c->agc_clip, 1e-3);
-    *grad_norm = bcos_clip_grad_norm(run->grads, n, c->grad_clip); /* grad_clip 0: the norm, unclipped */
+/* This rank's share of the next batch into run->batch, the epochs that end on the way recorded.
+ * Returns 0; 1 when a request to stop (distill_stop_pending) came on some rank while a rank waited
+ * for data, agreed by every rank, the position unmoved; or -1 with err. */
+static int fetch_batch(distill_run *run, char *err, size_t errlen) {
+    distill_source *source = run->source;
+    int got;
+    for (;;) {
+        got = source->next_batch(source, run->samples_seen, &run->batch, STOP_POLL_MS, err, errlen);
+        if (got < 0) return -1;
+        if (got == DISTILL_EPOCH_END) end_epoch(run, run->batch.epoch);
+        else if (got == DISTILL_GOT_BATCH || distill_stop_pending(run)) break;
+    }
+    /* one rank that gave up its wait stops them all, before any batch moves a cursor; a rank that
+     * got its batch leaves it taken, since the source is stopped, not asked again */
+    if (distill_agree_stop(got == DISTILL_WAITING)) return 1;
+    trace_batch(run, run->step + 1, &run->batch);
+    run->samples_seen += run->B_global;
+    return 0;
 }
 
-/* One step on the next batch from the source; its metrics in *m and whether it was skipped in
- * *skipped. Returns 0; 1 when a request to stop came while the batch was awaited (no step); or -1
- * with err when the source fails. */
-static int train_step(distill_run *run, bcos_metric *m, int *skipped, char *err, size_t errlen) {
-    const bcos_distill_config *c = run->cfg;
-    int64_t step = run->step;
-    int got = run->source->next_batch(run->source, run, err, errlen);
-    if (got != 0) return got;
-    for (int i = 0; i < run->B; i++) prepare_image(run, i, run->crops + (size_t)i * run->S * run->S * 3);
-    float b = bcos_student_b_at(&run->student, step), bias_scale = bcos_student_bias_scale_at(&run->student, step);
-    bcos_clip_encode_image(&run->teacher, run->t_img, run->normalized, run->B);
-    bcos_student_forward(&run->student, run->acts, run->s_emb, run->x6, b, bias_scale);
-    double parts[2] = {0, 0}; /* the loss and the mean cosine, summed over the world */
-    parts[0] = batch_loss(run, &parts[1]);
-    memset(run->grads, 0, run->student.params.total * sizeof(float));
-    bcos_student_backward(&run->student, run->acts, run->grads, NULL, run->ds);
-    bcos_world_sum_f32(run->grads, run->student.params.total);
-    bcos_world_sum_f64(parts, 2);
-    double loss = parts[0], mean_cos = parts[1], grad_norm = NAN;
-    double lr = bcos_lr_at(step, c->warmup_steps, c->steps, c->lr, c->min_lr);
-    *skipped = !isfinite(loss) || !bcos_all_finite(run->grads, run->student.params.total);
-    if (*skipped) {
-        run->skipped_steps++;
-        bcos_warn("step %lld: non-finite loss or gradient, step skipped (%lld so far)", (long long)step + 1,
-                  (long long)run->skipped_steps);
-    } else {
-        clip_gradients(run, &grad_norm);
-        bcos_adam_step(&run->opt, run->student.params.data, run->grads, lr);
+/* After a step, or after a wait for a batch given up on a request to stop (no step trained): a
+ * checkpoint when one is due and run->step has none yet, with what the source counted since the
+ * last one (so that a resume counts again at most what it reads again); then the requests answered.
+ * Sets *stop when a request to stop was honoured. Returns 0, or -1 with err. */
+static int commit(distill_run *run, int *stop, char *err, size_t errlen) {
+    distill_requests requests;
+    if (!distill_store_due(run, &requests)) return 0;
+    /* a stop while the first batch after a checkpoint was awaited: that checkpoint is the one */
+    if (run->checkpoint_step != run->step) {
+        int64_t epoch;
+        char *position = run->source->position(run->source, run->samples_seen, &epoch);
+        int rc = distill_store_checkpoint(run, position, epoch, err, errlen);
+        free(position);
+        if (rc != 0) return -1;
+        record_counters(run);
     }
-    run->step = step + 1;
-    *m = (bcos_metric){.step = run->step, .loss = loss, .cos = mean_cos, .lr = lr, .grad_norm = grad_norm,
-                       .skipped_samples = *skipped ? run->B_global : 0};
+    *stop = distill_store_answer(run, &requests);
     return 0;
 }
 
@@ -121,16 +107,17 @@ static int train(distill_run *run, bcos_distill_report *report, char *err, size_
     int stop = 0;
     while (run->step < c->steps && !stop) {
         double started = bcos_now_seconds();
-        bcos_metric m;
-        int skipped = 0;
-        int got = train_step(run, &m, &skipped, err, errlen);
+        int got = fetch_batch(run, err, errlen);
         if (got < 0) return -1;
         if (got == 1) {
             /* the stop at once: the checkpoint of the last step trained, the stalled data abandoned */
-            if (distill_store_after_step(run, &stop, err, errlen) != 0) return -1;
+            if (commit(run, &stop, err, errlen) != 0) return -1;
             BCOS_CHECK(stop, "a wait for data given up on a request to stop ends the run");
             break;
         }
+        bcos_metric m;
+        int skipped = 0;
+        distill_step(run, &m, &skipped);
         double now = bcos_now_seconds();
         m.images_per_s = run->B_global / (now - started);
         report->final_loss = m.loss;
@@ -144,7 +131,7 @@ static int train(distill_run *run, bcos_distill_report *report, char *err, size_
             window_start = now;
             window_steps = 0;
         }
-        if (distill_store_after_step(run, &stop, err, errlen) != 0) return -1;
+        if (commit(run, &stop, err, errlen) != 0) return -1;
     }
     report->preempted = stop;
     return 0;
@@ -160,9 +147,13 @@ static void alloc_buffers(distill_run *run) {
     run->ds = xmalloc(B * E * sizeof(float));
     run->t_all = xmalloc((size_t)run->B_global * E * sizeof(float));
     run->acts = bcos_student_acts_new(&run->student, run->B);
-    run->crops = xmalloc(B * S * S * 3);
-    run->txt_emb = xcalloc(B * E, sizeof(float));
-    run->has_txt = xcalloc(B, sizeof(int));
+    size_t L = (size_t)run->teacher.cfg.context_length;
+    run->batch = (distill_batch){.crops = xmalloc(B * S * S * 3), .has_caption = xcalloc(B, sizeof(int)),
+                                 .ids = xcalloc(B * L, sizeof(int32_t)), .caption_emb = xcalloc(B * E, sizeof(float)),
+                                 .origins = xmalloc(B * sizeof(bcos_sample_origin))};
+    run->caption_ids = xmalloc(B * L * sizeof(int32_t));
+    run->caption_packed = xmalloc(B * E * sizeof(float));
+    run->captioned = xmalloc(B * sizeof(int));
     run->pending = xmalloc(DISTILL_PENDING_ROWS * sizeof *run->pending);
     bcos_adam_config ac = {.lr = run->cfg->lr, .beta1 = run->cfg->beta1, .beta2 = run->cfg->beta2, .eps = run->cfg->eps,
                            .weight_decay = run->cfg->weight_decay, .decoupled = strcmp(run->cfg->optimizer, "adamw") == 0};
@@ -174,9 +165,17 @@ static void free_run(distill_run *run) {
     bcos_student_acts_free(run->acts);
     if (run->source) run->source->free(run->source);
     free(run->pending);
-    free(run->has_txt);
-    free(run->txt_emb);
-    free(run->crops);
+    free(run->counters);
+    free(run->set_caption_emb);
+    free(run->set_has_caption);
+    free(run->captioned);
+    free(run->caption_packed);
+    free(run->caption_ids);
+    free(run->batch.origins);
+    free(run->batch.caption_emb);
+    free(run->batch.ids);
+    free(run->batch.has_caption);
+    free(run->batch.crops);
     free(run->ds);
     free(run->t_all);
     free(run->s_emb);
@@ -234,7 +233,7 @@ static int finish(distill_run *run, bcos_distill_report *report, char *err, size
     const bcos_distill_config *cfg = run->cfg;
     if (run->rank != 0) return 0;
     if (cfg->holdout > 0) {
-        report->holdout_cos_after = mean_cosine(run, run->train_count, cfg->holdout, bcos_student_b_at(&run->student, cfg->steps),
+        report->holdout_cos_after = distill_mean_cosine(run, run->train_count, cfg->holdout, bcos_student_b_at(&run->student, cfg->steps),
                                                 bcos_student_bias_scale_at(&run->student, cfg->steps));
         bcos_info("held-out cosine to the teacher: %.4f before, %.4f after", report->holdout_cos_before,
                   report->holdout_cos_after);
@@ -245,6 +244,49 @@ static int finish(distill_run *run, bcos_distill_report *report, char *err, size
     if (bcos_student_save(&run->student, &run->teacher, run->step, cfg->out, json, err, errlen) != 0) return -1;
     bcos_info("saved the student to %s (config %s)", cfg->out, json);
     return 0;
+}
+
+/* This rank's source: the shards of cfg->shards, or the in-memory set (its captions embedded once
+ * here). Returns NULL with err. */
+static distill_source *new_source(distill_run *run, char *err, size_t errlen) {
+    distill_shape shape = {.rank = run->rank, .world = run->world, .B = run->B, .B_global = run->B_global,
+                           .S = run->S, .E = run->E, .context_length = run->teacher.cfg.context_length};
+    if (run->cfg->shards[0]) return distill_source_shards_new(run->cfg, &shape, err, errlen);
+    distill_embed_set_captions(run);
+    return distill_source_images_new(run->set, run->train_count, run->cfg->seed, &shape, run->set_caption_emb,
+                                     run->set_has_caption);
+}
+
+/* Begin the run in the store and, when it has a usable checkpoint, go on from it: the student,
+ * Adam's state and the step (distill_checkpoint.c), then the source's data position. Returns 0, or
+ * -1 with err. */
+static int begin(distill_run *run, char *err, size_t errlen) {
+    bcos_checkpoint c = {0};
+    int found;
+    if (distill_store_begin(run, &c, &found, err, errlen) != 0) return -1;
+    if (!found) return 0;
+    char note[256] = "";
+    int rc = distill_checkpoint_restore(run, &c, err, errlen);
+    if (rc == 0 && run->source->restore) rc = run->source->restore(run->source, &c, note, sizeof note, err, errlen);
+    if (rc == 0) distill_store_resumed(run, &c, note);
+    bcos_checkpoint_free(&c);
+    return rc;
+}
+
+/* After the last step, on every rank: 0 while the data path lost no more samples than max_lost
+ * (summed over the world), else -1 with err. A run that lost more is failed, whatever it trained. */
+static int check_lost(distill_run *run, char *err, size_t errlen) {
+    record_counters(run);
+    if (run->data_lost <= run->cfg->max_lost) return 0;
+    return bcos_error(err, errlen, "shards", "%" PRId64 " samples were lost with broken or missing shards, more than "
+                      "max_lost %" PRId64 " (the run's fault events name the shards)", run->data_lost, run->cfg->max_lost);
+}
+
+/* The run's end in the store, what the source counted last recorded first. */
+static void end(distill_run *run, bcos_run_status status, const char *why) {
+    /* a failed rank may have left the others mid-collective: no more collectives then */
+    if (run->cfg->run[0] && status != BCOS_RUN_FAILED) record_counters(run);
+    distill_store_end(run, status, why);
 }
 
 static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
@@ -273,7 +315,7 @@ static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bc
         return -1;
     }
     alloc_buffers(&run);
-    run.source = cfg->shards[0] ? distill_source_shards_new(&run, err, errlen) : distill_source_images_new(&run);
+    run.source = new_source(&run, err, errlen);
     if (!run.source) {
         free_run(&run);
         return -1;
@@ -290,20 +332,19 @@ static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bc
     if (run.world > 1) bcos_info("distill: %d ranks, %d images of each batch per rank", run.world, run.B);
     /* before: the freshly B-cosified student, also when the run resumes; rank 0 reports it */
     if (cfg->holdout > 0 && run.rank == 0)
-        report->holdout_cos_before = mean_cosine(&run, run.train_count, cfg->holdout, bcos_student_b_at(&run.student, cfg->steps),
+        report->holdout_cos_before = distill_mean_cosine(&run, run.train_count, cfg->holdout, bcos_student_b_at(&run.student, cfg->steps),
                                                  bcos_student_bias_scale_at(&run.student, cfg->steps));
-    int rc = distill_store_begin(&run, err, errlen);
+    int rc = begin(&run, err, errlen);
     report->resumed_step = run.step;
     if (rc == 0) rc = train(&run, report, err, errlen);
-    /* a run that lost more samples than it may is failed, whatever it trained */
-    if (rc == 0 && !report->preempted && run.source->check_lost) rc = run.source->check_lost(run.source, &run, err, errlen);
+    if (rc == 0 && !report->preempted) rc = check_lost(&run, err, errlen);
     if (rc == 0 && run.step > 0 && run.skipped_steps == run.step)
         rc = bcos_error(err, errlen, "distill", "all %lld steps were skipped (non-finite loss or gradient; the "
                         "teacher %s or the settings): nothing was trained", (long long)run.step, cfg->teacher);
     if (rc == 0 && !report->preempted) rc = finish(&run, report, err, errlen);
     report->steps_done = run.step;
     report->skipped_steps = run.skipped_steps;
-    distill_store_end(&run, rc != 0 ? BCOS_RUN_FAILED : report->preempted ? BCOS_RUN_PREEMPTED : BCOS_RUN_DONE, err);
+    end(&run, rc != 0 ? BCOS_RUN_FAILED : report->preempted ? BCOS_RUN_PREEMPTED : BCOS_RUN_DONE, err);
     free_run(&run);
     bcos_image_set_free(&loaded);
     return rc;

@@ -4,12 +4,12 @@
  *   "optimizer"  Adam's m and v as "exp_avg.<parameter>" and "exp_avg_sq.<parameter>" (torch's
  *                names, in the student file's layout), its step counter and settings in metadata;
  *   the state    step, epoch, samples seen, the data cursor (a JSON array with one element per
- *                rank: the source's position, distill_source.h) and the RNG blob: the seed, the
- *                epoch and the samples seen (the streams the in-memory data order draws from).
+ *                rank: the source's position, distill_source_internal.h) and the RNG blob: the
+ *                seed, the epoch and the samples seen (the streams the in-memory data order draws from).
  * The replicas are equal, so rank 0 writes the files and commits; the others only send it their
  * data positions. On a resume rank 0 reads the checkpoint and sends its state, weights and moments
  * to the other ranks, whose number may differ from the one that wrote it: the data source takes
- * that up (distill_source.h). */
+ * that up (distill_source_internal.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +81,9 @@ static void optimizer_file_free(optimizer_file *f) {
     bcos_student_tensors_free(&f->v);
 }
 
-/* The ranks' data positions as one JSON array, on rank 0 (NULL on the others); epoch: rank 0's. */
-static char *gather_positions(distill_run *run, int64_t *epoch) {
-    char *position = run->source->position(run->source, run, epoch);
+/* The ranks' data positions as one JSON array, on rank 0 (NULL on the others). */
+static char *gather_positions(const distill_run *run, const char *position) {
     char **all = bcos_world_gather_text(position);
-    free(position);
     if (!all) return NULL;
     size_t len = 3;
     for (int k = 0; k < run->world; k++) len += strlen(all[k]) + 1;
@@ -100,9 +98,8 @@ static char *gather_positions(distill_run *run, int64_t *epoch) {
     return cursors;
 }
 
-int distill_checkpoint_commit(distill_run *run, char *err, size_t errlen) {
-    int64_t epoch;
-    char *cursors = gather_positions(run, &epoch);
+int distill_checkpoint_commit(distill_run *run, const char *position, int64_t epoch, char *err, size_t errlen) {
+    char *cursors = gather_positions(run, position);
     if (run->rank != 0) return 0;
     if (bcos_params_check_finite(&run->student.params, err, errlen) != 0) {
         free(cursors);
@@ -200,7 +197,6 @@ int distill_checkpoint_restore(distill_run *run, bcos_checkpoint *c, char *err, 
     share_tensors(run);
     run->step = c->step;
     run->samples_seen = c->samples_seen;
-    if (run->source->restore && run->source->restore(run->source, run, c, err, errlen) != 0) return -1;
     /* Adam counts the steps it applied: the others were skipped */
     run->skipped_steps = c->step - run->opt.step;
     return 0;

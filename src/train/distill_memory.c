@@ -8,7 +8,7 @@
 #include "bcos/log.h"
 #include "bcos/memory.h"
 #include "distill_internal.h"
-#include "distill_shards.h"
+#include "distill_source_internal.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 

@@ -1,9 +1,9 @@
 /* The distill loader's sample function: the sample's image as the 8-bit crop at the teacher's size
  * and its caption's token ids, into one batch slot. Decoding runs in the loader's worker threads;
- * the text tower embeds the captions in the main thread. */
+ * the run's step embeds the captions (distill_step.c). */
 #include <string.h>
 
-#include "distill_shards.h"
+#include "distill_source_internal.h"
 
 static size_t crop_bytes(const distill_sample_config *c) { return (size_t)c->image.size * c->image.size * 3; }
 
