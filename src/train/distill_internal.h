@@ -52,12 +52,6 @@ typedef struct distill_run {
  * sets how often, never how much memory. */
 #define DISTILL_PENDING_ROWS 256
 
-/* ---- memory (distill_memory.c) ---- */
-
-/* Logs the run's estimated memory; refuses (-1 with err naming batch_size, the estimate and the
- * limit) a run that cannot fit. Called once the teacher and student exist, before the buffers. */
-int distill_memory_check(const distill_run *run, char *err, size_t errlen);
-
 /* ---- the step (distill_step.c) ---- */
 
 /* Embed the in-memory set's captions once, into set_caption_emb and set_has_caption. */

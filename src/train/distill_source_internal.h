@@ -4,8 +4,7 @@
  * (distill.c) embeds the captions, sums the counters over the ranks and has the store record them.
  * A source also says where it stands, for a checkpoint, and takes that up again on a resume.
  *   images: an in-memory set, its order a function of (seed, sample index) (distill_source_images.c);
- *   shards: WebDataset shards streamed through the epoch loader (distill_source_shards.c), each
- *           sample made into a batch slot by distill_sample (distill_shard_sample.c). */
+ *   shards: WebDataset shards streamed through the epoch loader (distill_source_shards.c). */
 #ifndef BCOS_DISTILL_SOURCE_INTERNAL_H
 #define BCOS_DISTILL_SOURCE_INTERNAL_H
 
@@ -93,7 +92,7 @@ distill_source *distill_source_images_new(const bcos_image_set *set, int train_c
 distill_source *distill_source_shards_new(const bcos_distill_config *cfg, const distill_shape *shape, char *err,
                                           size_t errlen);
 
-/* ---- a shard sample as a batch slot (distill_shard_sample.c) ---- */
+/* ---- a shard sample as a batch slot (distill_source_shards.c) ---- */
 
 /* A slot: the S x S x 3 crop, then the caption's context_length token ids (all zero: none). */
 typedef struct {
@@ -102,13 +101,7 @@ typedef struct {
     const bcos_tokenizer *tok;      /* NULL: captions are not read (no text term) */
 } distill_sample_config;
 
+/* A slot's bytes (what the loader's workers hold ahead, for the memory estimate). */
 size_t distill_sample_bytes(const distill_sample_config *c);
-/* A bcos_sample_fn; ctx is a const distill_sample_config *. The image member is decoded and
- * cropped; the first line of the .txt member, when there is one and it is not empty, is the
- * caption. */
-bcos_sample_verdict distill_sample(void *ctx, const bcos_sample *s, void *out, int *label, char *msg,
-                                   size_t msg_len);
-/* A slot's caption ids into ids (context_length of them); 1 when it has a caption, else 0. */
-int distill_sample_caption(const distill_sample_config *c, const void *slot, int32_t *ids);
 
 #endif

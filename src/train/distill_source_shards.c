@@ -3,8 +3,9 @@
  * the batch; when the loader says the epoch is complete the next one starts (on every rank at the
  * same batch: the plans agree on the epoch's length). The position is the rank's loader cursor (its
  * text form inside the checkpoint's data cursor JSON); a resume on as many ranks starts each loader
- * from its own. Captions' token ids come with the crops (the run's step embeds them). What the
- * loader skipped, retried and lost is counted over the epochs, for the run to record. */
+ * from its own. Each sample becomes a batch slot in the loader's worker threads: its image decoded
+ * and cropped, its caption's token ids beside it (the run's step embeds them). What the loader
+ * skipped, retried and lost is counted over the epochs, for the run to record. */
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,6 +19,56 @@
 #include "bcos/shard_sizes.h"
 #include "bcos/urls.h"
 #include "distill_source_internal.h"
+
+/* ---- a sample as a batch slot: the loader's sample function, run in its worker threads ---- */
+
+static size_t crop_bytes(const distill_sample_config *c) { return (size_t)c->image.size * c->image.size * 3; }
+
+size_t distill_sample_bytes(const distill_sample_config *c) {
+    return crop_bytes(c) + (size_t)c->context_length * sizeof(int32_t);
+}
+
+/* The crop the student and the teacher both see: CLIP's evaluation crop. A training crop (random
+ * resized crop and flip) replaces it here. */
+static bcos_sample_verdict crop(const distill_sample_config *c, const bcos_sample *s, uint8_t *out, char *msg,
+                                size_t msg_len) {
+    int label;
+    return bcos_image_sample((void *)&c->image, s, out, &label, msg, msg_len);
+}
+
+/* The caption's ids (all zero without a caption): the first line of .txt, when not empty. */
+static void caption_ids(const distill_sample_config *c, const bcos_sample *s, int32_t *ids) {
+    memset(ids, 0, (size_t)c->context_length * sizeof(int32_t));
+    const bcos_sample_member *txt = c->tok ? bcos_sample_member_find(s, "txt") : NULL;
+    if (!txt) return;
+    size_t n = 0;
+    while (n < txt->size && txt->data[n] != '\n' && txt->data[n] != '\r') n++;
+    if (n > 0) bcos_tokenize_bytes(c->tok, (const char *)txt->data, n, c->context_length, ids);
+}
+
+/* A bcos_sample_fn; ctx is a const distill_sample_config *. The image member is decoded and
+ * cropped; the first line of the .txt member, when there is one and it is not empty, is the
+ * caption. */
+static bcos_sample_verdict sample_slot(void *ctx, const bcos_sample *s, void *out, int *label, char *msg,
+                                       size_t msg_len) {
+    const distill_sample_config *c = ctx;
+    *label = -1;
+    bcos_sample_verdict v = crop(c, s, out, msg, msg_len);
+    if (v != BCOS_SAMPLE_OK) return v;
+    int32_t ids[BCOS_CONTEXT_LENGTH];
+    caption_ids(c, s, ids);
+    /* the slot's ids may be unaligned after the crop */
+    memcpy((uint8_t *)out + crop_bytes(c), ids, (size_t)c->context_length * sizeof(int32_t));
+    return BCOS_SAMPLE_OK;
+}
+
+/* A slot's caption ids into ids (context_length of them); 1 when it has a caption, else 0. */
+static int slot_caption(const distill_sample_config *c, const void *slot, int32_t *ids) {
+    memcpy(ids, (const uint8_t *)slot + crop_bytes(c), (size_t)c->context_length * sizeof(int32_t));
+    return ids[0] != 0;
+}
+
+/* ---- the source, in the main thread ---- */
 
 typedef struct {
     distill_source base;
@@ -76,7 +127,7 @@ static int start_epoch(shards_source *s, char *err, size_t errlen) {
     s->augment.epoch = (uint64_t)s->epoch; /* the workers only read it while this epoch's loader runs */
     bcos_loader_config lc = {.urls = (const char *const *)s->urls.urls, .plan = &s->plan,
                              .resume = s->has_resume ? &s->resume : NULL, .fetch = s->fetch,
-                             .sample_bytes = distill_sample_bytes(&s->sample), .fn = distill_sample,
+                             .sample_bytes = distill_sample_bytes(&s->sample), .fn = sample_slot,
                              .ctx = &s->sample, .ready_batches = cfg->ready_batches, .shuffle = (long)cfg->shuffle,
                              .counts = s->counts};
     s->loader = bcos_loader_start(&lc, why, sizeof why);
@@ -155,7 +206,7 @@ static int next_batch(distill_source *base, int64_t samples_seen, distill_batch 
     for (int i = 0; i < sh->B; i++) {
         const uint8_t *slot = (const uint8_t *)loaded->data + (size_t)i * slot_bytes;
         memcpy(b->crops + (size_t)i * plane, slot, plane);
-        b->has_caption[i] = distill_sample_caption(&s->sample, slot, b->ids + (size_t)i * L);
+        b->has_caption[i] = slot_caption(&s->sample, slot, b->ids + (size_t)i * L);
         b->origins[i] = loaded->origins[i];
     }
     b->embedded = 0;
