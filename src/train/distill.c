@@ -274,8 +274,9 @@ static int finish(distill_run *run, bcos_distill_report *report, char *err, size
     const bcos_distill_config *cfg = run->cfg;
     if (run->rank != 0) return 0;
     if (cfg->holdout > 0) {
-        report->holdout_cos_after = distill_mean_cosine(run, run->train_count, cfg->holdout, bcos_student_b_at(&run->student, cfg->steps),
-                                                bcos_student_bias_scale_at(&run->student, cfg->steps));
+        report->holdout_cos_after = distill_mean_cosine(run, run->train_count, cfg->holdout,
+                                                        bcos_student_b_at(&run->student, cfg->steps),
+                                                        bcos_student_bias_scale_at(&run->student, cfg->steps));
         bcos_info("held-out cosine to the teacher: %.4f before, %.4f after", report->holdout_cos_before,
                   report->holdout_cos_after);
     }
@@ -373,8 +374,9 @@ static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bc
     if (run.world > 1) bcos_info("distill: %d ranks, %d images of each batch per rank", run.world, run.B);
     /* before: the freshly B-cosified student, also when the run resumes; rank 0 reports it */
     if (cfg->holdout > 0 && run.rank == 0)
-        report->holdout_cos_before = distill_mean_cosine(&run, run.train_count, cfg->holdout, bcos_student_b_at(&run.student, cfg->steps),
-                                                 bcos_student_bias_scale_at(&run.student, cfg->steps));
+        report->holdout_cos_before = distill_mean_cosine(&run, run.train_count, cfg->holdout,
+                                                         bcos_student_b_at(&run.student, cfg->steps),
+                                                         bcos_student_bias_scale_at(&run.student, cfg->steps));
     int rc = begin(&run, err, errlen);
     report->resumed_step = run.step;
     if (rc == 0) rc = train(&run, report, err, errlen);

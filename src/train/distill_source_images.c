@@ -103,7 +103,8 @@ distill_source *distill_source_images_new(const bcos_image_set *set, int train_c
                                           const distill_shape *shape, const float *caption_emb,
                                           const int *has_caption) {
     images_source *s = xmalloc(sizeof *s);
-    *s = (images_source){.base = {next_batch, position, NULL, NULL, free_source}, .set = set, .train_count = train_count, .seed = seed, .shape = *shape,
+    *s = (images_source){.base = {next_batch, position, NULL, NULL, free_source}, .set = set,
+                         .train_count = train_count, .seed = seed, .shape = *shape,
                          .order = xmalloc((size_t)train_count * sizeof(int)), .order_epoch = -1,
                          .caption_emb = caption_emb, .has_caption = has_caption};
     return &s->base;

@@ -73,7 +73,8 @@ int distill_store_begin(distill_run *run, bcos_checkpoint *c, int *found, char *
 
 void distill_store_resumed(distill_run *run, const bcos_checkpoint *c, const char *note) {
     const bcos_distill_config *cfg = run->cfg;
-    if (run->store && note[0]) bcos_store_event_add(run->store, run->run_id, c->step, BCOS_EVENT_PREEMPTION, note, 1, NULL);
+    if (run->store && note[0])
+        bcos_store_event_add(run->store, run->run_id, c->step, BCOS_EVENT_PREEMPTION, note, 1, NULL);
     run->checkpoint_step = c->step;
     bcos_info("run '%s' resumes from its checkpoint at step %lld of %lld (epoch %lld, %lld samples seen)", cfg->run,
               (long long)c->step, (long long)cfg->steps, (long long)c->epoch, (long long)c->samples_seen);
@@ -193,7 +194,7 @@ void distill_store_counters(distill_run *run, const distill_counters *c) {
     memcpy(now, c->values, c->n * sizeof *now);
     bcos_world_sum_i64(now, c->n);
     long n = c->shards;
-    for (long k = 0; k < 2 * n; k++) run->data_lost += now[DISTILL_FIXED_COUNTERS + k] - was[DISTILL_FIXED_COUNTERS + k];
+    for (long k = DISTILL_FIXED_COUNTERS; k < DISTILL_FIXED_COUNTERS + 2 * n; k++) run->data_lost += now[k] - was[k];
     for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) run->data_skipped += now[v] - was[v];
     if (run->store) counter_events(run, c, now, was);
     memcpy(was, now, c->n * sizeof *now);
