@@ -1,18 +1,19 @@
-/* Single-process distillation: a frozen CLIP teacher, its B-cosified copy as the student, images
- * from an in-memory set, the cosine (or SigLIP) loss, AdamW with warmup + cosine, clipping, skipped
- * non-finite steps, a progress line, and the student saved at the end. Deterministic for a seed.
- * Its settings come from a job file (JSON) and/or command-line flags, through one option table.
- *
- * With a run name, progress goes to the store (include/bcos/store.h): metrics per step, events,
- * checkpoints (student, Adam state, data position) every so many steps or minutes, on request
- * (a signal) and at the end; a run that exists with a complete checkpoint resumes from it, and
- * goes on exactly as if it had never stopped (the data order is a function of the seed and the
- * sample's index alone).
+/* Distillation, the entry point of src/train: a frozen CLIP teacher, its B-cosified copy as the
+ * student, the cosine (or SigLIP) loss, AdamW with warmup + cosine, clipping and skipped
+ * non-finite steps; data-parallel over the ranks of the world (bcos/world.h: one process alone, or
+ * the ranks of mpirun or srun), deterministic for a seed. Its settings come from a job file (JSON)
+ * and/or command-line flags, through one option table.
  *
  * The images come from an in-memory set (a folder, decoded once) or stream from WebDataset shards
  * through the epoch loader (bcos/loader.h): a new shard order per epoch from (seed, epoch), the
- * loader's cursor in every checkpoint, so that a resumed run goes on exactly there. A sample's .txt
- * caption (its first line) feeds the text term, embedded by the frozen text tower. */
+ * loader's cursor in every checkpoint. A sample's caption (its .txt's first line) feeds the text
+ * term, embedded by the frozen text tower.
+ *
+ * With a run name, progress goes to the store (bcos/store.h): metrics per step, events,
+ * checkpoints (student, Adam state, every rank's data position) every so many steps or minutes, on
+ * request (a signal) and at the end; a run that exists with a complete checkpoint resumes from it
+ * and goes on exactly as if it had never stopped (shards resumed on another number of ranks share
+ * the rest of their epoch anew). */
 #ifndef BCOS_DISTILL_H
 #define BCOS_DISTILL_H
 

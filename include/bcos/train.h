@@ -8,12 +8,10 @@
 
 #include "bcos/params.h"
 
-/* Rows whose norm is below this are treated as having this norm (the zero-norm guard). */
-#define BCOS_NORM_EPS 1e-8
-
 /* Cosine loss L = weight * mean_b (1 - cos(s_b, t_b)) for s[B,E] (student) and t[B,E] (frozen
  * target). Accumulates dL/ds into ds (may be NULL). Returns L; *mean_cos (may be NULL) gets the
- * mean cosine. Computed in double from fp32 inputs. */
+ * mean cosine. Computed in double from fp32 inputs; a row whose norm is below 1e-8 counts as having
+ * that norm (the zero-norm guard). */
 double bcos_cosine_loss(float *ds, double *mean_cos, const float *s, const float *t, int B, int E, double weight);
 
 /* SigLIP-style loss of the released B-cosification code over the cosine matrix S = ŝ t̂ᵀ between
@@ -27,10 +25,8 @@ double bcos_siglip_loss(float *ds, const float *s, const float *t, int B, int N,
 /* Linear warmup from 0 to base_lr over warmup steps, then cosine decay to min_lr at total steps. */
 double bcos_lr_at(int64_t step, int64_t warmup, int64_t total, double base_lr, double min_lr);
 
-/* Global L2 norm of g[n] (in double). */
-double bcos_grad_norm(const float *g, size_t n);
-/* Scale g so that its global norm is at most max_norm (torch's clip_grad_norm_ rule). Returns the
- * norm before clipping. */
+/* Scale g so that its global L2 norm (in double) is at most max_norm (torch's clip_grad_norm_ rule;
+ * max_norm <= 0: no clipping). Returns the norm before clipping. */
 double bcos_clip_grad_norm(float *g, size_t n, double max_norm);
 /* Adaptive gradient clipping (Brock et al. 2021, unit-wise): for each parameter tensor, each unit
  * (row along the first dimension; the whole tensor for 0/1-d ones) whose ||g|| exceeds

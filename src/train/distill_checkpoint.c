@@ -4,12 +4,12 @@
  *   "optimizer"  Adam's m and v as "exp_avg.<parameter>" and "exp_avg_sq.<parameter>" (torch's
  *                names, in the student file's layout), its step counter and settings in metadata;
  *   the state    step, epoch, samples seen, the data cursor (a JSON array with one element per
- *                rank: the source's position, distill_source.h) and the RNG blob: the seed, the
- *                epoch and the samples seen (the streams the in-memory data order draws from).
+ *                rank: the source's position, distill_source_internal.h) and the RNG blob: the
+ *                seed, the epoch and the samples seen (the streams the in-memory data order draws from).
  * The replicas are equal, so rank 0 writes the files and commits; the others only send it their
  * data positions. On a resume rank 0 reads the checkpoint and sends its state, weights and moments
  * to the other ranks, whose number may differ from the one that wrote it: the data source takes
- * that up (distill_source.h). */
+ * that up (distill_source_internal.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +38,11 @@ static uint64_t get_u64(const uint8_t *p) {
     return v;
 }
 
-static void rng_blob(const distill_run *r, int64_t epoch, uint8_t blob[RNG_BYTES]) {
+static void rng_blob(const distill_run *run, int64_t epoch, uint8_t blob[RNG_BYTES]) {
     memcpy(blob, RNG_TAG, 8);
-    put_u64(blob + 8, (uint64_t)r->cfg->seed);
+    put_u64(blob + 8, (uint64_t)run->cfg->seed);
     put_u64(blob + 16, (uint64_t)epoch);
-    put_u64(blob + 24, (uint64_t)r->samples_seen);
+    put_u64(blob + 24, (uint64_t)run->samples_seen);
 }
 
 /* The optimizer file's entries (m then v) and metadata; free entries and the two tensor sets. */
@@ -54,20 +54,20 @@ typedef struct {
     bcos_st_meta meta[6];
 } optimizer_file;
 
-static void optimizer_file_make(optimizer_file *f, const distill_run *r) {
-    const bcos_adam_config *c = &r->opt.cfg;
-    bcos_student_tensors_make(&f->m, &r->student, r->opt.m, M_PREFIX);
-    bcos_student_tensors_make(&f->v, &r->student, r->opt.v, V_PREFIX);
+static void optimizer_file_make(optimizer_file *f, const distill_run *run) {
+    const bcos_adam_config *c = &run->opt.cfg;
+    bcos_student_tensors_make(&f->m, &run->student, run->opt.m, M_PREFIX);
+    bcos_student_tensors_make(&f->v, &run->student, run->opt.v, V_PREFIX);
     f->count = f->m.count + f->v.count;
     f->entries = xcalloc((size_t)f->count, sizeof *f->entries);
     memcpy(f->entries, f->m.entries, (size_t)f->m.count * sizeof *f->entries);
     memcpy(f->entries + f->m.count, f->v.entries, (size_t)f->v.count * sizeof *f->entries);
-    snprintf(f->step, sizeof f->step, "%" PRId64, r->opt.step);
+    snprintf(f->step, sizeof f->step, "%" PRId64, run->opt.step);
     snprintf(f->beta1, sizeof f->beta1, "%.17g", c->beta1);
     snprintf(f->beta2, sizeof f->beta2, "%.17g", c->beta2);
     snprintf(f->eps, sizeof f->eps, "%.17g", c->eps);
     snprintf(f->weight_decay, sizeof f->weight_decay, "%.17g", c->weight_decay);
-    f->meta[0] = (bcos_st_meta){"optimizer", r->cfg->optimizer};
+    f->meta[0] = (bcos_st_meta){"optimizer", run->cfg->optimizer};
     f->meta[1] = (bcos_st_meta){ADAM_STEP_KEY, f->step};
     f->meta[2] = (bcos_st_meta){"beta1", f->beta1};
     f->meta[3] = (bcos_st_meta){"beta2", f->beta2};
@@ -81,17 +81,15 @@ static void optimizer_file_free(optimizer_file *f) {
     bcos_student_tensors_free(&f->v);
 }
 
-/* The ranks' data positions as one JSON array, on rank 0 (NULL on the others); epoch: rank 0's. */
-static char *gather_positions(distill_run *r, int64_t *epoch) {
-    char *position = r->source->position(r->source, r, epoch);
+/* The ranks' data positions as one JSON array, on rank 0 (NULL on the others). */
+static char *gather_positions(const distill_run *run, const char *position) {
     char **all = bcos_world_gather_text(position);
-    free(position);
     if (!all) return NULL;
     size_t len = 3;
-    for (int k = 0; k < r->world; k++) len += strlen(all[k]) + 1;
+    for (int k = 0; k < run->world; k++) len += strlen(all[k]) + 1;
     char *cursors = xmalloc(len), *at = cursors;
     *at++ = '[';
-    for (int k = 0; k < r->world; k++) {
+    for (int k = 0; k < run->world; k++) {
         at += sprintf(at, "%s%s", k ? "," : "", all[k]);
         free(all[k]);
     }
@@ -100,25 +98,24 @@ static char *gather_positions(distill_run *r, int64_t *epoch) {
     return cursors;
 }
 
-int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen) {
-    int64_t epoch;
-    char *cursors = gather_positions(r, &epoch);
-    if (r->rank != 0) return 0;
-    if (bcos_params_check_finite(&r->student.params, err, errlen) != 0) {
+int distill_checkpoint_commit(distill_run *run, const char *position, int64_t epoch, char *err, size_t errlen) {
+    char *cursors = gather_positions(run, position);
+    if (run->rank != 0) return 0;
+    if (bcos_params_check_finite(&run->student.params, err, errlen) != 0) {
         free(cursors);
         return -1; /* a student holding a NaN or an infinity is never saved */
     }
     bcos_student_file student;
     optimizer_file optimizer;
-    bcos_student_file_make(&student, &r->student, &r->teacher, r->step);
-    optimizer_file_make(&optimizer, r);
+    bcos_student_file_make(&student, &run->student, &run->teacher, run->step);
+    optimizer_file_make(&optimizer, run);
     bcos_ckpt_file files[2] = {{"student", student.entries, student.count, student.meta, student.n_meta},
                                {"optimizer", optimizer.entries, optimizer.count, optimizer.meta, 6}};
     uint8_t blob[RNG_BYTES];
-    rng_blob(r, epoch, blob);
-    bcos_ckpt_state state = {r->step, epoch, r->samples_seen, r->world, cursors, blob, sizeof blob};
-    bcos_ckpt_retention retention = {r->cfg->keep_last, r->cfg->keep_every};
-    int rc = bcos_store_checkpoint_commit(r->store, r->run_id, &state, files, 2, &retention, NULL, err, errlen);
+    rng_blob(run, epoch, blob);
+    bcos_ckpt_state state = {run->step, epoch, run->samples_seen, run->world, cursors, blob, sizeof blob};
+    bcos_ckpt_retention retention = {run->cfg->keep_last, run->cfg->keep_every};
+    int rc = bcos_store_checkpoint_commit(run->store, run->run_id, &state, files, 2, &retention, NULL, err, errlen);
     free(cursors);
     optimizer_file_free(&optimizer);
     bcos_student_file_free(&student);
@@ -126,14 +123,14 @@ int distill_checkpoint_commit(distill_run *r, char *err, size_t errlen) {
 }
 
 /* The state a checkpoint records must be one this run can go on from. */
-static int check_state(const distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
+static int check_state(const distill_run *run, const bcos_checkpoint *c, char *err, size_t errlen) {
     const uint8_t *blob = c->rng_state;
     if (c->world_size < 1)
         snprintf(err, errlen, "the checkpoint at step %lld was written by %d ranks", (long long)c->step, c->world_size);
     else if (c->rng_bytes != RNG_BYTES || memcmp(blob, RNG_TAG, 8) != 0)
         snprintf(err, errlen, "the checkpoint at step %lld has no distill RNG state", (long long)c->step);
-    else if (get_u64(blob + 8) != (uint64_t)r->cfg->seed || get_u64(blob + 24) != (uint64_t)c->samples_seen ||
-             c->step > r->cfg->steps)
+    else if (get_u64(blob + 8) != (uint64_t)run->cfg->seed || get_u64(blob + 24) != (uint64_t)c->samples_seen ||
+             c->step > run->cfg->steps)
         snprintf(err, errlen, "the checkpoint at step %lld does not fit this job (seed, samples seen or steps)",
                  (long long)c->step);
     else
@@ -141,24 +138,24 @@ static int check_state(const distill_run *r, const bcos_checkpoint *c, char *err
     return -1;
 }
 
-/* The checkpoint's file `name` into r: "student" into the weights, "optimizer" into Adam's m, v
+/* The checkpoint's file `name` into the run: "student" into the weights, "optimizer" into Adam's m, v
  * and step counter. Returns 0, or -1 with err naming the file. */
-static int read_file(distill_run *r, const bcos_checkpoint *c, const char *name, char *err, size_t errlen) {
+static int read_file(distill_run *run, const bcos_checkpoint *c, const char *name, char *err, size_t errlen) {
     const char *path = bcos_checkpoint_file(c, name);
-    if (!path) return bcos_error(err, errlen, r->cfg->run, "the checkpoint at step %lld has no '%s' file",
+    if (!path) return bcos_error(err, errlen, run->cfg->run, "the checkpoint at step %lld has no '%s' file",
                                  (long long)c->step, name);
     bcos_safetensors st;
     if (bcos_st_open(&st, path, err, errlen) != 0) return -1;
     char why[BCOS_ERRLEN];
     int rc;
     if (strcmp(name, "student") == 0) {
-        rc = bcos_student_tensors_read(&r->student, &st, "", r->student.params.data, why, sizeof why);
+        rc = bcos_student_tensors_read(&run->student, &st, "", run->student.params.data, why, sizeof why);
     } else {
         const char *step = bcos_st_meta_get(&st, ADAM_STEP_KEY);
-        rc = bcos_student_tensors_read(&r->student, &st, M_PREFIX, r->opt.m, why, sizeof why);
-        if (rc == 0) rc = bcos_student_tensors_read(&r->student, &st, V_PREFIX, r->opt.v, why, sizeof why);
+        rc = bcos_student_tensors_read(&run->student, &st, M_PREFIX, run->opt.m, why, sizeof why);
+        if (rc == 0) rc = bcos_student_tensors_read(&run->student, &st, V_PREFIX, run->opt.v, why, sizeof why);
         if (rc == 0 && !step) rc = -1, snprintf(why, sizeof why, "no '%s' in the metadata", ADAM_STEP_KEY);
-        if (rc == 0) r->opt.step = strtoll(step, NULL, 10);
+        if (rc == 0) run->opt.step = strtoll(step, NULL, 10);
     }
     if (rc != 0) bcos_error(err, errlen, path, "%s", why);
     bcos_st_close(&st);
@@ -166,13 +163,13 @@ static int read_file(distill_run *r, const bcos_checkpoint *c, const char *name,
 }
 
 /* Rank 0's checkpoint record to every rank: the state on all; the files stay rank 0's. */
-static void share_record(distill_run *r, bcos_checkpoint *c) {
+static void share_record(distill_run *run, bcos_checkpoint *c) {
     int64_t fields[5] = {c->id, c->step, c->epoch, c->samples_seen, c->world_size};
     bcos_world_bcast(fields, sizeof fields);
     char *cursors = bcos_world_bcast_text(c->data_cursors);
     int64_t rng_bytes = (int64_t)c->rng_bytes;
     bcos_world_bcast(&rng_bytes, sizeof rng_bytes);
-    if (r->rank == 0) {
+    if (run->rank == 0) {
         free(cursors);
     } else {
         *c = (bcos_checkpoint){.id = fields[0], .step = fields[1], .epoch = fields[2], .samples_seen = fields[3],
@@ -183,25 +180,24 @@ static void share_record(distill_run *r, bcos_checkpoint *c) {
 }
 
 /* Rank 0's weights, Adam moments and step counter to the other ranks. */
-static void share_tensors(distill_run *r) {
-    size_t n = r->student.params.total;
-    bcos_world_bcast(r->student.params.data, n * sizeof(float));
-    bcos_world_bcast(r->opt.m, n * sizeof(float));
-    bcos_world_bcast(r->opt.v, n * sizeof(float));
-    bcos_world_bcast(&r->opt.step, sizeof r->opt.step);
+static void share_tensors(distill_run *run) {
+    size_t n = run->student.params.total;
+    bcos_world_bcast(run->student.params.data, n * sizeof(float));
+    bcos_world_bcast(run->opt.m, n * sizeof(float));
+    bcos_world_bcast(run->opt.v, n * sizeof(float));
+    bcos_world_bcast(&run->opt.step, sizeof run->opt.step);
 }
 
-int distill_checkpoint_restore(distill_run *r, bcos_checkpoint *c, char *err, size_t errlen) {
-    share_record(r, c);
-    if (check_state(r, c, err, errlen) != 0) return -1;
-    int read = r->rank != 0 || (read_file(r, c, "student", err, errlen) == 0 &&
-                                read_file(r, c, "optimizer", err, errlen) == 0);
+int distill_checkpoint_restore(distill_run *run, bcos_checkpoint *c, char *err, size_t errlen) {
+    share_record(run, c);
+    if (check_state(run, c, err, errlen) != 0) return -1;
+    int read = run->rank != 0 || (read_file(run, c, "student", err, errlen) == 0 &&
+                                read_file(run, c, "optimizer", err, errlen) == 0);
     if (!read) return -1; /* rank 0 alone: the caller aborts the world */
-    share_tensors(r);
-    r->step = c->step;
-    r->samples_seen = c->samples_seen;
-    if (r->source->restore && r->source->restore(r->source, r, c, err, errlen) != 0) return -1;
+    share_tensors(run);
+    run->step = c->step;
+    run->samples_seen = c->samples_seen;
     /* Adam counts the steps it applied: the others were skipped */
-    r->skipped_steps = c->step - r->opt.step;
+    run->skipped_steps = c->step - run->opt.step;
     return 0;
 }

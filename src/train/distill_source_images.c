@@ -3,24 +3,26 @@
  * (seed, sample index). The order is a function of the seed and the sample's index alone, so that
  * samples seen is the whole data position and a resumed run, whatever its batch size or number of
  * ranks, draws what the uninterrupted one would have: rank k of a world takes the k-th share of
- * each batch. Captions are embedded once by the frozen text tower. */
+ * each batch. The captions' embeddings come from the run, which embeds each image's once. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bcos/check.h"
-#include "bcos/log.h"
 #include "bcos/rng.h"
-#include "bcos/tokenizer.h"
-#include "distill_internal.h"
+#include "distill_source_internal.h"
 
 typedef struct {
     distill_source base;
-    int *order;          /* the training images' order for order_epoch (-1: none yet) */
+    const bcos_image_set *set;
+    int train_count;
+    int64_t seed;
+    distill_shape shape;
+    int *order;                /* the training images' order for order_epoch (-1: none yet) */
     int64_t order_epoch;
-    float *caption_emb;  /* per image, E floats where has_caption is set */
-    int *has_caption;
+    const float *caption_emb;  /* per image, E floats where has_caption is set (the run's) */
+    const int *has_caption;
 } images_source;
 
 /* A permutation of the training images for epoch, the same for the same seed. */
@@ -37,16 +39,16 @@ static void epoch_order(int *order, int n, int64_t seed, int64_t epoch) {
 }
 
 /* The training image of sample k (counted from the start of the run) and whether it is mirrored. */
-static int sample_image(images_source *s, const distill_run *r, int64_t k, int *flip) {
-    int64_t epoch = k / r->train_count;
+static int sample_image(images_source *s, int64_t k, int *flip) {
+    int64_t epoch = k / s->train_count;
     if (epoch != s->order_epoch) {
-        epoch_order(s->order, r->train_count, r->cfg->seed, epoch);
+        epoch_order(s->order, s->train_count, s->seed, epoch);
         s->order_epoch = epoch;
     }
     bcos_rng rng;
-    bcos_rng_seed_stream(&rng, (uint64_t)r->cfg->seed ^ 0x5eedf11bULL, (uint64_t)k);
+    bcos_rng_seed_stream(&rng, (uint64_t)s->seed ^ 0x5eedf11bULL, (uint64_t)k);
     *flip = bcos_rng_uniform(&rng) < 0.5f;
-    return s->order[k % r->train_count];
+    return s->order[k % s->train_count];
 }
 
 /* The S x S crop, mirrored left to right. */
@@ -55,71 +57,55 @@ static void mirror(uint8_t *out, const uint8_t *crop, int S) {
         for (int x = 0; x < S; x++) memcpy(out + ((size_t)y * S + x) * 3, crop + ((size_t)y * S + S - 1 - x) * 3, 3);
 }
 
-static int next_batch(distill_source *base, distill_run *r, char *err, size_t errlen) {
-    (void)err, (void)errlen;
+static int next_batch(distill_source *base, int64_t samples_seen, distill_batch *b, long wait_ms, char *err,
+                      size_t errlen) {
+    (void)wait_ms, (void)err, (void)errlen;
     images_source *s = (images_source *)base;
-    size_t plane = (size_t)r->S * r->S * 3;
+    const distill_shape *sh = &s->shape;
+    size_t plane = (size_t)sh->S * sh->S * 3;
     /* the world's batch is samples [samples_seen, samples_seen + B_global): this rank's share of it */
-    int64_t first = r->samples_seen + (int64_t)r->rank * r->B;
-    for (int i = 0; i < r->B; i++) {
-        int flip, index = sample_image(s, r, first + i, &flip);
-        const uint8_t *crop = r->set->crops + (size_t)index * plane;
-        if (flip) mirror(r->crops + (size_t)i * plane, crop, r->S);
-        else memcpy(r->crops + (size_t)i * plane, crop, plane);
-        r->has_txt[i] = s->has_caption[index];
-        memcpy(r->txt_emb + (size_t)i * r->E, s->caption_emb + (size_t)index * r->E, (size_t)r->E * sizeof(float));
+    int64_t first = samples_seen + (int64_t)sh->rank * sh->B;
+    for (int i = 0; i < sh->B; i++) {
+        int flip, index = sample_image(s, first + i, &flip);
+        const uint8_t *crop = s->set->crops + (size_t)index * plane;
+        if (flip) mirror(b->crops + (size_t)i * plane, crop, sh->S);
+        else memcpy(b->crops + (size_t)i * plane, crop, plane);
+        b->has_caption[i] = s->has_caption[index];
+        memcpy(b->caption_emb + (size_t)i * sh->E, s->caption_emb + (size_t)index * sh->E,
+               (size_t)sh->E * sizeof(float));
     }
-    r->samples_seen += r->B_global;
-    return 0;
+    b->embedded = 1;
+    b->has_origins = 0;
+    b->epoch = samples_seen / s->train_count;
+    return DISTILL_GOT_BATCH;
 }
 
 /* samples_seen is the whole position, the same on every rank and for any number of ranks; epoch
  * and offset are recorded beside it for reading. */
-static char *position(distill_source *base, const distill_run *r, int64_t *epoch) {
-    (void)base;
-    *epoch = r->samples_seen / r->train_count;
+static char *position(distill_source *base, int64_t samples_seen, int64_t *epoch) {
+    images_source *s = (images_source *)base;
+    *epoch = samples_seen / s->train_count;
     char json[256];
     snprintf(json, sizeof json,
              "{\"rank\": %d, \"epoch\": %" PRId64 ", \"offset\": %" PRId64 ", \"samples_seen\": %" PRId64
              ", \"images\": %d, \"batch_size\": %d}",
-             r->rank, *epoch, r->samples_seen % r->train_count, r->samples_seen, r->train_count, r->B_global);
+             s->shape.rank, *epoch, samples_seen % s->train_count, samples_seen, s->train_count, s->shape.B_global);
     return xstrdup(json);
 }
 
 static void free_source(distill_source *base) {
     images_source *s = (images_source *)base;
     free(s->order);
-    free(s->caption_emb);
-    free(s->has_caption);
     free(s);
 }
 
-/* The teacher's text embedding of every caption, once (the text tower is frozen). */
-static void embed_captions(images_source *s, const distill_run *r) {
-    int n = r->set->count, L = r->teacher.cfg.context_length;
-    s->caption_emb = xcalloc((size_t)n * r->E, sizeof(float));
-    s->has_caption = xcalloc((size_t)n, sizeof(int));
-    if (r->cfg->w_txt <= 0) return;
-    bcos_tokenizer *tok = bcos_tokenizer_load_default();
-    int32_t *ids = xmalloc((size_t)L * sizeof(int32_t));
-    int found = 0;
-    for (int i = 0; i < n; i++) {
-        if (!r->set->captions[i]) continue;
-        bcos_tokenize(tok, r->set->captions[i], L, ids);
-        bcos_clip_encode_text(&r->teacher, s->caption_emb + (size_t)i * r->E, ids, 1);
-        s->has_caption[i] = 1;
-        found++;
-    }
-    free(ids);
-    bcos_tokenizer_free(tok);
-    bcos_info("text term: %d of %d images have a caption", found, n);
-}
-
-distill_source *distill_source_images_new(distill_run *r) {
-    images_source *s = xcalloc(1, sizeof *s);
-    s->base = (distill_source){next_batch, position, NULL, NULL, NULL, free_source};
-    s->order = xmalloc((size_t)r->train_count * sizeof(int));
-    s->order_epoch = -1;
-    embed_captions(s, r);
+distill_source *distill_source_images_new(const bcos_image_set *set, int train_count, int64_t seed,
+                                          const distill_shape *shape, const float *caption_emb,
+                                          const int *has_caption) {
+    images_source *s = xmalloc(sizeof *s);
+    *s = (images_source){.base = {next_batch, position, NULL, NULL, free_source}, .set = set,
+                         .train_count = train_count, .seed = seed, .shape = *shape,
+                         .order = xmalloc((size_t)train_count * sizeof(int)), .order_epoch = -1,
+                         .caption_emb = caption_emb, .has_caption = has_caption};
     return &s->base;
 }

@@ -3,9 +3,9 @@
  * the batch; when the loader says the epoch is complete the next one starts (on every rank at the
  * same batch: the plans agree on the epoch's length). The position is the rank's loader cursor (its
  * text form inside the checkpoint's data cursor JSON); a resume on as many ranks starts each loader
- * from its own. Captions' token ids come with
- * the crops; the frozen text tower embeds the captioned ones of each batch here, in the main thread.
- * What the loader skipped or retried is recorded in the store as events, by reason. */
+ * from its own. Each sample becomes a batch slot in the loader's worker threads: its image decoded
+ * and cropped, its caption's token ids beside it (the run's step embeds them). What the loader
+ * skipped, retried and lost is counted over the epochs, for the run to record. */
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,25 +15,65 @@
 #include <cjson/cJSON.h>
 
 #include "bcos/check.h"
-#include "bcos/shard_sizes.h"
 #include "bcos/log.h"
+#include "bcos/shard_sizes.h"
 #include "bcos/urls.h"
-#include "bcos/world.h"
-#include "distill_internal.h"
-#include "distill_shards.h"
+#include "distill_source_internal.h"
 
-/* How often a wait for a batch looks for a request to stop: a stop within a fraction of a second. */
-#define STOP_POLL_MS 100
+/* ---- a sample as a batch slot: the loader's sample function, run in its worker threads ---- */
 
-/* The counters summed over the ranks: the skip reasons, the shard transfers retried, the loader's
- * restarts, the transfers of sizes.json and of counting passes retried; then per shard the known
- * samples lost with it, and its losses whose count was not known (2 x shards). */
-enum { RETRIES = BCOS_SKIP_REASONS, RESTARTS, SIZES_RETRIES, N_FIXED };
+static size_t crop_bytes(const distill_sample_config *c) { return (size_t)c->image.size * c->image.size * 3; }
 
-#define TRACE_SAMPLES_ENV "BCOS_TRACE_SAMPLES"
+size_t distill_sample_bytes(const distill_sample_config *c) {
+    return crop_bytes(c) + (size_t)c->context_length * sizeof(int32_t);
+}
+
+/* The crop the student and the teacher both see: CLIP's evaluation crop. A training crop (random
+ * resized crop and flip) replaces it here. */
+static bcos_sample_verdict crop(const distill_sample_config *c, const bcos_sample *s, uint8_t *out, char *msg,
+                                size_t msg_len) {
+    int label;
+    return bcos_image_sample((void *)&c->image, s, out, &label, msg, msg_len);
+}
+
+/* The caption's ids (all zero without a caption): the first line of .txt, when not empty. */
+static void caption_ids(const distill_sample_config *c, const bcos_sample *s, int32_t *ids) {
+    memset(ids, 0, (size_t)c->context_length * sizeof(int32_t));
+    const bcos_sample_member *txt = c->tok ? bcos_sample_member_find(s, "txt") : NULL;
+    if (!txt) return;
+    size_t n = 0;
+    while (n < txt->size && txt->data[n] != '\n' && txt->data[n] != '\r') n++;
+    if (n > 0) bcos_tokenize_bytes(c->tok, (const char *)txt->data, n, c->context_length, ids);
+}
+
+/* A bcos_sample_fn; ctx is a const distill_sample_config *. The image member is decoded and
+ * cropped; the first line of the .txt member, when there is one and it is not empty, is the
+ * caption. */
+static bcos_sample_verdict sample_slot(void *ctx, const bcos_sample *s, void *out, int *label, char *msg,
+                                       size_t msg_len) {
+    const distill_sample_config *c = ctx;
+    *label = -1;
+    bcos_sample_verdict v = crop(c, s, out, msg, msg_len);
+    if (v != BCOS_SAMPLE_OK) return v;
+    int32_t ids[BCOS_CONTEXT_LENGTH];
+    caption_ids(c, s, ids);
+    /* the slot's ids may be unaligned after the crop */
+    memcpy((uint8_t *)out + crop_bytes(c), ids, (size_t)c->context_length * sizeof(int32_t));
+    return BCOS_SAMPLE_OK;
+}
+
+/* A slot's caption ids into ids (context_length of them); 1 when it has a caption, else 0. */
+static int slot_caption(const distill_sample_config *c, const void *slot, int32_t *ids) {
+    memcpy(ids, (const uint8_t *)slot + crop_bytes(c), (size_t)c->context_length * sizeof(int32_t));
+    return ids[0] != 0;
+}
+
+/* ---- the source, in the main thread ---- */
 
 typedef struct {
     distill_source base;
+    const bcos_distill_config *cfg;
+    distill_shape shape;
     bcos_url_list urls;
     long *counts;                   /* known samples per shard */
     bcos_fetch_options fetch;
@@ -43,33 +83,29 @@ typedef struct {
     int64_t epoch;                  /* of the running loader, or of the next one to start */
     bcos_epoch_plan plan;           /* the running loader's */
     bcos_loader *loader;            /* NULL between epochs */
+    int ended;                      /* the loader has delivered its epoch; stopped at the next batch */
     bcos_data_cursor resume;        /* where the next loader starts, when has_resume */
     int has_resume;
     bcos_epoch_rest rest;           /* when has_rest: what is left of epoch rest.epoch, re-partitioned
                                      * after a resume on another number of ranks; planned from */
     int has_rest;
-    int64_t *recorded;              /* the world's counters already recorded as events (the loader's
-                                     * start from 0 with each epoch, the SIZES_RETRIES do not) */
-    int64_t *now;                   /* room for the counters */
+    int64_t *done;                  /* the counters of the epochs' loaders stopped or ended */
+    int64_t *now;                   /* the counters handed out: done plus the running loader's */
     bcos_fetch_stats sizes_fetched; /* sizes.json and counting passes, before the first epoch */
-    int64_t lost;                   /* known samples lost in this process (world), plus the shards
-                                     * lost whose count was not known */
-    int32_t *ids;                   /* the batch's captions, packed: B x context_length */
-    float *emb;                     /* their embeddings: B x E */
-    int *captioned;                 /* their slots */
 } shards_source;
 
-static size_t n_counters(const shards_source *s) { return N_FIXED + 2 * (size_t)s->urls.count; }
+static size_t n_counters(const shards_source *s) { return DISTILL_FIXED_COUNTERS + 2 * (size_t)s->urls.count; }
 
 /* Plans s->epoch: from its rest when it has one (or the next epoch when nothing known is left of
  * it), else whole. Returns 0, or -1 with err. */
-static int plan_epoch(shards_source *s, const distill_run *r, char *err, size_t errlen) {
-    const bcos_distill_config *cfg = r->cfg;
+static int plan_epoch(shards_source *s, char *err, size_t errlen) {
+    const bcos_distill_config *cfg = s->cfg;
+    const distill_shape *sh = &s->shape;
     int n_shards = (int)s->urls.count, rc = 0;
     char why[BCOS_ERRLEN];
     if (s->has_rest) {
-        rc = bcos_epoch_plan_make_rest(&s->plan, &s->rest, s->counts, n_shards, (uint64_t)cfg->seed, r->rank, r->world,
-                                       cfg->workers, r->B, why, sizeof why);
+        rc = bcos_epoch_plan_make_rest(&s->plan, &s->rest, s->counts, n_shards, (uint64_t)cfg->seed, sh->rank, sh->world,
+                                       cfg->workers, sh->B, why, sizeof why);
         if (rc == 1) { /* nothing known is left of it */
             bcos_info("shards: %s: epoch %" PRId64 " starts", why, s->epoch + 1);
             bcos_epoch_rest_free(&s->rest);
@@ -78,20 +114,20 @@ static int plan_epoch(shards_source *s, const distill_run *r, char *err, size_t 
         }
     }
     if (!s->has_rest)
-        rc = bcos_epoch_plan_make(&s->plan, s->counts, n_shards, (uint64_t)cfg->seed, (uint64_t)s->epoch, r->rank,
-                                  r->world, cfg->workers, r->B, why, sizeof why);
+        rc = bcos_epoch_plan_make(&s->plan, s->counts, n_shards, (uint64_t)cfg->seed, (uint64_t)s->epoch, sh->rank,
+                                  sh->world, cfg->workers, sh->B, why, sizeof why);
     if (rc != 0) return bcos_error(err, errlen, "shards", "'%s': %s", cfg->shards, why);
     return 0;
 }
 
-static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t errlen) {
-    const bcos_distill_config *cfg = r->cfg;
+static int start_epoch(shards_source *s, char *err, size_t errlen) {
+    const bcos_distill_config *cfg = s->cfg;
     char why[BCOS_ERRLEN];
-    if (plan_epoch(s, r, err, errlen) != 0) return -1;
+    if (plan_epoch(s, err, errlen) != 0) return -1;
     s->augment.epoch = (uint64_t)s->epoch; /* the workers only read it while this epoch's loader runs */
     bcos_loader_config lc = {.urls = (const char *const *)s->urls.urls, .plan = &s->plan,
                              .resume = s->has_resume ? &s->resume : NULL, .fetch = s->fetch,
-                             .sample_bytes = distill_sample_bytes(&s->sample), .fn = distill_sample,
+                             .sample_bytes = distill_sample_bytes(&s->sample), .fn = sample_slot,
                              .ctx = &s->sample, .ready_batches = cfg->ready_batches, .shuffle = (long)cfg->shuffle,
                              .counts = s->counts};
     s->loader = bcos_loader_start(&lc, why, sizeof why);
@@ -104,157 +140,79 @@ static int start_epoch(shards_source *s, const distill_run *r, char *err, size_t
               s->plan.n_batches, s->plan.n_workers, s->has_resume ? ", resumed at its cursor" : "");
     if (s->has_resume) bcos_data_cursor_free(&s->resume); /* the loader keeps its own copy */
     s->has_resume = 0;
-    int64_t sizes_recorded = s->recorded[SIZES_RETRIES];
-    memset(s->recorded, 0, n_counters(s) * sizeof *s->recorded);
-    s->recorded[SIZES_RETRIES] = sizes_recorded;
     return 0;
 }
 
-static void event(distill_run *r, bcos_event_kind kind, const char *reason, int64_t now, int64_t before) {
-    if (now > before) bcos_store_event_add(r->store, r->run_id, r->step, kind, reason, now - before, NULL);
-}
-
-/* Rank 0's event for shard k's new losses: the samples, named with the shard's URL. */
-static void shard_lost_event(const shards_source *s, distill_run *r, long k, int64_t samples, int64_t unknown) {
-    char detail[BCOS_ERRLEN + 128];
-    char *url = bcos_url_redact(s->urls.urls[k]);
-    if (samples > 0) {
-        snprintf(detail, sizeof detail, "%s: %" PRId64 " of its %ld known samples not read (it failed or ended short)",
-                 url, samples, s->counts[k]);
-        bcos_store_event_add(r->store, r->run_id, r->step, BCOS_EVENT_FAULT, "shard lost: samples", samples, detail);
-    }
-    if (unknown > 0) {
-        snprintf(detail, sizeof detail, "%s: failed; how many samples it lost is not known", url);
-        bcos_store_event_add(r->store, r->run_id, r->step, BCOS_EVENT_FAULT, "shard lost: sample count unknown",
-                             unknown, detail);
-    }
-    free(url);
-}
-
-/* The counters of this rank, in the order above. */
-static void counters_flat(shards_source *s, int64_t *out) {
+/* The running loader's counters added to out (the fixed ones of the order in distill_source_internal.h,
+ * then the shards' losses). */
+static void add_loader_counters(const shards_source *s, int64_t *out) {
     bcos_loader_counters c;
     bcos_loader_counters_get(s->loader, &c);
-    memset(out, 0, n_counters(s) * sizeof *out);
-    for (int v = 0; v < BCOS_SKIP_REASONS; v++) out[v] = c.skipped[v];
-    out[RETRIES] = c.data.http.retries;
-    out[RESTARTS] = c.restarts;
-    out[SIZES_RETRIES] = s->sizes_fetched.retries;
-    bcos_loader_losses(s->loader, out + N_FIXED, out + N_FIXED + s->urls.count);
-}
-
-/* Every rank's counters summed; rank 0 records what grew since the last call as events. On every
- * rank: the run's losses (s->lost) follow. */
-static void record_events(distill_source *base, distill_run *r) {
-    shards_source *s = (shards_source *)base;
-    if (!s->loader) return; /* between epochs on every rank alike: the ranks make the same batches */
-    int64_t *now = s->now, *was = s->recorded;
+    for (int v = 0; v < BCOS_SKIP_REASONS; v++) out[v] += c.skipped[v];
+    out[DISTILL_RETRIES] += c.data.http.retries;
+    out[DISTILL_RESTARTS] += c.restarts;
     long n = s->urls.count;
-    counters_flat(s, now);
-    bcos_world_sum_i64(now, n_counters(s));
-    for (long k = 0; k < n; k++)
-        s->lost += (now[N_FIXED + k] - was[N_FIXED + k]) + (now[N_FIXED + n + k] - was[N_FIXED + n + k]);
-    if (r->store) {
-        for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) {
-            char reason[64];
-            snprintf(reason, sizeof reason, "sample skipped: %s", bcos_sample_verdict_name((bcos_sample_verdict)v));
-            event(r, BCOS_EVENT_SKIP, reason, now[v], was[v]);
-        }
-        event(r, BCOS_EVENT_RETRY, "shard transfer retried", now[RETRIES], was[RETRIES]);
-        event(r, BCOS_EVENT_RETRY, "loader worker started over on its shards", now[RESTARTS], was[RESTARTS]);
-        event(r, BCOS_EVENT_RETRY, "sizes.json or shard count transfer retried", now[SIZES_RETRIES],
-              was[SIZES_RETRIES]);
-        for (long k = 0; k < n; k++)
-            shard_lost_event(s, r, k, now[N_FIXED + k] - was[N_FIXED + k], now[N_FIXED + n + k] - was[N_FIXED + n + k]);
-    }
-    memcpy(was, now, n_counters(s) * sizeof *now);
+    int64_t *samples = xcalloc(2 * (size_t)n, sizeof *samples);
+    bcos_loader_losses(s->loader, samples, samples + n);
+    for (long k = 0; k < 2 * n; k++) out[DISTILL_FIXED_COUNTERS + k] += samples[k];
+    free(samples);
 }
 
-/* 0 while the run has lost no more samples than max_lost, else -1 with err saying how many. On
- * every rank, after the last step: the counts are summed over the world first. */
-static int check_lost(distill_source *base, distill_run *r, char *err, size_t errlen) {
+static int counters(distill_source *base, distill_counters *out) {
     shards_source *s = (shards_source *)base;
-    record_events(base, r);
-    if (s->lost <= r->cfg->max_lost) return 0;
-    return bcos_error(err, errlen, "shards", "%" PRId64 " samples were lost with broken or missing shards, more than "
-                      "max_lost %" PRId64 " (the run's fault events name the shards)", s->lost, r->cfg->max_lost);
+    if (!s->loader) return 0;
+    memcpy(s->now, s->done, n_counters(s) * sizeof *s->now);
+    if (!s->ended) add_loader_counters(s, s->now);
+    s->now[DISTILL_SIZES_RETRIES] = s->sizes_fetched.retries;
+    *out = (distill_counters){.values = s->now, .n = n_counters(s), .shards = s->urls.count,
+                              .urls = (const char *const *)s->urls.urls, .counts = s->counts};
+    return 1;
 }
 
-static void stop_epoch(shards_source *s, distill_run *r) {
-    int64_t lost_before = s->lost;
-    record_events(&s->base, r);
-    int64_t skipped = 0, *now = s->recorded; /* the world's counts of this epoch, just recorded */
-    for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) skipped += now[v];
-    if (skipped || s->lost > lost_before)
-        bcos_warn("shards: epoch %" PRId64 " skipped %" PRId64 " samples that did not decode and lost %" PRId64
-                  " with broken or missing shards (see the run's events)",
-                  s->epoch, skipped, s->lost - lost_before);
+/* The loader of an ended epoch stopped, the next epoch to plan. */
+static void stop_epoch(shards_source *s) {
     bcos_loader_stop(s->loader);
     bcos_epoch_plan_free(&s->plan);
     s->loader = NULL;
+    s->ended = 0;
+    if (s->has_rest) bcos_epoch_rest_free(&s->rest);
+    s->has_rest = 0;
+    s->epoch++;
 }
 
-/* The next batch of the current epoch, starting the next epoch when this one is complete. Returns
- * 0, 1 when a request to stop came while the batch was awaited (nothing taken), or -1 with err. */
-static int next_loaded(shards_source *s, distill_run *r, bcos_batch **batch, char *err, size_t errlen) {
-    for (;;) {
-        if (!s->loader && start_epoch(s, r, err, errlen) != 0) return -1;
-        int got = bcos_loader_next_within(s->loader, batch, STOP_POLL_MS);
-        if (got == BCOS_LOADER_WAITING && distill_stop_pending(r)) return 1;
-        if (got == BCOS_LOADER_WAITING) continue;
-        if (got == 1) return 0;
-        if (got < 0) {
-            snprintf(err, errlen, "shards '%s': %s", r->cfg->shards, bcos_loader_error(s->loader));
-            return -1;
-        }
-        stop_epoch(s, r);
-        if (s->has_rest) bcos_epoch_rest_free(&s->rest);
-        s->has_rest = 0;
-        s->epoch++;
-    }
-}
-
-/* With $BCOS_TRACE_SAMPLES naming a folder, each rank appends the origins of the batch it trains
- * step `step` on to FOLDER/rank-R.txt as "epoch E step S: shard:index ...": the samples a chain of
- * runs resumed on other world sizes read, for the tests that check that none is lost. */
-static void trace_batch(const shards_source *s, const distill_run *r, int64_t step, const bcos_batch *b) {
-    const char *folder = getenv(TRACE_SAMPLES_ENV);
-    if (!folder || !*folder) return;
-    char *path = bcos_strfmt("%s/rank-%d.txt", folder, r->rank);
-    FILE *f = xfopen(path, "a");
-    fprintf(f, "epoch %" PRId64 " step %" PRId64 ":", s->epoch, step);
-    for (long i = 0; i < b->size; i++) fprintf(f, " %d:%ld", b->origins[i].shard, b->origins[i].index);
-    fputc('\n', f);
-    xfclose(f);
-    free(path);
-}
-
-static int next_batch(distill_source *base, distill_run *r, char *err, size_t errlen) {
+static int next_batch(distill_source *base, int64_t samples_seen, distill_batch *b, long wait_ms, char *err,
+                      size_t errlen) {
+    (void)samples_seen;
     shards_source *s = (shards_source *)base;
-    bcos_batch *b;
-    int got = next_loaded(s, r, &b, err, errlen);
-    if (got < 0) return -1;
-    /* one rank that gave up its wait stops them all, before any batch moves a cursor; a rank that
-     * got its batch leaves it taken, since the loader is stopped, not asked again */
-    int gave_up = got;
-    bcos_world_max_int(&gave_up, 1);
-    if (gave_up) return 1;
-    trace_batch(s, r, r->step + 1, b);
-    BCOS_CHECK(b->size == r->B, "the plan's batch size is the run's");
-    size_t plane = (size_t)r->S * r->S * 3, slot_bytes = distill_sample_bytes(&s->sample);
-    int L = s->sample.context_length, n = 0;
-    for (int i = 0; i < r->B; i++) {
-        const uint8_t *slot = (const uint8_t *)b->data + (size_t)i * slot_bytes;
-        memcpy(r->crops + (size_t)i * plane, slot, plane);
-        r->has_txt[i] = distill_sample_caption(&s->sample, slot, s->ids + (size_t)n * L);
-        if (r->has_txt[i]) s->captioned[n++] = i;
+    const distill_shape *sh = &s->shape;
+    if (s->ended) stop_epoch(s);
+    if (!s->loader && start_epoch(s, err, errlen) != 0) return -1;
+    bcos_batch *loaded;
+    int got = bcos_loader_next_within(s->loader, &loaded, wait_ms);
+    if (got == BCOS_LOADER_WAITING) return DISTILL_WAITING;
+    if (got < 0) {
+        snprintf(err, errlen, "shards '%s': %s", s->cfg->shards, bcos_loader_error(s->loader));
+        return -1;
     }
-    bcos_loader_release(s->loader, b);
-    r->samples_seen += r->B_global;
-    if (n > 0) bcos_clip_encode_text(&r->teacher, s->emb, s->ids, n);
-    for (int j = 0; j < n; j++)
-        memcpy(r->txt_emb + (size_t)s->captioned[j] * r->E, s->emb + (size_t)j * r->E, (size_t)r->E * sizeof(float));
-    return 0;
+    b->epoch = s->epoch;
+    if (got == 0) { /* the epoch is complete: its loader's counts are final */
+        add_loader_counters(s, s->done);
+        s->ended = 1;
+        return DISTILL_EPOCH_END;
+    }
+    BCOS_CHECK(loaded->size == sh->B, "the plan's batch size is the run's");
+    size_t plane = (size_t)sh->S * sh->S * 3, slot_bytes = distill_sample_bytes(&s->sample);
+    int L = s->sample.context_length;
+    for (int i = 0; i < sh->B; i++) {
+        const uint8_t *slot = (const uint8_t *)loaded->data + (size_t)i * slot_bytes;
+        memcpy(b->crops + (size_t)i * plane, slot, plane);
+        b->has_caption[i] = slot_caption(&s->sample, slot, b->ids + (size_t)i * L);
+        b->origins[i] = loaded->origins[i];
+    }
+    b->embedded = 0;
+    b->has_origins = 1;
+    bcos_loader_release(s->loader, loaded);
+    return DISTILL_GOT_BATCH;
 }
 
 /* The text a format function writes (heap), in a buffer grown until it fits. */
@@ -269,7 +227,7 @@ static char *format_text(int (*format)(const void *value, char *buf, size_t size
 static int format_cursor(const void *cursor, char *buf, size_t size) { return bcos_data_cursor_format(cursor, buf, size); }
 static int format_rest(const void *rest, char *buf, size_t size) { return bcos_epoch_rest_format(rest, buf, size); }
 
-static char *position(distill_source *base, const distill_run *r, int64_t *epoch) {
+static char *position(distill_source *base, int64_t samples_seen, int64_t *epoch) {
     shards_source *s = (shards_source *)base;
     bcos_data_cursor c;
     BCOS_CHECK(s->loader || s->has_resume, "a position is asked for after a batch or a restore");
@@ -281,10 +239,10 @@ static char *position(distill_source *base, const distill_run *r, int64_t *epoch
     char *text = format_text(format_cursor, &c);
     cJSON *json = cJSON_CreateObject();
     BCOS_CHECK(json != NULL, "cJSON could allocate");
-    cJSON_AddNumberToObject(json, "rank", r->rank);
+    cJSON_AddNumberToObject(json, "rank", s->shape.rank);
     cJSON_AddNumberToObject(json, "epoch", (double)c.epoch);
-    cJSON_AddNumberToObject(json, "samples_seen", (double)r->samples_seen);
-    cJSON_AddNumberToObject(json, "batch_size", r->B_global);
+    cJSON_AddNumberToObject(json, "samples_seen", (double)samples_seen);
+    cJSON_AddNumberToObject(json, "batch_size", s->shape.B_global);
     cJSON_AddNumberToObject(json, "shards", (double)s->urls.count);
     cJSON_AddStringToObject(json, "cursor", text);
     if (s->has_rest) {
@@ -329,29 +287,29 @@ static int parse_positions(const cJSON *array, int n, bcos_data_cursor *cursors,
 }
 
 /* A run of another world size stopped at these cursors: what is left of its epoch becomes this
- * run's rest, re-partitioned over this world (the event and the log say so). */
-static int repartition(shards_source *s, distill_run *r, const bcos_checkpoint *c, const bcos_data_cursor *cursors,
-                       const bcos_epoch_rest *was, char *why, size_t whylen) {
-    if (r->B_global % c->world_size != 0) {
-        snprintf(why, whylen, "its batch of %d does not split over its %d ranks", r->B_global, c->world_size);
+ * run's rest, re-partitioned over this world (the log says so, and note does for the run's events). */
+static int repartition(shards_source *s, const bcos_checkpoint *c, const bcos_data_cursor *cursors,
+                       const bcos_epoch_rest *was, char *note, size_t notelen, char *why, size_t whylen) {
+    const distill_shape *sh = &s->shape;
+    if (sh->B_global % c->world_size != 0) {
+        snprintf(why, whylen, "its batch of %d does not split over its %d ranks", sh->B_global, c->world_size);
         return -1;
     }
     if (bcos_epoch_rest_from_cursors(&s->rest, was, cursors, c->world_size, s->counts, (int)s->urls.count,
-                                     (uint64_t)r->cfg->seed, r->B_global / c->world_size, why, whylen) != 0)
+                                     (uint64_t)s->cfg->seed, sh->B_global / c->world_size, why, whylen) != 0)
         return -1;
     s->has_rest = 1;
     s->epoch = (int64_t)s->rest.epoch;
-    char line[256];
-    snprintf(line, sizeof line,
+    snprintf(note, notelen,
              "resumed on %d rank%s after %d: re-partitioned the rest of epoch %" PRId64 " (%d shards, %ld samples)",
-             r->world, r->world == 1 ? "" : "s", c->world_size, s->epoch, s->rest.n,
+             sh->world, sh->world == 1 ? "" : "s", c->world_size, s->epoch, s->rest.n,
              bcos_epoch_rest_samples(&s->rest, s->counts));
-    bcos_info("shards: %s", line);
-    if (r->store) bcos_store_event_add(r->store, r->run_id, c->step, BCOS_EVENT_PREEMPTION, line, 1, NULL);
+    bcos_info("shards: %s", note);
     return 0;
 }
 
-static int restore(distill_source *base, distill_run *r, const bcos_checkpoint *c, char *err, size_t errlen) {
+static int restore(distill_source *base, const bcos_checkpoint *c, char *note, size_t notelen, char *err,
+                   size_t errlen) {
     shards_source *s = (shards_source *)base;
     cJSON *array = cJSON_Parse(c->data_cursors ? c->data_cursors : "");
     char why[BCOS_ERRLEN] = "";
@@ -361,22 +319,22 @@ static int restore(distill_source *base, distill_run *r, const bcos_checkpoint *
     rc = parse_positions(array, n, cursors, &was, &has_was, why, sizeof why);
     int parsed = rc == 0;
     cJSON_Delete(array);
-    if (rc == 0 && n == r->world) {
+    if (rc == 0 && n == s->shape.world) {
         /* the same shape: this rank's loader resumes at its cursor, on the same plan */
-        bcos_data_cursor_copy(&s->resume, &cursors[r->rank]);
+        bcos_data_cursor_copy(&s->resume, &cursors[s->shape.rank]);
         s->has_resume = 1;
         s->epoch = (int64_t)s->resume.epoch;
         s->rest = was;
         s->has_rest = has_was;
         has_was = 0;
     } else if (rc == 0) {
-        rc = repartition(s, r, c, cursors, has_was ? &was : NULL, why, sizeof why);
+        rc = repartition(s, c, cursors, has_was ? &was : NULL, note, notelen, why, sizeof why);
     }
     for (int k = 0; k < n && parsed; k++) bcos_data_cursor_free(&cursors[k]);
     free(cursors);
     if (has_was) bcos_epoch_rest_free(&was);
     if (rc != 0)
-        return bcos_error(err, errlen, r->cfg->run, "the checkpoint at step %lld: %s", (long long)c->step, why);
+        return bcos_error(err, errlen, s->cfg->run, "the checkpoint at step %lld: %s", (long long)c->step, why);
     return 0;
 }
 
@@ -390,12 +348,9 @@ static void free_source(distill_source *base) {
     if (s->has_rest) bcos_epoch_rest_free(&s->rest);
     bcos_tokenizer_free(s->tok);
     bcos_urls_free(&s->urls);
-    free(s->recorded);
+    free(s->done);
     free(s->now);
     free(s->counts);
-    free(s->ids);
-    free(s->emb);
-    free(s->captioned);
     free(s);
 }
 
@@ -410,10 +365,12 @@ static void fetch_options(bcos_fetch_options *f, const bcos_distill_config *cfg)
     f->ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL;
 }
 
-distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errlen) {
-    const bcos_distill_config *cfg = r->cfg;
+distill_source *distill_source_shards_new(const bcos_distill_config *cfg, const distill_shape *shape, char *err,
+                                          size_t errlen) {
     shards_source *s = xcalloc(1, sizeof *s);
-    s->base = (distill_source){next_batch, position, restore, record_events, check_lost, free_source};
+    s->base = (distill_source){next_batch, position, restore, counters, free_source};
+    s->cfg = cfg;
+    s->shape = *shape;
     fetch_options(&s->fetch, cfg);
     if (bcos_urls_expand(&s->urls, cfg->shards, err, errlen) != 0) {
         free_source(&s->base);
@@ -425,7 +382,7 @@ distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errl
         return NULL;
     }
     s->counts = xmalloc((size_t)s->urls.count * sizeof(long));
-    s->recorded = xcalloc(n_counters(s), sizeof *s->recorded);
+    s->done = xcalloc(n_counters(s), sizeof *s->done);
     s->now = xcalloc(n_counters(s), sizeof *s->now);
     /* sizes.json beside the shards, else the count cache, else read once and cached (bcos/shard_sizes.h) */
     if (bcos_shard_sizes(s->counts, NULL, (const char *const *)s->urls.urls, (int)s->urls.count, &s->fetch, NULL,
@@ -433,7 +390,7 @@ distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errl
         free_source(&s->base);
         return NULL;
     }
-    int L = r->teacher.cfg.context_length;
+    int L = shape->context_length;
     BCOS_CHECK(L <= BCOS_CONTEXT_LENGTH, "CLIP's context length");
     if (cfg->w_txt > 0) s->tok = bcos_tokenizer_load_default();
     bcos_decode_mode decode;
@@ -442,11 +399,8 @@ distill_source *distill_source_shards_new(distill_run *r, char *err, size_t errl
         return NULL;
     }
     s->augment = (bcos_train_augment){.scale = {cfg->crop_scale, 1.0}, .seed = (uint64_t)cfg->seed};
-    s->sample = (distill_sample_config){.image = {.size = r->S, .kind = BCOS_INPUT_CROP_U8, .decode = decode,
+    s->sample = (distill_sample_config){.image = {.size = shape->S, .kind = BCOS_INPUT_CROP_U8, .decode = decode,
                                                   .train = cfg->train_crops ? &s->augment : NULL},
                                         .context_length = L, .tok = s->tok};
-    s->ids = xmalloc((size_t)r->B * L * sizeof(int32_t));
-    s->emb = xmalloc((size_t)r->B * r->E * sizeof(float));
-    s->captioned = xmalloc((size_t)r->B * sizeof(int));
     return &s->base;
 }

@@ -6,11 +6,14 @@
 #include "bcos/check.h"
 #include "bcos/train.h"
 
+/* Rows whose norm is below this are treated as having this norm (the zero-norm guard). */
+#define NORM_EPS 1e-8
+
 static double row_norm(const float *x, int E) {
     double ss = 0;
     for (int e = 0; e < E; e++) ss += (double)x[e] * x[e];
     double n = sqrt(ss);
-    return n < BCOS_NORM_EPS ? BCOS_NORM_EPS : n;
+    return n < NORM_EPS ? NORM_EPS : n;
 }
 
 static double dot(const float *a, const float *b, int E) {

@@ -118,6 +118,11 @@ static void check_adam(const char *prefix, int decoupled, double wd) {
 static void check_clipping(void) {
     size_t n;
     float *g = get("clip_g", &n), *want = get("clip_out", NULL), *want_norm = get("clip_norm", NULL);
+    /* max_norm 0 measures only: the norm, g untouched */
+    float *before = get("clip_g", NULL);
+    double unclipped = bcos_clip_grad_norm(g, n, 0);
+    CHECK(fabs(unclipped - want_norm[0]) < 1e-5 * want_norm[0] && memcmp(g, before, n * sizeof *g) == 0);
+    free(before);
     double norm = bcos_clip_grad_norm(g, n, 1.5);
     CHECK(fabs(norm - want_norm[0]) < 1e-5 * want_norm[0]);
     CHECK(test_rel_error_f32(g, want, n) < 1e-6);
