@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bcos/fault.h"
+#include "bcos/check.h"
 #include "bcos/log.h"
 
 /* Runs argv (NULL-terminated) with stdout and stderr to log, crash point crash_at armed (or none).

@@ -1,9 +1,8 @@
 /* Checked wrappers and the ways the process stops: bcos_die_at for programming and environment
  * errors (with file:line and a hint), bcos_fail for bad user input, and the named crash points of
- * fault-injection tests (bcos/fault.h); and bcos_error (and bcos_report), the one-line message of
- * a user-facing error returned as a status. */
+ * fault-injection tests; and bcos_error (and bcos_report), the one-line message of a user-facing
+ * error returned as a status. */
 #include "bcos/check.h"
-#include "bcos/fault.h"
 
 #include <errno.h>
 #include <signal.h>

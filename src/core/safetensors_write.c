@@ -4,7 +4,6 @@
 #include "bcos/safetensors.h"
 
 #include "bcos/check.h"
-#include "bcos/fault.h"
 #include "bcos/paths.h"
 
 #include <cjson/cJSON.h>

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bcos/fault.h"
+#include "bcos/check.h"
 #include "bcos/sha256.h"
 
 typedef struct {

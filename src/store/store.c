@@ -10,7 +10,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "bcos/fault.h"
+#include "bcos/check.h"
 #include "bcos/log.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 30000

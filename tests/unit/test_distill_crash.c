@@ -16,7 +16,7 @@
 #include <signal.h>
 #include <time.h>
 
-#include "bcos/fault.h"
+#include "bcos/check.h"
 #include "bcos/rng.h"
 
 #define RUN "crash"

@@ -16,7 +16,7 @@
 #include <signal.h>
 
 #include "bcos/distill.h"
-#include "bcos/fault.h"
+#include "bcos/check.h"
 #include "bcos/rng.h"
 #include "support/http_server.h"
 #include "support/tar_build.h"

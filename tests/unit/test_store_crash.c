@@ -1,4 +1,4 @@
-/* A kill -9 at each named crash point of a checkpoint write (BCOS_CRASH_AT, include/bcos/fault.h):
+/* A kill -9 at each named crash point of a checkpoint write (BCOS_CRASH_AT, the crash points of include/bcos/check.h):
  * a child process commits checkpoint 2 and kills itself at the point; the parent then reopens the
  * store and finds the database intact (integrity_check ok), resume on the last committed
  * checkpoint with its files verified, and, after resume, no file that no checkpoint records. */
@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "bcos/fault.h"
+#include "bcos/check.h"
 
 typedef struct {
     const char *point;
