@@ -103,7 +103,8 @@ expect_ok "$BCOS" shards write --folder "$TMP/classes" --out "$TMP/www" --split 
 start_server() {
   "$SERVER" "$TMP/www" 0 "$1" >"$TMP/server.out" 2>"$TMP/server.err" &
   SERVER_PID=$!
-  for _ in $(seq 1 50); do [ -s "$TMP/server.out" ] && break; sleep 0.1; done
+  # a whole first line (the URL), waited for as long as a loaded machine may need
+  for _ in $(seq 1 300); do [ "$(wc -l <"$TMP/server.out")" -ge 1 ] && break; sleep 0.1; done
   URL=$(head -1 "$TMP/server.out")
   [ -n "$URL" ] && ok || bad "the test server did not start on $1: $(cat "$TMP/server.err")"
 }
