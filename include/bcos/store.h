@@ -115,6 +115,10 @@ typedef enum {
 /* step < 0: none. count >= 1 (a run of the same event may be recorded once). detail may be NULL. */
 void bcos_store_event_add(bcos_store *s, int64_t run_id, int64_t step, bcos_event_kind kind, const char *reason,
                           int64_t count, const char *detail);
+/* The counts of the run's events of that kind whose reason starts with reason_prefix, at steps up to
+ * max_step, summed (what a resumed run carries over, such as the samples lost before it). */
+int64_t bcos_store_event_total(bcos_store *s, int64_t run_id, bcos_event_kind kind, const char *reason_prefix,
+                               int64_t max_step);
 
 /* ---- checkpoints ---- */
 

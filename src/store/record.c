@@ -59,6 +59,22 @@ void bcos_store_event_add(bcos_store *s, int64_t run_id, int64_t step, bcos_even
     store_commit(s);
 }
 
+int64_t bcos_store_event_total(bcos_store *s, int64_t run_id, bcos_event_kind kind, const char *reason_prefix,
+                               int64_t max_step) {
+    BCOS_CHECK(kind >= BCOS_EVENT_RETRY && kind <= BCOS_EVENT_FAILURE && reason_prefix,
+               "bcos_store_event_total: invalid arguments");
+    sqlite3_stmt *st = store_prepare(s, "SELECT coalesce(sum(count), 0) FROM events WHERE run_id = ?1 AND kind = ?2"
+                                        " AND substr(reason, 1, length(?3)) = ?3 AND step <= ?4");
+    store_bind_int64(s, st, 1, run_id);
+    store_bind_text(s, st, 2, EVENT_KIND_NAMES[kind]);
+    store_bind_text(s, st, 3, reason_prefix);
+    store_bind_int64(s, st, 4, max_step);
+    BCOS_CHECK(store_step(s, st), "a sum has one row");
+    int64_t total = sqlite3_column_int64(st, 0);
+    store_finalize(s, st);
+    return total;
+}
+
 /* A result's checkpoint must be one of the run's own. */
 static void check_checkpoint_of_run(bcos_store *s, int64_t run_id, int64_t ckpt_id) {
     sqlite3_stmt *st = store_prepare(s, "SELECT run_id FROM checkpoints WHERE id = ?1");

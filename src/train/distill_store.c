@@ -17,6 +17,9 @@
 #include "bcos/world.h"
 #include "distill_internal.h"
 
+/* The reason of the fault events that count lost samples (bcos_store_event_total sums them). */
+#define SHARD_LOST "shard lost"
+
 /* Requests from signal handlers, [0] to checkpoint and [1] to checkpoint and stop: how many came
  * and the last one's signal (lock-free atomics are async-signal-safe). mpirun and srun hand a
  * signal to every rank, each at its own step: counting lets the ranks agree on one checkpoint per
@@ -75,6 +78,10 @@ void distill_store_resumed(distill_run *run, const bcos_checkpoint *c, const cha
     const bcos_distill_config *cfg = run->cfg;
     if (run->store && note[0])
         bcos_store_event_add(run->store, run->run_id, c->step, BCOS_EVENT_PREEMPTION, note, 1, NULL);
+    /* max_lost holds for the whole run: what its earlier processes lost up to the checkpoint counts */
+    int64_t lost = run->store ? bcos_store_event_total(run->store, run->run_id, BCOS_EVENT_FAULT, SHARD_LOST, c->step) : 0;
+    bcos_world_bcast(&lost, sizeof lost);
+    run->data_lost += lost;
     run->checkpoint_step = c->step;
     bcos_info("run '%s' resumes from its checkpoint at step %lld of %lld (epoch %lld, %lld samples seen)", cfg->run,
               (long long)c->step, (long long)cfg->steps, (long long)c->epoch, (long long)c->samples_seen);
@@ -124,12 +131,12 @@ static void shard_lost_event(distill_run *run, const distill_counters *c, long k
     if (samples > 0) {
         snprintf(detail, sizeof detail, "%s: %" PRId64 " of its %ld known samples not read (it failed or ended short)",
                  url, samples, c->counts[k]);
-        bcos_store_event_add(run->store, run->run_id, run->step, BCOS_EVENT_FAULT, "shard lost: samples", samples,
+        bcos_store_event_add(run->store, run->run_id, run->step, BCOS_EVENT_FAULT, SHARD_LOST ": samples", samples,
                              detail);
     }
     if (unknown > 0) {
         snprintf(detail, sizeof detail, "%s: failed; how many samples it lost is not known", url);
-        bcos_store_event_add(run->store, run->run_id, run->step, BCOS_EVENT_FAULT, "shard lost: sample count unknown",
+        bcos_store_event_add(run->store, run->run_id, run->step, BCOS_EVENT_FAULT, SHARD_LOST ": sample count unknown",
                              unknown, detail);
     }
     free(url);
