@@ -48,8 +48,8 @@ const char *bcos_store_default_path(void);
 /* The schema version this binary creates and understands (the number of embedded migrations). */
 int bcos_store_schema_version(void);
 
-/* Open (and, read-write, create or migrate) the database at path; opt NULL means read-write with
- * the defaults. Returns 0 and *out, or -1 with a one-line message "PATH: ..." in err; a database
+/* Open (and, read-write, create or migrate) the database at path (NULL or "": the default path,
+ * bcos_store_default_path); opt NULL means read-write with the defaults. Returns 0 and *out, or -1 with a one-line message "PATH: ..." in err; a database
  * that is refused is left byte for byte as it was. */
 int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store **out, char *err, size_t errlen);
 void bcos_store_close(bcos_store *s);

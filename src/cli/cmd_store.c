@@ -54,7 +54,7 @@ static int recover(int argc, char **argv) {
     if (optind != argc) bcos_fail("unexpected argument '%s' (see 'bcos store recover --help')", argv[optind]);
     bcos_store *s;
     char err[BCOS_ERRLEN];
-    if (bcos_store_open(db ? db : bcos_store_default_path(), NULL, &s, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_store_open(db, NULL, &s, err, sizeof err) != 0) bcos_fail("%s", err);
     status = bcos_store_recover(s, stdout, err, sizeof err);
     if (status == 0 && bcos_store_check_files(s, err, sizeof err) != 0) status = -1;
     bcos_store_close(s);

@@ -161,7 +161,7 @@ bcos_store *cli_open_store(const char *path) {
     bcos_store_options read_only = {1, BCOS_JOURNAL_AUTO, 0};
     bcos_store *s;
     char err[BCOS_ERRLEN];
-    if (bcos_store_open(path ? path : bcos_store_default_path(), &read_only, &s, err, sizeof err) != 0)
+    if (bcos_store_open(path, &read_only, &s, err, sizeof err) != 0)
         bcos_fail("%s", err);
     return s;
 }

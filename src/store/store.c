@@ -308,7 +308,8 @@ static int prepare_for_writing(sqlite3 *db, const char *path, const header_facts
 }
 
 int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store **out, char *err, size_t errlen) {
-    BCOS_CHECK(path && out, "bcos_store_open needs a path and an output");
+    BCOS_CHECK(out, "bcos_store_open needs an output");
+    if (!path || !*path) path = bcos_store_default_path();
     bcos_store_options o = opt ? *opt : (bcos_store_options){0};
     if (sqlite3_libversion_number() < MIN_SQLITE_VERSION)
         return bcos_error(err, errlen, path, "SQLite %s is too old: the store needs 3.37 or newer (STRICT tables)",

@@ -39,8 +39,7 @@ int distill_stop_pending(const distill_run *run) { return run->cfg->run[0] && at
  * checkpoint, then in *c. Returns 0, or -1 with err. */
 static int open_run(distill_run *run, bcos_checkpoint *c, int *found, char *err, size_t errlen) {
     const bcos_distill_config *cfg = run->cfg;
-    const char *db = cfg->db[0] ? cfg->db : bcos_store_default_path();
-    if (bcos_store_open(db, NULL, &run->store, err, errlen) != 0) return -1;
+    if (bcos_store_open(cfg->db, NULL, &run->store, err, errlen) != 0) return -1;
     /* one writer per run; and never a store that lags its checkpoint files, whose folders it would reuse */
     if (bcos_store_lease_take(run->store, cfg->run, err, errlen) != 0 || bcos_store_check_files(run->store, err, errlen) != 0)
         return -1;
@@ -56,7 +55,7 @@ static int open_run(distill_run *run, bcos_checkpoint *c, int *found, char *err,
     if (rc != 0) return -1;
     run->run_id = record.id;
     if (record.created) {
-        bcos_info("run '%s' begins in %s", cfg->run, db);
+        bcos_info("run '%s' begins in %s", cfg->run, bcos_store_path(run->store));
         return 0;
     }
     *found = bcos_store_checkpoint_resume(run->store, run->run_id, c);
