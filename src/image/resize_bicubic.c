@@ -83,6 +83,13 @@ int bcos_resize_vertical_first(int in_w, int in_h, int out_w, int out_h) {
     return height_loss > 0 && height_loss > 2 * width_loss;
 }
 
+int bcos_resize_spec_vertical_first(const bcos_resize_spec *w, int in_w, int in_h) {
+    BCOS_CHECK(w->out_w > 0 && w->out_h > 0 && w->win_w > 0 && w->win_h > 0, "resize sizes must be positive");
+    BCOS_CHECK(w->x0 >= 0 && w->y0 >= 0 && w->x0 <= w->out_w - w->win_w && w->y0 <= w->out_h - w->win_h,
+               "window outside the output");
+    return bcos_resize_vertical_first(in_w, in_h, w->out_w, w->out_h);
+}
+
 void bcos_axis_kernel_free(bcos_axis_kernel *k) {
     free(k->start);
     free(k->taps);
@@ -222,10 +229,7 @@ static void vertical_then_horizontal(uint8_t *out, const pixel_view *in, const b
 }
 
 static void resize_window(uint8_t *out, const pixel_view *in, const bcos_resize_spec *w) {
-    BCOS_CHECK(w->out_w > 0 && w->out_h > 0 && w->win_w > 0 && w->win_h > 0, "resize sizes must be positive");
-    BCOS_CHECK(w->x0 >= 0 && w->y0 >= 0 && w->x0 <= w->out_w - w->win_w && w->y0 <= w->out_h - w->win_h,
-               "window outside the output");
-    if (bcos_resize_vertical_first(in->width, in->height, w->out_w, w->out_h))
+    if (bcos_resize_spec_vertical_first(w, in->width, in->height))
         vertical_then_horizontal(out, in, w);
     else
         horizontal_then_vertical(out, in, w);

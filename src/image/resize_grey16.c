@@ -117,10 +117,7 @@ static void vertical_then_horizontal(uint16_t *out, const bcos_grey16 *in, const
 }
 
 void bcos_resize_grey16_window(uint16_t *out, const bcos_grey16 *in, const bcos_resize_spec *w) {
-    BCOS_CHECK(w->out_w > 0 && w->out_h > 0 && w->win_w > 0 && w->win_h > 0, "resize sizes must be positive");
-    BCOS_CHECK(w->x0 >= 0 && w->y0 >= 0 && w->x0 <= w->out_w - w->win_w && w->y0 <= w->out_h - w->win_h,
-               "window outside the output");
-    if (bcos_resize_vertical_first(in->width, in->height, w->out_w, w->out_h))
+    if (bcos_resize_spec_vertical_first(w, in->width, in->height))
         vertical_then_horizontal(out, in, w);
     else
         horizontal_then_vertical(out, in, w);

@@ -46,6 +46,9 @@ void bcos_resize_grey16_window(uint16_t *out, const bcos_grey16 *in, const bcos_
 
 /* Whether PIL runs the vertical pass before the horizontal one for this resize. */
 int bcos_resize_vertical_first(int in_w, int in_h, int out_w, int out_h);
+/* The same for a window of an image of in_w x in_h, after checking that the window lies inside a
+ * non-empty output (a programming error otherwise). */
+int bcos_resize_spec_vertical_first(const bcos_resize_spec *w, int in_w, int in_h);
 
 /* Fixed-point sum (with its rounding half already added) to a byte. */
 static inline uint8_t bcos_resize_clip8(int32_t acc) {
