@@ -169,11 +169,8 @@ static char *begin_attempt(bcos_store *s, int64_t run_id, const bcos_ckpt_state 
     }
     check_against_database(s, run_id, state);
     char *rel = choose_folder(s, run_id, state->step);
-    sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO checkpoint_attempts (run_id, directory) VALUES (?1, ?2)");
-    store_bind_int64(s, st, 1, run_id);
-    store_bind_text(s, st, 2, rel);
-    store_step(s, st);
-    store_finalize(s, st);
+    store_run_folder_sql(s, "INSERT OR REPLACE INTO checkpoint_attempts (run_id, directory) VALUES (?1, ?2)", run_id,
+                         rel);
     store_commit(s);
     return rel;
 }
@@ -192,11 +189,7 @@ static int64_t record(bcos_store *s, int64_t run_id, const bcos_ckpt_state *stat
         store_rollback(s);
         return -1;
     }
-    sqlite3_stmt *st = store_prepare(s, "DELETE FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2");
-    store_bind_int64(s, st, 1, run_id);
-    store_bind_text(s, st, 2, rel_folder);
-    store_step(s, st);
-    store_finalize(s, st);
+    store_run_folder_sql(s, "DELETE FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2", run_id, rel_folder);
     *n_retired = retire(s, run_id, retention, retired);
     store_touch_run(s, run_id);
     s->in_checkpoint_commit = 1;

@@ -104,22 +104,13 @@ static void prune_folder(const bcos_store *s, const char *rel, char *const *keep
 }
 
 static int attempted(bcos_store *s, int64_t run_id, const char *rel) {
-    sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2");
-    store_bind_int64(s, st, 1, run_id);
-    store_bind_text(s, st, 2, rel);
-    store_step(s, st);
-    int n = sqlite3_column_int(st, 0);
-    store_finalize(s, st);
-    return n > 0;
+    return store_run_folder_sql(s, "SELECT count(*) FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2",
+                                run_id, rel) > 0;
 }
 
 void store_forget_attempt(bcos_store *s, int64_t run_id, const char *rel) {
     store_begin_write(s);
-    sqlite3_stmt *st = store_prepare(s, "DELETE FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2");
-    store_bind_int64(s, st, 1, run_id);
-    store_bind_text(s, st, 2, rel);
-    store_step(s, st);
-    store_finalize(s, st);
+    store_run_folder_sql(s, "DELETE FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2", run_id, rel);
     store_commit(s);
 }
 
@@ -128,12 +119,8 @@ static void add_missing_manifest(bcos_store *s, int64_t run_id, const char *rel)
     char *path = store_manifest_path(s, rel);
     struct stat sb;
     if (stat(path, &sb) != 0) {
-        sqlite3_stmt *st = store_prepare(s, "SELECT id FROM checkpoints WHERE run_id = ?1 AND directory = ?2 AND state = 'complete'");
-        store_bind_int64(s, st, 1, run_id);
-        store_bind_text(s, st, 2, rel);
-        store_step(s, st);
-        int64_t id = sqlite3_column_int64(st, 0);
-        store_finalize(s, st);
+        int64_t id = store_run_folder_sql(
+            s, "SELECT id FROM checkpoints WHERE run_id = ?1 AND directory = ?2 AND state = 'complete'", run_id, rel);
         char err[BCOS_ERRLEN];
         if (store_manifest_write(s, id, rel, err, sizeof err) != 0) bcos_warn("%s", err);
     }

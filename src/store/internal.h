@@ -48,6 +48,9 @@ void store_exec_at(const bcos_store *s, const char *sql, const char *file, int l
 #define store_prepare(s, sql) store_prepare_at((s), (sql), __FILE__, __LINE__)
 #define store_step(s, st) store_step_at((s), (st), __FILE__, __LINE__)
 #define store_exec(s, sql) store_exec_at((s), (sql), __FILE__, __LINE__)
+/* Runs sql, whose parameters are ?1 a run's id and ?2 one of its checkpoint folders (relative to the
+ * root): its first row's first column as an integer, 0 when it yields none (a change yields none). */
+int64_t store_run_folder_sql(bcos_store *s, const char *sql, int64_t run_id, const char *rel);
 /* After store_step has checked every step this returns SQLITE_OK; checked all the same. */
 #define store_finalize(s, st) store_check_at((s), sqlite3_finalize(st), "finalize", __FILE__, __LINE__)
 /* Bound parameters: text may be NULL (binds NULL); a NaN double binds NULL. */

@@ -140,11 +140,8 @@ static const char *recover_checkpoint(bcos_store *s, const store_manifest *m) {
         store_check(s, sqlite3_reset(st));
     }
     store_finalize(s, st);
-    st = store_prepare(s, "DELETE FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2");
-    store_bind_int64(s, st, 1, m->c.run_id);
-    store_bind_text(s, st, 2, m->directory);
-    store_step(s, st);
-    store_finalize(s, st);
+    store_run_folder_sql(s, "DELETE FROM checkpoint_attempts WHERE run_id = ?1 AND directory = ?2", m->c.run_id,
+                         m->directory);
     if (damaged) {
         bcos_warn("%s; recorded as corrupt", why);
         store_insert_event(s, m->c.run_id, m->c.step, BCOS_EVENT_FAULT, "corrupt checkpoint", 1, why);
@@ -154,13 +151,8 @@ static const char *recover_checkpoint(bcos_store *s, const store_manifest *m) {
 
 /* Whether a recorded checkpoint (by run id and folder) is already there. */
 static int folder_recorded(bcos_store *s, const store_manifest *m) {
-    sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM checkpoints WHERE run_id = ?1 AND directory = ?2");
-    store_bind_int64(s, st, 1, m->c.run_id);
-    store_bind_text(s, st, 2, m->directory);
-    store_step(s, st);
-    int n = sqlite3_column_int(st, 0);
-    store_finalize(s, st);
-    return n > 0;
+    return store_run_folder_sql(s, "SELECT count(*) FROM checkpoints WHERE run_id = ?1 AND directory = ?2",
+                                m->c.run_id, m->directory) > 0;
 }
 
 /* What recovery gave one run back, reported when its folder is done. */

@@ -117,3 +117,12 @@ void store_begin_read(const bcos_store *s) { store_exec(s, "BEGIN"); }
 void store_commit(const bcos_store *s) { store_exec(s, "COMMIT"); }
 
 void store_rollback(const bcos_store *s) { store_exec(s, "ROLLBACK"); }
+
+int64_t store_run_folder_sql(bcos_store *s, const char *sql, int64_t run_id, const char *rel) {
+    sqlite3_stmt *st = store_prepare(s, sql);
+    store_bind_int64(s, st, 1, run_id);
+    store_bind_text(s, st, 2, rel);
+    int64_t value = store_step(s, st) ? sqlite3_column_int64(st, 0) : 0;
+    store_finalize(s, st);
+    return value;
+}
