@@ -17,6 +17,14 @@
 #define VERSION_KEY "bcos_student_version"
 #define STEP_KEY "bcos_student_step"
 
+/* The object as compact JSON text (heap), the object freed. */
+static char *json_text(cJSON *root) {
+    char *text = cJSON_PrintUnformatted(root);
+    BCOS_CHECK(text != NULL, "cJSON could allocate");
+    cJSON_Delete(root);
+    return text;
+}
+
 static char *options_to_json(const bcos_student_options *o) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "b", o->b);
@@ -24,10 +32,7 @@ static char *options_to_json(const bcos_student_options *o) {
     cJSON_AddBoolToObject(root, "keep_biases", o->keep_biases);
     cJSON_AddNumberToObject(root, "bias_decay_steps", (double)o->bias_decay_steps);
     cJSON_AddBoolToObject(root, "plain_proj", o->plain_proj);
-    char *text = cJSON_PrintUnformatted(root);
-    BCOS_CHECK(text != NULL, "cJSON could allocate");
-    cJSON_Delete(root);
-    return text;
+    return json_text(root);
 }
 
 static int options_from_json(bcos_student_options *o, const char *text, char *err, size_t errlen) {
@@ -55,10 +60,7 @@ static char *step_to_json(const bcos_student *s, int64_t step) {
     cJSON_AddNumberToObject(root, "step", (double)step);
     cJSON_AddNumberToObject(root, "b", bcos_student_b_at(s, step));
     cJSON_AddNumberToObject(root, "bias_scale", bcos_student_bias_scale_at(s, step));
-    char *text = cJSON_PrintUnformatted(root);
-    BCOS_CHECK(text != NULL, "cJSON could allocate");
-    cJSON_Delete(root);
-    return text;
+    return json_text(root);
 }
 
 /* saved_b and saved_bias_scale from step_to_json's text. */
