@@ -1,0 +1,57 @@
+/* Zero-shot evaluation over CLIP_benchmark datasets in its webdataset layout:
+ *   <root>/<split>/nshards.txt, <root>/<split>/{0..N-1}.tar, <root>/classnames.txt,
+ *   <root>/zeroshot_classification_templates.txt, <root>/dataset_type.txt (absent: classification)
+ * where root is a folder, a file:// or an http(s):// URL. Each sample's image goes through the
+ * loader's image sample function (converted to RGB, then open_clip's evaluation transform, as
+ * CLIP_benchmark's webdataset "pil" decoding does), its label from .cls. */
+#ifndef BCOS_EVAL_RUN_H
+#define BCOS_EVAL_RUN_H
+
+#include <stdio.h>
+
+#include "bcos/clip.h"
+#include "bcos/fetch.h"
+#include "bcos/student.h"
+#include "bcos/tokenizer.h"
+
+typedef struct {
+    char *name, *split;
+    char *root;              /* the root with {dataset} and {dataset_cleaned} filled in */
+    char *type;              /* dataset_type.txt, lower-cased: "classification" when absent */
+    int n_classes, n_templates, n_shards;
+    char **classes, **templates, **shards; /* shards: <root>/<split>/<i>.tar */
+} bcos_eval_dataset;
+
+/* Read the dataset `name`'s metadata under root_pattern ("{dataset}" and "{dataset_cleaned}", the
+ * name with "/" as "-", replaced). 0, or -1 with err naming the file that is missing or bad. */
+int bcos_eval_dataset_open(bcos_eval_dataset *d, const char *root_pattern, const char *name, const char *split,
+                           const bcos_fetch_options *fetch, char *err, size_t errlen);
+void bcos_eval_dataset_free(bcos_eval_dataset *d);
+
+/* What is evaluated: a CLIP (student NULL), or a B-cos student's image tower (at its saved B and
+ * bias scale) against `clip`'s text tower. */
+typedef struct {
+    const bcos_clip *clip;
+    const bcos_student *student;
+} bcos_eval_model;
+
+typedef struct {
+    double acc1, acc5;           /* acc5 NaN with fewer than 5 classes, as CLIP_benchmark */
+    double mean_per_class_recall; /* mean over the classes present among the labels */
+    long samples;                /* samples classified */
+    long skipped;                /* samples refused (undecodable, no label) */
+} bcos_eval_metrics;
+
+typedef struct {
+    int batch;          /* images per forward pass */
+    long max_skip;      /* refused samples allowed before the dataset fails */
+    bcos_fetch_options fetch;
+    FILE *predictions;  /* NULL, or CSV lines "dataset,key,label,top1,...,top5" (class indices) */
+} bcos_eval_options;
+
+/* Zero-shot classification of every sample of d's shards. 0, or -1 with err naming the shard that
+ * failed or the sample limit that was passed (no metrics then). */
+int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
+                             const bcos_eval_options *opt, bcos_eval_metrics *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,180 @@
+/* Zero-shot classification of a CLIP_benchmark dataset (bcos/eval_run.h): its shards read in order,
+ * each sample through the loader's image sample function (RGB first, then open_clip's evaluation
+ * crop), batches through the image tower, logits 100 * cos against the templates x classes
+ * classifier, and the metrics as CLIP_benchmark's zeroshot_classification computes them: top-1
+ * and top-5 accuracy over all samples, and sklearn's balanced accuracy (the mean recall of the
+ * classes present among the labels) for mean_per_class_recall. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/check.h"
+#include "bcos/eval.h"
+#include "bcos/eval_run.h"
+#include "bcos/loader.h"
+#include "bcos/samples.h"
+
+#define TOP 5
+
+/* A batch of samples waiting for the image tower, and the counts so far. */
+typedef struct {
+    const bcos_eval_model *model;
+    const bcos_eval_dataset *dataset;
+    const bcos_eval_options *opt;
+    bcos_image_sample_config sample;
+    size_t sample_floats;
+    int E, K, n;
+    float *inputs, *emb, *logits, *classifier;
+    bcos_student_acts *acts;
+    int *labels;
+    char **keys;
+    long correct1, correct5;
+    long *class_total, *class_correct;
+} classify_state;
+
+static void encode_batch(classify_state *st) {
+    const bcos_eval_model *m = st->model;
+    if (m->student) {
+        /* the activations are sized by batch: the dataset's short last batch gets its own */
+        const bcos_student *s = m->student;
+        bcos_student_acts *acts = st->n == st->opt->batch ? st->acts : bcos_student_acts_new(s, st->n);
+        bcos_student_forward(s, acts, st->emb, st->inputs, s->saved_b, s->saved_bias_scale);
+        if (acts != st->acts) bcos_student_acts_free(acts);
+    } else {
+        bcos_clip_encode_image(m->clip, st->emb, st->inputs, st->n);
+    }
+}
+
+static void write_prediction(classify_state *st, int i, const int *top, int n_top) {
+    FILE *f = st->opt->predictions;
+    fprintf(f, "%s,%s,%d", st->dataset->name, st->keys[i], st->labels[i]);
+    for (int j = 0; j < n_top; j++) fprintf(f, ",%d", top[j]);
+    fputc('\n', f);
+}
+
+/* Embeds and classifies the batch, counting its hits. */
+static void classify_batch(classify_state *st) {
+    if (st->n == 0) return;
+    encode_batch(st);
+    bcos_zeroshot_logits(st->logits, st->emb, st->classifier, st->n, st->K, st->E);
+    int n_top = st->K < TOP ? st->K : TOP, top[TOP];
+    for (int i = 0; i < st->n; i++) {
+        bcos_topk(top, st->logits + (size_t)i * st->K, st->K, n_top);
+        int label = st->labels[i], hit5 = 0;
+        for (int j = 0; j < n_top; j++) hit5 |= top[j] == label;
+        st->correct1 += top[0] == label;
+        st->correct5 += hit5;
+        st->class_total[label]++;
+        st->class_correct[label] += top[0] == label;
+        if (st->opt->predictions) write_prediction(st, i, top, n_top);
+        free(st->keys[i]);
+    }
+    st->n = 0;
+}
+
+/* Reads one shard's samples into batches. 0, or -1 with err (shard failed, or too many refused). */
+static int classify_shard(classify_state *st, const char *url, bcos_eval_metrics *out, char *err, size_t errlen) {
+    bcos_data_counters counters = {0};
+    bcos_sample_reader *r = bcos_samples_open(url, &st->opt->fetch, &counters);
+    bcos_sample s = {0};
+    char msg[256];
+    int got, status = 0;
+    while ((got = bcos_samples_next(r, &s)) == 1) {
+        int label;
+        float *slot = st->inputs + (size_t)st->n * st->sample_floats;
+        bcos_sample_verdict v = bcos_image_sample(&st->sample, &s, slot, &label, msg, sizeof msg);
+        if (v != BCOS_SAMPLE_OK) {
+            if (++out->skipped > st->opt->max_skip) {
+                snprintf(err, errlen, "%s: sample '%s' refused (%s: %s), more than --max-skip %ld", url, s.key,
+                         bcos_sample_verdict_name(v), msg, st->opt->max_skip);
+                status = -1;
+                break;
+            }
+        } else {
+            st->labels[st->n] = label;
+            st->keys[st->n++] = xstrdup(s.key);
+            out->samples++;
+            if (st->n == st->opt->batch) classify_batch(st);
+        }
+        bcos_sample_clear(&s);
+    }
+    bcos_sample_clear(&s);
+    if (got < 0) {
+        snprintf(err, errlen, "%s", bcos_samples_error(r));
+        status = -1;
+    }
+    bcos_samples_close(r);
+    return status;
+}
+
+static void state_init(classify_state *st, const bcos_eval_model *m, const bcos_eval_dataset *d,
+                       const bcos_eval_options *opt) {
+    memset(st, 0, sizeof *st);
+    st->model = m;
+    st->dataset = d;
+    st->opt = opt;
+    int S = m->student ? m->student->cfg.image_size : m->clip->cfg.image_size;
+    st->E = m->student ? m->student->cfg.embed_dim : m->clip->cfg.embed_dim;
+    st->K = d->n_classes;
+    st->sample = (bcos_image_sample_config){.size = S,
+                                            .kind = m->student ? BCOS_INPUT_BCOS6 : BCOS_INPUT_CLIP,
+                                            .need_label = true,
+                                            .n_classes = d->n_classes};
+    st->sample_floats = bcos_image_sample_bytes(&st->sample) / sizeof(float);
+    size_t B = (size_t)opt->batch;
+    st->inputs = xmalloc(B * st->sample_floats * sizeof(float));
+    st->emb = xmalloc(B * st->E * sizeof(float));
+    st->logits = xmalloc(B * st->K * sizeof(float));
+    st->classifier = xmalloc((size_t)st->K * st->E * sizeof(float));
+    st->labels = xmalloc(B * sizeof(int));
+    st->keys = xcalloc(B, sizeof(char *));
+    st->class_total = xcalloc((size_t)st->K, sizeof(long));
+    st->class_correct = xcalloc((size_t)st->K, sizeof(long));
+    if (m->student) st->acts = bcos_student_acts_new(m->student, opt->batch);
+}
+
+static void state_free(classify_state *st) {
+    for (int i = 0; i < st->n; i++) free(st->keys[i]);
+    if (st->acts) bcos_student_acts_free(st->acts);
+    free(st->inputs);
+    free(st->emb);
+    free(st->logits);
+    free(st->classifier);
+    free(st->labels);
+    free(st->keys);
+    free(st->class_total);
+    free(st->class_correct);
+}
+
+/* acc1, acc5 and the mean recall of the classes that have samples. */
+static void finish_metrics(const classify_state *st, bcos_eval_metrics *out) {
+    double n = (double)out->samples, recall_sum = 0;
+    int present = 0;
+    for (int k = 0; k < st->K; k++)
+        if (st->class_total[k] > 0) {
+            recall_sum += (double)st->class_correct[k] / (double)st->class_total[k];
+            present++;
+        }
+    out->acc1 = (double)st->correct1 / n;
+    out->acc5 = st->K >= TOP ? (double)st->correct5 / n : NAN;
+    out->mean_per_class_recall = recall_sum / present;
+}
+
+int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
+                             const bcos_eval_options *opt, bcos_eval_metrics *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    classify_state st;
+    state_init(&st, m, d, opt);
+    int status = bcos_zeroshot_classifier(st.classifier, m->clip, tok, (const char *const *)d->classes, d->n_classes,
+                                          (const char *const *)d->templates, d->n_templates, err, errlen);
+    for (int i = 0; status == 0 && i < d->n_shards; i++) status = classify_shard(&st, d->shards[i], out, err, errlen);
+    if (status == 0) classify_batch(&st);
+    if (status == 0 && out->samples == 0) {
+        snprintf(err, errlen, "dataset %s: no samples in its %d shards", d->name, d->n_shards);
+        status = -1;
+    }
+    if (status == 0) finish_metrics(&st, out);
+    state_free(&st);
+    return status;
+}
