@@ -54,4 +54,23 @@ typedef struct {
 int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
                              const bcos_eval_options *opt, bcos_eval_metrics *out, char *err, size_t errlen);
 
+/* The evaluation of a bare weights file, recorded in the store as a run of kind eval. */
+typedef struct {
+    const char *weights, *model_config; /* what the run's job text records (model_config may be NULL) */
+    const char *run;                    /* the run's name */
+    const char *db;                     /* NULL: the default store */
+    char *const *datasets;
+    int n_datasets;
+    const char *root, *split;
+} bcos_eval_job;
+
+/* Evaluates m on each of the job's datasets in turn: prints a line of metrics per dataset, stores
+ * its rows in eval_results (acc1, acc5, mean_per_class_recall with the sample count; a CLIP as
+ * teacher, a student as student, no checkpoint). A dataset that fails gets no rows, a 'failure'
+ * event naming it and why, and a one-line error; the others go on, and the run ends failed.
+ * Returns the number of datasets that failed, or -1 with err when the store or run cannot be
+ * opened. */
+int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos_eval_options *opt, char *err,
+                  size_t errlen);
+
 #endif

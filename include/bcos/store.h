@@ -67,10 +67,13 @@ typedef struct {
     int previous_world_size; /* the run's world size before this call (resume re-partitions when it differs) */
 } bcos_run;
 
-/* Create the run `name`, or take it up again: then job_text must be the one it was created with
+/* What a run does: distill (train a student) or eval (evaluate a bare weights file, `bcos eval`). */
+typedef enum { BCOS_RUN_DISTILL, BCOS_RUN_EVAL } bcos_run_kind;
+
+/* Create the run `name` of that kind, or take it up again: then job_text must be the one it was created with
  * (same sha256), else -1 with a message (a different job needs a new run name). Sets the status
  * to running and records world_size and code_version (e.g. BCOS_VERSION). */
-int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, int world_size,
+int bcos_store_run_begin(bcos_store *s, const char *name, bcos_run_kind kind, const char *job_text, int world_size,
                          const char *code_version, bcos_run *run, char *err, size_t errlen);
 /* The id of the run `name`: 0, or -1 with "PATH: no run named 'name'". */
 int bcos_store_run_find(bcos_store *s, const char *name, int64_t *run_id, char *err, size_t errlen);
@@ -195,7 +198,7 @@ void bcos_checkpoint_free(bcos_checkpoint *c);
 typedef enum { BCOS_MODEL_TEACHER, BCOS_MODEL_STUDENT } bcos_model_role;
 
 typedef struct {
-    int64_t checkpoint_id; /* 0: none (teacher only: the frozen teacher evaluated once for the run) */
+    int64_t checkpoint_id; /* 0: none (a teacher evaluated once for the run, or any model in an eval run) */
     bcos_model_role model;
     const char *dataset, *split;
     const char *task;   /* NULL: "zeroshot_classification" */

@@ -10,23 +10,25 @@
 
 #include "bcos/check.h"
 #include "bcos/eval_run.h"
-#include "bcos/log.h"
 #include "bcos/student.h"
 #include "cli.h"
 
 static const char *const USAGE =
     "usage: bcos eval --weights W.safetensors [--model CONFIG] --datasets A[,B...] --dataset-root ROOT\n"
     "                 [--split test] [--batch-size 32] [--max-skip 0] [--predictions FILE.csv]\n"
+    "                 [--run NAME] [--db PATH]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
     "mean_per_class_recall) on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
     "file:// or http(s):// URL in which {dataset} (and {dataset_cleaned}: '/' as '-') stand for each\n"
     "dataset's name. W is a CLIP, or a B-cos student (its image tower against the teacher's text\n"
     "tower; --model is not used). --predictions writes 'dataset,key,label,top1,...,top5' (class\n"
     "indices) per sample. A dataset that fails (a shard unreachable, more refused samples than\n"
-    "--max-skip) is reported and the others go on; the exit status is then 1.\n";
+    "--max-skip) is reported and the others go on; the exit status is then 1.\n"
+    "Results go to the store ($BCOS_DB, else ./bcos.db) as a run of kind eval named NAME (default: the\n"
+    "weights file's name without .safetensors); 'bcos results --run NAME' shows them.\n";
 
 typedef struct {
-    const char *weights, *model, *datasets, *root, *split, *predictions;
+    const char *weights, *model, *datasets, *root, *split, *predictions, *run, *db;
     long batch, max_skip;
 } eval_args;
 
@@ -44,6 +46,7 @@ static void parse_args(eval_args *a, int argc, char **argv) {
         {"datasets", required_argument, 0, 'd'},    {"dataset-root", required_argument, 0, 'r'},
         {"split", required_argument, 0, 's'},       {"batch-size", required_argument, 0, 'b'},
         {"max-skip", required_argument, 0, 'x'},    {"predictions", required_argument, 0, 'p'},
+        {"run", required_argument, 0, 'n'},         {"db", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     *a = (eval_args){.split = "test", .batch = 32};
     int c;
@@ -59,6 +62,8 @@ static void parse_args(eval_args *a, int argc, char **argv) {
         case 'b': a->batch = parse_count("batch-size", optarg, 1); break;
         case 'x': a->max_skip = parse_count("max-skip", optarg, 0); break;
         case 'p': a->predictions = optarg; break;
+        case 'n': a->run = optarg; break;
+        case 'D': a->db = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: cli_bad_option("eval", argc, argv);
         }
@@ -68,24 +73,13 @@ static void parse_args(eval_args *a, int argc, char **argv) {
     if (!a->root) bcos_fail("missing --dataset-root ROOT");
 }
 
-/* 0 when the dataset was evaluated (its metrics printed), -1 when it failed (reported). */
-static int eval_dataset(const bcos_eval_model *m, const bcos_tokenizer *tok, const char *name, const eval_args *a,
-                        const bcos_eval_options *opt) {
-    bcos_eval_dataset d;
-    bcos_eval_metrics r;
-    char err[BCOS_ERRLEN];
-    if (bcos_eval_dataset_open(&d, a->root, name, a->split, &opt->fetch, err, sizeof err) != 0) {
-        bcos_log(BCOS_LOG_ERROR, "dataset %s failed: %s", name, err);
-        return -1;
-    }
-    int status = bcos_eval_classification(m, tok, &d, opt, &r, err, sizeof err);
-    if (status != 0)
-        bcos_log(BCOS_LOG_ERROR, "dataset %s failed: %s", name, err);
-    else
-        printf("%s\t%s\tacc1 %.6f\tacc5 %.6f\tmean_per_class_recall %.6f\tsamples %ld\tskipped %ld\n", name,
-               a->split, r.acc1, r.acc5, r.mean_per_class_recall, r.samples, r.skipped);
-    bcos_eval_dataset_free(&d);
-    return status;
+/* The run's default name: the weights file's name without folder and ".safetensors". */
+static char *default_run_name(const char *weights) {
+    const char *base = strrchr(weights, '/') ? strrchr(weights, '/') + 1 : weights;
+    char *name = xstrdup(base);
+    size_t n = strlen(name), ext = strlen(".safetensors");
+    if (n > ext && strcmp(name + n - ext, ".safetensors") == 0) name[n - ext] = '\0';
+    return name;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -106,12 +100,15 @@ int cmd_eval(int argc, char **argv) {
         if (!opt.predictions) bcos_fail("%s: %s", a.predictions, strerror(errno));
         fputs("dataset,key,label,top1,top2,top3,top4,top5\n", opt.predictions);
     }
-    bcos_tokenizer *tok = bcos_tokenizer_load_default();
-    int n, failed = 0;
-    char **names = cli_split_list(a.datasets, &n);
-    for (int i = 0; i < n; i++) failed += eval_dataset(&m, tok, names[i], &a, &opt) != 0;
-    cli_free_strings(names);
-    bcos_tokenizer_free(tok);
+    char *run = a.run ? xstrdup(a.run) : default_run_name(a.weights);
+    bcos_eval_job job = {.weights = a.weights, .model_config = is_student ? NULL : a.model, .run = run, .db = a.db,
+                         .root = a.root, .split = a.split};
+    char **datasets = cli_split_list(a.datasets, &job.n_datasets);
+    job.datasets = datasets;
+    int failed = bcos_eval_run(&job, &m, &opt, err, sizeof err);
+    if (failed < 0) bcos_fail("%s", err);
+    cli_free_strings(datasets);
+    free(run);
     if (opt.predictions && fclose(opt.predictions) != 0) bcos_fail("%s: %s", a.predictions, strerror(errno));
     if (is_student) bcos_student_free(&student);
     bcos_clip_free(&clip);

@@ -2,7 +2,12 @@
  * tiny8 dataset (8 classes, one without samples; 2 shards of 13 and 7 samples of varied sizes and
  * modes) gives CLIP_benchmark's acc1, acc5 and mean per-class recall and, sample by sample, its top-5
  * classes; from a folder, a file:// root and the test HTTP server. A shard that answers 404 makes its
- * dataset fail (no metrics for it) while the other is still evaluated, and the exit status is 1. */
+ * dataset fail (no metrics for it) while the other is still evaluated, and the exit status is 1.
+ * The metrics land in the store as rows of an eval run, which `bcos results` shows; a failed dataset
+ * has no rows and a failure event, and its run ends failed. */
+#include "store_helpers.h" /* first: it asks for POSIX (nftw) */
+
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +31,16 @@ typedef struct {
 
 static char tmp[64];
 
+static const char *g_weights = WEIGHTS, *g_batch = "3";
+
 /* Runs `bcos eval` on datasets under root with --predictions into tmp/pred.csv; its stdout in
  * tmp/out.txt. Returns the exit status. */
 static int run_eval(const char *root, const char *datasets) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "'%s' eval --weights %s --model bcos-tiny --datasets %s --dataset-root '%s' --batch-size 3 "
-             "--predictions %s/pred.csv > %s/out.txt 2> %s/err.txt",
-             getenv("BCOS_BIN"), WEIGHTS, datasets, root, tmp, tmp, tmp);
+             "'%s' eval --weights %s --model bcos-tiny --datasets %s --dataset-root '%s' --batch-size %s "
+             "--predictions %s/pred.csv --db %s/store.db > %s/out.txt 2> %s/err.txt",
+             getenv("BCOS_BIN"), g_weights, datasets, root, g_batch, tmp, tmp, tmp, tmp);
     int status = system(cmd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -93,10 +100,43 @@ static void check_predictions(const char *dataset) {
     xfclose(b);
 }
 
+/* The store's rows of dataset in the eval run named after the weights file: its three metrics with
+ * CLIP_benchmark's values and the sample count, as the teacher (a CLIP) without a checkpoint. */
+static void check_stored(const char *dataset) {
+    char db[128], sql[512];
+    snprintf(db, sizeof db, "%s/store.db", tmp);
+    char *expected = bcos_read_file(FIXTURES "/tiny8_expected.json", NULL);
+    const char *metric_names[] = {"acc1", "acc5", "mean_per_class_recall"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM eval_results e JOIN runs r ON r.id = e.run_id WHERE r.name = 'tiny_openclip'"
+                 " AND r.kind = 'eval' AND e.dataset = '%s' AND e.split = 'test' AND e.model = 'teacher'"
+                 " AND e.checkpoint_id IS NULL AND e.metric = '%s' AND abs(e.value - %.17g) < 1e-12"
+                 " AND e.samples = 20",
+                 dataset, metric_names[i], json_number(expected, metric_names[i]));
+        CHECK_MSG(helper_sql_int(db, sql) == 1, "%s %s not stored as CLIP_benchmark's", dataset, metric_names[i]);
+    }
+    free(expected);
+}
+
+/* `bcos results` on the store prints the dataset's rows. */
+static void check_results_command(const char *dataset) {
+    char cmd[512], path[128];
+    snprintf(cmd, sizeof cmd, "'%s' results --db %s/store.db --run tiny_openclip --format csv > %s/results.txt",
+             getenv("BCOS_BIN"), tmp, tmp);
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/results.txt", tmp);
+    char *text = bcos_read_file(path, NULL);
+    CHECK_MSG(text && strstr(text, dataset) && strstr(text, "mean_per_class_recall"), "bcos results: %s", text);
+    free(text);
+}
+
 static void test_folder_and_file_url(void) {
     CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
     check_metrics("tiny8");
     check_predictions("tiny8");
+    check_stored("tiny8");
+    check_results_command("tiny8");
     char root[4096];
     CHECK(getcwd(root, sizeof root - 64));
     char url[4200];
@@ -134,6 +174,14 @@ static void test_shard_404_fails_its_dataset_only(void) {
     metrics m;
     CHECK(!read_metrics("gone", &m));
     check_metrics("good");
+    check_stored("good");
+    char db[128];
+    snprintf(db, sizeof db, "%s/store.db", tmp);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM eval_results WHERE dataset = 'gone'") == 0);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM events e JOIN runs r ON r.id = e.run_id WHERE r.name ="
+                             " 'tiny_openclip' AND e.kind = 'failure' AND e.reason = 'dataset gone failed'"
+                             " AND e.detail LIKE '%/gone/test/1.tar%'") == 1);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM runs WHERE name = 'tiny_openclip' AND status = 'failed'") == 1);
     char path[128];
     snprintf(path, sizeof path, "%s/err.txt", tmp);
     char *err = bcos_read_file(path, NULL);
@@ -142,12 +190,42 @@ static void test_shard_404_fails_its_dataset_only(void) {
     hs_stop(s);
 }
 
+/* A B-cos student (bcosify's, of the tiny CLIP): its rows are stored as the student's, without a
+ * checkpoint, in its eval run; its predictions do not depend on the batch size (20 samples in
+ * batches of 3 or 7 end with a short batch, which gets activations of its own size). */
+static void test_student(void) {
+    char cmd[1024], student[128], first[128], second[128];
+    snprintf(student, sizeof student, "%s/student.safetensors", tmp);
+    snprintf(cmd, sizeof cmd, "'%s' bcosify --teacher %s --teacher-model bcos-tiny --out %s > /dev/null",
+             getenv("BCOS_BIN"), WEIGHTS, student);
+    CHECK(system(cmd) == 0);
+    g_weights = student;
+    CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
+    snprintf(first, sizeof first, "%s/pred.csv", tmp);
+    snprintf(second, sizeof second, "%s/pred_batch3.csv", tmp);
+    CHECK(rename(first, second) == 0);
+    g_batch = "7";
+    CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
+    char *a = bcos_read_file(first, NULL), *b = bcos_read_file(second, NULL);
+    CHECK(a && b && strcmp(a, b) == 0 && strlen(a) > 100);
+    free(a);
+    free(b);
+    char db[128];
+    snprintf(db, sizeof db, "%s/store.db", tmp);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM eval_results e JOIN runs r ON r.id = e.run_id WHERE r.name ="
+                             " 'student' AND r.kind = 'eval' AND e.model = 'student' AND e.checkpoint_id IS NULL"
+                             " AND e.samples = 20") == 3);
+    g_weights = WEIGHTS;
+    g_batch = "3";
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
     test_folder_and_file_url();
     test_http();
     test_shard_404_fails_its_dataset_only();
+    test_student();
     tt_remove_tree(tmp);
     return test_summary("test_eval");
 }
