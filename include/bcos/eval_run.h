@@ -62,12 +62,16 @@ typedef struct {
     char *const *datasets;
     int n_datasets;
     const char *root, *split;
+    const char *output_dir; /* NULL, or where each dataset's CLIP_benchmark result JSON is written:
+                             * <dataset_cleaned>_<run>_<teacher|student>_en_zeroshot_classification.json */
+    int skip_existing;      /* leave a dataset alone when the run has its results already */
 } bcos_eval_job;
 
 /* Evaluates m on each of the job's datasets in turn: prints a line of metrics per dataset, stores
  * its rows in eval_results (acc1, acc5, mean_per_class_recall with the sample count; a CLIP as
  * teacher, a student as student, no checkpoint). A dataset that fails gets no rows, a 'failure'
  * event naming it and why, and a one-line error; the others go on, and the run ends failed.
+ * With skip_existing, a dataset the run has results of is skipped (said on stderr).
  * Returns the number of datasets that failed, or -1 with err when the store or run cannot be
  * opened. */
 int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos_eval_options *opt, char *err,

@@ -210,9 +210,16 @@ typedef struct {
 /* n results in one transaction; a result evaluated again replaces the earlier one. */
 void bcos_store_results_add(bcos_store *s, int64_t run_id, const bcos_eval_result *rows, int n);
 
+/* Whether the run has rows of that evaluation (checkpoint_id 0: none; task NULL: zero-shot
+ * classification): what `bcos eval --skip-existing` leaves alone. */
+int bcos_store_results_exist(bcos_store *s, int64_t run_id, int64_t checkpoint_id, bcos_model_role model,
+                             const char *dataset, const char *split, const char *task);
+
 /* ---- queries (the `bcos runs`, `checkpoints` and `results` commands) ---- */
 
-typedef enum { BCOS_FORMAT_TABLE, BCOS_FORMAT_CSV, BCOS_FORMAT_JSON } bcos_format;
+/* JSON_OBJECT: the one evaluation the filter selects (one run, step, model, dataset, split and
+ * task), as one CLIP_benchmark result object, the form of its per-evaluation files. */
+typedef enum { BCOS_FORMAT_TABLE, BCOS_FORMAT_CSV, BCOS_FORMAT_JSON, BCOS_FORMAT_JSON_OBJECT } bcos_format;
 
 #define BCOS_RESULTS_ALL_CHECKPOINTS (-2)
 typedef struct {
@@ -222,6 +229,7 @@ typedef struct {
      * with results) or a step. Teacher results without a checkpoint always pass. */
     int64_t checkpoint;
     int model; /* -1: both, else a bcos_model_role */
+    const char *split; /* NULL: every split */
 } bcos_results_filter;
 
 /* Runs with their status, world size, newest step and checkpoints. */

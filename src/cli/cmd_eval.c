@@ -16,7 +16,7 @@
 static const char *const USAGE =
     "usage: bcos eval --weights W.safetensors [--model CONFIG] --datasets A[,B...] --dataset-root ROOT\n"
     "                 [--split test] [--batch-size 32] [--max-skip 0] [--predictions FILE.csv]\n"
-    "                 [--run NAME] [--db PATH]\n"
+    "                 [--run NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
     "mean_per_class_recall) on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
     "file:// or http(s):// URL in which {dataset} (and {dataset_cleaned}: '/' as '-') stand for each\n"
@@ -25,10 +25,13 @@ static const char *const USAGE =
     "indices) per sample. A dataset that fails (a shard unreachable, more refused samples than\n"
     "--max-skip) is reported and the others go on; the exit status is then 1.\n"
     "Results go to the store ($BCOS_DB, else ./bcos.db) as a run of kind eval named NAME (default: the\n"
-    "weights file's name without .safetensors); 'bcos results --run NAME' shows them.\n";
+    "weights file's name without .safetensors); 'bcos results --run NAME' shows them. --output-dir\n"
+    "writes each dataset's CLIP_benchmark result JSON (schemas/results.schema.json) there;\n"
+    "--skip-existing leaves alone the datasets whose results the run has already.\n";
 
 typedef struct {
-    const char *weights, *model, *datasets, *root, *split, *predictions, *run, *db;
+    const char *weights, *model, *datasets, *root, *split, *predictions, *run, *db, *output_dir;
+    int skip_existing;
     long batch, max_skip;
 } eval_args;
 
@@ -47,6 +50,7 @@ static void parse_args(eval_args *a, int argc, char **argv) {
         {"split", required_argument, 0, 's'},       {"batch-size", required_argument, 0, 'b'},
         {"max-skip", required_argument, 0, 'x'},    {"predictions", required_argument, 0, 'p'},
         {"run", required_argument, 0, 'n'},         {"db", required_argument, 0, 'D'},
+        {"output-dir", required_argument, 0, 'o'},  {"skip-existing", no_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     *a = (eval_args){.split = "test", .batch = 32};
     int c;
@@ -64,6 +68,8 @@ static void parse_args(eval_args *a, int argc, char **argv) {
         case 'p': a->predictions = optarg; break;
         case 'n': a->run = optarg; break;
         case 'D': a->db = optarg; break;
+        case 'o': a->output_dir = optarg; break;
+        case 'S': a->skip_existing = 1; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: cli_bad_option("eval", argc, argv);
         }
@@ -102,7 +108,8 @@ int cmd_eval(int argc, char **argv) {
     }
     char *run = a.run ? xstrdup(a.run) : default_run_name(a.weights);
     bcos_eval_job job = {.weights = a.weights, .model_config = is_student ? NULL : a.model, .run = run, .db = a.db,
-                         .root = a.root, .split = a.split};
+                         .root = a.root, .split = a.split, .output_dir = a.output_dir,
+                         .skip_existing = a.skip_existing};
     char **datasets = cli_split_list(a.datasets, &job.n_datasets);
     job.datasets = datasets;
     int failed = bcos_eval_run(&job, &m, &opt, err, sizeof err);

@@ -3,12 +3,15 @@
  * as an event while the others go on. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "bcos/check.h"
+#include "bcos/eval.h"
 #include "bcos/eval_run.h"
 #include "bcos/log.h"
+#include "bcos/paths.h"
 #include "bcos/store.h"
 
 /* The run's job text: what is evaluated (the datasets are not part of it: one run gathers them). */
@@ -23,13 +26,17 @@ static char *job_text(const bcos_eval_job *job) {
     return text;
 }
 
+static bcos_model_role role_of(const bcos_eval_model *m) {
+    return m->student ? BCOS_MODEL_STUDENT : BCOS_MODEL_TEACHER;
+}
+
 static void store_metrics(bcos_store *s, int64_t run_id, const bcos_eval_model *m, const bcos_eval_dataset *d,
                           const bcos_eval_metrics *r) {
     const char *names[] = {"acc1", "acc5", "mean_per_class_recall"};
     double values[] = {r->acc1, r->acc5, r->mean_per_class_recall};
     bcos_eval_result rows[3];
     for (int i = 0; i < 3; i++)
-        rows[i] = (bcos_eval_result){.model = m->student ? BCOS_MODEL_STUDENT : BCOS_MODEL_TEACHER,
+        rows[i] = (bcos_eval_result){.model = role_of(m),
                                      .dataset = d->name,
                                      .split = d->split,
                                      .task = "zeroshot_classification",
@@ -37,6 +44,29 @@ static void store_metrics(bcos_store *s, int64_t run_id, const bcos_eval_model *
                                      .value = values[i],
                                      .samples = r->samples};
     bcos_store_results_add(s, run_id, rows, 3);
+}
+
+/* The dataset's result object, as the store gives it, into its file under the output folder. */
+static int write_result_file(bcos_store *s, const bcos_eval_job *job, const bcos_eval_model *m, const char *name,
+                             char *err, size_t errlen) {
+    bcos_results_filter filter = {job->run, name, BCOS_RESULTS_ALL_CHECKPOINTS, (int)role_of(m), job->split};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    BCOS_CHECK(mem != NULL, "open_memstream: out of memory");
+    int status = bcos_store_print_results(s, &filter, BCOS_FORMAT_JSON_OBJECT, mem, err, errlen);
+    BCOS_CHECK(fclose(mem) == 0, "open_memstream: out of memory");
+    char *cleaned = bcos_replace_all(name, "/", "-");
+    size_t path_len = strlen(job->output_dir) + strlen(cleaned) + strlen(job->run) + 64;
+    char *path = xmalloc(path_len);
+    snprintf(path, path_len, "%s/%s_%s_%s_en_zeroshot_classification.json", job->output_dir, cleaned, job->run,
+             m->student ? "student" : "teacher");
+    if (status == 0) status = bcos_make_parent_dirs(path, err, errlen);
+    if (status == 0) status = bcos_write_file_atomic(path, text, len, err, errlen);
+    free(path);
+    free(cleaned);
+    free(text);
+    return status;
 }
 
 /* 0 when the dataset was evaluated and stored, -1 when it failed (reported and recorded). */
@@ -53,6 +83,7 @@ static int eval_dataset(bcos_store *s, int64_t run_id, const bcos_eval_job *job,
                    job->split, r.acc1, r.acc5, r.mean_per_class_recall, r.samples, r.skipped);
             fflush(stdout);
             store_metrics(s, run_id, m, &d, &r);
+            if (job->output_dir) status = write_result_file(s, job, m, name, err, sizeof err);
         }
         bcos_eval_dataset_free(&d);
     }
@@ -79,7 +110,15 @@ int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos
     }
     bcos_tokenizer *tok = bcos_tokenizer_load_default();
     int failed = 0;
-    for (int i = 0; i < job->n_datasets; i++) failed += eval_dataset(s, run.id, job, job->datasets[i], m, tok, opt) != 0;
+    for (int i = 0; i < job->n_datasets; i++) {
+        const char *name = job->datasets[i];
+        if (job->skip_existing &&
+            bcos_store_results_exist(s, run.id, 0, role_of(m), name, job->split, "zeroshot_classification")) {
+            bcos_info("dataset %s: results in run %s already, skipped (--skip-existing)", name, job->run);
+            continue;
+        }
+        failed += eval_dataset(s, run.id, job, name, m, tok, opt) != 0;
+    }
     bcos_tokenizer_free(tok);
     bcos_store_run_set_status(s, run.id, failed ? BCOS_RUN_FAILED : BCOS_RUN_DONE);
     bcos_store_close(s);

@@ -31,7 +31,7 @@ typedef struct {
 
 static char tmp[64];
 
-static const char *g_weights = WEIGHTS, *g_batch = "3";
+static const char *g_weights = WEIGHTS, *g_batch = "3", *g_extra = "";
 
 /* Runs `bcos eval` on datasets under root with --predictions into tmp/pred.csv; its stdout in
  * tmp/out.txt. Returns the exit status. */
@@ -39,8 +39,8 @@ static int run_eval(const char *root, const char *datasets) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "'%s' eval --weights %s --model bcos-tiny --datasets %s --dataset-root '%s' --batch-size %s "
-             "--predictions %s/pred.csv --db %s/store.db > %s/out.txt 2> %s/err.txt",
-             getenv("BCOS_BIN"), g_weights, datasets, root, g_batch, tmp, tmp, tmp, tmp);
+             "--predictions %s/pred.csv --db %s/store.db %s > %s/out.txt 2> %s/err.txt",
+             getenv("BCOS_BIN"), g_weights, datasets, root, g_batch, tmp, tmp, g_extra, tmp, tmp);
     int status = system(cmd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -219,6 +219,37 @@ static void test_student(void) {
     g_batch = "3";
 }
 
+/* --output-dir writes the dataset's CLIP_benchmark result object with CLIP_benchmark's metrics;
+ * --skip-existing then leaves the dataset alone: no metrics line, the file and rows unchanged. */
+static void test_output_dir_and_skip_existing(void) {
+    char extra[256], path[256];
+    snprintf(extra, sizeof extra, "--run again --output-dir %s/results --skip-existing", tmp);
+    g_extra = extra;
+    CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
+    metrics m;
+    CHECK(read_metrics("tiny8", &m));
+    snprintf(path, sizeof path, "%s/results/tiny8_again_teacher_en_zeroshot_classification.json", tmp);
+    char *written = bcos_read_file(path, NULL), *expected = bcos_read_file(FIXTURES "/tiny8_expected.json", NULL);
+    CHECK_MSG(written != NULL, "no %s", path);
+    const char *names[] = {"acc1", "acc5", "mean_per_class_recall"};
+    for (int i = 0; written && i < 3; i++)
+        CHECK_MSG(fabs(json_number(written, names[i]) - json_number(expected, names[i])) < 1e-12, "%s in %s",
+                  names[i], written);
+    CHECK(written && strstr(written, "\"pretrained\":\t\"again\"") && strstr(written, "\"task\":\t\"zeroshot_classification\""));
+    CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
+    CHECK(!read_metrics("tiny8", &m));
+    char *again = bcos_read_file(path, NULL);
+    CHECK(again && written && strcmp(again, written) == 0);
+    char db[128];
+    snprintf(db, sizeof db, "%s/store.db", tmp);
+    CHECK(helper_sql_int(db, "SELECT count(*) FROM eval_results e JOIN runs r ON r.id = e.run_id WHERE r.name ="
+                             " 'again'") == 3);
+    free(again);
+    free(written);
+    free(expected);
+    g_extra = "";
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
@@ -226,6 +257,7 @@ int main(void) {
     test_http();
     test_shard_404_fails_its_dataset_only();
     test_student();
+    test_output_dir_and_skip_existing();
     tt_remove_tree(tmp);
     return test_summary("test_eval");
 }
