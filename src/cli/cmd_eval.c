@@ -3,20 +3,21 @@
  * src/eval. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bcos/check.h"
 #include "bcos/eval_run.h"
+#include "bcos/job.h"
 #include "bcos/student.h"
 #include "cli.h"
 
 static const char *const USAGE =
-    "usage: bcos eval --weights W.safetensors [--model CONFIG] --datasets A[,B...] --dataset-root ROOT\n"
-    "                 [--split test] [--batch-size 32] [--max-skip 0] [--predictions FILE.csv]\n"
-    "                 [--run NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
+    "usage: bcos eval [JOB.json] --weights W.safetensors [--model CONFIG] --datasets A[,B...]\n"
+    "                 --dataset-root ROOT [--split test] [--batch-size 32] [--max-skip 0]\n"
+    "                 [--predictions FILE.csv] [--run NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
     "mean_per_class_recall) on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
     "file:// or http(s):// URL in which {dataset} (and {dataset_cleaned}: '/' as '-') stand for each\n"
@@ -27,54 +28,110 @@ static const char *const USAGE =
     "Results go to the store ($BCOS_DB, else ./bcos.db) as a run of kind eval named NAME (default: the\n"
     "weights file's name without .safetensors); 'bcos results --run NAME' shows them. --output-dir\n"
     "writes each dataset's CLIP_benchmark result JSON (schemas/results.schema.json) there;\n"
-    "--skip-existing leaves alone the datasets whose results the run has already.\n";
+    "--skip-existing leaves alone the datasets whose results the run has already.\n"
+    "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
+/* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
 typedef struct {
-    const char *weights, *model, *datasets, *root, *split, *predictions, *run, *db, *output_dir;
-    int skip_existing;
-    long batch, max_skip;
+    char *weights, *model, *datasets, *root, *split, *predictions, *run, *db, *output_dir;
+    long batch, max_skip, skip_existing;
 } eval_args;
 
-static long parse_count(const char *name, const char *text, long lo) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo) bcos_fail("--%s takes a whole number >= %ld, not '%s'", name, lo, text);
-    return v;
+typedef enum { OPT_STR, OPT_COUNT, OPT_FLAG } opt_type;
+
+typedef struct {
+    const char *name;
+    opt_type type;
+    size_t offset;
+    long min; /* counts only */
+} eval_option;
+
+static const eval_option OPTIONS[] = {
+    {"weights", OPT_STR, offsetof(eval_args, weights), 0},
+    {"model", OPT_STR, offsetof(eval_args, model), 0},
+    {"datasets", OPT_STR, offsetof(eval_args, datasets), 0},
+    {"dataset-root", OPT_STR, offsetof(eval_args, root), 0},
+    {"split", OPT_STR, offsetof(eval_args, split), 0},
+    {"batch-size", OPT_COUNT, offsetof(eval_args, batch), 1},
+    {"max-skip", OPT_COUNT, offsetof(eval_args, max_skip), 0},
+    {"predictions", OPT_STR, offsetof(eval_args, predictions), 0},
+    {"run", OPT_STR, offsetof(eval_args, run), 0},
+    {"db", OPT_STR, offsetof(eval_args, db), 0},
+    {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0},
+    {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0},
+};
+#define N_OPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
+
+/* The option a flag or job key names ('_' and '-' alike), or NULL. */
+static const eval_option *find_option(const char *name) {
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const char *a = OPTIONS[i].name, *b = name;
+        while (*a && (*a == *b || (*a == '-' && *b == '_'))) a++, b++;
+        if (!*a && !*b) return &OPTIONS[i];
+    }
+    return NULL;
 }
 
+static const void *identify_option(const char *name) { return find_option(name); }
+
+static int set_option(void *ctx, const char *name, const char *value, char *err, size_t errlen) {
+    const eval_option *o = find_option(name);
+    if (!o) return snprintf(err, errlen, "unknown option '%s' (see 'bcos eval --help')", name), -1;
+    char *field = (char *)ctx + o->offset;
+    if (o->type == OPT_STR) {
+        free(*(char **)field);
+        *(char **)field = xstrdup(value);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long v = o->type == OPT_FLAG ? (strcmp(value, "true") == 0 ? 1 : strcmp(value, "false") == 0 ? 0 : -1)
+                                 : strtol(value, &end, 10);
+    if (o->type == OPT_FLAG ? v < 0 : (errno || end == value || *end || v < o->min)) {
+        if (o->type == OPT_FLAG) snprintf(err, errlen, "%s takes true or false, not '%s'", o->name, value);
+        else snprintf(err, errlen, "%s takes a whole number >= %ld, not '%s'", o->name, o->min, value);
+        return -1;
+    }
+    *(long *)field = v;
+    return 0;
+}
+
+static void free_args(eval_args *a) {
+    for (int i = 0; i < N_OPTIONS; i++)
+        if (OPTIONS[i].type == OPT_STR) free(*(char **)((char *)a + OPTIONS[i].offset));
+}
+
+/* The flags as given, applied once the job file (if any) is read. */
+typedef struct {
+    const char *name, *value;
+} given_flag;
+
 static void parse_args(eval_args *a, int argc, char **argv) {
-    static const struct option long_opts[] = {
-        {"weights", required_argument, 0, 'w'},     {"model", required_argument, 0, 'm'},
-        {"datasets", required_argument, 0, 'd'},    {"dataset-root", required_argument, 0, 'r'},
-        {"split", required_argument, 0, 's'},       {"batch-size", required_argument, 0, 'b'},
-        {"max-skip", required_argument, 0, 'x'},    {"predictions", required_argument, 0, 'p'},
-        {"run", required_argument, 0, 'n'},         {"db", required_argument, 0, 'D'},
-        {"output-dir", required_argument, 0, 'o'},  {"skip-existing", no_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-    *a = (eval_args){.split = "test", .batch = 32};
-    int c;
+    struct option long_opts[N_OPTIONS + 2];
+    for (int i = 0; i < N_OPTIONS; i++)
+        long_opts[i] = (struct option){OPTIONS[i].name, OPTIONS[i].type == OPT_FLAG ? no_argument : required_argument,
+                                       0, 256 + i};
+    long_opts[N_OPTIONS] = (struct option){"help", no_argument, 0, 'h'};
+    long_opts[N_OPTIONS + 1] = (struct option){0, 0, 0, 0};
+    given_flag *flags = xmalloc((size_t)argc * sizeof *flags);
+    int n_flags = 0, c;
     optind = 1;
     opterr = 0; /* one line of our own instead */
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'w': a->weights = optarg; break;
-        case 'm': a->model = optarg; break;
-        case 'd': a->datasets = optarg; break;
-        case 'r': a->root = optarg; break;
-        case 's': a->split = optarg; break;
-        case 'b': a->batch = parse_count("batch-size", optarg, 1); break;
-        case 'x': a->max_skip = parse_count("max-skip", optarg, 0); break;
-        case 'p': a->predictions = optarg; break;
-        case 'n': a->run = optarg; break;
-        case 'D': a->db = optarg; break;
-        case 'o': a->output_dir = optarg; break;
-        case 'S': a->skip_existing = 1; break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        default: cli_bad_option("eval", argc, argv);
-        }
+        if (c == 'h') fputs(USAGE, stdout), exit(0);
+        if (c < 256) cli_bad_option("eval", argc, argv);
+        const eval_option *o = &OPTIONS[c - 256];
+        flags[n_flags++] = (given_flag){o->name, o->type == OPT_FLAG ? "true" : optarg};
     }
-    if (optind < argc) bcos_fail("bcos eval: unexpected argument '%s' (see 'bcos eval --help')", argv[optind]);
+    if (optind + 1 < argc) bcos_fail("bcos eval: unexpected argument '%s' (see 'bcos eval --help')", argv[optind + 1]);
+    *a = (eval_args){.batch = 32};
+    a->split = xstrdup("test");
+    char err[BCOS_ERRLEN], why[BCOS_ERRLEN];
+    bcos_job_reader job = {.kind = "eval", .set = set_option, .identify = identify_option, .ctx = a};
+    if (optind < argc && bcos_job_load(&job, argv[optind], err, sizeof err) != 0) bcos_fail("%s", err);
+    for (int i = 0; i < n_flags; i++)
+        if (set_option(a, flags[i].name, flags[i].value, why, sizeof why) != 0) bcos_fail("--%s", why);
+    free(flags);
     if (!a->datasets) bcos_fail("missing --datasets A[,B...]");
     if (!a->root) bcos_fail("missing --dataset-root ROOT");
 }
@@ -117,6 +174,7 @@ int cmd_eval(int argc, char **argv) {
     cli_free_strings(datasets);
     free(run);
     if (opt.predictions && fclose(opt.predictions) != 0) bcos_fail("%s: %s", a.predictions, strerror(errno));
+    free_args(&a);
     if (is_student) bcos_student_free(&student);
     bcos_clip_free(&clip);
     return failed ? 1 : 0;

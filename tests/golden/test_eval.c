@@ -250,6 +250,34 @@ static void test_output_dir_and_skip_existing(void) {
     g_extra = "";
 }
 
+/* A job file {"kind": "eval", ...} gives the options (either spelling of a key), a flag wins over
+ * it; a key that is no option fails in one line naming it. */
+static void test_job_file(void) {
+    char job[128], cmd[1024], path[128];
+    snprintf(job, sizeof job, "%s/job.json", tmp);
+    FILE *f = xfopen(job, "w");
+    fprintf(f, "{\"kind\": \"eval\", \"weights\": \"%s\", \"model\": \"bcos-tiny\", \"datasets\": \"tiny8\","
+               " \"dataset_root\": \"" FIXTURES "/{dataset}\", \"batch-size\": 4, \"run\": \"from-job\","
+               " \"split\": \"train\"}\n", WEIGHTS);
+    xfclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' eval %s --split test --db %s/store.db > %s/out.txt 2> %s/err.txt",
+             getenv("BCOS_BIN"), job, tmp, tmp, tmp);
+    CHECK(system(cmd) == 0);
+    check_metrics("tiny8");
+    snprintf(path, sizeof path, "%s/store.db", tmp);
+    CHECK(helper_sql_int(path, "SELECT count(*) FROM eval_results e JOIN runs r ON r.id = e.run_id WHERE r.name ="
+                               " 'from-job' AND e.split = 'test'") == 3);
+    f = xfopen(job, "w");
+    fputs("{\"kind\": \"eval\", \"datasets\": \"tiny8\", \"bogus\": 1}\n", f);
+    xfclose(f);
+    CHECK(system(cmd) != 0);
+    snprintf(path, sizeof path, "%s/err.txt", tmp);
+    char *err = bcos_read_file(path, NULL);
+    CHECK_MSG(err && strstr(err, "unknown option 'bogus'") && strstr(err, "job.json") && !strchr(strchr(err, '\n') + 1, '\n'),
+              "stderr: %s", err);
+    free(err);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
@@ -258,6 +286,7 @@ int main(void) {
     test_shard_404_fails_its_dataset_only();
     test_student();
     test_output_dir_and_skip_existing();
+    test_job_file();
     tt_remove_tree(tmp);
     return test_summary("test_eval");
 }
