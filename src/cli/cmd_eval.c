@@ -12,6 +12,7 @@
 #include "bcos/eval_run.h"
 #include "bcos/job.h"
 #include "bcos/student.h"
+#include "bcos/world.h"
 #include "cli.h"
 
 static const char *const USAGE =
@@ -29,6 +30,7 @@ static const char *const USAGE =
     "weights file's name without .safetensors); 'bcos results --run NAME' shows them. --output-dir\n"
     "writes each dataset's CLIP_benchmark result JSON (schemas/results.schema.json) there;\n"
     "--skip-existing leaves alone the datasets whose results the run has already.\n"
+    "Under mpirun, each dataset's shards are spread over the ranks and their counts gathered.\n"
     "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
 /* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
@@ -146,6 +148,7 @@ static char *default_run_name(const char *weights) {
 }
 
 int cmd_eval(int argc, char **argv) {
+    bcos_world_init(&argc, &argv);
     eval_args a;
     parse_args(&a, argc, argv);
     bcos_clip clip;
@@ -158,7 +161,7 @@ int cmd_eval(int argc, char **argv) {
     bcos_eval_model m = {.clip = &clip, .student = is_student ? &student : NULL};
     bcos_eval_options opt = {.batch = (int)a.batch, .max_skip = a.max_skip};
     bcos_fetch_options_default(&opt.fetch);
-    if (a.predictions) {
+    if (a.predictions && bcos_world_rank() == 0) {
         opt.predictions = fopen(a.predictions, "w");
         if (!opt.predictions) bcos_fail("%s: %s", a.predictions, strerror(errno));
         fputs("dataset,key,label,top1,top2,top3,top4,top5\n", opt.predictions);
@@ -177,5 +180,6 @@ int cmd_eval(int argc, char **argv) {
     free_args(&a);
     if (is_student) bcos_student_free(&student);
     bcos_clip_free(&clip);
+    bcos_world_finalize();
     return failed ? 1 : 0;
 }

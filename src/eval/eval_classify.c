@@ -3,7 +3,9 @@
  * crop), batches through the image tower, logits 100 * cos against the templates x classes
  * classifier, and the metrics as CLIP_benchmark's zeroshot_classification computes them: top-1
  * and top-5 accuracy over all samples, and sklearn's balanced accuracy (the mean recall of the
- * classes present among the labels) for mean_per_class_recall. */
+ * classes present among the labels) for mean_per_class_recall. Under several ranks, shard i is read
+ * by rank i mod size, and the counts and prediction lines are gathered: the metrics and the
+ * predictions file (in shard and sample order) are the same as one process gives. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 #include "bcos/eval_run.h"
 #include "bcos/loader.h"
 #include "bcos/samples.h"
+#include "bcos/world.h"
+#include "eval_internal.h"
 
 #define TOP 5
 
@@ -29,6 +33,10 @@ typedef struct {
     bcos_student_acts *acts;
     int *labels;
     char **keys;
+    bcos_sample_origin *origins;
+    FILE *lines; /* this rank's prediction lines, "shard index line", gathered at the end */
+    char *lines_text;
+    size_t lines_len;
     long correct1, correct5;
     long *class_total, *class_correct;
 } classify_state;
@@ -47,8 +55,9 @@ static void encode_batch(classify_state *st) {
 }
 
 static void write_prediction(classify_state *st, int i, const int *top, int n_top) {
-    FILE *f = st->opt->predictions;
-    fprintf(f, "%s,%s,%d", st->dataset->name, st->keys[i], st->labels[i]);
+    FILE *f = st->lines;
+    fprintf(f, "%d %ld %s,%s,%d", st->origins[i].shard, st->origins[i].index, st->dataset->name, st->keys[i],
+            st->labels[i]);
     for (int j = 0; j < n_top; j++) fprintf(f, ",%d", top[j]);
     fputc('\n', f);
 }
@@ -67,14 +76,15 @@ static void classify_batch(classify_state *st) {
         st->correct5 += hit5;
         st->class_total[label]++;
         st->class_correct[label] += top[0] == label;
-        if (st->opt->predictions) write_prediction(st, i, top, n_top);
+        write_prediction(st, i, top, n_top);
         free(st->keys[i]);
     }
     st->n = 0;
 }
 
 /* Reads one shard's samples into batches. 0, or -1 with err (shard failed, or too many refused). */
-static int classify_shard(classify_state *st, const char *url, bcos_eval_metrics *out, char *err, size_t errlen) {
+static int classify_shard(classify_state *st, int shard, bcos_eval_metrics *out, char *err, size_t errlen) {
+    const char *url = st->dataset->shards[shard];
     bcos_data_counters counters = {0};
     bcos_sample_reader *r = bcos_samples_open(url, &st->opt->fetch, &counters);
     bcos_sample s = {0};
@@ -93,6 +103,7 @@ static int classify_shard(classify_state *st, const char *url, bcos_eval_metrics
             }
         } else {
             st->labels[st->n] = label;
+            st->origins[st->n] = (bcos_sample_origin){shard, s.index};
             st->keys[st->n++] = xstrdup(s.key);
             out->samples++;
             if (st->n == st->opt->batch) classify_batch(st);
@@ -129,6 +140,9 @@ static void state_init(classify_state *st, const bcos_eval_model *m, const bcos_
     st->classifier = xmalloc((size_t)st->K * st->E * sizeof(float));
     st->labels = xmalloc(B * sizeof(int));
     st->keys = xcalloc(B, sizeof(char *));
+    st->origins = xmalloc(B * sizeof(bcos_sample_origin));
+    st->lines = open_memstream(&st->lines_text, &st->lines_len);
+    BCOS_CHECK(st->lines != NULL, "open_memstream: out of memory");
     st->class_total = xcalloc((size_t)st->K, sizeof(long));
     st->class_correct = xcalloc((size_t)st->K, sizeof(long));
     if (m->student) st->acts = bcos_student_acts_new(m->student, opt->batch);
@@ -143,22 +157,93 @@ static void state_free(classify_state *st) {
     free(st->classifier);
     free(st->labels);
     free(st->keys);
+    free(st->origins);
+    if (st->lines) fclose(st->lines);
+    free(st->lines_text);
     free(st->class_total);
     free(st->class_correct);
 }
 
-/* acc1, acc5 and the mean recall of the classes that have samples. */
-static void finish_metrics(const classify_state *st, bcos_eval_metrics *out) {
-    double n = (double)out->samples, recall_sum = 0;
+/* The counts every rank adds up: [samples, skipped, correct1, correct5, K totals, K hits]. */
+enum { C_SAMPLES, C_SKIPPED, C_CORRECT1, C_CORRECT5, C_CLASSES };
+
+static int64_t *sum_counts(const classify_state *st, const bcos_eval_metrics *out) {
+    int64_t *c = xcalloc(C_CLASSES + 2 * (size_t)st->K, sizeof *c);
+    c[C_SAMPLES] = out->samples;
+    c[C_SKIPPED] = out->skipped;
+    c[C_CORRECT1] = st->correct1;
+    c[C_CORRECT5] = st->correct5;
+    for (int k = 0; k < st->K; k++) {
+        c[C_CLASSES + k] = st->class_total[k];
+        c[C_CLASSES + st->K + k] = st->class_correct[k];
+    }
+    bcos_world_sum_i64(c, C_CLASSES + 2 * (size_t)st->K);
+    return c;
+}
+
+/* acc1, acc5 and the mean recall of the classes that have samples, from the summed counts. */
+static void finish_metrics(const classify_state *st, const int64_t *c, bcos_eval_metrics *out) {
+    double n = (double)c[C_SAMPLES], recall_sum = 0;
     int present = 0;
     for (int k = 0; k < st->K; k++)
-        if (st->class_total[k] > 0) {
-            recall_sum += (double)st->class_correct[k] / (double)st->class_total[k];
+        if (c[C_CLASSES + k] > 0) {
+            recall_sum += (double)c[C_CLASSES + st->K + k] / (double)c[C_CLASSES + k];
             present++;
         }
-    out->acc1 = (double)st->correct1 / n;
-    out->acc5 = st->K >= TOP ? (double)st->correct5 / n : NAN;
+    out->samples = c[C_SAMPLES];
+    out->skipped = c[C_SKIPPED];
+    out->acc1 = (double)c[C_CORRECT1] / n;
+    out->acc5 = st->K >= TOP ? (double)c[C_CORRECT5] / n : NAN;
     out->mean_per_class_recall = recall_sum / present;
+}
+
+typedef struct {
+    int shard;
+    long index;
+    const char *text;
+} prediction_line;
+
+static int by_origin(const void *a, const void *b) {
+    const prediction_line *x = a, *y = b;
+    if (x->shard != y->shard) return x->shard < y->shard ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Rank 0 writes every rank's prediction lines to the file (if there is one), in shard and sample order. */
+static void write_predictions(classify_state *st) {
+    BCOS_CHECK(fflush(st->lines) == 0, "open_memstream: out of memory");
+    char **texts = bcos_world_gather_text(st->lines_text ? st->lines_text : "");
+    if (!texts) return; /* not rank 0 */
+    FILE *f = st->opt->predictions;
+    prediction_line *lines = NULL;
+    size_t n = 0;
+    for (int r = 0; r < bcos_world_size(); r++)
+        for (char *line = strtok(texts[r], "\n"); line; line = strtok(NULL, "\n")) {
+            lines = xrealloc(lines, (n + 1) * sizeof *lines);
+            int used = 0;
+            BCOS_CHECK(sscanf(line, "%d %ld %n", &lines[n].shard, &lines[n].index, &used) == 2 && used > 0,
+                       "a prediction line as write_prediction makes it");
+            lines[n++].text = line + used;
+        }
+    qsort(lines, n, sizeof *lines, by_origin);
+    for (size_t i = 0; f && i < n; i++) fprintf(f, "%s\n", lines[i].text);
+    free(lines);
+    for (int r = 0; r < bcos_world_size(); r++) free(texts[r]);
+    free(texts);
+}
+
+int eval_any_failed(int failed, char *err, size_t errlen) {
+    char **errors = bcos_world_gather_text(failed ? err : "");
+    if (errors) {
+        for (int r = bcos_world_size() - 1; r >= 0; r--) {
+            if (errors[r][0]) snprintf(err, errlen, "%s", errors[r]);
+            free(errors[r]);
+        }
+        free(errors);
+    }
+    int64_t any = failed != 0;
+    bcos_world_sum_i64(&any, 1);
+    return any > 0;
 }
 
 int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
@@ -168,13 +253,23 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
     state_init(&st, m, d, opt);
     int status = bcos_zeroshot_classifier(st.classifier, m->clip, tok, (const char *const *)d->classes, d->n_classes,
                                           (const char *const *)d->templates, d->n_templates, err, errlen);
-    for (int i = 0; status == 0 && i < d->n_shards; i++) status = classify_shard(&st, d->shards[i], out, err, errlen);
+    int rank = bcos_world_rank(), size = bcos_world_size();
+    for (int i = rank; status == 0 && i < d->n_shards; i += size) status = classify_shard(&st, i, out, err, errlen);
     if (status == 0) classify_batch(&st);
-    if (status == 0 && out->samples == 0) {
+    status = eval_any_failed(status != 0, err, errlen) ? -1 : 0;
+    int64_t *c = sum_counts(&st, out);
+    if (status == 0 && c[C_SKIPPED] > opt->max_skip) {
+        snprintf(err, errlen, "dataset %s: %lld samples refused, more than --max-skip %ld", d->name,
+                 (long long)c[C_SKIPPED], opt->max_skip);
+        status = -1;
+    }
+    if (status == 0 && c[C_SAMPLES] == 0) {
         snprintf(err, errlen, "dataset %s: no samples in its %d shards", d->name, d->n_shards);
         status = -1;
     }
-    if (status == 0) finish_metrics(&st, out);
+    if (status == 0) finish_metrics(&st, c, out);
+    if (status == 0) write_predictions(&st); /* a collective: every rank, whoever writes */
+    free(c);
     state_free(&st);
     return status;
 }

@@ -1,6 +1,6 @@
 /* The evaluation of a bare weights file over several datasets (bcos/eval_run.h): an eval run in the
  * store, each dataset classified in turn, its metrics printed and stored, or its failure recorded
- * as an event while the others go on. */
+ * as an event while the others go on. Every rank classifies; rank 0 alone prints and writes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,8 @@
 #include "bcos/log.h"
 #include "bcos/paths.h"
 #include "bcos/store.h"
+#include "bcos/world.h"
+#include "eval_internal.h"
 
 /* The run's job text: what is evaluated (the datasets are not part of it: one run gathers them). */
 static char *job_text(const bcos_eval_job *job) {
@@ -30,15 +32,15 @@ static bcos_model_role role_of(const bcos_eval_model *m) {
     return m->student ? BCOS_MODEL_STUDENT : BCOS_MODEL_TEACHER;
 }
 
-static void store_metrics(bcos_store *s, int64_t run_id, const bcos_eval_model *m, const bcos_eval_dataset *d,
-                          const bcos_eval_metrics *r) {
+static void store_metrics(bcos_store *s, int64_t run_id, const bcos_eval_model *m, const char *dataset,
+                          const char *split, const bcos_eval_metrics *r) {
     const char *names[] = {"acc1", "acc5", "mean_per_class_recall"};
     double values[] = {r->acc1, r->acc5, r->mean_per_class_recall};
     bcos_eval_result rows[3];
     for (int i = 0; i < 3; i++)
         rows[i] = (bcos_eval_result){.model = role_of(m),
-                                     .dataset = d->name,
-                                     .split = d->split,
+                                     .dataset = dataset,
+                                     .split = split,
                                      .task = "zeroshot_classification",
                                      .metric = names[i],
                                      .value = values[i],
@@ -69,23 +71,24 @@ static int write_result_file(bcos_store *s, const bcos_eval_job *job, const bcos
     return status;
 }
 
-/* 0 when the dataset was evaluated and stored, -1 when it failed (reported and recorded). */
+/* 0 when the dataset was evaluated and stored, -1 when it failed (reported and recorded). s is
+ * NULL on ranks other than 0. */
 static int eval_dataset(bcos_store *s, int64_t run_id, const bcos_eval_job *job, const char *name,
                         const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_options *opt) {
     bcos_eval_dataset d;
     bcos_eval_metrics r;
-    char err[BCOS_ERRLEN], reason[256];
-    int status = bcos_eval_dataset_open(&d, job->root, name, job->split, &opt->fetch, err, sizeof err);
+    char err[BCOS_ERRLEN] = "", reason[256];
+    int opened = bcos_eval_dataset_open(&d, job->root, name, job->split, &opt->fetch, err, sizeof err) == 0;
+    int status = eval_any_failed(!opened, err, sizeof err) ? -1 : 0;
+    if (status == 0) status = bcos_eval_classification(m, tok, &d, opt, &r, err, sizeof err);
+    if (opened) bcos_eval_dataset_free(&d);
+    if (!s) return status;
     if (status == 0) {
-        status = bcos_eval_classification(m, tok, &d, opt, &r, err, sizeof err);
-        if (status == 0) {
-            printf("%s\t%s\tacc1 %.6f\tacc5 %.6f\tmean_per_class_recall %.6f\tsamples %ld\tskipped %ld\n", name,
-                   job->split, r.acc1, r.acc5, r.mean_per_class_recall, r.samples, r.skipped);
-            fflush(stdout);
-            store_metrics(s, run_id, m, &d, &r);
-            if (job->output_dir) status = write_result_file(s, job, m, name, err, sizeof err);
-        }
-        bcos_eval_dataset_free(&d);
+        printf("%s\t%s\tacc1 %.6f\tacc5 %.6f\tmean_per_class_recall %.6f\tsamples %ld\tskipped %ld\n", name,
+               job->split, r.acc1, r.acc5, r.mean_per_class_recall, r.samples, r.skipped);
+        fflush(stdout);
+        store_metrics(s, run_id, m, name, job->split, &r);
+        if (job->output_dir) status = write_result_file(s, job, m, name, err, sizeof err);
     }
     if (status != 0) {
         bcos_log(BCOS_LOG_ERROR, "dataset %s failed: %s", name, err);
@@ -95,32 +98,48 @@ static int eval_dataset(bcos_store *s, int64_t run_id, const bcos_eval_job *job,
     return status;
 }
 
-int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos_eval_options *opt, char *err,
-                  size_t errlen) {
+/* Rank 0: the store with the eval run begun, or NULL with err. */
+static bcos_store *begin_run(const bcos_eval_job *job, int64_t *run_id, char *err, size_t errlen) {
     bcos_store *s;
-    if (bcos_store_open(job->db, NULL, &s, err, errlen) != 0) return -1;
+    if (bcos_store_open(job->db, NULL, &s, err, errlen) != 0) return NULL;
     char *text = job_text(job);
     bcos_run run;
     int ok = bcos_store_lease_take(s, job->run, err, errlen) == 0 &&
-             bcos_store_run_begin(s, job->run, BCOS_RUN_EVAL, text, 1, BCOS_VERSION, &run, err, errlen) == 0;
+             bcos_store_run_begin(s, job->run, BCOS_RUN_EVAL, text, bcos_world_size(), BCOS_VERSION, &run, err,
+                                  errlen) == 0;
     free(text);
     if (!ok) {
         bcos_store_close(s);
-        return -1;
+        return NULL;
     }
+    *run_id = run.id;
+    return s;
+}
+
+/* Rank 0 decides whether the dataset is skipped (its results are there), for every rank. */
+static int skipped(bcos_store *s, int64_t run_id, const bcos_eval_job *job, const bcos_eval_model *m,
+                   const char *name) {
+    int skip = s && job->skip_existing &&
+               bcos_store_results_exist(s, run_id, 0, role_of(m), name, job->split, "zeroshot_classification");
+    bcos_world_bcast(&skip, sizeof skip);
+    if (skip) bcos_info("dataset %s: results in run %s already, skipped (--skip-existing)", name, job->run);
+    return skip;
+}
+
+int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos_eval_options *opt, char *err,
+                  size_t errlen) {
+    bcos_store *s = NULL;
+    int64_t run_id = 0;
+    if (bcos_world_rank() == 0 && !(s = begin_run(job, &run_id, err, errlen))) return -1;
     bcos_tokenizer *tok = bcos_tokenizer_load_default();
     int failed = 0;
-    for (int i = 0; i < job->n_datasets; i++) {
-        const char *name = job->datasets[i];
-        if (job->skip_existing &&
-            bcos_store_results_exist(s, run.id, 0, role_of(m), name, job->split, "zeroshot_classification")) {
-            bcos_info("dataset %s: results in run %s already, skipped (--skip-existing)", name, job->run);
-            continue;
-        }
-        failed += eval_dataset(s, run.id, job, name, m, tok, opt) != 0;
-    }
+    for (int i = 0; i < job->n_datasets; i++)
+        if (!skipped(s, run_id, job, m, job->datasets[i]))
+            failed += eval_dataset(s, run_id, job, job->datasets[i], m, tok, opt) != 0;
     bcos_tokenizer_free(tok);
-    bcos_store_run_set_status(s, run.id, failed ? BCOS_RUN_FAILED : BCOS_RUN_DONE);
-    bcos_store_close(s);
+    if (s) {
+        bcos_store_run_set_status(s, run_id, failed ? BCOS_RUN_FAILED : BCOS_RUN_DONE);
+        bcos_store_close(s);
+    }
     return failed;
 }

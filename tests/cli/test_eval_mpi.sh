@@ -1,0 +1,39 @@
+#!/bin/sh
+# `bcos eval` on Open MPI ranks: the tiny8 golden dataset (shards of 13 and 7 samples) on 2 and 3
+# ranks (one rank without a shard) gives the single process's metrics, predictions file (same
+# lines, same order) and stored rows with the dataset's sample count, printed once; a dataset
+# whose shard answers nothing (a missing file) fails on every rank with one message and exit 1.
+set -u
+BCOS=$1
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+. tests/cli/lib.sh
+
+use_mpirun
+EVAL="eval --weights tests/fixtures/clip/tiny_openclip.safetensors --model bcos-tiny --datasets tiny8 --batch-size 4"
+ROOT='tests/fixtures/eval/{dataset}'
+
+"$BCOS" $EVAL --dataset-root "$ROOT" --db "$TMP/one.db" --predictions "$TMP/one.csv" >"$TMP/one.out" 2>"$TMP/err" \
+  && ok || bad "1 process: $(cat "$TMP/err")"
+for n in 2 3; do
+  $MPIRUN $n "$BCOS" $EVAL --dataset-root "$ROOT" --db "$TMP/n$n.db" --predictions "$TMP/n$n.csv" \
+    >"$TMP/n$n.out" 2>"$TMP/err" && ok || bad "$n ranks: $(cat "$TMP/err")"
+  cmp -s "$TMP/one.out" "$TMP/n$n.out" && ok || bad "$n ranks print the metrics once, as 1 process: $(cat "$TMP/n$n.out")"
+  cmp -s "$TMP/one.csv" "$TMP/n$n.csv" && ok || bad "$n ranks: the predictions of 1 process, in order"
+  q="SELECT metric, value, samples FROM eval_results ORDER BY metric"
+  [ "$(sql "$TMP/one.db" "$q")" = "$(sql "$TMP/n$n.db" "$q")" ] && ok || bad "$n ranks store what 1 process does"
+  [ "$(sql "$TMP/n$n.db" "SELECT DISTINCT samples FROM eval_results")" = 20 ] && ok || bad "$n ranks: 20 samples stored"
+  [ "$(sql "$TMP/n$n.db" "SELECT world_size FROM runs")" = $n ] && ok || bad "the run records $n ranks"
+done
+
+# shard 1 missing: the rank that reads it fails, every rank agrees, rank 0 reports it once
+mkdir -p "$TMP/broken/test"
+cp tests/fixtures/eval/tiny8/*.txt "$TMP/broken/"
+cp tests/fixtures/eval/tiny8/test/nshards.txt tests/fixtures/eval/tiny8/test/0.tar "$TMP/broken/test/"
+$MPIRUN 2 "$BCOS" $EVAL --dataset-root "$TMP/broken" --db "$TMP/broken.db" >"$TMP/out" 2>"$TMP/err" \
+  && bad "a missing shard fails" || ok
+[ "$(grep -c "dataset tiny8 failed: .*test/1.tar" "$TMP/err")" -eq 1 ] && ok || bad "one message names the shard: $(cat "$TMP/err")"
+[ "$(sql "$TMP/broken.db" "SELECT count(*) FROM eval_results")" = 0 ] && ok || bad "no rows for the failed dataset"
+[ "$(sql "$TMP/broken.db" "SELECT status FROM runs")" = "'failed'" ] && ok || bad "the run ends failed"
+
+summarize test_eval_mpi
