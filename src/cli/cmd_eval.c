@@ -18,7 +18,7 @@
 static const char *const USAGE =
     "usage: bcos eval [JOB.json] --weights W.safetensors [--model CONFIG] --datasets A[,B...]\n"
     "                 --dataset-root ROOT [--split test] [--batch-size 32] [--max-skip 0]\n"
-    "                 [--predictions FILE.csv] [--run NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
+    "                 [--predictions FILE.csv] [--name NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
     "mean_per_class_recall) on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
     "file:// or http(s):// URL in which {dataset} (and {dataset_cleaned}: '/' as '-') stand for each\n"
@@ -35,7 +35,7 @@ static const char *const USAGE =
 
 /* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
 typedef struct {
-    char *weights, *model, *datasets, *root, *split, *predictions, *run, *db, *output_dir;
+    char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *output_dir;
     long batch, max_skip, skip_existing;
 } eval_args;
 
@@ -57,7 +57,7 @@ static const eval_option OPTIONS[] = {
     {"batch-size", OPT_COUNT, offsetof(eval_args, batch), 1},
     {"max-skip", OPT_COUNT, offsetof(eval_args, max_skip), 0},
     {"predictions", OPT_STR, offsetof(eval_args, predictions), 0},
-    {"run", OPT_STR, offsetof(eval_args, run), 0},
+    {"name", OPT_STR, offsetof(eval_args, name), 0},
     {"db", OPT_STR, offsetof(eval_args, db), 0},
     {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0},
     {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0},
@@ -166,7 +166,7 @@ int cmd_eval(int argc, char **argv) {
         if (!opt.predictions) bcos_fail("%s: %s", a.predictions, strerror(errno));
         fputs("dataset,key,label,top1,top2,top3,top4,top5\n", opt.predictions);
     }
-    char *run = a.run ? xstrdup(a.run) : default_run_name(a.weights);
+    char *run = a.name ? xstrdup(a.name) : default_run_name(a.weights);
     bcos_eval_job job = {.weights = a.weights, .model_config = is_student ? NULL : a.model, .run = run, .db = a.db,
                          .root = a.root, .split = a.split, .output_dir = a.output_dir,
                          .skip_existing = a.skip_existing};

@@ -223,7 +223,7 @@ static void test_student(void) {
  * --skip-existing then leaves the dataset alone: no metrics line, the file and rows unchanged. */
 static void test_output_dir_and_skip_existing(void) {
     char extra[256], path[256];
-    snprintf(extra, sizeof extra, "--run again --output-dir %s/results --skip-existing", tmp);
+    snprintf(extra, sizeof extra, "--name again --output-dir %s/results --skip-existing", tmp);
     g_extra = extra;
     CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
     metrics m;
@@ -257,7 +257,7 @@ static void test_job_file(void) {
     snprintf(job, sizeof job, "%s/job.json", tmp);
     FILE *f = xfopen(job, "w");
     fprintf(f, "{\"kind\": \"eval\", \"weights\": \"%s\", \"model\": \"bcos-tiny\", \"datasets\": \"tiny8\","
-               " \"dataset_root\": \"" FIXTURES "/{dataset}\", \"batch-size\": 4, \"run\": \"from-job\","
+               " \"dataset_root\": \"" FIXTURES "/{dataset}\", \"batch-size\": 4, \"name\": \"from-job\","
                " \"split\": \"train\"}\n", WEIGHTS);
     xfclose(f);
     snprintf(cmd, sizeof cmd, "'%s' eval %s --split test --db %s/store.db > %s/out.txt 2> %s/err.txt",
