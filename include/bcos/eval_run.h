@@ -57,7 +57,9 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
 /* The evaluation of a bare weights file, recorded in the store as a run of kind eval. */
 typedef struct {
     const char *weights, *model_config; /* what the run's job text records (model_config may be NULL) */
-    const char *run;                    /* the run's name */
+    const char *run;                    /* the run's name: the eval run's, or the distill run whose
+                                         * checkpoints bcos_eval_checkpoints evaluates */
+    const char *checkpoints;            /* bcos_eval_checkpoints: "latest", "all" or "STEP[,STEP...]" */
     const char *db;                     /* NULL: the default store */
     char *const *datasets;
     int n_datasets;
@@ -76,5 +78,12 @@ typedef struct {
  * opened. */
 int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos_eval_options *opt, char *err,
                   size_t errlen);
+
+/* Evaluates checkpoints of the distill run job->run: each one's student file (verified against its
+ * sha256) on every dataset, as bcos_eval_run does, its rows stored as the student's at that
+ * checkpoint in the run. A checkpoint that is missing or damaged counts as one failure (reported,
+ * no rows). Returns the number of failures (datasets and checkpoints), or -1 with err when the
+ * store, the run or the checkpoint list is not there. */
+int bcos_eval_checkpoints(const bcos_eval_job *job, const bcos_eval_options *opt, char *err, size_t errlen);
 
 #endif

@@ -187,6 +187,9 @@ int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint 
  * its files (for evaluation; see bcos_checkpoint_verify). 0, or -1 with err set when there is none. */
 int bcos_store_checkpoint_find(bcos_store *s, int64_t run_id, int64_t step, bcos_checkpoint *out, char *err,
                                size_t errlen);
+/* The steps of the run's complete checkpoints, ascending, into *steps (heap; NULL when none):
+ * their count. */
+int bcos_store_checkpoint_steps(bcos_store *s, int64_t run_id, int64_t **steps);
 /* Whether every file exists and matches its sha256: 0, or -1 with "FILE: ..." in err. */
 int bcos_checkpoint_verify(const bcos_checkpoint *c, char *err, size_t errlen);
 /* The path of the file `name`, or NULL. */

@@ -16,8 +16,8 @@
 #include "cli.h"
 
 static const char *const USAGE =
-    "usage: bcos eval [JOB.json] --weights W.safetensors [--model CONFIG] --datasets A[,B...]\n"
-    "                 --dataset-root ROOT [--split test] [--batch-size 32] [--max-skip 0]\n"
+    "usage: bcos eval [JOB.json] (--weights W.safetensors [--model CONFIG] | --run R [--checkpoint C])\n"
+    "                 --datasets A[,B...] --dataset-root ROOT [--split test] [--batch-size 32] [--max-skip 0]\n"
     "                 [--predictions FILE.csv] [--name NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
     "mean_per_class_recall) on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
@@ -30,12 +30,14 @@ static const char *const USAGE =
     "weights file's name without .safetensors); 'bcos results --run NAME' shows them. --output-dir\n"
     "writes each dataset's CLIP_benchmark result JSON (schemas/results.schema.json) there;\n"
     "--skip-existing leaves alone the datasets whose results the run has already.\n"
+    "--run R evaluates the distill run R's checkpoints (--checkpoint latest (default), all or\n"
+    "STEP[,STEP...]): each one's student, its rows stored in R at that checkpoint.\n"
     "Under mpirun, each dataset's shards are spread over the ranks and their counts gathered.\n"
     "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
 /* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
 typedef struct {
-    char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *output_dir;
+    char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *run, *checkpoint, *output_dir;
     long batch, max_skip, skip_existing;
 } eval_args;
 
@@ -58,6 +60,8 @@ static const eval_option OPTIONS[] = {
     {"max-skip", OPT_COUNT, offsetof(eval_args, max_skip), 0},
     {"predictions", OPT_STR, offsetof(eval_args, predictions), 0},
     {"name", OPT_STR, offsetof(eval_args, name), 0},
+    {"run", OPT_STR, offsetof(eval_args, run), 0},
+    {"checkpoint", OPT_STR, offsetof(eval_args, checkpoint), 0},
     {"db", OPT_STR, offsetof(eval_args, db), 0},
     {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0},
     {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0},
@@ -134,6 +138,9 @@ static void parse_args(eval_args *a, int argc, char **argv) {
     for (int i = 0; i < n_flags; i++)
         if (set_option(a, flags[i].name, flags[i].value, why, sizeof why) != 0) bcos_fail("--%s", why);
     free(flags);
+    if (!a->weights == !a->run) bcos_fail("give exactly one of --weights FILE and --run NAME");
+    if (a->checkpoint && !a->run) bcos_fail("--checkpoint goes with --run NAME (a distill run)");
+    if (a->name && a->run) bcos_fail("--name names the eval run of a weights file; --run evaluates a distill run");
     if (!a->datasets) bcos_fail("missing --datasets A[,B...]");
     if (!a->root) bcos_fail("missing --dataset-root ROOT");
 }
@@ -147,18 +154,31 @@ static char *default_run_name(const char *weights) {
     return name;
 }
 
+/* The weights file (a CLIP or a student) on every dataset, as an eval run: the failures, or -1. */
+static int eval_weights(const eval_args *a, bcos_eval_job *job, const bcos_eval_options *opt, char *err,
+                        size_t errlen) {
+    bcos_clip clip;
+    bcos_student student;
+    int is_student = cli_is_student(a->weights);
+    cli_load_text_tower(&clip, a->weights, a->model);
+    if (is_student && bcos_student_load_file(&student, a->weights, bcos_backend_get("auto"), err, errlen) != 0)
+        bcos_fail("%s", err);
+    bcos_eval_model m = {.clip = &clip, .student = is_student ? &student : NULL};
+    char *run = a->name ? xstrdup(a->name) : default_run_name(a->weights);
+    job->weights = a->weights;
+    job->model_config = is_student ? NULL : a->model;
+    job->run = run;
+    int failed = bcos_eval_run(job, &m, opt, err, errlen);
+    free(run);
+    if (is_student) bcos_student_free(&student);
+    bcos_clip_free(&clip);
+    return failed;
+}
+
 int cmd_eval(int argc, char **argv) {
     bcos_world_init(&argc, &argv);
     eval_args a;
     parse_args(&a, argc, argv);
-    bcos_clip clip;
-    bcos_student student;
-    int is_student = cli_is_student(a.weights);
-    cli_load_text_tower(&clip, a.weights, a.model);
-    char err[BCOS_ERRLEN];
-    if (is_student && bcos_student_load_file(&student, a.weights, bcos_backend_get("auto"), err, sizeof err) != 0)
-        bcos_fail("%s", err);
-    bcos_eval_model m = {.clip = &clip, .student = is_student ? &student : NULL};
     bcos_eval_options opt = {.batch = (int)a.batch, .max_skip = a.max_skip};
     bcos_fetch_options_default(&opt.fetch);
     if (a.predictions && bcos_world_rank() == 0) {
@@ -166,20 +186,17 @@ int cmd_eval(int argc, char **argv) {
         if (!opt.predictions) bcos_fail("%s: %s", a.predictions, strerror(errno));
         fputs("dataset,key,label,top1,top2,top3,top4,top5\n", opt.predictions);
     }
-    char *run = a.name ? xstrdup(a.name) : default_run_name(a.weights);
-    bcos_eval_job job = {.weights = a.weights, .model_config = is_student ? NULL : a.model, .run = run, .db = a.db,
-                         .root = a.root, .split = a.split, .output_dir = a.output_dir,
-                         .skip_existing = a.skip_existing};
+    bcos_eval_job job = {.db = a.db, .root = a.root, .split = a.split, .output_dir = a.output_dir,
+                         .skip_existing = a.skip_existing, .run = a.run,
+                         .checkpoints = a.checkpoint ? a.checkpoint : "latest"};
     char **datasets = cli_split_list(a.datasets, &job.n_datasets);
     job.datasets = datasets;
-    int failed = bcos_eval_run(&job, &m, &opt, err, sizeof err);
+    char err[BCOS_ERRLEN];
+    int failed = a.run ? bcos_eval_checkpoints(&job, &opt, err, sizeof err) : eval_weights(&a, &job, &opt, err, sizeof err);
     if (failed < 0) bcos_fail("%s", err);
     cli_free_strings(datasets);
-    free(run);
     if (opt.predictions && fclose(opt.predictions) != 0) bcos_fail("%s: %s", a.predictions, strerror(errno));
     free_args(&a);
-    if (is_student) bcos_student_free(&student);
-    bcos_clip_free(&clip);
     bcos_world_finalize();
     return failed ? 1 : 0;
 }

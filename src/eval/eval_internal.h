@@ -1,11 +1,29 @@
-/* What the evaluation's files share: the ranks' agreement on a failure and its message. */
+/* What the evaluation's files share: the ranks' agreement on a failure and its message, and the
+ * evaluation of the job's datasets for a run or a checkpoint. */
 #ifndef BCOS_EVAL_INTERNAL_H
 #define BCOS_EVAL_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "bcos/eval_run.h"
+#include "bcos/store.h"
 
 /* Whether any rank failed (a collective: every rank calls it); rank 0's err becomes the first
  * failed rank's message. */
 int eval_any_failed(int failed, char *err, size_t errlen);
+
+/* What the results belong to: a run, and a checkpoint of it or none. */
+typedef struct {
+    bcos_store *store;             /* rank 0; NULL on the others */
+    int64_t run_id, checkpoint_id; /* checkpoint_id 0: none */
+    int64_t step;                  /* the checkpoint's step; -1: none */
+    const char *run;               /* the run's name */
+    const bcos_eval_model *model;
+} eval_target;
+
+/* Every dataset of the job for the target (a collective): printed and stored by rank 0, a failed
+ * one reported and recorded as an event. Returns the number that failed. */
+int eval_datasets(const eval_target *t, const bcos_eval_job *job, const bcos_eval_options *opt);
 
 #endif

@@ -32,37 +32,40 @@ static bcos_model_role role_of(const bcos_eval_model *m) {
     return m->student ? BCOS_MODEL_STUDENT : BCOS_MODEL_TEACHER;
 }
 
-static void store_metrics(bcos_store *s, int64_t run_id, const bcos_eval_model *m, const char *dataset,
-                          const char *split, const bcos_eval_metrics *r) {
+static void store_metrics(const eval_target *t, const char *dataset, const char *split, const bcos_eval_metrics *r) {
     const char *names[] = {"acc1", "acc5", "mean_per_class_recall"};
     double values[] = {r->acc1, r->acc5, r->mean_per_class_recall};
     bcos_eval_result rows[3];
     for (int i = 0; i < 3; i++)
-        rows[i] = (bcos_eval_result){.model = role_of(m),
+        rows[i] = (bcos_eval_result){.checkpoint_id = t->checkpoint_id,
+                                     .model = role_of(t->model),
                                      .dataset = dataset,
                                      .split = split,
                                      .task = "zeroshot_classification",
                                      .metric = names[i],
                                      .value = values[i],
                                      .samples = r->samples};
-    bcos_store_results_add(s, run_id, rows, 3);
+    bcos_store_results_add(t->store, t->run_id, rows, 3);
 }
 
-/* The dataset's result object, as the store gives it, into its file under the output folder. */
-static int write_result_file(bcos_store *s, const bcos_eval_job *job, const bcos_eval_model *m, const char *name,
-                             char *err, size_t errlen) {
-    bcos_results_filter filter = {job->run, name, BCOS_RESULTS_ALL_CHECKPOINTS, (int)role_of(m), job->split};
+/* The dataset's result object, as the store gives it, into its file under the output folder:
+ * <dataset_cleaned>_<run>[@step-N]_<teacher|student>_en_zeroshot_classification.json. */
+static int write_result_file(const eval_target *t, const bcos_eval_job *job, const char *name, char *err,
+                             size_t errlen) {
+    bcos_results_filter filter = {t->run, name, t->step >= 0 ? t->step : BCOS_RESULTS_ALL_CHECKPOINTS,
+                                  (int)role_of(t->model), job->split};
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     BCOS_CHECK(mem != NULL, "open_memstream: out of memory");
-    int status = bcos_store_print_results(s, &filter, BCOS_FORMAT_JSON_OBJECT, mem, err, errlen);
+    int status = bcos_store_print_results(t->store, &filter, BCOS_FORMAT_JSON_OBJECT, mem, err, errlen);
     BCOS_CHECK(fclose(mem) == 0, "open_memstream: out of memory");
-    char *cleaned = bcos_replace_all(name, "/", "-");
-    size_t path_len = strlen(job->output_dir) + strlen(cleaned) + strlen(job->run) + 64;
+    char *cleaned = bcos_replace_all(name, "/", "-"), step[32] = "";
+    if (t->step >= 0) snprintf(step, sizeof step, "@step-%lld", (long long)t->step);
+    size_t path_len = strlen(job->output_dir) + strlen(cleaned) + strlen(t->run) + 96;
     char *path = xmalloc(path_len);
-    snprintf(path, path_len, "%s/%s_%s_%s_en_zeroshot_classification.json", job->output_dir, cleaned, job->run,
-             m->student ? "student" : "teacher");
+    snprintf(path, path_len, "%s/%s_%s%s_%s_en_zeroshot_classification.json", job->output_dir, cleaned, t->run, step,
+             t->model->student ? "student" : "teacher");
     if (status == 0) status = bcos_make_parent_dirs(path, err, errlen);
     if (status == 0) status = bcos_write_file_atomic(path, text, len, err, errlen);
     free(path);
@@ -71,31 +74,49 @@ static int write_result_file(bcos_store *s, const bcos_eval_job *job, const bcos
     return status;
 }
 
-/* 0 when the dataset was evaluated and stored, -1 when it failed (reported and recorded). s is
- * NULL on ranks other than 0. */
-static int eval_dataset(bcos_store *s, int64_t run_id, const bcos_eval_job *job, const char *name,
-                        const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_options *opt) {
+/* 0 when the dataset was evaluated and stored, -1 when it failed (reported and recorded). */
+static int eval_dataset(const eval_target *t, const bcos_eval_job *job, const char *name, const bcos_tokenizer *tok,
+                        const bcos_eval_options *opt) {
     bcos_eval_dataset d;
     bcos_eval_metrics r;
     char err[BCOS_ERRLEN] = "", reason[256];
     int opened = bcos_eval_dataset_open(&d, job->root, name, job->split, &opt->fetch, err, sizeof err) == 0;
     int status = eval_any_failed(!opened, err, sizeof err) ? -1 : 0;
-    if (status == 0) status = bcos_eval_classification(m, tok, &d, opt, &r, err, sizeof err);
+    if (status == 0) status = bcos_eval_classification(t->model, tok, &d, opt, &r, err, sizeof err);
     if (opened) bcos_eval_dataset_free(&d);
-    if (!s) return status;
+    if (!t->store) return status;
     if (status == 0) {
         printf("%s\t%s\tacc1 %.6f\tacc5 %.6f\tmean_per_class_recall %.6f\tsamples %ld\tskipped %ld\n", name,
                job->split, r.acc1, r.acc5, r.mean_per_class_recall, r.samples, r.skipped);
         fflush(stdout);
-        store_metrics(s, run_id, m, name, job->split, &r);
-        if (job->output_dir) status = write_result_file(s, job, m, name, err, sizeof err);
+        store_metrics(t, name, job->split, &r);
+        if (job->output_dir) status = write_result_file(t, job, name, err, sizeof err);
     }
     if (status != 0) {
         bcos_log(BCOS_LOG_ERROR, "dataset %s failed: %s", name, err);
         snprintf(reason, sizeof reason, "dataset %s failed", name);
-        bcos_store_event_add(s, run_id, -1, BCOS_EVENT_FAILURE, reason, 1, err);
+        bcos_store_event_add(t->store, t->run_id, -1, BCOS_EVENT_FAILURE, reason, 1, err);
     }
     return status;
+}
+
+/* Rank 0 decides whether the dataset is skipped (its results are there), for every rank. */
+static int skipped(const eval_target *t, const bcos_eval_job *job, const char *name) {
+    int skip = t->store && job->skip_existing &&
+               bcos_store_results_exist(t->store, t->run_id, t->checkpoint_id, role_of(t->model), name, job->split,
+                                        "zeroshot_classification");
+    bcos_world_bcast(&skip, sizeof skip);
+    if (skip) bcos_info("dataset %s: results in run %s already, skipped (--skip-existing)", name, t->run);
+    return skip;
+}
+
+int eval_datasets(const eval_target *t, const bcos_eval_job *job, const bcos_eval_options *opt) {
+    bcos_tokenizer *tok = bcos_tokenizer_load_default();
+    int failed = 0;
+    for (int i = 0; i < job->n_datasets; i++)
+        if (!skipped(t, job, job->datasets[i])) failed += eval_dataset(t, job, job->datasets[i], tok, opt) != 0;
+    bcos_tokenizer_free(tok);
+    return failed;
 }
 
 /* Rank 0: the store with the eval run begun, or NULL with err. */
@@ -116,30 +137,14 @@ static bcos_store *begin_run(const bcos_eval_job *job, int64_t *run_id, char *er
     return s;
 }
 
-/* Rank 0 decides whether the dataset is skipped (its results are there), for every rank. */
-static int skipped(bcos_store *s, int64_t run_id, const bcos_eval_job *job, const bcos_eval_model *m,
-                   const char *name) {
-    int skip = s && job->skip_existing &&
-               bcos_store_results_exist(s, run_id, 0, role_of(m), name, job->split, "zeroshot_classification");
-    bcos_world_bcast(&skip, sizeof skip);
-    if (skip) bcos_info("dataset %s: results in run %s already, skipped (--skip-existing)", name, job->run);
-    return skip;
-}
-
 int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos_eval_options *opt, char *err,
                   size_t errlen) {
-    bcos_store *s = NULL;
-    int64_t run_id = 0;
-    if (bcos_world_rank() == 0 && !(s = begin_run(job, &run_id, err, errlen))) return -1;
-    bcos_tokenizer *tok = bcos_tokenizer_load_default();
-    int failed = 0;
-    for (int i = 0; i < job->n_datasets; i++)
-        if (!skipped(s, run_id, job, m, job->datasets[i]))
-            failed += eval_dataset(s, run_id, job, job->datasets[i], m, tok, opt) != 0;
-    bcos_tokenizer_free(tok);
-    if (s) {
-        bcos_store_run_set_status(s, run_id, failed ? BCOS_RUN_FAILED : BCOS_RUN_DONE);
-        bcos_store_close(s);
+    eval_target t = {.step = -1, .run = job->run, .model = m};
+    if (bcos_world_rank() == 0 && !(t.store = begin_run(job, &t.run_id, err, errlen))) return -1;
+    int failed = eval_datasets(&t, job, opt);
+    if (t.store) {
+        bcos_store_run_set_status(t.store, t.run_id, failed ? BCOS_RUN_FAILED : BCOS_RUN_DONE);
+        bcos_store_close(t.store);
     }
     return failed;
 }
