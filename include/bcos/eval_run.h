@@ -60,6 +60,7 @@ typedef struct {
     const char *run;                    /* the run's name: the eval run's, or the distill run whose
                                          * checkpoints bcos_eval_checkpoints evaluates */
     const char *checkpoints;            /* bcos_eval_checkpoints: "latest", "all" or "STEP[,STEP...]" */
+    int teacher;                        /* bcos_eval_checkpoints: the run's frozen teacher too, once */
     const char *db;                     /* NULL: the default store */
     char *const *datasets;
     int n_datasets;
@@ -81,8 +82,9 @@ int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos
 
 /* Evaluates checkpoints of the distill run job->run: each one's student file (verified against its
  * sha256) on every dataset, as bcos_eval_run does, its rows stored as the student's at that
- * checkpoint in the run. A checkpoint that is missing or damaged counts as one failure (reported,
- * no rows). Returns the number of failures (datasets and checkpoints), or -1 with err when the
+ * checkpoint in the run; with job->teacher, first the run's frozen teacher (the CLIP its job text
+ * names, a path as the run was given it), its rows the teacher's without a checkpoint. A checkpoint
+ * or teacher that is missing or damaged counts as one failure (reported, no rows). Returns the number of failures (datasets and checkpoints), or -1 with err when the
  * store, the run or the checkpoint list is not there. */
 int bcos_eval_checkpoints(const bcos_eval_job *job, const bcos_eval_options *opt, char *err, size_t errlen);
 

@@ -78,6 +78,8 @@ int bcos_store_run_begin(bcos_store *s, const char *name, bcos_run_kind kind, co
 /* The id of the run `name`: 0, or -1 with "PATH: no run named 'name'". */
 int bcos_store_run_find(bcos_store *s, const char *name, int64_t *run_id, char *err, size_t errlen);
 void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status status);
+/* The job text the run was created with (heap). */
+char *bcos_store_run_job_text(bcos_store *s, int64_t run_id);
 
 /* Become the one writer of the run `name` (which need not exist yet): take its lease, renewed by a
  * thread every third of $BCOS_LEASE_SECONDS (default 30) and released by bcos_store_close. 0, or

@@ -16,7 +16,8 @@
 #include "cli.h"
 
 static const char *const USAGE =
-    "usage: bcos eval [JOB.json] (--weights W.safetensors [--model CONFIG] | --run R [--checkpoint C])\n"
+    "usage: bcos eval [JOB.json] (--weights W.safetensors [--model CONFIG] | --run R [--checkpoint C]\n"
+    "                 [--teacher true])\n"
     "                 --datasets A[,B...] --dataset-root ROOT [--split test] [--batch-size 32] [--max-skip 0]\n"
     "                 [--predictions FILE.csv] [--name NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
@@ -31,17 +32,18 @@ static const char *const USAGE =
     "writes each dataset's CLIP_benchmark result JSON (schemas/results.schema.json) there;\n"
     "--skip-existing leaves alone the datasets whose results the run has already.\n"
     "--run R evaluates the distill run R's checkpoints (--checkpoint latest (default), all or\n"
-    "STEP[,STEP...]): each one's student, its rows stored in R at that checkpoint.\n"
+    "STEP[,STEP...]): each one's student, its rows stored in R at that checkpoint; --teacher true\n"
+    "adds R's frozen teacher (the CLIP its job names), evaluated once.\n"
     "Under mpirun, each dataset's shards are spread over the ranks and their counts gathered.\n"
     "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
 /* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
 typedef struct {
     char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *run, *checkpoint, *output_dir;
-    long batch, max_skip, skip_existing;
+    long batch, max_skip, skip_existing, teacher;
 } eval_args;
 
-typedef enum { OPT_STR, OPT_COUNT, OPT_FLAG } opt_type;
+typedef enum { OPT_STR, OPT_COUNT, OPT_FLAG, OPT_BOOL } opt_type; /* FLAG: no value on the command line */
 
 typedef struct {
     const char *name;
@@ -62,6 +64,7 @@ static const eval_option OPTIONS[] = {
     {"name", OPT_STR, offsetof(eval_args, name), 0},
     {"run", OPT_STR, offsetof(eval_args, run), 0},
     {"checkpoint", OPT_STR, offsetof(eval_args, checkpoint), 0},
+    {"teacher", OPT_BOOL, offsetof(eval_args, teacher), 0},
     {"db", OPT_STR, offsetof(eval_args, db), 0},
     {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0},
     {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0},
@@ -91,10 +94,10 @@ static int set_option(void *ctx, const char *name, const char *value, char *err,
     }
     char *end;
     errno = 0;
-    long v = o->type == OPT_FLAG ? (strcmp(value, "true") == 0 ? 1 : strcmp(value, "false") == 0 ? 0 : -1)
-                                 : strtol(value, &end, 10);
-    if (o->type == OPT_FLAG ? v < 0 : (errno || end == value || *end || v < o->min)) {
-        if (o->type == OPT_FLAG) snprintf(err, errlen, "%s takes true or false, not '%s'", o->name, value);
+    int boolean = o->type == OPT_FLAG || o->type == OPT_BOOL;
+    long v = boolean ? (strcmp(value, "true") == 0 ? 1 : strcmp(value, "false") == 0 ? 0 : -1) : strtol(value, &end, 10);
+    if (boolean ? v < 0 : (errno || end == value || *end || v < o->min)) {
+        if (boolean) snprintf(err, errlen, "%s takes true or false, not '%s'", o->name, value);
         else snprintf(err, errlen, "%s takes a whole number >= %ld, not '%s'", o->name, o->min, value);
         return -1;
     }
@@ -139,7 +142,7 @@ static void parse_args(eval_args *a, int argc, char **argv) {
         if (set_option(a, flags[i].name, flags[i].value, why, sizeof why) != 0) bcos_fail("--%s", why);
     free(flags);
     if (!a->weights == !a->run) bcos_fail("give exactly one of --weights FILE and --run NAME");
-    if (a->checkpoint && !a->run) bcos_fail("--checkpoint goes with --run NAME (a distill run)");
+    if ((a->checkpoint || a->teacher) && !a->run) bcos_fail("--checkpoint and --teacher go with --run NAME (a distill run)");
     if (a->name && a->run) bcos_fail("--name names the eval run of a weights file; --run evaluates a distill run");
     if (!a->datasets) bcos_fail("missing --datasets A[,B...]");
     if (!a->root) bcos_fail("missing --dataset-root ROOT");
@@ -188,7 +191,7 @@ int cmd_eval(int argc, char **argv) {
     }
     bcos_eval_job job = {.db = a.db, .root = a.root, .split = a.split, .output_dir = a.output_dir,
                          .skip_existing = a.skip_existing, .run = a.run,
-                         .checkpoints = a.checkpoint ? a.checkpoint : "latest"};
+                         .checkpoints = a.checkpoint ? a.checkpoint : "latest", .teacher = (int)a.teacher};
     char **datasets = cli_split_list(a.datasets, &job.n_datasets);
     job.datasets = datasets;
     char err[BCOS_ERRLEN];

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "bcos/check.h"
 #include "bcos/eval_run.h"
 #include "bcos/log.h"
@@ -100,6 +102,54 @@ static int eval_checkpoint(eval_target *t, const bcos_eval_job *job, const bcos_
     return failed;
 }
 
+/* Rank 0: the teacher's weights and config (NULL: from the file) from the run's job text, as
+ * "weights\nconfig" (heap), or NULL with err. */
+static char *teacher_of_run(bcos_store *s, int64_t run_id, const char *run, char *err, size_t errlen) {
+    char *text = bcos_store_run_job_text(s, run_id), *out = NULL;
+    cJSON *job = cJSON_Parse(text);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(job, "teacher"),
+                *m = cJSON_GetObjectItemCaseSensitive(job, "teacher_model");
+    if (!cJSON_IsString(w) || !w->valuestring[0]) {
+        snprintf(err, errlen, "run '%s': its job names no teacher", run);
+    } else {
+        const char *model = cJSON_IsString(m) ? m->valuestring : "";
+        out = xmalloc(strlen(w->valuestring) + strlen(model) + 2);
+        sprintf(out, "%s\n%s", w->valuestring, model);
+    }
+    cJSON_Delete(job);
+    free(text);
+    return out;
+}
+
+/* The run's frozen teacher on every dataset, its rows without a checkpoint: the failures. */
+static int eval_teacher(eval_target *t, const bcos_eval_job *job, const bcos_eval_options *opt) {
+    char err[BCOS_ERRLEN] = "";
+    char *mine = t->store ? teacher_of_run(t->store, t->run_id, t->run, err, sizeof err) : NULL;
+    char *shared = bcos_world_bcast_text(mine);
+    bcos_clip clip;
+    int loaded = 0;
+    if (shared) {
+        char *model = strchr(shared, '\n');
+        *model++ = '\0';
+        loaded = bcos_clip_load_file(&clip, shared, *model ? model : NULL, bcos_backend_get("auto"), err,
+                                     sizeof err) == 0;
+    }
+    int failed = eval_any_failed(!loaded, err, sizeof err);
+    if (failed && t->store) bcos_log(BCOS_LOG_ERROR, "run %s, teacher: %s", t->run, err);
+    if (!failed) {
+        bcos_eval_model m = {.clip = &clip};
+        t->model = &m;
+        t->checkpoint_id = 0;
+        t->step = -1;
+        failed = eval_datasets(t, job, opt);
+        t->model = NULL;
+    }
+    if (loaded) bcos_clip_free(&clip);
+    free(shared);
+    free(mine);
+    return failed;
+}
+
 int bcos_eval_checkpoints(const bcos_eval_job *job, const bcos_eval_options *opt, char *err, size_t errlen) {
     eval_target t = {.run = job->run};
     int64_t *steps = NULL, n = 0;
@@ -114,7 +164,7 @@ int bcos_eval_checkpoints(const bcos_eval_job *job, const bcos_eval_options *opt
     bcos_world_bcast(&n, sizeof n);
     if (bcos_world_rank() != 0) steps = xcalloc((size_t)n, sizeof *steps);
     bcos_world_bcast(steps, (size_t)n * sizeof *steps);
-    int failed = 0;
+    int failed = job->teacher ? eval_teacher(&t, job, opt) : 0;
     for (int64_t i = 0; i < n; i++) {
         t.step = steps[i];
         failed += eval_checkpoint(&t, job, opt);

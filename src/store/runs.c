@@ -95,3 +95,12 @@ void store_touch_run(bcos_store *s, int64_t run_id) {
     store_finalize(s, st);
     BCOS_CHECK(sqlite3_changes(s->db) == 1, "no run with this id (take it from bcos_store_run_begin)");
 }
+
+char *bcos_store_run_job_text(bcos_store *s, int64_t run_id) {
+    sqlite3_stmt *st = store_prepare(s, "SELECT job_text FROM runs WHERE id = ?1");
+    store_bind_int64(s, st, 1, run_id);
+    BCOS_CHECK(store_step(s, st), "no run with this id (take it from bcos_store_run_find)");
+    char *text = xstrdup((const char *)sqlite3_column_text(st, 0));
+    store_finalize(s, st);
+    return text;
+}

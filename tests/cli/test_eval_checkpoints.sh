@@ -1,7 +1,8 @@
 #!/bin/sh
 # `bcos eval --run R --checkpoint ...` on a distill run's checkpoints: each one's student is evaluated
 # (the metrics of its student file evaluated as a weights file) and its rows stored in R at that
-# checkpoint, `bcos results` showing both steps; latest takes the newest; on 2 ranks the stored rows
+# checkpoint, `bcos results` showing both steps; latest takes the newest; --teacher true adds the
+# run's teacher once, without a checkpoint, with CLIP_benchmark's metrics for it (the tiny CLIP); on 2 ranks the stored rows
 # are the same; a checkpoint whose file is damaged fails (exit 1, a message naming the file, no rows
 # for it) while the others are stored; a step without a checkpoint, or a bad --checkpoint, fails.
 set -u
@@ -29,6 +30,13 @@ expect_ok "$BCOS" eval --run r --db "$TMP/s.db" $DATA
 cmp -s "$TMP/out" "$TMP/file.out" && ok || bad "latest is step 4, as its student file: $(cat "$TMP/out" "$TMP/file.out")"
 expect_ok "$BCOS" results --db "$TMP/s.db" --run r --format csv
 [ "$(grep -c "tiny8" "$TMP/out")" -eq 6 ] && ok || bad "bcos results: $(cat "$TMP/out")"
+
+expect_ok "$BCOS" eval --run r --teacher true --checkpoint 4 --db "$TMP/s.db" $DATA
+teacher=$(sql "$TMP/s.db" "SELECT metric, round(value, 12), samples FROM eval_results WHERE model = 'teacher'
+  AND checkpoint_id IS NULL ORDER BY metric" | tr '\n' ' ')
+expected=$(python3 -c "import json; e=json.load(open('tests/fixtures/eval/tiny8_expected.json'))
+print(' '.join(\"'%s'|%r|20\" % (m, round(e[m], 12)) for m in ['acc1', 'acc5', 'mean_per_class_recall']))")
+[ "$teacher" = "$expected " ] && ok || bad "the teacher's rows, CLIP_benchmark's values: '$teacher' vs '$expected'"
 
 sqlite3 "$TMP/s.db" "DELETE FROM eval_results"
 $MPIRUN 2 "$BCOS" eval --run r --checkpoint 2,4 --db "$TMP/s.db" $DATA >/dev/null 2>"$TMP/err" && ok \
