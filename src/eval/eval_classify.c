@@ -131,6 +131,7 @@ static void state_init(classify_state *st, const bcos_eval_model *m, const bcos_
     st->sample = (bcos_image_sample_config){.size = S,
                                             .kind = m->student ? BCOS_INPUT_BCOS6 : BCOS_INPUT_CLIP,
                                             .need_label = true,
+                                            .benchmark_order = true,
                                             .n_classes = d->n_classes};
     st->sample_floats = bcos_image_sample_bytes(&st->sample) / sizeof(float);
     size_t B = (size_t)opt->batch;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bcos/check.h"
+#include "bcos/loader.h"
 #include "support/http_server.h"
 #include "support/temp_tree.h"
 #include "test.h"
@@ -278,6 +279,34 @@ static void test_job_file(void) {
     free(err);
 }
 
+/* A sample with two images takes CLIP_benchmark's member (webp, png, jpg, jpeg) in evaluation, the
+ * loader's (jpg, jpeg, png, webp) otherwise: the crop equals that of a sample holding that image alone. */
+static void test_image_member_order(void) {
+    size_t jpg_len, png_len;
+    uint8_t *jpg = (uint8_t *)bcos_read_file("tests/fixtures/image/cmyk_240x160.jpg", &jpg_len);
+    uint8_t *png = (uint8_t *)bcos_read_file("tests/fixtures/image/grey16_64x48.png", &png_len);
+    CHECK(jpg && png);
+    bcos_sample both = {.key = "k", .shard = "mem", .n_members = 2}, jpg_only = both, png_only = both;
+    both.members[0] = (bcos_sample_member){"jpg", jpg, jpg_len};
+    both.members[1] = (bcos_sample_member){"png", png, png_len};
+    jpg_only.n_members = png_only.n_members = 1;
+    jpg_only.members[0] = both.members[0];
+    png_only.members[0] = both.members[1];
+    uint8_t out[4][32 * 32 * 3];
+    char msg[256];
+    int label;
+    for (int order = 0; order < 2; order++) {
+        bcos_image_sample_config cfg = {.size = 32, .kind = BCOS_INPUT_CROP_U8, .benchmark_order = order};
+        CHECK(bcos_image_sample(&cfg, &both, out[2 * order], &label, msg, sizeof msg) == BCOS_SAMPLE_OK);
+        CHECK(bcos_image_sample(&cfg, order ? &png_only : &jpg_only, out[2 * order + 1], &label, msg, sizeof msg) ==
+              BCOS_SAMPLE_OK);
+        CHECK(memcmp(out[2 * order], out[2 * order + 1], sizeof out[0]) == 0);
+    }
+    CHECK(memcmp(out[0], out[2], sizeof out[0]) != 0);
+    free(jpg);
+    free(png);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
@@ -287,6 +316,7 @@ int main(void) {
     test_student();
     test_output_dir_and_skip_existing();
     test_job_file();
+    test_image_member_order();
     tt_remove_tree(tmp);
     return test_summary("test_eval");
 }
