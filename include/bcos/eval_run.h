@@ -16,11 +16,19 @@
 
 typedef struct {
     char *name, *split;
-    char *root;              /* the root with {dataset} and {dataset_cleaned} filled in */
+    char *root;              /* the metadata's root: the given one with {dataset} and {dataset_cleaned}
+                              * filled in (a Hugging Face tree URL: its "raw" form) */
+    char *tar_root;          /* the shards' root: root, or a Hugging Face tree URL's "resolve" form */
     char *type;              /* dataset_type.txt, lower-cased: "classification" when absent */
     int n_classes, n_templates, n_shards;
     char **classes, **templates, **shards; /* shards: <root>/<split>/<i>.tar */
 } bcos_eval_dataset;
+
+/* CLIP_benchmark's roots for a Hugging Face dataset URL
+ * "https://huggingface.co/datasets/USER/REPO/tree/BRANCH[/PATH]": the metadata from
+ * ".../USER/REPO/raw/BRANCH[/PATH]", the tars from ".../resolve/..." (Git LFS files). Any other root
+ * serves both. Heap strings. */
+void bcos_eval_split_root(const char *root, char **metadata, char **tars);
 
 /* Read the dataset `name`'s metadata under root_pattern ("{dataset}" and "{dataset_cleaned}", the
  * name with "/" as "-", replaced). 0, or -1 with err naming the file that is missing or bad. */

@@ -15,6 +15,7 @@
 #include "bcos/eval.h"
 #include "bcos/eval_run.h"
 #include "bcos/loader.h"
+#include "bcos/log.h"
 #include "bcos/samples.h"
 #include "bcos/world.h"
 #include "eval_internal.h"
@@ -38,6 +39,9 @@ typedef struct {
     char *lines_text;
     size_t lines_len;
     long correct1, correct5;
+    bcos_progress progress; /* rank 0: images, img/s, and the ETA from its shards done */
+    int shards_done, shards_mine;
+    char progress_what[160];
     long *class_total, *class_correct;
 } classify_state;
 
@@ -66,6 +70,14 @@ static void write_prediction(classify_state *st, int i, const int *top, int n_to
 static void classify_batch(classify_state *st) {
     if (st->n == 0) return;
     encode_batch(st);
+    if (bcos_world_rank() == 0) {
+        double elapsed = bcos_now_seconds() - st->progress.started;
+        char extra[96] = "";
+        if (st->shards_done > 0)
+            snprintf(extra, sizeof extra, "shard %d/%d, ETA %.0fs", st->shards_done + 1, st->shards_mine,
+                     elapsed * (st->shards_mine - st->shards_done) / st->shards_done);
+        bcos_progress_step(&st->progress, st->n, extra[0] ? extra : NULL);
+    }
     bcos_zeroshot_logits(st->logits, st->emb, st->classifier, st->n, st->K, st->E);
     int n_top = st->K < TOP ? st->K : TOP, top[TOP];
     for (int i = 0; i < st->n; i++) {
@@ -255,7 +267,11 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
     int status = bcos_zeroshot_classifier(st.classifier, m->clip, tok, (const char *const *)d->classes, d->n_classes,
                                           (const char *const *)d->templates, d->n_templates, err, errlen);
     int rank = bcos_world_rank(), size = bcos_world_size();
-    for (int i = rank; status == 0 && i < d->n_shards; i += size) status = classify_shard(&st, i, out, err, errlen);
+    st.shards_mine = (d->n_shards - rank + size - 1) / size;
+    snprintf(st.progress_what, sizeof st.progress_what, "%s images", d->name);
+    bcos_progress_start(&st.progress, st.progress_what, 0);
+    for (int i = rank; status == 0 && i < d->n_shards; i += size, st.shards_done++)
+        status = classify_shard(&st, i, out, err, errlen);
     if (status == 0) classify_batch(&st);
     status = eval_any_failed(status != 0, err, errlen) ? -1 : 0;
     int64_t *c = sum_counts(&st, out);
@@ -269,6 +285,7 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
         status = -1;
     }
     if (status == 0) finish_metrics(&st, c, out);
+    if (status == 0 && rank == 0) bcos_progress_finish(&st.progress);
     if (status == 0) write_predictions(&st); /* a collective: every rank, whoever writes */
     free(c);
     state_free(&st);

@@ -59,6 +59,28 @@ static char *read_text(const char *root, const char *relative, const bcos_fetch_
     return text;
 }
 
+void bcos_eval_split_root(const char *root, char **metadata, char **tars) {
+    static const char hf[] = "https://huggingface.co/datasets";
+    /* as CLIP_benchmark's root.split("/", 7): the head is the first six parts, the seventh ("tree")
+     * is dropped, the rest is the path */
+    const char *at = root;
+    int slashes = 0;
+    while (*at && slashes < 7) slashes += *at++ == '/';
+    if (strncmp(root, hf, sizeof hf - 1) != 0 || slashes < 7) {
+        *metadata = xstrdup(root);
+        *tars = xstrdup(root);
+        return;
+    }
+    const char *seventh = at - 1;
+    while (seventh > root && seventh[-1] != '/') seventh--;
+    int head = (int)(seventh - 1 - root);
+    size_t len = strlen(root) + 16;
+    *metadata = xmalloc(len);
+    *tars = xmalloc(len);
+    snprintf(*metadata, len, "%.*s/raw/%s", head, root, at);
+    snprintf(*tars, len, "%.*s/resolve/%s", head, root, at);
+}
+
 static char *strip(char *s) {
     while (isspace((unsigned char)*s)) s++;
     size_t n = strlen(s);
@@ -115,11 +137,11 @@ static int read_shard_count(bcos_eval_dataset *d, const bcos_fetch_options *fetc
     }
     d->n_shards = (int)n;
     d->shards = xcalloc((size_t)n + 1, sizeof(char *));
-    int slash = d->root[strlen(d->root) - 1] == '/';
+    int slash = d->tar_root[strlen(d->tar_root) - 1] == '/';
     for (int i = 0; i < d->n_shards; i++) {
-        size_t len = strlen(d->root) + strlen(d->split) + 32;
+        size_t len = strlen(d->tar_root) + strlen(d->split) + 32;
         d->shards[i] = xmalloc(len);
-        snprintf(d->shards[i], len, "%s%s%s/%d.tar", d->root, slash ? "" : "/", d->split, i);
+        snprintf(d->shards[i], len, "%s%s%s/%d.tar", d->tar_root, slash ? "" : "/", d->split, i);
     }
     return 0;
 }
@@ -147,7 +169,9 @@ int bcos_eval_dataset_open(bcos_eval_dataset *d, const char *root_pattern, const
     d->split = xstrdup(split);
     char *cleaned = bcos_replace_all(name, "/", "-");
     char *partial = bcos_replace_all(root_pattern, "{dataset}", name);
-    d->root = bcos_replace_all(partial, "{dataset_cleaned}", cleaned);
+    char *filled = bcos_replace_all(partial, "{dataset_cleaned}", cleaned);
+    bcos_eval_split_root(filled, &d->root, &d->tar_root);
+    free(filled);
     free(partial);
     free(cleaned);
     if (read_shard_count(d, fetch, err, errlen) != 0 || read_type(d, fetch, err, errlen) != 0) goto fail;
@@ -176,6 +200,7 @@ void bcos_eval_dataset_free(bcos_eval_dataset *d) {
     free(d->name);
     free(d->split);
     free(d->root);
+    free(d->tar_root);
     free(d->type);
     memset(d, 0, sizeof *d);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bcos/check.h"
+#include "bcos/eval_run.h"
 #include "bcos/loader.h"
 #include "support/http_server.h"
 #include "support/temp_tree.h"
@@ -307,6 +308,29 @@ static void test_image_member_order(void) {
     free(png);
 }
 
+/* A Hugging Face tree URL becomes CLIP_benchmark's raw (metadata) and resolve (tars) URLs; other
+ * roots serve both. */
+static void test_hugging_face_roots(void) {
+    const char *cases[][3] = {
+        {"https://huggingface.co/datasets/djghosh/wds_cars_test/tree/main",
+         "https://huggingface.co/datasets/djghosh/wds_cars_test/raw/main",
+         "https://huggingface.co/datasets/djghosh/wds_cars_test/resolve/main"},
+        {"https://huggingface.co/datasets/u/r/tree/main/sub/dir", "https://huggingface.co/datasets/u/r/raw/main/sub/dir",
+         "https://huggingface.co/datasets/u/r/resolve/main/sub/dir"},
+        {"https://huggingface.co/datasets/u/r", "https://huggingface.co/datasets/u/r",
+         "https://huggingface.co/datasets/u/r"},
+        {"http://127.0.0.1:8000/a/b/c/d/e/f", "http://127.0.0.1:8000/a/b/c/d/e/f", "http://127.0.0.1:8000/a/b/c/d/e/f"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *meta, *tars;
+        bcos_eval_split_root(cases[i][0], &meta, &tars);
+        CHECK_MSG(strcmp(meta, cases[i][1]) == 0 && strcmp(tars, cases[i][2]) == 0, "%s: %s, %s", cases[i][0], meta,
+                  tars);
+        free(meta);
+        free(tars);
+    }
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
@@ -317,6 +341,7 @@ int main(void) {
     test_output_dir_and_skip_existing();
     test_job_file();
     test_image_member_order();
+    test_hugging_face_roots();
     tt_remove_tree(tmp);
     return test_summary("test_eval");
 }
