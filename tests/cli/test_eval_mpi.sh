@@ -2,7 +2,8 @@
 # `bcos eval` on Open MPI ranks: the tiny8 golden dataset (shards of 13 and 7 samples) on 2 and 3
 # ranks (one rank without a shard) gives the single process's metrics, predictions file (same
 # lines, same order) and stored rows with the dataset's sample count, printed once; a dataset
-# whose shard answers nothing (a missing file) fails on every rank with one message and exit 1.
+# whose shard answers nothing (a missing file) fails on every rank with one message and exit 1; refused
+# samples are counted over the ranks against --max-skip.
 set -u
 BCOS=$1
 TMP=$(mktemp -d)
@@ -35,5 +36,22 @@ $MPIRUN 2 "$BCOS" $EVAL --dataset-root "$TMP/broken" --db "$TMP/broken.db" >"$TM
 [ "$(grep -c "dataset tiny8 failed: .*test/1.tar" "$TMP/err")" -eq 1 ] && ok || bad "one message names the shard: $(cat "$TMP/err")"
 [ "$(sql "$TMP/broken.db" "SELECT count(*) FROM eval_results")" = 0 ] && ok || bad "no rows for the failed dataset"
 [ "$(sql "$TMP/broken.db" "SELECT status FROM runs")" = "'failed'" ] && ok || bad "the run ends failed"
+
+# a third shard with one undecodable image: refused samples are counted over the ranks; --max-skip 1
+# lets it pass (the other 20 give the same metrics), the default 0 fails the dataset naming the sample
+mkdir -p "$TMP/skip/test" "$TMP/bad"
+cp tests/fixtures/eval/tiny8/*.txt "$TMP/skip/"
+cp tests/fixtures/eval/tiny8/test/0.tar tests/fixtures/eval/tiny8/test/1.tar "$TMP/skip/test/"
+echo 3 >"$TMP/skip/test/nshards.txt"
+printf 'not a jpeg' >"$TMP/bad/zz.jpg"
+echo 1 >"$TMP/bad/zz.cls"
+tar -C "$TMP/bad" -cf "$TMP/skip/test/2.tar" zz.jpg zz.cls
+$MPIRUN 2 "$BCOS" $EVAL --dataset-root "$TMP/skip" --db "$TMP/skip.db" --max-skip 1 >"$TMP/out" 2>"$TMP/err" \
+  && ok || bad "--max-skip 1: $(cat "$TMP/err")"
+[ "$(sed 's/skipped 1$/skipped 0/' "$TMP/out")" = "$(cat "$TMP/one.out")" ] && ok \
+  || bad "one refused sample counted, the rest as before: $(cat "$TMP/out")"
+$MPIRUN 2 "$BCOS" $EVAL --dataset-root "$TMP/skip" --db "$TMP/skip.db" >"$TMP/out" 2>"$TMP/err" \
+  && bad "more refused samples than --max-skip fail" || ok
+grep -q "dataset tiny8 failed: .*2.tar: sample 'zz' refused (unsupported" "$TMP/err" && ok || bad "the message names the sample: $(cat "$TMP/err")"
 
 summarize test_eval_mpi
