@@ -55,6 +55,8 @@ typedef struct {
     long max_skip;      /* refused samples allowed before the dataset fails */
     bcos_fetch_options fetch;
     FILE *predictions;  /* NULL, or CSV lines "dataset,key,label,top1,...,top5" (class indices) */
+    const char *classifier_cache; /* NULL, or the folder that keeps classifiers by text tower, classes
+                                   * and templates (built once, read by later evaluations) */
 } bcos_eval_options;
 
 /* Zero-shot classification of every sample of d's shards. 0, or -1 with err naming the shard that

@@ -20,6 +20,7 @@ static const char *const USAGE =
     "                 [--teacher true])\n"
     "                 --datasets A[,B...] --dataset-root ROOT [--split test] [--batch-size 32] [--max-skip 0]\n"
     "                 [--predictions FILE.csv] [--name NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
+    "                 [--classifier-cache DIR]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
     "mean_per_class_recall) on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
     "file:// or http(s):// URL in which {dataset} (and {dataset_cleaned}: '/' as '-') stand for each\n"
@@ -34,12 +35,14 @@ static const char *const USAGE =
     "--run R evaluates the distill run R's checkpoints (--checkpoint latest (default), all or\n"
     "STEP[,STEP...]): each one's student, its rows stored in R at that checkpoint; --teacher true\n"
     "adds R's frozen teacher (the CLIP its job names), evaluated once.\n"
+    "--classifier-cache keeps each dataset's classifier in DIR, keyed by the text tower, classes and\n"
+    "templates, so that later evaluations (other checkpoints of a run) read it instead of building it.\n"
     "Under mpirun, each dataset's shards are spread over the ranks and their counts gathered.\n"
     "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
 /* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
 typedef struct {
-    char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *run, *checkpoint, *output_dir;
+    char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *run, *checkpoint, *classifier_cache, *output_dir;
     long batch, max_skip, skip_existing, teacher;
 } eval_args;
 
@@ -65,6 +68,7 @@ static const eval_option OPTIONS[] = {
     {"run", OPT_STR, offsetof(eval_args, run), 0},
     {"checkpoint", OPT_STR, offsetof(eval_args, checkpoint), 0},
     {"teacher", OPT_BOOL, offsetof(eval_args, teacher), 0},
+    {"classifier-cache", OPT_STR, offsetof(eval_args, classifier_cache), 0},
     {"db", OPT_STR, offsetof(eval_args, db), 0},
     {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0},
     {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0},
@@ -182,7 +186,7 @@ int cmd_eval(int argc, char **argv) {
     bcos_world_init(&argc, &argv);
     eval_args a;
     parse_args(&a, argc, argv);
-    bcos_eval_options opt = {.batch = (int)a.batch, .max_skip = a.max_skip};
+    bcos_eval_options opt = {.batch = (int)a.batch, .max_skip = a.max_skip, .classifier_cache = a.classifier_cache};
     bcos_fetch_options_default(&opt.fetch);
     if (a.predictions && bcos_world_rank() == 0) {
         opt.predictions = fopen(a.predictions, "w");

@@ -264,9 +264,8 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
     memset(out, 0, sizeof *out);
     classify_state st;
     state_init(&st, m, d, opt);
-    int status = bcos_zeroshot_classifier(st.classifier, m->clip, tok, (const char *const *)d->classes, d->n_classes,
-                                          (const char *const *)d->templates, d->n_templates, err, errlen);
     int rank = bcos_world_rank(), size = bcos_world_size();
+    int status = eval_classifier(st.classifier, m->clip, tok, d, opt->classifier_cache, rank == 0, err, errlen);
     st.shards_mine = (d->n_shards - rank + size - 1) / size;
     snprintf(st.progress_what, sizeof st.progress_what, "%s images", d->name);
     bcos_progress_start(&st.progress, st.progress_what, 0);

@@ -13,6 +13,12 @@
  * failed rank's message. */
 int eval_any_failed(int failed, char *err, size_t errlen);
 
+/* out[K, E]: the dataset's zero-shot classifier for the text tower, from cache_dir (NULL: no
+ * cache) when it holds it, else built (and written there when `write`). 0, or -1 with err naming
+ * a template without {c}. */
+int eval_classifier(float *out, const bcos_clip *text, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
+                    const char *cache_dir, int write, char *err, size_t errlen);
+
 /* What the results belong to: a run, and a checkpoint of it or none. */
 typedef struct {
     bcos_store *store;             /* rank 0; NULL on the others */

@@ -7,6 +7,7 @@
  * has no rows and a failure event, and its run ends failed. */
 #include "store_helpers.h" /* first: it asks for POSIX (nftw) */
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "bcos/check.h"
 #include "bcos/eval_run.h"
 #include "bcos/loader.h"
+#include "bcos/safetensors.h"
 #include "support/http_server.h"
 #include "support/temp_tree.h"
 #include "test.h"
@@ -82,6 +84,15 @@ static void check_metrics(const char *dataset) {
     free(expected);
 }
 
+/* The top-k columns of a prediction line "key,label,top1..top5" with classes 0 and 1 swapped, in place. */
+static void swap_top_classes_0_1(char *line) {
+    char *at = strchr(strchr(line, ',') + 1, ',');
+    for (; at; at = strchr(at + 1, ','))
+        if ((at[1] == '0' || at[1] == '1') && (at[2] == ',' || at[2] == '\n')) at[1] = at[1] == '0' ? '1' : '0';
+}
+
+static int g_swapped; /* the classifier's rows 0 and 1 are swapped: so are those predictions */
+
 /* Every prediction line of `dataset` ("dataset,key,label,top1..top5") equals CLIP_benchmark's
  * ("key,label,top1..top5"), in the same order. */
 static void check_predictions(const char *dataset) {
@@ -92,6 +103,7 @@ static void check_predictions(const char *dataset) {
     int lines = 0;
     size_t prefix = strlen(dataset) + 1;
     while (fgets(theirs, sizeof theirs, b)) {
+        if (g_swapped) swap_top_classes_0_1(theirs);
         do CHECK_MSG(fgets(ours, sizeof ours, a), "predictions end before %s", theirs);
         while (strncmp(ours, dataset, prefix - 1) != 0 || ours[prefix - 1] != ',');
         CHECK_MSG(strcmp(ours + prefix, theirs) == 0, "ours %s, CLIP_benchmark's %s", ours + prefix, theirs);
@@ -331,6 +343,46 @@ static void test_hugging_face_roots(void) {
     }
 }
 
+/* --classifier-cache keeps the classifier in one file that the next evaluation reads: with its rows
+ * 0 and 1 swapped there, the predictions of classes 0 and 1 swap; a damaged file is built again. */
+static void test_classifier_cache(void) {
+    char extra[256], cache[128], path[512], err[BCOS_ERRLEN];
+    snprintf(cache, sizeof cache, "%s/cache", tmp);
+    snprintf(extra, sizeof extra, "--name cached --classifier-cache %s", cache);
+    g_extra = extra;
+    CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
+    check_predictions("tiny8");
+    DIR *dir = opendir(cache);
+    CHECK(dir != NULL);
+    int files = 0;
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        if (strstr(e->d_name, ".safetensors")) snprintf(path, sizeof path, "%s/%s", cache, e->d_name), files++;
+    if (dir) closedir(dir);
+    CHECK(files == 1);
+    bcos_safetensors st;
+    CHECK(bcos_st_open(&st, path, err, sizeof err) == 0);
+    const bcos_st_tensor *t = bcos_st_find(&st, "classifier");
+    CHECK(t && t->ndim == 2 && t->shape[0] == 8 && t->shape[1] == 32);
+    float c[8 * 32], row[32];
+    CHECK(bcos_st_to_f32(t, c, err, sizeof err) == 0);
+    bcos_st_close(&st);
+    memcpy(row, c, sizeof row);
+    memcpy(c, c + 32, sizeof row);
+    memcpy(c + 32, row, sizeof row);
+    int64_t shape[2] = {8, 32};
+    bcos_st_entry e = {"classifier", BCOS_F32, 2, shape, c};
+    CHECK(bcos_st_write(path, &e, 1, NULL, 0, err, sizeof err) == 0);
+    CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
+    g_swapped = 1;
+    check_predictions("tiny8");
+    g_swapped = 0;
+    CHECK(truncate(path, 100) == 0);
+    CHECK(run_eval(FIXTURES "/{dataset}", "tiny8") == 0);
+    check_predictions("tiny8");
+    check_metrics("tiny8");
+    g_extra = "";
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
@@ -342,6 +394,7 @@ int main(void) {
     test_job_file();
     test_image_member_order();
     test_hugging_face_roots();
+    test_classifier_cache();
     tt_remove_tree(tmp);
     return test_summary("test_eval");
 }
