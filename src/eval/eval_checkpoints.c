@@ -170,6 +170,9 @@ int bcos_eval_checkpoints(const bcos_eval_job *job, const bcos_eval_options *opt
         failed += eval_checkpoint(&t, job, opt);
     }
     free(steps);
-    if (t.store) bcos_store_close(t.store);
+    if (t.store) {
+        eval_print_results(t.store, t.run);
+        bcos_store_close(t.store);
+    }
     return failed;
 }

@@ -32,4 +32,7 @@ typedef struct {
  * one reported and recorded as an event. Returns the number that failed. */
 int eval_datasets(const eval_target *t, const bcos_eval_job *job, const bcos_eval_options *opt);
 
+/* Rank 0, at the end: the run's results as `bcos results --run RUN` prints them, on stdout. */
+void eval_print_results(bcos_store *s, const char *run);
+
 #endif

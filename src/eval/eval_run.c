@@ -90,6 +90,10 @@ static int eval_dataset(const eval_target *t, const bcos_eval_job *job, const ch
                job->split, r.acc1, r.acc5, r.mean_per_class_recall, r.samples, r.skipped);
         fflush(stdout);
         store_metrics(t, name, job->split, &r);
+        if (r.skipped > 0) {
+            snprintf(reason, sizeof reason, "dataset %s: samples refused", name);
+            bcos_store_event_add(t->store, t->run_id, -1, BCOS_EVENT_SKIP, reason, r.skipped, NULL);
+        }
         if (job->output_dir) status = write_result_file(t, job, name, err, sizeof err);
     }
     if (status != 0) {
@@ -137,12 +141,22 @@ static bcos_store *begin_run(const bcos_eval_job *job, int64_t *run_id, char *er
     return s;
 }
 
+void eval_print_results(bcos_store *s, const char *run) {
+    bcos_results_filter filter = {run, NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL};
+    char err[BCOS_ERRLEN];
+    printf("\n");
+    if (bcos_store_print_results(s, &filter, BCOS_FORMAT_TABLE, stdout, err, sizeof err) != 0)
+        bcos_log(BCOS_LOG_ERROR, "%s", err);
+    fflush(stdout);
+}
+
 int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos_eval_options *opt, char *err,
                   size_t errlen) {
     eval_target t = {.step = -1, .run = job->run, .model = m};
     if (bcos_world_rank() == 0 && !(t.store = begin_run(job, &t.run_id, err, errlen))) return -1;
     int failed = eval_datasets(&t, job, opt);
     if (t.store) {
+        eval_print_results(t.store, t.run);
         bcos_store_run_set_status(t.store, t.run_id, failed ? BCOS_RUN_FAILED : BCOS_RUN_DONE);
         bcos_store_close(t.store);
     }

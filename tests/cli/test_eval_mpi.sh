@@ -50,6 +50,8 @@ $MPIRUN 2 "$BCOS" $EVAL --dataset-root "$TMP/skip" --db "$TMP/skip.db" --max-ski
   && ok || bad "--max-skip 1: $(cat "$TMP/err")"
 [ "$(sed 's/skipped 1$/skipped 0/' "$TMP/out")" = "$(cat "$TMP/one.out")" ] && ok \
   || bad "one refused sample counted, the rest as before: $(cat "$TMP/out")"
+[ "$(sql "$TMP/skip.db" "SELECT kind, reason, count FROM events")" = "'skip'|'dataset tiny8: samples refused'|1" ] \
+  && ok || bad "the refused sample is an event: $(sql "$TMP/skip.db" "SELECT * FROM events")"
 $MPIRUN 2 "$BCOS" $EVAL --dataset-root "$TMP/skip" --db "$TMP/skip.db" >"$TMP/out" 2>"$TMP/err" \
   && bad "more refused samples than --max-skip fail" || ok
 grep -q "dataset tiny8 failed: .*2.tar: sample 'zz' refused (unsupported" "$TMP/err" && ok || bad "the message names the sample: $(cat "$TMP/err")"

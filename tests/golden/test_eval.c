@@ -151,6 +151,12 @@ static void test_folder_and_file_url(void) {
     check_predictions("tiny8");
     check_stored("tiny8");
     check_results_command("tiny8");
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.txt", tmp);
+    char *out = bcos_read_file(path, NULL);
+    CHECK_MSG(out && strstr(out, "student-teacher") && strstr(out, "tiny_openclip     -  tiny8    test   acc5"),
+              "the results table at the end: %s", out);
+    free(out);
     char root[4096];
     CHECK(getcwd(root, sizeof root - 64));
     char url[4200];
