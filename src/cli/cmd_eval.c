@@ -26,7 +26,7 @@ static const char *const USAGE =
     "file:// or http(s):// URL in which {dataset} (and {dataset_cleaned}: '/' as '-') stand for each\n"
     "dataset's name. W is a CLIP, or a B-cos student (its image tower against the teacher's text\n"
     "tower; --model is not used). --predictions writes 'dataset,key,label,top1,...,top5' (class\n"
-    "indices) per sample. A dataset that fails (a shard unreachable, more refused samples than\n"
+    "indices) per sample (with --run, of one --checkpoint STEP). A dataset that fails (a shard unreachable, more refused samples than\n"
     "--max-skip) is reported and the others go on; the exit status is then 1.\n"
     "Results go to the store ($BCOS_DB, else ./bcos.db) as a run of kind eval named NAME (default: the\n"
     "weights file's name without .safetensors); 'bcos results --run NAME' shows them. --output-dir\n"
@@ -148,6 +148,9 @@ static void parse_args(eval_args *a, int argc, char **argv) {
     if (!a->weights == !a->run) bcos_fail("give exactly one of --weights FILE and --run NAME");
     if ((a->checkpoint || a->teacher) && !a->run) bcos_fail("--checkpoint and --teacher go with --run NAME (a distill run)");
     if (a->name && a->run) bcos_fail("--name names the eval run of a weights file; --run evaluates a distill run");
+    if (a->predictions && a->run && (a->teacher || !a->checkpoint || strchr(a->checkpoint, ',') ||
+                                     strcmp(a->checkpoint, "all") == 0 || strcmp(a->checkpoint, "latest") == 0))
+        bcos_fail("--predictions with --run takes one --checkpoint STEP and no --teacher (its lines name no model)");
     if (!a->datasets) bcos_fail("missing --datasets A[,B...]");
     if (!a->root) bcos_fail("missing --dataset-root ROOT");
 }

@@ -53,6 +53,10 @@ grep -q "step 2: .*student.safetensors.*damaged" "$TMP/err" && ok || bad "the me
 
 expect_fail "no complete checkpoint at step 9" "$BCOS" eval --run r --checkpoint 9 --db "$TMP/s.db" $DATA
 expect_fail "--checkpoint takes latest, all or steps" "$BCOS" eval --run r --checkpoint 2, --db "$TMP/s.db" $DATA
+expect_fail "--predictions with --run takes one --checkpoint STEP" "$BCOS" eval --run r --checkpoint all \
+  --predictions "$TMP/p.csv" --db "$TMP/s.db" $DATA
+expect_ok "$BCOS" eval --run r --checkpoint 4 --predictions "$TMP/p.csv" --db "$TMP/s.db" $DATA
+[ "$(wc -l <"$TMP/p.csv")" -eq 21 ] && ok || bad "one checkpoint's predictions: $(head -3 "$TMP/p.csv")"
 expect_fail "exactly one of --weights FILE and --run NAME" "$BCOS" eval --db "$TMP/s.db" $DATA
 
 summarize test_eval_checkpoints
