@@ -43,10 +43,16 @@ typedef struct {
     const bcos_student *student;
 } bcos_eval_model;
 
+#define BCOS_EVAL_MAX_METRICS 6
+
 typedef struct {
-    double acc1, acc5;           /* acc5 NaN with fewer than 5 classes, as CLIP_benchmark */
+    const char *task;            /* "zeroshot_classification" or "zeroshot_retrieval" */
+    int n_metrics;               /* the task's metrics, CLIP_benchmark's names, in its order */
+    const char *names[BCOS_EVAL_MAX_METRICS];
+    double values[BCOS_EVAL_MAX_METRICS];
+    double acc1, acc5;           /* classification: acc5 NaN with fewer than 5 classes, as CLIP_benchmark */
     double mean_per_class_recall; /* mean over the classes present among the labels */
-    long samples;                /* samples classified */
+    long samples;                /* samples classified (retrieval: images) */
     long skipped;                /* samples refused (undecodable, no label) */
 } bcos_eval_metrics;
 
@@ -63,6 +69,13 @@ typedef struct {
  * failed or the sample limit that was passed (no metrics then). */
 int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
                              const bcos_eval_options *opt, bcos_eval_metrics *out, char *err, size_t errlen);
+
+/* Zero-shot retrieval of d (type "retrieval": each image with a .txt of captions, one per line), as
+ * CLIP_benchmark's zeroshot_retrieval: image_retrieval_recall@k (per caption, its image among the k
+ * images of highest cosine) and text_retrieval_recall@k (per image, one of its captions among the k
+ * captions of highest cosine), k = 1, 5, 10. 0, or -1 with err. */
+int bcos_eval_retrieval(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
+                        const bcos_eval_options *opt, bcos_eval_metrics *out, char *err, size_t errlen);
 
 /* The evaluation of a bare weights file, recorded in the store as a run of kind eval. */
 typedef struct {

@@ -1,4 +1,4 @@
-/* `bcos eval`: zero-shot classification of a weights file (a CLIP, or a B-cos student against the
+/* `bcos eval`: zero-shot classification and retrieval of a weights file (a CLIP, or a B-cos student against the
  * teacher's text tower it carries) on CLIP_benchmark datasets; the options only, the evaluation is
  * src/eval. */
 #include <errno.h>
@@ -22,7 +22,8 @@ static const char *const USAGE =
     "                 [--predictions FILE.csv] [--name NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
     "                 [--classifier-cache DIR]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
-    "mean_per_class_recall) on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
+    "mean_per_class_recall), or zeroshot_retrieval (image and text retrieval recall@1, 5, 10) where\n"
+    "dataset_type.txt says retrieval, on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
     "file:// or http(s):// URL in which {dataset} (and {dataset_cleaned}: '/' as '-') stand for each\n"
     "dataset's name. W is a CLIP, or a B-cos student (its image tower against the teacher's text\n"
     "tower; --model is not used). --predictions writes 'dataset,key,label,top1,...,top5' (class\n"

@@ -45,17 +45,25 @@ typedef struct {
     long *class_total, *class_correct;
 } classify_state;
 
-static void encode_batch(classify_state *st) {
-    const bcos_eval_model *m = st->model;
+void eval_encode_images(const bcos_eval_model *m, bcos_student_acts *acts, int acts_batch, float *emb,
+                        const float *inputs, int n) {
     if (m->student) {
         /* the activations are sized by batch: the dataset's short last batch gets its own */
         const bcos_student *s = m->student;
-        bcos_student_acts *acts = st->n == st->opt->batch ? st->acts : bcos_student_acts_new(s, st->n);
-        bcos_student_forward(s, acts, st->emb, st->inputs, s->saved_b, s->saved_bias_scale);
-        if (acts != st->acts) bcos_student_acts_free(acts);
+        bcos_student_acts *use = n == acts_batch ? acts : bcos_student_acts_new(s, n);
+        bcos_student_forward(s, use, emb, inputs, s->saved_b, s->saved_bias_scale);
+        if (use != acts) bcos_student_acts_free(use);
     } else {
-        bcos_clip_encode_image(m->clip, st->emb, st->inputs, st->n);
+        bcos_clip_encode_image(m->clip, emb, inputs, n);
     }
+}
+
+bcos_image_sample_config eval_sample_config(const bcos_eval_model *m, int n_classes) {
+    return (bcos_image_sample_config){.size = m->student ? m->student->cfg.image_size : m->clip->cfg.image_size,
+                                      .kind = m->student ? BCOS_INPUT_BCOS6 : BCOS_INPUT_CLIP,
+                                      .need_label = n_classes > 0,
+                                      .benchmark_order = true,
+                                      .n_classes = n_classes};
 }
 
 static void write_prediction(classify_state *st, int i, const int *top, int n_top) {
@@ -69,7 +77,7 @@ static void write_prediction(classify_state *st, int i, const int *top, int n_to
 /* Embeds and classifies the batch, counting its hits. */
 static void classify_batch(classify_state *st) {
     if (st->n == 0) return;
-    encode_batch(st);
+    eval_encode_images(st->model, st->acts, st->opt->batch, st->emb, st->inputs, st->n);
     if (bcos_world_rank() == 0) {
         double elapsed = bcos_now_seconds() - st->progress.started;
         char extra[96] = "";
@@ -137,14 +145,9 @@ static void state_init(classify_state *st, const bcos_eval_model *m, const bcos_
     st->model = m;
     st->dataset = d;
     st->opt = opt;
-    int S = m->student ? m->student->cfg.image_size : m->clip->cfg.image_size;
     st->E = m->student ? m->student->cfg.embed_dim : m->clip->cfg.embed_dim;
     st->K = d->n_classes;
-    st->sample = (bcos_image_sample_config){.size = S,
-                                            .kind = m->student ? BCOS_INPUT_BCOS6 : BCOS_INPUT_CLIP,
-                                            .need_label = true,
-                                            .benchmark_order = true,
-                                            .n_classes = d->n_classes};
+    st->sample = eval_sample_config(m, d->n_classes);
     st->sample_floats = bcos_image_sample_bytes(&st->sample) / sizeof(float);
     size_t B = (size_t)opt->batch;
     st->inputs = xmalloc(B * st->sample_floats * sizeof(float));
@@ -208,6 +211,11 @@ static void finish_metrics(const classify_state *st, const int64_t *c, bcos_eval
     out->acc1 = (double)c[C_CORRECT1] / n;
     out->acc5 = st->K >= TOP ? (double)c[C_CORRECT5] / n : NAN;
     out->mean_per_class_recall = recall_sum / present;
+    out->task = "zeroshot_classification";
+    out->n_metrics = 3;
+    const char *names[] = {"acc1", "acc5", "mean_per_class_recall"};
+    double values[] = {out->acc1, out->acc5, out->mean_per_class_recall};
+    for (int i = 0; i < 3; i++) out->names[i] = names[i], out->values[i] = values[i];
 }
 
 typedef struct {

@@ -175,8 +175,9 @@ int bcos_eval_dataset_open(bcos_eval_dataset *d, const char *root_pattern, const
     free(partial);
     free(cleaned);
     if (read_shard_count(d, fetch, err, errlen) != 0 || read_type(d, fetch, err, errlen) != 0) goto fail;
+    if (strcmp(d->type, "retrieval") == 0) return 0; /* captions: no class names or templates */
     if (strcmp(d->type, "classification") != 0) {
-        snprintf(err, errlen, "dataset %s: type '%s' is not supported yet (only classification)", name, d->type);
+        snprintf(err, errlen, "dataset %s: type '%s' is not supported (classification or retrieval)", name, d->type);
         goto fail;
     }
     if (read_lines(&d->classes, &d->n_classes, d->root, "classnames.txt", fetch, err, errlen) != 0 ||

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bcos/eval_run.h"
+#include "bcos/loader.h"
 #include "bcos/store.h"
 
 /* Whether any rank failed (a collective: every rank calls it); rank 0's err becomes the first
@@ -18,6 +19,14 @@ int eval_any_failed(int failed, char *err, size_t errlen);
  * a template without {c}. */
 int eval_classifier(float *out, const bcos_clip *text, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
                     const char *cache_dir, int write, char *err, size_t errlen);
+
+/* emb[n, E]: the image tower's embeddings of inputs (CLIP tensors, or the student's [u, 1 - u]);
+ * acts (NULL for a CLIP) hold a batch of acts_batch, a shorter batch gets its own. */
+void eval_encode_images(const bcos_eval_model *m, bcos_student_acts *acts, int acts_batch, float *emb,
+                        const float *inputs, int n);
+/* The sample function's settings for m: its input, CLIP_benchmark's member order, a label in
+ * [0, n_classes) required when n_classes > 0. */
+bcos_image_sample_config eval_sample_config(const bcos_eval_model *m, int n_classes);
 
 /* What the results belong to: a run, and a checkpoint of it or none. */
 typedef struct {

@@ -33,25 +33,30 @@ static bcos_model_role role_of(const bcos_eval_model *m) {
 }
 
 static void store_metrics(const eval_target *t, const char *dataset, const char *split, const bcos_eval_metrics *r) {
-    const char *names[] = {"acc1", "acc5", "mean_per_class_recall"};
-    double values[] = {r->acc1, r->acc5, r->mean_per_class_recall};
-    bcos_eval_result rows[3];
-    for (int i = 0; i < 3; i++)
+    bcos_eval_result rows[BCOS_EVAL_MAX_METRICS];
+    for (int i = 0; i < r->n_metrics; i++)
         rows[i] = (bcos_eval_result){.checkpoint_id = t->checkpoint_id,
                                      .model = role_of(t->model),
                                      .dataset = dataset,
                                      .split = split,
-                                     .task = "zeroshot_classification",
-                                     .metric = names[i],
-                                     .value = values[i],
+                                     .task = r->task,
+                                     .metric = r->names[i],
+                                     .value = r->values[i],
                                      .samples = r->samples};
-    bcos_store_results_add(t->store, t->run_id, rows, 3);
+    bcos_store_results_add(t->store, t->run_id, rows, r->n_metrics);
+}
+
+static void print_metrics(const char *name, const char *split, const bcos_eval_metrics *r) {
+    printf("%s\t%s", name, split);
+    for (int i = 0; i < r->n_metrics; i++) printf("\t%s %.6f", r->names[i], r->values[i]);
+    printf("\tsamples %ld\tskipped %ld\n", r->samples, r->skipped);
+    fflush(stdout);
 }
 
 /* The dataset's result object, as the store gives it, into its file under the output folder:
- * <dataset_cleaned>_<run>[@step-N]_<teacher|student>_en_zeroshot_classification.json. */
-static int write_result_file(const eval_target *t, const bcos_eval_job *job, const char *name, char *err,
-                             size_t errlen) {
+ * <dataset_cleaned>_<run>[@step-N]_<teacher|student>_en_<task>.json. */
+static int write_result_file(const eval_target *t, const bcos_eval_job *job, const char *name, const char *task,
+                             char *err, size_t errlen) {
     bcos_results_filter filter = {t->run, name, t->step >= 0 ? t->step : BCOS_RESULTS_ALL_CHECKPOINTS,
                                   (int)role_of(t->model), job->split};
     char *text = NULL;
@@ -62,10 +67,10 @@ static int write_result_file(const eval_target *t, const bcos_eval_job *job, con
     BCOS_CHECK(fclose(mem) == 0, "open_memstream: out of memory");
     char *cleaned = bcos_replace_all(name, "/", "-"), step[32] = "";
     if (t->step >= 0) snprintf(step, sizeof step, "@step-%lld", (long long)t->step);
-    size_t path_len = strlen(job->output_dir) + strlen(cleaned) + strlen(t->run) + 96;
+    size_t path_len = strlen(job->output_dir) + strlen(cleaned) + strlen(t->run) + strlen(task) + 96;
     char *path = xmalloc(path_len);
-    snprintf(path, path_len, "%s/%s_%s%s_%s_en_zeroshot_classification.json", job->output_dir, cleaned, t->run, step,
-             t->model->student ? "student" : "teacher");
+    snprintf(path, path_len, "%s/%s_%s%s_%s_en_%s.json", job->output_dir, cleaned, t->run, step,
+             t->model->student ? "student" : "teacher", task);
     if (status == 0) status = bcos_make_parent_dirs(path, err, errlen);
     if (status == 0) status = bcos_write_file_atomic(path, text, len, err, errlen);
     free(path);
@@ -82,19 +87,20 @@ static int eval_dataset(const eval_target *t, const bcos_eval_job *job, const ch
     char err[BCOS_ERRLEN] = "", reason[256];
     int opened = bcos_eval_dataset_open(&d, job->root, name, job->split, &opt->fetch, err, sizeof err) == 0;
     int status = eval_any_failed(!opened, err, sizeof err) ? -1 : 0;
-    if (status == 0) status = bcos_eval_classification(t->model, tok, &d, opt, &r, err, sizeof err);
+    int retrieval = opened && strcmp(d.type, "retrieval") == 0;
+    if (status == 0)
+        status = retrieval ? bcos_eval_retrieval(t->model, tok, &d, opt, &r, err, sizeof err)
+                           : bcos_eval_classification(t->model, tok, &d, opt, &r, err, sizeof err);
     if (opened) bcos_eval_dataset_free(&d);
     if (!t->store) return status;
     if (status == 0) {
-        printf("%s\t%s\tacc1 %.6f\tacc5 %.6f\tmean_per_class_recall %.6f\tsamples %ld\tskipped %ld\n", name,
-               job->split, r.acc1, r.acc5, r.mean_per_class_recall, r.samples, r.skipped);
-        fflush(stdout);
+        print_metrics(name, job->split, &r);
         store_metrics(t, name, job->split, &r);
         if (r.skipped > 0) {
             snprintf(reason, sizeof reason, "dataset %s: samples refused", name);
             bcos_store_event_add(t->store, t->run_id, -1, BCOS_EVENT_SKIP, reason, r.skipped, NULL);
         }
-        if (job->output_dir) status = write_result_file(t, job, name, err, sizeof err);
+        if (job->output_dir) status = write_result_file(t, job, name, r.task, err, sizeof err);
     }
     if (status != 0) {
         bcos_log(BCOS_LOG_ERROR, "dataset %s failed: %s", name, err);
@@ -107,8 +113,10 @@ static int eval_dataset(const eval_target *t, const bcos_eval_job *job, const ch
 /* Rank 0 decides whether the dataset is skipped (its results are there), for every rank. */
 static int skipped(const eval_target *t, const bcos_eval_job *job, const char *name) {
     int skip = t->store && job->skip_existing &&
-               bcos_store_results_exist(t->store, t->run_id, t->checkpoint_id, role_of(t->model), name, job->split,
-                                        "zeroshot_classification");
+               (bcos_store_results_exist(t->store, t->run_id, t->checkpoint_id, role_of(t->model), name, job->split,
+                                         "zeroshot_classification") ||
+                bcos_store_results_exist(t->store, t->run_id, t->checkpoint_id, role_of(t->model), name, job->split,
+                                         "zeroshot_retrieval"));
     bcos_world_bcast(&skip, sizeof skip);
     if (skip) bcos_info("dataset %s: results in run %s already, skipped (--skip-existing)", name, t->run);
     return skip;

@@ -27,6 +27,14 @@ for n in 2 3; do
   [ "$(sql "$TMP/n$n.db" "SELECT world_size FROM runs")" = $n ] && ok || bad "the run records $n ranks"
 done
 
+# retrieval (tinycap: shards of 7 and 5 images): the embeddings gathered, the recalls of 1 process
+"$BCOS" eval --weights tests/fixtures/clip/tiny_openclip.safetensors --model bcos-tiny --datasets tinycap \
+  --dataset-root "$ROOT" --db "$TMP/cap1.db" >"$TMP/cap1.out" 2>"$TMP/err" && ok || bad "retrieval: $(cat "$TMP/err")"
+$MPIRUN 2 "$BCOS" eval --weights tests/fixtures/clip/tiny_openclip.safetensors --model bcos-tiny --datasets tinycap \
+  --dataset-root "$ROOT" --db "$TMP/cap2.db" >"$TMP/cap2.out" 2>"$TMP/err" && ok || bad "retrieval, 2 ranks: $(cat "$TMP/err")"
+grep -q "^tinycap	test	image_retrieval_recall@1" "$TMP/cap1.out" && cmp -s "$TMP/cap1.out" "$TMP/cap2.out" && ok \
+  || bad "retrieval on 2 ranks as 1 process: $(cat "$TMP/cap1.out" "$TMP/cap2.out")"
+
 # shard 1 missing: the rank that reads it fails, every rank agrees, rank 0 reports it once
 mkdir -p "$TMP/broken/test"
 cp tests/fixtures/eval/tiny8/*.txt "$TMP/broken/"

@@ -3,6 +3,7 @@
  * modes) gives CLIP_benchmark's acc1, acc5 and mean per-class recall and, sample by sample, its top-5
  * classes; from a folder, a file:// root and the test HTTP server. A shard that answers 404 makes its
  * dataset fail (no metrics for it) while the other is still evaluated, and the exit status is 1.
+ * Retrieval recalls equal CLIP_benchmark's zeroshot_retrieval on a captioned set.
  * The metrics land in the store as rows of an eval run, which `bcos results` shows; a failed dataset
  * has no rows and a failure event, and its run ends failed. */
 #include "store_helpers.h" /* first: it asks for POSIX (nftw) */
@@ -389,6 +390,36 @@ static void test_classifier_cache(void) {
     g_extra = "";
 }
 
+/* Retrieval: the tiny CLIP on tinycap (12 images with 1 to 3 captions each, 2 shards) gives
+ * CLIP_benchmark's zeroshot_retrieval recalls @1, @5 and @10 (float32 means there: a count that
+ * differs moves a recall by 1/26 at least), printed and stored under the task zeroshot_retrieval. */
+static void test_retrieval(void) {
+    g_extra = "--name retrieval";
+    CHECK(run_eval(FIXTURES "/{dataset}", "tinycap") == 0);
+    char path[128], db[128], sql[512];
+    snprintf(path, sizeof path, "%s/out.txt", tmp);
+    snprintf(db, sizeof db, "%s/store.db", tmp);
+    char *out = bcos_read_file(path, NULL), *expected = bcos_read_file(FIXTURES "/tinycap_expected.json", NULL);
+    CHECK(out && expected && strncmp(out, "tinycap\ttest\t", 13) == 0);
+    const char *names[] = {"image_retrieval_recall@1", "text_retrieval_recall@1", "image_retrieval_recall@5",
+                           "text_retrieval_recall@5", "image_retrieval_recall@10", "text_retrieval_recall@10"};
+    for (int i = 0; out && expected && i < 6; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "\t%s ", names[i]);
+        const char *at = strstr(out, key);
+        double want = json_number(expected, names[i]);
+        CHECK_MSG(at && fabs(atof(at + strlen(key)) - want) < 1e-6, "%s: %s", names[i], out);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM eval_results e JOIN runs r ON r.id = e.run_id WHERE r.name = 'retrieval' AND"
+                 " e.task = 'zeroshot_retrieval' AND e.metric = '%s' AND abs(e.value - %.17g) < 1e-6 AND e.samples = 12",
+                 names[i], want);
+        CHECK_MSG(helper_sql_int(db, sql) == 1, "%s not stored", names[i]);
+    }
+    free(out);
+    free(expected);
+    g_extra = "";
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
@@ -401,6 +432,7 @@ int main(void) {
     test_image_member_order();
     test_hugging_face_roots();
     test_classifier_cache();
+    test_retrieval();
     tt_remove_tree(tmp);
     return test_summary("test_eval");
 }

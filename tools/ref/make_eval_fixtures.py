@@ -12,6 +12,9 @@ What it writes (see docs/FIXTURES.md):
   tiny8_expected.json         acc1, acc5, mean_per_class_recall of the tiny random CLIP
                               (tests/fixtures/clip/tiny_openclip.safetensors, config bcos-tiny) on it
   tiny8_predictions.csv       per sample, in read order: key, true label and top-5 predicted classes
+  tinycap/                    a retrieval dataset (dataset_type.txt "retrieval"): test/0.tar (7) and test/1.tar
+                              (5), each image with a .txt of 1 to 3 captions, one per line
+  tinycap_expected.json       CLIP_benchmark's zeroshot_retrieval recalls @1, @5, @10 of the tiny CLIP on it
 
 The numbers come from CLIP_benchmark's own code: build_wds_dataset (its webdataset + PIL reading, with
 open_clip's evaluation transform), zero_shot_classifier and run_classification with amp off in fp32, and
@@ -28,7 +31,8 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from clip_benchmark.datasets.builder import build_wds_dataset
+from clip_benchmark.datasets.builder import build_wds_dataset, image_captions_collate_fn
+from clip_benchmark.metrics import zeroshot_retrieval
 from clip_benchmark.metrics.zeroshot_classification import run_classification, zero_shot_classifier
 from sklearn.metrics import balanced_accuracy_score
 
@@ -97,6 +101,39 @@ def tiny_clip():
     return model, preprocess, open_clip.get_tokenizer("bcos-tiny")
 
 
+WORDS = ["red", "small", "dog", "car", "tree", "river", "old", "house", "bird", "sky", "blue", "boat", "on", "a"]
+CAP_SHARDS = [7, 5]
+
+
+def write_captioned(rng):
+    """The retrieval dataset; each image gets 1 to 3 captions of 3 to 6 random words."""
+    root = OUT_DIR / "tinycap"
+    (root / "test").mkdir(parents=True, exist_ok=True)
+    (root / "dataset_type.txt").write_text("retrieval\n")
+    (root / "test" / "nshards.txt").write_text(f"{len(CAP_SHARDS)}\n")
+    index = 0
+    for shard, count in enumerate(CAP_SHARDS):
+        with tarfile.open(root / "test" / f"{shard}.tar", "w", format=tarfile.USTAR_FORMAT) as tar:
+            for _ in range(count):
+                ext, data = make_image(rng, index)
+                captions = [" ".join(rng.choice(WORDS, int(rng.integers(3, 7)))) for _ in range(int(rng.integers(1, 4)))]
+                add_member(tar, f"c{index:04d}.{ext}", data)
+                add_member(tar, f"c{index:04d}.txt", "\n".join(captions).encode())
+                index += 1
+    return root
+
+
+def retrieval_golden(model, preprocess, tokenizer):
+    root = write_captioned(np.random.default_rng(12))
+    dataset = build_wds_dataset("tinycap", preprocess, split="test", data_dir=str(root))
+    loader = torch.utils.data.DataLoader(dataset.batched(5, collation_fn=image_captions_collate_fn), batch_size=None,
+                                         num_workers=0)
+    metrics = zeroshot_retrieval.evaluate(model, loader, tokenizer, "cpu", amp=False, recall_k_list=[1, 5, 10])
+    expected = {"dataset": "tinycap", "split": "test", "samples": sum(CAP_SHARDS), **metrics}
+    (OUT_DIR / "tinycap_expected.json").write_text(json.dumps(expected, indent=2) + "\n")
+    print(json.dumps(expected))
+
+
 def main():
     torch.manual_seed(0)
     samples = write_dataset(np.random.default_rng(11))
@@ -115,6 +152,7 @@ def main():
     lines += [",".join([key, str(label)] + [str(c) for c in top]) for (key, label), top in zip(samples, top5)]
     (OUT_DIR / "tiny8_predictions.csv").write_text("\n".join(lines) + "\n")
     print(json.dumps(expected))
+    retrieval_golden(model, preprocess, tokenizer)
 
 
 if __name__ == "__main__":
