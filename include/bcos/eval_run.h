@@ -47,11 +47,12 @@ typedef struct {
 
 typedef struct {
     const char *task;            /* "zeroshot_classification" or "zeroshot_retrieval" */
-    int n_metrics;               /* the task's metrics, CLIP_benchmark's names, in its order */
+    /* The task's metrics, CLIP_benchmark's names in its order: classification's acc1, acc5 (NaN with
+     * fewer than 5 classes, as CLIP_benchmark) and mean_per_class_recall (over the classes present
+     * among the labels); retrieval's image_ and text_retrieval_recall@1, @5, @10. */
+    int n_metrics;
     const char *names[BCOS_EVAL_MAX_METRICS];
     double values[BCOS_EVAL_MAX_METRICS];
-    double acc1, acc5;           /* classification: acc5 NaN with fewer than 5 classes, as CLIP_benchmark */
-    double mean_per_class_recall; /* mean over the classes present among the labels */
     long samples;                /* samples classified (retrieval: images) */
     long skipped;                /* samples refused (undecodable, no label) */
 } bcos_eval_metrics;

@@ -208,13 +208,11 @@ static void finish_metrics(const classify_state *st, const int64_t *c, bcos_eval
         }
     out->samples = c[C_SAMPLES];
     out->skipped = c[C_SKIPPED];
-    out->acc1 = (double)c[C_CORRECT1] / n;
-    out->acc5 = st->K >= TOP ? (double)c[C_CORRECT5] / n : NAN;
-    out->mean_per_class_recall = recall_sum / present;
     out->task = "zeroshot_classification";
     out->n_metrics = 3;
     const char *names[] = {"acc1", "acc5", "mean_per_class_recall"};
-    double values[] = {out->acc1, out->acc5, out->mean_per_class_recall};
+    double values[] = {(double)c[C_CORRECT1] / n, st->K >= TOP ? (double)c[C_CORRECT5] / n : NAN,
+                       recall_sum / present};
     for (int i = 0; i < 3; i++) out->names[i] = names[i], out->values[i] = values[i];
 }
 
