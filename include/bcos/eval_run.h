@@ -1,9 +1,10 @@
-/* Zero-shot evaluation over CLIP_benchmark datasets in its webdataset layout:
+/* Zero-shot evaluation (classification, retrieval) over CLIP_benchmark datasets in its webdataset layout:
  *   <root>/<split>/nshards.txt, <root>/<split>/{0..N-1}.tar, <root>/classnames.txt,
  *   <root>/zeroshot_classification_templates.txt, <root>/dataset_type.txt (absent: classification)
  * where root is a folder, a file:// or an http(s):// URL. Each sample's image goes through the
  * loader's image sample function (converted to RGB, then open_clip's evaluation transform, as
- * CLIP_benchmark's webdataset "pil" decoding does), its label from .cls. */
+ * CLIP_benchmark's webdataset "pil" decoding does), its label from .cls, or for retrieval its
+ * captions from .txt. */
 #ifndef BCOS_EVAL_RUN_H
 #define BCOS_EVAL_RUN_H
 
