@@ -88,7 +88,7 @@ static inline bcos_store *helper_open(const char *path) {
 static inline int64_t helper_run(bcos_store *s, const char *name) {
     bcos_run run;
     char err[BCOS_ERRLEN];
-    if (bcos_store_run_begin(s, name, "{\"job\": \"test\"}", 2, "test", &run, err, sizeof err) != 0)
+    if (bcos_store_run_begin(s, name, BCOS_RUN_DISTILL, "{\"job\": \"test\"}", 2, "test", &run, err, sizeof err) != 0)
         BCOS_DIE(NULL, "%s", err);
     return run.id;
 }

@@ -9,6 +9,8 @@
 /* The default template when none is given: OpenAI's "a photo of a {c}." */
 extern const char *const BCOS_DEFAULT_TEMPLATE;
 
+/* text with every `mark` replaced by value (heap). */
+char *bcos_replace_all(const char *text, const char *mark, const char *value);
 /* "a photo of a {c}." with {c} -> name. Returns a heap string, or NULL if template has no "{c}". */
 char *bcos_fill_template(const char *template_text, const char *name);
 

@@ -117,7 +117,7 @@ void bcos_loader_stop(bcos_loader *l);
 /* ---- The sample function for images
  *
  * The loader's sample function for images: takes a sample's image member (jpg, then jpeg, png,
- * webp), decodes it once and crops it at the model's input size, CLIP's evaluation crop or a
+ * webp; or CLIP_benchmark's webp, png, jpg, jpeg), decodes it once and crops it at the model's input size, CLIP's evaluation crop or a
  * training crop (random resized crop and flip, bcos/image.h), and reads its .cls label. Four
  * outputs: the uint8 crop (S x S x 3, to normalise on the device), CLIP's normalised tensor (float
  * [3, S, S]), the B-cos input [u, 1 - u] (float [6, S, S]), or both floats of the same crop, for a
@@ -138,6 +138,7 @@ typedef struct {
     int n_classes;                   /* > 0: labels must lie in [0, n_classes) */
     bcos_decode_mode decode;         /* EXACT (PIL's pixels, the default) or FAST (JPEGs shrunk in the DCT) */
     const bcos_train_augment *train; /* NULL: evaluation crops; else each sample's training crop */
+    bool benchmark_order;            /* the image member CLIP_benchmark takes: webp, png, jpg, jpeg */
 } bcos_image_sample_config;
 
 /* Bytes one sample takes in a batch for this configuration. */

@@ -67,14 +67,19 @@ typedef struct {
     int previous_world_size; /* the run's world size before this call (resume re-partitions when it differs) */
 } bcos_run;
 
-/* Create the run `name`, or take it up again: then job_text must be the one it was created with
+/* What a run does: distill (train a student) or eval (evaluate a bare weights file, `bcos eval`). */
+typedef enum { BCOS_RUN_DISTILL, BCOS_RUN_EVAL } bcos_run_kind;
+
+/* Create the run `name` of that kind, or take it up again: then job_text must be the one it was created with
  * (same sha256), else -1 with a message (a different job needs a new run name). Sets the status
  * to running and records world_size and code_version (e.g. BCOS_VERSION). */
-int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, int world_size,
+int bcos_store_run_begin(bcos_store *s, const char *name, bcos_run_kind kind, const char *job_text, int world_size,
                          const char *code_version, bcos_run *run, char *err, size_t errlen);
 /* The id of the run `name`: 0, or -1 with "PATH: no run named 'name'". */
 int bcos_store_run_find(bcos_store *s, const char *name, int64_t *run_id, char *err, size_t errlen);
 void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status status);
+/* The job text the run was created with (heap). */
+char *bcos_store_run_job_text(bcos_store *s, int64_t run_id);
 
 /* Become the one writer of the run `name` (which need not exist yet): take its lease, renewed by a
  * thread every third of $BCOS_LEASE_SECONDS (default 30) and released by bcos_store_close. 0, or
@@ -184,6 +189,9 @@ int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint 
  * its files (for evaluation; see bcos_checkpoint_verify). 0, or -1 with err set when there is none. */
 int bcos_store_checkpoint_find(bcos_store *s, int64_t run_id, int64_t step, bcos_checkpoint *out, char *err,
                                size_t errlen);
+/* The steps of the run's complete checkpoints, ascending, into *steps (heap; NULL when none):
+ * their count. */
+int bcos_store_checkpoint_steps(bcos_store *s, int64_t run_id, int64_t **steps);
 /* Whether every file exists and matches its sha256: 0, or -1 with "FILE: ..." in err. */
 int bcos_checkpoint_verify(const bcos_checkpoint *c, char *err, size_t errlen);
 /* The path of the file `name`, or NULL. */
@@ -195,7 +203,7 @@ void bcos_checkpoint_free(bcos_checkpoint *c);
 typedef enum { BCOS_MODEL_TEACHER, BCOS_MODEL_STUDENT } bcos_model_role;
 
 typedef struct {
-    int64_t checkpoint_id; /* 0: none (teacher only: the frozen teacher evaluated once for the run) */
+    int64_t checkpoint_id; /* 0: none (a teacher evaluated once for the run, or any model in an eval run) */
     bcos_model_role model;
     const char *dataset, *split;
     const char *task;   /* NULL: "zeroshot_classification" */
@@ -207,9 +215,16 @@ typedef struct {
 /* n results in one transaction; a result evaluated again replaces the earlier one. */
 void bcos_store_results_add(bcos_store *s, int64_t run_id, const bcos_eval_result *rows, int n);
 
+/* Whether the run has rows of that evaluation (checkpoint_id 0: none; task NULL: zero-shot
+ * classification): what `bcos eval --skip-existing` leaves alone. */
+int bcos_store_results_exist(bcos_store *s, int64_t run_id, int64_t checkpoint_id, bcos_model_role model,
+                             const char *dataset, const char *split, const char *task);
+
 /* ---- queries (the `bcos runs`, `checkpoints` and `results` commands) ---- */
 
-typedef enum { BCOS_FORMAT_TABLE, BCOS_FORMAT_CSV, BCOS_FORMAT_JSON } bcos_format;
+/* JSON_OBJECT: the one evaluation the filter selects (one run, step, model, dataset, split and
+ * task), as one CLIP_benchmark result object, the form of its per-evaluation files. */
+typedef enum { BCOS_FORMAT_TABLE, BCOS_FORMAT_CSV, BCOS_FORMAT_JSON, BCOS_FORMAT_JSON_OBJECT } bcos_format;
 
 #define BCOS_RESULTS_ALL_CHECKPOINTS (-2)
 typedef struct {
@@ -219,6 +234,7 @@ typedef struct {
      * with results) or a step. Teacher results without a checkpoint always pass. */
     int64_t checkpoint;
     int model; /* -1: both, else a bcos_model_role */
+    const char *split; /* NULL: every split */
 } bcos_results_filter;
 
 /* Runs with their status, world size, newest step and checkpoints. */

@@ -10,6 +10,7 @@
 int cmd_encode_image(int argc, char **argv);
 int cmd_encode_text(int argc, char **argv);
 int cmd_zeroshot(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_weights(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_bcosify(int argc, char **argv);

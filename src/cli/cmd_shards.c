@@ -22,7 +22,8 @@
 static const char *const WRITE_USAGE =
     "usage: bcos shards write --out DIR [--split NAME] SOURCE [OPTIONS]\n"
     "Writes WebDataset shards in CLIP_benchmark's layout: DIR/classnames.txt,\n"
-    "DIR/zeroshot_classification_templates.txt, DIR/SPLIT/{0..N-1}.tar, DIR/SPLIT/nshards.txt and\n"
+    "DIR/zeroshot_classification_templates.txt, DIR/dataset_type.txt (classification, or retrieval\n"
+    "for captions), DIR/SPLIT/{0..N-1}.tar, DIR/SPLIT/nshards.txt and\n"
     "DIR/SPLIT/sizes.json (samples per shard). Samples are keyed s0000000, s0000001, ... in writing order.\n"
     "SOURCE, one of:\n"
     "  --folder ROOT             ROOT/CLASS/.../IMAGE (.jpg .jpeg .png .webp); sorted class folder names\n"
@@ -226,6 +227,9 @@ static int shards_write(int argc, char **argv) {
     }
     char *split_dir = bcos_strfmt("%s/%s", o.out, o.split);
     write_samples(&src, &o, split_dir);
+    /* CLIP_benchmark's dataset type: class labels are classification, captions alone retrieval */
+    char *type[] = {src.n_classes > 0 ? "classification" : "retrieval"};
+    write_lines(o.out, "dataset_type.txt", type, 1);
     if (src.n_classes > 0) {
         write_lines(o.out, "classnames.txt", src.classes, src.n_classes);
         write_lines(o.out, "zeroshot_classification_templates.txt", templates, n_templates);

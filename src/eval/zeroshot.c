@@ -9,23 +9,24 @@
 
 const char *const BCOS_DEFAULT_TEMPLATE = "a photo of a {c}.";
 
-char *bcos_fill_template(const char *template_text, const char *name) {
-    const char *mark = strstr(template_text, "{c}");
-    if (!mark) return NULL;
-    size_t count = 0;
-    for (const char *at = mark; at; at = strstr(at + 3, "{c}")) count++;
-    size_t name_len = strlen(name);
-    char *out = xmalloc(strlen(template_text) + count * name_len + 1), *w = out;
-    const char *at = template_text, *next;
-    while ((next = strstr(at, "{c}"))) {
+char *bcos_replace_all(const char *text, const char *mark, const char *value) {
+    size_t mark_len = strlen(mark), value_len = strlen(value), count = 0;
+    for (const char *at = strstr(text, mark); at; at = strstr(at + mark_len, mark)) count++;
+    char *out = xmalloc(strlen(text) + count * value_len + 1), *w = out;
+    const char *at = text, *next;
+    while ((next = strstr(at, mark))) {
         memcpy(w, at, (size_t)(next - at));
         w += next - at;
-        memcpy(w, name, name_len);
-        w += name_len;
-        at = next + 3;
+        memcpy(w, value, value_len);
+        w += value_len;
+        at = next + mark_len;
     }
     strcpy(w, at);
     return out;
+}
+
+char *bcos_fill_template(const char *template_text, const char *name) {
+    return strstr(template_text, "{c}") ? bcos_replace_all(template_text, "{c}", name) : NULL;
 }
 
 void bcos_l2_normalize_rows(float *x, int N, int D) {

@@ -15,6 +15,8 @@
 #include <string.h>
 
 static const char *const g_image_exts[] = {"jpg", "jpeg", "png", "webp"};
+/* CLIP_benchmark's order (its to_tuple(["webp", "png", "jpg", "jpeg"], ...)) */
+static const char *const g_benchmark_exts[] = {"webp", "png", "jpg", "jpeg"};
 
 size_t bcos_image_sample_bytes(const bcos_image_sample_config *cfg) {
     size_t plane = (size_t)cfg->size * (size_t)cfg->size;
@@ -48,9 +50,10 @@ static int parse_label(const bcos_sample_member *cls, int n_classes, int *label,
     return 0;
 }
 
-static const bcos_sample_member *image_member(const bcos_sample *s) {
+static const bcos_sample_member *image_member(const bcos_image_sample_config *cfg, const bcos_sample *s) {
+    const char *const *exts = cfg->benchmark_order ? g_benchmark_exts : g_image_exts;
     for (size_t i = 0; i < sizeof g_image_exts / sizeof g_image_exts[0]; i++) {
-        const bcos_sample_member *m = bcos_sample_member_find(s, g_image_exts[i]);
+        const bcos_sample_member *m = bcos_sample_member_find(s, exts[i]);
         if (m) return m;
     }
     return NULL;
@@ -86,7 +89,7 @@ bcos_sample_verdict bcos_image_sample(void *ctx, const bcos_sample *s, void *out
         return BCOS_SKIP_NO_LABEL;
     }
     if (cls && parse_label(cls, cfg->n_classes, label, msg, msg_len)) return BCOS_SKIP_BAD_LABEL;
-    const bcos_sample_member *m = image_member(s);
+    const bcos_sample_member *m = image_member(cfg, s);
     if (!m) {
         snprintf(msg, msg_len, "no jpg, jpeg, png or webp member");
         return BCOS_SKIP_NO_IMAGE;

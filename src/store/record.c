@@ -97,7 +97,7 @@ void bcos_store_results_add(bcos_store *s, int64_t run_id, const bcos_eval_resul
         BCOS_CHECK((r->model == BCOS_MODEL_TEACHER || r->model == BCOS_MODEL_STUDENT) && r->dataset && r->split &&
                        r->metric && r->samples >= 0,
                    "bcos_store_results_add: invalid result");
-        BCOS_CHECK(r->model == BCOS_MODEL_TEACHER || r->checkpoint_id > 0, "a student result needs its checkpoint");
+        /* a student result without a checkpoint (outside an eval run) is refused by the schema's trigger */
         if (r->checkpoint_id > 0) check_checkpoint_of_run(s, run_id, r->checkpoint_id);
         store_bind_int64(s, st, 1, run_id);
         if (r->checkpoint_id > 0) store_bind_int64(s, st, 2, r->checkpoint_id);
@@ -114,4 +114,21 @@ void bcos_store_results_add(bcos_store *s, int64_t run_id, const bcos_eval_resul
     }
     store_finalize(s, st);
     store_commit(s);
+}
+
+int bcos_store_results_exist(bcos_store *s, int64_t run_id, int64_t checkpoint_id, bcos_model_role model,
+                             const char *dataset, const char *split, const char *task) {
+    sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM eval_results WHERE run_id = ?1 AND"
+                                        " ifnull(checkpoint_id, 0) = ?2 AND model = ?3 AND dataset = ?4 AND split = ?5"
+                                        " AND task = ?6");
+    store_bind_int64(s, st, 1, run_id);
+    store_bind_int64(s, st, 2, checkpoint_id);
+    store_bind_text(s, st, 3, store_model_role_names[model]);
+    store_bind_text(s, st, 4, dataset);
+    store_bind_text(s, st, 5, split);
+    store_bind_text(s, st, 6, task ? task : "zeroshot_classification");
+    store_step(s, st);
+    int exist = sqlite3_column_int64(st, 0) > 0;
+    store_finalize(s, st);
+    return exist;
 }

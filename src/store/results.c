@@ -26,6 +26,7 @@ static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **
         s, "SELECT r.name, c.step, e.model, e.dataset, e.split, e.task, e.metric, e.value, e.samples, e.created_at"
            " FROM eval_results e JOIN runs r ON r.id = e.run_id LEFT JOIN checkpoints c ON c.id = e.checkpoint_id"
            " WHERE (?1 IS NULL OR r.name = ?1) AND (?2 IS NULL OR e.dataset = ?2) AND (?3 IS NULL OR e.model = ?3)"
+           " AND (?5 IS NULL OR e.split = ?5)"
            " AND (?4 = -2 OR e.checkpoint_id IS NULL OR (?4 >= 0 AND c.step = ?4)"
            "  OR (?4 = -1 AND c.step = (SELECT max(c2.step) FROM eval_results e2"
            "   JOIN checkpoints c2 ON c2.id = e2.checkpoint_id WHERE e2.run_id = e.run_id AND e2.dataset = e.dataset)))"
@@ -34,6 +35,7 @@ static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **
     store_bind_text(s, st, 2, f->dataset);
     store_bind_text(s, st, 3, f->model >= 0 ? store_model_role_names[f->model] : NULL);
     store_bind_int64(s, st, 4, f->checkpoint);
+    store_bind_text(s, st, 5, f->split);
     *rows = NULL;
     *n = 0;
     while (store_step(s, st)) {
@@ -186,7 +188,9 @@ static cJSON *evaluation_object(const result_row *r) {
     return o;
 }
 
-static void print_json(const result_row *rows, int n, FILE *out) {
+/* The evaluations as a list of CLIP_benchmark result objects, or (single) the one object of the
+ * one evaluation there is: CLIP_benchmark's per-file form. */
+static void print_json(const result_row *rows, int n, int single, FILE *out) {
     cJSON *list = checked(cJSON_CreateArray());
     /* Rows are sorted by measure; gather each evaluation's metrics into its object, keeping the
      * order in which evaluations first appear. */
@@ -204,7 +208,8 @@ static void print_json(const result_row *rows, int n, FILE *out) {
         cJSON_AddItemToArray(list, o);
     }
     free(taken);
-    char *text = cJSON_Print(list);
+    BCOS_CHECK(!single || cJSON_GetArraySize(list) == 1, "a filter that selects one evaluation");
+    char *text = cJSON_Print(single ? cJSON_GetArrayItem(list, 0) : list);
     BCOS_CHECK(text != NULL, "the machine is out of memory");
     fprintf(out, "%s\n", text);
     cJSON_free(text);
@@ -227,7 +232,8 @@ int bcos_store_print_results(bcos_store *s, const bcos_results_filter *filter, b
     load_rows(s, filter, &rows, &n);
     store_commit(s);
     if (format == BCOS_FORMAT_CSV) print_csv(rows, n, out);
-    else if (format == BCOS_FORMAT_JSON) print_json(rows, n, out);
+    else if (format == BCOS_FORMAT_JSON || format == BCOS_FORMAT_JSON_OBJECT)
+        print_json(rows, n, format == BCOS_FORMAT_JSON_OBJECT, out);
     else if (n == 0) fprintf(out, "no results\n");
     else if (filter->model >= 0) print_one_model(rows, n, out);
     else print_side_by_side(rows, n, out);

@@ -75,6 +75,22 @@ int bcos_store_checkpoint_find(bcos_store *s, int64_t run_id, int64_t step, bcos
     return status;
 }
 
+int bcos_store_checkpoint_steps(bcos_store *s, int64_t run_id, int64_t **steps) {
+    store_begin_read(s);
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT step FROM checkpoints WHERE run_id = ?1 AND state = 'complete' ORDER BY step");
+    store_bind_int64(s, st, 1, run_id);
+    int n = 0;
+    *steps = NULL;
+    while (store_step(s, st)) {
+        *steps = xrealloc(*steps, (size_t)(n + 1) * sizeof **steps);
+        (*steps)[n++] = sqlite3_column_int64(st, 0);
+    }
+    store_finalize(s, st);
+    store_commit(s);
+    return n;
+}
+
 int bcos_checkpoint_verify(const bcos_checkpoint *c, char *err, size_t errlen) {
     for (int i = 0; i < c->n_files; i++) {
         char sha[BCOS_SHA256_HEX];

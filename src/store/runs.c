@@ -35,9 +35,10 @@ static int resume_existing(bcos_store *s, const char *name, const char *job_sha,
     return 1;
 }
 
-int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, int world_size,
+int bcos_store_run_begin(bcos_store *s, const char *name, bcos_run_kind kind, const char *job_text, int world_size,
                          const char *code_version, bcos_run *run, char *err, size_t errlen) {
-    BCOS_CHECK(name && job_text && code_version && run && world_size > 0, "bcos_store_run_begin: invalid arguments");
+    BCOS_CHECK(name && job_text && code_version && run && world_size > 0 && (kind == BCOS_RUN_DISTILL || kind == BCOS_RUN_EVAL),
+               "bcos_store_run_begin: invalid arguments");
     if (!*name) return bcos_error(err, errlen, s->path, "a run needs a name");
     char job_sha[BCOS_SHA256_HEX];
     bcos_sha256_hex(job_text, strlen(job_text), job_sha);
@@ -49,12 +50,13 @@ int bcos_store_run_begin(bcos_store *s, const char *name, const char *job_text, 
     }
     if (!found) {
         sqlite3_stmt *st = store_prepare(
-            s, "INSERT INTO runs (name, job_text, job_sha256, world_size, code_version) VALUES (?1, ?2, ?3, ?4, ?5)");
+            s, "INSERT INTO runs (name, job_text, job_sha256, world_size, code_version, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
         store_bind_text(s, st, 1, name);
         store_bind_text(s, st, 2, job_text);
         store_bind_text(s, st, 3, job_sha);
         store_bind_int64(s, st, 4, world_size);
         store_bind_text(s, st, 5, code_version);
+        store_bind_text(s, st, 6, kind == BCOS_RUN_EVAL ? "eval" : "distill");
         store_step(s, st);
         store_finalize(s, st);
         *run = (bcos_run){sqlite3_last_insert_rowid(s->db), 1, world_size};
@@ -92,4 +94,13 @@ void store_touch_run(bcos_store *s, int64_t run_id) {
     store_step(s, st);
     store_finalize(s, st);
     BCOS_CHECK(sqlite3_changes(s->db) == 1, "no run with this id (take it from bcos_store_run_begin)");
+}
+
+char *bcos_store_run_job_text(bcos_store *s, int64_t run_id) {
+    sqlite3_stmt *st = store_prepare(s, "SELECT job_text FROM runs WHERE id = ?1");
+    store_bind_int64(s, st, 1, run_id);
+    BCOS_CHECK(store_step(s, st), "no run with this id (take it from bcos_store_run_find)");
+    char *text = xstrdup((const char *)sqlite3_column_text(st, 0));
+    store_finalize(s, st);
+    return text;
 }

@@ -13,6 +13,7 @@
 #include "bcos/check.h"
 #include "bcos/distill.h"
 #include "bcos/fetch.h"
+#include "bcos/job.h"
 #include "bcos/shard_plan.h"
 #include "bcos/urls.h"
 
@@ -231,56 +232,15 @@ int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *val
 
 /* A JSON value as the text bcos_distill_set takes: a string as it is (its length is the option's to
  * judge), a number or boolean formatted into buf. NULL for anything else. */
-static const char *json_value_text(const cJSON *v, char *buf, size_t len) {
-    if (cJSON_IsString(v)) return v->valuestring;
-    if (cJSON_IsBool(v)) return snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false"), buf;
-    if (cJSON_IsNumber(v)) return snprintf(buf, len, "%.17g", v->valuedouble), buf;
-    return NULL;
+static int set_option(void *cfg, const char *name, const char *value, char *err, size_t errlen) {
+    return bcos_distill_set(cfg, name, value, err, errlen);
 }
 
-/* Whether an earlier key of the same object names the same option ("log_every", "log-every") or is
- * the same unknown key: cJSON keeps both, and the later would silently win. */
-static int repeats_earlier(const cJSON *root, const cJSON *it) {
-    const option *o = find_option(it->string);
-    for (const cJSON *e = root->child; e != it; e = e->next)
-        if (strcmp(e->string, it->string) == 0 || (o && find_option(e->string) == o)) return 1;
-    return 0;
-}
+static const void *identify_option(const char *name) { return find_option(name); }
 
 int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err, size_t errlen) {
-    char *text = bcos_read_file(path, NULL);
-    if (!text) {
-        snprintf(err, errlen, "%s: cannot read the job file", path);
-        return -1;
-    }
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    int rc = -1;
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
-    if (!cJSON_IsObject(root)) {
-        snprintf(err, errlen, "%s: not a JSON object", path);
-    } else if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "distill") != 0) {
-        snprintf(err, errlen, "%s: \"kind\" must be \"distill\"", path);
-    } else {
-        rc = 0;
-        for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
-            char buf[64], why[BCOS_ERRLEN];
-            const char *value = json_value_text(it, buf, sizeof buf);
-            rc = -1;
-            if (repeats_earlier(root, it))
-                snprintf(err, errlen, "%s: key '%s' is given twice (which one was meant?)", path, it->string);
-            else if (strcmp(it->string, "kind") == 0)
-                rc = 0;
-            else if (!value)
-                snprintf(err, errlen, "%s: key '%s' must be a string, number or boolean", path, it->string);
-            else if (bcos_distill_set(cfg, it->string, value, why, sizeof why) != 0)
-                snprintf(err, errlen, "%s: %s", path, why);
-            else
-                rc = 0;
-        }
-    }
-    cJSON_Delete(root);
-    return rc;
+    bcos_job_reader r = {.kind = "distill", .set = set_option, .identify = identify_option, .ctx = cfg};
+    return bcos_job_load(&r, path, err, errlen);
 }
 
 int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {

@@ -50,7 +50,7 @@ static int open_run(distill_run *run, bcos_checkpoint *c, int *found, char *err,
         return bcos_error(err, errlen, why, "nothing to resume (without 'resume' the run starts afresh)");
     char *job = bcos_distill_job_text(cfg);
     bcos_run record;
-    int rc = bcos_store_run_begin(run->store, cfg->run, job, run->world, BCOS_VERSION, &record, err, errlen);
+    int rc = bcos_store_run_begin(run->store, cfg->run, BCOS_RUN_DISTILL, job, run->world, BCOS_VERSION, &record, err, errlen);
     free(job);
     if (rc != 0) return -1;
     run->run_id = record.id;

@@ -18,6 +18,20 @@ expect_fail() {
   if grep -qF -- "$needle" "$TMP/err"; then ok; else bad "$*: error '$(cat "$TMP/err")' lacks '$needle'"; fi
 }
 
+# sql DB QUERY: the rows, one per line, columns joined by |
+sql() { python3 -c "import sqlite3,sys
+for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print('|'.join(map(repr, row)))" "$1" "$2"; }
+
+# use_mpirun: Open MPI set up as the tests run it (root in containers and CI, more ranks than cores,
+# no ptrace-based single copy in containers), and MPIRUN, to follow with the rank count. Under
+# AddressSanitizer, ranks skip the leak check: Open MPI leaves allocations behind in plugins it has
+# unloaded by then, which LeakSanitizer can neither name nor suppress. Single processes check leaks.
+use_mpirun() {
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+  export OMPI_MCA_rmaps_base_oversubscribe=1
+  MPIRUN="mpirun -x ASAN_OPTIONS=detect_leaks=0 -np"
+}
+
 # summarize NAME: the closing line, and the exit status
 summarize() {
   echo "$1: $passed passed, $failed failed"

@@ -15,17 +15,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 . tests/cli/lib.sh
 
-# Root in containers and CI; more ranks than cores; no ptrace-based single copy in containers.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMPI_MCA_rmaps_base_oversubscribe=1
-# Under AddressSanitizer, ranks skip the leak check: Open MPI leaves allocations behind in plugins
-# it has unloaded by then, which LeakSanitizer can neither name nor suppress. The single-process
-# runs here, and every other test, check leaks as usual.
-MPIRUN="mpirun -x ASAN_OPTIONS=detect_leaks=0 -np"
-
-# sql DB QUERY: the rows, one per line, columns joined by |
-sql() { python3 -c "import sqlite3,sys
-for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print('|'.join(map(repr, row)))" "$1" "$2"; }
+use_mpirun
 # losses DB RUN: the run's loss at every step, one per line
 losses() { sql "$1" "SELECT loss FROM metrics JOIN runs r ON r.id = run_id WHERE r.name = '$2' ORDER BY step"; }
 # close A B TOL: the two files of numbers agree line by line within relative TOL, and have as many lines

@@ -22,7 +22,11 @@ D=$TMP/ds/train
 [ "$(cat "$TMP/ds/classnames.txt")" = "$(printf 'apple\nzebra')" ] && ok || bad "classnames.txt: sorted folder names"
 grep -q "{c}" "$TMP/ds/zeroshot_classification_templates.txt" && ok || bad "templates with {c}"
 [ "$(cat "$D/nshards.txt")" = 2 ] && ok || bad "nshards.txt says 2"
+[ "$(cat "$TMP/ds/dataset_type.txt")" = classification ] && ok || bad "dataset_type.txt: classification"
 tr -d ' \t\n' <"$D/sizes.json" | grep -qx '{"0.tar":3,"1.tar":1}' && ok || bad "sizes.json: $(cat "$D/sizes.json")"
+expect_ok "$BCOS" eval --weights tests/fixtures/clip/tiny_openclip.safetensors --model bcos-tiny --datasets ds \
+  --dataset-root "$TMP/{dataset}" --split train --db "$TMP/eval.db"
+grep -q "^ds	train	.*samples 4	skipped 0" "$TMP/out" && ok || bad "bcos eval reads the shards written: $(cat "$TMP/out")"
 [ "$(tar -tf "$D/0.tar" | head -2 | tr '\n' ' ')" = "s0000000.webp s0000000.cls " ] && ok || bad "first members"
 member s0000000.webp "$D/0.tar" | cmp -s - "$IMG/lossy_40x30.webp" && ok || bad "the image's bytes as they are"
 member s0000001.png "$D/0.tar" | cmp -s - "$IMG/tiny_20x15.png" && ok || bad "the png's bytes"
@@ -78,6 +82,7 @@ cat >"$TMP/coco/cap.json" <<'EOF'
 EOF
 expect_ok "$BCOS" shards write --coco-images "$TMP/coco/img" --coco-captions "$TMP/coco/cap.json" --out "$TMP/cc" --split val
 [ ! -e "$TMP/cc/classnames.txt" ] && ok || bad "captions have no classnames.txt"
+[ "$(cat "$TMP/cc/dataset_type.txt")" = retrieval ] && ok || bad "dataset_type.txt: retrieval for captions"
 member s0000001.jpg "$TMP/cc/val/0.tar" | cmp -s - "$IMG/tiny_7x9.jpg" && ok || bad "COCO image bytes"
 [ "$(member s0000001.txt "$TMP/cc/val/0.tar")" = "$(printf 'a small face\ntiny picture')" ] && ok || bad "COCO captions"
 member s0000000.json "$TMP/cc/val/0.tar" | grep -q '"captions":\["a coffee"\]' && ok || bad "COCO .json"

@@ -151,14 +151,14 @@ static void test_unwritable_checkpoint(bcos_store *s, int64_t run) {
 static void test_runs_and_metrics(bcos_store *s) {
     bcos_run run;
     char err[BCOS_ERRLEN];
-    CHECK(bcos_store_run_begin(s, "again", "job A", 4, "v1", &run, err, sizeof err) == 0 && run.created == 1);
+    CHECK(bcos_store_run_begin(s, "again", BCOS_RUN_DISTILL, "job A", 4, "v1", &run, err, sizeof err) == 0 && run.created == 1);
     int64_t id = run.id;
-    CHECK(bcos_store_run_begin(s, "again", "job A", 8, "v2", &run, err, sizeof err) == 0);
+    CHECK(bcos_store_run_begin(s, "again", BCOS_RUN_DISTILL, "job A", 8, "v2", &run, err, sizeof err) == 0);
     CHECK(run.id == id && run.created == 0 && run.previous_world_size == 4);
     CHECK(helper_sql_int(g_db, "SELECT world_size FROM runs WHERE name = 'again'") == 8);
-    CHECK(bcos_store_run_begin(s, "again", "job B", 8, "v2", &run, err, sizeof err) == -1);
+    CHECK(bcos_store_run_begin(s, "again", BCOS_RUN_DISTILL, "job B", 8, "v2", &run, err, sizeof err) == -1);
     CHECK_MSG(helper_one_line_about(err, g_db) && strstr(err, "run 'again' exists with a different job file"), "%s", err);
-    CHECK(bcos_store_run_begin(s, "", "job", 1, "v", &run, err, sizeof err) == -1);
+    CHECK(bcos_store_run_begin(s, "", BCOS_RUN_DISTILL, "job", 1, "v", &run, err, sizeof err) == -1);
     int64_t found;
     CHECK(bcos_store_run_find(s, "again", &found, err, sizeof err) == 0 && found == id);
     CHECK(bcos_store_run_find(s, "nope", &found, err, sizeof err) == -1 && strstr(err, "no run named 'nope'"));

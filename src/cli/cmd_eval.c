@@ -1,0 +1,214 @@
+/* `bcos eval`: zero-shot classification and retrieval of a weights file (a CLIP, or a B-cos student against the
+ * teacher's text tower it carries) on CLIP_benchmark datasets; the options only, the evaluation is
+ * src/eval. */
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bcos/check.h"
+#include "bcos/eval_run.h"
+#include "bcos/job.h"
+#include "bcos/student.h"
+#include "bcos/world.h"
+#include "cli.h"
+
+static const char *const USAGE =
+    "usage: bcos eval [JOB.json] (--weights W.safetensors [--model CONFIG] | --run R [--checkpoint C]\n"
+    "                 [--teacher true])\n"
+    "                 --datasets A[,B...] --dataset-root ROOT [--split test] [--batch-size 32] [--max-skip 0]\n"
+    "                 [--predictions FILE.csv] [--name NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
+    "                 [--classifier-cache DIR]\n"
+    "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
+    "mean_per_class_recall), or zeroshot_retrieval (image and text retrieval recall@1, 5, 10) where\n"
+    "dataset_type.txt says retrieval, on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
+    "file:// or http(s):// URL in which {dataset} (and {dataset_cleaned}: '/' as '-') stand for each\n"
+    "dataset's name. W is a CLIP, or a B-cos student (its image tower against the teacher's text\n"
+    "tower; --model is not used). --predictions writes 'dataset,key,label,top1,...,top5' (class\n"
+    "indices) per sample (with --run, of one --checkpoint STEP). A dataset that fails (a shard\n"
+    "unreachable, more refused samples than --max-skip) is reported and the others go on; the exit\n"
+    "status is then 1.\n"
+    "Results go to the store ($BCOS_DB, else ./bcos.db) as a run of kind eval named NAME (default: the\n"
+    "weights file's name without .safetensors); 'bcos results --run NAME' shows them. --output-dir\n"
+    "writes each dataset's CLIP_benchmark result JSON (schemas/results.schema.json) there;\n"
+    "--skip-existing leaves alone the datasets whose results the run has already.\n"
+    "--run R evaluates the distill run R's checkpoints (--checkpoint latest (default), all or\n"
+    "STEP[,STEP...]): each one's student, its rows stored in R at that checkpoint; --teacher true\n"
+    "adds R's frozen teacher (the CLIP its job names), evaluated once.\n"
+    "--classifier-cache keeps each dataset's classifier in DIR, keyed by the text tower, classes and\n"
+    "templates, so that later evaluations (other checkpoints of a run) read it instead of building it.\n"
+    "Under mpirun, each dataset's shards are spread over the ranks and their counts gathered.\n"
+    "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
+
+/* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
+typedef struct {
+    char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *run, *checkpoint, *classifier_cache, *output_dir;
+    long batch, max_skip, skip_existing, teacher;
+} eval_args;
+
+typedef enum { OPT_STR, OPT_COUNT, OPT_FLAG, OPT_BOOL } opt_type; /* FLAG: no value on the command line */
+
+typedef struct {
+    const char *name;
+    opt_type type;
+    size_t offset;
+    long min; /* counts only */
+} eval_option;
+
+static const eval_option OPTIONS[] = {
+    {"weights", OPT_STR, offsetof(eval_args, weights), 0},
+    {"model", OPT_STR, offsetof(eval_args, model), 0},
+    {"datasets", OPT_STR, offsetof(eval_args, datasets), 0},
+    {"dataset-root", OPT_STR, offsetof(eval_args, root), 0},
+    {"split", OPT_STR, offsetof(eval_args, split), 0},
+    {"batch-size", OPT_COUNT, offsetof(eval_args, batch), 1},
+    {"max-skip", OPT_COUNT, offsetof(eval_args, max_skip), 0},
+    {"predictions", OPT_STR, offsetof(eval_args, predictions), 0},
+    {"name", OPT_STR, offsetof(eval_args, name), 0},
+    {"run", OPT_STR, offsetof(eval_args, run), 0},
+    {"checkpoint", OPT_STR, offsetof(eval_args, checkpoint), 0},
+    {"teacher", OPT_BOOL, offsetof(eval_args, teacher), 0},
+    {"classifier-cache", OPT_STR, offsetof(eval_args, classifier_cache), 0},
+    {"db", OPT_STR, offsetof(eval_args, db), 0},
+    {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0},
+    {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0},
+};
+#define N_OPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
+
+/* The option a flag or job key names ('_' and '-' alike), or NULL. */
+static const eval_option *find_option(const char *name) {
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const char *a = OPTIONS[i].name, *b = name;
+        while (*a && (*a == *b || (*a == '-' && *b == '_'))) a++, b++;
+        if (!*a && !*b) return &OPTIONS[i];
+    }
+    return NULL;
+}
+
+static const void *identify_option(const char *name) { return find_option(name); }
+
+static int set_option(void *ctx, const char *name, const char *value, char *err, size_t errlen) {
+    const eval_option *o = find_option(name);
+    if (!o) return snprintf(err, errlen, "unknown option '%s' (see 'bcos eval --help')", name), -1;
+    char *field = (char *)ctx + o->offset;
+    if (o->type == OPT_STR) {
+        free(*(char **)field);
+        *(char **)field = xstrdup(value);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    int boolean = o->type == OPT_FLAG || o->type == OPT_BOOL;
+    long v = boolean ? (strcmp(value, "true") == 0 ? 1 : strcmp(value, "false") == 0 ? 0 : -1) : strtol(value, &end, 10);
+    if (boolean ? v < 0 : (errno || end == value || *end || v < o->min)) {
+        if (boolean) snprintf(err, errlen, "%s takes true or false, not '%s'", o->name, value);
+        else snprintf(err, errlen, "%s takes a whole number >= %ld, not '%s'", o->name, o->min, value);
+        return -1;
+    }
+    *(long *)field = v;
+    return 0;
+}
+
+static void free_args(eval_args *a) {
+    for (int i = 0; i < N_OPTIONS; i++)
+        if (OPTIONS[i].type == OPT_STR) free(*(char **)((char *)a + OPTIONS[i].offset));
+}
+
+/* The flags as given, applied once the job file (if any) is read. */
+typedef struct {
+    const char *name, *value;
+} given_flag;
+
+static void parse_args(eval_args *a, int argc, char **argv) {
+    struct option long_opts[N_OPTIONS + 2];
+    for (int i = 0; i < N_OPTIONS; i++)
+        long_opts[i] = (struct option){OPTIONS[i].name, OPTIONS[i].type == OPT_FLAG ? no_argument : required_argument,
+                                       0, 256 + i};
+    long_opts[N_OPTIONS] = (struct option){"help", no_argument, 0, 'h'};
+    long_opts[N_OPTIONS + 1] = (struct option){0, 0, 0, 0};
+    given_flag *flags = xmalloc((size_t)argc * sizeof *flags);
+    int n_flags = 0, c;
+    optind = 1;
+    opterr = 0; /* one line of our own instead */
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if (c == 'h') fputs(USAGE, stdout), exit(0);
+        if (c < 256) cli_bad_option("eval", argc, argv);
+        const eval_option *o = &OPTIONS[c - 256];
+        flags[n_flags++] = (given_flag){o->name, o->type == OPT_FLAG ? "true" : optarg};
+    }
+    if (optind + 1 < argc) bcos_fail("bcos eval: unexpected argument '%s' (see 'bcos eval --help')", argv[optind + 1]);
+    *a = (eval_args){.batch = 32};
+    a->split = xstrdup("test");
+    char err[BCOS_ERRLEN], why[BCOS_ERRLEN];
+    bcos_job_reader job = {.kind = "eval", .set = set_option, .identify = identify_option, .ctx = a};
+    if (optind < argc && bcos_job_load(&job, argv[optind], err, sizeof err) != 0) bcos_fail("%s", err);
+    for (int i = 0; i < n_flags; i++)
+        if (set_option(a, flags[i].name, flags[i].value, why, sizeof why) != 0) bcos_fail("--%s", why);
+    free(flags);
+    if (!a->weights == !a->run) bcos_fail("give exactly one of --weights FILE and --run NAME");
+    if ((a->checkpoint || a->teacher) && !a->run) bcos_fail("--checkpoint and --teacher go with --run NAME (a distill run)");
+    if (a->name && a->run) bcos_fail("--name names the eval run of a weights file; --run evaluates a distill run");
+    if (a->predictions && a->run && (a->teacher || !a->checkpoint || strchr(a->checkpoint, ',') ||
+                                     strcmp(a->checkpoint, "all") == 0 || strcmp(a->checkpoint, "latest") == 0))
+        bcos_fail("--predictions with --run takes one --checkpoint STEP and no --teacher (its lines name no model)");
+    if (!a->datasets) bcos_fail("missing --datasets A[,B...]");
+    if (!a->root) bcos_fail("missing --dataset-root ROOT");
+}
+
+/* The run's default name: the weights file's name without folder and ".safetensors". */
+static char *default_run_name(const char *weights) {
+    const char *base = strrchr(weights, '/') ? strrchr(weights, '/') + 1 : weights;
+    char *name = xstrdup(base);
+    size_t n = strlen(name), ext = strlen(".safetensors");
+    if (n > ext && strcmp(name + n - ext, ".safetensors") == 0) name[n - ext] = '\0';
+    return name;
+}
+
+/* The weights file (a CLIP or a student) on every dataset, as an eval run: the failures, or -1. */
+static int eval_weights(const eval_args *a, bcos_eval_job *job, const bcos_eval_options *opt, char *err,
+                        size_t errlen) {
+    bcos_clip clip;
+    bcos_student student;
+    int is_student = cli_is_student(a->weights);
+    cli_load_text_tower(&clip, a->weights, a->model);
+    if (is_student && bcos_student_load_file(&student, a->weights, bcos_backend_get("auto"), err, errlen) != 0)
+        bcos_fail("%s", err);
+    bcos_eval_model m = {.clip = &clip, .student = is_student ? &student : NULL};
+    char *run = a->name ? xstrdup(a->name) : default_run_name(a->weights);
+    job->weights = a->weights;
+    job->model_config = is_student ? NULL : a->model;
+    job->run = run;
+    int failed = bcos_eval_run(job, &m, opt, err, errlen);
+    free(run);
+    if (is_student) bcos_student_free(&student);
+    bcos_clip_free(&clip);
+    return failed;
+}
+
+int cmd_eval(int argc, char **argv) {
+    bcos_world_init(&argc, &argv);
+    eval_args a;
+    parse_args(&a, argc, argv);
+    bcos_eval_options opt = {.batch = (int)a.batch, .max_skip = a.max_skip, .classifier_cache = a.classifier_cache};
+    bcos_fetch_options_default(&opt.fetch);
+    if (a.predictions && bcos_world_rank() == 0) {
+        opt.predictions = fopen(a.predictions, "w");
+        if (!opt.predictions) bcos_fail("%s: %s", a.predictions, strerror(errno));
+        fputs("dataset,key,label,top1,top2,top3,top4,top5\n", opt.predictions);
+    }
+    bcos_eval_job job = {.db = a.db, .root = a.root, .split = a.split, .output_dir = a.output_dir,
+                         .skip_existing = a.skip_existing, .run = a.run,
+                         .checkpoints = a.checkpoint ? a.checkpoint : "latest", .teacher = (int)a.teacher};
+    char **datasets = cli_split_list(a.datasets, &job.n_datasets);
+    job.datasets = datasets;
+    char err[BCOS_ERRLEN];
+    int failed = a.run ? bcos_eval_checkpoints(&job, &opt, err, sizeof err) : eval_weights(&a, &job, &opt, err, sizeof err);
+    if (failed < 0) bcos_fail("%s", err);
+    cli_free_strings(datasets);
+    if (opt.predictions && fclose(opt.predictions) != 0) bcos_fail("%s: %s", a.predictions, strerror(errno));
+    free_args(&a);
+    bcos_world_finalize();
+    return failed ? 1 : 0;
+}
