@@ -2,7 +2,7 @@
 html.unescape knows (html.entities.html5, from the WHATWG spec) and the extra all-caps names
 that ftfy's unescape_html step also decodes (ftfy.chardata.HTML_ENTITIES minus the HTML5 ones).
 
-Re-run: /work/main/.venv-ref/bin/python tools/ref/gen_html_entities.py
+Re-run: .venv-ref/bin/python tools/ref/gen_html_entities.py
 Deterministic: both tables are sorted by the byte order of their names.
 """
 import html.entities

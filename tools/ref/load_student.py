@@ -21,7 +21,7 @@ GELU towers (LAION's: ViT-B-16, ViT-B-32 and ViT-L-14 without -quickgelu, bcos-t
 default (--float32 to run as stored).
 
     build/bcos encode-image --weights out/student.safetensors --out /tmp/e.safetensors photo.jpg
-    /work/main/.venv-ref/bin/python tools/ref/load_student.py out/student.safetensors photo.jpg \
+    .venv-ref/bin/python tools/ref/load_student.py out/student.safetensors photo.jpg \
         --compare /tmp/e.safetensors
 """
 import argparse

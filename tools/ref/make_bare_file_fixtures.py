@@ -16,7 +16,7 @@ ToTensor + Normalize of those crops exactly, so the crops are what open_clip fee
 the two orders differ for every file of the modes concerned (at one size at least).
 
 Deterministic: re-run with
-    /work/main/.venv-ref/bin/python tools/ref/make_bare_file_fixtures.py
+    .venv-ref/bin/python tools/ref/make_bare_file_fixtures.py
 from the repository root (needs pillow, numpy, torch, torchvision, open_clip_torch, scikit-image, and the
 system's libturbojpeg.so.0 for the YCCK file, as make_image_fixtures.py does).
 """

@@ -33,7 +33,7 @@ The small cases ("bcos_linear_small", inputs ~1e-9, and "bcos_patch_small", ~1e-
 each norm's epsilon (after the root per token, under it per window) visible above the tolerance.
 
 Re-run from the repository root (deterministic, fixed seed; needs the packages of requirements.txt):
-    /work/main/.venv-ref/bin/python tools/ref/make_bcos_fixtures.py
+    .venv-ref/bin/python tools/ref/make_bcos_fixtures.py
 """
 import os
 from importlib.metadata import version

@@ -16,7 +16,7 @@ S=224 tensor of the image marked keep_tensor are also written as raw little-endi
 C test can report the largest difference. The whole set stays under about 3 MB.
 
 The photos come from scikit-image's bundled data (public domain). Deterministic: re-run with
-    /work/main/.venv-ref/bin/python tools/ref/make_image_fixtures.py
+    .venv-ref/bin/python tools/ref/make_image_fixtures.py
 from the repository root (needs pillow, torch, torchvision, open_clip_torch, scikit-image, numpy, and the
 system's libturbojpeg.so.0 for the YCCK file, which PIL cannot write).
 """

@@ -10,7 +10,7 @@ with the additive -inf causal mask open_clip builds, open_clip's QuickGELU, torc
 torch.nn.functional.linear and conv2d (the patch embedding).
 
 Re-run from the repository root (deterministic, fixed seed):
-    /work/main/.venv-ref/bin/python tools/ref/make_kernel_fixtures.py
+    .venv-ref/bin/python tools/ref/make_kernel_fixtures.py
 """
 import os
 

@@ -6,7 +6,7 @@
 # repository root after building: sh tools/ref/make_our_shards.sh build/bcos
 set -eu
 BCOS=$1
-PY=${PY:-/work/main/.venv-ref/bin/python}
+PY=${PY:-.venv-ref/bin/python}
 F=tests/fixtures/webdataset/ours
 S=$F/source
 

@@ -3,7 +3,7 @@
 
 Re-run from the repository root (deterministic, CPU only, a few seconds):
 
-    /work/main/.venv-ref/bin/python tools/ref/make_safetensors_fixtures.py
+    .venv-ref/bin/python tools/ref/make_safetensors_fixtures.py
 
 What it writes:
   py_written.safetensors   F32, F16, BF16 tensors (a 0-dim scalar, vectors, matrices, a 3-d and an
@@ -22,7 +22,7 @@ What it writes:
 The reverse check (the C writer's file read by Python) cannot run in ctest, which has no torch.
 tests/golden/test_safetensors_python.c writes /tmp/bcos_c_written.safetensors; then run
 
-    /work/main/.venv-ref/bin/python tools/ref/make_safetensors_fixtures.py --verify /tmp/bcos_c_written.safetensors
+    .venv-ref/bin/python tools/ref/make_safetensors_fixtures.py --verify /tmp/bcos_c_written.safetensors
 
 which loads it with safetensors.torch, compares every tensor bit for bit with py_written.safetensors,
 checks the metadata (with format_version "1"), and checks that the header and data layout are those

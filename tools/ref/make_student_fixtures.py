@@ -46,7 +46,7 @@ sum over those parameters p of p * d(score)/dp; completeness (sum x6 * dx6 + con
 Everything is computed in float64 and stored as F32.
 
 Re-run from the repository root (deterministic, CPU only, a few seconds):
-    /work/main/.venv-ref/bin/python tools/ref/make_student_fixtures.py
+    .venv-ref/bin/python tools/ref/make_student_fixtures.py
 """
 import json
 import math

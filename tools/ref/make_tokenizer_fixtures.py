@@ -13,7 +13,7 @@ mojibake repair (the part docs/TOKENIZER.md leaves out) changes the text. ftfy_t
 whether ftfy.fix_text changed the text at all (informational: most such cases are fixes the
 subset does reproduce, such as curly quotes, HTML entities, fullwidth forms or NFC).
 
-Re-run: /work/main/.venv-ref/bin/python tools/ref/make_tokenizer_fixtures.py
+Re-run: .venv-ref/bin/python tools/ref/make_tokenizer_fixtures.py
 Deterministic: the hand-written cases are fixed and the generated ones use random.Random(20240611).
 """
 import json

@@ -25,7 +25,7 @@ Every array has its CRC-32 (zlib) in index.json; those up to RAW_LIMIT bytes are
 the C test can report the largest difference.
 
 Deterministic. Re-run from the repository root with
-    /work/main/.venv-ref/bin/python tools/ref/make_train_crop_fixtures.py
+    .venv-ref/bin/python tools/ref/make_train_crop_fixtures.py
 (needs torch, torchvision, pillow, numpy, open_clip_torch).
 """
 import json

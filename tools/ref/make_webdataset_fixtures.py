@@ -15,7 +15,7 @@ Us -> peer. Writes tests/fixtures/webdataset/ours/source/: a tiny image folder (
 files and a tiny COCO captions file. Shards written from them by `bcos shards write` (the commands are in
 docs/DATA.md and in each listing's "args") are read back here with `--verify`:
 
-    /work/main/.venv-ref/bin/python tools/ref/make_webdataset_fixtures.py --verify OUT [--split S]
+    .venv-ref/bin/python tools/ref/make_webdataset_fixtures.py --verify OUT [--split S]
         [--folder ROOT | --idx IMAGES LABELS [--classnames F] | --coco IMAGES ANNOTATIONS] [--listing FILE]
 
 which reads OUT/SPLIT/{0..N-1}.tar with webdataset and checks the layout (nshards.txt, sizes.json against
@@ -26,7 +26,7 @@ the committed shards (ours/*/listing.json) let the C test check that what our wr
 still what webdataset read.
 
 Deterministic: re-run the fixtures with
-    /work/main/.venv-ref/bin/python tools/ref/make_webdataset_fixtures.py
+    .venv-ref/bin/python tools/ref/make_webdataset_fixtures.py
 from the repository root (needs webdataset, pillow, numpy), then re-write and verify our shards as
 docs/DATA.md says.
 """

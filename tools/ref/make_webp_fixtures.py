@@ -8,7 +8,7 @@ headers). index.json lists them; for each readable file it records PIL's RGB pix
 file with its CRC-32. A few files also seed the image decoder's fuzzer.
 
 The photos come from scikit-image's bundled data (public domain). Deterministic: re-run with
-    /work/main/.venv-ref/bin/python tools/ref/make_webp_fixtures.py
+    .venv-ref/bin/python tools/ref/make_webp_fixtures.py
 from the repository root (needs pillow and scikit-image).
 """
 import io
