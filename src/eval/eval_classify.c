@@ -115,12 +115,8 @@ static int classify_shard(classify_state *st, int shard, bcos_eval_metrics *out,
         float *slot = st->inputs + (size_t)st->n * st->sample_floats;
         bcos_sample_verdict v = bcos_image_sample(&st->sample, &s, slot, &label, msg, sizeof msg);
         if (v != BCOS_SAMPLE_OK) {
-            if (++out->skipped > st->opt->max_skip) {
-                snprintf(err, errlen, "%s: sample '%s' refused (%s: %s), more than --max-skip %ld", url, s.key,
-                         bcos_sample_verdict_name(v), msg, st->opt->max_skip);
-                status = -1;
-                break;
-            }
+            status = eval_sample_refused(st->opt, out, url, s.key, v, msg, err, errlen);
+            if (status != 0) break;
         } else {
             st->labels[st->n] = label;
             st->origins[st->n] = (bcos_sample_origin){shard, s.index};
@@ -249,6 +245,14 @@ static void write_predictions(classify_state *st) {
     free(lines);
     for (int r = 0; r < bcos_world_size(); r++) free(texts[r]);
     free(texts);
+}
+
+int eval_sample_refused(const bcos_eval_options *opt, bcos_eval_metrics *out, const char *url, const char *key,
+                        bcos_sample_verdict v, const char *msg, char *err, size_t errlen) {
+    if (++out->skipped <= opt->max_skip) return 0;
+    snprintf(err, errlen, "%s: sample '%s' refused (%s: %s), more than --max-skip %ld", url, key,
+             bcos_sample_verdict_name(v), msg, opt->max_skip);
+    return -1;
 }
 
 int eval_any_failed(int failed, char *err, size_t errlen) {

@@ -27,6 +27,10 @@ void eval_encode_images(const bcos_eval_model *m, bcos_student_acts *acts, int a
 /* The sample function's settings for m: its input, CLIP_benchmark's member order, a label in
  * [0, n_classes) required when n_classes > 0. */
 bcos_image_sample_config eval_sample_config(const bcos_eval_model *m, int n_classes);
+/* A sample of url that the image sample function refused (verdict v, why in msg): counted in
+ * out->skipped; 0 while the count stays within --max-skip, else -1 with err naming it. */
+int eval_sample_refused(const bcos_eval_options *opt, bcos_eval_metrics *out, const char *url, const char *key,
+                        bcos_sample_verdict v, const char *msg, char *err, size_t errlen);
 
 /* What the results belong to: a run, and a checkpoint of it or none. */
 typedef struct {

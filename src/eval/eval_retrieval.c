@@ -96,11 +96,9 @@ static int read_shard(retrieval_state *st, const char *url, bcos_eval_metrics *o
         bcos_sample_verdict v = txt ? bcos_image_sample(&st->sample, &s, slot, &label, msg, sizeof msg)
                                     : BCOS_SKIP_NO_LABEL;
         if (!txt) snprintf(msg, sizeof msg, "no .txt captions");
-        if (v != BCOS_SAMPLE_OK && ++out->skipped > st->opt->max_skip) {
-            snprintf(err, errlen, "%s: sample '%s' refused (%s: %s), more than --max-skip %ld", url, s.key,
-                     bcos_sample_verdict_name(v), msg, st->opt->max_skip);
-            status = -1;
-        } else if (v == BCOS_SAMPLE_OK) {
+        if (v != BCOS_SAMPLE_OK) {
+            status = eval_sample_refused(st->opt, out, url, s.key, v, msg, err, errlen);
+        } else {
             add_captions(st, txt, st->n_img + st->n);
             if (++st->n == st->opt->batch) encode_images(st);
         }
