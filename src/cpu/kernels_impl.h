@@ -24,3 +24,7 @@
 #include "bcos_patch_impl.h"
 #include "vit_embed_impl.h"
 #include "gather_rows_impl.h"
+#include "conv2d_impl.h"
+#include "avgpool2d_impl.h"
+#include "channel_affine_impl.h"
+#include "attention_pool_impl.h"
