@@ -49,6 +49,7 @@ int bcos_job_range_check(const bcos_job_range *v, double x, char *why, size_t le
 
 int bcos_job_choice_ok(const char *choices, const char *value) {
     if (!choices) return 1;
+    if (strchr(value, '|')) return 0; /* the separator: no choice holds one */
     size_t n = strlen(value);
     for (const char *at = choices; at; at = strchr(at, '|') ? strchr(at, '|') + 1 : NULL)
         if (strncmp(at, value, n) == 0 && (at[n] == '|' || at[n] == '\0')) return 1;
@@ -72,11 +73,20 @@ static void describe_expected(char *out, size_t len, const bcos_job_option *o) {
     }
 }
 
+/* text as a message shows it: at most max bytes, control characters as '?', so that the message
+ * stays one line. */
+static void shown(char *out, size_t len, const char *text, size_t max) {
+    size_t n = 0;
+    for (; text[n] && n < max && n + 4 < len; n++) out[n] = iscntrl((unsigned char)text[n]) ? '?' : text[n];
+    snprintf(out + n, len - n, "%s", text[n] ? "..." : "");
+}
+
 /* A JSON value as the messages show it: a short string quoted, "an array", "null", 1.5. */
 static void describe_found(char *out, size_t len, const cJSON *v) {
     if (cJSON_IsString(v)) {
-        size_t n = strlen(v->valuestring);
-        snprintf(out, len, "\"%.60s%s\"", v->valuestring, n > 60 ? "..." : "");
+        char text[80];
+        shown(text, sizeof text, v->valuestring, 60);
+        snprintf(out, len, "\"%s\"", text);
     } else if (cJSON_IsNumber(v)) {
         snprintf(out, len, "%.17g", v->valuedouble);
     } else {
@@ -97,15 +107,18 @@ static char *expand_variables(const char *text, char *why, size_t len) {
             end = p + 2;
             while (isalnum((unsigned char)*end) || *end == '_') end++;
             if (*end != '}' || end == p + 2 || isdigit((unsigned char)p[2])) {
-                snprintf(why, len, "'${' starts no variable name ${NAME} at \"%.40s\"", p);
+                char at[60];
+                shown(at, sizeof at, p, 40);
+                snprintf(why, len, "'${' starts no variable name ${NAME} at \"%s\"", at);
                 free(out);
                 return NULL;
             }
-            char name[128];
+            char name[128], in[80];
             snprintf(name, sizeof name, "%.*s", (int)(end - p - 2), p + 2);
             value = getenv(name);
             if (!value) {
-                snprintf(why, len, "the environment variable %s is not set (in \"%.60s\")", name, text);
+                shown(in, sizeof in, text, 60);
+                snprintf(why, len, "the environment variable %s is not set (in \"%s\")", name, in);
                 free(out);
                 return NULL;
             }
@@ -154,17 +167,17 @@ static int repeats_earlier(const bcos_job_spec *spec, const cJSON *root, const c
 /* Checks one key of the object into job->entries; 0, or -1 with "$.KEY: why". */
 static int check_key(bcos_job *job, const bcos_job_spec *spec, const cJSON *root, const cJSON *it, const char *where,
                      char *err, size_t errlen) {
-    char why[BCOS_ERRLEN];
+    char why[BCOS_ERRLEN], key[100];
+    shown(key, sizeof key, it->string, 80);
     if (repeats_earlier(spec, root, it))
-        return snprintf(err, errlen, "%s.%s: key '%s' is given twice (which one was meant?)", where, it->string,
-                        it->string), -1;
+        return snprintf(err, errlen, "%s.%s: key '%s' is given twice (which one was meant?)", where, key, key), -1;
     if (strcmp(it->string, "kind") == 0) return 0;
     const bcos_job_option *o = bcos_job_option_named(spec, it->string);
     if (!o)
         return snprintf(err, errlen, "%s.%s: expected one of the options of a %s job (bcos %s --help), found the "
-                        "unknown key '%s'", where, it->string, spec->kind, spec->kind, it->string), -1;
+                        "unknown key '%s'", where, key, spec->kind, spec->kind, key), -1;
     char *value = checked_value(o, it, why, sizeof why);
-    if (!value) return snprintf(err, errlen, "%s.%s: %s", where, it->string, why), -1;
+    if (!value) return snprintf(err, errlen, "%s.%s: %s", where, key, why), -1;
     job->entries[job->count++] = (bcos_job_entry){o, value};
     return 0;
 }

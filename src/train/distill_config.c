@@ -239,10 +239,13 @@ int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err,
 }
 
 int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {
-    for (int i = 0; i < N_OPTIONS; i++)
-        if (OPTIONS[i].type != OPT_STR && OPTIONS[i].type != OPT_BOOL &&
-            out_of_range(&OPTIONS[i], number_at(&OPTIONS[i], c), err, errlen) != 0)
-            return -1;
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const option *o = &OPTIONS[i];
+        const char *text = (const char *)c + o->offset;
+        if (o->type == OPT_STR && !bcos_job_choice_ok(o->choices, text))
+            return snprintf(err, errlen, "'%s' must be one of %s, not '%s'", o->name, o->choices, text), -1;
+        if (o->type != OPT_STR && o->type != OPT_BOOL && out_of_range(o, number_at(o, c), err, errlen) != 0) return -1;
+    }
     const char *problem = NULL;
     if (!c->teacher[0]) problem = "no teacher weights ('teacher')";
     else if (!c->images[0] == !c->shards[0]) problem = "give exactly one of 'images' (a folder) and 'shards' (a URL list)";
