@@ -18,6 +18,7 @@ typedef enum {
     BCOS_JOB_SOURCE, /* a URL list (brace ranges, '::'): local ones must exist, http(s) ones answer */
     BCOS_JOB_OUTPUT, /* a file or folder that is written: its nearest existing folder must be writable */
     BCOS_JOB_STORE,  /* the store's database (empty: $BCOS_DB, else ./bcos.db): it must be writable */
+    BCOS_JOB_PLACE,  /* a path or URL with placeholders ({dataset}): ${VAR} replaced, no check */
 } bcos_job_use;
 
 /* The values a number may take: lo to hi, an end included unless it is marked open. */

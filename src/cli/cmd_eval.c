@@ -67,7 +67,7 @@ static const eval_option OPTIONS[] = {
     {"model", OPT_STR, A(model), 0, "config name or JSON of a CLIP (default: from the file)", BCOS_JOB_TEXT, NULL},
     {"datasets", OPT_STR, A(datasets), 0, "datasets, comma-separated", BCOS_JOB_TEXT, NULL},
     {"dataset-root", OPT_STR, A(root), 0, "folder or URL of the datasets; {dataset} stands for each name",
-     BCOS_JOB_TEXT, NULL},
+     BCOS_JOB_PLACE, NULL},
     {"split", OPT_STR, A(split), 0, "the split evaluated", BCOS_JOB_TEXT, "\"test\""},
     {"batch-size", OPT_COUNT, A(batch), 1, "images per forward pass", BCOS_JOB_TEXT, "32"},
     {"max-skip", OPT_COUNT, A(max_skip), 0, "refused samples a dataset may have and still count", BCOS_JOB_TEXT, "0"},

@@ -99,7 +99,8 @@ int cli_job_check_resources(const bcos_job *job, const bcos_job_spec *spec, char
         const char *key = e->option->name;
         if (e->option->type != BCOS_JOB_STRING || !e->value[0]) continue;
         switch (e->option->use) {
-        case BCOS_JOB_TEXT: break;
+        case BCOS_JOB_TEXT:
+        case BCOS_JOB_PLACE: break;
         case BCOS_JOB_INPUT: rc = check_input(key, e->value, err, errlen); break;
         case BCOS_JOB_SOURCE: rc = check_source(key, e->value, err, errlen); break;
         case BCOS_JOB_OUTPUT: rc = check_writable(key, "a path that can be written", e->value, err, errlen); break;

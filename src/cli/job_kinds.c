@@ -57,7 +57,7 @@ static const cli_job_kind *check_job_file(const char *path, char *err, size_t er
 
 int cmd_run(int argc, char **argv) {
     if (argc == 2 && cli_is_help(argv[1])) return fputs(RUN_USAGE, stdout), 0;
-    if (argc != 2) return fputs(RUN_USAGE, stderr), 2;
+    if (argc != 2) bcos_fail("usage: bcos run JOB.json (see 'bcos run --help')");
     char err[BCOS_ERRLEN];
     const cli_job_kind *k = check_job_file(argv[1], err, sizeof err);
     if (!k) bcos_fail("%s", err);

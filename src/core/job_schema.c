@@ -36,7 +36,8 @@ static void add_choices(cJSON *p, const char *choices) {
 static const char *const TYPE_NAMES[] = {"string", "integer", "number", "boolean"};
 static const char *const USE_NOTES[] = {
     "", " (a path: ${VAR} allowed; must exist)", " (paths or URLs: ${VAR} allowed; must be reachable)",
-    " (a path: ${VAR} allowed; its folder must be writable)", " (a path: ${VAR} allowed; must be writable)"};
+    " (a path: ${VAR} allowed; its folder must be writable)", " (a path: ${VAR} allowed; must be writable)",
+    " (a path or URL: ${VAR} allowed)"};
 
 static cJSON *option_schema(const bcos_job_option *o) {
     cJSON *p = cJSON_CreateObject();
