@@ -287,7 +287,8 @@ static int run_stage(bcos_store *s, const pipeline *p, const stage *st) {
 static int pipeline_run(const pipeline *p, const char *only, const char *file) {
     char err[BCOS_ERRLEN];
     bcos_store *s;
-    if (bcos_store_open(p->db, NULL, &s, err, sizeof err) != 0) bcos_fail("%s", err);
+    if ((p->db && bcos_make_parent_dirs(p->db, err, sizeof err) != 0) || bcos_store_open(p->db, NULL, &s, err, sizeof err) != 0)
+        bcos_fail("%s", err);
     int from = 0, to = p->n;
     if (only) {
         from = stage_index(p, only);

@@ -67,10 +67,12 @@ static int check_source(const char *key, const char *pattern, char *err, size_t 
     return rc;
 }
 
-/* path can be written: a writable file, or the nearest folder above it that exists is writable. */
-static int check_writable(const char *key, const char *expected, const char *path, char *err, size_t errlen) {
+/* path can be written: a writable file, or the nearest folder above it that exists is writable (a
+ * store's own folder must exist: the store makes no folders). */
+static int check_writable(const char *key, const char *expected, const char *path, int is_store, char *err,
+                          size_t errlen) {
     if (access(path, F_OK) == 0) return access(path, W_OK) == 0 ? 0 : refuse(err, errlen, key, expected, path, strerror(errno));
-    char *dir = xstrdup(path);
+    char *dir = xstrdup(path), why[BCOS_ERRLEN];
     int rc = 0;
     for (;;) {
         char *parent = xstrdup(dirname(dir));
@@ -78,10 +80,14 @@ static int check_writable(const char *key, const char *expected, const char *pat
         dir = parent;
         struct stat st;
         if (stat(dir, &st) != 0) {
+            if (is_store) {
+                snprintf(why, sizeof why, "its folder %s: %s", dir, strerror(errno));
+                rc = refuse(err, errlen, key, expected, path, why);
+                break;
+            }
             if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0) break;
             continue;
         }
-        char why[BCOS_ERRLEN];
         if (!S_ISDIR(st.st_mode)) snprintf(why, sizeof why, "%s is not a folder", dir);
         else if (access(dir, W_OK | X_OK) != 0) snprintf(why, sizeof why, "its folder %s: %s", dir, strerror(errno));
         else break;
@@ -103,8 +109,8 @@ int cli_job_check_resources(const bcos_job *job, const bcos_job_spec *spec, char
         case BCOS_JOB_PLACE: break;
         case BCOS_JOB_INPUT: rc = check_input(key, e->value, err, errlen); break;
         case BCOS_JOB_SOURCE: rc = check_source(key, e->value, err, errlen); break;
-        case BCOS_JOB_OUTPUT: rc = check_writable(key, "a path that can be written", e->value, err, errlen); break;
-        case BCOS_JOB_STORE: rc = check_writable(key, "a store that can be written", e->value, err, errlen); break;
+        case BCOS_JOB_OUTPUT: rc = check_writable(key, "a path that can be written", e->value, 0, err, errlen); break;
+        case BCOS_JOB_STORE: rc = check_writable(key, "a store that can be written", e->value, 1, err, errlen); break;
         }
     }
     /* a kind with a store that the job does not name writes the default one */
@@ -112,7 +118,7 @@ int cli_job_check_resources(const bcos_job *job, const bcos_job_spec *spec, char
         const bcos_job_entry *e = bcos_job_find(job, spec->options[i].name);
         if (spec->options[i].use == BCOS_JOB_STORE && (!e || !e->value[0]))
             rc = check_writable(spec->options[i].name, "a store that can be written (the default one)",
-                                bcos_store_default_path(), err, errlen);
+                                bcos_store_default_path(), 1, err, errlen);
     }
     return rc;
 }

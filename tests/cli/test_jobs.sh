@@ -17,6 +17,10 @@ cmp -s "$TMP/schema.json" schemas/job.schema.json && ok ||
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert sorted(d['\$defs']) == ['distill','eval','explain','shards']" \
   "$TMP/schema.json" && ok || bad "the schema describes the four kinds"
 
+# ---- the committed job and pipeline files are valid
+for job in jobs/*.json; do expect_ok "$BCOS" jobs check "$job"; done
+for pipeline in pipeline/*.json; do expect_ok "$BCOS" pipeline stages "$pipeline"; done
+
 # ---- every kind through bcos run, paths through ${VAR}
 export FIX="$PWD/tests/fixtures" OUT="$TMP/work"
 mkdir -p "$TMP/images/landscape" "$TMP/images/other" "$OUT"
@@ -91,6 +95,8 @@ refused "\$.shards: expected an existing file or folder, found \"$TMP/train-1.ta
 touch "$TMP/plain-file"
 refused "\$.db: expected a store that can be written, found \"$TMP/plain-file/s.db\" ($TMP/plain-file is not a folder)" \
   "{\"kind\": \"distill\", \"teacher\": \"$FIX/clip/tiny_openclip.safetensors\", \"images\": \"$FIX/image\", \"db\": \"$TMP/plain-file/s.db\"}"
+refused "\$.db: expected a store that can be written, found \"$TMP/no-folder/s.db\" (its folder $TMP/no-folder: No such file or directory)" \
+  "{\"kind\": \"distill\", \"teacher\": \"$FIX/clip/tiny_openclip.safetensors\", \"images\": \"$FIX/image\", \"db\": \"$TMP/no-folder/s.db\"}"
 refused "\$.out: expected a path that can be written, found \"$TMP/plain-file/ds\"" \
   "{\"kind\": \"shards\", \"folder\": \"$IMAGES\", \"out\": \"$TMP/plain-file/ds\"}"
 # the default store ($BCOS_DB) is checked too when the job names none
