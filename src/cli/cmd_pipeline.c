@@ -67,12 +67,13 @@ static char *file_stem(const char *path) {
     return stem;
 }
 
-/* The run a stage's job makes: its "run", or for a kind that names its run by the job file, the
- * file's name. */
+/* The run a stage's job makes: its "run" or "name" (eval), or for a kind that names its run after
+ * the job file (distill: a "run" option and no "name"), the file's name. */
 static char *stage_run(const bcos_job *job, const cli_job_kind *k, const stage *st) {
-    const bcos_job_entry *run = bcos_job_find(job, "run");
+    const bcos_job_entry *run = bcos_job_find(job, "run"), *name = bcos_job_find(job, "name");
     if (run && run->value[0]) return xstrdup(run->value);
-    if (!bcos_job_option_named(k->spec(), "run")) return NULL;
+    if (name && name->value[0]) return xstrdup(name->value);
+    if (!bcos_job_option_named(k->spec(), "run") || bcos_job_option_named(k->spec(), "name")) return NULL;
     return st->job_path ? file_stem(st->job_path) : xstrdup(st->name);
 }
 
