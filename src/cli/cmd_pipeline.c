@@ -239,6 +239,9 @@ static int run_child(const pipeline *p, const stage *st) {
     pid_t pid = fork();
     BCOS_CHECK(pid >= 0, "fork failed: too many processes?");
     if (pid == 0) {
+        /* a process group of its own: a terminal's Ctrl-C reaches the pipeline alone, which hands it
+         * on once (distill takes a second one as "stop at once") */
+        setpgid(0, 0);
         if (p->db) setenv(BCOS_STORE_DB_ENV, p->db, 1);
         execl("/proc/self/exe", "bcos", "run", job, (char *)NULL);
         fprintf(stderr, "bcos: cannot run /proc/self/exe: %s\n", strerror(errno));

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `bcos pipeline` with the real binary: stages listed out of order run in dependency order (an
 # inline job and a job file); the store's stages table records them; running again skips every
-# stage; a stage interrupted by SIGTERM (handed on to distill, which checkpoints) is recorded as
+# stage; a stage interrupted by Ctrl-C (handed on to distill, which checkpoints) is recorded as
 # interrupted and resumes from its checkpoint on the next run; a changed job is refused naming the
 # stage, before any stage runs; bad pipeline files are refused with the JSON path.
 set -u
@@ -65,17 +65,19 @@ expect_ok "$BCOS" pipeline status "$TMP/p.json"
 grep -q "^student .*done (job changed)" "$TMP/out" && ok || bad "status marks the changed job: $(cat "$TMP/out")"
 
 # ---- an interrupted stage resumes from its checkpoint
-cat >"$TMP/long.json" <<EOF
+cat >"$TMP/long-pipeline.json" <<EOF
 {"name": "long", "db": "$TMP/p.db", "stages": [
   {"name": "long-student", "job": {"kind": "distill", "teacher": "$FIX/clip/tiny_openclip.safetensors",
    "teacher_model": "bcos-tiny", "images": "$FIX/image", "out": "$TMP/long.safetensors", "steps": 400,
    "warmup_steps": 1, "batch_size": 4, "lr": 0.001, "log_every": 10, "checkpoint_every": 5000}}
 ]}
 EOF
-"$BCOS" pipeline run "$TMP/long.json" >"$TMP/long.log" 2>&1 &
+# as a terminal's Ctrl-C: SIGINT to the pipeline's process group (setsid: the pipeline leads its own),
+# handed on to the stage once (a second one would stop distill at once, without a checkpoint)
+setsid "$BCOS" pipeline run "$TMP/long-pipeline.json" >"$TMP/long.log" 2>&1 &
 pid=$!
 for i in $(seq 1 300); do grep -q "step 30/400" "$TMP/long.log" && break; sleep 0.1; done
-kill -TERM "$pid"
+kill -INT "-$pid"
 wait "$pid"
 status=$?
 [ "$status" -eq 75 ] && ok || bad "the pipeline exits 75 when its stage was stopped (got $status): $(tail -3 "$TMP/long.log")"
@@ -84,7 +86,7 @@ grep -q "stage 'long-student': interrupted (exit status 75): run the pipeline ag
 [ "$(sql "$TMP/p.db" "SELECT status, exit_status FROM stages WHERE stage = 'long-student'")" = "'interrupted'|75" ] && ok ||
   bad "the store records the interruption: $(sql "$TMP/p.db" "SELECT * FROM stages WHERE stage = 'long-student'")"
 [ ! -e "$TMP/long.safetensors" ] && ok || bad "an interrupted distill writes no student"
-expect_ok "$BCOS" pipeline run "$TMP/long.json"
+expect_ok "$BCOS" pipeline run "$TMP/long-pipeline.json"
 grep -q "run 'long-student': steps 400 (resumed at [1-9][0-9]*)" "$TMP/out" && ok ||
   bad "the second run resumes the distill run: $(grep "run '" "$TMP/out")"
 [ "$(sql "$TMP/p.db" "SELECT status FROM stages WHERE stage = 'long-student'")" = "'done'" ] && ok || bad "then the stage is done"
