@@ -174,7 +174,7 @@ static int check_key(bcos_job *job, const bcos_job_spec *spec, const cJSON *root
     if (strcmp(it->string, "kind") == 0) return 0;
     const bcos_job_option *o = bcos_job_option_named(spec, it->string);
     if (!o)
-        return snprintf(err, errlen, "%s.%s: expected one of the options of a %s job (bcos jobs schema), found the "
+        return snprintf(err, errlen, "%s.%s: expected an option of %s jobs (bcos jobs schema), found the "
                         "unknown key '%s'", where, key, spec->kind, key), -1;
     char *value = checked_value(o, it, why, sizeof why);
     if (!value) return snprintf(err, errlen, "%s.%s: %s", where, key, why), -1;

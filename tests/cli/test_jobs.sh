@@ -71,7 +71,7 @@ T="\"teacher\": \"$FIX/clip/tiny_openclip.safetensors\", \"images\": \"$FIX/imag
 refused '$.lr: expected a number greater than 0, found "0.1"' "{\"kind\": \"distill\", $T, \"lr\": \"0.1\"}"
 refused '$.steps: expected a whole number in [1, 9007199254740992], found 2.5' "{\"kind\": \"distill\", $T, \"steps\": 2.5}"
 refused '$.keep_biases: expected true or false, found "yes"' "{\"kind\": \"distill\", $T, \"keep_biases\": \"yes\"}"
-refused "\$.stepz: expected one of the options of a distill job (bcos jobs schema), found the unknown key 'stepz'" \
+refused "\$.stepz: expected an option of distill jobs (bcos jobs schema), found the unknown key 'stepz'" \
   "{\"kind\": \"distill\", $T, \"stepz\": 3}"
 refused '$.beta2: expected a number in [0, 1), found 1' "{\"kind\": \"distill\", $T, \"beta2\": 1}"
 refused '$.loss: expected one of cosine|siglip, found "l2"' "{\"kind\": \"distill\", $T, \"loss\": \"l2\"}"

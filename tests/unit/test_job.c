@@ -55,7 +55,7 @@ static void check_wrong_types(void) {
 }
 
 static void check_keys_and_kind(void) {
-    expect_refused("{\"kind\": \"demo\", \"stepz\": 3}", "$.stepz: expected one of the options of a demo job",
+    expect_refused("{\"kind\": \"demo\", \"stepz\": 3}", "$.stepz: expected an option of demo jobs (bcos jobs schema)",
                    "unknown key 'stepz'", NULL);
     expect_refused("{\"kind\": \"demo\", \"lr\": 0.1, \"lr\": 0.2}", "$.lr: key 'lr' is given twice", NULL, NULL);
     expect_refused("{\"kind\": \"demo\", \"log_every\": 1, \"log-every\": 2}", "key 'log-every' is given twice", NULL, NULL);
