@@ -76,6 +76,9 @@ const bcos_job_entry *bcos_job_find(const bcos_job *job, const char *name);
 /* The "kind" of the job file at path (heap), or NULL with "PATH: why" in err. */
 char *bcos_job_kind_of(const char *path, char *err, size_t errlen);
 
+/* text with each ${NAME} replaced by the environment variable's value (heap), or NULL with why (an
+ * unset variable, named; a '${' that starts no name). */
+char *bcos_job_expand(const char *text, char *why, size_t len);
 /* The option spec gives name ('_' and '-' alike), or NULL. */
 const bcos_job_option *bcos_job_option_named(const bcos_job_spec *spec, const char *name);
 /* 0 when x lies in range, else -1 with "it must be in [a, b)" (or "at least a", "greater than a")

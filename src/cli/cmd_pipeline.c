@@ -30,6 +30,7 @@ static const char *const USAGE =
     "       bcos pipeline stages P.json               the stages in order, with what each needs\n"
     "P.json: {\"name\": NAME (default: the file's name), \"db\": STORE (default: $BCOS_DB, else ./bcos.db),\n"
     "         \"stages\": [{\"name\": STAGE, \"job\": {\"kind\": ...} or \"jobs/FILE.json\", \"needs\": [STAGE, ...]}, ...]}\n"
+    "The store's and job files' paths may hold ${VAR}, an environment variable.\n"
     "Each stage runs as 'bcos run JOB' with BCOS_DB set to the pipeline's store. A stage recorded done\n"
     "with the same job is skipped; an interrupted one runs again and resumes; a stage whose job changed\n"
     "since it ran is refused (give it a new name). --stage runs one stage, once those it needs are done.\n"
@@ -82,7 +83,8 @@ static void read_stage_job(stage *st, const cJSON *job_value, const char *where,
     char err[BCOS_ERRLEN];
     bcos_job job;
     if (cJSON_IsString(job_value)) {
-        st->job_path = xstrdup(job_value->valuestring);
+        st->job_path = bcos_job_expand(job_value->valuestring, err, sizeof err);
+        if (!st->job_path) bcos_fail("%s: %s: %s", file, where, err);
         char *kind = bcos_job_kind_of(st->job_path, err, sizeof err);
         if (!kind) bcos_fail("%s: %s: %s", file, where, err);
         st->kind = cli_job_kind_named(kind);
@@ -190,7 +192,9 @@ static void read_pipeline(pipeline *p, const char *file) {
     if (db && !cJSON_IsString(db)) bcos_fail("%s: $.db: expected the store's path, a string", file);
     if (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) == 0)
         bcos_fail("%s: $.stages: expected a list of stages, found %s", file, stages ? "no list or an empty one" : "nothing");
-    *p = (pipeline){.name = name ? xstrdup(name->valuestring) : file_stem(file), .db = db ? xstrdup(db->valuestring) : NULL};
+    *p = (pipeline){.name = name ? xstrdup(name->valuestring) : file_stem(file)};
+    char why[BCOS_ERRLEN];
+    if (db && !(p->db = bcos_job_expand(db->valuestring, why, sizeof why))) bcos_fail("%s: $.db: %s", file, why);
     p->n = cJSON_GetArraySize(stages);
     p->stages = xcalloc((size_t)p->n, sizeof *p->stages);
     int i = 0;

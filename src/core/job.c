@@ -97,8 +97,7 @@ static void describe_found(char *out, size_t len, const cJSON *v) {
     }
 }
 
-/* text with each ${NAME} replaced by the environment variable's value (heap), or NULL with why. */
-static char *expand_variables(const char *text, char *why, size_t len) {
+char *bcos_job_expand(const char *text, char *why, size_t len) {
     size_t cap = strlen(text) + 1, n = 0;
     char *out = xmalloc(cap);
     for (const char *p = text; *p;) {
@@ -151,7 +150,7 @@ static char *checked_value(const bcos_job_option *o, const cJSON *it, char *why,
         return NULL;
     }
     if (o->type == BCOS_JOB_STRING)
-        return o->use == BCOS_JOB_TEXT ? xstrdup(it->valuestring) : expand_variables(it->valuestring, why, len);
+        return o->use == BCOS_JOB_TEXT ? xstrdup(it->valuestring) : bcos_job_expand(it->valuestring, why, len);
     if (o->type == BCOS_JOB_BOOLEAN) return xstrdup(cJSON_IsTrue(it) ? "true" : "false");
     return bcos_strfmt("%.17g", it->valuedouble);
 }

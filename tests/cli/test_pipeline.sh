@@ -23,11 +23,12 @@ distill_job() {
 EOF
 }
 distill_job 6 0.001
+export JOBS="$TMP/jobs"
 cat >"$TMP/p.json" <<EOF
 {"name": "demo", "db": "$TMP/p.db", "stages": [
   {"name": "explain", "needs": ["student"], "job": {"kind": "explain", "weights": "$TMP/student.safetensors",
    "image": "$FIX/image/landscape_1200x800.jpg", "text": "a photo", "out": "$TMP/landscape"}},
-  {"name": "student", "needs": ["shards"], "job": "$TMP/jobs/student.json"},
+  {"name": "student", "needs": ["shards"], "job": "\${JOBS}/student.json"},
   {"name": "shards", "job": {"kind": "shards", "folder": "$TMP/images", "out": "$TMP/ds", "max_samples": 2}}
 ]}
 EOF
@@ -115,5 +116,9 @@ refused "\$.stages[1].name: stage 'a' is named twice" \
   '{"stages": [{"name": "a", "job": {"kind": "shards"}}, {"name": "a", "job": {"kind": "shards"}}]}'
 refused '$.stages[0].job.kind: expected a job kind' '{"stages": [{"name": "a", "job": {"kind": "train"}}]}'
 refused '$.stages: expected a list of stages' '{"stages": []}'
+unset BCOS_TEST_UNSET
+refused '$.db: the environment variable BCOS_TEST_UNSET is not set' '{"db": "${BCOS_TEST_UNSET}/p.db", "stages": [{"name": "a", "job": {"kind": "shards"}}]}'
+refused '$.stages[0].job: the environment variable BCOS_TEST_UNSET is not set' \
+  '{"stages": [{"name": "a", "job": "${BCOS_TEST_UNSET}/a.json"}]}'
 [ ! -e "$TMP/bad.db" ] && ok || bad "a refused pipeline makes no store"
 summarize test_pipeline
