@@ -36,6 +36,8 @@ typedef struct {
     int (*run)(int argc, char **argv);
     const bcos_job_spec *(*spec)(void);
 } cli_job_kind;
+/* "distill, eval, ...": the kinds, for messages. */
+void cli_job_kind_list(char *out, size_t len);
 /* The kind named, or NULL. */
 const cli_job_kind *cli_job_kind_named(const char *kind);
 /* For a command parsed by getopt_long: when argv[1] is a job file (not a flag), the arguments with

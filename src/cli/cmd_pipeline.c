@@ -95,8 +95,10 @@ static void read_stage_job(stage *st, const cJSON *job_value, const char *where,
     } else if (cJSON_IsObject(job_value)) {
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(job_value, "kind");
         st->kind = cJSON_IsString(kind) ? cli_job_kind_named(kind->valuestring) : NULL;
-        if (!st->kind) bcos_fail("%s: %s.kind: expected a job kind (distill, eval, explain, shards...), found %s", file,
-                                 where, cJSON_IsString(kind) ? kind->valuestring : "none");
+        char kinds[256];
+        cli_job_kind_list(kinds, sizeof kinds);
+        if (!st->kind) bcos_fail("%s: %s.kind: expected one of %s, found %s", file, where, kinds,
+                                 cJSON_IsString(kind) ? kind->valuestring : "none");
         if (bcos_job_parse_json(&job, st->kind->spec(), job_value, where, err, sizeof err) != 0)
             bcos_fail("%s: %s", file, err);
         st->inline_text = xstrdup(job.canonical);

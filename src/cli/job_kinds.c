@@ -18,15 +18,25 @@ static const cli_job_kind KINDS[] = {
 };
 #define N_KINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
-static const char *const RUN_USAGE =
-    "usage: bcos run JOB.json\n"
-    "Runs a job file {\"kind\": KIND, \"<option>\": value, ...}, KIND one of distill, eval, explain, shards\n"
-    "(their options: 'bcos KIND --help', schemas/job.schema.json). The whole file is checked first: keys,\n"
-    "types, ranges and choices; input files exist, http(s) shards answer, outputs and the store can be\n"
-    "written. Paths and URLs may hold ${VAR}, an environment variable.\n";
+static void run_usage(FILE *out) {
+    char kinds[256];
+    cli_job_kind_list(kinds, sizeof kinds);
+    fprintf(out,
+            "usage: bcos run JOB.json\n"
+            "Runs a job file {\"kind\": KIND, \"<option>\": value, ...}, KIND one of %s (their\n"
+            "options: schemas/job.schema.json, 'bcos jobs schema'). The whole file is checked first: keys,\n"
+            "types, ranges and choices; input files exist, http(s) shards answer, outputs and the store can be\n"
+            "written. Paths and URLs may hold ${VAR}, an environment variable.\n",
+            kinds);
+}
 
 static const char *const JOBS_USAGE = "usage: bcos jobs schema          the JSON schema of job files\n"
                                       "       bcos jobs check JOB.json  check a job file as 'bcos run' does\n";
+
+void cli_job_kind_list(char *out, size_t len) {
+    out[0] = '\0';
+    for (int i = 0; i < N_KINDS; i++) snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? ", " : "", KINDS[i].kind);
+}
 
 const cli_job_kind *cli_job_kind_named(const char *kind) {
     for (int i = 0; i < N_KINDS; i++)
@@ -40,9 +50,8 @@ static const cli_job_kind *check_job_file(const char *path, char *err, size_t er
     if (!kind) return NULL;
     const cli_job_kind *k = cli_job_kind_named(kind);
     if (!k) {
-        char known[256] = "";
-        for (int i = 0; i < N_KINDS; i++)
-            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", KINDS[i].kind);
+        char known[256];
+        cli_job_kind_list(known, sizeof known);
         bcos_error(err, errlen, path, "$.kind: expected one of %s, found \"%.60s\"", known, kind);
     }
     free(kind);
@@ -56,7 +65,7 @@ static const cli_job_kind *check_job_file(const char *path, char *err, size_t er
 }
 
 int cmd_run(int argc, char **argv) {
-    if (argc == 2 && cli_is_help(argv[1])) return fputs(RUN_USAGE, stdout), 0;
+    if (argc == 2 && cli_is_help(argv[1])) return run_usage(stdout), 0;
     if (argc != 2) bcos_fail("usage: bcos run JOB.json (see 'bcos run --help')");
     char err[BCOS_ERRLEN];
     const cli_job_kind *k = check_job_file(argv[1], err, sizeof err);

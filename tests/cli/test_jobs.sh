@@ -14,8 +14,8 @@ trap 'rm -rf "$TMP"' EXIT
 "$BCOS" jobs schema >"$TMP/schema.json" && ok || bad "bcos jobs schema fails"
 cmp -s "$TMP/schema.json" schemas/job.schema.json && ok ||
   bad "schemas/job.schema.json is out of date: run 'build/bcos jobs schema > schemas/job.schema.json'"
-python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert sorted(d['\$defs']) == ['distill','eval','explain','shards']" \
-  "$TMP/schema.json" && ok || bad "the schema describes the four kinds"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert {'distill','eval','explain','shards'} <= set(d['\$defs'])" \
+  "$TMP/schema.json" && ok || bad "the schema describes every kind"
 
 # ---- the committed job and pipeline files are valid
 for job in jobs/*.json; do expect_ok "$BCOS" jobs check "$job"; done
