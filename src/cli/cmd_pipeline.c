@@ -78,27 +78,37 @@ static char *stage_run(const bcos_job *job, const cli_job_kind *k, const stage *
     return st->job_path ? file_stem(st->job_path) : xstrdup(st->name);
 }
 
-/* The stage's job checked (not yet its files: earlier stages make them) and its hash; 0, or fail. */
+/* The job kind named (NULL: none given), or fail: "CONTEXT.kind: expected one of ..., found ...". */
+static const cli_job_kind *stage_kind(const char *name, const char *context) {
+    const cli_job_kind *k = name ? cli_job_kind_named(name) : NULL;
+    if (!k) {
+        char kinds[256];
+        cli_job_kind_list(kinds, sizeof kinds);
+        bcos_fail("%s.kind: expected one of %s, found %s%.60s%s", context, kinds, name ? "\"" : "", name ? name : "nothing",
+                  name ? "\"" : "");
+    }
+    return k;
+}
+
+/* The stage's job checked (not yet its files: earlier stages make them) and its hash; or fail. */
 static void read_stage_job(stage *st, const cJSON *job_value, const char *where, const char *file) {
     char err[BCOS_ERRLEN];
     bcos_job job;
     if (cJSON_IsString(job_value)) {
         st->job_path = bcos_job_expand(job_value->valuestring, err, sizeof err);
-        if (!st->job_path) bcos_fail("%s: %s: %s", file, where, err);
-        char *kind = bcos_job_kind_of(st->job_path, err, sizeof err);
+        char *kind = st->job_path ? bcos_job_kind_of(st->job_path, err, sizeof err) : NULL;
         if (!kind) bcos_fail("%s: %s: %s", file, where, err);
-        st->kind = cli_job_kind_named(kind);
-        if (!st->kind) bcos_fail("%s: %s: %s: $.kind: no such job kind \"%s\"", file, where, st->job_path, kind);
+        char *context = bcos_strfmt("%s: %s: %s: $", file, where, st->job_path);
+        st->kind = stage_kind(kind, context);
+        free(context);
         free(kind);
         if (bcos_job_read(&job, st->kind->spec(), st->job_path, err, sizeof err) != 0)
             bcos_fail("%s: stage '%s': %s", file, st->name, err);
     } else if (cJSON_IsObject(job_value)) {
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(job_value, "kind");
-        st->kind = cJSON_IsString(kind) ? cli_job_kind_named(kind->valuestring) : NULL;
-        char kinds[256];
-        cli_job_kind_list(kinds, sizeof kinds);
-        if (!st->kind) bcos_fail("%s: %s.kind: expected one of %s, found %s", file, where, kinds,
-                                 cJSON_IsString(kind) ? kind->valuestring : "none");
+        char *context = bcos_strfmt("%s: %s", file, where);
+        st->kind = stage_kind(cJSON_IsString(kind) ? kind->valuestring : NULL, context);
+        free(context);
         if (bcos_job_parse_json(&job, st->kind->spec(), job_value, where, err, sizeof err) != 0)
             bcos_fail("%s: %s", file, err);
         st->inline_text = xstrdup(job.canonical);
