@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bcos/job.h"
 #include "bcos/student.h"
 #include "bcos/image.h"
 
@@ -63,6 +64,8 @@ void bcos_distill_defaults(bcos_distill_config *cfg);
 /* Set one option by its name ("batch_size" or "batch-size") from text. Returns 0, or -1 with err
  * naming the option (unknown name, bad value). */
 int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+/* The options of a distill job file, described for the job reader and the job schema. */
+const bcos_job_spec *bcos_distill_job_spec(void);
 /* Apply a JSON job file {"kind": "distill", "<option>": value, ...}. Returns 0, or -1 with err
  * naming the file and the key. */
 int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err, size_t errlen);

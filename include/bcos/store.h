@@ -248,4 +248,29 @@ int bcos_store_print_checkpoints(bcos_store *s, const char *run, FILE *out, char
 int bcos_store_print_results(bcos_store *s, const bcos_results_filter *filter, bcos_format format, FILE *out,
                              char *err, size_t errlen);
 
+/* ---- pipeline stages (stages.c) ---- */
+
+typedef enum { BCOS_STAGE_RUNNING, BCOS_STAGE_DONE, BCOS_STAGE_FAILED, BCOS_STAGE_INTERRUPTED } bcos_stage_status;
+
+/* A stage's row: the job that ran (its sha256), the run it made (or ""), how and when it ended. */
+typedef struct {
+    char kind[32];
+    char job_sha256[65];
+    char run[128];
+    bcos_stage_status status;
+    int exit_status; /* -1: none (still running, or killed with the pipeline) */
+    char started[32], finished[32]; /* finished: "" while running */
+} bcos_stage_record;
+
+/* The stage's row: 1 when there is one, 0 when the stage never started. */
+int bcos_store_stage_get(bcos_store *s, const char *pipeline, const char *stage, bcos_stage_record *out);
+/* Records the stage as running with this job (replacing its row); run may be NULL. */
+void bcos_store_stage_begin(bcos_store *s, const char *pipeline, const char *stage, const char *kind,
+                            const char *job_sha256, const char *run);
+/* Records how the stage ended. */
+void bcos_store_stage_end(bcos_store *s, const char *pipeline, const char *stage, bcos_stage_status status,
+                          int exit_status);
+/* "running", "done", "failed", "interrupted". */
+const char *bcos_stage_status_name(bcos_stage_status status);
+
 #endif

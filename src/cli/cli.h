@@ -5,6 +5,7 @@
 #include "bcos/check.h"
 #include "bcos/clip.h"
 #include "bcos/image.h"
+#include "bcos/job.h"
 #include "bcos/store.h"
 
 int cmd_encode_image(int argc, char **argv);
@@ -20,6 +21,34 @@ int cmd_checkpoints(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 int cmd_shards(int argc, char **argv);
+int cmd_shards_write(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
+
+/* The options of the job kinds whose tables live in src/cli. */
+const bcos_job_spec *cli_eval_job_spec(void);
+const bcos_job_spec *cli_explain_job_spec(void);
+const bcos_job_spec *cli_shards_job_spec(void);
+/* The job kinds `bcos run` knows: their command (called as cmd(2, {kind, JOB.json})) and options. */
+typedef struct {
+    const char *kind;
+    int (*run)(int argc, char **argv);
+    const bcos_job_spec *(*spec)(void);
+} cli_job_kind;
+/* "distill, eval, ...": the kinds, for messages. */
+void cli_job_kind_list(char *out, size_t len);
+/* The kind named, or NULL. */
+const cli_job_kind *cli_job_kind_named(const char *kind);
+/* For a command parsed by getopt_long: when argv[1] is a job file (not a flag), the arguments with
+ * its options first as --name=value flags (a boolean as --name when true), the flags given after,
+ * which win; else a copy of argv. Fails with one line on a bad job file. *argc is updated; free the
+ * result with cli_free_strings. */
+char **cli_job_argv(const bcos_job_spec *spec, int *argc, char **argv);
+/* What a job's paths and URLs name is there before any work (bcos/job.h's uses): inputs exist,
+ * http(s) sources answer, outputs and the store can be written. 0, or -1 with "$.KEY: expected ...,
+ * found ..." in err. */
+int cli_job_check_resources(const bcos_job *job, const bcos_job_spec *spec, char *err, size_t errlen);
 
 /* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
 void cli_load_clip(bcos_clip *m, const char *weights, const char *model);

@@ -2,6 +2,7 @@
  * teacher's text tower it carries) on CLIP_benchmark datasets; the options only, the evaluation is
  * src/eval. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -55,27 +56,55 @@ typedef struct {
     opt_type type;
     size_t offset;
     long min; /* counts only */
+    const char *help;
+    bcos_job_use use; /* strings */
+    const char *fallback; /* the default as JSON text, or NULL */
 } eval_option;
 
+#define A(field) offsetof(eval_args, field)
 static const eval_option OPTIONS[] = {
-    {"weights", OPT_STR, offsetof(eval_args, weights), 0},
-    {"model", OPT_STR, offsetof(eval_args, model), 0},
-    {"datasets", OPT_STR, offsetof(eval_args, datasets), 0},
-    {"dataset-root", OPT_STR, offsetof(eval_args, root), 0},
-    {"split", OPT_STR, offsetof(eval_args, split), 0},
-    {"batch-size", OPT_COUNT, offsetof(eval_args, batch), 1},
-    {"max-skip", OPT_COUNT, offsetof(eval_args, max_skip), 0},
-    {"predictions", OPT_STR, offsetof(eval_args, predictions), 0},
-    {"name", OPT_STR, offsetof(eval_args, name), 0},
-    {"run", OPT_STR, offsetof(eval_args, run), 0},
-    {"checkpoint", OPT_STR, offsetof(eval_args, checkpoint), 0},
-    {"teacher", OPT_BOOL, offsetof(eval_args, teacher), 0},
-    {"classifier-cache", OPT_STR, offsetof(eval_args, classifier_cache), 0},
-    {"db", OPT_STR, offsetof(eval_args, db), 0},
-    {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0},
-    {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0},
+    {"weights", OPT_STR, A(weights), 0, "CLIP or B-cos student weights (safetensors)", BCOS_JOB_INPUT, NULL},
+    {"model", OPT_STR, A(model), 0, "config name or JSON of a CLIP (default: from the file)", BCOS_JOB_TEXT, NULL},
+    {"datasets", OPT_STR, A(datasets), 0, "datasets, comma-separated", BCOS_JOB_TEXT, NULL},
+    {"dataset-root", OPT_STR, A(root), 0, "folder or URL of the datasets; {dataset} stands for each name",
+     BCOS_JOB_PLACE, NULL},
+    {"split", OPT_STR, A(split), 0, "the split evaluated", BCOS_JOB_TEXT, "\"test\""},
+    {"batch-size", OPT_COUNT, A(batch), 1, "images per forward pass", BCOS_JOB_TEXT, "32"},
+    {"max-skip", OPT_COUNT, A(max_skip), 0, "refused samples a dataset may have and still count", BCOS_JOB_TEXT, "0"},
+    {"predictions", OPT_STR, A(predictions), 0, "CSV of each sample's top-5 classes", BCOS_JOB_OUTPUT, NULL},
+    {"name", OPT_STR, A(name), 0, "the eval run's name (default: the weights file's name)", BCOS_JOB_TEXT, NULL},
+    {"run", OPT_STR, A(run), 0, "or evaluate the checkpoints of this distill run", BCOS_JOB_TEXT, NULL},
+    {"checkpoint", OPT_STR, A(checkpoint), 0, "with run: latest, all or STEP[,STEP...]", BCOS_JOB_TEXT, NULL},
+    {"teacher", OPT_BOOL, A(teacher), 0, "with run: also evaluate the run's frozen teacher", BCOS_JOB_TEXT, "false"},
+    {"classifier-cache", OPT_STR, A(classifier_cache), 0, "folder keeping each dataset's classifier",
+     BCOS_JOB_OUTPUT, NULL},
+    {"db", OPT_STR, A(db), 0, "the store (default: $BCOS_DB, else ./bcos.db)", BCOS_JOB_STORE, NULL},
+    {"output-dir", OPT_STR, A(output_dir), 0, "folder of CLIP_benchmark result JSON files", BCOS_JOB_OUTPUT, NULL},
+    {"skip-existing", OPT_FLAG, A(skip_existing), 0, "leave alone the datasets whose results the run has",
+     BCOS_JOB_TEXT, "false"},
 };
+#undef A
 #define N_OPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
+
+const bcos_job_spec *cli_eval_job_spec(void) {
+    static bcos_job_option options[N_OPTIONS];
+    static bcos_job_spec spec;
+    if (spec.kind) return &spec;
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const eval_option *o = &OPTIONS[i];
+        char *name = xstrdup(o->name);
+        for (char *p = name; *p; p++)
+            if (*p == '-') *p = '_';
+        int count = o->type == OPT_COUNT;
+        options[i] = (bcos_job_option){name, count ? BCOS_JOB_INTEGER : o->type == OPT_STR ? BCOS_JOB_STRING : BCOS_JOB_BOOLEAN,
+                                       o->help, count ? (bcos_job_range){(double)o->min, INT_MAX, 0, 0}
+                                                      : (bcos_job_range)BCOS_JOB_NO_RANGE,
+                                       NULL, o->use, o->fallback};
+    }
+    spec = (bcos_job_spec){"eval", "zero-shot evaluation of weights or of a distill run's checkpoints (bcos eval)",
+                           options, N_OPTIONS};
+    return &spec;
+}
 
 /* The option a flag or job key names ('_' and '-' alike), or NULL. */
 static const eval_option *find_option(const char *name) {
@@ -86,8 +115,6 @@ static const eval_option *find_option(const char *name) {
     }
     return NULL;
 }
-
-static const void *identify_option(const char *name) { return find_option(name); }
 
 static int set_option(void *ctx, const char *name, const char *value, char *err, size_t errlen) {
     const eval_option *o = find_option(name);
@@ -142,7 +169,7 @@ static void parse_args(eval_args *a, int argc, char **argv) {
     *a = (eval_args){.batch = 32};
     a->split = xstrdup("test");
     char err[BCOS_ERRLEN], why[BCOS_ERRLEN];
-    bcos_job_reader job = {.kind = "eval", .set = set_option, .identify = identify_option, .ctx = a};
+    bcos_job_reader job = {.spec = cli_eval_job_spec(), .set = set_option, .ctx = a};
     if (optind < argc && bcos_job_load(&job, argv[optind], err, sizeof err) != 0) bcos_fail("%s", err);
     for (int i = 0; i < n_flags; i++)
         if (set_option(a, flags[i].name, flags[i].value, why, sizeof why) != 0) bcos_fail("--%s", why);

@@ -16,12 +16,33 @@
 #include "cli.h"
 
 static const char *const USAGE =
-    "usage: bcos explain --weights STUDENT.safetensors --image IMG (--text PROMPT | --classes a,b,c\n"
+    "usage: bcos explain [JOB.json] --weights STUDENT.safetensors --image IMG (--text PROMPT | --classes a,b,c\n"
     "                    [--templates-file F]) [--out PREFIX] [--pixel-order ORDER]\n"
     "Explains the student's score e.t for the prompt's normalised text embedding t (or the top zero-shot\n"
     "class's weights) and writes PREFIX-explanation.png (colour, alpha), PREFIX-composite.png (over the\n"
     "image) and PREFIX-contributions.png (blue-white-red). PREFIX defaults to the image name without its\n"
-    "extension. Prints the score and the completeness error.\n" CLI_PIXEL_ORDER_USAGE;
+    "extension. Prints the score and the completeness error. JOB.json, {\"kind\": \"explain\", \"<option>\": value,\n"
+    "...}, gives options as a file; flags win over it.\n" CLI_PIXEL_ORDER_USAGE;
+
+static const bcos_job_option JOB_OPTIONS[] = {
+    {"weights", BCOS_JOB_STRING, "B-cos student weights (safetensors)", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_INPUT, NULL},
+    {"image", BCOS_JOB_STRING, "the image explained", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_INPUT, NULL},
+    {"text", BCOS_JOB_STRING, "the prompt explained", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT, NULL},
+    {"classes", BCOS_JOB_STRING, "or class names, comma-separated: the top one is explained", BCOS_JOB_NO_RANGE, NULL,
+     BCOS_JOB_TEXT, NULL},
+    {"templates_file", BCOS_JOB_STRING, "zero-shot templates with {c}, one per line", BCOS_JOB_NO_RANGE, NULL,
+     BCOS_JOB_INPUT, NULL},
+    {"out", BCOS_JOB_STRING, "prefix of the pictures (default: the image's name)", BCOS_JOB_NO_RANGE, NULL,
+     BCOS_JOB_OUTPUT, NULL},
+    {"pixel_order", BCOS_JOB_STRING, "when a file becomes RGB", BCOS_JOB_NO_RANGE, "open-clip|convert-first",
+     BCOS_JOB_TEXT, "\"open-clip\""},
+};
+
+const bcos_job_spec *cli_explain_job_spec(void) {
+    static const bcos_job_spec spec = {"explain", "explanation pictures of a B-cos student (bcos explain)", JOB_OPTIONS,
+                                       (int)(sizeof JOB_OPTIONS / sizeof JOB_OPTIONS[0])};
+    return &spec;
+}
 
 typedef struct {
     const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order;
@@ -125,7 +146,8 @@ static void default_prefix(char *out, size_t len, const char *image) {
 
 int cmd_explain(int argc, char **argv) {
     explain_opts o;
-    parse(&o, argc, argv);
+    char **args = cli_job_argv(cli_explain_job_spec(), &argc, argv);
+    parse(&o, argc, args);
     char err[BCOS_ERRLEN];
     bcos_student s;
     bcos_clip text;
@@ -164,5 +186,6 @@ int cmd_explain(int argc, char **argv) {
     free(x6);
     bcos_clip_free(&text);
     bcos_student_free(&s);
+    cli_free_strings(args);
     return 0;
 }

@@ -20,7 +20,7 @@
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 static const char *const WRITE_USAGE =
-    "usage: bcos shards write --out DIR [--split NAME] SOURCE [OPTIONS]\n"
+    "usage: bcos shards write [JOB.json] --out DIR [--split NAME] SOURCE [OPTIONS]\n"
     "Writes WebDataset shards in CLIP_benchmark's layout: DIR/classnames.txt,\n"
     "DIR/zeroshot_classification_templates.txt, DIR/dataset_type.txt (classification, or retrieval\n"
     "for captions), DIR/SPLIT/{0..N-1}.tar, DIR/SPLIT/nshards.txt and\n"
@@ -43,7 +43,37 @@ static const char *const WRITE_USAGE =
     "  --max-samples N           samples per shard (default: 10000)\n"
     "  --max-bytes SIZE          bytes per shard, suffix K, M or G (default: 1G)\n"
     "  --shuffle SEED            write the samples in an order shuffled by SEED (default: source order)\n"
-    "  --force                   replace the shards of an earlier run in DIR/SPLIT\n";
+    "  --force                   replace the shards of an earlier run in DIR/SPLIT\n"
+    "JOB.json, {\"kind\": \"shards\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
+
+#define STR(name, help, use) {name, BCOS_JOB_STRING, help, BCOS_JOB_NO_RANGE, NULL, use, NULL}
+static const bcos_job_option JOB_OPTIONS[] = {
+    STR("out", "the dataset folder written", BCOS_JOB_OUTPUT),
+    {"split", BCOS_JOB_STRING, "the split folder", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT, "\"test\""},
+    STR("folder", "source: ROOT/CLASS/.../IMAGE", BCOS_JOB_INPUT),
+    STR("idx_images", "source: IDX file of uint8 images [N,H,W] (with idx_labels)", BCOS_JOB_INPUT),
+    STR("idx_labels", "IDX file of labels [N]", BCOS_JOB_INPUT),
+    STR("fashion_mnist", "source: the folder of Fashion-MNIST's IDX files (Debian: " FASHION_MNIST_DIR ")",
+        BCOS_JOB_INPUT),
+    STR("coco_images", "source: COCO images folder (with coco_captions)", BCOS_JOB_INPUT),
+    STR("coco_captions", "COCO captions JSON", BCOS_JOB_INPUT),
+    STR("classnames", "class names, one per line", BCOS_JOB_INPUT),
+    STR("templates", "zero-shot templates with {c}, one per line", BCOS_JOB_INPUT),
+    {"captions", BCOS_JOB_BOOLEAN, "also write a .txt caption per sample", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT,
+     "false"},
+    {"max_samples", BCOS_JOB_INTEGER, "samples per shard", {1, 1LL << 40, 0, 0}, NULL, BCOS_JOB_TEXT, "10000"},
+    {"max_bytes", BCOS_JOB_INTEGER, "bytes per shard", {1, 1LL << 50, 0, 0}, NULL, BCOS_JOB_TEXT, "1073741824"},
+    {"shuffle", BCOS_JOB_INTEGER, "write the samples in an order shuffled by this seed", {0, 9007199254740992.0, 0, 0},
+     NULL, BCOS_JOB_TEXT, NULL},
+    {"force", BCOS_JOB_BOOLEAN, "replace the shards of an earlier run", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT, "false"},
+};
+#undef STR
+
+const bcos_job_spec *cli_shards_job_spec(void) {
+    static const bcos_job_spec spec = {"shards", "WebDataset shards in CLIP_benchmark's layout (bcos shards write)",
+                                       JOB_OPTIONS, (int)(sizeof JOB_OPTIONS / sizeof JOB_OPTIONS[0])};
+    return &spec;
+}
 
 static const char *const SIZES_USAGE =
     "usage: bcos shards sizes [--cache DIR] URLS\n"
@@ -212,10 +242,11 @@ static void write_samples(const bcos_shard_source *src, const write_options *o, 
     free(order);
 }
 
-static int shards_write(int argc, char **argv) {
+int cmd_shards_write(int argc, char **argv) {
     write_options o;
-    int status = parse_write(argc, argv, &o);
-    if (status >= 0) return status;
+    char **args = cli_job_argv(cli_shards_job_spec(), &argc, argv);
+    int status = parse_write(argc, args, &o);
+    if (status >= 0) return cli_free_strings(args), status;
     bcos_shard_source src;
     open_source(&src, &o);
     int n_templates = 0;
@@ -238,6 +269,7 @@ static int shards_write(int argc, char **argv) {
     cli_free_strings(templates);
     bcos_shard_source_free(&src);
     free(split_dir);
+    cli_free_strings(args);
     return 0;
 }
 
@@ -276,7 +308,7 @@ static int shards_sizes(int argc, char **argv) {
 }
 
 int cmd_shards(int argc, char **argv) {
-    if (argc >= 2 && strcmp(argv[1], "write") == 0) return shards_write(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "write") == 0) return cmd_shards_write(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "sizes") == 0) return shards_sizes(argc - 1, argv + 1);
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(SHARDS_USAGE, stdout);

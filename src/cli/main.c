@@ -12,6 +12,9 @@ typedef struct {
 } command;
 
 static const command COMMANDS[] = {
+    {"run", cmd_run, "run a job file (JSON; its \"kind\" names the command), checked whole first"},
+    {"jobs", cmd_jobs, "the JSON schema of job files ('jobs schema'); check one ('jobs check JOB.json')"},
+    {"pipeline", cmd_pipeline, "run a pipeline's stages in order, skipping those done ('pipeline run|status P.json')"},
     {"encode-image", cmd_encode_image, "CLIP image embeddings of image files"},
     {"encode-text", cmd_encode_text, "CLIP text embeddings of prompts"},
     {"zeroshot", cmd_zeroshot, "top classes of images from class names and templates"},

@@ -24,43 +24,47 @@ typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_F64, OPT_F32, OPT_BOOL } opt_type;
  * and fed. */
 typedef enum { JOB, SHARDS, RUN } opt_role;
 
-/* The values a number may take: lo to hi, an end included unless it is marked open. Every number
- * of the table has one (a zero range is a missing one, caught when the table is used). */
-typedef struct {
-    double lo, hi;
-    unsigned char lo_open, hi_open;
-} range;
-
 typedef struct {
     const char *name;
     opt_type type;
     size_t offset, size;
     opt_role role;
     const char *help;
-    range valid; /* numbers only */
+    bcos_job_range valid;   /* numbers only: every one has one (a zero range is a missing one) */
+    bcos_job_use use;       /* strings: what `bcos run` checks before any work */
+    const char *choices;    /* strings: "a|b", or NULL for any */
 } option;
 
 /* Whole numbers a double holds exactly; steps and seeds stay below it. */
 #define EXACT_MAX 9007199254740992.0
-#define NONE {0, 0, 0, 0} /* strings and booleans */
-#define AT_LEAST(x) {(x), INFINITY, 0, 0}
-#define ABOVE(x) {(x), INFINITY, 1, 0}
-#define FROM_TO(a, b) {(a), (b), 0, 0}
-#define FROM_BELOW(a, b) {(a), (b), 0, 1} /* [a, b) */
+/* The last three fields of an entry: a number's range, or what a string names (its choices). */
+#define NUMBER(lo, hi, lo_open, hi_open) {(lo), (hi), (lo_open), (hi_open)}, BCOS_JOB_TEXT, NULL
+#define AT_LEAST(x) NUMBER(x, INFINITY, 0, 0)
+#define ABOVE(x) NUMBER(x, INFINITY, 1, 0)
+#define FROM_TO(a, b) NUMBER(a, b, 0, 0)
+#define FROM_BELOW(a, b) NUMBER(a, b, 0, 1) /* [a, b) */
+#define STRING(use) BCOS_JOB_NO_RANGE, (use), NULL
+#define TEXT STRING(BCOS_JOB_TEXT)
+#define READS STRING(BCOS_JOB_INPUT)
+#define URLS STRING(BCOS_JOB_SOURCE)
+#define WRITES STRING(BCOS_JOB_OUTPUT)
+#define STORE_DB STRING(BCOS_JOB_STORE)
+#define ONE_OF(choices) BCOS_JOB_NO_RANGE, BCOS_JOB_TEXT, (choices)
+#define FLAG BCOS_JOB_NO_RANGE, BCOS_JOB_TEXT, NULL /* booleans */
 #define MS_MAX (24 * 3600 * 1000.0)     /* a day: any longer wait is a typo */
 #define F(field) offsetof(bcos_distill_config, field), sizeof(((bcos_distill_config *)0)->field)
 static const option OPTIONS[] = {
-    {"teacher", OPT_STR, F(teacher), JOB, "CLIP weights of the teacher (safetensors)", NONE},
-    {"teacher_model", OPT_STR, F(teacher_model), JOB, "teacher config name or JSON (default: from the file)", NONE},
-    {"images", OPT_STR, F(images), JOB, "folder of training images (.jpg/.png; captions in .txt beside)", NONE},
-    {"shards", OPT_STR, F(shards), SHARDS, "or WebDataset shards: URL list ('a-{000..009}.tar', http(s)://, ::)", NONE},
+    {"teacher", OPT_STR, F(teacher), JOB, "CLIP weights of the teacher (safetensors)", READS},
+    {"teacher_model", OPT_STR, F(teacher_model), JOB, "teacher config name or JSON (default: from the file)", TEXT},
+    {"images", OPT_STR, F(images), JOB, "folder of training images (.jpg/.png; captions in .txt beside)", READS},
+    {"shards", OPT_STR, F(shards), SHARDS, "or WebDataset shards: URL list ('a-{000..009}.tar', http(s)://, ::)", URLS},
     {"workers", OPT_INT, F(workers), SHARDS, "shard loader threads (part of the data order)", FROM_TO(1, BCOS_MAX_WORKERS)},
-    {"train_crops", OPT_BOOL, F(train_crops), SHARDS, "random resized crop + flip per sample (else the eval crop)", NONE},
-    {"crop_scale", OPT_F64, F(crop_scale), SHARDS, "smallest area fraction a training crop keeps", {0, 1, 1, 0}},
-    {"decode", OPT_STR, F(decode), SHARDS, "exact (PIL's pixels) or fast (JPEGs shrunk in the DCT)", NONE},
+    {"train_crops", OPT_BOOL, F(train_crops), SHARDS, "random resized crop + flip per sample (else the eval crop)", FLAG},
+    {"crop_scale", OPT_F64, F(crop_scale), SHARDS, "smallest area fraction a training crop keeps", NUMBER(0, 1, 1, 0)},
+    {"decode", OPT_STR, F(decode), SHARDS, "exact (PIL's pixels) or fast (JPEGs shrunk in the DCT)", ONE_OF("exact|fast")},
     {"shuffle", OPT_I64, F(shuffle), SHARDS, "samples in each loader thread's shuffle buffer (0: off)",
      FROM_TO(0, BCOS_SHUFFLE_MAX)},
-    {"out", OPT_STR, F(out), RUN, "where to save the student (.safetensors; config JSON beside)", NONE},
+    {"out", OPT_STR, F(out), RUN, "where to save the student (.safetensors; config JSON beside)", WRITES},
     {"steps", OPT_I64, F(steps), JOB, "optimiser steps", FROM_TO(1, EXACT_MAX)},
     {"warmup_steps", OPT_I64, F(warmup_steps), JOB, "linear warmup steps", FROM_TO(0, EXACT_MAX)},
     {"batch_size", OPT_INT, F(batch_size), JOB, "images per step", FROM_TO(1, INT_MAX)},
@@ -74,8 +78,8 @@ static const option OPTIONS[] = {
     {"eps", OPT_F64, F(eps), JOB, "Adam epsilon", ABOVE(0)},
     {"grad_clip", OPT_F64, F(grad_clip), JOB, "global gradient norm clip (0: off)", AT_LEAST(0)},
     {"agc_clip", OPT_F64, F(agc_clip), JOB, "adaptive gradient clipping factor (0: off)", AT_LEAST(0)},
-    {"optimizer", OPT_STR, F(optimizer), JOB, "adamw or adam", NONE},
-    {"loss", OPT_STR, F(loss), JOB, "cosine or siglip", NONE},
+    {"optimizer", OPT_STR, F(optimizer), JOB, "adamw or adam", ONE_OF("adamw|adam")},
+    {"loss", OPT_STR, F(loss), JOB, "cosine or siglip", ONE_OF("cosine|siglip")},
     {"w_img", OPT_F64, F(w_img), JOB, "weight of the cosine to the teacher's image embedding", AT_LEAST(0)},
     {"w_txt", OPT_F64, F(w_txt), JOB, "weight of the cosine to the caption's text embedding", AT_LEAST(0)},
     {"seed", OPT_I64, F(seed), JOB, "random seed", FROM_TO(-EXACT_MAX, EXACT_MAX)},
@@ -83,19 +87,19 @@ static const option OPTIONS[] = {
     {"b", OPT_F32, F(student.b), JOB, "B-cos exponent B", FROM_TO(1, 100)},
     {"b_ramp_steps", OPT_I64, F(student.b_ramp_steps), JOB, "steps over which B rises from 1 (0: no ramp)",
      FROM_TO(0, EXACT_MAX)},
-    {"keep_biases", OPT_BOOL, F(student.keep_biases), JOB, "keep biases (decayed) instead of removing them", NONE},
+    {"keep_biases", OPT_BOOL, F(student.keep_biases), JOB, "keep biases (decayed) instead of removing them", FLAG},
     {"bias_decay_steps", OPT_I64, F(student.bias_decay_steps), JOB, "steps over which kept biases decay to 0",
      FROM_TO(0, EXACT_MAX)},
-    {"plain_proj", OPT_BOOL, F(student.plain_proj), JOB, "keep the final projection plain", NONE},
-    {"run", OPT_STR, F(run), RUN, "the run's name in the store (default: the job file's name)", NONE},
-    {"db", OPT_STR, F(db), RUN, "the store (default: $BCOS_DB, else ./bcos.db)", NONE},
+    {"plain_proj", OPT_BOOL, F(student.plain_proj), JOB, "keep the final projection plain", FLAG},
+    {"run", OPT_STR, F(run), RUN, "the run's name in the store (default: the job file's name)", TEXT},
+    {"db", OPT_STR, F(db), RUN, "the store (default: $BCOS_DB, else ./bcos.db)", STORE_DB},
     {"checkpoint_every", OPT_I64, F(checkpoint_every), RUN, "steps between checkpoints (0: only the last)",
      FROM_TO(0, EXACT_MAX)},
     {"checkpoint_minutes", OPT_F64, F(checkpoint_minutes), RUN, "minutes between checkpoints (0: off)", AT_LEAST(0)},
     {"keep_last", OPT_INT, F(keep_last), RUN, "newest complete checkpoints kept", FROM_TO(1, INT_MAX)},
     {"keep_every", OPT_I64, F(keep_every), RUN, "also keep every checkpoint at a multiple of this step (0: none)",
      FROM_TO(0, EXACT_MAX)},
-    {"resume", OPT_BOOL, F(resume), RUN, "insist on resuming (a run that exists resumes anyway)", NONE},
+    {"resume", OPT_BOOL, F(resume), RUN, "insist on resuming (a run that exists resumes anyway)", FLAG},
     {"ready_batches", OPT_INT, F(ready_batches), RUN, "batches each shard loader thread prepares ahead",
      FROM_TO(1, 1024)},
     {"connect_timeout_ms", OPT_INT, F(connect_timeout_ms), RUN, "shards over http(s): connect timeout",
@@ -108,7 +112,7 @@ static const option OPTIONS[] = {
      "shards over http(s): a shard is given up after this much waiting in all (0: no bound)", FROM_TO(0, EXACT_MAX)},
     {"max_lost", OPT_I64, F(max_lost), RUN, "samples the run may lose with broken or missing shards and still succeed",
      FROM_TO(0, EXACT_MAX)},
-    {"ca_file", OPT_STR, F(ca_file), RUN, "shards over https: PEM bundle of trusted CAs (default: the system's)", NONE},
+    {"ca_file", OPT_STR, F(ca_file), RUN, "shards over https: PEM bundle of trusted CAs (default: the system's)", READS},
 };
 #undef F
 #define N_OPTIONS (int)(sizeof OPTIONS / sizeof OPTIONS[0])
@@ -163,19 +167,10 @@ static int parse_number(const char *text, double *out) {
     return errno == 0 && end != text && *end == '\0';
 }
 
-/* "[0, 1)", "at least 1", "greater than 0": the range as the messages say it. */
-static void describe_range(char *out, size_t len, const range *v) {
-    if (isinf(v->hi)) snprintf(out, len, "%s %.10g", v->lo_open ? "greater than" : "at least", v->lo);
-    else snprintf(out, len, "in %c%.10g, %.10g%c", v->lo_open ? '(' : '[', v->lo, v->hi, v->hi_open ? ')' : ']');
-}
-
 static int out_of_range(const option *o, double x, char *err, size_t errlen) {
-    const range *v = &o->valid;
-    BCOS_CHECK(v->lo < v->hi, "every number in the option table has a range");
-    if ((v->lo_open ? x > v->lo : x >= v->lo) && (v->hi_open ? x < v->hi : x <= v->hi)) return 0;
-    char want[96];
-    describe_range(want, sizeof want, v);
-    snprintf(err, errlen, "option '%s': %.10g is out of range: it must be %s", o->name, x, want);
+    char why[128];
+    if (bcos_job_range_check(&o->valid, x, why, sizeof why) == 0) return 0;
+    snprintf(err, errlen, "option '%s': %.10g is out of range: %s", o->name, x, why);
     return -1;
 }
 
@@ -204,6 +199,10 @@ int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *val
                      strlen(value), o->size - 1);
             return -1;
         }
+        if (!bcos_job_choice_ok(o->choices, value)) {
+            snprintf(err, errlen, "option '%s': '%s' is not one of %s", o->name, value, o->choices);
+            return -1;
+        }
         strcpy(field, value);
         return 0;
     }
@@ -230,35 +229,29 @@ int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *val
     return 0;
 }
 
-/* A JSON value as the text bcos_distill_set takes: a string as it is (its length is the option's to
- * judge), a number or boolean formatted into buf. NULL for anything else. */
 static int set_option(void *cfg, const char *name, const char *value, char *err, size_t errlen) {
     return bcos_distill_set(cfg, name, value, err, errlen);
 }
 
-static const void *identify_option(const char *name) { return find_option(name); }
-
 int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err, size_t errlen) {
-    bcos_job_reader r = {.kind = "distill", .set = set_option, .identify = identify_option, .ctx = cfg};
+    bcos_job_reader r = {.spec = bcos_distill_job_spec(), .set = set_option, .ctx = cfg};
     return bcos_job_load(&r, path, err, errlen);
 }
 
 int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {
-    for (int i = 0; i < N_OPTIONS; i++)
-        if (OPTIONS[i].type != OPT_STR && OPTIONS[i].type != OPT_BOOL &&
-            out_of_range(&OPTIONS[i], number_at(&OPTIONS[i], c), err, errlen) != 0)
-            return -1;
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const option *o = &OPTIONS[i];
+        const char *text = (const char *)c + o->offset;
+        if (o->type == OPT_STR && !bcos_job_choice_ok(o->choices, text))
+            return snprintf(err, errlen, "'%s' must be one of %s, not '%s'", o->name, o->choices, text), -1;
+        if (o->type != OPT_STR && o->type != OPT_BOOL && out_of_range(o, number_at(o, c), err, errlen) != 0) return -1;
+    }
     const char *problem = NULL;
     if (!c->teacher[0]) problem = "no teacher weights ('teacher')";
     else if (!c->images[0] == !c->shards[0]) problem = "give exactly one of 'images' (a folder) and 'shards' (a URL list)";
-    else if (strcmp(c->optimizer, "adamw") != 0 && strcmp(c->optimizer, "adam") != 0)
-        problem = "'optimizer' must be adamw or adam";
-    else if (strcmp(c->loss, "cosine") != 0 && strcmp(c->loss, "siglip") != 0)
-        problem = "'loss' must be cosine or siglip";
     else if (c->w_img + c->w_txt <= 0) problem = "'w_img' + 'w_txt' must be positive";
     else if (c->resume && !c->run[0]) problem = "'resume' needs a run name ('run')";
     else if (c->shards[0] && c->holdout > 0) problem = "'holdout' needs 'images' (shards hold nothing out yet)";
-    else if (strcmp(c->decode, "exact") != 0 && strcmp(c->decode, "fast") != 0) problem = "'decode' must be exact or fast";
     if (!problem) return 0;
     snprintf(err, errlen, "%s", problem);
     return -1;
@@ -327,4 +320,37 @@ void bcos_distill_print_options(const bcos_distill_config *cfg) {
             if (*p == '_') *p = '-';
         printf("  %-20s %s (now: %s)\n", flag, o->help, value);
     }
+}
+
+static const bcos_job_type JOB_TYPES[] = {
+    [OPT_STR] = BCOS_JOB_STRING, [OPT_INT] = BCOS_JOB_INTEGER, [OPT_I64] = BCOS_JOB_INTEGER,
+    [OPT_F64] = BCOS_JOB_NUMBER, [OPT_F32] = BCOS_JOB_NUMBER,  [OPT_BOOL] = BCOS_JOB_BOOLEAN,
+};
+
+/* The default of an option as JSON text (heap), or NULL where there is none (an empty string). */
+static char *fallback_json(const option *o, const bcos_distill_config *defaults) {
+    char value[1100];
+    format_value(value, sizeof value, o, defaults, 1);
+    if (o->type != OPT_STR) return xstrdup(value);
+    if (!value[0]) return NULL;
+    cJSON *s = cJSON_CreateString(value);
+    char *text = cJSON_PrintUnformatted(s);
+    cJSON_Delete(s);
+    return text;
+}
+
+const bcos_job_spec *bcos_distill_job_spec(void) {
+    static bcos_job_option options[N_OPTIONS];
+    static bcos_job_spec spec;
+    if (spec.kind) return &spec;
+    bcos_distill_config defaults;
+    bcos_distill_defaults(&defaults);
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const option *o = &OPTIONS[i];
+        options[i] = (bcos_job_option){o->name, JOB_TYPES[o->type], o->help, o->valid, o->choices, o->use,
+                                       fallback_json(o, &defaults)};
+    }
+    spec = (bcos_job_spec){"distill", "B-cosify a CLIP teacher's image tower and distill it (bcos distill)", options,
+                           N_OPTIONS};
+    return &spec;
 }

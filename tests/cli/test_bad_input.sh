@@ -62,7 +62,7 @@ expect_fail "option 'weight_decay': -0.1 is out of range: it must be at least 0"
 expect_fail "option 'steps': 1e+30 is out of range" "$BCOS" distill "$JOB" --steps 1e30
 expect_fail "option 'workers': 65 is out of range: it must be in [1, 64]" "$BCOS" distill "$JOB" --workers 65
 printf '{"kind": "distill", "teacher": "%s", "lr": 0.1, "steps": 2, "lr": 0.2}' "$W" >"$TMP/twice.json"
-expect_fail "twice.json: key 'lr' is given twice" "$BCOS" distill "$TMP/twice.json"
+expect_fail "twice.json: $.lr: key 'lr' is given twice" "$BCOS" distill "$TMP/twice.json"
 printf '{"kind": "distill", "log_every": 1, "log-every": 2}' >"$TMP/spelled.json"
 expect_fail "key 'log-every' is given twice" "$BCOS" distill "$TMP/spelled.json"
 long=$(printf 'r%.0s' $(seq 1 2000))

@@ -294,7 +294,7 @@ static void test_job_file(void) {
     CHECK(system(cmd) != 0);
     snprintf(path, sizeof path, "%s/err.txt", tmp);
     char *err = bcos_read_file(path, NULL);
-    CHECK_MSG(err && strstr(err, "unknown option 'bogus'") && strstr(err, "job.json") && !strchr(strchr(err, '\n') + 1, '\n'),
+    CHECK_MSG(err && strstr(err, "$.bogus: expected an option of eval jobs (bcos jobs schema), found the unknown key 'bogus'") && strstr(err, "job.json") && !strchr(strchr(err, '\n') + 1, '\n'),
               "stderr: %s", err);
     free(err);
 }
