@@ -3,6 +3,7 @@
  * src/eval. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@ static const char *const USAGE =
     "                 [--teacher true])\n"
     "                 --datasets A[,B...] --dataset-root ROOT [--split test] [--batch-size 32] [--max-skip 0]\n"
     "                 [--predictions FILE.csv] [--name NAME] [--db PATH] [--output-dir DIR] [--skip-existing]\n"
-    "                 [--classifier-cache DIR]\n"
+    "                 [--classifier-cache DIR] [--tasks auto[,gridpg...]] [--gridpg-size 3]\n"
+    "                 [--gridpg-grids 500] [--gridpg-seed 42] [--gridpg-smooth 0]\n"
     "Zero-shot classification (CLIP_benchmark's zeroshot_classification: acc1, acc5,\n"
     "mean_per_class_recall), or zeroshot_retrieval (image and text retrieval recall@1, 5, 10) where\n"
     "dataset_type.txt says retrieval, on datasets in CLIP_benchmark's webdataset layout. ROOT is a folder,\n"
@@ -39,13 +41,22 @@ static const char *const USAGE =
     "adds R's frozen teacher (the CLIP its job names), evaluated once.\n"
     "--classifier-cache keeps each dataset's classifier in DIR, keyed by the text tower, classes and\n"
     "templates, so that later evaluations (other checkpoints of a run) read it instead of building it.\n"
-    "Under mpirun, each dataset's shards are spread over the ranks and their counts gathered.\n"
+    "--tasks: auto (the dataset's zero-shot task: classification, or retrieval where dataset_type.txt\n"
+    "says so), zeroshot_classification, zeroshot_retrieval, gridpg. gridpg, the grid pointing game of\n"
+    "a B-cos student (not a plain CLIP), builds up to --gridpg-grids grids of --gridpg-size^2 (2 to 8\n"
+    "a side) images of distinct classes that the student classifies right with the highest confidence\n"
+    "(classes drawn with --gridpg-seed), explains each cell's class over the grid through sliding\n"
+    "windows of the student's input size (an optional --gridpg-smooth K average pool, K odd) and\n"
+    "stores the mean and quartiles of the share of positive contribution inside the right cell.\n"
+    "Under mpirun, each dataset's shards are spread over the ranks and their counts gathered (gridpg:\n"
+    "rank 0 chooses the grids, the ranks share their explanations).\n"
     "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
 /* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
 typedef struct {
     char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *run, *checkpoint, *classifier_cache, *output_dir;
-    long batch, max_skip, skip_existing, teacher;
+    char *tasks;
+    long batch, max_skip, skip_existing, teacher, gridpg_size, gridpg_grids, gridpg_seed, gridpg_smooth;
 } eval_args;
 
 typedef enum { OPT_STR, OPT_COUNT, OPT_FLAG, OPT_BOOL } opt_type; /* FLAG: no value on the command line */
@@ -54,26 +65,33 @@ typedef struct {
     const char *name;
     opt_type type;
     size_t offset;
-    long min; /* counts only */
+    long min, max; /* counts only */
 } eval_option;
 
+#define ANY LONG_MAX
+
 static const eval_option OPTIONS[] = {
-    {"weights", OPT_STR, offsetof(eval_args, weights), 0},
-    {"model", OPT_STR, offsetof(eval_args, model), 0},
-    {"datasets", OPT_STR, offsetof(eval_args, datasets), 0},
-    {"dataset-root", OPT_STR, offsetof(eval_args, root), 0},
-    {"split", OPT_STR, offsetof(eval_args, split), 0},
-    {"batch-size", OPT_COUNT, offsetof(eval_args, batch), 1},
-    {"max-skip", OPT_COUNT, offsetof(eval_args, max_skip), 0},
-    {"predictions", OPT_STR, offsetof(eval_args, predictions), 0},
-    {"name", OPT_STR, offsetof(eval_args, name), 0},
-    {"run", OPT_STR, offsetof(eval_args, run), 0},
-    {"checkpoint", OPT_STR, offsetof(eval_args, checkpoint), 0},
-    {"teacher", OPT_BOOL, offsetof(eval_args, teacher), 0},
-    {"classifier-cache", OPT_STR, offsetof(eval_args, classifier_cache), 0},
-    {"db", OPT_STR, offsetof(eval_args, db), 0},
-    {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0},
-    {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0},
+    {"weights", OPT_STR, offsetof(eval_args, weights), 0, ANY},
+    {"model", OPT_STR, offsetof(eval_args, model), 0, ANY},
+    {"datasets", OPT_STR, offsetof(eval_args, datasets), 0, ANY},
+    {"dataset-root", OPT_STR, offsetof(eval_args, root), 0, ANY},
+    {"split", OPT_STR, offsetof(eval_args, split), 0, ANY},
+    {"batch-size", OPT_COUNT, offsetof(eval_args, batch), 1, ANY},
+    {"max-skip", OPT_COUNT, offsetof(eval_args, max_skip), 0, ANY},
+    {"predictions", OPT_STR, offsetof(eval_args, predictions), 0, ANY},
+    {"name", OPT_STR, offsetof(eval_args, name), 0, ANY},
+    {"run", OPT_STR, offsetof(eval_args, run), 0, ANY},
+    {"checkpoint", OPT_STR, offsetof(eval_args, checkpoint), 0, ANY},
+    {"teacher", OPT_BOOL, offsetof(eval_args, teacher), 0, ANY},
+    {"classifier-cache", OPT_STR, offsetof(eval_args, classifier_cache), 0, ANY},
+    {"db", OPT_STR, offsetof(eval_args, db), 0, ANY},
+    {"output-dir", OPT_STR, offsetof(eval_args, output_dir), 0, ANY},
+    {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0, ANY},
+    {"tasks", OPT_STR, offsetof(eval_args, tasks), 0, ANY},
+    {"gridpg-size", OPT_COUNT, offsetof(eval_args, gridpg_size), 2, 8},
+    {"gridpg-grids", OPT_COUNT, offsetof(eval_args, gridpg_grids), 1, 1000000},
+    {"gridpg-seed", OPT_COUNT, offsetof(eval_args, gridpg_seed), 0, ANY},
+    {"gridpg-smooth", OPT_COUNT, offsetof(eval_args, gridpg_smooth), 0, 63},
 };
 #define N_OPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
 
@@ -102,9 +120,10 @@ static int set_option(void *ctx, const char *name, const char *value, char *err,
     errno = 0;
     int boolean = o->type == OPT_FLAG || o->type == OPT_BOOL;
     long v = boolean ? (strcmp(value, "true") == 0 ? 1 : strcmp(value, "false") == 0 ? 0 : -1) : strtol(value, &end, 10);
-    if (boolean ? v < 0 : (errno || end == value || *end || v < o->min)) {
+    if (boolean ? v < 0 : (errno || end == value || *end || v < o->min || v > o->max)) {
         if (boolean) snprintf(err, errlen, "%s takes true or false, not '%s'", o->name, value);
-        else snprintf(err, errlen, "%s takes a whole number >= %ld, not '%s'", o->name, o->min, value);
+        else if (o->max == ANY) snprintf(err, errlen, "%s takes a whole number >= %ld, not '%s'", o->name, o->min, value);
+        else snprintf(err, errlen, "%s takes a whole number from %ld to %ld, not '%s'", o->name, o->min, o->max, value);
         return -1;
     }
     *(long *)field = v;
@@ -120,6 +139,33 @@ static void free_args(eval_args *a) {
 typedef struct {
     const char *name, *value;
 } given_flag;
+
+static int wants_gridpg(const eval_args *a) {
+    int n, found = 0;
+    char **tasks = a->tasks ? cli_split_list(a->tasks, &n) : NULL;
+    for (int i = 0; tasks && i < n; i++) found |= strcmp(tasks[i], "gridpg") == 0;
+    if (tasks) cli_free_strings(tasks);
+    return found;
+}
+
+/* --tasks names known tasks; the gridpg options make sense; a plain CLIP teacher gets no gridpg. */
+static void check_tasks(const eval_args *a) {
+    static const char *const KNOWN[] = {"auto", "zeroshot_classification", "zeroshot_retrieval", "gridpg"};
+    int n;
+    char **tasks = a->tasks ? cli_split_list(a->tasks, &n) : NULL;
+    for (int i = 0; tasks && i < n; i++) {
+        int known = 0;
+        for (size_t k = 0; k < sizeof KNOWN / sizeof KNOWN[0]; k++) known |= strcmp(tasks[i], KNOWN[k]) == 0;
+        if (!known)
+            bcos_fail("--tasks: unknown task '%s' (auto, zeroshot_classification, zeroshot_retrieval, gridpg)", tasks[i]);
+    }
+    if (tasks) cli_free_strings(tasks);
+    if (a->gridpg_smooth % 2 == 0 && a->gridpg_smooth != 0)
+        bcos_fail("--gridpg-smooth takes an odd window (the pool is centred) or 0 for none, not %ld", a->gridpg_smooth);
+    if (a->teacher && wants_gridpg(a))
+        bcos_fail("--tasks gridpg explains B-cos students, and --teacher true adds the run's plain CLIP teacher: "
+                  "evaluate the teacher in a call without gridpg");
+}
 
 static void parse_args(eval_args *a, int argc, char **argv) {
     struct option long_opts[N_OPTIONS + 2];
@@ -139,7 +185,7 @@ static void parse_args(eval_args *a, int argc, char **argv) {
         flags[n_flags++] = (given_flag){o->name, o->type == OPT_FLAG ? "true" : optarg};
     }
     if (optind + 1 < argc) bcos_fail("bcos eval: unexpected argument '%s' (see 'bcos eval --help')", argv[optind + 1]);
-    *a = (eval_args){.batch = 32};
+    *a = (eval_args){.batch = 32, .gridpg_size = 3, .gridpg_grids = 500, .gridpg_seed = 42};
     a->split = xstrdup("test");
     char err[BCOS_ERRLEN], why[BCOS_ERRLEN];
     bcos_job_reader job = {.kind = "eval", .set = set_option, .identify = identify_option, .ctx = a};
@@ -153,6 +199,7 @@ static void parse_args(eval_args *a, int argc, char **argv) {
     if (a->predictions && a->run && (a->teacher || !a->checkpoint || strchr(a->checkpoint, ',') ||
                                      strcmp(a->checkpoint, "all") == 0 || strcmp(a->checkpoint, "latest") == 0))
         bcos_fail("--predictions with --run takes one --checkpoint STEP and no --teacher (its lines name no model)");
+    check_tasks(a);
     if (!a->datasets) bcos_fail("missing --datasets A[,B...]");
     if (!a->root) bcos_fail("missing --dataset-root ROOT");
 }
@@ -172,6 +219,9 @@ static int eval_weights(const eval_args *a, bcos_eval_job *job, const bcos_eval_
     bcos_clip clip;
     bcos_student student;
     int is_student = cli_is_student(a->weights);
+    if (!is_student && wants_gridpg(a))
+        bcos_fail("--tasks gridpg explains a B-cos student, and %s is a plain CLIP (students come from 'bcos distill')",
+                  a->weights);
     cli_load_text_tower(&clip, a->weights, a->model);
     if (is_student && bcos_student_load_file(&student, a->weights, bcos_backend_get("auto"), err, errlen) != 0)
         bcos_fail("%s", err);
@@ -191,7 +241,9 @@ int cmd_eval(int argc, char **argv) {
     bcos_world_init(&argc, &argv);
     eval_args a;
     parse_args(&a, argc, argv);
-    bcos_eval_options opt = {.batch = (int)a.batch, .max_skip = a.max_skip, .classifier_cache = a.classifier_cache};
+    bcos_eval_options opt = {.batch = (int)a.batch, .max_skip = a.max_skip, .classifier_cache = a.classifier_cache,
+                             .gridpg_size = (int)a.gridpg_size, .gridpg_grids = (int)a.gridpg_grids,
+                             .gridpg_smooth = (int)a.gridpg_smooth, .gridpg_seed = (uint64_t)a.gridpg_seed};
     bcos_fetch_options_default(&opt.fetch);
     if (a.predictions && bcos_world_rank() == 0) {
         opt.predictions = fopen(a.predictions, "w");
@@ -202,11 +254,14 @@ int cmd_eval(int argc, char **argv) {
                          .skip_existing = a.skip_existing, .run = a.run,
                          .checkpoints = a.checkpoint ? a.checkpoint : "latest", .teacher = (int)a.teacher};
     char **datasets = cli_split_list(a.datasets, &job.n_datasets);
+    char **tasks = a.tasks ? cli_split_list(a.tasks, &job.n_tasks) : NULL;
     job.datasets = datasets;
+    job.tasks = tasks;
     char err[BCOS_ERRLEN];
     int failed = a.run ? bcos_eval_checkpoints(&job, &opt, err, sizeof err) : eval_weights(&a, &job, &opt, err, sizeof err);
     if (failed < 0) bcos_fail("%s", err);
     cli_free_strings(datasets);
+    if (tasks) cli_free_strings(tasks);
     if (opt.predictions && fclose(opt.predictions) != 0) bcos_fail("%s: %s", a.predictions, strerror(errno));
     free_args(&a);
     bcos_world_finalize();

@@ -48,7 +48,7 @@ int cmd_results(int argc, char **argv) {
         {"model", required_argument, 0, 'm'},      {"format", required_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *db = NULL;
-    bcos_results_filter filter = {NULL, NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL};
+    bcos_results_filter filter = {NULL, NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL, NULL};
     bcos_format format = BCOS_FORMAT_TABLE;
     int c;
     optind = 1;

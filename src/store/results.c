@@ -26,7 +26,7 @@ static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **
         s, "SELECT r.name, c.step, e.model, e.dataset, e.split, e.task, e.metric, e.value, e.samples, e.created_at"
            " FROM eval_results e JOIN runs r ON r.id = e.run_id LEFT JOIN checkpoints c ON c.id = e.checkpoint_id"
            " WHERE (?1 IS NULL OR r.name = ?1) AND (?2 IS NULL OR e.dataset = ?2) AND (?3 IS NULL OR e.model = ?3)"
-           " AND (?5 IS NULL OR e.split = ?5)"
+           " AND (?5 IS NULL OR e.split = ?5) AND (?6 IS NULL OR e.task = ?6)"
            " AND (?4 = -2 OR e.checkpoint_id IS NULL OR (?4 >= 0 AND c.step = ?4)"
            "  OR (?4 = -1 AND c.step = (SELECT max(c2.step) FROM eval_results e2"
            "   JOIN checkpoints c2 ON c2.id = e2.checkpoint_id WHERE e2.run_id = e.run_id AND e2.dataset = e.dataset)))"
@@ -36,6 +36,7 @@ static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **
     store_bind_text(s, st, 3, f->model >= 0 ? store_model_role_names[f->model] : NULL);
     store_bind_int64(s, st, 4, f->checkpoint);
     store_bind_text(s, st, 5, f->split);
+    store_bind_text(s, st, 6, f->task);
     *rows = NULL;
     *n = 0;
     while (store_step(s, st)) {

@@ -109,7 +109,7 @@ static void test_checkpoints_listing(void) {
 }
 
 static char *results(const char *run, const char *dataset, int64_t checkpoint, int model, bcos_format format) {
-    bcos_results_filter f = {run, dataset, checkpoint, model, NULL};
+    bcos_results_filter f = {run, dataset, checkpoint, model, NULL, NULL};
     char *text, err[BCOS_ERRLEN];
     int rc;
     CAPTURE(text, rc = bcos_store_print_results(g_store, &f, format, out, err, sizeof err));
@@ -148,7 +148,7 @@ static void test_side_by_side(void) {
     CHECK(strcmp(none, "no results\n") == 0);
     free(none);
 
-    bcos_results_filter f = {"nope", NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL};
+    bcos_results_filter f = {"nope", NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL, NULL};
     char err[BCOS_ERRLEN];
     CHECK(bcos_store_print_results(g_store, &f, BCOS_FORMAT_JSON, stdout, err, sizeof err) == -1);
     CHECK(strstr(err, "no run named 'nope'") != NULL);
