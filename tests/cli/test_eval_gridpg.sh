@@ -2,7 +2,7 @@
 # `bcos eval --tasks auto,gridpg` on a tiny B-cos student: the grid pointing game's rows (mean and
 # quartiles) are stored with the zero-shot ones, lie in [0, 1] with q1 <= median <= q3, count the
 # cells scored, reach the CLIP_benchmark-style JSON and `bcos results`, and are the same on 2 ranks;
-# --skip-existing leaves them alone; a plain CLIP (as --weights, or as a run's --teacher) is refused,
+# --skip-existing leaves them alone; the closing table has a line averaging the datasets; a plain CLIP (as --weights, or as a run's --teacher) is refused,
 # as are bad gridpg options; a set with too few classes classified right fails with a message.
 #
 # The student is distilled with B = 1 and its biases kept, so it computes its random teacher's
@@ -45,6 +45,11 @@ o = json.load(open(sys.argv[1]))
 assert o['task'] == 'gridpg' and o['samples'] == 12 and sorted(o['metrics']) == ['gridpg_mean', 'gridpg_median', 'gridpg_q1', 'gridpg_q3'], o" \
   "$TMP/json/grid_student_student_en_gridpg.json" && ok || bad "the gridpg JSON: $(ls "$TMP/json")"
 [ -f "$TMP/json/grid_student_student_en_zeroshot_classification.json" ] && ok || bad "the classification JSON too"
+
+# the closing table averages the datasets: grid's acc1 1 and pool's 0
+expect_ok "$BCOS" eval --weights "$TMP/student.safetensors" --db "$TMP/avg.db" --datasets grid,pool \
+  --dataset-root "$TMP/{dataset}"
+tr -s ' ' <"$TMP/out" | grep -q "^student - average test acc1 - 0.5000 -$" && ok || bad "the average line: $(cat "$TMP/out")"
 
 # the same rows on 2 ranks (each grid explained by one rank, the scores summed)
 $MPIRUN 2 "$BCOS" eval --weights "$TMP/student.safetensors" --db "$TMP/mpi.db" --tasks gridpg $GRID \
