@@ -95,6 +95,12 @@ int bcos_eval_retrieval(const bcos_eval_model *m, const bcos_tokenizer *tok, con
 int bcos_eval_gridpg(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
                      const bcos_eval_options *opt, bcos_eval_metrics *out, char *err, size_t errlen);
 
+/* maps[n*n, G, G] (G = n * the student's input size): for each cell k, the contribution map over
+ * the grid grid6[6, G, G] of the score e . rows[k] (its class's classifier row), summed over the
+ * sliding windows of bcos/gridpg.h, explained in batches of up to `batch` windows. */
+void bcos_eval_gridpg_maps(const bcos_student *s, const float *grid6, int n, const float *const *rows, int batch,
+                           float *maps);
+
 /* The evaluation of a bare weights file, recorded in the store as a run of kind eval. */
 typedef struct {
     const char *weights, *model_config; /* what the run's job text records (model_config may be NULL) */

@@ -202,79 +202,96 @@ static int choose_grids(gridpg_state *st, bcos_eval_metrics *out, char *err, siz
 
 /* What explaining a grid takes, sized once. */
 typedef struct {
+    const bcos_student *student;
     bcos_gridpg_windows w;
-    int side, n_windows, chunk;         /* grid side in pixels; windows per grid; windows per pass */
-    float *grid6, *cells6, *inputs, *dx6, *dout, *emb, *contribution, *maps;
+    int n, cells, S, E, side, n_windows, chunk; /* grid side in pixels; windows per grid; windows per pass */
+    float *inputs, *dx6, *dout, *emb, *contribution;
     double *constants;
     bcos_student_acts *acts, *acts_last; /* chunk windows, and the last, shorter chunk (if any) */
 } grid_work;
 
-static void work_init(grid_work *g, const gridpg_state *st) {
+static void work_init(grid_work *g, const bcos_student *s, int n, int batch) {
     memset(g, 0, sizeof *g);
-    g->w = bcos_gridpg_windows_of(st->n, st->S);
-    g->side = st->n * st->S;
+    g->student = s;
+    g->n = n;
+    g->cells = n * n;
+    g->S = s->cfg.image_size;
+    g->E = s->cfg.embed_dim;
+    g->w = bcos_gridpg_windows_of(n, g->S);
+    g->side = n * g->S;
     g->n_windows = g->w.per_side * g->w.per_side;
-    g->chunk = st->opt->batch < g->n_windows ? st->opt->batch : g->n_windows;
-    size_t x6 = (size_t)6 * st->S * st->S, plane = (size_t)g->side * g->side;
-    g->grid6 = xmalloc(6 * plane * sizeof(float));
-    g->cells6 = xmalloc(st->cells * x6 * sizeof(float));
+    g->chunk = batch < g->n_windows ? batch : g->n_windows;
+    size_t x6 = (size_t)6 * g->S * g->S;
     g->inputs = xmalloc(g->chunk * x6 * sizeof(float));
     g->dx6 = xmalloc(g->chunk * x6 * sizeof(float));
-    g->dout = xmalloc((size_t)g->chunk * st->E * sizeof(float));
-    g->emb = xmalloc((size_t)g->chunk * st->E * sizeof(float));
-    g->contribution = xmalloc((size_t)st->S * st->S * sizeof(float));
-    g->maps = xmalloc(st->cells * plane * sizeof(float));
+    g->dout = xmalloc((size_t)g->chunk * g->E * sizeof(float));
+    g->emb = xmalloc((size_t)g->chunk * g->E * sizeof(float));
+    g->contribution = xmalloc((size_t)g->S * g->S * sizeof(float));
     g->constants = xmalloc((size_t)g->chunk * sizeof(double));
-    g->acts = bcos_student_acts_new(st->student, g->chunk);
-    if (g->n_windows % g->chunk) g->acts_last = bcos_student_acts_new(st->student, g->n_windows % g->chunk);
+    g->acts = bcos_student_acts_new(s, g->chunk);
+    if (g->n_windows % g->chunk) g->acts_last = bcos_student_acts_new(s, g->n_windows % g->chunk);
 }
 
 static void work_free(grid_work *g) {
-    free(g->grid6), free(g->cells6), free(g->inputs), free(g->dx6), free(g->dout), free(g->emb);
-    free(g->contribution), free(g->maps), free(g->constants);
+    free(g->inputs), free(g->dx6), free(g->dout), free(g->emb), free(g->contribution), free(g->constants);
     bcos_student_acts_free(g->acts);
     if (g->acts_last) bcos_student_acts_free(g->acts_last);
 }
 
-/* Windows first..first+count-1 of the grid through the student, then each cell's class explained
- * on every one of them and the contributions summed into that class's map. */
-static void explain_windows(const gridpg_state *st, grid_work *g, const int *labels, int first, int count) {
-    const bcos_student *s = st->student;
-    size_t x6 = (size_t)6 * st->S * st->S;
+/* Windows first..first+count-1 of grid6 through the student, then each cell's class row explained
+ * on every one of them and the contributions summed into that cell's map. */
+static void explain_windows(grid_work *g, const float *grid6, const float *const *rows, float *maps, int first,
+                            int count) {
+    const bcos_student *s = g->student;
+    size_t x6 = (size_t)6 * g->S * g->S, plane = (size_t)g->side * g->side;
     for (int i = 0; i < count; i++)
-        bcos_gridpg_window_cut(g->inputs + i * x6, g->grid6, g->side, &g->w, (first + i) / g->w.per_side,
+        bcos_gridpg_window_cut(g->inputs + i * x6, grid6, g->side, &g->w, (first + i) / g->w.per_side,
                                (first + i) % g->w.per_side);
     bcos_student_acts *acts = count == g->chunk ? g->acts : g->acts_last;
     bcos_student_forward(s, acts, g->emb, g->inputs, s->saved_b, s->saved_bias_scale);
-    size_t plane = (size_t)g->side * g->side;
-    for (int k = 0; k < st->cells; k++) {
-        for (int i = 0; i < count; i++)
-            memcpy(g->dout + (size_t)i * st->E, st->classifier + (size_t)labels[k] * st->E, st->E * sizeof(float));
+    for (int k = 0; k < g->cells; k++) {
+        for (int i = 0; i < count; i++) memcpy(g->dout + (size_t)i * g->E, rows[k], g->E * sizeof(float));
         bcos_student_explain(s, acts, g->dx6, g->constants, g->dout);
         for (int i = 0; i < count; i++) {
-            bcos_explain_contribution(g->contribution, g->inputs + i * x6, g->dx6 + i * x6, st->S, st->S);
-            bcos_gridpg_window_add(g->maps + k * plane, g->side, &g->w, (first + i) / g->w.per_side,
+            bcos_explain_contribution(g->contribution, g->inputs + i * x6, g->dx6 + i * x6, g->S, g->S);
+            bcos_gridpg_window_add(maps + k * plane, g->side, &g->w, (first + i) / g->w.per_side,
                                    (first + i) % g->w.per_side, g->contribution);
         }
     }
 }
 
-/* scores[k] for the cells of grid g. */
-static void score_grid(const gridpg_state *st, grid_work *g, int grid, double *scores) {
+static void grid_maps(grid_work *g, const float *grid6, const float *const *rows, float *maps) {
+    memset(maps, 0, (size_t)g->cells * g->side * g->side * sizeof(float));
+    for (int first = 0; first < g->n_windows; first += g->chunk)
+        explain_windows(g, grid6, rows, maps, first, g->n_windows - first < g->chunk ? g->n_windows - first : g->chunk);
+}
+
+void bcos_eval_gridpg_maps(const bcos_student *s, const float *grid6, int n, const float *const *rows, int batch,
+                           float *maps) {
+    grid_work g;
+    work_init(&g, s, n, batch);
+    grid_maps(&g, grid6, rows, maps);
+    work_free(&g);
+}
+
+/* scores[k] for the cells of grid `grid`; grid6, cells6 and maps are scratch of the grid's sizes. */
+static void score_grid(const gridpg_state *st, grid_work *g, int grid, float *grid6, float *cells6, float *maps,
+                       double *scores) {
     size_t x6 = (size_t)6 * st->S * st->S, plane = (size_t)g->side * g->side, crop = (size_t)st->S * st->S * 3;
     const float **cells = xmalloc((size_t)st->cells * sizeof *cells);
+    const float **rows = xmalloc((size_t)st->cells * sizeof *rows);
     for (int k = 0; k < st->cells; k++) {
-        bcos_x6_from_crop(g->cells6 + k * x6, st->crops + ((size_t)grid * st->cells + k) * crop, st->S);
-        cells[k] = g->cells6 + k * x6;
+        size_t cell = (size_t)grid * st->cells + k;
+        bcos_x6_from_crop(cells6 + k * x6, st->crops + cell * crop, st->S);
+        cells[k] = cells6 + k * x6;
+        rows[k] = st->classifier + (size_t)st->labels[cell] * st->E;
     }
-    bcos_gridpg_assemble(g->grid6, cells, st->n, st->S);
-    free(cells);
-    memset(g->maps, 0, st->cells * plane * sizeof(float));
-    const int *labels = st->labels + (size_t)grid * st->cells;
-    for (int first = 0; first < g->n_windows; first += g->chunk)
-        explain_windows(st, g, labels, first, g->n_windows - first < g->chunk ? g->n_windows - first : g->chunk);
+    bcos_gridpg_assemble(grid6, cells, st->n, st->S);
+    grid_maps(g, grid6, rows, maps);
     for (int k = 0; k < st->cells; k++)
-        scores[k] = bcos_gridpg_score(g->maps + k * plane, st->n, st->S, k, st->opt->gridpg_smooth);
+        scores[k] = bcos_gridpg_score(maps + k * plane, st->n, st->S, k, st->opt->gridpg_smooth);
+    free(cells);
+    free(rows);
 }
 
 /* Every rank: grids rank, rank + size, ... scored; the scores summed over the ranks. */
@@ -282,17 +299,21 @@ static double *score_grids(const gridpg_state *st) {
     size_t n_cells = (size_t)st->n_grids * st->cells;
     double *scores = xcalloc(n_cells, sizeof *scores);
     grid_work g;
-    work_init(&g, st);
+    work_init(&g, st->student, st->n, st->opt->batch);
+    size_t plane = (size_t)g.side * g.side;
+    float *grid6 = xmalloc(6 * plane * sizeof(float)), *maps = xmalloc(st->cells * plane * sizeof(float));
+    float *cells6 = xmalloc((size_t)st->cells * 6 * st->S * st->S * sizeof(float));
     bcos_progress progress;
     char what[160];
     snprintf(what, sizeof what, "%s gridpg grids", st->d->name);
     if (bcos_world_rank() == 0) bcos_progress_start(&progress, what, st->n_grids);
     for (int grid = bcos_world_rank(); grid < st->n_grids; grid += bcos_world_size()) {
-        score_grid(st, &g, grid, scores + (size_t)grid * st->cells);
+        score_grid(st, &g, grid, grid6, cells6, maps, scores + (size_t)grid * st->cells);
         if (bcos_world_rank() == 0) bcos_progress_step(&progress, bcos_world_size(), NULL);
     }
     if (bcos_world_rank() == 0) bcos_progress_finish(&progress);
     work_free(&g);
+    free(grid6), free(maps), free(cells6);
     bcos_world_sum_f64(scores, n_cells);
     return scores;
 }
