@@ -89,7 +89,7 @@ static const eval_option OPTIONS[] = {
     {"skip-existing", OPT_FLAG, offsetof(eval_args, skip_existing), 0, ANY},
     {"tasks", OPT_STR, offsetof(eval_args, tasks), 0, ANY},
     {"gridpg-size", OPT_COUNT, offsetof(eval_args, gridpg_size), 2, 8},
-    {"gridpg-grids", OPT_COUNT, offsetof(eval_args, gridpg_grids), 1, 1000000},
+    {"gridpg-grids", OPT_COUNT, offsetof(eval_args, gridpg_grids), 1, 100000},
     {"gridpg-seed", OPT_COUNT, offsetof(eval_args, gridpg_seed), 0, ANY},
     {"gridpg-smooth", OPT_COUNT, offsetof(eval_args, gridpg_smooth), 0, 63},
 };

@@ -46,6 +46,7 @@ typedef struct {
     int *labels, n;
     sample_place *places;
     bcos_student_acts *acts;
+    bcos_progress progress; /* images, img/s */
 } confidence_batch;
 
 static void add_candidate(gridpg_state *st, int label, float confidence, sample_place place) {
@@ -61,6 +62,7 @@ static void confidence_flush(gridpg_state *st, confidence_batch *b) {
     if (b->n == 0) return;
     bcos_eval_model m = {.student = st->student};
     eval_encode_images(&m, b->acts, st->opt->batch, b->emb, b->inputs, b->n);
+    bcos_progress_step(&b->progress, b->n, NULL);
     bcos_zeroshot_logits(b->logits, b->emb, st->classifier, b->n, st->K, st->E);
     for (int i = 0; i < b->n; i++) {
         int top;
@@ -82,6 +84,9 @@ static int confidence_pass(gridpg_state *st, bcos_eval_metrics *out, char *err, 
                           .labels = xmalloc(B * sizeof(int)),
                           .places = xmalloc(B * sizeof(sample_place)),
                           .acts = bcos_student_acts_new(st->student, st->opt->batch)};
+    char what[160];
+    snprintf(what, sizeof what, "%s gridpg confidence pass, images", st->d->name);
+    bcos_progress_start(&b.progress, what, 0);
     int status = 0;
     for (int shard = 0; status == 0 && shard < st->d->n_shards; shard++) {
         const char *url = st->d->shards[shard];
@@ -106,7 +111,10 @@ static int confidence_pass(gridpg_state *st, bcos_eval_metrics *out, char *err, 
         if (status == 0 && got < 0) snprintf(err, errlen, "%s", bcos_samples_error(r)), status = -1;
         bcos_samples_close(r);
     }
-    if (status == 0) confidence_flush(st, &b);
+    if (status == 0) {
+        confidence_flush(st, &b);
+        bcos_progress_finish(&b.progress);
+    }
     bcos_student_acts_free(b.acts);
     free(b.inputs), free(b.emb), free(b.logits), free(b.labels), free(b.places);
     return status;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `bcos eval --tasks auto,gridpg` on a tiny B-cos student: the grid pointing game's rows (mean and
 # quartiles) are stored with the zero-shot ones, lie in [0, 1] with q1 <= median <= q3, count the
-# cells scored, reach the CLIP_benchmark-style JSON and `bcos results`, and are the same on 2 ranks;
+# cells scored, reach the CLIP_benchmark-style JSON and `bcos results`, and are the same on 2 ranks
+# and for the distill run's checkpoint of the same student;
 # --skip-existing leaves them alone; the closing table has a line averaging the datasets; a plain CLIP (as --weights, or as a run's --teacher) is refused,
 # as are bad gridpg options; a set with too few classes classified right fails with a message.
 #
@@ -45,6 +46,12 @@ o = json.load(open(sys.argv[1]))
 assert o['task'] == 'gridpg' and o['samples'] == 12 and sorted(o['metrics']) == ['gridpg_mean', 'gridpg_median', 'gridpg_q1', 'gridpg_q3'], o" \
   "$TMP/json/grid_student_student_en_gridpg.json" && ok || bad "the gridpg JSON: $(ls "$TMP/json")"
 [ -f "$TMP/json/grid_student_student_en_zeroshot_classification.json" ] && ok || bad "the classification JSON too"
+
+# a distill run's checkpoint: the same rows, stored at its step
+expect_ok "$BCOS" eval --run r --db "$TMP/s.db" --tasks gridpg $GRID
+[ "$(sql "$TMP/s.db" "SELECT e.metric, e.value, e.samples FROM eval_results e JOIN checkpoints c ON c.id = e.checkpoint_id
+  WHERE e.task = 'gridpg' AND c.step = 1 AND e.model = 'student' ORDER BY e.metric")" = "$(cat "$TMP/rows")" ] && ok \
+  || bad "the run's checkpoint scores as its student file: $(sql "$TMP/s.db" "SELECT * FROM eval_results")"
 
 # the closing table averages the datasets: grid's acc1 1 and pool's 0
 expect_ok "$BCOS" eval --weights "$TMP/student.safetensors" --db "$TMP/avg.db" --datasets grid,pool \
