@@ -317,7 +317,8 @@ static double *score_grids(const gridpg_state *st) {
     if (bcos_world_rank() == 0) bcos_progress_start(&progress, what, st->n_grids);
     for (int grid = bcos_world_rank(); grid < st->n_grids; grid += bcos_world_size()) {
         score_grid(st, &g, grid, grid6, cells6, maps, scores + (size_t)grid * st->cells);
-        if (bcos_world_rank() == 0) bcos_progress_step(&progress, bcos_world_size(), NULL);
+        int this_round = st->n_grids - grid < bcos_world_size() ? st->n_grids - grid : bcos_world_size();
+        if (bcos_world_rank() == 0) bcos_progress_step(&progress, this_round, NULL); /* the ranks keep pace */
     }
     if (bcos_world_rank() == 0) bcos_progress_finish(&progress);
     work_free(&g);
