@@ -13,7 +13,8 @@ static const char *const USAGE =
     "usage: bcos results [--db PATH] [--run R] [--dataset D] [--checkpoint latest|all|STEP]\n"
     "                    [--model teacher|student] [--format table|csv|json]\n"
     "Evaluation results (default: every run, dataset and checkpoint, as a table with teacher and\n"
-    "student side by side and their difference). --checkpoint latest keeps, per run and dataset,\n"
+    "student side by side and their difference, each run's lines followed by the mean over its\n"
+    "datasets, dataset 'average'). --checkpoint latest keeps, per run and dataset,\n"
     "the newest checkpoint with results; a teacher evaluated without a checkpoint always shows.\n"
     "The store is $BCOS_DB, else ./bcos.db.\n";
 
