@@ -49,7 +49,7 @@ static const char *const USAGE =
     "windows of the student's input size (an optional --gridpg-smooth K average pool, K odd) and\n"
     "stores the mean and quartiles of the share of positive contribution inside the right cell.\n"
     "Under mpirun, each dataset's shards are spread over the ranks and their counts gathered (gridpg:\n"
-    "rank 0 chooses the grids, the ranks share their explanations).\n"
+    "rank 0 chooses the grids from the ranks' candidates, the ranks share their explanations).\n"
     "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
 /* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */

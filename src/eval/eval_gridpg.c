@@ -1,9 +1,9 @@
 /* The grid pointing game on a classification dataset for a B-cos student (bcos/eval_run.h,
- * docs/METHOD.md): rank 0 classifies every sample and keeps those the student gets right with a
- * positive logit (the confidence), chooses the grids' images (bcos/gridpg.h) and reads them again
- * from their shards; every rank then explains its share of the grids through sliding windows of
- * the student's input size, each cell's class through its zero-shot classifier row, and the
- * cells' scores are summed over the ranks. */
+ * docs/METHOD.md): the ranks classify their shards' samples and keep those the student gets right
+ * with a positive logit (the confidence); rank 0 gathers them in shard and sample order, chooses
+ * the grids' images (bcos/gridpg.h) and reads them again from their shards; every rank then
+ * explains its share of the grids through sliding windows of the student's input size, each cell's
+ * class through its zero-shot classifier row, and the cells' scores are summed over the ranks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +62,7 @@ static void confidence_flush(gridpg_state *st, confidence_batch *b) {
     if (b->n == 0) return;
     bcos_eval_model m = {.student = st->student};
     eval_encode_images(&m, b->acts, st->opt->batch, b->emb, b->inputs, b->n);
-    bcos_progress_step(&b->progress, b->n, NULL);
+    if (bcos_world_rank() == 0) bcos_progress_step(&b->progress, b->n, NULL);
     bcos_zeroshot_logits(b->logits, b->emb, st->classifier, b->n, st->K, st->E);
     for (int i = 0; i < b->n; i++) {
         int top;
@@ -73,7 +73,7 @@ static void confidence_flush(gridpg_state *st, confidence_batch *b) {
     b->n = 0;
 }
 
-/* Rank 0: every shard's samples classified. 0, or -1 with err. */
+/* This rank's shards' samples classified (shard i by rank i mod size). 0, or -1 with err. */
 static int confidence_pass(gridpg_state *st, bcos_eval_metrics *out, char *err, size_t errlen) {
     bcos_eval_model m = {.student = st->student};
     bcos_image_sample_config cfg = eval_sample_config(&m, st->K);
@@ -87,8 +87,8 @@ static int confidence_pass(gridpg_state *st, bcos_eval_metrics *out, char *err, 
     char what[160];
     snprintf(what, sizeof what, "%s gridpg confidence pass, images", st->d->name);
     bcos_progress_start(&b.progress, what, 0);
-    int status = 0;
-    for (int shard = 0; status == 0 && shard < st->d->n_shards; shard++) {
+    int status = 0, rank = bcos_world_rank(), size = bcos_world_size();
+    for (int shard = rank; status == 0 && shard < st->d->n_shards; shard += size) {
         const char *url = st->d->shards[shard];
         bcos_data_counters counters = {0};
         bcos_sample_reader *r = bcos_samples_open(url, &st->opt->fetch, &counters);
@@ -111,13 +111,66 @@ static int confidence_pass(gridpg_state *st, bcos_eval_metrics *out, char *err, 
         if (status == 0 && got < 0) snprintf(err, errlen, "%s", bcos_samples_error(r)), status = -1;
         bcos_samples_close(r);
     }
-    if (status == 0) {
-        confidence_flush(st, &b);
-        bcos_progress_finish(&b.progress);
-    }
+    if (status == 0) confidence_flush(st, &b);
+    if (status == 0 && rank == 0) bcos_progress_finish(&b.progress);
     bcos_student_acts_free(b.acts);
     free(b.inputs), free(b.emb), free(b.logits), free(b.labels), free(b.places);
     return status;
+}
+
+/* A candidate as the ranks send it to rank 0. */
+typedef struct {
+    sample_place place;
+    int label;
+    float confidence;
+} found_candidate;
+
+static int places_compare(const sample_place *x, const sample_place *y) {
+    if (x->shard != y->shard) return x->shard < y->shard ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static int by_found_place(const void *a, const void *b) {
+    return places_compare(&((const found_candidate *)a)->place, &((const found_candidate *)b)->place);
+}
+
+/* Every rank: the counts summed into out (on all ranks); the candidates gathered on rank 0 in shard
+ * and sample order, the list one process makes (the choice of grids depends on that order). */
+static void gather_candidates(gridpg_state *st, bcos_eval_metrics *out) {
+    int64_t counts[2] = {out->samples, out->skipped};
+    bcos_world_sum_i64(counts, 2);
+    out->samples = counts[0];
+    out->skipped = counts[1];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    BCOS_CHECK(f != NULL, "open_memstream: out of memory");
+    for (size_t i = 0; i < st->n_candidates; i++) /* %a: the confidence exactly */
+        fprintf(f, "%d %ld %d %a\n", st->places[i].shard, st->places[i].index, st->candidates[i].label,
+                (double)st->candidates[i].confidence);
+    BCOS_CHECK(fclose(f) == 0, "open_memstream: out of memory");
+    char **texts = bcos_world_gather_text(text ? text : "");
+    free(text);
+    if (!texts) return; /* not rank 0 */
+    found_candidate *found = NULL;
+    size_t n = 0;
+    for (int r = 0; r < bcos_world_size(); r++) {
+        for (char *line = strtok(texts[r], "\n"); line; line = strtok(NULL, "\n")) {
+            found_candidate c;
+            double confidence;
+            BCOS_CHECK(sscanf(line, "%d %ld %d %la", &c.place.shard, &c.place.index, &c.label, &confidence) == 4,
+                       "a candidate line as gather_candidates writes it");
+            c.confidence = (float)confidence;
+            found = xrealloc(found, (n + 1) * sizeof *found);
+            found[n++] = c;
+        }
+        free(texts[r]);
+    }
+    free(texts);
+    qsort(found, n, sizeof *found, by_found_place);
+    st->n_candidates = 0;
+    for (size_t i = 0; i < n; i++) add_candidate(st, found[i].label, found[i].confidence, found[i].place);
+    free(found);
 }
 
 /* A chosen image: where it is, and the cell whose crop it fills. */
@@ -127,9 +180,7 @@ typedef struct {
 } wanted_crop;
 
 static int by_place(const void *a, const void *b) {
-    const sample_place *x = &((const wanted_crop *)a)->place, *y = &((const wanted_crop *)b)->place;
-    if (x->shard != y->shard) return x->shard < y->shard ? -1 : 1;
-    return (x->index > y->index) - (x->index < y->index);
+    return places_compare(&((const wanted_crop *)a)->place, &((const wanted_crop *)b)->place);
 }
 
 /* Rank 0: the crops of want[n] (sorted by place), read again from their shards. 0, or -1 with err. */
@@ -173,9 +224,8 @@ static int classes_with_candidates(const gridpg_state *st) {
     return classes;
 }
 
-/* Rank 0: the confidence pass, the choice of grids and their crops. 0, or -1 with err. */
+/* Rank 0, after the confidence pass: the choice of grids and their crops. 0, or -1 with err. */
 static int choose_grids(gridpg_state *st, bcos_eval_metrics *out, char *err, size_t errlen) {
-    if (confidence_pass(st, out, err, errlen) != 0) return -1;
     if (out->skipped > st->opt->max_skip) {
         snprintf(err, errlen, "dataset %s: %ld samples refused, more than --max-skip %ld", st->d->name, out->skipped,
                  st->opt->max_skip);
@@ -366,6 +416,9 @@ int bcos_eval_gridpg(const bcos_eval_model *m, const bcos_tokenizer *tok, const 
     st.classifier = xmalloc((size_t)st.K * st.E * sizeof(float));
     int rank = bcos_world_rank();
     int status = eval_classifier(st.classifier, m->clip, tok, d, opt->classifier_cache, rank == 0, err, errlen);
+    if (status == 0) status = confidence_pass(&st, out, err, errlen);
+    status = eval_any_failed(status != 0, err, errlen) ? -1 : 0;
+    if (status == 0) gather_candidates(&st, out);
     if (status == 0 && rank == 0) status = choose_grids(&st, out, err, errlen);
     status = eval_any_failed(status != 0, err, errlen) ? -1 : 0;
     if (status == 0) {

@@ -58,7 +58,7 @@ expect_ok "$BCOS" eval --weights "$TMP/student.safetensors" --db "$TMP/avg.db" -
   --dataset-root "$TMP/{dataset}"
 tr -s ' ' <"$TMP/out" | grep -q "^student - average test acc1 - 0.5000 -$" && ok || bad "the average line: $(cat "$TMP/out")"
 
-# the same rows on 2 ranks (each grid explained by one rank, the scores summed)
+# the same rows on 2 ranks (a shard each for the confidence pass; each grid explained by one rank)
 $MPIRUN 2 "$BCOS" eval --weights "$TMP/student.safetensors" --db "$TMP/mpi.db" --tasks gridpg $GRID \
   >/dev/null 2>"$TMP/err" && ok || bad "2 ranks: $(cat "$TMP/err")"
 [ "$(gridpg_rows "$TMP/mpi.db")" = "$(cat "$TMP/rows")" ] && ok || bad "2 ranks store what 1 process does: $(gridpg_rows "$TMP/mpi.db")"
