@@ -167,7 +167,7 @@ static void gather_candidates(gridpg_state *st, bcos_eval_metrics *out) {
         free(texts[r]);
     }
     free(texts);
-    qsort(found, n, sizeof *found, by_found_place);
+    if (n > 0) qsort(found, n, sizeof *found, by_found_place); /* qsort takes no NULL, even for none */
     st->n_candidates = 0;
     for (size_t i = 0; i < n; i++) add_candidate(st, found[i].label, found[i].confidence, found[i].place);
     free(found);
