@@ -8,6 +8,7 @@
 #ifndef BCOS_EVAL_RUN_H
 #define BCOS_EVAL_RUN_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "bcos/clip.h"
@@ -47,14 +48,15 @@ typedef struct {
 #define BCOS_EVAL_MAX_METRICS 6
 
 typedef struct {
-    const char *task;            /* "zeroshot_classification" or "zeroshot_retrieval" */
+    const char *task;            /* "zeroshot_classification", "zeroshot_retrieval" or "gridpg" */
     /* The task's metrics, CLIP_benchmark's names in its order: classification's acc1, acc5 (NaN with
      * fewer than 5 classes, as CLIP_benchmark) and mean_per_class_recall (over the classes present
-     * among the labels); retrieval's image_ and text_retrieval_recall@1, @5, @10. */
+     * among the labels); retrieval's image_ and text_retrieval_recall@1, @5, @10; gridpg's
+     * gridpg_mean, gridpg_q1, gridpg_median and gridpg_q3 of the cells' scores. */
     int n_metrics;
     const char *names[BCOS_EVAL_MAX_METRICS];
     double values[BCOS_EVAL_MAX_METRICS];
-    long samples;                /* samples classified (retrieval: images) */
+    long samples;                /* samples classified (retrieval: images; gridpg: cells scored) */
     long skipped;                /* samples refused (undecodable, no label) */
 } bcos_eval_metrics;
 
@@ -65,6 +67,10 @@ typedef struct {
     FILE *predictions;  /* NULL, or CSV lines "dataset,key,label,top1,...,top5" (class indices) */
     const char *classifier_cache; /* NULL, or the folder that keeps classifiers by text tower, classes
                                    * and templates (built once, read by later evaluations) */
+    int gridpg_size;    /* gridpg: cells per side of a grid */
+    int gridpg_grids;   /* gridpg: grids at most */
+    int gridpg_smooth;  /* gridpg: average pool window over the attributions (odd), 0: none */
+    uint64_t gridpg_seed; /* gridpg: the seed of the classes drawn for each grid */
 } bcos_eval_options;
 
 /* Zero-shot classification of every sample of d's shards. 0, or -1 with err naming the shard that
@@ -79,6 +85,22 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
 int bcos_eval_retrieval(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
                         const bcos_eval_options *opt, bcos_eval_metrics *out, char *err, size_t errlen);
 
+/* The grid pointing game (docs/METHOD.md, GridPG) of a B-cos student (m->student; a plain CLIP is
+ * refused) on the classification dataset d: grids of opt->gridpg_size x gridpg_size images of
+ * distinct classes that the student classifies right with the highest confidence, each cell's class
+ * explained over the grid through sliding windows of the student's input size, each cell scored by
+ * the share of the positive contribution inside it. Its metrics: the mean and quartiles of the
+ * scores over every cell of every grid. 0, or -1 with err (no grid can be formed, a shard failed,
+ * too many refused samples). */
+int bcos_eval_gridpg(const bcos_eval_model *m, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
+                     const bcos_eval_options *opt, bcos_eval_metrics *out, char *err, size_t errlen);
+
+/* maps[n*n, G, G] (G = n * the student's input size): for each cell k, the contribution map over
+ * the grid grid6[6, G, G] of the score e . rows[k] (its class's classifier row), summed over the
+ * sliding windows of bcos/gridpg.h, explained in batches of up to `batch` windows. */
+void bcos_eval_gridpg_maps(const bcos_student *s, const float *grid6, int n, const float *const *rows, int batch,
+                           float *maps);
+
 /* The evaluation of a bare weights file, recorded in the store as a run of kind eval. */
 typedef struct {
     const char *weights, *model_config; /* what the run's job text records (model_config may be NULL) */
@@ -90,18 +112,22 @@ typedef struct {
     char *const *datasets;
     int n_datasets;
     const char *root, *split;
-    const char *output_dir; /* NULL, or where each dataset's CLIP_benchmark result JSON is written:
-                             * <dataset_cleaned>_<run>_<teacher|student>_en_zeroshot_classification.json */
-    int skip_existing;      /* leave a dataset alone when the run has its results already */
+    char *const *tasks;     /* "auto" (the dataset's zero-shot task: classification or retrieval, as
+                             * dataset_type.txt says), "zeroshot_classification", "zeroshot_retrieval",
+                             * "gridpg"; NULL: auto alone */
+    int n_tasks;
+    const char *output_dir; /* NULL, or where each dataset's CLIP_benchmark result JSON is written, one
+                             * per task: <dataset_cleaned>_<run>_<teacher|student>_en_<task>.json */
+    int skip_existing;      /* leave a task of a dataset alone when the run has its results already */
 } bcos_eval_job;
 
-/* Evaluates m on each of the job's datasets in turn: prints a line of metrics per dataset, stores
- * its rows in eval_results (acc1, acc5, mean_per_class_recall with the sample count; a CLIP as
- * teacher, a student as student, no checkpoint). A dataset that fails gets no rows, a 'failure'
- * event naming it and why, and a one-line error; the others go on, and the run ends failed.
- * With skip_existing, a dataset the run has results of is skipped (said on stderr).
- * Returns the number of datasets that failed, or -1 with err when the store or run cannot be
- * opened. */
+/* Evaluates m on each of the job's datasets in turn, each of the job's tasks: prints a line of
+ * metrics per dataset and task, stores its rows in eval_results (the task's metrics with the sample
+ * count; a CLIP as teacher, a student as student, no checkpoint). A task of a dataset that fails
+ * gets no rows, a 'failure' event naming it and why, and a one-line error; the others go on, and
+ * the run ends failed. With skip_existing, a task of a dataset the run has results of is skipped
+ * (said on stderr). Returns the number of dataset tasks that failed, or -1 with err when the store
+ * or run cannot be opened. */
 int bcos_eval_run(const bcos_eval_job *job, const bcos_eval_model *m, const bcos_eval_options *opt, char *err,
                   size_t errlen);
 

@@ -37,6 +37,11 @@ void bcos_explain_colour(float *rgba, const float *x6, const float *w6, int heig
 void bcos_explain_contribution_map(float *rgb, const float *contribution, int height, int width,
                                    double percentile);
 
+/* values[H,W] averaged in place over k x k windows (k odd): torch's avg_pool2d(kernel k, stride 1,
+ * padding (k-1)/2) with count_include_pad, every output the window's sum over k*k, zeros outside
+ * the image included. */
+void bcos_explain_box_average(float *values, int height, int width, int k);
+
 /* rgb[H,W,3]: the colour explanation laid over the image u = x6[0..2] by its alpha. */
 void bcos_explain_composite(float *rgb, const float *rgba, const float *x6, int height, int width);
 

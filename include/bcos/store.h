@@ -235,6 +235,7 @@ typedef struct {
     int64_t checkpoint;
     int model; /* -1: both, else a bcos_model_role */
     const char *split; /* NULL: every split */
+    const char *task;  /* NULL: every task */
 } bcos_results_filter;
 
 /* Runs with their status, world size, newest step and checkpoints. */

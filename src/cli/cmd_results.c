@@ -13,7 +13,8 @@ static const char *const USAGE =
     "usage: bcos results [--db PATH] [--run R] [--dataset D] [--checkpoint latest|all|STEP]\n"
     "                    [--model teacher|student] [--format table|csv|json]\n"
     "Evaluation results (default: every run, dataset and checkpoint, as a table with teacher and\n"
-    "student side by side and their difference). --checkpoint latest keeps, per run and dataset,\n"
+    "student side by side and their difference, each run's lines followed by the mean over its\n"
+    "datasets, dataset 'average'). --checkpoint latest keeps, per run and dataset,\n"
     "the newest checkpoint with results; a teacher evaluated without a checkpoint always shows.\n"
     "The store is $BCOS_DB, else ./bcos.db.\n";
 
@@ -48,7 +49,7 @@ int cmd_results(int argc, char **argv) {
         {"model", required_argument, 0, 'm'},      {"format", required_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *db = NULL;
-    bcos_results_filter filter = {NULL, NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL};
+    bcos_results_filter filter = {NULL, NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL, NULL};
     bcos_format format = BCOS_FORMAT_TABLE;
     int c;
     optind = 1;

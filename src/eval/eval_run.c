@@ -58,7 +58,7 @@ static void print_metrics(const char *name, const char *split, const bcos_eval_m
 static int write_result_file(const eval_target *t, const bcos_eval_job *job, const char *name, const char *task,
                              char *err, size_t errlen) {
     bcos_results_filter filter = {t->run, name, t->step >= 0 ? t->step : BCOS_RESULTS_ALL_CHECKPOINTS,
-                                  (int)role_of(t->model), job->split};
+                                  (int)role_of(t->model), job->split, task};
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
@@ -79,54 +79,99 @@ static int write_result_file(const eval_target *t, const bcos_eval_job *job, con
     return status;
 }
 
-/* 0 when the dataset was evaluated and stored, -1 when it failed (reported and recorded). */
-static int eval_dataset(const eval_target *t, const bcos_eval_job *job, const char *name, const bcos_tokenizer *tok,
-                        const bcos_eval_options *opt) {
-    bcos_eval_dataset d;
+/* The task `task` names for a dataset of type `type`: auto is its zero-shot task. */
+static const char *resolved_task(const char *task, const char *type) {
+    if (strcmp(task, "auto") != 0) return task;
+    return strcmp(type, "retrieval") == 0 ? "zeroshot_retrieval" : "zeroshot_classification";
+}
+
+static int run_task(const eval_target *t, const char *task, const bcos_eval_dataset *d, const bcos_tokenizer *tok,
+                    const bcos_eval_options *opt, bcos_eval_metrics *r, char *err, size_t errlen) {
+    if (strcmp(task, "gridpg") == 0) return bcos_eval_gridpg(t->model, tok, d, opt, r, err, errlen);
+    int retrieval = strcmp(d->type, "retrieval") == 0;
+    if (retrieval != (strcmp(task, "zeroshot_retrieval") == 0)) {
+        snprintf(err, errlen, "dataset %s is a %s dataset (dataset_type.txt): no %s", d->name, d->type, task);
+        return -1;
+    }
+    return retrieval ? bcos_eval_retrieval(t->model, tok, d, opt, r, err, errlen)
+                     : bcos_eval_classification(t->model, tok, d, opt, r, err, errlen);
+}
+
+/* Rank 0: a task of a dataset that failed, reported and recorded. */
+static void report_failure(const eval_target *t, const char *name, const char *task, const char *err) {
+    char reason[256];
+    const char *which = strcmp(task, "gridpg") == 0 ? " gridpg" : ""; /* the zero-shot task: the dataset's own */
+    bcos_log(BCOS_LOG_ERROR, "dataset %s%s failed: %s", name, which, err);
+    snprintf(reason, sizeof reason, "dataset %s%s failed", name, which);
+    bcos_store_event_add(t->store, t->run_id, -1, BCOS_EVENT_FAILURE, reason, 1, err);
+}
+
+/* One task of the open dataset d: 0 when it was evaluated and stored, -1 when it failed (reported
+ * and recorded). */
+static int eval_task(const eval_target *t, const bcos_eval_job *job, const bcos_eval_dataset *d, const char *task,
+                     const bcos_tokenizer *tok, const bcos_eval_options *opt) {
     bcos_eval_metrics r;
     char err[BCOS_ERRLEN] = "", reason[256];
-    int opened = bcos_eval_dataset_open(&d, job->root, name, job->split, &opt->fetch, err, sizeof err) == 0;
-    int status = eval_any_failed(!opened, err, sizeof err) ? -1 : 0;
-    int retrieval = opened && strcmp(d.type, "retrieval") == 0;
-    if (status == 0)
-        status = retrieval ? bcos_eval_retrieval(t->model, tok, &d, opt, &r, err, sizeof err)
-                           : bcos_eval_classification(t->model, tok, &d, opt, &r, err, sizeof err);
-    if (opened) bcos_eval_dataset_free(&d);
+    int status = run_task(t, task, d, tok, opt, &r, err, sizeof err);
     if (!t->store) return status;
     if (status == 0) {
-        print_metrics(name, job->split, &r);
-        store_metrics(t, name, job->split, &r);
+        print_metrics(d->name, job->split, &r);
+        store_metrics(t, d->name, job->split, &r);
         if (r.skipped > 0) {
-            snprintf(reason, sizeof reason, "dataset %s: samples refused", name);
+            snprintf(reason, sizeof reason, "dataset %s: samples refused", d->name);
             bcos_store_event_add(t->store, t->run_id, -1, BCOS_EVENT_SKIP, reason, r.skipped, NULL);
         }
-        if (job->output_dir) status = write_result_file(t, job, name, r.task, err, sizeof err);
+        if (job->output_dir) status = write_result_file(t, job, d->name, r.task, err, sizeof err);
     }
-    if (status != 0) {
-        bcos_log(BCOS_LOG_ERROR, "dataset %s failed: %s", name, err);
-        snprintf(reason, sizeof reason, "dataset %s failed", name);
-        bcos_store_event_add(t->store, t->run_id, -1, BCOS_EVENT_FAILURE, reason, 1, err);
-    }
+    if (status != 0) report_failure(t, d->name, task, err);
     return status;
 }
 
-/* Rank 0 decides whether the dataset is skipped (its results are there), for every rank. */
-static int skipped(const eval_target *t, const bcos_eval_job *job, const char *name) {
-    int skip = t->store && job->skip_existing &&
-               (bcos_store_results_exist(t->store, t->run_id, t->checkpoint_id, role_of(t->model), name, job->split,
-                                         "zeroshot_classification") ||
-                bcos_store_results_exist(t->store, t->run_id, t->checkpoint_id, role_of(t->model), name, job->split,
-                                         "zeroshot_retrieval"));
-    bcos_world_bcast(&skip, sizeof skip);
-    if (skip) bcos_info("dataset %s: results in run %s already, skipped (--skip-existing)", name, t->run);
-    return skip;
+/* Rank 0 decides whether a task of the dataset is skipped (its results are there), for every rank. */
+static int task_done(const eval_target *t, const bcos_eval_job *job, const char *name, const char *task) {
+    int done = 0;
+    for (int zeroshot = 0; t->store && job->skip_existing && !done && zeroshot < 2; zeroshot++) {
+        const char *kind = zeroshot ? "zeroshot_retrieval" : "zeroshot_classification";
+        const char *asked = strcmp(task, "auto") == 0 ? kind : task;
+        done = bcos_store_results_exist(t->store, t->run_id, t->checkpoint_id, role_of(t->model), name, job->split,
+                                        asked);
+    }
+    bcos_world_bcast(&done, sizeof done);
+    if (done) bcos_info("dataset %s: %s results in run %s already, skipped (--skip-existing)", name, task, t->run);
+    return done;
+}
+
+static const char *const AUTO_ONLY[] = {"auto"};
+
+/* Every task of the dataset: the number that failed (the dataset unreadable: 1). */
+static int eval_dataset(const eval_target *t, const bcos_eval_job *job, const char *name, const bcos_tokenizer *tok,
+                        const bcos_eval_options *opt) {
+    const char *const *tasks = job->tasks ? (const char *const *)job->tasks : AUTO_ONLY;
+    int n_tasks = job->tasks ? job->n_tasks : 1, to_do = 0;
+    int *todo = xmalloc((size_t)n_tasks * sizeof *todo);
+    for (int i = 0; i < n_tasks; i++) to_do += todo[i] = !task_done(t, job, name, tasks[i]);
+    bcos_eval_dataset d;
+    char err[BCOS_ERRLEN] = "";
+    int failed = 0;
+    if (to_do > 0) {
+        int opened = bcos_eval_dataset_open(&d, job->root, name, job->split, &opt->fetch, err, sizeof err) == 0;
+        if (eval_any_failed(!opened, err, sizeof err)) {
+            if (t->store) report_failure(t, name, "auto", err);
+            failed = 1;
+        } else {
+            for (int i = 0; i < n_tasks; i++)
+                if (todo[i]) failed += eval_task(t, job, &d, resolved_task(tasks[i], d.type), tok, opt) != 0;
+        }
+        if (opened) bcos_eval_dataset_free(&d);
+    }
+    free(todo);
+    return failed;
 }
 
 int eval_datasets(const eval_target *t, const bcos_eval_job *job, const bcos_eval_options *opt) {
     bcos_tokenizer *tok = bcos_tokenizer_load_default();
     int failed = 0;
-    for (int i = 0; i < job->n_datasets; i++)
-        if (!skipped(t, job, job->datasets[i])) failed += eval_dataset(t, job, job->datasets[i], tok, opt) != 0;
+    for (int i = 0; i < job->n_datasets; i++) failed += eval_dataset(t, job, job->datasets[i], tok, opt);
     bcos_tokenizer_free(tok);
     return failed;
 }
@@ -150,7 +195,7 @@ static bcos_store *begin_run(const bcos_eval_job *job, int64_t *run_id, char *er
 }
 
 void eval_print_results(bcos_store *s, const char *run) {
-    bcos_results_filter filter = {run, NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL};
+    bcos_results_filter filter = {run, NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL, NULL};
     char err[BCOS_ERRLEN];
     printf("\n");
     if (bcos_store_print_results(s, &filter, BCOS_FORMAT_TABLE, stdout, err, sizeof err) != 0)

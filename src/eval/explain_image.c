@@ -95,9 +95,8 @@ static void positive_strength(float *alpha, const float *contribution, const flo
     }
 }
 
-/* torch's avg_pool2d(kernel k, stride 1, padding (k-1)/2) with count_include_pad: every output is
- * the window's sum over k*k, zeros outside the image included. Separable: rows, then columns. */
-static void box_average(float *values, int height, int width, int k) {
+/* Separable: rows, then columns, summed in double. */
+void bcos_explain_box_average(float *values, int height, int width, int k) {
     int half = (k - 1) / 2;
     double *rows = xmalloc((size_t)height * (size_t)width * sizeof(double));
     for (int y = 0; y < height; y++)
@@ -128,7 +127,7 @@ void bcos_explain_colour(float *rgba, const float *x6, const float *w6, int heig
     bcos_explain_contribution(contribution, x6, w6, height, width);
     colour_channels(rgba, w6, plane);
     positive_strength(alpha, contribution, w6, plane);
-    if (smooth) box_average(alpha, height, width, smooth);
+    if (smooth) bcos_explain_box_average(alpha, height, width, smooth);
     float cutoff = torch_quantile(alpha, plane, percentile / 100.0);
     for (size_t p = 0; p < plane; p++) {
         float scaled = alpha[p] / cutoff;

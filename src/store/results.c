@@ -1,6 +1,7 @@
 /* The `bcos results` query: evaluation results filtered by run, dataset, checkpoint and model,
- * printed as a table (teacher and student side by side with the difference), as CSV (one row per
- * result) or as JSON in CLIP_benchmark's results format.
+ * printed as a table (teacher and student side by side with the difference; each run's lines
+ * followed by the mean over its datasets), as CSV (one row per result) or as JSON in
+ * CLIP_benchmark's results format.
  *
  * CLIP_benchmark (clip_benchmark/cli.py, version 1.6) writes one JSON object per evaluation:
  * {"dataset", "model", "pretrained", "task", "metrics": {"acc1", "acc5", "mean_per_class_recall"},
@@ -11,6 +12,7 @@
 #include "internal.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +28,7 @@ static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **
         s, "SELECT r.name, c.step, e.model, e.dataset, e.split, e.task, e.metric, e.value, e.samples, e.created_at"
            " FROM eval_results e JOIN runs r ON r.id = e.run_id LEFT JOIN checkpoints c ON c.id = e.checkpoint_id"
            " WHERE (?1 IS NULL OR r.name = ?1) AND (?2 IS NULL OR e.dataset = ?2) AND (?3 IS NULL OR e.model = ?3)"
-           " AND (?5 IS NULL OR e.split = ?5)"
+           " AND (?5 IS NULL OR e.split = ?5) AND (?6 IS NULL OR e.task = ?6)"
            " AND (?4 = -2 OR e.checkpoint_id IS NULL OR (?4 >= 0 AND c.step = ?4)"
            "  OR (?4 = -1 AND c.step = (SELECT max(c2.step) FROM eval_results e2"
            "   JOIN checkpoints c2 ON c2.id = e2.checkpoint_id WHERE e2.run_id = e.run_id AND e2.dataset = e.dataset)))"
@@ -36,6 +38,7 @@ static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **
     store_bind_text(s, st, 3, f->model >= 0 ? store_model_role_names[f->model] : NULL);
     store_bind_int64(s, st, 4, f->checkpoint);
     store_bind_text(s, st, 5, f->split);
+    store_bind_text(s, st, 6, f->task);
     *rows = NULL;
     *n = 0;
     while (store_step(s, st)) {
@@ -78,11 +81,87 @@ static void value_cell(store_table *t, const result_row *r) {
     else store_table_cell(t, "-");
 }
 
+static void step_cell(store_table *t, const result_row *r) {
+    if (r->has_step) store_table_cell(t, "%lld", (long long)r->step);
+    else store_table_cell(t, "-");
+}
+
+/* The mean over a run's datasets of what one kind of table line shows (same step, split, task,
+ * metric; in the one-model table, the same model too): per value column, the sum and count of the
+ * values shown (a missing or NaN value is left out, as pandas' mean does). */
+typedef struct {
+    const result_row *kind;
+    int datasets;
+    double sum[2];
+    int count[2];
+} average_line;
+
+typedef struct {
+    average_line *lines;
+    int n;
+    int by_model; /* the one-model table: the model is part of the kind */
+} averages;
+
+static int same_kind(const averages *a, const result_row *x, const result_row *y) {
+    return x->has_step == y->has_step && x->step == y->step && strcmp(x->split, y->split) == 0 &&
+           strcmp(x->task, y->task) == 0 && strcmp(x->metric, y->metric) == 0 &&
+           (!a->by_model || strcmp(x->model, y->model) == 0);
+}
+
+/* A table line of kind `kind` showing values[0..columns-1] (NULL: none). */
+static void average_add(averages *a, const result_row *kind, const result_row *const *values, int columns) {
+    average_line *line = NULL;
+    for (int i = 0; i < a->n && !line; i++)
+        if (same_kind(a, a->lines[i].kind, kind)) line = &a->lines[i];
+    if (!line) {
+        a->lines = xrealloc(a->lines, (size_t)(a->n + 1) * sizeof *a->lines);
+        line = &a->lines[a->n++];
+        *line = (average_line){.kind = kind};
+    }
+    line->datasets++;
+    for (int c = 0; c < columns; c++)
+        if (values[c] && values[c]->has_value && !isnan(values[c]->value)) {
+            line->sum[c] += values[c]->value;
+            line->count[c]++;
+        }
+}
+
+static void mean_cell(store_table *t, const average_line *line, int c) {
+    if (line->count[c] > 0) store_table_cell(t, "%.4f", line->sum[c] / line->count[c]);
+    else store_table_cell(t, "-");
+}
+
+/* The run's average lines (of kinds over two datasets or more), then a fresh start. Side by side:
+ * teacher, student, and their difference where both cover every dataset; one model: the value. */
+static void average_flush(averages *a, store_table *t) {
+    for (int i = 0; i < a->n; i++) {
+        const average_line *line = &a->lines[i];
+        if (line->datasets < 2) continue;
+        store_table_cell(t, "%s", line->kind->run);
+        step_cell(t, line->kind);
+        if (a->by_model) store_table_cell(t, "%s", line->kind->model);
+        store_table_cell(t, "average");
+        store_table_cell(t, "%s", line->kind->split);
+        store_table_cell(t, "%s", line->kind->metric);
+        mean_cell(t, line, 0);
+        if (a->by_model) {
+            store_table_cell(t, "-");
+            continue;
+        }
+        mean_cell(t, line, 1);
+        if (line->count[0] == line->datasets && line->count[1] == line->datasets)
+            store_table_cell(t, "%+.4f", line->sum[1] / line->count[1] - line->sum[0] / line->count[0]);
+        else store_table_cell(t, "-");
+    }
+    free(a->lines);
+    a->lines = NULL;
+    a->n = 0;
+}
+
 static void side_by_side_line(store_table *t, const result_row *any, const result_row *teacher,
                               const result_row *student) {
     store_table_cell(t, "%s", any->run);
-    if (any->has_step) store_table_cell(t, "%lld", (long long)any->step);
-    else store_table_cell(t, "-");
+    step_cell(t, any);
     store_table_cell(t, "%s", any->dataset);
     store_table_cell(t, "%s", any->split);
     store_table_cell(t, "%s", any->metric);
@@ -93,19 +172,29 @@ static void side_by_side_line(store_table *t, const result_row *any, const resul
     else store_table_cell(t, "-");
 }
 
-/* Rows come sorted by measure, then step (no step first), then model. A teacher result without
- * a checkpoint stands in for the teacher at every step that has no teacher result of its own. */
+/* One line of the side-by-side table, counted towards its run's average. */
+static void side_by_side_add(store_table *t, averages *avg, const result_row *any, const result_row *teacher,
+                             const result_row *student) {
+    side_by_side_line(t, any, teacher, student);
+    const result_row *values[2] = {teacher, student};
+    average_add(avg, any, values, 2);
+}
+
+/* Rows come sorted by run and measure, then step (no step first), then model. A teacher result
+ * without a checkpoint stands in for the teacher at every step that has no teacher result of its
+ * own. */
 static void print_side_by_side(const result_row *rows, int n, FILE *out) {
     static const char *const headers[] = {"run", "step", "dataset", "split", "metric", "teacher", "student",
                                           "student-teacher"};
     store_table t;
     store_table_init(&t, 8, headers, "lrlllrrr");
+    averages avg = {0};
     for (int g = 0; g < n;) {
         int end = g;
         while (end < n && same_measure(&rows[g], &rows[end])) end++;
         const result_row *run_teacher = !rows[g].has_step && is_teacher(&rows[g]) ? &rows[g] : NULL;
         int i = run_teacher ? g + 1 : g;
-        if (i == end) side_by_side_line(&t, run_teacher, run_teacher, NULL);
+        if (i == end) side_by_side_add(&t, &avg, run_teacher, run_teacher, NULL);
         while (i < end) {
             const result_row *teacher = run_teacher, *student = NULL;
             int j = i;
@@ -113,9 +202,10 @@ static void print_side_by_side(const result_row *rows, int n, FILE *out) {
                 if (is_teacher(&rows[j])) teacher = &rows[j];
                 else student = &rows[j];
             }
-            side_by_side_line(&t, &rows[i], teacher, student);
+            side_by_side_add(&t, &avg, &rows[i], teacher, student);
             i = j;
         }
+        if (end == n || strcmp(rows[end].run, rows[g].run) != 0) average_flush(&avg, &t);
         g = end;
     }
     store_table_print(&t, out);
@@ -126,17 +216,19 @@ static void print_one_model(const result_row *rows, int n, FILE *out) {
     static const char *const headers[] = {"run", "step", "model", "dataset", "split", "metric", "value", "samples"};
     store_table t;
     store_table_init(&t, 8, headers, "lrllllrr");
+    averages avg = {.by_model = 1};
     for (int i = 0; i < n; i++) {
         const result_row *r = &rows[i];
         store_table_cell(&t, "%s", r->run);
-        if (r->has_step) store_table_cell(&t, "%lld", (long long)r->step);
-        else store_table_cell(&t, "-");
+        step_cell(&t, r);
         store_table_cell(&t, "%s", r->model);
         store_table_cell(&t, "%s", r->dataset);
         store_table_cell(&t, "%s", r->split);
         store_table_cell(&t, "%s", r->metric);
         value_cell(&t, r);
         store_table_cell(&t, "%lld", (long long)r->samples);
+        average_add(&avg, r, &r, 1);
+        if (i + 1 == n || strcmp(rows[i + 1].run, r->run) != 0) average_flush(&avg, &t);
     }
     store_table_print(&t, out);
     store_table_free(&t);

@@ -56,7 +56,7 @@ static long long read_everything(bcos_store *s, FILE *sink) {
     char err[BCOS_ERRLEN];
     bcos_store_print_runs(s, sink);
     CHECK_MSG(bcos_store_print_checkpoints(s, "busy", sink, err, sizeof err) == 0, "%s", err);
-    bcos_results_filter f = {"busy", NULL, BCOS_CKPT_LATEST, -1, NULL};
+    bcos_results_filter f = {"busy", NULL, BCOS_CKPT_LATEST, -1, NULL, NULL};
     CHECK(bcos_store_print_results(s, &f, BCOS_FORMAT_TABLE, sink, err, sizeof err) == 0);
     CHECK(bcos_store_print_results(s, &f, BCOS_FORMAT_JSON, sink, err, sizeof err) == 0);
     int64_t run;

@@ -2,7 +2,8 @@
  * results in the three formats: the side-by-side table (teacher, student, difference; a teacher
  * evaluated without a checkpoint standing in at every step), the one-model table, CSV (quoting,
  * exact numbers, empty for NULL) and CLIP_benchmark-shaped JSON; every filter (run, dataset,
- * checkpoint latest/N/all, model) and re-evaluation replacing a result. */
+ * checkpoint latest/N/all, model) and re-evaluation replacing a result; the tables' line per run
+ * averaging its datasets (values missing left out, the difference only where both cover them all). */
 #include "store_helpers.h"
 
 #include <cjson/cJSON.h>
@@ -109,7 +110,7 @@ static void test_checkpoints_listing(void) {
 }
 
 static char *results(const char *run, const char *dataset, int64_t checkpoint, int model, bcos_format format) {
-    bcos_results_filter f = {run, dataset, checkpoint, model, NULL};
+    bcos_results_filter f = {run, dataset, checkpoint, model, NULL, NULL};
     char *text, err[BCOS_ERRLEN];
     int rc;
     CAPTURE(text, rc = bcos_store_print_results(g_store, &f, format, out, err, sizeof err));
@@ -126,7 +127,9 @@ static void test_side_by_side(void) {
     CHECK(has_line(all, "alpha 200 mnist test acc1 0.9000 0.8500 -0.0500"));
     CHECK(has_line(all, "alpha 200 odd,\"name\" test acc1 - - -"));
     CHECK(has_line(all, "beta - cifar10 test acc1 0.6000 - -"));
-    CHECK(count_lines(all) == 7);
+    /* step 200's acc1 over cifar10 (the run's teacher standing in), mnist and the NaN of odd */
+    CHECK_MSG(has_line(all, "alpha 200 average test acc1 0.8500 0.8000 -"), "%s", all);
+    CHECK(count_lines(all) == 8); /* one dataset per kind elsewhere: no other average */
     free(all);
 
     /* latest: per run and dataset, the newest checkpoint with results (200), plus the teacher. */
@@ -135,7 +138,8 @@ static void test_side_by_side(void) {
     CHECK(has_line(latest, "alpha - cifar10 test acc5 0.9500 - -"));
     CHECK(has_line(latest, "alpha 200 mnist test acc1 0.9000 0.8500 -0.0500"));
     CHECK(!strstr(latest, " 100 "));
-    CHECK(count_lines(latest) == 5);
+    CHECK(has_line(latest, "alpha 200 average test acc1 0.8500 0.8000 -"));
+    CHECK(count_lines(latest) == 6);
     free(latest);
 
     char *at_100 = results("alpha", "cifar10", 100, -1, BCOS_FORMAT_TABLE);
@@ -148,7 +152,7 @@ static void test_side_by_side(void) {
     CHECK(strcmp(none, "no results\n") == 0);
     free(none);
 
-    bcos_results_filter f = {"nope", NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL};
+    bcos_results_filter f = {"nope", NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, NULL, NULL};
     char err[BCOS_ERRLEN];
     CHECK(bcos_store_print_results(g_store, &f, BCOS_FORMAT_JSON, stdout, err, sizeof err) == -1);
     CHECK(strstr(err, "no run named 'nope'") != NULL);
@@ -161,6 +165,10 @@ static void test_one_model(void) {
     CHECK(has_line(students, "alpha 200 student cifar10 test acc1 0.7500 1000"));
     CHECK(!strstr(students, "teacher"));
     CHECK(count_lines(students) == 4);
+    free(students);
+    students = results("alpha", NULL, BCOS_RESULTS_ALL_CHECKPOINTS, BCOS_MODEL_STUDENT, BCOS_FORMAT_TABLE);
+    CHECK_MSG(has_line(students, "alpha 200 student average test acc1 0.8000 -"), "%s", students);
+    CHECK(count_lines(students) == 7);
     free(students);
 }
 
@@ -189,6 +197,32 @@ static cJSON *find_evaluation(cJSON *list, const char *pretrained, const char *m
 static double metric(cJSON *evaluation, const char *name) {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(evaluation, "metrics"), name);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* A run with two datasets, teacher and student on both: the average line has the difference; CSV
+ * and JSON hold results only. */
+static void test_average(void) {
+    bcos_run run;
+    char err[BCOS_ERRLEN];
+    CHECK(bcos_store_run_begin(g_store, "delta", BCOS_RUN_EVAL, "{}", 1, "test", &run, err, sizeof err) == 0);
+    int64_t delta = run.id; /* an eval run: results without a checkpoint */
+    add_result(delta, 0, BCOS_MODEL_TEACHER, "cifar10", "acc1", 0.6);
+    add_result(delta, 0, BCOS_MODEL_STUDENT, "cifar10", "acc1", 0.5);
+    add_result(delta, 0, BCOS_MODEL_TEACHER, "imagenet", "acc1", 0.4);
+    add_result(delta, 0, BCOS_MODEL_STUDENT, "imagenet", "acc1", 0.2);
+    char *table = results("delta", NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, BCOS_FORMAT_TABLE);
+    CHECK_MSG(has_line(table, "delta - cifar10 test acc1 0.6000 0.5000 -0.1000"), "%s", table);
+    CHECK(has_line(table, "delta - imagenet test acc1 0.4000 0.2000 -0.2000"));
+    CHECK(has_line(table, "delta - average test acc1 0.5000 0.3500 -0.1500"));
+    CHECK(count_lines(table) == 4);
+    free(table);
+    /* one dataset: no average line */
+    table = results("delta", "cifar10", BCOS_RESULTS_ALL_CHECKPOINTS, -1, BCOS_FORMAT_TABLE);
+    CHECK(!strstr(table, "average") && count_lines(table) == 2);
+    free(table);
+    char *csv = results("delta", NULL, BCOS_RESULTS_ALL_CHECKPOINTS, -1, BCOS_FORMAT_CSV);
+    CHECK(!strstr(csv, "average") && count_lines(csv) == 5);
+    free(csv);
 }
 
 static void test_json(void) {
@@ -231,6 +265,7 @@ int main(void) {
     test_one_model();
     test_csv();
     test_json();
+    test_average();
     bcos_store_close(g_store);
     /* A reader sees the same. */
     bcos_store_options ro = {1, BCOS_JOURNAL_AUTO, 0};
