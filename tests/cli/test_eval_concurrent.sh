@@ -1,0 +1,85 @@
+#!/bin/sh
+# Two `bcos eval` processes of the same weights file at once on one store, as the tasks of an
+# evaluation array run: they share the eval run (found or created atomically, no writer's lease), and
+# each adds its dataset's rows in short transactions. The first is held inside its run (its dataset's
+# nshards.txt is a FIFO that the test opens later) while the second evaluates another dataset and
+# ends; then the first ends too. Both datasets' rows are stored, in one run; a rerun with
+# --skip-existing evaluates nothing (the rows keep their creation times). A task that fails while
+# another runs leaves the run failed when the other ends well. Two processes started
+# together on a store that does not exist yet both create, migrate and use it.
+set -u
+BCOS=$1
+TMP=$(mktemp -d)
+trap 'kill -9 $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$TMP"' EXIT
+. tests/cli/lib.sh
+EVAL="--weights tests/fixtures/clip/tiny_openclip.safetensors --model bcos-tiny --batch-size 8"
+
+# within SECONDS CMD...: runs CMD every 0.1 s until it succeeds (0) or SECONDS have passed (1)
+within() {
+  tries=$(($1 * 10)); shift
+  while [ "$tries" -gt 0 ]; do
+    "$@" && return 0
+    sleep 0.1
+    tries=$((tries - 1))
+  done
+  return 1
+}
+run_running() { [ "$(sql "$TMP/s.db" "SELECT status FROM runs WHERE name = 'tiny_openclip'" 2>/dev/null)" = "'running'" ]; }
+rows_of() { sql "$1" "SELECT e.dataset, count(*) FROM eval_results e JOIN runs r ON r.id = e.run_id
+  WHERE r.name = 'tiny_openclip' AND r.kind = 'eval' GROUP BY e.dataset ORDER BY e.dataset" | tr '\n' ' '; }
+stamps() { sql "$TMP/s.db" "SELECT dataset, metric, created_at FROM eval_results ORDER BY dataset, metric"; }
+
+# tiny8 under another name, its shard count behind a FIFO: the process that reads it waits for the test
+mkdir -p "$TMP/held"
+cp -r tests/fixtures/eval/tiny8/. "$TMP/held/"
+rm "$TMP/held/test/nshards.txt"
+mkfifo "$TMP/held/test/nshards.txt"
+ln -s "$PWD/tests/fixtures/eval/tinycap" "$TMP/tinycap"
+
+"$BCOS" eval $EVAL --datasets held --dataset-root "$TMP/{dataset}" --db "$TMP/s.db" >"$TMP/a.out" 2>"$TMP/a.err" &
+echo $! >"$TMP/a.pid"
+within 60 run_running && ok || bad "the first process begins the eval run: $(cat "$TMP/a.err")"
+expect_ok "$BCOS" eval $EVAL --datasets tinycap --dataset-root 'tests/fixtures/eval/{dataset}' --db "$TMP/s.db"
+kill -0 "$(cat "$TMP/a.pid")" 2>/dev/null && ok || bad "the first process still runs while the second ends: $(cat "$TMP/a.err")"
+cat tests/fixtures/eval/tiny8/test/nshards.txt >"$TMP/held/test/nshards.txt"
+wait "$(cat "$TMP/a.pid")" && ok || bad "the first process ends well: $(cat "$TMP/a.err")"
+[ "$(rows_of "$TMP/s.db")" = "'held'|3 'tinycap'|6 " ] && ok || bad "both datasets' rows in one run: $(rows_of "$TMP/s.db")"
+[ "$(sql "$TMP/s.db" "SELECT count(*), min(status) FROM runs")" = "1|'done'" ] && ok \
+  || bad "one eval run, done: $(sql "$TMP/s.db" "SELECT name, kind, status FROM runs")"
+[ "$(sql "$TMP/s.db" "SELECT count(*) FROM run_leases")" = 0 ] && ok || bad "no lease is left behind"
+
+# the rerun of both: nothing evaluated, the rows as they were
+stamps >"$TMP/stamps"
+expect_ok "$BCOS" eval $EVAL --datasets held,tinycap --dataset-root "$TMP/{dataset}" --db "$TMP/s.db" --skip-existing
+grep -q "dataset held: results in run tiny_openclip already, skipped" "$TMP/err" &&
+  grep -q "dataset tinycap: results in run tiny_openclip already, skipped" "$TMP/err" && ok \
+  || bad "the rerun skips both datasets: $(cat "$TMP/err")"
+! grep -q "^held\|^tinycap" "$TMP/out" && ok || bad "the rerun prints no metrics line: $(cat "$TMP/out")"
+[ "$(stamps)" = "$(cat "$TMP/stamps")" ] && ok || bad "the rerun leaves the rows alone"
+
+# a task that fails while another runs: the one that then ends well leaves the run failed
+mkfifo "$TMP/held/test/nshards.txt.2" && mv "$TMP/held/test/nshards.txt.2" "$TMP/held/test/nshards.txt"
+sqlite3 "$TMP/s.db" "DELETE FROM eval_results"
+"$BCOS" eval $EVAL --datasets held --dataset-root "$TMP/{dataset}" --db "$TMP/s.db" >"$TMP/a.out" 2>"$TMP/a.err" &
+echo $! >"$TMP/a.pid"
+within 60 run_running && ok || bad "the held process begins the run again: $(cat "$TMP/a.err")"
+"$BCOS" eval $EVAL --datasets missing --dataset-root "$TMP/{dataset}" --db "$TMP/s.db" >"$TMP/out" 2>"$TMP/err" \
+  && bad "a missing dataset fails" || ok
+[ "$(sql "$TMP/s.db" "SELECT status FROM runs")" = "'failed'" ] && ok || bad "the failed task marks the run failed"
+cat tests/fixtures/eval/tiny8/test/nshards.txt >"$TMP/held/test/nshards.txt"
+wait "$(cat "$TMP/a.pid")" && ok || bad "the held process ends well: $(cat "$TMP/a.err")"
+[ "$(sql "$TMP/s.db" "SELECT status FROM runs")" = "'failed'" ] && ok || bad "a task that ends well hides no failure"
+[ "$(rows_of "$TMP/s.db")" = "'held'|3 " ] && ok || bad "the held dataset's rows: $(rows_of "$TMP/s.db")"
+
+# two processes on a store that does not exist yet
+for d in tiny8 tinycap; do
+  "$BCOS" eval $EVAL --datasets $d --dataset-root 'tests/fixtures/eval/{dataset}' --db "$TMP/new.db" \
+    >"$TMP/$d.out" 2>"$TMP/$d.err" &
+  echo $! >"$TMP/$d.pid"
+done
+for d in tiny8 tinycap; do
+  wait "$(cat "$TMP/$d.pid")" && ok || bad "$d on a new store: $(cat "$TMP/$d.err")"
+done
+[ "$(rows_of "$TMP/new.db")" = "'tiny8'|3 'tinycap'|6 " ] && ok || bad "a new store: $(rows_of "$TMP/new.db")"
+
+summarize test_eval_concurrent
