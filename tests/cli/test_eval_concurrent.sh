@@ -14,16 +14,6 @@ trap 'kill -9 $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$TMP"' EXIT
 . tests/cli/lib.sh
 EVAL="--weights tests/fixtures/clip/tiny_openclip.safetensors --model bcos-tiny --batch-size 8"
 
-# within SECONDS CMD...: runs CMD every 0.1 s until it succeeds (0) or SECONDS have passed (1)
-within() {
-  tries=$(($1 * 10)); shift
-  while [ "$tries" -gt 0 ]; do
-    "$@" && return 0
-    sleep 0.1
-    tries=$((tries - 1))
-  done
-  return 1
-}
 run_running() { [ "$(sql "$TMP/s.db" "SELECT status FROM runs WHERE name = 'tiny_openclip'" 2>/dev/null)" = "'running'" ]; }
 rows_of() { sql "$1" "SELECT e.dataset, count(*) FROM eval_results e JOIN runs r ON r.id = e.run_id
   WHERE r.name = 'tiny_openclip' AND r.kind = 'eval' GROUP BY e.dataset ORDER BY e.dataset" | tr '\n' ' '; }
