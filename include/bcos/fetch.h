@@ -8,6 +8,7 @@
 #define BCOS_FETCH_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -65,5 +66,13 @@ const bcos_fetch_stats *bcos_http_stats(const bcos_http_stream *s);
 /* The HTTP status of the last answer that was an error (404, 503 ...); 0 when none was. */
 long bcos_http_status(const bcos_http_stream *s);
 void bcos_http_close(bcos_http_stream *s);
+
+/* url's body into the file path (its folders created), hashed as it arrives: written to a temporary
+ * file beside path and renamed over it only when its SHA-256 is sha256_hex (64 hex digits, either
+ * case), so a download that breaks or does not match leaves nothing under path (and no temporary
+ * file). The stream's counts go to *stats (may be NULL). 0, or -1 with a one-line message naming the
+ * URL (or path) in err. */
+int bcos_http_fetch_file(const char *url, const bcos_fetch_options *opt, const char *path, const char *sha256_hex,
+                         bcos_fetch_stats *stats, char *err, size_t errlen);
 
 #endif

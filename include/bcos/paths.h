@@ -27,6 +27,9 @@ int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen
 int bcos_finish_temp(char *tmp, const char *path, int status, const char *step, int saved_errno, char *err,
                      size_t errlen);
 
+/* Writes all len bytes to fd (again after EINTR and short writes): 0, or -1 with errno set. */
+int bcos_write_all(int fd, const void *data, size_t len);
+
 /* Replaces path by len bytes of data atomically: readers see the old file or the whole new one, and
  * after a crash one of the two. Returns 0, or -1 with a one-line message naming path. */
 int bcos_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
