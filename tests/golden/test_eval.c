@@ -452,10 +452,10 @@ static void test_odd_images(void) {
     bcos_image_sample_config cfg = eval_sample_config(&(bcos_eval_model){.clip = &clip}, 8);
     bcos_data_counters counters = {0};
     bcos_sample_reader *r = bcos_samples_open(FIXTURES "/tinyodd/test/0.tar", &(bcos_fetch_options){0}, &counters);
-    bcos_sample s = {0};
+    bcos_sample s;
     float ours[3 * 32 * 32];
     int label, n = 0;
-    while (bcos_samples_next(r, &s) == 1) {
+    for (; bcos_samples_next(r, &s) == 1; bcos_sample_clear(&s)) {
         CHECK_MSG(bcos_image_sample(&cfg, &s, ours, &label, msg, sizeof msg) == BCOS_SAMPLE_OK, "%s: %s", s.key, msg);
         CHECK(label == fixture_int(&fx, s.key, "label"));
         const float *theirs = fixture_tensor(&fx, s.key, "pixels", 3 * 32 * 32);
@@ -467,7 +467,6 @@ static void test_odd_images(void) {
         n++;
     }
     CHECK(n == 12);
-    bcos_sample_clear(&s);
     bcos_samples_close(r);
     bcos_clip_free(&clip);
     fixture_close(&fx);
