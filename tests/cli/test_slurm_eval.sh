@@ -5,7 +5,8 @@
 # writing one store at once: task 0 is held inside the eval run (its dataset's nshards.txt is a FIFO
 # the test opens later) while task 1 evaluates its dataset and completes; then task 0 completes. Both
 # datasets' rows are stored in the one eval run, and the array submitted again recomputes nothing
-# (--skip-existing: each task says so, and the rows keep their creation times).
+# (--skip-existing: each task says so, and the rows keep their creation times). With --ntasks=2 each
+# task runs 2 ranks under mpirun and stores the same rows.
 set -u
 case $1 in /*) BCOS=$1 ;; *) BCOS=$PWD/$1 ;; esac
 TMP=$(mktemp -d)
@@ -41,11 +42,12 @@ mkfifo "$TMP/held/test/nshards.txt"
 ln -s "$PWD/tests/fixtures/eval/tinycap" "$TMP/tinycap"
 printf 'held\ntinycap\n' >"$TMP/datasets.list"
 
-# submit: the array of two tasks of one CPU each (its 16 CPUs per task are more than this node has)
+# submit [DB [TASKS]]: the array of two tasks (of TASKS ranks, default 1) of one CPU each (its 16 CPUs
+# per task are more than this node has), writing DB (default s.db)
 submit() {
-  job=$(sbatch --parsable --array=0-1 --cpus-per-task=1 --chdir="$PWD" --output="$TMP/eval-%A_%a.out" \
-    --export=ALL,BCOS="$BCOS" slurm/eval.sbatch "$TMP/datasets.list" $EVAL --dataset-root "$TMP/{dataset}" \
-    --db "$TMP/s.db")
+  job=$(sbatch --parsable --array=0-1 --ntasks="${2:-1}" --cpus-per-task=1 --chdir="$PWD" \
+    --output="$TMP/eval-%A_%a.out" --export=ALL,BCOS="$BCOS" slurm/eval.sbatch "$TMP/datasets.list" $EVAL \
+    --dataset-root "$TMP/{dataset}" --db "$TMP/${1:-s.db}")
   [ -n "$job" ] || give_up "sbatch refuses the script"
   jobs="$jobs $job"
 }
@@ -74,4 +76,14 @@ logged "$TMP/eval-${job}_0.out" "dataset held: results in run tiny_openclip alre
   || bad "the rerun recomputes nothing: $(cat "$TMP/eval-${job}_0.out" "$TMP/eval-${job}_1.out")"
 [ "$(stamps)" = "$(cat "$TMP/stamps")" ] && ok || bad "the rerun leaves the rows alone"
 [ "$job" != "$first" ] && ok || bad "two submissions"
+
+# each task on 2 ranks (mpirun inside the allocation): the same rows (held's shard count now a file)
+cp --remove-destination tests/fixtures/eval/tiny8/test/nshards.txt "$TMP/held/test/nshards.txt"
+values() { sql "$1" "SELECT dataset, metric, value, samples FROM eval_results ORDER BY dataset, metric"; }
+submit mpi.db 2
+within 120 task_over 0 && within 120 task_over 1 || give_up "the array on 2 ranks is not over within 120 s"
+[ "$(task_state 0) $(task_state 1)" = "COMPLETED COMPLETED" ] && ok \
+  || bad "the array on 2 ranks completes: $(cat "$TMP/eval-${job}_0.out" "$TMP/eval-${job}_1.out")"
+[ "$(sql "$TMP/mpi.db" "SELECT world_size FROM runs")" = 2 ] && ok || bad "each task runs 2 ranks"
+[ "$(values "$TMP/mpi.db")" = "$(values "$TMP/s.db")" ] && ok || bad "2 ranks store what 1 process does"
 summarize test_slurm_eval
