@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bcos/check.h"
 #include "bcos/clip.h"
@@ -29,7 +28,8 @@ static const char *const USAGE =
     "fetch downloads an http(s) URL (retried, resumed with Range), checks its SHA-256 and\n"
     "prints the file's path: FILE, or by default $BCOS_CACHE_DIR, $XDG_CACHE_HOME/bcos or\n"
     "~/.cache/bcos, then weights/HEX/NAME (NAME: the URL's last part). A file there with\n"
-    "that SHA-256 is not downloaded again; a download that does not match is removed.\n"
+    "that SHA-256 is not downloaded again; a download that does not match is removed; one\n"
+    "that breaks off is kept in FILE.part, and the same command goes on from there.\n"
     "A bearer token for the host (a gated Hugging Face repo) goes in $BCOS_HTTP_TOKEN.\n";
 
 static void print_config_matches(const bcos_safetensors *st) {
@@ -112,18 +112,6 @@ static char *cache_path(const char *url, const char *hex) {
     return path;
 }
 
-/* Whether path holds the file already (its SHA-256 is hex); says so either way when it exists. */
-static int verified_copy(const char *path, const char *hex) {
-    char have[BCOS_SHA256_HEX];
-    if (access(path, F_OK) != 0) return 0;
-    if (bcos_sha256_file(path, have) == 0 && strcmp(have, hex) == 0) {
-        bcos_info("%s: there already, its sha256 verified: not downloaded again", path);
-        return 1;
-    }
-    bcos_info("%s: there, but not the file of that sha256: downloading it again", path);
-    return 0;
-}
-
 static int weights_fetch(int argc, char **argv) {
     static const struct option long_opts[] = {
         {"sha256", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'}, {0, 0, 0, 0}};
@@ -149,14 +137,14 @@ static int weights_fetch(int argc, char **argv) {
     char hex[BCOS_SHA256_HEX], err[BCOS_ERRLEN];
     parse_sha256(sha, hex);
     char *path = out ? xstrdup(out) : cache_path(url, hex);
-    if (!verified_copy(path, hex)) {
-        bcos_fetch_options opt;
-        bcos_fetch_options_default(&opt);
-        bcos_fetch_stats stats;
-        if (bcos_http_fetch_file(url, &opt, path, hex, &stats, err, sizeof err) != 0) bcos_fail("%s", err);
-        bcos_info("%s: %lld bytes, sha256 verified (%ld attempts, %ld resumed with Range)", path, stats.bytes,
-                  stats.attempts, stats.resumes);
-    }
+    bcos_fetch_options opt;
+    bcos_fetch_options_default(&opt);
+    bcos_fetch_file_result got;
+    if (bcos_http_fetch_file(url, &opt, path, hex, &got, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (got.had_it) bcos_info("%s: there already, its sha256 verified: not downloaded again", path);
+    else
+        bcos_info("%s: sha256 verified; %lld bytes fetched in %ld attempts (%ld resumed with Range), %lld kept from an "
+                  "earlier try", path, got.stats.bytes, got.stats.attempts, got.stats.resumes, got.resumed_from);
     printf("%s\n", path);
     free(path);
     return 0;

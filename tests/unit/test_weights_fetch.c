@@ -2,8 +2,10 @@
  * arrives byte for byte and its path is printed; a connection dropped mid-body is resumed with Range;
  * a verified file already there is not downloaded again (no request), one that differs is replaced;
  * a wrong checksum or a 404 fails in one line and leaves nothing under the final name, nor a
- * temporary file; the default path is the cache's weights/HEX/NAME ($BCOS_CACHE_DIR,
- * $XDG_CACHE_HOME/bcos, ~/.cache/bcos); a bad --sha256 or URL is refused. */
+ * partial file; a download that gives up, or a process killed mid-body, keeps FILE.part, and the
+ * next command fetches only the rest (a FILE.part longer than the file starts afresh); two commands
+ * of one file at once fetch it once; the default path is the cache's weights/HEX/NAME
+ * ($BCOS_CACHE_DIR, $XDG_CACHE_HOME/bcos, ~/.cache/bcos); a bad --sha256 or URL is refused. */
 #include "bcos/check.h"
 #include "bcos/paths.h"
 #include "bcos/sha256.h"
@@ -11,8 +13,10 @@
 #include "support/temp_tree.h"
 #include "test.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -113,6 +117,95 @@ static void test_failures_leave_nothing(void) {
     CHECK_MSG(one_line(g_err) && strstr(g_err, "has no file name at its end"), "stderr: %s", g_err);
 }
 
+static long file_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/* "N kept from an earlier try" and "M bytes fetched" in the last command's log. */
+static int reported(long kept, long fetched) {
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%ld kept from an earlier try", kept);
+    snprintf(b, sizeof b, "; %ld bytes fetched", fetched);
+    return strstr(g_err, a) && strstr(g_err, b);
+}
+
+static void test_resume_across_commands(void) {
+    char args[512], path[300], part[310];
+    snprintf(path, sizeof path, "%s/resume/w.safetensors", g_dir);
+    snprintf(part, sizeof part, "%s.part", path);
+    snprintf(args, sizeof args, "http://127.0.0.1:%d/w.safetensors --sha256 %s --out %s", hs_port(g_server), g_hex, path);
+    long half = FILE_BYTES / 2;
+
+    /* dropped at half, then 404: it gives up with the first half kept */
+    hs_add_fault(g_server, &(hs_fault){.kind = HS_DROP, .path = "/w.safetensors", .times = 1, .offset = half});
+    hs_add_fault(g_server, &(hs_fault){.kind = HS_STATUS, .path = "/w.safetensors", .after = 1, .status = 404});
+    CHECK(fetch(args) != 0);
+    hs_clear_faults(g_server);
+    CHECK_MSG(strstr(g_err, "404 (not retried") && strstr(g_err, "kept in") && strstr(g_err, part),
+              "stderr: %s", g_err);
+    CHECK(access(path, F_OK) != 0 && file_size(part) == half);
+    CHECK_MSG(fetch(args) == 0 && reported(half, FILE_BYTES - half), "stderr: %s", g_err);
+    CHECK(holds_the_file(path) && access(part, F_OK) != 0);
+    unlink(path);
+
+    /* killed while the server stalls at half */
+    hs_add_fault(g_server, &(hs_fault){.kind = HS_STALL, .path = "/w.safetensors", .times = 1, .offset = half,
+                                       .stall_ms = 30000});
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        execl(getenv("BCOS_BIN"), "bcos", "weights", "fetch", strtok(args, " "), "--sha256", g_hex, "--out", path,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 600 && file_size(part) < half; i++) usleep(50000);
+    CHECK(file_size(part) == half);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    hs_clear_faults(g_server);
+    snprintf(args, sizeof args, "http://127.0.0.1:%d/w.safetensors --sha256 %s --out %s", hs_port(g_server), g_hex, path);
+    CHECK_MSG(fetch(args) == 0 && reported(half, FILE_BYTES - half), "stderr: %s", g_err);
+    CHECK(holds_the_file(path) && access(part, F_OK) != 0);
+    unlink(path);
+
+    /* a FILE.part longer than the file (another file was at the URL): the server answers 416 to its
+     * Range, and the download starts afresh */
+    char *longer = xcalloc(1, FILE_BYTES + 100);
+    FILE *f = xfopen(part, "wb");
+    fwrite(longer, 1, FILE_BYTES + 100, f);
+    xfclose(f);
+    free(longer);
+    CHECK_MSG(fetch(args) == 0 && reported(0, FILE_BYTES), "stderr: %s", g_err);
+    CHECK(holds_the_file(path) && access(part, F_OK) != 0);
+}
+
+/* Two commands of one file at once: one fetches it (the server stalls it a moment), the other waits
+ * for its lock and finds it in place; both print the path. */
+static void test_two_at_once(void) {
+    char cmd[2048], path[300], out[2][320];
+    snprintf(path, sizeof path, "%s/twice/w.safetensors", g_dir);
+    hs_add_fault(g_server, &(hs_fault){.kind = HS_STALL, .path = "/w.safetensors", .times = 1, .offset = FILE_BYTES / 3,
+                                       .stall_ms = 1000});
+    long before = hs_requests(g_server);
+    for (int i = 0; i < 2; i++) snprintf(out[i], sizeof out[i], "%s/twice%d.txt", g_dir, i);
+    snprintf(cmd, sizeof cmd,
+             "B='%s'; U=http://127.0.0.1:%d/w.safetensors; $B weights fetch $U --sha256 %s --out %s > %s 2>&1 &"
+             " $B weights fetch $U --sha256 %s --out %s > %s 2>&1; a=$?; wait $!; exit $((a + $?))",
+             getenv("BCOS_BIN"), hs_port(g_server), g_hex, path, out[0], g_hex, path, out[1]);
+    int status = system(cmd);
+    hs_clear_faults(g_server);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(holds_the_file(path));
+    CHECK_MSG(hs_requests(g_server) - before == 2, "%ld requests", hs_requests(g_server) - before);
+    char *logs[2] = {bcos_read_file(out[0], NULL), bcos_read_file(out[1], NULL)};
+    CHECK(logs[0] && logs[1] && strstr(logs[0], path) && strstr(logs[1], path));
+    CHECK_MSG(logs[0] && logs[1] && (strstr(logs[0], "not downloaded again") != NULL) + (strstr(logs[1], "not downloaded again") != NULL) == 1,
+              "%s---\n%s", logs[0], logs[1]);
+    free(logs[0]);
+    free(logs[1]);
+}
+
 /* Without --out: $XDG_CACHE_HOME/bcos/weights/HEX/w.safetensors, then ~/.cache/bcos/... */
 static void test_default_path(void) {
     char args[512], xdg[256], home[256], want[512];
@@ -144,6 +237,8 @@ int main(void) {
     g_server = hs_start(served, 0, 1);
     test_download_and_resume();
     test_failures_leave_nothing();
+    test_resume_across_commands();
+    test_two_at_once();
     test_default_path();
     hs_stop(g_server);
     tt_remove_tree(g_dir);
