@@ -17,7 +17,8 @@ int bcos_check_replaceable(const char *path, char *err, size_t errlen);
 /* Creates a private-named temporary file beside path (PATH.tmp.XXXXXX, mode 0644) to be renamed over it:
  * returns its descriptor and sets *tmp (heap), or -1 with a one-line message naming path (also when
  * path is there and is not a regular file, bcos_check_replaceable). Every file bcos writes goes
- * through here. */
+ * through here, but for a download's PATH.part, which outlives its process to be resumed and is
+ * renamed with bcos_finish_temp (bcos_http_fetch_file). */
 int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen);
 
 /* Ends that replacement once the caller has written, flushed, synced and closed the temporary file:
