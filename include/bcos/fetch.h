@@ -8,6 +8,7 @@
 #define BCOS_FETCH_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -56,6 +57,9 @@ typedef struct bcos_http_stream bcos_http_stream;
 /* Prepares a stream of url's body; nothing is sent before the first read. The options' strings are
  * copied and the token is read from the environment now. */
 bcos_http_stream *bcos_http_open(const char *url, const bcos_fetch_options *opt);
+/* The same from byte offset of the body on (the first request asks for "Range: bytes=offset-"): the
+ * rest of a download kept from an earlier process. */
+bcos_http_stream *bcos_http_open_at(const char *url, const bcos_fetch_options *opt, uint64_t offset);
 /* The next bytes of the body: returns their count and points *data at them (valid until the next
  * call), 0 at the end of the body, or -1 once the stream has given up (see bcos_http_error). */
 long bcos_http_read(bcos_http_stream *s, const void **data);
@@ -65,5 +69,21 @@ const bcos_fetch_stats *bcos_http_stats(const bcos_http_stream *s);
 /* The HTTP status of the last answer that was an error (404, 503 ...); 0 when none was. */
 long bcos_http_status(const bcos_http_stream *s);
 void bcos_http_close(bcos_http_stream *s);
+
+/* What bcos_http_fetch_file did. */
+typedef struct {
+    int had_it;             /* path held the file already (its SHA-256 verified): nothing was fetched */
+    long long resumed_from; /* bytes an earlier, interrupted download had kept (PATH.part) */
+    bcos_fetch_stats stats; /* this download's transfers */
+} bcos_fetch_file_result;
+
+/* url's body into the file path (its folders created), unless path holds it already: downloaded
+ * into PATH.part (locked: a second process fetching the same path waits, then finds it there),
+ * hashed as it arrives, and renamed to path only when its SHA-256 is sha256_hex (64 hex digits,
+ * either case). A download that gives up keeps PATH.part, which the next call resumes with Range;
+ * one that does not match is removed. So path only ever holds the verified file. 0, or -1 with a
+ * one-line message naming the URL or file in err. */
+int bcos_http_fetch_file(const char *url, const bcos_fetch_options *opt, const char *path, const char *sha256_hex,
+                         bcos_fetch_file_result *result, char *err, size_t errlen);
 
 #endif

@@ -17,7 +17,8 @@ int bcos_check_replaceable(const char *path, char *err, size_t errlen);
 /* Creates a private-named temporary file beside path (PATH.tmp.XXXXXX, mode 0644) to be renamed over it:
  * returns its descriptor and sets *tmp (heap), or -1 with a one-line message naming path (also when
  * path is there and is not a regular file, bcos_check_replaceable). Every file bcos writes goes
- * through here. */
+ * through here, but for a download's PATH.part, which outlives its process to be resumed and is
+ * renamed with bcos_finish_temp (bcos_http_fetch_file). */
 int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen);
 
 /* Ends that replacement once the caller has written, flushed, synced and closed the temporary file:
@@ -26,6 +27,9 @@ int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen
  * tmp; returns 0 or -1. */
 int bcos_finish_temp(char *tmp, const char *path, int status, const char *step, int saved_errno, char *err,
                      size_t errlen);
+
+/* Writes all len bytes to fd (again after EINTR and short writes): 0, or -1 with errno set. */
+int bcos_write_all(int fd, const void *data, size_t len);
 
 /* Replaces path by len bytes of data atomically: readers see the old file or the whole new one, and
  * after a crash one of the two. Returns 0, or -1 with a one-line message naming path. */

@@ -19,6 +19,8 @@ typedef struct {
 void bcos_sha256_init(bcos_sha256 *ctx);
 void bcos_sha256_update(bcos_sha256 *ctx, const void *data, size_t len);
 void bcos_sha256_final(bcos_sha256 *ctx, uint8_t digest[BCOS_SHA256_BYTES]);
+/* bcos_sha256_final as lowercase hex. */
+void bcos_sha256_final_hex(bcos_sha256 *ctx, char hex[BCOS_SHA256_HEX]);
 /* One-shot digest of a buffer, as lowercase hex. */
 void bcos_sha256_hex(const void *data, size_t len, char hex[BCOS_SHA256_HEX]);
 /* Digest of a file's contents as lowercase hex: 0, or -1 with errno set (the file cannot be read). */

@@ -2,10 +2,12 @@
  * metrics, evaluation results and events, plus the checkpoints' safetensors files in a folder
  * beside it, "<database path>-checkpoints/".
  *
- * Concurrency: one process writes (rank 0); any number of readers (`bcos results`) may read
- * while it writes. The database runs in WAL mode, so readers never wait for the writer; on a
- * network file system it falls back to a rollback journal (see bcos_store_options). Every
- * connection waits (busy timeout) instead of failing with "database is locked".
+ * Concurrency: one process writes a training run (rank 0, holding the run's lease); evaluations
+ * take no lease, so several may add results to one run at once, each in short transactions. Any
+ * number of readers (`bcos results`) may read meanwhile. The database runs in WAL mode, so readers
+ * never wait for a writer; on a network file system it falls back to a rollback journal (see
+ * bcos_store_options). Every connection waits (busy timeout) instead of failing with "database is
+ * locked".
  *
  * Errors: opening reports bad databases (not a database, damaged, newer schema, unwritable
  * folder, missing file) as a status and a one-line message naming the database; so do the calls

@@ -22,7 +22,7 @@ static const command COMMANDS[] = {
     {"distill", cmd_distill, "B-cosify a CLIP image tower and distill it against the teacher"},
     {"bcosify", cmd_bcosify, "the untrained B-cos student of a CLIP teacher (what distill starts from)"},
     {"explain", cmd_explain, "explanation pictures of a B-cos student for an image and a prompt"},
-    {"weights", cmd_weights, "inspect a safetensors weights file ('weights info FILE')"},
+    {"weights", cmd_weights, "inspect a weights file ('weights info FILE'), download one ('weights fetch URL')"},
     {"runs", cmd_runs, "the runs in the store"},
     {"checkpoints", cmd_checkpoints, "the checkpoints of a run"},
     {"store", cmd_store, "record again from the checkpoint files what the store lost ('store recover')"},

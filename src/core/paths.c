@@ -88,18 +88,22 @@ int bcos_open_temp_beside(const char *path, char **tmp, char *err, size_t errlen
     return fd;
 }
 
+int bcos_write_all(int fd, const void *data, size_t len) {
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, (const char *)data + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
 int bcos_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
     char *tmp;
     int fd = bcos_open_temp_beside(path, &tmp, err, errlen);
     if (fd < 0) return -1;
     const char *step = "write";
-    int status = 0;
-    for (size_t done = 0; status == 0 && done < len;) {
-        ssize_t n = write(fd, (const char *)data + done, len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) status = -1;
-        else done += (size_t)n;
-    }
+    int status = bcos_write_all(fd, data, len);
     if (status == 0 && fsync(fd) != 0) status = -1, step = "fsync";
     int saved = errno;
     if (close(fd) != 0 && status == 0) status = -1, saved = errno, step = "close";

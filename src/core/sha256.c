@@ -98,13 +98,17 @@ static void to_hex(const uint8_t digest[BCOS_SHA256_BYTES], char hex[BCOS_SHA256
     hex[2 * BCOS_SHA256_BYTES] = '\0';
 }
 
+void bcos_sha256_final_hex(bcos_sha256 *ctx, char hex[BCOS_SHA256_HEX]) {
+    uint8_t digest[BCOS_SHA256_BYTES];
+    bcos_sha256_final(ctx, digest);
+    to_hex(digest, hex);
+}
+
 void bcos_sha256_hex(const void *data, size_t len, char hex[BCOS_SHA256_HEX]) {
     bcos_sha256 ctx;
-    uint8_t digest[BCOS_SHA256_BYTES];
     bcos_sha256_init(&ctx);
     bcos_sha256_update(&ctx, data, len);
-    bcos_sha256_final(&ctx, digest);
-    to_hex(digest, hex);
+    bcos_sha256_final_hex(&ctx, hex);
 }
 
 int bcos_sha256_file(const char *path, char hex[BCOS_SHA256_HEX]) {
@@ -121,8 +125,6 @@ int bcos_sha256_file(const char *path, char hex[BCOS_SHA256_HEX]) {
         errno = EIO;
         return -1;
     }
-    uint8_t digest[BCOS_SHA256_BYTES];
-    bcos_sha256_final(&ctx, digest);
-    to_hex(digest, hex);
+    bcos_sha256_final_hex(&ctx, hex);
     return 0;
 }

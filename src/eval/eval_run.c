@@ -137,7 +137,10 @@ static int task_done(const eval_target *t, const bcos_eval_job *job, const char 
                                         asked);
     }
     bcos_world_bcast(&done, sizeof done);
-    if (done) bcos_info("dataset %s: %s results in run %s already, skipped (--skip-existing)", name, task, t->run);
+    int named = strcmp(task, "auto") != 0; /* "auto" is the dataset's own task: no need to name it */
+    if (done)
+        bcos_info("dataset %s: %s%sresults in run %s already, skipped (--skip-existing)", name, named ? task : "",
+                  named ? " " : "", t->run);
     return done;
 }
 
@@ -176,14 +179,15 @@ int eval_datasets(const eval_target *t, const bcos_eval_job *job, const bcos_eva
     return failed;
 }
 
-/* Rank 0: the store with the eval run begun, or NULL with err. */
+/* Rank 0: the store with the eval run begun, or NULL with err. No writer's lease: the tasks of an
+ * evaluation array share the run, each adding its datasets' rows in short transactions (the run is
+ * found or created inside one). */
 static bcos_store *begin_run(const bcos_eval_job *job, int64_t *run_id, char *err, size_t errlen) {
     bcos_store *s;
     if (bcos_store_open(job->db, NULL, &s, err, errlen) != 0) return NULL;
     char *text = job_text(job);
     bcos_run run;
-    int ok = bcos_store_lease_take(s, job->run, err, errlen) == 0 &&
-             bcos_store_run_begin(s, job->run, BCOS_RUN_EVAL, text, bcos_world_size(), BCOS_VERSION, &run, err,
+    int ok = bcos_store_run_begin(s, job->run, BCOS_RUN_EVAL, text, bcos_world_size(), BCOS_VERSION, &run, err,
                                   errlen) == 0;
     free(text);
     if (!ok) {

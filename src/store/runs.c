@@ -79,7 +79,11 @@ void bcos_store_run_set_status(bcos_store *s, int64_t run_id, bcos_run_status st
     BCOS_CHECK(status >= BCOS_RUN_RUNNING && status <= BCOS_RUN_PREEMPTED, "unknown run status");
     if (store_lease_lost(s)) return; /* another process writes the run now */
     store_begin_write(s);
-    sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET status = ?2, updated_at = " STORE_NOW " WHERE id = ?1");
+    /* The tasks of an evaluation array share their eval run and may overlap: one that ends well
+     * does not hide another's failure (the run's next begin sets it running again). */
+    sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET status = CASE WHEN kind = 'eval' AND status = 'failed'"
+                                        " AND ?2 = 'done' THEN status ELSE ?2 END, updated_at = " STORE_NOW
+                                        " WHERE id = ?1");
     store_bind_int64(s, st, 1, run_id);
     store_bind_text(s, st, 2, RUN_STATUS_NAMES[status]);
     store_step(s, st);

@@ -235,9 +235,22 @@ static int journal_from_env(bcos_journal *journal, char *err, size_t errlen) {
     return 0;
 }
 
+/* Steps the journal_mode pragma, again while it is busy, up to timeout_ms: two processes that open a
+ * new database at once (the tasks of an evaluation array) both hold it shared when they switch it to
+ * WAL, and SQLite answers the one that cannot take it exclusively SQLITE_BUSY at once, without its
+ * busy handler. */
+static int step_journal_pragma(sqlite3_stmt *st, int timeout_ms) {
+    int rc, waited = 0;
+    while (((rc = sqlite3_step(st)) & 0xff) == SQLITE_BUSY && waited < timeout_ms) {
+        sqlite3_reset(st);
+        waited += sqlite3_sleep(10);
+    }
+    return rc;
+}
+
 /* WAL, or the rollback journal on a network file system (see the network file systems above). */
-static int choose_journal(sqlite3 *db, const char *path, bcos_journal want, const char **mode, char *err,
-                          size_t errlen) {
+static int choose_journal(sqlite3 *db, const char *path, bcos_journal want, int timeout_ms, const char **mode,
+                          char *err, size_t errlen) {
     const char *network = NULL;
     if (want == BCOS_JOURNAL_AUTO) {
         char *dir = folder_of(path);
@@ -251,7 +264,7 @@ static int choose_journal(sqlite3 *db, const char *path, bcos_journal want, cons
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, strcmp(*mode, "wal") == 0 ? "PRAGMA journal_mode = WAL" : "PRAGMA journal_mode = DELETE",
                                 -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (rc == SQLITE_OK && (rc = step_journal_pragma(st, timeout_ms)) == SQLITE_ROW) {
         const char *got = (const char *)sqlite3_column_text(st, 0);
         int ok = got && strcmp(got, *mode) == 0;
         if (!ok)
@@ -297,11 +310,11 @@ static bcos_store *new_store(sqlite3 *db, const char *path, int read_only, const
 
 /* Read-write: check, choose the journal, migrate. 0, or -1 with err set. */
 static int prepare_for_writing(sqlite3 *db, const char *path, const header_facts *h, bcos_journal journal,
-                               const char **mode, char *err, size_t errlen) {
+                               int timeout_ms, const char **mode, char *err, size_t errlen) {
     if (sqlite3_db_readonly(db, "main") == 1)
         return bcos_error(err, errlen, path, "the file is read-only (make it writable, or only read it: `bcos results`)");
     if (h->version > 0 && check_integrity(db, path, err, errlen) != 0) return -1;
-    if (choose_journal(db, path, journal, mode, err, errlen) != 0) return -1;
+    if (choose_journal(db, path, journal, timeout_ms, mode, err, errlen) != 0) return -1;
     int n;
     const char *const *migrations = store_embedded_migrations(&n);
     return h->version < n ? store_migrate(db, path, migrations, n, err, errlen) : 0;
@@ -330,7 +343,7 @@ int bcos_store_open(const char *path, const bcos_store_options *opt, bcos_store 
                                  : check_header(&h, path, o.read_only, err, errlen);
     const char *mode = NULL;
     if (status == 0 && o.read_only && h.version > 0) status = check_integrity(db, path, err, errlen);
-    if (status == 0 && !o.read_only) status = prepare_for_writing(db, path, &h, o.journal, &mode, err, errlen);
+    if (status == 0 && !o.read_only) status = prepare_for_writing(db, path, &h, o.journal, timeout, &mode, err, errlen);
     if (status != 0) {
         /* Nothing is open inside it (every statement is finalized), so this cannot fail. */
         sqlite3_close(db);

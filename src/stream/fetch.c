@@ -234,6 +234,12 @@ bcos_http_stream *bcos_http_open(const char *url, const bcos_fetch_options *opt)
     return s;
 }
 
+bcos_http_stream *bcos_http_open_at(const char *url, const bcos_fetch_options *opt, uint64_t offset) {
+    bcos_http_stream *s = bcos_http_open(url, opt);
+    s->offset = offset;
+    return s;
+}
+
 static void start_attempt(bcos_http_stream *s) {
     char range[32];
     s->range_from = s->offset;

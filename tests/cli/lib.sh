@@ -1,5 +1,6 @@
-# Shared by the command-line tests (sourced): pass/fail counting, and the two expectations every
-# test makes of the real binary. Each test sets TMP before sourcing and prints summarize at the end.
+# Shared by the command-line tests (sourced): pass/fail counting, the two expectations every test
+# makes of the real binary, and waiting for a condition. Each test sets TMP before sourcing and
+# prints summarize at the end.
 passed=0 failed=0
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
@@ -16,6 +17,17 @@ expect_fail() {
   lines=$(wc -l <"$TMP/err")
   if [ "$lines" -ne 1 ]; then bad "$*: $lines error lines: $(cat "$TMP/err")"; return; fi
   if grep -qF -- "$needle" "$TMP/err"; then ok; else bad "$*: error '$(cat "$TMP/err")' lacks '$needle'"; fi
+}
+
+# within SECONDS CMD...: runs CMD every 0.2 s until it succeeds (status 0) or SECONDS have passed (1)
+within() {
+  tries=$(($1 * 5)); shift
+  while [ "$tries" -gt 0 ]; do
+    "$@" && return 0
+    sleep 0.2
+    tries=$((tries - 1))
+  done
+  return 1
 }
 
 # sql DB QUERY: the rows, one per line, columns joined by |

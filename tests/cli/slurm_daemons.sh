@@ -1,22 +1,14 @@
-# Real Slurm daemons for the tests that submit to Slurm (sourced after lib.sh, with TMP set to a
-# fresh folder open to every user and SLURM_TEST to the test's name): munged, slurmctld and slurmd on
-# one node (this machine, in $TMP, on free ports, no cgroups, MpiDefault=none), their clean-up on
-# exit, and helpers that wait on jobs. Needs root (slurmd starts the job's processes) and Debian's
-# slurmctld, slurmd, slurm-client and munge (tools/install-deps.sh).
+# Real Slurm daemons for the command-line tests (sourced after lib.sh, with TMP, a folder open to every
+# user, and TEST_NAME set): munged, slurmctld and slurmd on one node (this machine, every file in $TMP,
+# free ports, no cgroups, MpiDefault=none), stopped with the test's jobs at its exit, and the
+# helpers that wait for jobs and read their state. Needs root (slurmd starts the job's processes) and
+# Debian's slurmctld, slurmd, slurm-client and munge (tools/install-deps.sh).
 export SLURM_CONF="$TMP/slurm.conf"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+# ranks skip AddressSanitizer's leak check: see test_distill_mpi.sh
+export MPIRUN="mpirun -x ASAN_OPTIONS=detect_leaks=0"
 NODE=$(hostname -s)
 daemons="" jobs=""
-
-# within SECONDS CMD...: runs CMD every 0.2 s until it succeeds (status 0) or SECONDS have passed (1)
-within() {
-  tries=$(($1 * 5)); shift
-  while [ "$tries" -gt 0 ]; do
-    "$@" && return 0
-    sleep 0.2
-    tries=$((tries - 1))
-  done
-  return 1
-}
 
 # stop_all: cancels the test's jobs, then stops the daemons (SIGKILL for any that lingers)
 stop_all() {
@@ -44,7 +36,7 @@ logged() { grep -q "$2" "$1" 2>/dev/null; }
 give_up() {
   bad "$1"
   for log in "$TMP"/*.log "$TMP"/*.out; do echo "--- $log" >&2; tail -15 "$log" >&2; done
-  summarize "$SLURM_TEST"
+  summarize "$TEST_NAME"
   exit 1
 }
 

@@ -13,10 +13,7 @@ TMP=$(mktemp -d)
 # munged wants its socket's directories open to every user
 chmod 755 "$TMP"
 . tests/cli/lib.sh
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-# ranks skip AddressSanitizer's leak check: see test_distill_mpi.sh
-export MPIRUN="mpirun -x ASAN_OPTIONS=detect_leaks=0"
-SLURM_TEST=test_slurm_daemons
+TEST_NAME=test_slurm_daemons
 . tests/cli/slurm_daemons.sh
 
 # preempt_and_requeue TASKS: the script on TASKS tasks of one CPU each (its 16 CPUs per task are more

@@ -10,7 +10,7 @@ TMP=$(mktemp -d)
 # munged wants its socket's directories open to every user
 chmod 755 "$TMP"
 . tests/cli/lib.sh
-SLURM_TEST=test_slurm_pipeline
+TEST_NAME=test_slurm_pipeline
 . tests/cli/slurm_daemons.sh
 FIX="$PWD/tests/fixtures"
 mkdir -p "$TMP/images/landscape" "$TMP/images/other"

@@ -3,7 +3,8 @@
  * modes) gives CLIP_benchmark's acc1, acc5 and mean per-class recall and, sample by sample, its top-5
  * classes; from a folder, a file:// root and the test HTTP server. A shard that answers 404 makes its
  * dataset fail (no metrics for it) while the other is still evaluated, and the exit status is 1.
- * Retrieval recalls equal CLIP_benchmark's zeroshot_retrieval on a captioned set.
+ * Retrieval recalls equal CLIP_benchmark's zeroshot_retrieval on a captioned set. Odd images (palette,
+ * LA, RGBA and 16-bit PNG, greyscale and CMYK JPEG, WebP with alpha) become CLIP_benchmark's pixels.
  * The metrics land in the store as rows of an eval run, which `bcos results` shows; a failed dataset
  * has no rows and a failure event, and its run ends failed. */
 #include "store_helpers.h" /* first: it asks for POSIX (nftw) */
@@ -13,16 +14,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <math.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../src/eval/eval_internal.h"
 #include "bcos/check.h"
+#include "bcos/clip.h"
 #include "bcos/eval_run.h"
+#include "bcos/image.h"
 #include "bcos/loader.h"
 #include "bcos/safetensors.h"
 #include "support/http_server.h"
+#include "fixture_bin.h"
 #include "support/temp_tree.h"
 #include "test.h"
 
@@ -37,6 +41,18 @@ typedef struct {
 static char tmp[64];
 
 static const char *g_weights = WEIGHTS, *g_batch = "3", *g_extra = "";
+/* The dataset whose CLIP_benchmark results (FIXTURES/<name>_expected.json, _predictions.csv) the
+ * checks compare with. */
+static const char *g_golden = "tiny8";
+
+/* The text of FIXTURES/<g_golden><suffix> (heap). */
+static char *golden_file(const char *suffix) {
+    char path[128];
+    snprintf(path, sizeof path, FIXTURES "/%s%s", g_golden, suffix);
+    char *text = bcos_read_file(path, NULL);
+    CHECK_MSG(text != NULL, "no %s", path);
+    return text;
+}
 
 /* Runs `bcos eval` on datasets under root with --predictions into tmp/pred.csv; its stdout in
  * tmp/out.txt. Returns the exit status. */
@@ -74,8 +90,7 @@ static double json_number(const char *text, const char *key) {
 /* Our metrics equal CLIP_benchmark's: they are ratios of counts over 20 samples, so any count that
  * differs moves them by far more than the 1e-6 the printed digits allow. */
 static void check_metrics(const char *dataset) {
-    char *expected = bcos_read_file(FIXTURES "/tiny8_expected.json", NULL);
-    CHECK(expected != NULL);
+    char *expected = golden_file("_expected.json");
     metrics m;
     CHECK_MSG(read_metrics(dataset, &m), "no metrics line for %s", dataset);
     CHECK(m.samples == (long)json_number(expected, "samples"));
@@ -99,7 +114,9 @@ static int g_swapped; /* the classifier's rows 0 and 1 are swapped: so are those
 static void check_predictions(const char *dataset) {
     char path[128], ours[256], theirs[256];
     snprintf(path, sizeof path, "%s/pred.csv", tmp);
-    FILE *a = xfopen(path, "r"), *b = xfopen(FIXTURES "/tiny8_predictions.csv", "r");
+    FILE *a = xfopen(path, "r");
+    snprintf(path, sizeof path, FIXTURES "/%s_predictions.csv", g_golden);
+    FILE *b = xfopen(path, "r");
     CHECK(fgets(ours, sizeof ours, a) && fgets(theirs, sizeof theirs, b)); /* headers */
     int lines = 0;
     size_t prefix = strlen(dataset) + 1;
@@ -110,7 +127,9 @@ static void check_predictions(const char *dataset) {
         CHECK_MSG(strcmp(ours + prefix, theirs) == 0, "ours %s, CLIP_benchmark's %s", ours + prefix, theirs);
         lines++;
     }
-    CHECK(lines == 20);
+    char *expected = golden_file("_expected.json");
+    CHECK(lines == (int)json_number(expected, "samples"));
+    free(expected);
     xfclose(a);
     xfclose(b);
 }
@@ -420,6 +439,45 @@ static void test_retrieval(void) {
     g_extra = "";
 }
 
+/* Odd images (palette, 1-bit, LA and RGBA PNG, greyscale, CMYK and YCCK JPEG, 16-bit PNG, WebP with
+ * alpha): each sample of the tinyodd shard, through the evaluation's sample function, is the tensor
+ * CLIP_benchmark's loader hands the model (webdataset's PIL decoder converts to RGB, then open_clip's
+ * transform): exactly (to float rounding) for PNG and WebP, within one level of 255 for JPEG, whose
+ * decoders may differ. `bcos eval` on it gives CLIP_benchmark's metrics and every sample's top-5. */
+static void test_odd_images(void) {
+    fixture fx = fixture_open(FIXTURES "/tinyodd_pixels", "pixels.bin", "run tools/ref/make_eval_fixtures.py");
+    bcos_clip clip;
+    char err[BCOS_ERRLEN], msg[256];
+    CHECK(bcos_clip_load_file(&clip, WEIGHTS, "bcos-tiny", bcos_backend_get("auto"), err, sizeof err) == 0);
+    bcos_image_sample_config cfg = eval_sample_config(&(bcos_eval_model){.clip = &clip}, 8);
+    bcos_data_counters counters = {0};
+    bcos_sample_reader *r = bcos_samples_open(FIXTURES "/tinyodd/test/0.tar", &(bcos_fetch_options){0}, &counters);
+    bcos_sample s;
+    float ours[3 * 32 * 32];
+    int label, n = 0;
+    for (; bcos_samples_next(r, &s) == 1; bcos_sample_clear(&s)) {
+        CHECK_MSG(bcos_image_sample(&cfg, &s, ours, &label, msg, sizeof msg) == BCOS_SAMPLE_OK, "%s: %s", s.key, msg);
+        CHECK(label == fixture_int(&fx, s.key, "label"));
+        const float *theirs = fixture_tensor(&fx, s.key, "pixels", 3 * 32 * 32);
+        double levels = 0; /* the largest difference, in levels of 255 */
+        for (int i = 0; i < 3 * 32 * 32; i++)
+            levels = fmax(levels, fabs((double)ours[i] - theirs[i]) * bcos_clip_std[i / (32 * 32)] * 255);
+        int jpeg = bcos_sample_member_find(&s, "jpg") != NULL;
+        CHECK_MSG(levels <= (jpeg ? 1.001 : 1e-3), "%s: %.4f levels from CLIP_benchmark's pixels", s.key, levels);
+        n++;
+    }
+    CHECK(n == 12);
+    bcos_samples_close(r);
+    bcos_clip_free(&clip);
+    fixture_close(&fx);
+
+    g_golden = "tinyodd";
+    CHECK(run_eval(FIXTURES "/{dataset}", "tinyodd") == 0);
+    check_metrics("tinyodd");
+    check_predictions("tinyodd");
+    g_golden = "tiny8";
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
@@ -433,6 +491,7 @@ int main(void) {
     test_hugging_face_roots();
     test_classifier_cache();
     test_retrieval();
+    test_odd_images();
     tt_remove_tree(tmp);
     return test_summary("test_eval");
 }

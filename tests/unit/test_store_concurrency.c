@@ -3,7 +3,7 @@
  * read-only and runs every query in a loop, for a few seconds in WAL mode and again with the
  * rollback journal of the network file system fallback. No open may fail and no query may die
  * (a "database is locked" would stop the process through the checked wrappers); the readers must
- * see the writer's progress. */
+ * see the writer's progress. Processes that create a new store at once all open it. */
 #include "store_helpers.h"
 
 #include <signal.h>
@@ -127,8 +127,46 @@ static void test_readers_during_writes(bcos_journal journal, const char *mode) {
     free(db), free(dir);
 }
 
+/* Processes that open a store that does not exist yet at the same moment (the tasks of an
+ * evaluation array) all create, switch to WAL and migrate it, then begin the same run: none may fail
+ * (SQLite answers the journal switch busy at once, without the busy timeout), and the run is one. */
+static void test_new_store_opened_at_once(void) {
+    enum { TRIES = 20, PROCESSES = 4 };
+    char *dir = helper_temp_dir();
+    int failures = 0;
+    for (int t = 0; t < TRIES; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "new%d.db", t);
+        char *db = helper_path(dir, name);
+        pid_t pids[PROCESSES];
+        for (int p = 0; p < PROCESSES; p++) {
+            BCOS_CHECK((pids[p] = fork()) >= 0, "fork failed");
+            if (pids[p] > 0) continue;
+            char err[BCOS_ERRLEN];
+            bcos_store *s = open_store(db, 0, BCOS_JOURNAL_AUTO, err, sizeof err);
+            bcos_run run;
+            int ok = s && bcos_store_run_begin(s, "shared", BCOS_RUN_EVAL, "{\"kind\":\"eval\"}", 1, "test", &run, err,
+                                               sizeof err) == 0;
+            if (!ok) fprintf(stderr, "process %d: %s\n", p, err);
+            bcos_store_close(s);
+            _exit(ok ? 0 : 1);
+        }
+        for (int p = 0; p < PROCESSES; p++) {
+            int status;
+            waitpid(pids[p], &status, 0);
+            failures += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        }
+        CHECK(helper_sql_int(db, "SELECT count(*) FROM runs") == 1);
+        free(db);
+    }
+    CHECK_MSG(failures == 0, "%d of %d processes could not open a new store", failures, TRIES * PROCESSES);
+    helper_remove_tree(dir);
+    free(dir);
+}
+
 int main(void) {
     bcos_log_set_level(BCOS_LOG_WARN); /* retention logs every deleted file at debug level only */
+    test_new_store_opened_at_once();
     test_readers_during_writes(BCOS_JOURNAL_WAL, "wal");
     test_readers_during_writes(BCOS_JOURNAL_DELETE, "delete");
     return test_summary("store_concurrency");
