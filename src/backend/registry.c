@@ -54,9 +54,9 @@ const bcos_backend *bcos_backend_for_host_model(const char *device, char *note, 
     }
     if (strcmp(device, "cuda") == 0) {
         why_not_cuda(why, sizeof why);
-        bcos_error(err, errlen, "--device cuda", "%s; use --device cpu", why);
+        bcos_error(err, errlen, NULL, "device cuda: %s; use the cpu (--device cpu)", why);
         return NULL;
     }
-    bcos_error(err, errlen, "--device", "'%s' is not a device: use cpu, cuda or auto", device);
+    bcos_error(err, errlen, NULL, "device '%s': use cpu, cuda or auto", device);
     return NULL;
 }
