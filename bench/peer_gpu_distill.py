@@ -9,7 +9,7 @@ teacher at batch 256 on synthetic input, one optimiser step per iteration, writt
             y = (|z|/n + 1e-6)^(B-1) z with B = 2, no biases
   loss      1 - cosine(student, teacher) averaged over the batch; AdamW (fp32 master weights and moments)
 
-Modes, each timed after warm-up and written to OUT/peer_<mode>.json as soon as it is known: fp32 (eager),
+Modes, each timed after warm-up and appended to OUT/peer.jsonl as soon as it is known: fp32 (eager),
 bf16 (eager, autocast: bf16 matmuls, fp32 weights), compile (torch.compile of both towers, bf16 autocast) and
 compile-student (the teacher's embeddings cached: the student's step alone). Self-contained (no open_clip, no
 bcos package), since the GPU machine has neither. --tiny runs a two-layer width-64 model at 32x32 for checking
@@ -192,9 +192,9 @@ def main():
         if mode not in ("fp32", "bf16", "compile", "compile-student"):
             raise SystemExit(f"peer: unknown mode {mode}")
         result = run_mode(mode, cfg, args, device)
-        path = os.path.join(args.out, f"peer_{mode}.json")
-        with open(path, "w") as f:
-            json.dump(result, f)
+        path = os.path.join(args.out, "peer.jsonl")
+        with open(path, "a") as f:
+            f.write(json.dumps(result) + "\n")
         peak = "n/a" if result["peak_gib"] is None else f"{result['peak_gib']:.2f} GiB"
         print(f"peer {mode}: {result['img_per_s']:.1f} img/s (median {result['median_s'] * 1e3:.1f} ms, "
               f"peak {peak}) -> {path}", flush=True)
