@@ -1,6 +1,7 @@
 /* Benchmark: the ViT-B/16 distill step's transformer blocks on one backend (cuda, cuda-bf16 or cpu),
  * through the backend table and its memory: one teacher block forward (plain linear layers) and one
- * B-cos student block forward and backward, at BATCH images of 197 tokens, width 768, 12 heads, MLP
+ * B-cos student block (docs/METHOD.md: q, k, v plain, the other linear layers B-cos units) forward and
+ * backward, at BATCH images of 197 tokens, width 768, 12 heads, MLP
  * 3072, random weights. The step's estimate is 12 times a block pair (the patch units, the loss and
  * AdamW are left out: under 2% of the FLOPs); one block's buffers are reused, so memory is not the
  * step's. Prints the median times, the images per second this implies and the TFLOP/s of the GEMMs.
@@ -36,7 +37,7 @@ static float *tensor(bench *b, size_t n, float scale) {
 /* One block's weights, activations and gradients (weights and activations of both towers share shapes). */
 typedef struct {
     float *ln_w, *ln_b, *w_qkv, *w_proj, *w_fc1, *w_fc2;
-    float *x, *ln1, *mean1, *rstd1, *qkv, *z_qkv, *n_qkv, *att, *attn, *proj, *z_proj, *n_proj, *h;
+    float *x, *ln1, *mean1, *rstd1, *qkv, *att, *attn, *proj, *z_proj, *n_proj, *h;
     float *ln2, *mean2, *rstd2, *fc1, *z_fc1, *n_fc1, *act, *fc2, *z_fc2, *n_fc2, *out;
     float *d_out, *d_fc2, *d_act, *d_fc1, *d_ln2, *d_h, *d_proj, *d_attn, *d_qkv, *d_ln1, *d_x;
     float *g_qkv, *g_proj, *g_fc1, *g_fc2, *g_ln_w, *g_ln_b;
@@ -48,7 +49,7 @@ static void block_init(bench *b, block *k, int N) {
     k->w_qkv = tensor(b, 3 * C * C, 0.03f), k->w_proj = tensor(b, C * C, 0.03f);
     k->w_fc1 = tensor(b, (size_t)MLP * C, 0.03f), k->w_fc2 = tensor(b, (size_t)C * MLP, 0.02f);
     k->x = tensor(b, nc, 1), k->ln1 = tensor(b, nc, 0), k->mean1 = tensor(b, N, 0), k->rstd1 = tensor(b, N, 0);
-    k->qkv = tensor(b, 3 * nc, 0), k->z_qkv = tensor(b, 3 * nc, 0), k->n_qkv = tensor(b, N, 0);
+    k->qkv = tensor(b, 3 * nc, 0);
     k->att = tensor(b, (size_t)N / T * NH * T * T, 0), k->attn = tensor(b, nc, 0);
     k->proj = tensor(b, nc, 0), k->z_proj = tensor(b, nc, 0), k->n_proj = tensor(b, N, 0), k->h = tensor(b, nc, 0);
     k->ln2 = tensor(b, nc, 0), k->mean2 = tensor(b, N, 0), k->rstd2 = tensor(b, N, 0);
@@ -78,11 +79,11 @@ static void teacher_forward(const bcos_backend *be, block *k, int N) {
     be->residual_forward(k->out, k->h, k->fc2, (size_t)N * C);
 }
 
-/* The student's block: every linear layer a B-cos unit. */
+/* The student's block: q, k, v a plain bias-free linear map, the other linear layers B-cos units. */
 static void student_forward(const bcos_backend *be, block *k, int N) {
     int B = N / T;
     be->layernorm_forward(k->ln1, k->mean1, k->rstd1, k->x, k->ln_w, NULL, N, C, 1e-5f);
-    be->bcos_linear_forward(k->qkv, k->z_qkv, k->n_qkv, k->ln1, k->w_qkv, N, C, 3 * C, EXPONENT);
+    be->matmul_forward(k->qkv, k->ln1, k->w_qkv, NULL, N, C, 3 * C);
     be->attention_forward(k->attn, k->att, k->qkv, B, T, C, NH, 0);
     be->bcos_linear_forward(k->proj, k->z_proj, k->n_proj, k->attn, k->w_proj, N, C, C, EXPONENT);
     be->residual_forward(k->h, k->x, k->proj, (size_t)N * C);
@@ -115,8 +116,7 @@ static void student_backward(const bcos_backend *be, block *k, int N) {
     be->zero(k->d_qkv, 3 * nc * sizeof(float));
     be->attention_backward(k->d_qkv, k->d_attn, k->qkv, k->att, B, T, C, NH);
     be->zero(k->d_ln1, nc * sizeof(float));
-    be->bcos_linear_backward(k->d_ln1, k->g_qkv, k->d_qkv, k->ln1, k->w_qkv, k->z_qkv, k->n_qkv, N, C, 3 * C,
-                             EXPONENT);
+    be->matmul_backward(k->d_ln1, k->g_qkv, NULL, k->d_qkv, k->ln1, k->w_qkv, N, C, 3 * C);
     be->layernorm_backward(k->d_x, k->g_ln_w, NULL, k->d_ln1, k->x, k->ln_w, k->mean1, k->rstd1, N, C);
 }
 
