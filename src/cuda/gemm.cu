@@ -50,7 +50,23 @@ struct plan {
     int found;
 };
 
-static plan make_plan(const gemm &g, cudaDataType in_type, size_t ws_bytes) {
+/* The largest power of two, up to 256, that divides the address: cuBLASLt's heuristic assumes 256 unless
+ * told, and the views of one head of qkv, or of a row, are less aligned than that. */
+static uint32_t alignment(const void *p) {
+    uint32_t a = 256;
+    while (a > 1 && (uintptr_t)p % a) a /= 2;
+    return a;
+}
+
+static void set_alignment(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t which,
+                          const void *p) {
+    uint32_t a = alignment(p);
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, which, &a, sizeof a));
+}
+
+/* first and second: the operands as the product will read them (the rounded copies in bf16 mode). */
+static plan make_plan(const gemm &g, cudaDataType in_type, const void *first, const void *second,
+                      size_t ws_bytes) {
     plan p = {};
     /* Column-major: the first operand is B viewed as op(B)^T (N x K), the second A as op(A)^T (K x M). */
     p.first = layout(in_type, g.trans_b ? g.K : g.N, g.trans_b ? g.N : g.K, g.ldb, g.batch, g.stride_b);
@@ -75,6 +91,10 @@ static plan make_plan(const gemm &g, cudaDataType in_type, size_t ws_bytes) {
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes,
                                                       sizeof ws_bytes));
+    set_alignment(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, first);
+    set_alignment(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, second);
+    set_alignment(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, g.C);
+    set_alignment(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, g.C);
     /* No algorithm is a status of its own here (NOT_SUPPORTED or found = 0), not an error. */
     cublasStatus_t rc = cublasLtMatmulAlgoGetHeuristic(lt(), p.desc, p.first, p.second, p.c, p.c, pref, 1,
                                                        &p.heuristic, &p.found);
@@ -113,15 +133,18 @@ void gemm_run(const gemm &g) {
     size_t a_span = span(g.trans_a ? g.K : g.M, g.trans_a ? g.M : g.K, g.lda, g.batch, g.stride_a);
     const void *first = g.B, *second = g.A;
     void *first_copy = NULL, *second_copy = NULL;
-    plan p = make_plan(g, bf16 ? CUDA_R_16BF : CUDA_R_32F, ws_bytes);
-    if (bf16 && p.found) {
+    if (bf16) {
         first = first_copy = rounded(g.B, b_span);
         second = second_copy = rounded(g.A, a_span);
-    } else if (bf16) {
+    }
+    plan p = make_plan(g, bf16 ? CUDA_R_16BF : CUDA_R_32F, first, second, ws_bytes);
+    if (bf16 && !p.found) {
         destroy_plan(p);
-        p = make_plan(g, CUDA_R_32F, ws_bytes);
+        scratch_free(first_copy);
+        scratch_free(second_copy);
         first = first_copy = rounded_fp32(g.B, b_span);
         second = second_copy = rounded_fp32(g.A, a_span);
+        p = make_plan(g, CUDA_R_32F, first, second, ws_bytes);
     }
     if (!p.found)
         bcos_die_at(__FILE__, __LINE__, "cuBLASLt has no kernel for this shape, type and alignment",
