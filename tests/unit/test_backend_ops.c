@@ -116,8 +116,24 @@ static int *indices(op_test *t, size_t n, int below) {
 
 /* ---- the cases: one per op, calling the backend and the oracle with the same arguments */
 
-enum { N = 5, IC = 7, OC = 6, LN_C = 9, B = 2, T = 5, C = 8, NH = 2, VOCAB = 11 };
-enum { CIN = 6, H = 9, W = 8, P = 4, NP = (H / P) * (W / P), PATCH = CIN * P * P }; /* a ragged image edge */
+/* The sizes the cases run at, in two sets: a small one (rows narrower than a warp, a ragged image edge),
+ * and one that takes device kernels past one iteration and one block (more than 64 rows, rows wider than
+ * a block of threads, a head dimension of 64, a patch window of 1536). */
+typedef struct {
+    int N, IC, OC, LN_C, B, T, C, NH, VOCAB, CIN, H, W, P;
+} shape_set;
+static const shape_set SHAPES[] = {
+    {5, 7, 6, 9, 2, 5, 8, 2, 11, 6, 9, 8, 4},
+    {150, 72, 96, 300, 3, 70, 128, 2, 50, 6, 33, 34, 16},
+};
+#define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
+static int N, IC, OC, LN_C, B, T, C, NH, VOCAB, CIN, H, W, P, NP, PATCH;
+
+static void use_shapes(const shape_set *s) {
+    N = s->N, IC = s->IC, OC = s->OC, LN_C = s->LN_C, B = s->B, T = s->T, C = s->C, NH = s->NH;
+    VOCAB = s->VOCAB, CIN = s->CIN, H = s->H, W = s->W, P = s->P;
+    NP = (H / P) * (W / P), PATCH = CIN * P * P;
+}
 #define LN_EPS 1e-5
 #define SCALE 0.75
 #define EXPONENT 2.5 /* not 2, whose power the kernels take without pow() */
@@ -512,14 +528,17 @@ static int test_backend(const bcos_backend *be) {
         return 0;
     }
     size_t n_ops = sizeof ops / sizeof ops[0];
-    for (size_t i = 0; i < n_ops; i++) {
-        const op_case *c = case_of(ops[i]);
-        CHECK_MSG(c != NULL, "op %s has no case in tests/unit/test_backend_ops.c", ops[i]);
-        CHECK_MSG(op_present(be, ops[i]), "backend %s has no %s", be->name, ops[i]);
-        if (c && op_present(be, ops[i])) run_case(be, c, 1000 + i);
+    for (int set = 0; set < N_SHAPES; set++) {
+        use_shapes(&SHAPES[set]);
+        for (size_t i = 0; i < n_ops; i++) {
+            const op_case *c = case_of(ops[i]);
+            CHECK_MSG(c != NULL, "op %s has no case in tests/unit/test_backend_ops.c", ops[i]);
+            CHECK_MSG(op_present(be, ops[i]), "backend %s has no %s", be->name, ops[i]);
+            if (c && op_present(be, ops[i])) run_case(be, c, 1000 + 100 * (uint64_t)set + i);
+        }
     }
-    printf("  %s (%s): %zu ops against the float64 oracle, tolerance %g\n", be->name, be->precision, n_ops,
-           tolerance_of(be));
+    printf("  %s (%s): %zu ops at %d sets of sizes against the float64 oracle, tolerance %g\n", be->name,
+           be->precision, n_ops, N_SHAPES, tolerance_of(be));
     return 1;
 }
 
