@@ -1,8 +1,11 @@
 /* Every matrix product of the CUDA backend, through cuBLASLt. The row-major product C = op(A) op(B) is
  * the column-major C^T = op(B)^T op(A)^T, so B goes first and no data moves. fp32 mode computes in
  * exact fp32 (CUBLAS_COMPUTE_32F, never TF32); bf16 mode rounds A and B to bf16 into scratch first and
- * lets the tensor cores accumulate in fp32 into the fp32 C. A bias rides in the epilogue. */
+ * lets the tensor cores accumulate in fp32 into the fp32 C. A bias rides in the epilogue. Plans (the
+ * descriptors and the algorithm cuBLASLt's heuristic picks) are kept per shape, so a step's repeated
+ * shapes ask the heuristic once; the ops are issued from one thread, as they share one stream. */
 #include <cuda_bf16.h>
+#include <string.h>
 
 #include "cuda_internal.h"
 
@@ -17,10 +20,7 @@ static size_t span(int rows, int cols, long ld, int batch, long long stride) {
     return (size_t)(batch - 1) * (size_t)stride + (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
 }
 
-__global__ void to_bf16(__nv_bfloat16 *out, const float *in, size_t n) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        out[i] = __float2bfloat16(in[i]);
-}
+__global__ void to_bf16(__nv_bfloat16 *out, const float *in, size_t n) { FOR_EACH(i, n) out[i] = __float2bfloat16(in[i]); }
 
 /* The operand as bf16 in scratch (the caller frees it), gaps between strided rows included. */
 static __nv_bfloat16 *rounded(const float *x, size_t n) {
@@ -82,6 +82,7 @@ static plan make_plan(const gemm &g, cudaDataType in_type, const void *first, co
         cudaDataType bias_type = CUDA_R_32F;
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                                                     sizeof epilogue));
+        /* a bias pointer for the heuristic; each call sets its own (gemm_run) */
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
                                                     sizeof g.bias));
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
@@ -124,6 +125,43 @@ static float *rounded_fp32(const float *x, size_t n) {
     return out;
 }
 
+/* What a plan depends on: the shape, strides, types, epilogue and the operands' alignment. */
+struct plan_key {
+    int trans_a, trans_b, M, N, K, batch, in_type, has_bias;
+    long lda, ldb, ldc;
+    long long stride_a, stride_b, stride_c;
+    uint32_t align_first, align_second, align_c;
+};
+
+struct cached_plan {
+    plan_key key;
+    plan p;
+};
+
+/* Plans of distinct shapes kept; past that, one more slot is planned anew at each call. A ViT step has
+ * a few dozen shapes. */
+constexpr int PLANS = 256;
+static cached_plan g_plans[PLANS + 1];
+static int g_n_plans;
+
+static plan &plan_for(const gemm &g, cudaDataType in_type, const void *first, const void *second, size_t ws_bytes) {
+    plan_key k;
+    memset(&k, 0, sizeof k); /* padding too: keys are compared as bytes */
+    k.trans_a = g.trans_a, k.trans_b = g.trans_b, k.M = g.M, k.N = g.N, k.K = g.K, k.batch = g.batch;
+    k.in_type = (int)in_type, k.has_bias = g.bias != NULL;
+    k.lda = g.lda, k.ldb = g.ldb, k.ldc = g.ldc;
+    k.stride_a = g.batch > 1 ? g.stride_a : 0, k.stride_b = g.batch > 1 ? g.stride_b : 0;
+    k.stride_c = g.batch > 1 ? g.stride_c : 0;
+    k.align_first = alignment(first), k.align_second = alignment(second), k.align_c = alignment(g.C);
+    for (int i = 0; i < g_n_plans; i++)
+        if (memcmp(&g_plans[i].key, &k, sizeof k) == 0) return g_plans[i].p;
+    int slot = g_n_plans < PLANS ? g_n_plans++ : PLANS;
+    if (slot == PLANS && g_plans[slot].p.desc) destroy_plan(g_plans[slot].p);
+    g_plans[slot].key = k;
+    g_plans[slot].p = make_plan(g, in_type, first, second, ws_bytes);
+    return g_plans[slot].p;
+}
+
 void gemm_run(const gemm &g) {
     if (g.M <= 0 || g.N <= 0 || g.K <= 0 || g.batch <= 0) return;
     int bf16 = g_bf16;
@@ -137,33 +175,38 @@ void gemm_run(const gemm &g) {
         first = first_copy = rounded(g.B, b_span);
         second = second_copy = rounded(g.A, a_span);
     }
-    plan p = make_plan(g, bf16 ? CUDA_R_16BF : CUDA_R_32F, first, second, ws_bytes);
-    if (bf16 && !p.found) {
-        destroy_plan(p);
+    plan *p = &plan_for(g, bf16 ? CUDA_R_16BF : CUDA_R_32F, first, second, ws_bytes);
+    if (bf16 && !p->found) {
         scratch_free(first_copy);
         scratch_free(second_copy);
         first = first_copy = rounded_fp32(g.B, b_span);
         second = second_copy = rounded_fp32(g.A, a_span);
-        p = make_plan(g, CUDA_R_32F, first, second, ws_bytes);
+        p = &plan_for(g, CUDA_R_32F, first, second, ws_bytes);
     }
-    if (!p.found)
+    if (!p->found)
         bcos_die_at(__FILE__, __LINE__, "cuBLASLt has no kernel for this shape, type and alignment",
                     "no GEMM algorithm for %dx%dx%d (batch %d)", g.M, g.N, g.K, g.batch);
-    CUBLAS_CHECK(cublasLtMatmul(lt(), p.desc, &g.alpha, first, p.first, second, p.second, &g.beta, g.C, p.c, g.C,
-                                p.c, &p.heuristic.algo, ws, ws_bytes, stream()));
-    destroy_plan(p);
+    if (g.bias)
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
+                                                    sizeof g.bias));
+    CUBLAS_CHECK(cublasLtMatmul(lt(), p->desc, &g.alpha, first, p->first, second, p->second, &g.beta, g.C, p->c,
+                                g.C, p->c, &p->heuristic.algo, ws, ws_bytes, stream()));
     scratch_free(first_copy);
     scratch_free(second_copy);
 }
 
+/* The bias in the epilogue when it is 16-byte aligned (what vectorised epilogues may load), else added by
+ * a kernel after the product (a bias inside the parameter table can start anywhere). */
 void linear(float *out, const float *inp, const float *weight, const float *bias, int N, int IC, int OC,
             float beta) {
+    int epilogue = bias && alignment(bias) >= 16;
     gemm g = {};
     g.trans_b = 1;
     g.M = N, g.N = OC, g.K = IC;
     g.A = inp, g.lda = IC, g.B = weight, g.ldb = IC, g.C = out, g.ldc = OC;
-    g.batch = 1, g.alpha = 1, g.beta = beta, g.bias = bias;
+    g.batch = 1, g.alpha = 1, g.beta = beta, g.bias = epilogue ? bias : NULL;
     gemm_run(g);
+    if (bias && !epilogue) bias_add_forward(out, bias, 1.0f, N, OC);
 }
 
 /* dinp[N,IC] += dout[N,OC] @ weight[OC,IC] */
