@@ -37,6 +37,7 @@ static void set_up(void) {
     if (g_ready) return;
     int count = 0;
     CUDA_CHECK(cudaGetDeviceCount(&count));
+    if (count == 0) bcos_fail("the CUDA backend was asked for, but the driver sees no CUDA device");
     int explicit_device = 0, wanted = device_from_environment(&explicit_device);
     if (explicit_device && wanted >= count)
         bcos_fail("BCOS_CUDA_DEVICE=%d, but this machine has %d CUDA device(s)", wanted, count);
