@@ -15,7 +15,8 @@
 # git), which the device call must carry. The call, from the repository root:
 #   run(command="sh bench/gpu_check.sh", carry=[".gpucarry"], timeout_s=480)
 # Knobs: GPU_CHECK_BATCH (256), GPU_CHECK_ITERS (8), GPU_CHECK_MODES (the peer's modes), GPU_CHECK_CARRIED=1
-# (use the carried binaries even where a build could be tried).
+# (use the carried binaries even where a build could be tried), GPU_CHECK_BIN=DIR (use the build in DIR:
+# tests/cli/test_gpu_check.sh runs the script so on a machine without a GPU).
 set -u
 CARRY=.gpucarry
 BATCH=${GPU_CHECK_BATCH:-256}
@@ -63,10 +64,11 @@ for lib in libcublasLt.so.13 libnccl.so.2; do
 done
 export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}"
 
-BIN=
+BIN=${GPU_CHECK_BIN:-}
+[ -n "$BIN" ] && echo "the build in $BIN (GPU_CHECK_BIN)" >>"$OUT/build.log"
 DEPS="openblas libcjson libpcre2-8 libutf8proc libturbojpeg libpng zlib libwebp libwebpdemux libcurl libarchive sqlite3"
 # shellcheck disable=SC2086 # DEPS is a list of packages
-if [ "${GPU_CHECK_CARRIED:-0}" != 1 ] && pkg-config --exists $DEPS 2>>"$OUT/build.log" && command -v mpicc >/dev/null; then
+if [ -z "$BIN" ] && [ "${GPU_CHECK_CARRIED:-0}" != 1 ] && pkg-config --exists $DEPS 2>>"$OUT/build.log" && command -v mpicc >/dev/null; then
   echo "building here" >>"$OUT/build.log"
   if timeout 240 sh -c "cmake -S . -B build-gpu -DBCOS_CUDA=ON -DCMAKE_BUILD_TYPE=Release &&
        cmake --build build-gpu -j\$(nproc) --target $TARGETS" >>"$OUT/build.log" 2>&1; then

@@ -129,7 +129,7 @@ def run_mode(mode, cfg, args, device):
     torch.manual_seed(1)
     teacher = Tower(cfg, bcos=False).to(device).eval().requires_grad_(False)
     student = Tower(cfg, bcos=True).to(device)
-    opt = torch.optim.AdamW(student.parameters(), lr=1e-4, weight_decay=0.0)
+    opt = torch.optim.AdamW(student.parameters(), lr=1e-4, weight_decay=0.0, fused=device.type == "cuda")
     dtype = torch.float32 if mode == "fp32" else torch.bfloat16
     cached = mode == "compile-student"
     step = make_step(teacher, student, dtype, cached)
