@@ -19,16 +19,21 @@
 enum { T = 197, C = 768, NH = 12, MLP = 3072, LAYERS = 12 };
 #define EXPONENT 2.0f
 
+#define MAX_TENSORS 64
+
 typedef struct {
     const bcos_backend *be;
     bcos_rng rng;
+    float *tensors[MAX_TENSORS]; /* released at the end */
+    int n_tensors;
 } bench;
 
 /* n floats in the backend's memory, uniform in [-scale, scale). */
 static float *tensor(bench *b, size_t n, float scale) {
+    BCOS_CHECK(b->n_tensors < MAX_TENSORS, "raise MAX_TENSORS");
     float *host = xmalloc(n * sizeof(float));
     bcos_rng_fill_uniform(&b->rng, host, n, -scale, scale);
-    float *dev = b->be->alloc(n * sizeof(float));
+    float *dev = b->tensors[b->n_tensors++] = b->be->alloc(n * sizeof(float));
     b->be->upload(dev, host, n * sizeof(float));
     free(host);
     return dev;
@@ -162,5 +167,6 @@ int main(int argc, char **argv) {
            b.be->name, b.be->precision, batch, teacher * 1e3, student_f * 1e3, student_b * 1e3);
     printf("bench_cuda_block %s: 12-block step estimate %.1f ms, %.1f img/s, %.1f TFLOP/s in the blocks\n", b.be->name,
            step * 1e3, batch / step, tflops);
+    for (int i = 0; i < b.n_tensors; i++) b.be->release(b.tensors[i]);
     return 0;
 }
