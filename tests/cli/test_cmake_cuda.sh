@@ -1,7 +1,7 @@
 #!/bin/sh
 # BCOS_CUDA at configure time: AUTO builds the CUDA backend (src/cuda) for sm_90 whenever nvcc is found
 # and leaves it out otherwise; ON insists on nvcc and stops with a message naming it when there is none;
-# an unknown value is refused. Configures into scratch folders (nothing is built); "no nvcc" is a PATH
+# an unknown value is refused; the fuzz build (clang's libFuzzer) leaves CUDA out. Configures into scratch folders (nothing is built); "no nvcc" is a PATH
 # without the CUDA toolkit's bin folder. Where nvcc is on PATH, the configure with it must take it.
 set -u
 TMP=$(mktemp -d)
@@ -32,6 +32,10 @@ if command -v nvcc >/dev/null; then
   if configure -DBCOS_CUDA=AUTO; then ok; else bad "BCOS_CUDA=AUTO with nvcc failed: $(cat "$TMP/err")"; fi
   grep -q "CUDA backend: .*nvcc for sm_90" "$TMP/out" && ok ||
     bad "BCOS_CUDA=AUTO with nvcc builds the CUDA backend for sm_90: $(grep -i cuda "$TMP/out")"
+  rm -rf "$TMP/build"
+  # The fuzz build links with clang's libFuzzer, which nvcc's host linker lacks: AUTO leaves CUDA out there.
+  if configure -DBCOS_FUZZ=ON; then ok; else bad "BCOS_FUZZ=ON failed: $(cat "$TMP/err")"; fi
+  grep -q "BCOS_FUZZ: the CUDA backend is left out" "$TMP/out" && ok || bad "BCOS_FUZZ=ON still builds CUDA"
   rm -rf "$TMP/build"
   if configure -DBCOS_CUDA=OFF; then ok; else bad "BCOS_CUDA=OFF failed: $(cat "$TMP/err")"; fi
   grep -q "CUDA backend:" "$TMP/out" && bad "BCOS_CUDA=OFF still built the CUDA backend" || ok
