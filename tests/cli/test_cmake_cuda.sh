@@ -1,8 +1,9 @@
 #!/bin/sh
 # BCOS_CUDA at configure time: AUTO builds the CUDA backend (src/cuda) for sm_90 whenever nvcc is found
 # and leaves it out otherwise; ON insists on nvcc and stops with a message naming it when there is none;
-# an unknown value is refused; the fuzz build (clang's libFuzzer) leaves CUDA out. Configures into scratch folders (nothing is built); "no nvcc" is a PATH
-# without the CUDA toolkit's bin folder. Where nvcc is on PATH, the configure with it must take it.
+# an unknown value is refused; the fuzz build (clang's libFuzzer) leaves CUDA out. Configures into
+# scratch folders (nothing is built); "no nvcc" is a PATH without the CUDA toolkit's bin folder. Where
+# nvcc is on PATH, the configure with it must take it.
 set -u
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
