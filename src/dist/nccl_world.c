@@ -28,8 +28,7 @@ void bcos_nccl_init(void) {
     ncclUniqueId id;
     if (bcos_world_rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
     bcos_world_bcast(&id, sizeof id);
-    int device = bcos_cuda_device(); /* sets it current, as ncclCommInitRank needs */
-    (void)device;
+    bcos_cuda_device(); /* sets this rank's device up and current, as ncclCommInitRank needs */
     NCCL_CHECK(ncclCommInitRank(&g_comm, bcos_world_size(), id, bcos_world_rank()));
     g_joined = 1;
 }
