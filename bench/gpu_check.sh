@@ -41,6 +41,9 @@ if [ "${1:-}" = --prepare ]; then
 fi
 
 OUT=${OUT:-gpu_out}
+# The toolkit's nvcc, where an image leaves it off PATH.
+for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do [ -x "$d/nvcc" ] && PATH="$PATH:$d" && break; done
+export PATH
 mkdir -p "$OUT"
 : >"$OUT/summary.txt"
 note() { echo "$*" | tee -a "$OUT/summary.txt"; }
