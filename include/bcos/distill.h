@@ -49,6 +49,7 @@ typedef struct {
     int64_t checkpoint_every;   /* steps between checkpoints (0: none but the last) */
     double checkpoint_minutes;  /* minutes between checkpoints (0: off) */
     int keep_last;              /* complete checkpoints kept (>= 1) */
+    char device[8];             /* "cpu", "cuda" (refused: the model is not on the GPU yet) or "auto" */
     int64_t keep_every;         /* ... plus every one at a multiple of this step (0: none) */
     int resume;                 /* 1: the run must exist already (a run that exists resumes anyway) */
     /* how shards are fetched (bcos/fetch.h); they do not change what is trained either */

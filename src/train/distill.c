@@ -232,8 +232,12 @@ static void free_run(distill_run *run) {
  * -1 with err and nothing held. */
 static int load_inputs(distill_run *run, bcos_image_set *loaded, char *err, size_t errlen) {
     const bcos_distill_config *cfg = run->cfg;
-    if (bcos_clip_load_file(&run->teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL,
-                            bcos_backend_get("auto"), err, errlen) != 0)
+    char note[256];
+    const bcos_backend *be = bcos_backend_for_host_model(cfg->device, note, sizeof note, err, errlen);
+    if (!be) return -1;
+    if (note[0]) bcos_info("%s", note);
+    if (bcos_clip_load_file(&run->teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL, be,
+                            err, errlen) != 0)
         return -1;
     if (run->teacher.cfg.vision_tower != BCOS_TOWER_VIT) {
         snprintf(err, errlen, "%s: config %s has a ResNet image tower, whose B-cos student is not built yet",

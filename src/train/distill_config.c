@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bcos/backend.h"
 #include "bcos/check.h"
 #include "bcos/distill.h"
 #include "bcos/fetch.h"
@@ -64,6 +65,8 @@ static const option OPTIONS[] = {
     {"decode", OPT_STR, F(decode), SHARDS, "exact (PIL's pixels) or fast (JPEGs shrunk in the DCT)", ONE_OF("exact|fast")},
     {"shuffle", OPT_I64, F(shuffle), SHARDS, "samples in each loader thread's shuffle buffer (0: off)",
      FROM_TO(0, BCOS_SHUFFLE_MAX)},
+    {"device", OPT_STR, F(device), RUN, "cpu, or cuda (refused until the step runs on the GPU), or auto (the cpu, "
+     "saying why not a GPU)", ONE_OF("cpu|cuda|auto")},
     {"out", OPT_STR, F(out), RUN, "where to save the student (.safetensors; config JSON beside)", WRITES},
     {"steps", OPT_I64, F(steps), JOB, "optimiser steps", FROM_TO(1, EXACT_MAX)},
     {"warmup_steps", OPT_I64, F(warmup_steps), JOB, "linear warmup steps", FROM_TO(0, EXACT_MAX)},
@@ -140,6 +143,7 @@ void bcos_distill_defaults(bcos_distill_config *cfg) {
     cfg->train_crops = 1;
     cfg->crop_scale = 0.08;
     strcpy(cfg->decode, "exact");
+    strcpy(cfg->device, "cpu");
     cfg->ready_batches = 2;
     bcos_fetch_options fetch;
     bcos_fetch_options_default(&fetch);
@@ -252,7 +256,8 @@ int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen
     else if (c->w_img + c->w_txt <= 0) problem = "'w_img' + 'w_txt' must be positive";
     else if (c->resume && !c->run[0]) problem = "'resume' needs a run name ('run')";
     else if (c->shards[0] && c->holdout > 0) problem = "'holdout' needs 'images' (shards hold nothing out yet)";
-    if (!problem) return 0;
+    char note[256];
+    if (!problem) return bcos_backend_for_host_model(c->device, note, sizeof note, err, errlen) ? 0 : -1;
     snprintf(err, errlen, "%s", problem);
     return -1;
 }
