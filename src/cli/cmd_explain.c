@@ -17,14 +17,16 @@
 
 static const char *const USAGE =
     "usage: bcos explain --weights STUDENT.safetensors --image IMG (--text PROMPT | --classes a,b,c\n"
-    "                    [--templates-file F]) [--out PREFIX] [--pixel-order ORDER]\n"
+    "                    [--templates-file F]) [--out PREFIX] [--pixel-order ORDER] [--run RUN [--db PATH]]\n"
     "Explains the student's score e.t for the prompt's normalised text embedding t (or the top zero-shot\n"
     "class's weights) and writes PREFIX-explanation.png (colour, alpha), PREFIX-composite.png (over the\n"
     "image) and PREFIX-contributions.png (blue-white-red). PREFIX defaults to the image name without its\n"
-    "extension. Prints the score and the completeness error.\n" CLI_PIXEL_ORDER_USAGE;
+    "extension. Prints the score and the completeness error. --run records the composite picture with\n"
+    "its prompt, score and completeness error in that run of the store (default $BCOS_DB, else ./bcos.db),\n"
+    "where `bcos report` shows it.\n" CLI_PIXEL_ORDER_USAGE;
 
 typedef struct {
-    const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order;
+    const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order, *run, *db;
 } explain_opts;
 
 static void parse(explain_opts *o, int argc, char **argv) {
@@ -32,7 +34,8 @@ static void parse(explain_opts *o, int argc, char **argv) {
         {"weights", required_argument, 0, 'w'}, {"image", required_argument, 0, 'i'},
         {"text", required_argument, 0, 't'},    {"classes", required_argument, 0, 'c'},
         {"templates-file", required_argument, 0, 'T'}, {"out", required_argument, 0, 'o'},
-        {"pixel-order", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"pixel-order", required_argument, 0, 'p'}, {"run", required_argument, 0, 'r'},
+        {"db", required_argument, 0, 'd'},          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (explain_opts){0};
     int c;
     optind = 1;
@@ -45,6 +48,8 @@ static void parse(explain_opts *o, int argc, char **argv) {
         case 'T': o->templates_file = optarg; break;
         case 'o': o->out = optarg; break;
         case 'p': o->pixel_order = optarg; break;
+        case 'r': o->run = optarg; break;
+        case 'd': o->db = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: fputs(USAGE, stderr); exit(2);
         }
@@ -52,6 +57,32 @@ static void parse(explain_opts *o, int argc, char **argv) {
     if (!o->weights || !o->image) bcos_fail("explain needs --weights and --image (see 'bcos explain --help')");
     if (!o->text == !o->classes) bcos_fail("give exactly one of --text and --classes");
     if (optind < argc) bcos_fail("unexpected argument '%s'", argv[optind]);
+    if (o->db && !o->run) bcos_fail("--db is the store of --run: give the run too");
+}
+
+/* The store and the run the picture is recorded in, opened before the work so that a wrong run
+ * name fails at once. */
+static bcos_store *open_run(const explain_opts *o, int64_t *run_id) {
+    bcos_store *s;
+    char err[BCOS_ERRLEN];
+    if (bcos_store_open(o->db, NULL, &s, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_store_run_find(s, o->run, run_id, err, sizeof err) != 0) bcos_fail("%s", err);
+    return s;
+}
+
+/* The composite picture PREFIX-composite.png, with what it explains, into the run. */
+static void record_explanation(bcos_store *s, int64_t run_id, const char *prefix, const explain_opts *o,
+                               const char *label, int64_t step, double score, double cosine, double completeness) {
+    char *path = bcos_strfmt("%s-composite.png", prefix);
+    size_t bytes;
+    char *png = bcos_read_file(path, &bytes);
+    if (!png) bcos_fail("%s: cannot read back the picture to record it", path);
+    bcos_explanation e = {step, (char *)o->image, (char *)label, score, cosine, completeness, (unsigned char *)png, bytes,
+                          NULL};
+    bcos_store_explanation_add(s, run_id, &e);
+    printf("recorded the explanation in run '%s'\n", o->run);
+    free(png);
+    free(path);
 }
 
 /* target[E]: the normalised text embedding of the prompt, or the weights of the class the student
@@ -126,6 +157,8 @@ static void default_prefix(char *out, size_t len, const char *image) {
 int cmd_explain(int argc, char **argv) {
     explain_opts o;
     parse(&o, argc, argv);
+    int64_t run_id = 0;
+    bcos_store *store = o.run ? open_run(&o, &run_id) : NULL;
     char err[BCOS_ERRLEN];
     bcos_student s;
     bcos_clip text;
@@ -155,8 +188,13 @@ int cmd_explain(int argc, char **argv) {
     else
         default_prefix(prefix, sizeof prefix, o.image);
     write_pictures(prefix, x6, w6, S);
+    double cosine = norm > 0 ? score / sqrt(norm) : 0.0;
     printf("%s: score %.6f (cosine %.4f) for %s; constants' share %.6f; completeness error %.2e\n", o.image, score,
-           norm > 0 ? score / sqrt(norm) : 0.0, label, constants, completeness);
+           cosine, label, constants, completeness);
+    if (store) {
+        record_explanation(store, run_id, prefix, &o, label, s.saved_step, score, cosine, completeness);
+        bcos_store_close(store);
+    }
     bcos_student_acts_free(acts);
     free(target);
     free(emb);
