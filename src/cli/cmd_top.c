@@ -156,17 +156,25 @@ static void format_checkpoint(char *buf, size_t len, const run_view *v) {
     else snprintf(buf, len, "step %lld at %s", (long long)v->checkpoint_step, v->checkpoint_at);
 }
 
+/* A value, or "-" before the run has one. */
+static const char *number(char *buf, size_t len, const char *fmt, double value) {
+    if (isfinite(value)) snprintf(buf, len, fmt, value);
+    else snprintf(buf, len, "-");
+    return buf;
+}
+
 static void print_line(const run_view *v, double rate) {
-    char eta[32], ckpt[96];
+    char eta[32], ckpt[96], loss[32], cos[32], ips[32];
     format_eta(eta, sizeof eta, v, rate);
     format_checkpoint(ckpt, sizeof ckpt, v);
-    printf("%s %s step %lld/%lld loss %.5g cos %.4g img/s %.1f ETA %s checkpoint %s\n", v->info.name, v->info.status,
-           (long long)v->step, (long long)v->total_steps, v->loss, v->cos, v->images_per_s, eta, ckpt);
+    printf("%s %s step %lld/%lld loss %s cos %s img/s %s ETA %s checkpoint %s\n", v->info.name, v->info.status,
+           (long long)v->step, (long long)v->total_steps, number(loss, sizeof loss, "%.5g", v->loss),
+           number(cos, sizeof cos, "%.4g", v->cos), number(ips, sizeof ips, "%.1f", v->images_per_s), eta, ckpt);
     fflush(stdout);
 }
 
 static void draw_panel(const run_view *v, double rate, const char *db) {
-    char eta[32], ckpt[96];
+    char eta[32], ckpt[96], loss[32], cos[32], ips[32];
     format_eta(eta, sizeof eta, v, rate);
     format_checkpoint(ckpt, sizeof ckpt, v);
     double pct = v->total_steps > 0 ? 100.0 * (double)v->step / (double)v->total_steps : 0;
@@ -174,15 +182,16 @@ static void draw_panel(const run_view *v, double rate, const char *db) {
            "bcos top: run %s (%s, %s, world size %d)\n"
            "store       %s\n\n"
            "step        %lld / %lld (%.1f%%)\n"
-           "loss        %.5g\n"
-           "cosine      %.4g\n"
-           "img/s       %.1f\n"
+           "loss        %s\n"
+           "cosine      %s\n"
+           "img/s       %s\n"
            "ETA         %s\n"
            "checkpoint  %s\n"
            "updated     %s\n\n"
            "q or Ctrl-C quits\n",
            v->info.name, v->info.kind, v->info.status, v->info.world_size, db, (long long)v->step,
-           (long long)v->total_steps, pct, v->loss, v->cos, v->images_per_s, eta, ckpt, v->info.updated_at);
+           (long long)v->total_steps, pct, number(loss, sizeof loss, "%.5g", v->loss),
+           number(cos, sizeof cos, "%.4g", v->cos), number(ips, sizeof ips, "%.1f", v->images_per_s), eta, ckpt, v->info.updated_at);
     fflush(stdout);
 }
 
