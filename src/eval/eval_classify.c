@@ -16,6 +16,7 @@
 #include "bcos/eval_run.h"
 #include "bcos/loader.h"
 #include "bcos/log.h"
+#include "bcos/progress.h"
 #include "bcos/samples.h"
 #include "bcos/world.h"
 #include "eval_internal.h"
@@ -39,7 +40,7 @@ typedef struct {
     char *lines_text;
     size_t lines_len;
     long correct1, correct5;
-    bcos_progress progress; /* rank 0: images, img/s, and the ETA from its shards done */
+    bcos_progress progress; /* rank 0: images, img/s, and the ETA from the share of its shards done */
     int shards_done, shards_mine;
     char progress_what[160];
     long *class_total, *class_correct;
@@ -79,12 +80,11 @@ static void classify_batch(classify_state *st) {
     if (st->n == 0) return;
     eval_encode_images(st->model, st->acts, st->opt->batch, st->emb, st->inputs, st->n);
     if (bcos_world_rank() == 0) {
-        double elapsed = bcos_now_seconds() - st->progress.started;
-        char extra[96] = "";
-        if (st->shards_done > 0)
-            snprintf(extra, sizeof extra, "shard %d/%d, ETA %.0fs", st->shards_done + 1, st->shards_mine,
-                     elapsed * (st->shards_mine - st->shards_done) / st->shards_done);
-        bcos_progress_step(&st->progress, st->n, extra[0] ? extra : NULL);
+        /* the count of images is unknown: the ETA comes from the share of its shards done */
+        char extra[64];
+        snprintf(extra, sizeof extra, "(shard %d/%d)", st->shards_done + 1, st->shards_mine);
+        if (st->shards_done > 0) bcos_progress_set_fraction(&st->progress, (double)st->shards_done / st->shards_mine);
+        bcos_progress_step(&st->progress, st->n, extra);
     }
     bcos_zeroshot_logits(st->logits, st->emb, st->classifier, st->n, st->K, st->E);
     int n_top = st->K < TOP ? st->K : TOP, top[TOP];
@@ -277,7 +277,7 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
     int rank = bcos_world_rank(), size = bcos_world_size();
     int status = eval_classifier(st.classifier, m->clip, tok, d, opt->classifier_cache, rank == 0, err, errlen);
     st.shards_mine = (d->n_shards - rank + size - 1) / size;
-    snprintf(st.progress_what, sizeof st.progress_what, "%s images", d->name);
+    snprintf(st.progress_what, sizeof st.progress_what, "%s: images", d->name);
     bcos_progress_start(&st.progress, st.progress_what, 0);
     for (int i = rank; status == 0 && i < d->n_shards; i += size, st.shards_done++)
         status = classify_shard(&st, i, out, err, errlen);
@@ -294,7 +294,7 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
         status = -1;
     }
     if (status == 0) finish_metrics(&st, c, out);
-    if (status == 0 && rank == 0) bcos_progress_finish(&st.progress);
+    if (status == 0 && rank == 0) bcos_progress_finish(&st.progress, NULL);
     if (status == 0) write_predictions(&st); /* a collective: every rank, whoever writes */
     free(c);
     state_free(&st);
