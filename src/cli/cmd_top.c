@@ -17,6 +17,7 @@
 
 #include "bcos/check.h"
 #include "bcos/log.h"
+#include "bcos/progress.h"
 #include "cli.h"
 
 static const char *const USAGE =
@@ -141,14 +142,9 @@ static double steps_per_second(const run_view *v, const rate_probe *probe) {
 }
 
 static void format_eta(char *buf, size_t len, const run_view *v, double rate) {
-    if (v->total_steps <= 0 || rate <= 0 || v->step >= v->total_steps) {
-        snprintf(buf, len, v->total_steps > 0 && v->step >= v->total_steps ? "0s" : "-");
-        return;
-    }
-    double s = (double)(v->total_steps - v->step) / rate;
-    if (s >= 3600) snprintf(buf, len, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    else if (s >= 60) snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(buf, len, "%.0fs", s);
+    double left = (double)(v->total_steps - v->step);
+    if (v->total_steps > 0 && left <= 0) bcos_format_duration(buf, len, 0);
+    else bcos_format_duration(buf, len, v->total_steps > 0 && rate > 0 ? left / rate : NAN);
 }
 
 static void format_checkpoint(char *buf, size_t len, const run_view *v) {
