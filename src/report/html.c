@@ -1,9 +1,6 @@
 /* HTML output of the report: escaped text, numbers for people and base64 for embedded pictures. */
 #include <math.h>
-#include <stdarg.h>
-#include <stdlib.h>
 
-#include "bcos/check.h"
 #include "report_internal.h"
 
 void html_text(FILE *out, const char *text) {
@@ -17,15 +14,6 @@ void html_text(FILE *out, const char *text) {
         default: fputc(*c, out);
         }
     }
-}
-
-void html_textf(FILE *out, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = bcos_vstrfmt(fmt, ap);
-    va_end(ap);
-    html_text(out, text);
-    free(text);
 }
 
 void html_base64(FILE *out, const unsigned char *data, size_t n) {

@@ -10,8 +10,6 @@
 /* Text with the HTML special characters (& < > " ') escaped: safe in an element and in a quoted
  * attribute. NULL writes nothing. */
 void html_text(FILE *out, const char *text);
-/* printf, then the result escaped as html_text does. */
-void html_textf(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The bytes in base64 (RFC 4648, with padding): a data: URI's payload. */
 void html_base64(FILE *out, const unsigned char *data, size_t n);
 /* A number for people: "-" for NaN, "inf"/"-inf", else %.4g. */
@@ -24,7 +22,7 @@ typedef struct {
     const char *label;
     const double *x, *y;
     int n;
-    int colour; /* index into the palette (plot_colour) */
+    int colour; /* index into the plots' palette (it cycles) */
 } plot_series;
 
 /* A vertical mark on the x axis (a resume, a preemption), with its text. */
@@ -44,8 +42,6 @@ typedef struct {
     int max_points; /* a series with more points is decimated to about this many */
 } plot_spec;
 
-/* The palette's colour i (cycles), as "#rrggbb". */
-const char *plot_colour(int i);
 /* The plot as an inline <svg> element: frame, axes with ticks and tick labels, axis labels, one
  * <path class="series"> per series (data-points: the points it draws), the marks and a legend. A
  * plot without a finite point says so inside its frame. */

@@ -19,7 +19,8 @@
 /* nice steps give 5 to 12 ticks; the bound only guards against rounding */
 #define MAX_TICKS 16
 
-const char *plot_colour(int i) {
+/* The palette's colour i (cycling), as "#rrggbb". */
+static const char *plot_colour(int i) {
     /* distinguishable on white and for the common colour blindnesses (Okabe and Ito's palette) */
     static const char *const palette[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7",
                                           "#e69f00", "#56b4e9", "#000000", "#f0e442"};
