@@ -139,3 +139,13 @@ CREATE TABLE explanations (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
 CREATE INDEX explanations_by_run ON explanations (run_id, id);
+CREATE TABLE resumes (
+    -- Each time a run was taken up again (bcos_store_checkpoint_resume): the step of the
+    -- checkpoint it went on from (0: none was usable, it started again) and its world size then.
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step INTEGER NOT NULL CHECK (step >= 0),
+    world_size INTEGER NOT NULL CHECK (world_size > 0),
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT;
+CREATE INDEX resumes_by_run ON resumes (run_id, step);

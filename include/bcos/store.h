@@ -180,7 +180,8 @@ typedef struct {
  * checkpoint whose files all match their sha256. A checkpoint whose file is missing or damaged is
  * reported (warning), marked corrupt, recorded as a fault event, and the one before it is tried.
  * The skip, retry and fault events of the steps after the one resumed are dropped: they are
- * trained, and recorded, again. Returns 1 and fills *out (free with bcos_checkpoint_free), or 0
+ * trained, and recorded, again. The resume is recorded (the step, 0 when afresh, and the run's world
+ * size) for `bcos report`. Returns 1 and fills *out (free with bcos_checkpoint_free), or 0
  * when the run has no usable checkpoint (start afresh). */
 int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint *out);
 
@@ -270,6 +271,14 @@ typedef struct {
 /* The run's checkpoints (every state) by step: their count and *rows (bcos_checkpoint_rows_free). */
 int bcos_store_checkpoint_rows(bcos_store *s, int64_t run_id, bcos_checkpoint_row **rows);
 void bcos_checkpoint_rows_free(bcos_checkpoint_row *rows, int n);
+typedef struct {
+    int64_t step; /* of the checkpoint the run went on from; 0: afresh */
+    int world_size;
+} bcos_resume_row;
+
+/* The times the run was taken up again (bcos_store_checkpoint_resume), in order: their count and
+ * *rows (heap, free()). */
+int bcos_store_resumes_read(bcos_store *s, int64_t run_id, bcos_resume_row **rows);
 /* The run's explanation pictures, oldest first: their count and *rows (bcos_explanations_free). */
 int bcos_store_explanations_read(bcos_store *s, int64_t run_id, bcos_explanation **rows);
 void bcos_explanations_free(bcos_explanation *rows, int n);

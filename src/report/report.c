@@ -23,6 +23,8 @@ typedef struct {
     int n_checkpoints;
     bcos_explanation *explanations;
     int n_explanations;
+    bcos_resume_row *resumes;
+    int n_resumes;
 } run_data;
 
 typedef struct {
@@ -71,6 +73,7 @@ static int load(report *r, bcos_store *s, const char *const *names, int n_names,
         d->n_events = bcos_store_events_read(s, d->info.id, &d->events);
         d->n_checkpoints = bcos_store_checkpoint_rows(s, d->info.id, &d->checkpoints);
         d->n_explanations = bcos_store_explanations_read(s, d->info.id, &d->explanations);
+        d->n_resumes = bcos_store_resumes_read(s, d->info.id, &d->resumes);
     }
     r->infos = infos;
     r->n_latest = read_results(r, BCOS_CKPT_LATEST, &r->latest);
@@ -85,6 +88,7 @@ static void unload(report *r) {
         bcos_event_rows_free(d->events, d->n_events);
         bcos_checkpoint_rows_free(d->checkpoints, d->n_checkpoints);
         bcos_explanations_free(d->explanations, d->n_explanations);
+        free(d->resumes);
     }
     free(r->runs);
     bcos_run_infos_free(r->infos, r->n_runs);
@@ -211,10 +215,15 @@ static const curve CURVES[] = {
     {"images_per_s", "images per second", offsetof(bcos_metric, images_per_s)},
 };
 
-/* The marks of a run on the step axis: its preemptions (signals, resumes on another number of
- * ranks) and its failure, where they have a step. */
+/* The marks of a run on the step axis: its resumes, its preemptions (signals, resumes on another
+ * number of ranks) and its failure, where they have a step. */
 static int run_marks(const run_data *d, int colour, plot_mark *marks) {
     int n = 0;
+    for (int i = 0; i < d->n_resumes; i++)
+        marks[n++] = (plot_mark){(double)d->resumes[i].step,
+                                 bcos_strfmt("resumed from step %lld on %d rank%s", (long long)d->resumes[i].step,
+                                             d->resumes[i].world_size, d->resumes[i].world_size == 1 ? "" : "s"),
+                                 colour};
     for (int i = 0; i < d->n_events; i++) {
         const bcos_event_row *e = &d->events[i];
         if (e->step < 0 || (strcmp(e->kind, "preemption") != 0 && strcmp(e->kind, "failure") != 0)) continue;
@@ -227,7 +236,8 @@ static int run_marks(const run_data *d, int colour, plot_mark *marks) {
 static void curves_section(FILE *out, const report *r) {
     fputs("<section id=\"curves\">\n<h2>Training curves</h2>\n", out);
     int n_with = 0, n_marks = 0, max_marks = 0;
-    for (int i = 0; i < r->n_runs; i++) n_with += r->runs[i].n_metrics > 0, max_marks += r->runs[i].n_events;
+    for (int i = 0; i < r->n_runs; i++)
+        n_with += r->runs[i].n_metrics > 0, max_marks += r->runs[i].n_events + r->runs[i].n_resumes;
     if (n_with == 0) {
         fputs("<p class=\"note\">No training metrics recorded.</p>\n</section>\n", out);
         return;
@@ -235,8 +245,8 @@ static void curves_section(FILE *out, const report *r) {
     plot_mark *marks = xcalloc((size_t)max_marks + 1, sizeof *marks);
     for (int i = 0; i < r->n_runs; i++) n_marks += run_marks(&r->runs[i], i, marks + n_marks);
     if (n_marks)
-        fputs("<p class=\"note\">Dashed lines mark preemptions (checkpoint on a signal, resume on another number "
-              "of ranks) and failures; hover for the reason.</p>\n", out);
+        fputs("<p class=\"note\">Dashed lines mark resumes, preemptions (a checkpoint on a signal, a resume on "
+              "another number of ranks) and failures; hover for the reason.</p>\n", out);
     fputs("<div class=\"plots\">\n", out);
     plot_series *series = xcalloc((size_t)r->n_runs, sizeof *series);
     double **xs = xcalloc((size_t)r->n_runs, sizeof *xs), **ys = xcalloc((size_t)r->n_runs, sizeof *ys);

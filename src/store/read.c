@@ -1,5 +1,5 @@
 /* Reading a run back for the report and the live view: the runs' rows, metrics, events,
- * checkpoints and explanation pictures, each read in one read transaction (in WAL mode a reader
+ * checkpoints, resumes and explanation pictures, each read in one read transaction (in WAL mode a reader
  * never waits for the writer, nor the writer for it); and recording explanation pictures. */
 #include "internal.h"
 
@@ -148,6 +148,22 @@ int bcos_store_checkpoint_rows(bcos_store *s, int64_t run_id, bcos_checkpoint_ro
 void bcos_checkpoint_rows_free(bcos_checkpoint_row *rows, int n) {
     for (int i = 0; i < n; i++) free(rows[i].state), free(rows[i].created_at);
     free(rows);
+}
+
+int bcos_store_resumes_read(bcos_store *s, int64_t run_id, bcos_resume_row **rows) {
+    *rows = NULL;
+    int n = 0;
+    store_begin_read(s);
+    sqlite3_stmt *st = store_prepare(s, "SELECT step, world_size FROM resumes WHERE run_id = ?1 ORDER BY id");
+    store_bind_int64(s, st, 1, run_id);
+    while (store_step(s, st)) {
+        bcos_resume_row *r = append((void **)rows, n++, sizeof **rows);
+        r->step = sqlite3_column_int64(st, 0);
+        r->world_size = sqlite3_column_int(st, 1);
+    }
+    store_finalize(s, st);
+    store_commit(s);
+    return n;
 }
 
 void bcos_store_explanation_add(bcos_store *s, int64_t run_id, const bcos_explanation *e) {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # `bcos report` of a small real run, rendered by a real browser: a tiny distill (a name with HTML's
-# special characters, a checkpoint every 4 steps), an eval of its checkpoints and teacher, two
+# special characters, a checkpoint every 4 steps, run twice: one resume), an eval of its checkpoints and teacher, two
 # explanation pictures recorded with `bcos explain --run`. Debian's headless Chromium
 # (tools/install-deps.sh) dumps the DOM it built and takes a screenshot: the run's name is on the
 # page, each curve's path has as many points as the store has metrics rows, the results cells hold
@@ -21,6 +21,9 @@ browse() { timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first
 
 expect_ok "$BCOS" distill jobs/distill-tiny.json --steps 12 --checkpoint-every 4 --db "$TMP/s.db" --run "$RUN" \
   --out "$TMP/student.safetensors"
+# the same command again: the done run is taken up at its end, a resume the curves mark
+expect_ok "$BCOS" distill jobs/distill-tiny.json --steps 12 --checkpoint-every 4 --db "$TMP/s.db" --run "$RUN" \
+  --out "$TMP/student.safetensors"
 expect_ok "$BCOS" eval --run "$RUN" --checkpoint all --teacher true --db "$TMP/s.db" $DATA
 for image in landscape_1200x800.jpg portrait_320x370.jpg; do
   expect_ok "$BCOS" explain --weights "$TMP/student.safetensors" --image "tests/fixtures/image/$image" \
@@ -37,6 +40,8 @@ cp "$TMP/out" "$TMP/results.json"
 
 browse --dump-dom "file://$TMP/report.html" >"$TMP/dom.html" && ok || bad "chromium --dump-dom: $(tail -3 "$TMP/chromium.log")"
 expect_ok $CHECK dom "$TMP/dom.html" "$TMP/s.db" "$RUN" "$TMP/results.json"
+[ "$(grep -c '<title>resumed from step 12 on 1 rank</title>' "$TMP/dom.html")" -eq 5 ] && ok \
+  || bad "the resume marked on the 5 curves"
 browse --screenshot="$TMP/shot.png" --window-size=900,1400 "file://$TMP/report.html" >/dev/null \
   && ok || bad "chromium --screenshot: $(tail -3 "$TMP/chromium.log")"
 expect_ok $CHECK colours "$TMP/shot.png" 64

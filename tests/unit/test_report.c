@@ -1,5 +1,5 @@
 /* The report page on stores filled through the store API: a 10,000-step run stays under 2 MB
- * (curves decimated, each bucket's extremes kept); odd stores give well-formed pages: an empty
+ * (curves decimated, each bucket's extremes kept), its resume and preemption marked; odd stores give well-formed pages: an empty
  * store, a run without metrics, a failed run, NaN and infinite losses, names and texts full of
  * HTML's special characters (escaped); an unknown run is refused. Decimation keeps the extremes
  * and the breaks of a series. */
@@ -116,7 +116,13 @@ static void test_big_run(const char *dir) {
         rows[i] = (bcos_metric){i + 1, 0.5 * exp(-i / 3000.0) + 0.01 * sin(i), 0.6 + 0.3 * (1 - exp(-i / 3000.0)),
                                 1e-4 * fmin(1.0, i / 500.0), 0.7 + 0.1 * cos(i * 0.1), 600 + 20 * sin(i * 0.05), 0};
     bcos_store_metrics_add(s, run, rows, n);
-    for (int64_t step = 2000; step <= 10000; step += 2000) CHECK(helper_commit(s, run, step, 10, 0, NULL) == 0);
+    for (int64_t step = 2000; step <= 10000; step += 2000) {
+        CHECK(helper_commit(s, run, step, 10, 0, NULL) == 0);
+        if (step != 6000) continue;
+        bcos_checkpoint c; /* taken up again from step 6000: marked on the curves */
+        CHECK(bcos_store_checkpoint_resume(s, run, &c) == 1 && c.step == 6000);
+        bcos_checkpoint_free(&c);
+    }
     for (int i = 0; i < 300; i++) bcos_store_event_add(s, run, i * 30, BCOS_EVENT_SKIP, "undecodable image", 1, NULL);
     bcos_store_event_add(s, run, 5000, BCOS_EVENT_PREEMPTION, "SIGTERM: checkpointed and stopped", 1, NULL);
     bcos_store_event_add(s, run, -1, BCOS_EVENT_RETRY, "HTTP 503", 4, NULL);
@@ -128,7 +134,8 @@ static void test_big_run(const char *dir) {
     CHECK_MSG(len < 2 * 1000 * 1000, "the page of 10,000 steps is %zu bytes", len);
     CHECK(well_formed(page));
     check_paths(page, n, BCOS_REPORT_MAX_POINTS);
-    CHECK(count(page, "<g class=\"mark\">") == 5); /* the preemption, on each of the 5 curves */
+    CHECK(count(page, "<g class=\"mark\">") == 10); /* the resume and the preemption, on each of the 5 curves */
+    CHECK(count(page, "<title>resumed from step 6000 on 2 ranks</title>") == 5);
     CHECK(strstr(page, "<td>undecodable image</td><td class=\"num\">300</td>") != NULL);
     CHECK(strstr(page, "<td>HTTP 503</td><td class=\"num\">4</td>") != NULL);
     CHECK(count(page, "<td class=\"num\">10000</td>") == 1); /* the newest checkpoint's step */
