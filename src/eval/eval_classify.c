@@ -59,6 +59,14 @@ void eval_encode_images(const bcos_eval_model *m, bcos_student_acts *acts, int a
     }
 }
 
+void eval_progress_images(bcos_progress *p, int n, int shards_done, int shards_mine) {
+    /* the count of images is unknown: the ETA comes from the share of the shards done */
+    char extra[64];
+    snprintf(extra, sizeof extra, "(shard %d/%d)", shards_done + 1, shards_mine);
+    if (shards_done > 0) bcos_progress_set_fraction(p, (double)shards_done / shards_mine);
+    bcos_progress_step(p, n, extra);
+}
+
 bcos_image_sample_config eval_sample_config(const bcos_eval_model *m, int n_classes) {
     return (bcos_image_sample_config){.size = m->student ? m->student->cfg.image_size : m->clip->cfg.image_size,
                                       .kind = m->student ? BCOS_INPUT_BCOS6 : BCOS_INPUT_CLIP,
@@ -79,13 +87,7 @@ static void write_prediction(classify_state *st, int i, const int *top, int n_to
 static void classify_batch(classify_state *st) {
     if (st->n == 0) return;
     eval_encode_images(st->model, st->acts, st->opt->batch, st->emb, st->inputs, st->n);
-    if (bcos_world_rank() == 0) {
-        /* the count of images is unknown: the ETA comes from the share of its shards done */
-        char extra[64];
-        snprintf(extra, sizeof extra, "(shard %d/%d)", st->shards_done + 1, st->shards_mine);
-        if (st->shards_done > 0) bcos_progress_set_fraction(&st->progress, (double)st->shards_done / st->shards_mine);
-        bcos_progress_step(&st->progress, st->n, extra);
-    }
+    if (bcos_world_rank() == 0) eval_progress_images(&st->progress, st->n, st->shards_done, st->shards_mine);
     bcos_zeroshot_logits(st->logits, st->emb, st->classifier, st->n, st->K, st->E);
     int n_top = st->K < TOP ? st->K : TOP, top[TOP];
     for (int i = 0; i < st->n; i++) {
