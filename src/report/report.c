@@ -110,7 +110,7 @@ static const char STYLE[] =
     ".plots{display:flex;flex-wrap:wrap;gap:1em}svg.plot{background:#fff;border:1px solid #eee}"
     ".gallery{display:flex;flex-wrap:wrap;gap:1em}figure.explanation{margin:0;width:240px}"
     "figure.explanation img{width:224px;height:224px;image-rendering:pixelated;border:1px solid #ccc}"
-    "figcaption{font-size:.85em;overflow-wrap:anywhere}.note{color:#666}.status-failed{color:#b00}.status-done{color:#070}";
+    "figcaption{font-size:.85em;overflow-wrap:anywhere}.wide{overflow-x:auto}.note{color:#666}.status-failed{color:#b00}.status-done{color:#070}";
 
 static void page_start(FILE *out, const report *r) {
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>bcos report", out);
@@ -261,7 +261,7 @@ static void curves_section(FILE *out, const report *r) {
                 xs[i][k] = (double)d->metrics[k].step;
                 ys[i][k] = *(const double *)((const char *)&d->metrics[k] + CURVES[c].offset);
             }
-            series[n_series++] = (plot_series){d->info.name, xs[i], ys[i], d->n_metrics, i};
+            series[n_series++] = (plot_series){d->info.name, xs[i], ys[i], d->n_metrics, i, 0};
         }
         plot_spec spec = {CURVES[c].id, CURVES[c].title, "step", CURVES[c].title, series, n_series, marks, n_marks,
                           BCOS_REPORT_MAX_POINTS};
@@ -325,7 +325,7 @@ static void pick_pair(const report *r, const char *run, const bcos_result_row *m
 }
 
 static void results_table(FILE *out, const report *r) {
-    fputs("<table class=\"results\">\n<tr><th rowspan=\"2\">dataset</th><th rowspan=\"2\">split</th>"
+    fputs("<div class=\"wide\"><table class=\"results\">\n<tr><th rowspan=\"2\">dataset</th><th rowspan=\"2\">split</th>"
           "<th rowspan=\"2\">task</th><th rowspan=\"2\">metric</th>", out);
     for (int i = 0; i < r->n_runs; i++) {
         fputs("<th colspan=\"4\">", out);
@@ -363,7 +363,7 @@ static void results_table(FILE *out, const report *r) {
         }
         fputs("</tr>\n", out);
     }
-    fputs("</table>\n", out);
+    fputs("</table></div>\n", out);
 }
 
 /* For a measure whose student was evaluated at several checkpoints: its value against the step,
@@ -399,7 +399,7 @@ static void results_by_step(FILE *out, const report *r, const bcos_result_row *m
             }
             if (used == start) continue;
             labels[n_series] = bcos_strfmt("%s %s", run, role ? "teacher" : "student");
-            series[n_series] = (plot_series){labels[n_series], x + start, y + start, (int)(used - start), 2 * i + role};
+            series[n_series] = (plot_series){labels[n_series], x + start, y + start, (int)(used - start), i, role};
             n_series++;
         }
     }

@@ -23,6 +23,7 @@ typedef struct {
     const double *x, *y;
     int n;
     int colour; /* index into the plots' palette (it cycles) */
+    int dashed; /* a reference line (a run's teacher) */
 } plot_series;
 
 /* A vertical mark on the x axis (a resume, a preemption), with its text. */

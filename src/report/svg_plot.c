@@ -164,8 +164,8 @@ static void draw_series(FILE *out, const plot_series *s, int max_points, const a
     BCOS_CHECK(fclose(path) == 0, "the machine is out of memory");
     fprintf(out, "<path class=\"series\" data-series=\"");
     html_text(out, s->label);
-    fprintf(out, "\" data-points=\"%d\" data-rows=\"%d\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" d=\"%s\"/>\n",
-            points, s->n, plot_colour(s->colour), d);
+    fprintf(out, "\" data-points=\"%d\" data-rows=\"%d\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s d=\"%s\"/>\n",
+            points, s->n, plot_colour(s->colour), s->dashed ? " stroke-dasharray=\"6 3\"" : "", d);
     /* a lone point draws nothing as a path: a dot shows it */
     if (points == 1) {
         double cx, cy;
@@ -196,8 +196,9 @@ static void draw_legend(FILE *out, const plot_spec *spec) {
         const plot_series *series = &spec->series[s];
         double width = 7.0 * (double)strlen(series->label ? series->label : "") + 22;
         px -= width;
-        fprintf(out, "<g class=\"legend\"><rect x=\"%.1f\" y=\"28\" width=\"12\" height=\"4\" fill=\"%s\"/>"
-                     "<text x=\"%.1f\" y=\"34\">", px, plot_colour(series->colour), px + 16);
+        fprintf(out, "<g class=\"legend\"><line x1=\"%.1f\" y1=\"30\" x2=\"%.1f\" y2=\"30\" stroke=\"%s\" "
+                     "stroke-width=\"3\"%s/><text x=\"%.1f\" y=\"34\">", px, px + 12, plot_colour(series->colour),
+                series->dashed ? " stroke-dasharray=\"4 2\"" : "", px + 16);
         html_text(out, series->label);
         fputs("</text></g>\n", out);
     }
