@@ -248,6 +248,9 @@ typedef struct {
 int bcos_store_run_infos(bcos_store *s, const char *const *names, int n_names, bcos_run_info **out, char *err,
                          size_t errlen);
 void bcos_run_infos_free(bcos_run_info *runs, int n);
+/* Whether a process holds the lease of the run `name` (one that is killed holds it until it expires):
+ * a run marked running without one was killed. */
+int bcos_store_run_has_writer(bcos_store *s, const char *name);
 /* The run's metrics rows by ascending step (NULL values as NaN), only the newest `last` of them
  * when last > 0: their count and *rows (heap, NULL when none). */
 int bcos_store_metrics_read(bcos_store *s, int64_t run_id, int last, bcos_metric **rows);

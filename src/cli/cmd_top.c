@@ -2,7 +2,8 @@
  * loss, cosine, img/s, ETA and newest checkpoint, refreshed every --interval seconds. It reads
  * through a read-only connection in short read transactions, so in WAL mode the writer never
  * waits for it. On a terminal it redraws one panel and quits on q or Ctrl-C; otherwise (or with
- * --plain) it prints one line whenever the run moves. It exits when the run is no longer running. */
+ * --plain) it prints one line whenever the run moves. It exits when the run is no longer running,
+ * or when no process holds its lease any more (its writer was killed). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -24,9 +25,10 @@ static const char *const USAGE =
     "usage: bcos top [RUN] [--db PATH] [--interval SECONDS] [--plain]\n"
     "Shows a run while it trains: step, loss, cosine to the teacher, img/s, ETA and the newest\n"
     "checkpoint, refreshed every --interval seconds (default 1). RUN defaults to the most recently\n"
-    "updated running run; a RUN the store does not hold yet is waited for. On a terminal q or\n"
+    "updated run that is running; a RUN the store does not hold yet is waited for. On a terminal q or\n"
     "Ctrl-C quits; --plain (the default when stdout is not a terminal) prints one line each time\n"
-    "the run moves. Exits when the run stops running (done, preempted or failed).\n";
+    "the run moves. Exits when the run stops running (done, preempted or failed), or when no\n"
+    "process holds its lease any more (its writer was killed).\n";
 
 /* The run as one refresh saw it. */
 typedef struct {
@@ -74,13 +76,16 @@ static int64_t job_number(const char *job_text, const char *key) {
     return value;
 }
 
-/* The run named (NULL: the most recently updated running run): 1 and *info, or 0 when there is none. */
+/* The run named (NULL: the most recently updated run that runs, its writer alive): 1 and *info, or 0
+ * when there is none. */
 static int find_run(bcos_store *s, const char *name, bcos_run_info *info) {
     bcos_run_info *runs;
     char err[BCOS_ERRLEN];
     int n = bcos_store_run_infos(s, NULL, 0, &runs, err, sizeof err), found = -1;
     for (int i = 0; i < n; i++) {
-        if (name ? strcmp(runs[i].name, name) != 0 : strcmp(runs[i].status, "running") != 0) continue;
+        if (name ? strcmp(runs[i].name, name) != 0
+                 : strcmp(runs[i].status, "running") != 0 || !bcos_store_run_has_writer(s, runs[i].name))
+            continue;
         if (found < 0 || strcmp(runs[i].updated_at, runs[found].updated_at) > 0) found = i;
     }
     if (found >= 0) {
@@ -253,6 +258,11 @@ int cmd_top(int argc, char **argv) {
             printed_step = v.step;
             snprintf(printed_status, sizeof printed_status, "%s", v.info.status);
             if (strcmp(v.info.status, "running") != 0) break;
+            if (!bcos_store_run_has_writer(s, v.info.name)) {
+                bcos_warn("run '%s' is marked running, but no process holds its lease: its writer was killed "
+                          "(the same command resumes it)", v.info.name);
+                break;
+            }
         }
         if (wait_or_quit(interval, !plain && g_raw_terminal)) break;
     }

@@ -70,6 +70,16 @@ void bcos_run_infos_free(bcos_run_info *runs, int n) {
     free(runs);
 }
 
+int bcos_store_run_has_writer(bcos_store *s, const char *name) {
+    sqlite3_stmt *st = store_prepare(
+        s, "SELECT count(*) FROM run_leases WHERE run = ?1 AND julianday(expires_at) > julianday('now')");
+    store_bind_text(s, st, 1, name);
+    store_step(s, st);
+    int held = sqlite3_column_int(st, 0) > 0;
+    store_finalize(s, st);
+    return held;
+}
+
 int bcos_store_metrics_read(bcos_store *s, int64_t run_id, int last, bcos_metric **rows) {
     *rows = NULL;
     int n = 0;

@@ -2,7 +2,8 @@
 # `bcos top` against a tiny distill that is writing the store: without a terminal it prints a line
 # each time the run moves (steps rising, an ETA, the newest checkpoint) and exits by itself when the
 # run is done, its last line the run's end; the writer is not disturbed (it finishes, exit 0). On a
-# terminal (script(1) gives it one) it draws its panel and quits on q while the run goes on. Bad
+# terminal (script(1) gives it one) it draws its panel and quits on q while the run goes on. A run
+# whose writer was killed (SIGKILL) stays marked running: top exits once its lease expires. Bad
 # input: no running run, a bad --interval.
 set -u
 BCOS=$1
@@ -49,7 +50,18 @@ kill -TERM $writer
 wait $writer
 [ $? -eq 75 ] && ok || bad "the writer stops as asked"
 
-expect_fail "no running run" "$BCOS" top --db "$DB"
+# a writer killed: its run stays marked running, but top sees its lease expire and exits
+export BCOS_LEASE_SECONDS=2
+start_run killed 100000
+unset BCOS_LEASE_SECONDS
+kill -KILL $writer
+{ wait $writer; } 2>/dev/null
+if timeout 60 "$BCOS" top killed --db "$DB" --interval 0.2 >"$TMP/killed.out" 2>"$TMP/killed.err"; then ok
+else bad "bcos top of a killed run: $(cat "$TMP/killed.err")"; fi
+grep -q "no process holds its lease: its writer was killed" "$TMP/killed.err" && ok || bad "says why: $(cat "$TMP/killed.err")"
+[ "$(sql "$DB" "SELECT status FROM runs WHERE name = 'killed'")" = "'running'" ] && ok || bad "the killed run stays running"
+
+expect_fail "no running run" "$BCOS" top --db "$DB" # the killed one has no writer
 expect_fail "--interval takes seconds" "$BCOS" top keyed --db "$DB" --interval 0
 
 summarize test_top
