@@ -25,6 +25,7 @@ typedef struct {
     int n_explanations;
     bcos_resume_row *resumes;
     int n_resumes;
+    int orphaned; /* marked running, but no process holds its lease: its writer was killed */
 } run_data;
 
 typedef struct {
@@ -74,6 +75,7 @@ static int load(report *r, bcos_store *s, const char *const *names, int n_names,
         d->n_checkpoints = bcos_store_checkpoint_rows(s, d->info.id, &d->checkpoints);
         d->n_explanations = bcos_store_explanations_read(s, d->info.id, &d->explanations);
         d->n_resumes = bcos_store_resumes_read(s, d->info.id, &d->resumes);
+        d->orphaned = strcmp(d->info.status, "running") == 0 && !bcos_store_run_has_writer(s, d->info.name);
     }
     r->infos = infos;
     r->n_latest = read_results(r, BCOS_CKPT_LATEST, &r->latest);
@@ -186,7 +188,8 @@ static void run_section(FILE *out, const run_data *d, int index) {
     char *steps = d->n_metrics ? bcos_strfmt("%lld", (long long)d->metrics[d->n_metrics - 1].step) : xstrdup("-");
     fact(out, "name", d->info.name, "run-name");
     fact(out, "kind", d->info.kind, NULL);
-    fact(out, "status", d->info.status, status_class);
+    fact(out, "status", d->orphaned ? "running, but no process holds its lease (its writer was killed?)" : d->info.status,
+         status_class);
     fact(out, "world size", world, NULL);
     fact(out, "code version", d->info.code_version, NULL);
     fact(out, "started", d->info.created_at, NULL);

@@ -186,6 +186,7 @@ static void test_odd_stores(const char *dir) {
     const char *only_bare[] = {"no metrics"};
     page = page_of(s, only_bare, 1, &len, err);
     CHECK(page && well_formed(page) && strstr(page, "No training metrics recorded") != NULL);
+    CHECK(page && strstr(page, "running, but no process holds its lease") != NULL); /* begun, never ended */
     CHECK(page && strstr(page, "data-value=\"null\">-</td>") != NULL);
     free(page);
     const char *unknown[] = {"no metrics", "nope"};
