@@ -20,6 +20,8 @@ int cmd_runs(int argc, char **argv);
 int cmd_checkpoints(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_shards(int argc, char **argv);
 int cmd_shards_write(int argc, char **argv);
 int cmd_run(int argc, char **argv);
