@@ -37,6 +37,7 @@ typedef struct {
     const char *kind;
     int (*run)(int argc, char **argv);
     const bcos_job_spec *(*spec)(void);
+    int makes_run; /* a job of this kind makes a run of the store (explain's "run" only names where it records) */
 } cli_job_kind;
 /* "distill, eval, ...": the kinds, for messages. */
 void cli_job_kind_list(char *out, size_t len);
