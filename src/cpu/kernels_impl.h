@@ -22,5 +22,8 @@
 #include "patchify_impl.h"
 #include "bcos_unit_impl.h"
 #include "bcos_patch_impl.h"
+#include "bcos_conv_impl.h"
+#include "bn_uncentered_impl.h"
+#include "pool_tokens_impl.h"
 #include "vit_embed_impl.h"
 #include "gather_rows_impl.h"
