@@ -104,7 +104,43 @@
     X(bcos_patch_explain_backward, (R *dimg, const R *dout, const R *weight, const R *z, const R *norm, int B,      \
                                     int Cin, int H, int W, int P, int OC, R b))                                     \
                                                                                                                     \
-    /* The B-cos convolution = conv2d, then these. Window norms of a K x K convolution (stride, zero padding pad)     \
+    /* 2-D convolution, NCHW: inp[B,Cin,H,W], weight[OC,Cin,K,K], bias[OC] (may be NULL), out[B,OC,Ho,Wo] with      \
+     * Ho = (H + 2pad - K)/stride + 1 (floor), likewise Wo; zero padding. Saves cols[B,Ho*Wo,Cin*K*K], each         \
+     * output pixel's window flattened (c, ky, kx) like patchify, for the backward. */                              \
+    X(conv2d_forward, (R *out, R *cols, const R *inp, const R *weight, const R *bias, int B, int Cin, int H, int W, \
+                       int OC, int K, int stride, int pad))                                                         \
+    /* dinp[B,Cin,H,W] += dL/dinp, dweight[OC,Cin,K,K] += dL/dweight, dbias[OC] += dL/dbias */                      \
+    X(conv2d_backward, (R *dinp, R *dweight, R *dbias, const R *dout, const R *cols, const R *weight, int B, int Cin,\
+                        int H, int W, int OC, int K, int stride, int pad))                                          \
+                                                                                                                    \
+    /* Average pooling as torch's AvgPool2d(k): kernel = stride = k, no padding, floor mode: inp[B,C,H,W] ->        \
+     * out[B,C,H/k,W/k]; the last H % k rows and W % k columns are dropped */                                       \
+    X(avgpool2d_forward, (R *out, const R *inp, int B, int C, int H, int W, int k))                                 \
+    X(avgpool2d_backward, (R *dinp, const R *dout, int B, int C, int H, int W, int k))                              \
+                                                                                                                    \
+    /* ReLU over n; the backward reads the forward's OUTPUT (so the forward may run in place) */                    \
+    X(relu_forward, (R *out, const R *inp, size_t n))                                                               \
+    X(relu_backward, (R *dinp, const R *out, const R *dout, size_t n))                                              \
+                                                                                                                    \
+    /* Per-channel affine over NCHW (BatchNorm in evaluation mode): out[B,C,HW] = inp * scale[c] + shift[c]         \
+     * (shift may be NULL; out may be inp); dinp += dout*scale, dscale[C] += sum dout*inp, dshift[C] += sum dout */ \
+    X(channel_affine_forward, (R *out, const R *inp, const R *scale, const R *shift, int B, int C, int HW))         \
+    X(channel_affine_backward, (R *dinp, R *dscale, R *dshift, const R *dout, const R *inp, const R *scale, int B,  \
+                                int C, int HW))                                                                     \
+                                                                                                                    \
+    /* CLIP ResNet attention pool's tokens: out[B,1+HW,C] = [mean over the map; the map's pixels as rows]           \
+     * of inp[B,C,HW], plus pos[1+HW,C] (may be NULL) */                                                            \
+    X(map_tokens_forward, (R *out, const R *inp, const R *pos, int B, int C, int HW))                               \
+    X(map_tokens_backward, (R *dinp, R *dpos, const R *dout, int B, int C, int HW))                                 \
+    /* One query per image over T tokens, multi-head (head h at columns h*hd.., hd = C/NH), scale 1/sqrt(hd):       \
+     * q[B,C], k[B,T,C], v[B,T,C] -> out[B,C]; saves the softmax probabilities att[B,NH,T] */                       \
+    X(query_attention_forward, (R *out, R *att, const R *q, const R *k, const R *v, int B, int T, int C, int NH))   \
+    X(query_attention_backward, (R *dq, R *dk, R *dv, const R *dout, const R *q, const R *k, const R *v,            \
+                                 const R *att, int B, int T, int C, int NH))                                        \
+    /* explanation mode, att held constant: only dv[B,T,C] += att * dout per head */                                \
+    X(query_attention_explain_backward, (R *dv, const R *dout, const R *att, int B, int T, int C, int NH))          \
+                                                                                                                    \
+    /* The B-cos convolution = conv2d, then these. Window norms of a K x K convolution (stride, zero padding pad)    \
      * of inp[B,Cin,H,W]: norm[B,Ho,Wo] = sqrt(sum over all Cin channels x the window of x^2 + 1e-6) */             \
     X(bcos_window_norm_forward, (R *norm, const R *inp, int B, int Cin, int H, int W, int K, int stride, int pad))  \
     /* dinp[B,Cin,H,W] += dL/dinp through the norms, from dnorm[B,Ho,Wo] */                                         \
@@ -116,7 +152,7 @@
     /* exact gradient: dz[B,OC,HW] += dL/dz, dnorm[B,HW] += dL/dnorm (either may be NULL) */                        \
     X(bcos_scale_backward, (R *dz, R *dnorm, const R *dout, const R *z, const R *norm, int B, int OC, int HW,       \
                             R b))                                                                                   \
-    /* explanation mode, the factor held constant: dz[B,OC,HW] += dout * (|z|/norm + 1e-6)^(b-1) */                  \
+    /* explanation mode, the factor held constant: dz[B,OC,HW] += dout * (|z|/norm + 1e-6)^(b-1) */                 \
     X(bcos_scale_explain_backward, (R *dz, const R *dout, const R *z, const R *norm, int B, int OC, int HW, R b))   \
                                                                                                                     \
     /* Uncentered BatchNorm of inp[B,C,HW]. Batch statistics in steps whose results the ranks may sum: count is     \
@@ -136,12 +172,7 @@
      * dbias[C] += bias_scale * sum dout. dvar NULL: var is a constant (running variance, explanation mode) */      \
     X(bn_uncentered_backward, (R *dinp, R *dweight, R *dbias, const R *dout, const R *inp, const R *weight,         \
                                const R *mean, const R *var, const R *dvar, int B, int C, int HW, R eps, R count,    \
-                               R bias_scale))                                                                       \
-                                                                                                                    \
-    /* The attention pool's tokens: out[B,1+HW,C] = [mean over HW of inp[b,:,p]; inp[b,:,p] for each p] + pos      \
-     * [1+HW,C] (pos may be NULL) */                                                                                \
-    X(pool_tokens_forward, (R *out, const R *inp, const R *pos, int B, int C, int HW))                              \
-    X(pool_tokens_backward, (R *dinp, R *dpos, const R *dout, int B, int C, int HW))
+                               R bias_scale))
 
 /* The X that makes an op a field of a table: a pointer to a function of the op's parameters. */
 #define BCOS_BACKEND_OP_FIELD(name, params) void(*name) params;

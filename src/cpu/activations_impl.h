@@ -58,3 +58,15 @@ static void gelu_explain_backward(REAL *dinp, const REAL *inp, const REAL *dout,
 #undef QUICKGELU_SLOPE
 #undef SQRT_HALF
 #undef INV_SQRT_2PI
+
+/* ReLU. The backward reads the forward's output (out > 0 exactly where inp > 0), so that a model may
+ * apply it in place; explanation mode needs no variant, the gate being 0 or 1 already. */
+static void relu_forward(REAL *out, const REAL *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : 0;
+}
+
+static void relu_backward(REAL *dinp, const REAL *out, const REAL *dout, size_t n) {
+    if (!dinp) return;
+    for (size_t i = 0; i < n; i++)
+        if (out[i] > 0) dinp[i] += dout[i];
+}

@@ -3,12 +3,9 @@
  *     n = sqrt(sum over every input channel and the K x K window of x^2 + 1e-6)   (zero padding adds 0),
  * and the B-cos scaling of the conv's output by it, out = (|z|/n + 1e-6)^(B-1) * z, with the same factor
  * as the B-cos units (bcos_factor, bcos_unit_impl.h). Keeping the norm apart from the conv lets one conv
- * kernel serve the teacher and the student. */
+ * kernel serve the teacher and the student. Needs conv2d_impl.h (conv_out_size) and bcos_unit_impl.h. */
 
 #define BCOS_WINDOW_EPS ((REAL)1e-6) /* under the root, as the bcos package's conv */
-
-/* The output size of a K x K convolution along a side of n with this stride and padding. */
-static int conv_out_size(int n, int K, int stride, int pad) { return (n + 2 * pad - K) / stride + 1; }
 
 /* squares[H,W] = sum over the Cin channels of x^2, for one image x[Cin,H,W]. */
 static void channel_squares(REAL *squares, const REAL *x, int Cin, int H, int W) {

@@ -370,20 +370,123 @@ static void case_bcos_patch_explain_backward(op_test *t) {
     t->ref->bcos_patch_explain_backward(dimg.d, dout.d, w.d, s.z.d, s.norm.d, B, CIN, H, W, P, OC, EXPONENT);
 }
 
-/* ---- the B-cos convolution's norm and scaling: a 3 x 3 window at stride 2 with padding 1 over H x W */
-enum { CV_K = 3, CV_STRIDE = 2, CV_PAD = 1, CV_HO = (H + 2 * CV_PAD - CV_K) / CV_STRIDE + 1 };
-enum { CV_WO = (W + 2 * CV_PAD - CV_K) / CV_STRIDE + 1, CV_HW = CV_HO * CV_WO, CV_IMG = B * CIN * H * W };
+/* A padded, strided 3x3 convolution over the ragged image (H, W odd against the stride), with bias. */
+enum { CONV_K = 3, CONV_STRIDE = 2, CONV_PAD = 1, HO = (H + 2 * CONV_PAD - CONV_K) / CONV_STRIDE + 1,
+       WO = (W + 2 * CONV_PAD - CONV_K) / CONV_STRIDE + 1, WINDOW = CIN * CONV_K * CONV_K };
+
+static void case_conv2d_forward(op_test *t) {
+    pair out = output(t, (size_t)B * OC * HO * WO), cols = output(t, (size_t)B * HO * WO * WINDOW);
+    pair img = input(t, (size_t)B * CIN * H * W), w = input(t, OC * WINDOW), bias = input(t, OC);
+    t->be->conv2d_forward(out.f, cols.f, img.f, w.f, bias.f, B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
+    t->ref->conv2d_forward(out.d, cols.d, img.d, w.d, bias.d, B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
+}
+
+static void case_conv2d_backward(op_test *t) {
+    pair dimg = grad(t, (size_t)B * CIN * H * W), dw = grad(t, OC * WINDOW), dbias = grad(t, OC);
+    pair dout = input(t, (size_t)B * OC * HO * WO), img = input(t, (size_t)B * CIN * H * W), w = input(t, OC * WINDOW);
+    pair cols = input(t, (size_t)B * HO * WO * WINDOW), out = input(t, (size_t)B * OC * HO * WO);
+    t->ref->conv2d_forward(out.d, cols.d, img.d, w.d, NULL, B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
+    to_float(cols);
+    t->be->conv2d_backward(dimg.f, dw.f, dbias.f, dout.f, cols.f, w.f, B, CIN, H, W, OC, CONV_K, CONV_STRIDE,
+                           CONV_PAD);
+    t->ref->conv2d_backward(dimg.d, dw.d, dbias.d, dout.d, cols.d, w.d, B, CIN, H, W, OC, CONV_K, CONV_STRIDE,
+                            CONV_PAD);
+}
+
+static void case_avgpool2d_forward(op_test *t) {
+    pair out = output(t, (size_t)B * CIN * (H / 2) * (W / 2)), img = input(t, (size_t)B * CIN * H * W);
+    t->be->avgpool2d_forward(out.f, img.f, B, CIN, H, W, 2);
+    t->ref->avgpool2d_forward(out.d, img.d, B, CIN, H, W, 2);
+}
+
+static void case_avgpool2d_backward(op_test *t) {
+    pair dimg = grad(t, (size_t)B * CIN * H * W), dout = input(t, (size_t)B * CIN * (H / 2) * (W / 2));
+    t->be->avgpool2d_backward(dimg.f, dout.f, B, CIN, H, W, 2);
+    t->ref->avgpool2d_backward(dimg.d, dout.d, B, CIN, H, W, 2);
+}
+
+static void case_relu_forward(op_test *t) { activation_forward(t, t->be->relu_forward, t->ref->relu_forward); }
+
+/* The backward reads the output: the oracle's forward of a random input. */
+static void case_relu_backward(op_test *t) {
+    pair dinp = grad(t, ELEMENTS), out = activation_input(t), dout = input(t, ELEMENTS);
+    t->ref->relu_forward(out.d, out.d, ELEMENTS);
+    to_float(out);
+    t->be->relu_backward(dinp.f, out.f, dout.f, ELEMENTS);
+    t->ref->relu_backward(dinp.d, out.d, dout.d, ELEMENTS);
+}
+
+static void case_channel_affine_forward(op_test *t) {
+    pair out = output(t, (size_t)B * C * T), inp = input(t, (size_t)B * C * T), scale = input(t, C);
+    pair shift = input(t, C);
+    t->be->channel_affine_forward(out.f, inp.f, scale.f, shift.f, B, C, T);
+    t->ref->channel_affine_forward(out.d, inp.d, scale.d, shift.d, B, C, T);
+}
+
+static void case_channel_affine_backward(op_test *t) {
+    pair dinp = grad(t, (size_t)B * C * T), dscale = grad(t, C), dshift = grad(t, C);
+    pair dout = input(t, (size_t)B * C * T), inp = input(t, (size_t)B * C * T), scale = input(t, C);
+    t->be->channel_affine_backward(dinp.f, dscale.f, dshift.f, dout.f, inp.f, scale.f, B, C, T);
+    t->ref->channel_affine_backward(dinp.d, dscale.d, dshift.d, dout.d, inp.d, scale.d, B, C, T);
+}
+
+/* The map has T - 1 pixels, so that the tokens are T. */
+static void case_map_tokens_forward(op_test *t) {
+    pair out = output(t, (size_t)B * T * C), inp = input(t, (size_t)B * C * (T - 1)), pos = input(t, T * C);
+    t->be->map_tokens_forward(out.f, inp.f, pos.f, B, C, T - 1);
+    t->ref->map_tokens_forward(out.d, inp.d, pos.d, B, C, T - 1);
+}
+
+static void case_map_tokens_backward(op_test *t) {
+    pair dinp = grad(t, (size_t)B * C * (T - 1)), dpos = grad(t, T * C), dout = input(t, (size_t)B * T * C);
+    t->be->map_tokens_backward(dinp.f, dpos.f, dout.f, B, C, T - 1);
+    t->ref->map_tokens_backward(dinp.d, dpos.d, dout.d, B, C, T - 1);
+}
+
+static void case_query_attention_forward(op_test *t) {
+    pair out = output(t, B * C), att = output(t, B * NH * T);
+    pair q = input(t, B * C), k = input(t, (size_t)B * T * C), v = input(t, (size_t)B * T * C);
+    t->be->query_attention_forward(out.f, att.f, q.f, k.f, v.f, B, T, C, NH);
+    t->ref->query_attention_forward(out.d, att.d, q.d, k.d, v.d, B, T, C, NH);
+}
+
+/* The probabilities of q over k as the oracle's forward saves them. */
+static pair query_attention_saved(op_test *t, pair q, pair k, pair v) {
+    pair out = input(t, B * C), att = input(t, B * NH * T);
+    t->ref->query_attention_forward(out.d, att.d, q.d, k.d, v.d, B, T, C, NH);
+    to_float(att);
+    return att;
+}
+
+static void case_query_attention_backward(op_test *t) {
+    pair dq = grad(t, B * C), dk = grad(t, (size_t)B * T * C), dv = grad(t, (size_t)B * T * C);
+    pair dout = input(t, B * C), q = input(t, B * C), k = input(t, (size_t)B * T * C), v = input(t, (size_t)B * T * C);
+    pair att = query_attention_saved(t, q, k, v);
+    t->be->query_attention_backward(dq.f, dk.f, dv.f, dout.f, q.f, k.f, v.f, att.f, B, T, C, NH);
+    t->ref->query_attention_backward(dq.d, dk.d, dv.d, dout.d, q.d, k.d, v.d, att.d, B, T, C, NH);
+}
+
+static void case_query_attention_explain_backward(op_test *t) {
+    pair dv = grad(t, (size_t)B * T * C), dout = input(t, B * C);
+    pair q = input(t, B * C), k = input(t, (size_t)B * T * C), v = input(t, (size_t)B * T * C);
+    pair att = query_attention_saved(t, q, k, v);
+    t->be->query_attention_explain_backward(dv.f, dout.f, att.f, B, T, C, NH);
+    t->ref->query_attention_explain_backward(dv.d, dout.d, att.d, B, T, C, NH);
+}
+
+/* ---- the B-cos convolution's norm and scaling, over conv2d's window, stride and padding */
+enum { CV_HW = HO * WO, CV_IMG = B * CIN * H * W };
 
 static void case_bcos_window_norm_forward(op_test *t) {
     pair norm = output(t, B * CV_HW), inp = input(t, CV_IMG);
-    t->be->bcos_window_norm_forward(norm.f, inp.f, B, CIN, H, W, CV_K, CV_STRIDE, CV_PAD);
-    t->ref->bcos_window_norm_forward(norm.d, inp.d, B, CIN, H, W, CV_K, CV_STRIDE, CV_PAD);
+    t->be->bcos_window_norm_forward(norm.f, inp.f, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
+    t->ref->bcos_window_norm_forward(norm.d, inp.d, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
 }
 
 /* The window norms of inp as the oracle's forward writes them. */
 static pair window_norms(op_test *t, pair inp) {
     pair norm = input(t, B * CV_HW);
-    t->ref->bcos_window_norm_forward(norm.d, inp.d, B, CIN, H, W, CV_K, CV_STRIDE, CV_PAD);
+    t->ref->bcos_window_norm_forward(norm.d, inp.d, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
     to_float(norm);
     return norm;
 }
@@ -391,8 +494,8 @@ static pair window_norms(op_test *t, pair inp) {
 static void case_bcos_window_norm_backward(op_test *t) {
     pair dinp = grad(t, CV_IMG), dnorm = input(t, B * CV_HW), inp = input(t, CV_IMG);
     pair norm = window_norms(t, inp);
-    t->be->bcos_window_norm_backward(dinp.f, dnorm.f, inp.f, norm.f, B, CIN, H, W, CV_K, CV_STRIDE, CV_PAD);
-    t->ref->bcos_window_norm_backward(dinp.d, dnorm.d, inp.d, norm.d, B, CIN, H, W, CV_K, CV_STRIDE, CV_PAD);
+    t->be->bcos_window_norm_backward(dinp.f, dnorm.f, inp.f, norm.f, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
+    t->ref->bcos_window_norm_backward(dinp.d, dnorm.d, inp.d, norm.d, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
 }
 
 static void case_bcos_scale_forward(op_test *t) {
@@ -468,18 +571,6 @@ static void case_bn_uncentered_backward(op_test *t) {
                                    BN_EPS, BN_COUNT, SCALE);
 }
 
-static void case_pool_tokens_forward(op_test *t) {
-    pair out = output(t, (size_t)B * (CV_HW + 1) * C), inp = input(t, BN_MAP), pos = input(t, (CV_HW + 1) * C);
-    t->be->pool_tokens_forward(out.f, inp.f, pos.f, B, C, CV_HW);
-    t->ref->pool_tokens_forward(out.d, inp.d, pos.d, B, C, CV_HW);
-}
-
-static void case_pool_tokens_backward(op_test *t) {
-    pair dinp = grad(t, BN_MAP), dpos = grad(t, (CV_HW + 1) * C), dout = input(t, (size_t)B * (CV_HW + 1) * C);
-    t->be->pool_tokens_backward(dinp.f, dpos.f, dout.f, B, C, CV_HW);
-    t->ref->pool_tokens_backward(dinp.d, dpos.d, dout.d, B, C, CV_HW);
-}
-
 typedef struct {
     const char *op;
     void (*run)(op_test *t);
@@ -520,6 +611,19 @@ static const op_case cases[] = {
     CASE(bcos_patch_forward),
     CASE(bcos_patch_backward),
     CASE(bcos_patch_explain_backward),
+    CASE(conv2d_forward),
+    CASE(conv2d_backward),
+    CASE(avgpool2d_forward),
+    CASE(avgpool2d_backward),
+    CASE(relu_forward),
+    CASE(relu_backward),
+    CASE(channel_affine_forward),
+    CASE(channel_affine_backward),
+    CASE(map_tokens_forward),
+    CASE(map_tokens_backward),
+    CASE(query_attention_forward),
+    CASE(query_attention_backward),
+    CASE(query_attention_explain_backward),
     CASE(bcos_window_norm_forward),
     CASE(bcos_window_norm_backward),
     CASE(bcos_scale_forward),
@@ -531,8 +635,6 @@ static const op_case cases[] = {
     CASE(bn_uncentered_forward),
     CASE(bn_uncentered_dvar),
     CASE(bn_uncentered_backward),
-    CASE(pool_tokens_forward),
-    CASE(pool_tokens_backward),
 };
 
 /* ---- the run */

@@ -4,7 +4,7 @@
  *     B = 1, 1.5, 2, 2.5 and 3, for z and x (a 3 x 3 window, stride 2, padding 1, ragged edges);
  *   - uncentered BatchNorm in training mode (batch mean and variance, the variance's gradient through
  *     every input) and with a constant variance (evaluation), for the input, gamma and the scaled bias;
- *   - the attention pool's tokens (mean token, positions, positional embedding). */
+ *     the ranks' partial statistics add up to the whole batch's. */
 #include "../../src/cpu/cpu_f64.h"
 #include "bcos/backend.h"
 #include "gradcheck.h"
@@ -128,28 +128,6 @@ static void test_bn_split(bcos_rng *rng) {
     }
 }
 
-/* --- pool tokens: t[0] inp[B,C,HW], t[1] pos[1+HW,C] --- */
-enum { PT_B = 2, PT_C = 3, PT_HW = 4 };
-
-#define POOL_ADAPTERS(bits, ops)                                                                                       \
-    static void pool_fwd##bits(gc_case *c) {                                                                           \
-        ops->pool_tokens_forward(c->out##bits, c->t[0].x##bits, c->t[1].x##bits, PT_B, PT_C, PT_HW);                   \
-    }                                                                                                                  \
-    static void pool_bwd##bits(gc_case *c) {                                                                           \
-        ops->pool_tokens_backward(c->t[0].g##bits, c->t[1].g##bits, c->dout##bits, PT_B, PT_C, PT_HW);                 \
-    }
-POOL_ADAPTERS(64, bcos_cpu_f64())
-POOL_ADAPTERS(32, bcos_backend_cpu())
-
-static void test_pool_tokens(bcos_rng *rng) {
-    gc_case c;
-    gc_init(&c, "pool tokens", PT_B * (PT_HW + 1) * PT_C);
-    gc_add(&c, "inp", PT_B * PT_C * PT_HW);
-    gc_add(&c, "pos", (PT_HW + 1) * PT_C);
-    gc_set_adapters(&c, pool_fwd64, pool_bwd64, pool_fwd32, pool_bwd32, NULL);
-    gc_run(&c, rng);
-}
-
 int main(void) {
     bcos_rng rng;
     bcos_rng_seed(&rng, 12);
@@ -157,6 +135,5 @@ int main(void) {
     test_bn(&rng, 1);
     test_bn(&rng, 0);
     test_bn_split(&rng);
-    test_pool_tokens(&rng);
     return test_summary("test_grad_rn_kernels");
 }
