@@ -44,10 +44,16 @@ void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_
  * CLIP's mean/std into the six-channel patch weights. */
 void bcos_student_from_clip(bcos_student *s, const bcos_clip *teacher);
 void bcos_student_free(bcos_student *s);
+/* The six-channel weights v[width,6,P,P] of a first layer w[width,3,P,P] that takes x6 = [u, 1-u]:
+ * V = W_c (1 - mean_c) / std_c on u_c and -W_c mean_c / std_c on (1 - u_c), so that V·x6 = W·((u - mean) /
+ * std) with CLIP's mean and std. */
+void bcos_fold_normalisation(float *v, const float *w, int width, int P);
 
-/* The B and the bias scale in force at a training step (ramp and decay). */
+/* The B and the bias scale in force at a training step (ramp and decay), for a student or its options. */
 float bcos_student_b_at(const bcos_student *s, int64_t step);
 float bcos_student_bias_scale_at(const bcos_student *s, int64_t step);
+float bcos_student_options_b_at(const bcos_student_options *o, int64_t step);
+float bcos_student_options_bias_scale_at(const bcos_student_options *o, int64_t step);
 
 /* Activations of one forward pass for a batch of B images, kept for the backward (one allocation). */
 typedef struct bcos_student_acts bcos_student_acts;

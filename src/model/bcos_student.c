@@ -84,8 +84,7 @@ static void copy_param(bcos_student *s, int dst, const bcos_clip *t, int src) {
            s->params.items[dst].numel * sizeof(float));
 }
 
-/* V = W_c (1 - mean_c) / std_c on u_c and -W_c mean_c / std_c on (1 - u_c): V·x6 = W·((u - mean) / std). */
-static void fold_normalisation(float *v, const float *w, int width, int P) {
+void bcos_fold_normalisation(float *v, const float *w, int width, int P) {
     static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
     static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     size_t window = (size_t)P * P;
@@ -103,7 +102,7 @@ static void fold_normalisation(float *v, const float *w, int width, int P) {
 void bcos_student_from_clip(bcos_student *s, const bcos_clip *t) {
     BCOS_CHECK(s->cfg.vision_width == t->cfg.vision_width && s->cfg.vision_layers == t->cfg.vision_layers,
                "init the student with the teacher's config");
-    fold_normalisation(bcos_params_ptr(&s->params, s->conv1), bcos_params_ptr(&t->params, t->conv1),
+    bcos_fold_normalisation(bcos_params_ptr(&s->params, s->conv1), bcos_params_ptr(&t->params, t->conv1),
                        s->cfg.vision_width, s->cfg.patch_size);
     copy_param(s, s->class_embedding, t, t->class_embedding);
     copy_param(s, s->pos, t, t->vision_pos);
@@ -130,14 +129,20 @@ void bcos_student_from_clip(bcos_student *s, const bcos_clip *t) {
     copy_param(s, s->proj, t, t->visual_proj);
 }
 
-float bcos_student_b_at(const bcos_student *s, int64_t step) {
-    if (s->opt.b_ramp_steps <= 0 || step >= s->opt.b_ramp_steps) return s->opt.b;
-    return 1.0f + (s->opt.b - 1.0f) * (float)step / (float)s->opt.b_ramp_steps;
+float bcos_student_options_b_at(const bcos_student_options *o, int64_t step) {
+    if (o->b_ramp_steps <= 0 || step >= o->b_ramp_steps) return o->b;
+    return 1.0f + (o->b - 1.0f) * (float)step / (float)o->b_ramp_steps;
 }
 
+float bcos_student_options_bias_scale_at(const bcos_student_options *o, int64_t step) {
+    if (!o->keep_biases) return 0.0f;
+    if (o->bias_decay_steps <= 0) return 1.0f;
+    if (step >= o->bias_decay_steps) return 0.0f;
+    return 1.0f - (float)step / (float)o->bias_decay_steps;
+}
+
+float bcos_student_b_at(const bcos_student *s, int64_t step) { return bcos_student_options_b_at(&s->opt, step); }
+
 float bcos_student_bias_scale_at(const bcos_student *s, int64_t step) {
-    if (!s->opt.keep_biases) return 0.0f;
-    if (s->opt.bias_decay_steps <= 0) return 1.0f;
-    if (step >= s->opt.bias_decay_steps) return 0.0f;
-    return 1.0f - (float)step / (float)s->opt.bias_decay_steps;
+    return bcos_student_options_bias_scale_at(&s->opt, step);
 }

@@ -41,6 +41,8 @@ the gradients of L = sum(out * R) for every parameter (open_clip names), "<case>
 variances as drawn): "<case>.eval.out", "<case>.explain.D" (a direction per image), "<case>.explain.dx6" the gradient
 of each image's score out . D for x6 with every dynamic factor detached, and "<case>.explain.const", the share of
 the score carried by the constants (kept biases), sum over them of p * d(score)/dp; completeness is asserted.
+"<case>.torch_f32_error": [embeddings, worst gradient] relative error of torch's own float32 run of the training
+step against float64, the rounding scale a float32 implementation is measured against.
 "convert.out": open_clip's encode of the images, for the conversion check. "teacher.*": the teacher's visual.*
 weights and buffers (open_clip names; running_mean too). Everything is computed in float64 and stored as F32.
 
@@ -348,6 +350,24 @@ def training_case(student, x6, R, want_dx6):
     return tensors
 
 
+def torch_float32_error(teacher, case, x6, R):
+    """How far torch's own float32 run of the same training step lands from float64: [embeddings, worst
+    gradient] relative errors, the scale of rounding the C student (float32) is held to. Gradients that
+    vanish in exact arithmetic (k_proj's bias: softmax ignores a shift shared by every key) are left out."""
+    b, keep_biases, bias_scale, bcos_c_proj, _ = CASES[case]
+    found = []
+    for dtype in (torch.float64, torch.float32):
+        student = RnStudent(teacher, keep_biases, False, bcos_c_proj).to(dtype)
+        student.set_exponent_and_bias_scale(b, bias_scale)
+        params = student.named_like_c()
+        out = student.train()(x6.to(dtype))
+        grads = torch.autograd.grad((out * R.to(dtype)).sum(), list(params.values()))
+        found.append((out.detach().double(), [g.double() for g in grads]))
+    (o64, g64), (o32, g32) = found
+    worst = max(rel_error(a, b) for a, b in zip(g32, g64) if b.abs().max() > 1e-12)
+    return torch.tensor([rel_error(o32, o64), worst])
+
+
 def explain_case(student, x6, D):
     """Evaluation mode with every dynamic factor detached: d(score)/dx6 and the constants' share per image."""
     student.eval()
@@ -392,6 +412,9 @@ def main():
         explained = explain_case(student, x6, found["explain.D"])  # before the training step moves running_var
         found.update(training_case(student, x6, found["R"], want_dx6))
         found.update(explained)
+        found["torch_f32_error"] = torch_float32_error(teacher, case, x6, found["R"])
+        print(f"  torch float32 vs float64: embeddings {found['torch_f32_error'][0]:.2e}, "
+              f"worst gradient {found['torch_f32_error'][1]:.2e}")
         tensors.update({f"{case}.{k}": v for k, v in found.items()})
     OUT.parent.mkdir(parents=True, exist_ok=True)
     versions = {p: version(p) for p in ("torch", "open_clip_torch", "bcos", "safetensors")}

@@ -1,0 +1,62 @@
+/* The B-cos ResNet student's kept activations, shared by its training passes (rn_student_forward.c) and
+ * explanation mode (rn_student_explain.c). The tower below the attention pool is a tape of nodes, each
+ * one op with its output kept, built once per batch size; the backward walks it in reverse. Private to
+ * src/model. */
+#ifndef BCOS_MODEL_RN_INTERNAL_H
+#define BCOS_MODEL_RN_INTERNAL_H
+
+#include <string.h>
+
+#include "bcos/rn_student.h"
+
+#define RN_BN_EPS 1e-5f
+#define RN_MOMENTUM 0.1f
+
+/* The ResNet's feature width at the attention pool. */
+static inline int rn_features(const bcos_rn_config *c) { return c->width * 32; }
+
+typedef enum { RN_CONV, RN_BN, RN_RELU, RN_AVGPOOL, RN_ADD } rn_kind;
+
+typedef struct {
+    rn_kind kind;
+    int in, in2;              /* input nodes (in2: RN_ADD's second); -1 is the image x6 */
+    int C, H, W;              /* the output's shape per image */
+    const bcos_rn_conv *conv; /* RN_CONV and RN_BN */
+    int k;                    /* RN_AVGPOOL's window */
+    float *out, *dout;        /* RN_RELU's out is its input's (in place) */
+    float *cols, *z, *norm;   /* RN_CONV */
+    float *mean, *var, *dvar; /* RN_BN's batch statistics */
+} rn_node;
+
+struct bcos_rn_acts {
+    int B, training;
+    float b, bias_scale; /* those of the last forward */
+    void (*sum)(float *x, size_t n);
+    int ranks;
+    int n_nodes;
+    rn_node *nodes;
+    float *x6, *dz, *dnorm; /* the input kept; backward scratch as large as the largest conv's */
+    int T, C, HW;           /* the pool's tokens: 1 + HW of C features */
+    float *tokens, *q_in, *q, *k, *v, *att, *pooled, *c_z, *c_norm, *out;
+    float *dtokens, *dq_in, *dq, *dk, *dv, *dpooled;
+    int *rows; /* the mean token's row (0) of each image */
+    float *base;
+};
+
+#define RN_PARAM(s, i) bcos_params_ptr(&(s)->params, (i))
+#define RN_GRAD(s, grads, i) ((grads) + (s)->params.items[(i)].offset)
+
+static inline size_t rn_node_size(const bcos_rn_acts *a, const rn_node *n) { return (size_t)a->B * n->C * n->H * n->W; }
+
+/* The input of node n's input i (0: in, 1: in2), and where its gradient goes (NULL for x6 without dx6). */
+static inline const float *rn_input(const bcos_rn_acts *a, int node) { return node < 0 ? a->x6 : a->nodes[node].out; }
+static inline float *rn_dinput(const bcos_rn_acts *a, int node, float *dx6) {
+    return node < 0 ? dx6 : a->nodes[node].dout;
+}
+
+/* The backward of a ReLU, average pool or residual sum node (the same in training and explanation). */
+void rn_linear_node_backward(const bcos_rn_student *s, const bcos_rn_acts *a, const rn_node *n);
+
+static inline void rn_zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
+
+#endif
