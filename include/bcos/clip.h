@@ -11,12 +11,20 @@
 #include "bcos/params.h"
 #include "bcos/safetensors.h"
 
+/* The kind of image tower: a config's vision_cfg.layers is a number (a ViT) or four numbers (open_clip's
+ * ModifiedResNet, the RN configs). */
+typedef enum { BCOS_TOWER_VIT, BCOS_TOWER_RESNET } bcos_tower_kind;
+
 typedef struct {
     char name[64];
     int embed_dim;
     int quick_gelu; /* 1: x*sigmoid(1.702x) (OpenAI weights), 0: GELU erf (LAION weights) */
-    /* vision tower */
+    /* vision tower. A ResNet has patch_size 0 and vision_mlp 0, vision_layers its blocks in all,
+     * vision_width the stem's width (64 for RN50; the map entering the pool has 32 times that) and
+     * vision_heads the attention pool's heads (width * 32 / head_width) */
+    bcos_tower_kind vision_tower;
     int image_size, patch_size, vision_width, vision_layers, vision_heads, vision_mlp;
+    int resnet_layers[4]; /* ResNet: Bottleneck blocks in layer1..layer4 */
     /* text tower */
     int context_length, vocab_size, text_width, text_layers, text_heads, text_mlp;
 } bcos_clip_config;
@@ -41,12 +49,39 @@ typedef struct {
     bcos_clip_block *blocks;
 } bcos_clip_stack;
 
+/* Parameter indices of a BatchNorm2d, used in evaluation mode (running statistics). */
+typedef struct {
+    int weight, bias, running_mean, running_var;
+} bcos_clip_bn;
+
+/* One Bottleneck block of open_clip's ModifiedResNet: 1x1 conv1, 3x3 conv2, avgpool(stride) when
+ * stride > 1, 1x1 conv3 to 4*planes channels, each conv followed by its BatchNorm (and a ReLU, the last
+ * after the residual sum); the downsample path (avgpool(stride), 1x1 conv, BatchNorm) when the stride
+ * or the channels change, else the identity. */
+typedef struct {
+    int inplanes, planes, stride, downsample; /* downsample 0: no downsample path */
+    int conv1, conv2, conv3, down_conv;
+    bcos_clip_bn bn1, bn2, bn3, down_bn;
+} bcos_clip_bottleneck;
+
+/* The ResNet image tower: the stem (three 3x3 convs, the first of stride 2, then a 2x2 avgpool), the
+ * blocks of layer1..layer4 in order, and the attention pool. */
+typedef struct {
+    int stem_conv[3];
+    bcos_clip_bn stem_bn[3];
+    int nblocks;
+    bcos_clip_bottleneck *blocks;
+    int pool_pos, q_w, q_b, k_w, k_b, v_w, v_b, c_w, c_b;
+} bcos_clip_resnet;
+
 typedef struct {
     bcos_clip_config cfg;
     bcos_params params; /* open_clip names; visual.proj and text_projection stored as [embed, width] */
     const bcos_backend *backend;
     bcos_clip_stack vision, text;
+    /* the ViT tower's tensors (-1 for a ResNet tower, whose tensors are in resnet) */
     int conv1, class_embedding, vision_pos, ln_pre_w, ln_pre_b, ln_post_w, ln_post_b, visual_proj;
+    bcos_clip_resnet resnet;
     int token_embedding, text_pos, ln_final_w, ln_final_b, text_projection, logit_scale;
 } bcos_clip;
 

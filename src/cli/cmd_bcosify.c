@@ -68,6 +68,9 @@ int cmd_bcosify(int argc, char **argv) {
     parse(&cfg, argc, argv);
     bcos_clip teacher;
     cli_load_clip(&teacher, cfg.teacher, cfg.teacher_model[0] ? cfg.teacher_model : NULL);
+    if (teacher.cfg.vision_tower != BCOS_TOWER_VIT)
+        bcos_fail("bcosify: %s: config %s has a ResNet image tower, whose B-cos student is not built yet", cfg.teacher,
+                  teacher.cfg.name);
     bcos_student s;
     bcos_student_init(&s, &teacher.cfg, &cfg.student, teacher.backend);
     bcos_student_from_clip(&s, &teacher);

@@ -30,7 +30,7 @@ static int check_keys(const cJSON *obj, const char *const *known, const char *wh
                       size_t errlen) {
     for (const cJSON *it = obj->child; it; it = it->next)
         if (!key_known(it->string, known)) {
-            snprintf(err, errlen, "config %s: unsupported key '%s%s' (supported: the ViT towers of open_clip's schema)",
+            snprintf(err, errlen, "config %s: unsupported key '%s%s' (supported: the ViT and ResNet towers of open_clip's schema)",
                      name, where, it->string);
             return -1;
         }
@@ -72,14 +72,54 @@ static int get_mlp(const cJSON *obj, int width, int *out, const char *name, char
     return 0;
 }
 
+/* open_clip's ModifiedResNet: vision_cfg.layers is four block counts, patch_size absent or null. */
+static int parse_resnet(bcos_clip_config *c, const cJSON *v, const cJSON *layers, const char *name, char *err,
+                        size_t errlen) {
+    int head_width;
+    const cJSON *patch = cJSON_GetObjectItemCaseSensitive(v, "patch_size");
+    if (cJSON_GetArraySize(layers) != 4 || (patch && !cJSON_IsNull(patch))) {
+        snprintf(err, errlen, "config %s: a ResNet 'vision_cfg' has four 'layers' and a null 'patch_size'", name);
+        return -1;
+    }
+    c->vision_tower = BCOS_TOWER_RESNET;
+    for (int i = 0; i < 4; i++) {
+        const cJSON *n = cJSON_GetArrayItem(layers, i);
+        if (!cJSON_IsNumber(n) || n->valuedouble != (double)(int)n->valuedouble || n->valuedouble < 1 ||
+            n->valuedouble > 1000) {
+            snprintf(err, errlen, "config %s: 'vision_cfg.layers' must hold four positive integers", name);
+            return -1;
+        }
+        c->resnet_layers[i] = (int)n->valuedouble;
+        c->vision_layers += c->resnet_layers[i];
+    }
+    if (get_int(v, "image_size", 0, &c->image_size, name, err, errlen) ||
+        get_int(v, "width", 0, &c->vision_width, name, err, errlen) ||
+        get_int(v, "head_width", 64, &head_width, name, err, errlen))
+        return -1;
+    /* the stem halves the side twice and layer2..4 once each: the pool's map is image_size / 32 */
+    if (c->image_size % 32 != 0) {
+        snprintf(err, errlen, "config %s: a ResNet's image_size %d is not a multiple of 32", name, c->image_size);
+        return -1;
+    }
+    if (c->vision_width % 2 != 0 || (c->vision_width * 32) % head_width != 0) {
+        snprintf(err, errlen, "config %s: ResNet width %d is odd or width*32 is not a multiple of head_width %d",
+                 name, c->vision_width, head_width);
+        return -1;
+    }
+    c->vision_heads = c->vision_width * 32 / head_width;
+    return 0;
+}
+
 static int parse_vision(bcos_clip_config *c, const cJSON *v, const char *name, char *err, size_t errlen) {
     int head_width;
     if (!cJSON_IsObject(v)) {
         snprintf(err, errlen, "config %s: 'vision_cfg' must be an object", name);
         return -1;
     }
-    if (check_keys(v, VISION_KEYS, "vision_cfg.", name, err, errlen) ||
-        get_int(v, "image_size", 0, &c->image_size, name, err, errlen) ||
+    if (check_keys(v, VISION_KEYS, "vision_cfg.", name, err, errlen)) return -1;
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(v, "layers");
+    if (cJSON_IsArray(layers)) return parse_resnet(c, v, layers, name, err, errlen);
+    if (get_int(v, "image_size", 0, &c->image_size, name, err, errlen) ||
         get_int(v, "layers", 0, &c->vision_layers, name, err, errlen) ||
         get_int(v, "width", 0, &c->vision_width, name, err, errlen) ||
         get_int(v, "patch_size", 0, &c->patch_size, name, err, errlen) ||
@@ -170,17 +210,28 @@ int bcos_clip_config_load(bcos_clip_config *cfg, const char *name_or_path, char 
     return rc;
 }
 
+static void vit_to_json(cJSON *v, const bcos_clip_config *c) {
+    cJSON_AddNumberToObject(v, "layers", c->vision_layers);
+    cJSON_AddNumberToObject(v, "width", c->vision_width);
+    cJSON_AddNumberToObject(v, "patch_size", c->patch_size);
+    cJSON_AddNumberToObject(v, "head_width", c->vision_width / c->vision_heads);
+    cJSON_AddNumberToObject(v, "mlp_ratio", (double)c->vision_mlp / c->vision_width);
+}
+
 char *bcos_clip_config_to_json(const bcos_clip_config *c) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "embed_dim", c->embed_dim);
     cJSON_AddBoolToObject(root, "quick_gelu", c->quick_gelu);
     cJSON *v = cJSON_AddObjectToObject(root, "vision_cfg");
     cJSON_AddNumberToObject(v, "image_size", c->image_size);
-    cJSON_AddNumberToObject(v, "layers", c->vision_layers);
-    cJSON_AddNumberToObject(v, "width", c->vision_width);
-    cJSON_AddNumberToObject(v, "patch_size", c->patch_size);
-    cJSON_AddNumberToObject(v, "head_width", c->vision_width / c->vision_heads);
-    cJSON_AddNumberToObject(v, "mlp_ratio", (double)c->vision_mlp / c->vision_width);
+    if (c->vision_tower == BCOS_TOWER_RESNET) {
+        cJSON_AddItemToObject(v, "layers", cJSON_CreateIntArray(c->resnet_layers, 4));
+        cJSON_AddNumberToObject(v, "width", c->vision_width);
+        cJSON_AddNullToObject(v, "patch_size");
+        cJSON_AddNumberToObject(v, "head_width", c->vision_width * 32 / c->vision_heads);
+    } else {
+        vit_to_json(v, c);
+    }
     cJSON *t = cJSON_AddObjectToObject(root, "text_cfg");
     cJSON_AddNumberToObject(t, "context_length", c->context_length);
     cJSON_AddNumberToObject(t, "vocab_size", c->vocab_size);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "bcos/check.h"
-#include "bcos/clip.h"
+#include "clip_internal.h"
 
 #define LN_EPS 1e-5f
 
@@ -81,6 +81,7 @@ static void pool_and_project(const bcos_clip *m, float *out, const float *x, con
 }
 
 size_t bcos_clip_encode_image_floats(const bcos_clip_config *c, int B) {
+    if (c->vision_tower == BCOS_TOWER_RESNET) return bcos_clip_resnet_image_floats(c, B);
     size_t sizes[9];
     int P = c->patch_size, C = c->vision_width, NP = (c->image_size / P) * (c->image_size / P), T = NP + 1;
     size_t b = (size_t)B;
@@ -90,6 +91,10 @@ size_t bcos_clip_encode_image_floats(const bcos_clip_config *c, int B) {
 }
 
 void bcos_clip_encode_image(const bcos_clip *m, float *out, const float *images, int B) {
+    if (m->cfg.vision_tower == BCOS_TOWER_RESNET) {
+        bcos_clip_resnet_encode_image(m, out, images, B);
+        return;
+    }
     const bcos_backend *be = m->backend;
     const bcos_params *p = &m->params;
     const bcos_clip_config *c = &m->cfg;

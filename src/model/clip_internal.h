@@ -1,5 +1,5 @@
 /* Inside the model module: the CLIP pieces the B-cos student's files reuse (its config as JSON,
- * its text tower). Not part of the public interface (include/bcos/clip.h). */
+ * its text tower) and the image towers' entry points. Not part of the public interface (include/bcos/clip.h). */
 #ifndef BCOS_MODEL_CLIP_INTERNAL_H
 #define BCOS_MODEL_CLIP_INTERNAL_H
 
@@ -11,5 +11,11 @@ char *bcos_clip_config_to_json(const bcos_clip_config *cfg);
 /* Load only the text tower (and logit_scale) from a file in open_clip naming, ignoring its visual.*
  * tensors: a B-cos student file carries the teacher's text tower beside its own image tower. */
 int bcos_clip_load_text(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen);
+
+/* The ResNet image tower (clip_resnet.c): declare its tensors in m->params (before allocation), encode
+ * images[B,3,S,S] into out[B,embed], and the floats that encoding allocates for B images. */
+void bcos_clip_declare_resnet(bcos_clip *m);
+void bcos_clip_resnet_encode_image(const bcos_clip *m, float *out, const float *images, int B);
+size_t bcos_clip_resnet_image_floats(const bcos_clip_config *c, int B);
 
 #endif

@@ -1,12 +1,13 @@
 /* The CLIP parameter table: every tensor of both towers declared in open_clip naming and shapes
- * (except the two projections, kept as Linear weights [embed, width]), in one allocation. */
+ * (except the two projections, kept as Linear weights [embed, width]), in one allocation; a ResNet
+ * image tower declares its own (clip_resnet.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bcos/check.h"
-#include "bcos/clip.h"
+#include "clip_internal.h"
 
 /* Declare name with ndim dims given as varargs. */
 static int declare(bcos_params *p, const char *name, int ndim, ...) {
@@ -80,13 +81,17 @@ void bcos_clip_init(bcos_clip *m, const bcos_clip_config *cfg, const bcos_backen
     m->cfg = *cfg;
     m->backend = backend;
     bcos_params_init(&m->params);
-    declare_vision(m);
+    if (cfg->vision_tower == BCOS_TOWER_RESNET)
+        bcos_clip_declare_resnet(m);
+    else
+        declare_vision(m);
     declare_text(m);
     bcos_params_alloc(&m->params);
 }
 
 void bcos_clip_free(bcos_clip *m) {
     free(m->vision.blocks);
+    free(m->resnet.blocks);
     free(m->text.blocks);
     bcos_params_free(&m->params);
     memset(m, 0, sizeof *m);

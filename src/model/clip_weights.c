@@ -127,12 +127,15 @@ static void map_keep_text(name_map *map) {
     map->count = kept;
 }
 
-/* Buffers that transformers may save beside the weights; they carry nothing we use. */
-static int ignorable(const char *name) {
-    size_t n = strlen(name);
-    const char *suffix = ".position_ids";
-    size_t k = strlen(suffix);
+static int ends_with(const char *name, const char *suffix) {
+    size_t n = strlen(name), k = strlen(suffix);
     return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+/* Buffers saved beside the weights that carry nothing we use: transformers' position ids, and the
+ * step counter of PyTorch's BatchNorm (int64; evaluation mode does not read it). */
+static int ignorable(const char *name) {
+    return ends_with(name, ".position_ids") || ends_with(name, ".num_batches_tracked");
 }
 
 const char *bcos_naming_str(bcos_naming naming) {
@@ -196,9 +199,14 @@ static void place(float *param, const float *src, const name_entry *e) {
     memcpy(param + (size_t)e->row0 * row, src, numel * sizeof(float));
 }
 
+/* transformers' CLIPModel has no ResNet tower: its naming describes ViTs only. */
+static int naming_fits(bcos_naming naming, const bcos_clip_config *cfg) {
+    return naming == BCOS_NAMING_OPENCLIP || (naming == BCOS_NAMING_HF && cfg->vision_tower == BCOS_TOWER_VIT);
+}
+
 int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *cfg) {
     bcos_naming naming = bcos_clip_detect_naming(st);
-    if (naming == BCOS_NAMING_UNKNOWN) return 0;
+    if (!naming_fits(naming, cfg)) return 0;
     bcos_clip m;
     bcos_clip_init(&m, cfg, NULL);
     name_map map;
@@ -243,6 +251,11 @@ static int load_weights(bcos_clip *m, const bcos_safetensors *st, char *err, siz
     if (naming == BCOS_NAMING_UNKNOWN) {
         snprintf(err, errlen, "neither open_clip nor transformers CLIP naming (no 'visual.conv1.weight' or "
                               "'vision_model.embeddings.patch_embedding.weight')");
+        return -1;
+    }
+    if (!naming_fits(naming, &m->cfg)) {
+        snprintf(err, errlen, "transformers naming, but config %s is a ResNet (transformers has no ResNet CLIP)",
+                 m->cfg.name);
         return -1;
     }
     name_map map;

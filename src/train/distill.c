@@ -235,6 +235,12 @@ static int load_inputs(distill_run *run, bcos_image_set *loaded, char *err, size
     if (bcos_clip_load_file(&run->teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL,
                             bcos_backend_get("auto"), err, errlen) != 0)
         return -1;
+    if (run->teacher.cfg.vision_tower != BCOS_TOWER_VIT) {
+        snprintf(err, errlen, "%s: config %s has a ResNet image tower, whose B-cos student is not built yet",
+                 cfg->teacher, run->teacher.cfg.name);
+        bcos_clip_free(&run->teacher);
+        return -1;
+    }
     run->S = run->teacher.cfg.image_size;
     run->E = run->teacher.cfg.embed_dim;
     if (cfg->shards[0]) return 0;

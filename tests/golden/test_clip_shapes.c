@@ -1,6 +1,8 @@
 /* Golden test: our built-in ViT-B/32, ViT-B/16 and ViT-L/14 configs declare exactly the tensor
  * names and shapes of open_clip's state_dict and of transformers' CLIPModel (both dumped by
- * tools/ref/make_clip_fixtures.py into shapes.json): nothing missing, nothing extra. */
+ * tools/ref/make_clip_fixtures.py into shapes.json), and our RN50, RN101, RN50x4, RN50x16 and RN50x64
+ * those of open_clip's state_dict (tools/ref/make_rn_fixtures.py, rn_shapes.json; transformers has no
+ * ResNet CLIP): nothing missing, nothing extra. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +37,7 @@ static void view_from_json(bcos_safetensors *st, const cJSON *names) {
     qsort(st->tensors, (size_t)st->count, sizeof *st->tensors, by_name);
 }
 
-static void check_config(const cJSON *root, const char *config) {
+static void check_config(const cJSON *root, const char *config, int n_namings) {
     const cJSON *entry = cJSON_GetObjectItemCaseSensitive(root, config);
     CHECK_MSG(entry != NULL, "shapes.json lacks %s", config);
     if (!entry) return;
@@ -43,7 +45,7 @@ static void check_config(const cJSON *root, const char *config) {
     char err[BCOS_ERRLEN];
     BCOS_CHECK(bcos_clip_config_load(&cfg, config, err, sizeof err) == 0, err);
     const char *const namings[2] = {"open_clip", "hf"};
-    for (int n = 0; n < 2; n++) {
+    for (int n = 0; n < n_namings; n++) {
         bcos_safetensors st;
         view_from_json(&st, cJSON_GetObjectItemCaseSensitive(entry, namings[n]));
         CHECK_MSG(st.count > 0, "%s %s has tensors", config, namings[n]);
@@ -62,9 +64,17 @@ int main(void) {
     BCOS_CHECK(text != NULL, "regenerate with tools/ref/make_clip_fixtures.py");
     cJSON *root = cJSON_Parse(text);
     BCOS_CHECK(root != NULL, "shapes.json is JSON");
-    check_config(root, "ViT-B-32");
-    check_config(root, "ViT-B-16");
-    check_config(root, "ViT-L-14");
+    check_config(root, "ViT-B-32", 2);
+    check_config(root, "ViT-B-16", 2);
+    check_config(root, "ViT-L-14", 2);
+    cJSON_Delete(root);
+    free(text);
+    text = bcos_read_file("tests/fixtures/clip/rn_shapes.json", NULL);
+    BCOS_CHECK(text != NULL, "regenerate with tools/ref/make_rn_fixtures.py");
+    root = cJSON_Parse(text);
+    BCOS_CHECK(root != NULL, "rn_shapes.json is JSON");
+    const char *const resnets[] = {"RN50", "RN101", "RN50x4", "RN50x16", "RN50x64"};
+    for (int i = 0; i < 5; i++) check_config(root, resnets[i], 1);
     cJSON_Delete(root);
     free(text);
     return test_summary("test_clip_shapes");

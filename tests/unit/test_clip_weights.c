@@ -1,10 +1,11 @@
 /* Bad weights and configs get a one-line error that names the culprit: a missing tensor (with
  * its expected shape), a wrong shape, an unexpected tensor, an unsupported dtype, an unknown
- * naming, and config files with wrong keys or values. */
+ * naming, and config files with wrong keys or values (ViT and ResNet). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../../src/model/clip_internal.h"
 #include "bcos/check.h"
 #include "bcos/clip.h"
 #include "bcos/rng.h"
@@ -146,10 +147,61 @@ static void check_bad_configs(void) {
     CHECK_MSG(strstr(err, "ViT-B-16") != NULL, "unknown config error '%s' lists the built-in ones", err);
 }
 
+/* open_clip's ResNet configs: four block counts, the pool's heads from width * 32 / head_width, and the
+ * JSON we write parsing back to the same config. */
+static void check_resnet_configs(void) {
+    bcos_clip_config cfg, back;
+    char err[BCOS_ERRLEN];
+    BCOS_CHECK(bcos_clip_config_load(&cfg, "RN50x4-quickgelu", err, sizeof err) == 0, err);
+    CHECK(cfg.vision_tower == BCOS_TOWER_RESNET && cfg.quick_gelu && cfg.image_size == 288);
+    CHECK(cfg.resnet_layers[0] == 4 && cfg.resnet_layers[1] == 6 && cfg.resnet_layers[2] == 10 &&
+          cfg.resnet_layers[3] == 6 && cfg.vision_layers == 26);
+    CHECK(cfg.vision_width == 80 && cfg.vision_heads == 40 && cfg.patch_size == 0 && cfg.embed_dim == 640);
+    char *json = bcos_clip_config_to_json(&cfg);
+    CHECK_MSG(bcos_clip_config_parse(&back, cfg.name, json, err, sizeof err) == 0, "%s", err);
+    CHECK(memcmp(&back, &cfg, sizeof cfg) == 0);
+    free(json);
+    BCOS_CHECK(bcos_clip_config_load(&cfg, "ViT-B-32", err, sizeof err) == 0, err);
+    CHECK(cfg.vision_tower == BCOS_TOWER_VIT);
+    const char *head = "{\"embed_dim\": 8, \"text_cfg\": {}, \"vision_cfg\": ";
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s{\"image_size\": 64, \"layers\": [1, 1, 1], \"width\": 8}}", head);
+    expect_config_error(bad, "four 'layers'");
+    snprintf(bad, sizeof bad, "%s{\"image_size\": 64, \"layers\": [1, 1, 1, 1], \"width\": 8, \"patch_size\": 16}}",
+             head);
+    expect_config_error(bad, "null 'patch_size'");
+    snprintf(bad, sizeof bad, "%s{\"image_size\": 80, \"layers\": [1, 1, 1, 1], \"width\": 8}}", head);
+    expect_config_error(bad, "not a multiple of 32");
+    snprintf(bad, sizeof bad, "%s{\"image_size\": 64, \"layers\": [1, 0, 1, 1], \"width\": 8}}", head);
+    expect_config_error(bad, "four positive integers");
+}
+
+static void drop_bn1_running_var(bcos_st_entry *e, int *n, int64_t *s) {
+    (void)s;
+    for (int i = 0; i < *n; i++)
+        if (strcmp(e[i].name, "visual.bn1.running_var") == 0) e[i] = e[--(*n)];
+}
+
+/* A ResNet file without a BatchNorm's running variance is refused, naming it; a ViT config refuses it. */
+static void check_bad_resnet_weights(void) {
+    bcos_clip_config cfg, vit;
+    char err[BCOS_ERRLEN];
+    BCOS_CHECK(bcos_clip_config_load(&cfg, "bcos-tiny-rn", err, sizeof err) == 0, err);
+    bcos_clip m;
+    bcos_clip_init(&m, &cfg, bcos_backend_cpu());
+    expect_load_error(&cfg, write_variant(&m, "rn_missing.safetensors", drop_bn1_running_var),
+                      "visual.bn1.running_var", "[4]");
+    BCOS_CHECK(bcos_clip_config_load(&vit, "bcos-tiny", err, sizeof err) == 0, err);
+    expect_load_error(&vit, write_variant(&m, "rn.safetensors", NULL), "tensor 'visual.", "bcos-tiny");
+    bcos_clip_free(&m);
+}
+
 int main(void) {
     BCOS_CHECK(mkdtemp(g_dir) != NULL, "/tmp is writable");
     check_bad_weights();
     check_bad_configs();
+    check_resnet_configs();
+    check_bad_resnet_weights();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     CHECK(system(cmd) == 0);
