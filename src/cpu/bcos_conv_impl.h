@@ -85,8 +85,8 @@ static void bcos_scale_forward(REAL *out, const REAL *z, const REAL *norm, int B
 
 /* The unit's exact gradient (bcos_unit_backward) with the norm shared by the OC outputs of a position:
  * dL/dz = g (s + k), dL/dn = -sum_o g_o k_o z_o / n. */
-static void bcos_scale_backward(REAL *dz, REAL *dnorm, const REAL *dout, const REAL *z, const REAL *norm, int B,
-                                int OC, int HW, REAL b) {
+static void bcos_scale_backward(REAL *dz, REAL *dnorm, const REAL *dout, const REAL *z, const REAL *norm, int B, int OC,
+                                int HW, REAL b) {
     bcos_check_exponent(b);
     for (int n = 0; n < B; n++)
         for (int o = 0; o < OC; o++) {

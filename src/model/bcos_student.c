@@ -6,6 +6,7 @@
 
 #include "bcos/student.h"
 #include "bcos/check.h"
+#include "rn_internal.h"
 
 bcos_student_options bcos_student_default_options(void) {
     return (bcos_student_options){.b = 2.0f, .b_ramp_steps = 0, .keep_biases = 0, .bias_decay_steps = 0,
@@ -51,6 +52,14 @@ void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_
     s->backend = backend;
     bcos_params *p = &s->params;
     bcos_params_init(p);
+    s->saved_b = opt->b;
+    s->saved_bias_scale = bcos_student_bias_scale_at(s, INT64_MAX);
+    s->saved_step = -1;
+    if (cfg->vision_tower == BCOS_TOWER_RESNET) {
+        rn_student_declare(s);
+        bcos_params_alloc(p);
+        return;
+    }
     int64_t W = cfg->vision_width, P = cfg->patch_size, grid = cfg->image_size / cfg->patch_size;
     s->class_embedding = declare(p, "visual.class_embedding", 1, W, 0, 0, 0);
     s->pos = declare(p, "visual.positional_embedding", 2, grid * grid + 1, W, 0, 0);
@@ -65,14 +74,13 @@ void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_
     s->ln_post_b = declare_bias(s, "visual.ln_post.bias", W);
     s->proj = declare(p, "visual.proj", 2, cfg->embed_dim, W, 0, 0);
     bcos_params_alloc(p);
-    s->saved_b = opt->b;
-    s->saved_bias_scale = bcos_student_bias_scale_at(s, INT64_MAX);
-    s->saved_step = -1;
 }
 
 void bcos_student_free(bcos_student *s) {
     free(s->stack.blocks);
+    free(s->rn.blocks);
     bcos_params_free(&s->params);
+    bcos_params_free(&s->buffers);
     memset(s, 0, sizeof *s);
 }
 
@@ -100,6 +108,11 @@ void bcos_fold_normalisation(float *v, const float *w, int width, int P) {
 }
 
 void bcos_student_from_clip(bcos_student *s, const bcos_clip *t) {
+    BCOS_CHECK(s->cfg.vision_tower == t->cfg.vision_tower, "init the student with the teacher's config");
+    if (s->cfg.vision_tower == BCOS_TOWER_RESNET) {
+        rn_student_from_clip(s, t);
+        return;
+    }
     BCOS_CHECK(s->cfg.vision_width == t->cfg.vision_width && s->cfg.vision_layers == t->cfg.vision_layers,
                "init the student with the teacher's config");
     bcos_fold_normalisation(bcos_params_ptr(&s->params, s->conv1), bcos_params_ptr(&t->params, t->conv1),

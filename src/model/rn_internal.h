@@ -12,8 +12,23 @@
 #define RN_BN_EPS 1e-5f
 #define RN_MOMENTUM 0.1f
 
+typedef struct bcos_rn_acts bcos_rn_acts;
+
 /* The ResNet's feature width at the attention pool. */
-static inline int rn_features(const bcos_rn_config *c) { return c->width * 32; }
+static inline int rn_features(const bcos_clip_config *c) { return c->vision_width * 32; }
+
+/* bcos_student_init's part for a ResNet: declare the tower's parameters and buffers (the parameters
+ * are allocated by the caller, the buffers here). */
+void rn_student_declare(bcos_student *s);
+/* bcos_student_from_clip's part for a ResNet: the teacher's tensors copied by name. */
+void rn_student_from_clip(bcos_student *s, const bcos_clip *teacher);
+bcos_rn_acts *rn_acts_new(const bcos_student *s, int B);
+size_t rn_acts_floats(const bcos_student *s, int B);
+void rn_acts_free(bcos_rn_acts *a);
+void rn_acts_set_reduce(bcos_rn_acts *a, void (*sum)(float *x, size_t n), int ranks);
+void rn_student_forward(const bcos_student *s, bcos_rn_acts *a, float *out, const float *x6, float b, float bias_scale);
+void rn_student_backward(const bcos_student *s, bcos_rn_acts *a, float *grads, float *dx6, const float *dout);
+void rn_student_explain(const bcos_student *s, bcos_rn_acts *a, float *dx6, double *const_contrib, const float *dout);
 
 typedef enum { RN_CONV, RN_BN, RN_RELU, RN_AVGPOOL, RN_ADD } rn_kind;
 
@@ -55,7 +70,7 @@ static inline float *rn_dinput(const bcos_rn_acts *a, int node, float *dx6) {
 }
 
 /* The backward of a ReLU, average pool or residual sum node (the same in training and explanation). */
-void rn_linear_node_backward(const bcos_rn_student *s, const bcos_rn_acts *a, const rn_node *n);
+void rn_linear_node_backward(const bcos_student *s, const bcos_rn_acts *a, const rn_node *n);
 
 static inline void rn_zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 

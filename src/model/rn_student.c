@@ -10,25 +10,19 @@
 #include "bcos/rn_student.h"
 #include "rn_internal.h"
 
-bcos_rn_student_options bcos_rn_student_default_options(void) {
-    bcos_rn_student_options o = {.base = bcos_student_default_options(), .keep_pos = 0, .per_rank_bn = 0};
-    o.base.plain_proj = 1;
-    return o;
-}
-
 static int declare(bcos_params *p, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
     int64_t shape[4] = {d0, d1, d2, d3};
     return bcos_params_declare(p, name, ndim, shape);
 }
 
 /* A bias, or -1 when biases are removed. */
-static int declare_bias(bcos_rn_student *s, const char *name, int64_t n) {
-    return s->opt.base.keep_biases ? declare(&s->params, name, 1, n, 0, 0, 0) : -1;
+static int declare_bias(bcos_student *s, const char *name, int64_t n) {
+    return s->opt.keep_biases ? declare(&s->params, name, 1, n, 0, 0, 0) : -1;
 }
 
 /* The convolution "<prefix><conv>.weight" and its BatchNorm "<prefix><bn>.*". */
-static bcos_rn_conv declare_conv(bcos_rn_student *s, const char *prefix, const char *conv, const char *bn, int cin,
-                                 int oc, int k, int stride, int pad) {
+static bcos_rn_conv declare_conv(bcos_student *s, const char *prefix, const char *conv, const char *bn, int cin, int oc,
+                                 int k, int stride, int pad) {
     char name[160];
     bcos_rn_conv c = {.cin = cin, .oc = oc, .k = k, .stride = stride, .pad = pad};
     snprintf(name, sizeof name, "%s%s.weight", prefix, conv);
@@ -44,7 +38,7 @@ static bcos_rn_conv declare_conv(bcos_rn_student *s, const char *prefix, const c
 
 /* open_clip's Bottleneck: 1x1, 3x3, the stride's average pool, 1x1 (x4); a downsample path (average
  * pool, 1x1, BatchNorm) when the stride or the width changes. */
-static void declare_block(bcos_rn_student *s, bcos_rn_block *blk, int stage, int index, int inplanes, int planes,
+static void declare_block(bcos_student *s, bcos_rn_block *blk, int stage, int index, int inplanes, int planes,
                           int stride) {
     char prefix[96];
     snprintf(prefix, sizeof prefix, "visual.layer%d.%d.", stage + 1, index);
@@ -57,56 +51,44 @@ static void declare_block(bcos_rn_student *s, bcos_rn_block *blk, int stage, int
         blk->down = declare_conv(s, prefix, "downsample.0", "downsample.1", inplanes, planes * 4, 1, 1, 0);
 }
 
-static void declare_pool(bcos_rn_student *s) {
-    const bcos_rn_config *c = &s->cfg;
+static void declare_pool(bcos_student *s) {
+    const bcos_clip_config *c = &s->cfg;
     int64_t C = rn_features(c), grid = c->image_size / 32;
-    s->pos = s->opt.keep_pos ? declare(&s->params, "visual.attnpool.positional_embedding", 2, grid * grid + 1, C, 0, 0)
-                             : -1;
-    s->q_w = declare(&s->params, "visual.attnpool.q_proj.weight", 2, C, C, 0, 0);
-    s->q_b = declare_bias(s, "visual.attnpool.q_proj.bias", C);
-    s->k_w = declare(&s->params, "visual.attnpool.k_proj.weight", 2, C, C, 0, 0);
-    s->k_b = declare_bias(s, "visual.attnpool.k_proj.bias", C);
-    s->v_w = declare(&s->params, "visual.attnpool.v_proj.weight", 2, C, C, 0, 0);
-    s->v_b = declare_bias(s, "visual.attnpool.v_proj.bias", C);
-    s->c_w = declare(&s->params, "visual.attnpool.c_proj.weight", 2, c->embed_dim, C, 0, 0);
-    s->c_b = declare_bias(s, "visual.attnpool.c_proj.bias", c->embed_dim);
+    s->rn.pos =
+        s->opt.keep_pos ? declare(&s->params, "visual.attnpool.positional_embedding", 2, grid * grid + 1, C, 0, 0) : -1;
+    s->rn.q_w = declare(&s->params, "visual.attnpool.q_proj.weight", 2, C, C, 0, 0);
+    s->rn.q_b = declare_bias(s, "visual.attnpool.q_proj.bias", C);
+    s->rn.k_w = declare(&s->params, "visual.attnpool.k_proj.weight", 2, C, C, 0, 0);
+    s->rn.k_b = declare_bias(s, "visual.attnpool.k_proj.bias", C);
+    s->rn.v_w = declare(&s->params, "visual.attnpool.v_proj.weight", 2, C, C, 0, 0);
+    s->rn.v_b = declare_bias(s, "visual.attnpool.v_proj.bias", C);
+    s->rn.c_w = declare(&s->params, "visual.attnpool.c_proj.weight", 2, c->embed_dim, C, 0, 0);
+    s->rn.c_b = declare_bias(s, "visual.attnpool.c_proj.bias", c->embed_dim);
 }
 
-void bcos_rn_student_init(bcos_rn_student *s, const bcos_rn_config *cfg, const bcos_rn_student_options *opt,
-                          const bcos_backend *backend) {
-    BCOS_CHECK(opt->base.b >= 1.0f, "B-cos exponent B >= 1");
-    BCOS_CHECK(cfg->image_size % 32 == 0 && cfg->width % 2 == 0 && (cfg->width * 32) % cfg->heads == 0,
+void rn_student_declare(bcos_student *s) {
+    const bcos_clip_config *cfg = &s->cfg;
+    BCOS_CHECK(cfg->image_size % 32 == 0 && cfg->vision_width % 2 == 0 &&
+                   (cfg->vision_width * 32) % cfg->vision_heads == 0,
                "a ResNet config: image size a multiple of 32, even width, heads dividing width * 32");
-    memset(s, 0, sizeof *s);
-    s->cfg = *cfg;
-    s->opt = *opt;
-    s->backend = backend;
-    bcos_params_init(&s->params);
     bcos_params_init(&s->buffers);
-    int w = cfg->width;
-    s->stem[0] = declare_conv(s, "visual.", "conv1", "bn1", 6, w / 2, 3, 2, 1);
-    s->stem[1] = declare_conv(s, "visual.", "conv2", "bn2", w / 2, w / 2, 3, 1, 1);
-    s->stem[2] = declare_conv(s, "visual.", "conv3", "bn3", w / 2, w, 3, 1, 1);
-    for (int stage = 0; stage < 4; stage++) s->n_blocks += cfg->layers[stage];
-    s->blocks = xcalloc((size_t)s->n_blocks, sizeof *s->blocks);
+    s->conv1 = s->class_embedding = s->pos = s->ln_pre_w = s->ln_pre_b = s->ln_post_w = s->ln_post_b = s->proj = -1;
+    int w = cfg->vision_width;
+    s->rn.stem[0] = declare_conv(s, "visual.", "conv1", "bn1", 6, w / 2, 3, 2, 1);
+    s->rn.stem[1] = declare_conv(s, "visual.", "conv2", "bn2", w / 2, w / 2, 3, 1, 1);
+    s->rn.stem[2] = declare_conv(s, "visual.", "conv3", "bn3", w / 2, w, 3, 1, 1);
+    for (int stage = 0; stage < 4; stage++) s->rn.n_blocks += cfg->resnet_layers[stage];
+    s->rn.blocks = xcalloc((size_t)s->rn.n_blocks, sizeof *s->rn.blocks);
     int inplanes = w, at = 0;
     for (int stage = 0; stage < 4; stage++) {
         int planes = w << stage;
-        for (int i = 0; i < cfg->layers[stage]; i++, at++) {
-            declare_block(s, &s->blocks[at], stage, i, inplanes, planes, i == 0 && stage > 0 ? 2 : 1);
+        for (int i = 0; i < cfg->resnet_layers[stage]; i++, at++) {
+            declare_block(s, &s->rn.blocks[at], stage, i, inplanes, planes, i == 0 && stage > 0 ? 2 : 1);
             inplanes = planes * 4;
         }
     }
     declare_pool(s);
-    bcos_params_alloc(&s->params);
     bcos_params_alloc(&s->buffers);
-}
-
-void bcos_rn_student_free(bcos_rn_student *s) {
-    free(s->blocks);
-    bcos_params_free(&s->params);
-    bcos_params_free(&s->buffers);
-    memset(s, 0, sizeof *s);
 }
 
 /* ---- B-cosification */
@@ -135,7 +117,7 @@ static int copy_same(teacher *t, bcos_params *p, int i) {
 }
 
 /* The stem's conv1 on x6, CLIP's normalisation folded in; zero padding stays exact (0 in both spaces). */
-static int fold_normalisation(teacher *t, bcos_rn_student *s, const bcos_rn_conv *c) {
+static int fold_normalisation(teacher *t, bcos_student *s, const bcos_rn_conv *c) {
     const float *w = teacher_tensor(t, "visual.conv1.weight", (size_t)c->oc * 3 * c->k * c->k);
     if (!w) return -1;
     bcos_fold_normalisation(bcos_params_ptr(&s->params, c->weight), w, c->oc, c->k);
@@ -150,7 +132,7 @@ static void bn_sibling(char *name, size_t len, const char *rv_name, const char *
 
 /* gamma and the running variance copied; a kept bias takes beta - gamma mean / sqrt(var + eps), the
  * teacher's centring folded in (exact at B = 1). */
-static int copy_bn(teacher *t, bcos_rn_student *s, const bcos_rn_conv *c) {
+static int copy_bn(teacher *t, bcos_student *s, const bcos_rn_conv *c) {
     if (copy_same(t, &s->params, c->bn_weight) || copy_same(t, &s->buffers, c->running_var)) return -1;
     if (c->bn_bias < 0) return 0;
     char name[192];
@@ -167,24 +149,35 @@ static int copy_bn(teacher *t, bcos_rn_student *s, const bcos_rn_conv *c) {
     return 0;
 }
 
-static int copy_conv(teacher *t, bcos_rn_student *s, const bcos_rn_conv *c) {
+static int copy_conv(teacher *t, bcos_student *s, const bcos_rn_conv *c) {
     if (c->weight < 0) return 0;
     return copy_same(t, &s->params, c->weight) || copy_bn(t, s, c) ? -1 : 0;
 }
 
-int bcos_rn_student_from_teacher(bcos_rn_student *s, bcos_rn_teacher_lookup find, void *ctx, char *err,
-                                 size_t errlen) {
+/* The teacher's own parameter table, looked up by name. */
+static const float *clip_lookup(void *ctx, const char *name, size_t numel) {
+    const bcos_clip *t = ctx;
+    int i = bcos_params_find(&t->params, name);
+    return i >= 0 && t->params.items[i].numel == numel ? bcos_params_ptr(&t->params, i) : NULL;
+}
+
+void rn_student_from_clip(bcos_student *s, const bcos_clip *teacher) {
+    char err[BCOS_ERRLEN];
+    BCOS_CHECK(bcos_rn_student_from_teacher(s, clip_lookup, (void *)teacher, err, sizeof err) == 0, err);
+}
+
+int bcos_rn_student_from_teacher(bcos_student *s, bcos_rn_teacher_lookup find, void *ctx, char *err, size_t errlen) {
     teacher t = {find, ctx, err, errlen};
-    if (fold_normalisation(&t, s, &s->stem[0]) || copy_bn(&t, s, &s->stem[0])) return -1;
+    if (fold_normalisation(&t, s, &s->rn.stem[0]) || copy_bn(&t, s, &s->rn.stem[0])) return -1;
     for (int i = 1; i < 3; i++)
-        if (copy_conv(&t, s, &s->stem[i])) return -1;
-    for (int i = 0; i < s->n_blocks; i++) {
-        const bcos_rn_block *b = &s->blocks[i];
+        if (copy_conv(&t, s, &s->rn.stem[i])) return -1;
+    for (int i = 0; i < s->rn.n_blocks; i++) {
+        const bcos_rn_block *b = &s->rn.blocks[i];
         if (copy_conv(&t, s, &b->conv1) || copy_conv(&t, s, &b->conv2) || copy_conv(&t, s, &b->conv3) ||
             copy_conv(&t, s, &b->down))
             return -1;
     }
-    int pool[] = {s->pos, s->q_w, s->q_b, s->k_w, s->k_b, s->v_w, s->v_b, s->c_w, s->c_b};
+    int pool[] = {s->rn.pos, s->rn.q_w, s->rn.q_b, s->rn.k_w, s->rn.k_b, s->rn.v_w, s->rn.v_b, s->rn.c_w, s->rn.c_b};
     for (size_t i = 0; i < sizeof pool / sizeof pool[0]; i++)
         if (copy_same(&t, &s->params, pool[i])) return -1;
     return 0;

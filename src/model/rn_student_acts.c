@@ -8,7 +8,7 @@
 
 typedef struct {
     bcos_rn_acts *a;
-    const bcos_rn_student *s;
+    const bcos_student *s;
     carver mem;
     int cap;
 } builder;
@@ -46,8 +46,13 @@ static int conv_unit(builder *b, int in, const bcos_rn_conv *c, int relu) {
     int C, H, W, B = b->a->B;
     shape_of(b, in, &C, &H, &W);
     BCOS_CHECK(C == c->cin, "the convolution's input channels are the tape's");
-    rn_node conv = {.kind = RN_CONV, .in = in, .in2 = -1, .C = c->oc, .conv = c,
-                    .H = (H + 2 * c->pad - c->k) / c->stride + 1, .W = (W + 2 * c->pad - c->k) / c->stride + 1};
+    rn_node conv = {.kind = RN_CONV,
+                    .in = in,
+                    .in2 = -1,
+                    .C = c->oc,
+                    .conv = c,
+                    .H = (H + 2 * c->pad - c->k) / c->stride + 1,
+                    .W = (W + 2 * c->pad - c->k) / c->stride + 1};
     give_buffers(b, &conv);
     size_t hw = (size_t)conv.H * conv.W;
     conv.cols = carve(&b->mem, (size_t)B * hw * c->cin * c->k * c->k);
@@ -94,8 +99,7 @@ static int block(builder *b, int x, const bcos_rn_block *blk) {
     if (blk->stride > 1) y = avgpool(b, y, blk->stride);
     y = conv_unit(b, y, &blk->conv3, 0);
     int identity = x;
-    if (blk->down.weight >= 0)
-        identity = conv_unit(b, blk->stride > 1 ? avgpool(b, x, blk->stride) : x, &blk->down, 0);
+    if (blk->down.weight >= 0) identity = conv_unit(b, blk->stride > 1 ? avgpool(b, x, blk->stride) : x, &blk->down, 0);
     return add_relu(b, y, identity);
 }
 
@@ -103,7 +107,7 @@ static int block(builder *b, int x, const bcos_rn_block *blk) {
 static void pool_buffers(builder *b) {
     bcos_rn_acts *a = b->a;
     const rn_node *last = &a->nodes[a->n_nodes - 1];
-    int B = a->B, E = b->s->cfg.embed_dim, NH = b->s->cfg.heads;
+    int B = a->B, E = b->s->cfg.embed_dim, NH = b->s->cfg.vision_heads;
     a->C = last->C;
     a->HW = last->H * last->W;
     a->T = a->HW + 1;
@@ -113,7 +117,8 @@ static void pool_buffers(builder *b) {
     a->k = carve(&b->mem, btc), a->dk = carve(&b->mem, btc), a->v = carve(&b->mem, btc), a->dv = carve(&b->mem, btc);
     a->att = carve(&b->mem, (size_t)B * NH * a->T);
     a->pooled = carve(&b->mem, bc), a->dpooled = carve(&b->mem, bc);
-    a->c_z = carve(&b->mem, (size_t)B * E), a->c_norm = carve(&b->mem, (size_t)B), a->out = carve(&b->mem, (size_t)B * E);
+    a->c_z = carve(&b->mem, (size_t)B * E), a->c_norm = carve(&b->mem, (size_t)B),
+    a->out = carve(&b->mem, (size_t)B * E);
 }
 
 /* The largest convolution output of the tape, for the backward's dz and dnorm scratch. */
@@ -130,18 +135,26 @@ static void scratch(builder *b) {
 }
 
 static void build(builder *b) {
-    const bcos_rn_student *s = b->s;
+    const bcos_student *s = b->s;
     b->a->n_nodes = 0;
     b->a->x6 = carve(&b->mem, (size_t)b->a->B * 6 * s->cfg.image_size * s->cfg.image_size);
     int x = -1;
-    for (int i = 0; i < 3; i++) x = conv_unit(b, x, &s->stem[i], 1);
+    for (int i = 0; i < 3; i++) x = conv_unit(b, x, &s->rn.stem[i], 1);
     x = avgpool(b, x, 2);
-    for (int i = 0; i < s->n_blocks; i++) x = block(b, x, &s->blocks[i]);
+    for (int i = 0; i < s->rn.n_blocks; i++) x = block(b, x, &s->rn.blocks[i]);
     pool_buffers(b);
     scratch(b);
 }
 
-bcos_rn_acts *bcos_rn_acts_new(const bcos_rn_student *s, int B) {
+size_t rn_acts_floats(const bcos_student *s, int B) {
+    bcos_rn_acts a = {.B = B, .ranks = 1};
+    builder b = {.a = &a, .s = s};
+    build(&b);
+    free(a.nodes);
+    return b.mem.used;
+}
+
+bcos_rn_acts *rn_acts_new(const bcos_student *s, int B) {
     bcos_rn_acts *a = xcalloc(1, sizeof *a);
     a->B = B;
     a->ranks = 1;
@@ -154,7 +167,7 @@ bcos_rn_acts *bcos_rn_acts_new(const bcos_rn_student *s, int B) {
     return a;
 }
 
-void bcos_rn_acts_free(bcos_rn_acts *a) {
+void rn_acts_free(bcos_rn_acts *a) {
     if (!a) return;
     free(a->nodes);
     free(a->base);
@@ -162,7 +175,7 @@ void bcos_rn_acts_free(bcos_rn_acts *a) {
     free(a);
 }
 
-void bcos_rn_acts_set_reduce(bcos_rn_acts *a, void (*sum)(float *x, size_t n), int ranks) {
+void rn_acts_set_reduce(bcos_rn_acts *a, void (*sum)(float *x, size_t n), int ranks) {
     a->sum = sum;
     a->ranks = sum ? ranks : 1;
 }

@@ -17,8 +17,7 @@ static void add_row_contrib(double *contrib, const float *d, const float *vec, f
 }
 
 /* contrib[b] += scale * sum over channels c of bias[c] * sum over positions of d[b,c,:], d[B,C,HW]. */
-static void add_channel_contrib(double *contrib, const float *d, const float *bias, float scale, int B, int C,
-                                int HW) {
+static void add_channel_contrib(double *contrib, const float *d, const float *bias, float scale, int B, int C, int HW) {
     for (int b = 0; b < B; b++) {
         double sum = 0;
         for (int c = 0; c < C; c++) {
@@ -31,7 +30,7 @@ static void add_channel_contrib(double *contrib, const float *d, const float *bi
     }
 }
 
-static void conv_explain(const bcos_rn_student *s, bcos_rn_acts *a, const rn_node *n, float *dx6) {
+static void conv_explain(const bcos_student *s, bcos_rn_acts *a, const rn_node *n, float *dx6) {
     const bcos_rn_conv *c = n->conv;
     int H = n->in < 0 ? s->cfg.image_size : a->nodes[n->in].H, W = n->in < 0 ? s->cfg.image_size : a->nodes[n->in].W;
     rn_zero(a->dz, rn_node_size(a, n));
@@ -40,7 +39,7 @@ static void conv_explain(const bcos_rn_student *s, bcos_rn_acts *a, const rn_nod
                                 c->cin, H, W, c->oc, c->k, c->stride, c->pad);
 }
 
-static void bn_explain(const bcos_rn_student *s, const bcos_rn_acts *a, const rn_node *n, double *contrib) {
+static void bn_explain(const bcos_student *s, const bcos_rn_acts *a, const rn_node *n, double *contrib) {
     const bcos_rn_conv *c = n->conv;
     int HW = n->H * n->W;
     if (c->bn_bias >= 0) add_channel_contrib(contrib, n->dout, RN_PARAM(s, c->bn_bias), a->bias_scale, a->B, n->C, HW);
@@ -50,23 +49,23 @@ static void bn_explain(const bcos_rn_student *s, const bcos_rn_acts *a, const rn
 }
 
 /* The pool with the attention weights constant: only v carries the score back to the tokens. */
-static void pool_explain(const bcos_rn_student *s, bcos_rn_acts *a, double *contrib, const float *dout) {
+static void pool_explain(const bcos_student *s, bcos_rn_acts *a, double *contrib, const float *dout) {
     const bcos_backend *be = s->backend;
     int B = a->B, T = a->T, C = a->C, E = s->cfg.embed_dim;
     size_t bc = (size_t)B * C, btc = bc * T;
-    if (s->c_b >= 0) add_row_contrib(contrib, dout, RN_PARAM(s, s->c_b), a->bias_scale, B, 1, E);
+    if (s->rn.c_b >= 0) add_row_contrib(contrib, dout, RN_PARAM(s, s->rn.c_b), a->bias_scale, B, 1, E);
     rn_zero(a->dpooled, bc);
-    if (s->opt.base.plain_proj)
-        be->matmul_backward(a->dpooled, NULL, NULL, dout, a->pooled, RN_PARAM(s, s->c_w), B, C, E);
+    if (!s->opt.bcos_c_proj)
+        be->matmul_backward(a->dpooled, NULL, NULL, dout, a->pooled, RN_PARAM(s, s->rn.c_w), B, C, E);
     else
-        be->bcos_linear_explain_backward(a->dpooled, dout, RN_PARAM(s, s->c_w), a->c_z, a->c_norm, B, C, E, a->b);
+        be->bcos_linear_explain_backward(a->dpooled, dout, RN_PARAM(s, s->rn.c_w), a->c_z, a->c_norm, B, C, E, a->b);
     rn_zero(a->dv, btc);
-    be->query_attention_explain_backward(a->dv, a->dpooled, a->att, B, T, C, s->cfg.heads);
-    if (s->v_b >= 0) add_row_contrib(contrib, a->dv, RN_PARAM(s, s->v_b), a->bias_scale, B, T, C);
+    be->query_attention_explain_backward(a->dv, a->dpooled, a->att, B, T, C, s->cfg.vision_heads);
+    if (s->rn.v_b >= 0) add_row_contrib(contrib, a->dv, RN_PARAM(s, s->rn.v_b), a->bias_scale, B, T, C);
     rn_zero(a->dtokens, btc);
-    be->matmul_backward(a->dtokens, NULL, NULL, a->dv, a->tokens, RN_PARAM(s, s->v_w), B * T, C, C);
-    if (s->pos >= 0) {
-        const float *pos = RN_PARAM(s, s->pos);
+    be->matmul_backward(a->dtokens, NULL, NULL, a->dv, a->tokens, RN_PARAM(s, s->rn.v_w), B * T, C, C);
+    if (s->rn.pos >= 0) {
+        const float *pos = RN_PARAM(s, s->rn.pos);
         for (int b = 0; b < B; b++) {
             double sum = 0;
             for (size_t i = 0; i < (size_t)T * C; i++) sum += (double)pos[i] * a->dtokens[(size_t)b * T * C + i];
@@ -76,8 +75,7 @@ static void pool_explain(const bcos_rn_student *s, bcos_rn_acts *a, double *cont
     be->map_tokens_backward(a->nodes[a->n_nodes - 1].dout, NULL, a->dtokens, B, C, a->HW);
 }
 
-void bcos_rn_student_explain(const bcos_rn_student *s, bcos_rn_acts *a, float *dx6, double *const_contrib,
-                             const float *dout) {
+void rn_student_explain(const bcos_student *s, bcos_rn_acts *a, float *dx6, double *const_contrib, const float *dout) {
     BCOS_CHECK(!a->training, "explanation mode follows an evaluation-mode forward (running variances)");
     int S = s->cfg.image_size;
     for (int b = 0; b < a->B; b++) const_contrib[b] = 0;

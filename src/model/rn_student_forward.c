@@ -6,20 +6,18 @@
 #include "rn_internal.h"
 
 /* The number of values per channel that a BatchNorm node's statistics cover. */
-static float bn_count(const bcos_rn_acts *a, const rn_node *n) {
-    return (float)a->B * n->H * n->W * (float)a->ranks;
-}
+static float bn_count(const bcos_rn_acts *a, const rn_node *n) { return (float)a->B * n->H * n->W * (float)a->ranks; }
 
 static void reduce(const bcos_rn_acts *a, float *x, size_t n) {
     if (a->sum) a->sum(x, n);
 }
 
 /* The variance node n normalises with: the batch's in training, else the running one. */
-static const float *bn_var(const bcos_rn_student *s, const bcos_rn_acts *a, const rn_node *n) {
+static const float *bn_var(const bcos_student *s, const bcos_rn_acts *a, const rn_node *n) {
     return a->training ? n->var : bcos_params_ptr(&s->buffers, n->conv->running_var);
 }
 
-static void conv_forward(const bcos_rn_student *s, const bcos_rn_acts *a, rn_node *n) {
+static void conv_forward(const bcos_student *s, const bcos_rn_acts *a, rn_node *n) {
     const bcos_backend *be = s->backend;
     const bcos_rn_conv *c = n->conv;
     const float *in = rn_input(a, n->in);
@@ -30,7 +28,7 @@ static void conv_forward(const bcos_rn_student *s, const bcos_rn_acts *a, rn_nod
     be->bcos_scale_forward(n->out, n->z, n->norm, a->B, c->oc, n->H * n->W, a->b);
 }
 
-static void bn_forward(bcos_rn_student *s, const bcos_rn_acts *a, rn_node *n) {
+static void bn_forward(const bcos_student *s, const bcos_rn_acts *a, rn_node *n) {
     const bcos_backend *be = s->backend;
     const bcos_rn_conv *c = n->conv;
     const float *in = a->nodes[n->in].out;
@@ -44,11 +42,11 @@ static void bn_forward(bcos_rn_student *s, const bcos_rn_acts *a, rn_node *n) {
         be->bn_running_update(bcos_params_ptr(&s->buffers, c->running_var), n->var, n->C, RN_MOMENTUM);
     }
     const float *bias = c->bn_bias >= 0 ? RN_PARAM(s, c->bn_bias) : NULL;
-    be->bn_uncentered_forward(n->out, in, RN_PARAM(s, c->bn_weight), bias, bn_var(s, a, n), a->B, n->C, HW,
-                              RN_BN_EPS, a->bias_scale);
+    be->bn_uncentered_forward(n->out, in, RN_PARAM(s, c->bn_weight), bias, bn_var(s, a, n), a->B, n->C, HW, RN_BN_EPS,
+                              a->bias_scale);
 }
 
-static void node_forward(bcos_rn_student *s, const bcos_rn_acts *a, rn_node *n) {
+static void node_forward(const bcos_student *s, const bcos_rn_acts *a, rn_node *n) {
     const bcos_backend *be = s->backend;
     size_t size = rn_node_size(a, n);
     switch (n->kind) {
@@ -73,37 +71,37 @@ static void node_forward(bcos_rn_student *s, const bcos_rn_acts *a, rn_node *n) 
 }
 
 /* out[B,rows,C] = inp @ weight^T (+ bias_scale * bias when kept). */
-static void linear(const bcos_rn_student *s, const bcos_rn_acts *a, float *out, const float *inp, int weight,
-                   int bias, int rows, int C) {
+static void linear(const bcos_student *s, const bcos_rn_acts *a, float *out, const float *inp, int weight, int bias,
+                   int rows, int C) {
     s->backend->matmul_forward(out, inp, RN_PARAM(s, weight), NULL, rows, C, C);
     if (bias >= 0) s->backend->bias_add_forward(out, RN_PARAM(s, bias), a->bias_scale, rows, C);
 }
 
 /* The B-cos attention pool: q from the mean token, k and v from every token, c_proj plain or B-cos. */
-static void pool_forward(const bcos_rn_student *s, bcos_rn_acts *a) {
+static void pool_forward(const bcos_student *s, bcos_rn_acts *a) {
     const bcos_backend *be = s->backend;
     int B = a->B, T = a->T, C = a->C, E = s->cfg.embed_dim;
     const float *map = a->nodes[a->n_nodes - 1].out;
-    be->map_tokens_forward(a->tokens, map, s->pos >= 0 ? RN_PARAM(s, s->pos) : NULL, B, C, a->HW);
+    be->map_tokens_forward(a->tokens, map, s->rn.pos >= 0 ? RN_PARAM(s, s->rn.pos) : NULL, B, C, a->HW);
     be->gather_rows_forward(a->q_in, a->tokens, a->rows, B, T, C);
-    linear(s, a, a->q, a->q_in, s->q_w, s->q_b, B, C);
-    linear(s, a, a->k, a->tokens, s->k_w, s->k_b, B * T, C);
-    linear(s, a, a->v, a->tokens, s->v_w, s->v_b, B * T, C);
-    be->query_attention_forward(a->pooled, a->att, a->q, a->k, a->v, B, T, C, s->cfg.heads);
-    if (s->opt.base.plain_proj)
-        be->matmul_forward(a->out, a->pooled, RN_PARAM(s, s->c_w), NULL, B, C, E);
+    linear(s, a, a->q, a->q_in, s->rn.q_w, s->rn.q_b, B, C);
+    linear(s, a, a->k, a->tokens, s->rn.k_w, s->rn.k_b, B * T, C);
+    linear(s, a, a->v, a->tokens, s->rn.v_w, s->rn.v_b, B * T, C);
+    be->query_attention_forward(a->pooled, a->att, a->q, a->k, a->v, B, T, C, s->cfg.vision_heads);
+    if (!s->opt.bcos_c_proj)
+        be->matmul_forward(a->out, a->pooled, RN_PARAM(s, s->rn.c_w), NULL, B, C, E);
     else
-        be->bcos_linear_forward(a->out, a->c_z, a->c_norm, a->pooled, RN_PARAM(s, s->c_w), B, C, E, a->b);
-    if (s->c_b >= 0) be->bias_add_forward(a->out, RN_PARAM(s, s->c_b), a->bias_scale, B, E);
+        be->bcos_linear_forward(a->out, a->c_z, a->c_norm, a->pooled, RN_PARAM(s, s->rn.c_w), B, C, E, a->b);
+    if (s->rn.c_b >= 0) be->bias_add_forward(a->out, RN_PARAM(s, s->rn.c_b), a->bias_scale, B, E);
 }
 
-void bcos_rn_student_forward(bcos_rn_student *s, bcos_rn_acts *a, float *out, const float *x6, float b,
-                             float bias_scale, int training) {
+void rn_student_forward(const bcos_student *s, bcos_rn_acts *a, float *out, const float *x6, float b,
+                        float bias_scale) {
     int S = s->cfg.image_size;
     a->b = b;
     a->bias_scale = bias_scale;
-    a->training = training;
-    if (s->opt.per_rank_bn) bcos_rn_acts_set_reduce(a, NULL, 1);
+    a->training = s->training;
+    if (s->opt.per_rank_bn) rn_acts_set_reduce(a, NULL, 1);
     memcpy(a->x6, x6, (size_t)a->B * 6 * S * S * sizeof(float));
     for (int i = 0; i < a->n_nodes; i++) node_forward(s, a, &a->nodes[i]);
     pool_forward(s, a);
@@ -112,7 +110,7 @@ void bcos_rn_student_forward(bcos_rn_student *s, bcos_rn_acts *a, float *out, co
 
 /* ---- the exact backward */
 
-static void conv_backward(const bcos_rn_student *s, bcos_rn_acts *a, const rn_node *n, float *grads, float *dx6) {
+static void conv_backward(const bcos_student *s, bcos_rn_acts *a, const rn_node *n, float *grads, float *dx6) {
     const bcos_backend *be = s->backend;
     const bcos_rn_conv *c = n->conv;
     int HW = n->H * n->W;
@@ -121,13 +119,13 @@ static void conv_backward(const bcos_rn_student *s, bcos_rn_acts *a, const rn_no
     rn_zero(a->dz, rn_node_size(a, n));
     rn_zero(a->dnorm, (size_t)a->B * HW);
     be->bcos_scale_backward(a->dz, a->dnorm, n->dout, n->z, n->norm, a->B, c->oc, HW, a->b);
-    be->conv2d_backward(dinp, RN_GRAD(s, grads, c->weight), NULL, a->dz, n->cols, RN_PARAM(s, c->weight), a->B,
-                        c->cin, H, W, c->oc, c->k, c->stride, c->pad);
+    be->conv2d_backward(dinp, RN_GRAD(s, grads, c->weight), NULL, a->dz, n->cols, RN_PARAM(s, c->weight), a->B, c->cin,
+                        H, W, c->oc, c->k, c->stride, c->pad);
     be->bcos_window_norm_backward(dinp, a->dnorm, rn_input(a, n->in), n->norm, a->B, c->cin, H, W, c->k, c->stride,
                                   c->pad);
 }
 
-static void bn_backward(const bcos_rn_student *s, const bcos_rn_acts *a, rn_node *n, float *grads) {
+static void bn_backward(const bcos_student *s, const bcos_rn_acts *a, rn_node *n, float *grads) {
     const bcos_backend *be = s->backend;
     const bcos_rn_conv *c = n->conv;
     const float *in = a->nodes[n->in].out, *gamma = RN_PARAM(s, c->bn_weight), *var = bn_var(s, a, n);
@@ -143,7 +141,7 @@ static void bn_backward(const bcos_rn_student *s, const bcos_rn_acts *a, rn_node
 }
 
 /* Backward of the nodes other than convolution and BatchNorm, shared with explanation mode. */
-void rn_linear_node_backward(const bcos_rn_student *s, const bcos_rn_acts *a, const rn_node *n) {
+void rn_linear_node_backward(const bcos_student *s, const bcos_rn_acts *a, const rn_node *n) {
     const bcos_backend *be = s->backend;
     size_t size = rn_node_size(a, n);
     switch (n->kind) {
@@ -163,40 +161,40 @@ void rn_linear_node_backward(const bcos_rn_student *s, const bcos_rn_acts *a, co
     }
 }
 
-static void linear_backward(const bcos_rn_student *s, const bcos_rn_acts *a, float *grads, float *dinp,
-                            const float *dout, const float *inp, int weight, int bias, int rows, int C) {
+static void linear_backward(const bcos_student *s, const bcos_rn_acts *a, float *grads, float *dinp, const float *dout,
+                            const float *inp, int weight, int bias, int rows, int C) {
     if (bias >= 0) s->backend->bias_add_backward(RN_GRAD(s, grads, bias), dout, a->bias_scale, rows, C);
     s->backend->matmul_backward(dinp, RN_GRAD(s, grads, weight), NULL, dout, inp, RN_PARAM(s, weight), rows, C, C);
 }
 
-static void pool_backward(const bcos_rn_student *s, bcos_rn_acts *a, float *grads, const float *dout) {
+static void pool_backward(const bcos_student *s, bcos_rn_acts *a, float *grads, const float *dout) {
     const bcos_backend *be = s->backend;
     int B = a->B, T = a->T, C = a->C, E = s->cfg.embed_dim;
     size_t bc = (size_t)B * C, btc = bc * T;
-    if (s->c_b >= 0) be->bias_add_backward(RN_GRAD(s, grads, s->c_b), dout, a->bias_scale, B, E);
+    if (s->rn.c_b >= 0) be->bias_add_backward(RN_GRAD(s, grads, s->rn.c_b), dout, a->bias_scale, B, E);
     rn_zero(a->dpooled, bc);
-    if (s->opt.base.plain_proj)
-        be->matmul_backward(a->dpooled, RN_GRAD(s, grads, s->c_w), NULL, dout, a->pooled, RN_PARAM(s, s->c_w), B, C,
-                            E);
+    if (!s->opt.bcos_c_proj)
+        be->matmul_backward(a->dpooled, RN_GRAD(s, grads, s->rn.c_w), NULL, dout, a->pooled, RN_PARAM(s, s->rn.c_w), B,
+                            C, E);
     else
-        be->bcos_linear_backward(a->dpooled, RN_GRAD(s, grads, s->c_w), dout, a->pooled, RN_PARAM(s, s->c_w), a->c_z,
-                                 a->c_norm, B, C, E, a->b);
+        be->bcos_linear_backward(a->dpooled, RN_GRAD(s, grads, s->rn.c_w), dout, a->pooled, RN_PARAM(s, s->rn.c_w),
+                                 a->c_z, a->c_norm, B, C, E, a->b);
     rn_zero(a->dq, bc);
     rn_zero(a->dk, btc);
     rn_zero(a->dv, btc);
-    be->query_attention_backward(a->dq, a->dk, a->dv, a->dpooled, a->q, a->k, a->v, a->att, B, T, C, s->cfg.heads);
+    be->query_attention_backward(a->dq, a->dk, a->dv, a->dpooled, a->q, a->k, a->v, a->att, B, T, C,
+                                 s->cfg.vision_heads);
     rn_zero(a->dq_in, bc);
     rn_zero(a->dtokens, btc);
-    linear_backward(s, a, grads, a->dq_in, a->dq, a->q_in, s->q_w, s->q_b, B, C);
+    linear_backward(s, a, grads, a->dq_in, a->dq, a->q_in, s->rn.q_w, s->rn.q_b, B, C);
     be->gather_rows_backward(a->dtokens, a->dq_in, a->rows, B, T, C);
-    linear_backward(s, a, grads, a->dtokens, a->dk, a->tokens, s->k_w, s->k_b, B * T, C);
-    linear_backward(s, a, grads, a->dtokens, a->dv, a->tokens, s->v_w, s->v_b, B * T, C);
-    be->map_tokens_backward(a->nodes[a->n_nodes - 1].dout, s->pos >= 0 ? RN_GRAD(s, grads, s->pos) : NULL,
+    linear_backward(s, a, grads, a->dtokens, a->dk, a->tokens, s->rn.k_w, s->rn.k_b, B * T, C);
+    linear_backward(s, a, grads, a->dtokens, a->dv, a->tokens, s->rn.v_w, s->rn.v_b, B * T, C);
+    be->map_tokens_backward(a->nodes[a->n_nodes - 1].dout, s->rn.pos >= 0 ? RN_GRAD(s, grads, s->rn.pos) : NULL,
                             a->dtokens, B, C, a->HW);
 }
 
-void bcos_rn_student_backward(const bcos_rn_student *s, bcos_rn_acts *a, float *grads, float *dx6,
-                              const float *dout) {
+void rn_student_backward(const bcos_student *s, bcos_rn_acts *a, float *grads, float *dx6, const float *dout) {
     for (int i = 0; i < a->n_nodes; i++) rn_zero(a->nodes[i].dout, rn_node_size(a, &a->nodes[i]));
     pool_backward(s, a, grads, dout);
     for (int i = a->n_nodes - 1; i >= 0; i--) {

@@ -32,8 +32,16 @@
 #define VANISHING 1e-12
 #define ROUNDING_LEVEL 1e-5
 
-static const bcos_rn_config CONFIG = {.layers = {2, 1, 1, 1}, .width = 4, .image_size = 64, .heads = 4,
-                                      .embed_dim = 16};
+/* The generator's ModifiedResNet (its metadata "config"); only the image tower is used. */
+static const bcos_clip_config CONFIG = {.name = "rn-student-fixture",
+                                        .embed_dim = 16,
+                                        .quick_gelu = 1,
+                                        .vision_tower = BCOS_TOWER_RESNET,
+                                        .image_size = 64,
+                                        .vision_width = 4,
+                                        .vision_layers = 5,
+                                        .vision_heads = 4,
+                                        .resnet_layers = {2, 1, 1, 1}};
 enum { IMAGES = 2 };
 
 static bcos_safetensors g_fix;
@@ -90,8 +98,8 @@ static const float *teacher_lookup(void *ctx, const char *name, size_t numel) {
     return x;
 }
 
-static void student_of(bcos_rn_student *s, const bcos_rn_student_options *opt, teacher_store *t) {
-    bcos_rn_student_init(s, &CONFIG, opt, bcos_backend_cpu());
+static void student_of(bcos_student *s, const bcos_student_options *opt, teacher_store *t) {
+    bcos_student_init(s, &CONFIG, opt, bcos_backend_cpu());
     char err[BCOS_ERRLEN];
     int rc = bcos_rn_student_from_teacher(s, teacher_lookup, t, err, sizeof err);
     CHECK_MSG(rc == 0, "B-cosify the fixture's teacher: %s", err);
@@ -100,34 +108,35 @@ static void student_of(bcos_rn_student *s, const bcos_rn_student_options *opt, t
 static size_t x6_size(void) { return (size_t)IMAGES * 6 * CONFIG.image_size * CONFIG.image_size; }
 
 static void test_conversion(teacher_store *t, const float *x6) {
-    bcos_rn_student_options opt = bcos_rn_student_default_options();
-    opt.base.b = 1;
-    opt.base.keep_biases = 1;
+    bcos_student_options opt = bcos_student_default_options();
+    opt.b = 1;
+    opt.keep_biases = 1;
     opt.keep_pos = 1;
-    bcos_rn_student s;
+    bcos_student s;
     student_of(&s, &opt, t);
-    bcos_rn_acts *a = bcos_rn_acts_new(&s, IMAGES);
+    bcos_student_acts *a = bcos_student_acts_new(&s, IMAGES);
     float out[IMAGES * 16];
-    bcos_rn_student_forward(&s, a, out, x6, 1, 1, 0);
+    bcos_student_forward(&s, a, out, x6, 1, 1);
     compare("conversion (B = 1, biases and positional embedding kept) vs open_clip", "convert.out", out,
             sizeof out / sizeof out[0], CONVERSION_TOL);
-    bcos_rn_acts_free(a);
-    bcos_rn_student_free(&s);
+    bcos_student_acts_free(a);
+    bcos_student_free(&s);
 }
 
 /* Explanation mode on the evaluation forward: dx6, the constants' share, and completeness. */
-static void check_explanation(bcos_rn_student *s, bcos_rn_acts *a, const char *kase, const float *x6, float b,
+static void check_explanation(bcos_student *s, bcos_student_acts *a, const char *kase, const float *x6, float b,
                               float bias_scale) {
     char name[160];
     enum { E = 16 };
     float out[IMAGES * E];
-    bcos_rn_student_forward(s, a, out, x6, b, bias_scale, 0);
+    s->training = 0;
+    bcos_student_forward(s, a, out, x6, b, bias_scale);
     snprintf(name, sizeof name, "%s.eval.out", kase);
     compare(kase, name, out, IMAGES * E, TOL);
     snprintf(name, sizeof name, "%s.explain.D", kase);
     float *D = fixture(name, IMAGES * E), *dx6 = xmalloc(x6_size() * sizeof(float));
     double contrib[IMAGES];
-    bcos_rn_student_explain(s, a, dx6, contrib, D);
+    bcos_student_explain(s, a, dx6, contrib, D);
     snprintf(name, sizeof name, "%s.explain.dx6", kase);
     compare(kase, name, dx6, x6_size(), TOL);
     float got_const[IMAGES];
@@ -135,8 +144,10 @@ static void check_explanation(bcos_rn_student *s, bcos_rn_acts *a, const char *k
     snprintf(name, sizeof name, "%s.explain.const", kase);
     float *want_const = fixture(name, IMAGES);
     int has_const = want_const[0] != 0 || want_const[1] != 0;
-    if (has_const) compare(kase, name, got_const, IMAGES, TOL);
-    else CHECK_MSG(contrib[0] == 0 && contrib[1] == 0, "%s: no constants, yet a share of %g", kase, contrib[0]);
+    if (has_const)
+        compare(kase, name, got_const, IMAGES, TOL);
+    else
+        CHECK_MSG(contrib[0] == 0 && contrib[1] == 0, "%s: no constants, yet a share of %g", kase, contrib[0]);
     size_t per = x6_size() / IMAGES;
     for (int i = 0; i < IMAGES; i++) {
         double sum = contrib[i], mass = fabs(contrib[i]), score = 0;
@@ -156,7 +167,7 @@ static void check_explanation(bcos_rn_student *s, bcos_rn_acts *a, const char *k
 }
 
 /* Training mode: embeddings, every parameter's gradient, dx6 where the fixture has it, running variances. */
-static void check_training(bcos_rn_student *s, bcos_rn_acts *a, const char *kase, const float *x6, float b,
+static void check_training(bcos_student *s, bcos_student_acts *a, const char *kase, const float *x6, float b,
                            float bias_scale) {
     char name[200];
     enum { E = 16 };
@@ -167,13 +178,14 @@ static void check_training(bcos_rn_student *s, bcos_rn_acts *a, const char *kase
            torch_error[1]);
     free(torch_error);
     float out[IMAGES * E];
-    bcos_rn_student_forward(s, a, out, x6, b, bias_scale, 1);
+    s->training = 1;
+    bcos_student_forward(s, a, out, x6, b, bias_scale);
     snprintf(name, sizeof name, "%s.out", kase);
     compare(kase, name, out, IMAGES * E, out_tol);
     snprintf(name, sizeof name, "%s.R", kase);
     float *R = fixture(name, IMAGES * E), *grads = xcalloc(s->params.total, sizeof(float));
     float *dx6 = xcalloc(x6_size(), sizeof(float));
-    bcos_rn_student_backward(s, a, grads, dx6, R);
+    bcos_student_backward(s, a, grads, dx6, R);
     snprintf(name, sizeof name, "%s.dx6", kase);
     if (bcos_st_find(&g_fix, name)) compare(kase, name, dx6, x6_size(), grad_tol);
     char prefix[32];
@@ -200,22 +212,22 @@ static void test_case(teacher_store *t, const char *kase, const float *x6) {
     char name[64];
     snprintf(name, sizeof name, "%s.config", kase);
     float *config = fixture(name, 4);
-    bcos_rn_student_options opt = bcos_rn_student_default_options();
-    opt.base.b = config[0];
-    opt.base.keep_biases = config[1] != 0;
-    opt.base.plain_proj = config[3] == 0;
-    bcos_rn_student s;
+    bcos_student_options opt = bcos_student_default_options();
+    opt.b = config[0];
+    opt.keep_biases = config[1] != 0;
+    opt.bcos_c_proj = config[3] != 0;
+    bcos_student s;
     student_of(&s, &opt, t);
-    bcos_rn_acts *a = bcos_rn_acts_new(&s, IMAGES);
+    bcos_student_acts *a = bcos_student_acts_new(&s, IMAGES);
     double before = g_worst;
     g_worst = 0;
     check_explanation(&s, a, kase, x6, config[0], config[2]);
     check_training(&s, a, kase, x6, config[0], config[2]);
     printf("case %s (B = %g, biases %s, c_proj %s): worst rel error %.2e\n", kase, config[0],
-           opt.base.keep_biases ? "kept" : "removed", opt.base.plain_proj ? "plain" : "B-cos", g_worst);
+           opt.keep_biases ? "kept" : "removed", opt.bcos_c_proj ? "B-cos" : "plain", g_worst);
     if (before > g_worst) g_worst = before;
-    bcos_rn_acts_free(a);
-    bcos_rn_student_free(&s);
+    bcos_student_acts_free(a);
+    bcos_student_free(&s);
     free(config);
 }
 

@@ -33,8 +33,8 @@ typedef struct {
     static void scale_bwd##bits(gc_case *c) {                                                                          \
         scale_ctx *k = c->ctx;                                                                                         \
         memset(k->dnorm##bits, 0, sizeof k->dnorm##bits);                                                              \
-        ops->bcos_scale_backward(c->t[0].g##bits, k->dnorm##bits, c->dout##bits, c->t[0].x##bits, k->norm##bits,      \
-                                 CV_B, CV_OC, CV_HW, (real)k->b);                                                      \
+        ops->bcos_scale_backward(c->t[0].g##bits, k->dnorm##bits, c->dout##bits, c->t[0].x##bits, k->norm##bits, CV_B, \
+                                 CV_OC, CV_HW, (real)k->b);                                                            \
         ops->bcos_window_norm_backward(c->t[1].g##bits, k->dnorm##bits, c->t[1].x##bits, k->norm##bits, CV_B, CV_CIN,  \
                                        CV_H, CV_W, CV_K, CV_STRIDE, CV_PAD);                                           \
     }
@@ -72,18 +72,17 @@ typedef struct {
             ops->bn_batch_mean(k->mean##bits, c->t[0].x##bits, BN_B, BN_C, BN_HW, count);                              \
             ops->bn_batch_var(k->var##bits, c->t[0].x##bits, k->mean##bits, BN_B, BN_C, BN_HW, count);                 \
         }                                                                                                              \
-        ops->bn_uncentered_forward(c->out##bits, c->t[0].x##bits, c->t[1].x##bits, c->t[2].x##bits, k->var##bits,     \
+        ops->bn_uncentered_forward(c->out##bits, c->t[0].x##bits, c->t[1].x##bits, c->t[2].x##bits, k->var##bits,      \
                                    BN_B, BN_C, BN_HW, (real)BN_EPS, (real)BN_BIAS_SCALE);                              \
     }                                                                                                                  \
     static void bn_bwd##bits(gc_case *c) {                                                                             \
         bn_ctx *k = c->ctx;                                                                                            \
         if (k->training)                                                                                               \
-            ops->bn_uncentered_dvar(k->dvar##bits, c->dout##bits, c->t[0].x##bits, c->t[1].x##bits, k->var##bits,     \
+            ops->bn_uncentered_dvar(k->dvar##bits, c->dout##bits, c->t[0].x##bits, c->t[1].x##bits, k->var##bits,      \
                                     BN_B, BN_C, BN_HW, (real)BN_EPS);                                                  \
-        ops->bn_uncentered_backward(c->t[0].g##bits, c->t[1].g##bits, c->t[2].g##bits, c->dout##bits,                 \
-                                    c->t[0].x##bits, c->t[1].x##bits, k->mean##bits, k->var##bits,                     \
-                                    k->training ? k->dvar##bits : NULL, BN_B, BN_C, BN_HW, (real)BN_EPS,               \
-                                    (real)(BN_B * BN_HW), (real)BN_BIAS_SCALE);                                        \
+        ops->bn_uncentered_backward(c->t[0].g##bits, c->t[1].g##bits, c->t[2].g##bits, c->dout##bits, c->t[0].x##bits, \
+                                    c->t[1].x##bits, k->mean##bits, k->var##bits, k->training ? k->dvar##bits : NULL,  \
+                                    BN_B, BN_C, BN_HW, (real)BN_EPS, (real)(BN_B * BN_HW), (real)BN_BIAS_SCALE);       \
     }
 BN_ADAPTERS(64, double, bcos_cpu_f64())
 BN_ADAPTERS(32, float, bcos_backend_cpu())
