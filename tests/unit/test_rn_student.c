@@ -3,7 +3,8 @@
  *    evaluation mode equals the teacher's bcos_clip_encode_image (rel error < 1e-5), and B = 2 without biases
  *    does not: the weights are copied, the normalisation and the running means folded in;
  *  - completeness in explanation mode at B = 1, 1.5, 2, 3 (biases kept at a scale, c_proj plain and B-cos);
- *  - the student file: training moves the running variances, which are saved and loaded with the weights;
+ *  - the student file: training moves the running variances, which are saved and loaded with the weights (a
+ *    file lacking one is refused, naming it);
  *  - distillation: a short run raises the held-out cosine to the teacher; a run stopped after its first
  *    step and resumed saves the uninterrupted run's student bit for bit (the running variances travel in
  *    the checkpoint). */
@@ -161,6 +162,17 @@ static void test_save_load(const bcos_clip *t, bcos_rng *rng) {
     CHECK(strcmp(bcos_st_meta_get(&st, "bcos_student_version"), "3") == 0);
     CHECK(bcos_st_find(&st, "visual.layer1.0.bn1.running_var") != NULL);
     bcos_st_close(&st);
+    /* a file without one of the running variances is refused, naming it */
+    bcos_student_file f;
+    bcos_student_file_make(&f, &s, t, 7);
+    int n = 0;
+    for (int i = 0; i < f.count; i++)
+        if (strcmp(f.entries[i].name, "visual.layer2.0.bn3.running_var") != 0) f.entries[n++] = f.entries[i];
+    CHECK(n == f.count - 1);
+    BCOS_CHECK(bcos_st_write(path, f.entries, n, f.meta, f.n_meta, err, sizeof err) == 0, err);
+    bcos_student_file_free(&f);
+    CHECK(bcos_student_load_file(&back, path, bcos_backend_cpu(), err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, path) && strstr(err, "visual.layer2.0.bn3.running_var") && strstr(err, "missing"), "%s", err);
     free(before);
     free(x6);
     free(out);
