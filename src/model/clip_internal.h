@@ -12,6 +12,11 @@ char *bcos_clip_config_to_json(const bcos_clip_config *cfg);
  * tensors: a B-cos student file carries the teacher's text tower beside its own image tower. */
 int bcos_clip_load_text(bcos_clip *m, const bcos_safetensors *st, char *err, size_t errlen);
 
+/* Every tensor of cfg declared in m->params, none allocated (bcos_clip_init allocates them): enough for
+ * shape checks and sizes, which need no memory for the weights (RN50x64 has 2.5 GB). Free with
+ * bcos_clip_free. */
+void bcos_clip_declare(bcos_clip *m, const bcos_clip_config *cfg);
+
 /* The ResNet image tower (clip_resnet.c): declare its tensors in m->params (before allocation), encode
  * images[B,3,S,S] into out[B,embed], and the floats that encoding allocates for B images. */
 void bcos_clip_declare_resnet(bcos_clip *m);

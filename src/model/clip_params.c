@@ -76,16 +76,20 @@ static void declare_text(bcos_clip *m) {
     m->logit_scale = declare(p, "logit_scale", 0);
 }
 
-void bcos_clip_init(bcos_clip *m, const bcos_clip_config *cfg, const bcos_backend *backend) {
+void bcos_clip_declare(bcos_clip *m, const bcos_clip_config *cfg) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
-    m->backend = backend;
     bcos_params_init(&m->params);
     if (cfg->vision_tower == BCOS_TOWER_RESNET)
         bcos_clip_declare_resnet(m);
     else
         declare_vision(m);
     declare_text(m);
+}
+
+void bcos_clip_init(bcos_clip *m, const bcos_clip_config *cfg, const bcos_backend *backend) {
+    bcos_clip_declare(m, cfg);
+    m->backend = backend;
     bcos_params_alloc(&m->params);
 }
 

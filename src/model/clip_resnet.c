@@ -244,13 +244,10 @@ static size_t chunk_floats(const bcos_clip_config *c, const rn_pass *sizes, int 
 }
 
 size_t bcos_clip_resnet_image_floats(const bcos_clip_config *c, int B) {
-    /* the walk reads the weights' shapes only: declared, never allocated */
-    bcos_clip m = {.cfg = *c};
-    bcos_params_init(&m.params);
-    bcos_clip_declare_resnet(&m);
+    bcos_clip m; /* the walk reads the weights' shapes only */
+    bcos_clip_declare(&m, c);
     rn_pass sizes = measure(&m);
-    free(m.resnet.blocks);
-    bcos_params_free(&m.params);
+    bcos_clip_free(&m);
     return chunk_floats(c, &sizes, B < RN_CHUNK ? B : RN_CHUNK);
 }
 

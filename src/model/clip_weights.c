@@ -208,7 +208,7 @@ int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *c
     bcos_naming naming = bcos_clip_detect_naming(st);
     if (!naming_fits(naming, cfg)) return 0;
     bcos_clip m;
-    bcos_clip_init(&m, cfg, NULL);
+    bcos_clip_declare(&m, cfg); /* the shapes, without the memory of the weights */
     name_map map;
     map_build(&map, &m, naming);
     char err[BCOS_ERRLEN];

@@ -41,6 +41,26 @@ static double image_error(const bcos_clip *m, const bcos_safetensors *ref, const
 
 /* ---- the tiny RN config: weights, image and text embeddings from the committed files */
 
+/* A batch larger than the tower's chunk of images: each embedding is that of its image alone. */
+static void check_chunks(const bcos_clip *m, const float *images, int n_images) {
+    enum { N = 19 };
+    size_t image = 3 * (size_t)m->cfg.image_size * m->cfg.image_size, E = (size_t)m->cfg.embed_dim;
+    float *batch = xmalloc(N * image * sizeof(float)), *all = xmalloc(N * E * sizeof(float));
+    float *alone = xmalloc(E * sizeof(float));
+    for (int i = 0; i < N; i++) memcpy(batch + i * image, images + (size_t)(i % n_images) * image, image * sizeof(float));
+    bcos_clip_encode_image(m, all, batch, N);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        bcos_clip_encode_image(m, alone, batch + i * image, 1);
+        double e = test_rel_error_f32(all + i * E, alone, E);
+        worst = e > worst ? e : worst;
+    }
+    CHECK_MSG(worst < REL_TOL, "a batch of %d gives each image's own embedding (rel error %.3g)", N, worst);
+    free(alone);
+    free(all);
+    free(batch);
+}
+
 static void check_tiny(const char *config) {
     bcos_clip m;
     char err[BCOS_ERRLEN];
@@ -59,6 +79,7 @@ static void check_tiny(const char *config) {
     /* one image at a time gives the same embeddings as the batch */
     double e_one = image_error(&m, &ref, images, 1);
     CHECK_MSG(e_one < REL_TOL, "bcos-tiny-rn first image alone rel error %.3g", e_one);
+    check_chunks(&m, images, NI);
 
     const bcos_st_tensor *ids_t = bcos_st_find(&ref, "text_ids");
     int32_t *ids = xmalloc(ids_t->nbytes);

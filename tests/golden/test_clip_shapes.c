@@ -3,8 +3,12 @@
  * tools/ref/make_clip_fixtures.py into shapes.json), and our RN50, RN101, RN50x4, RN50x16 and RN50x64
  * those of open_clip's state_dict (tools/ref/make_rn_fixtures.py, rn_shapes.json; transformers has no
  * ResNet CLIP): nothing missing, nothing extra. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -59,6 +63,41 @@ static void check_config(const cJSON *root, const char *config, int n_namings) {
     }
 }
 
+/* This process's address space in bytes (VmSize), from /proc. */
+static size_t address_space(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    BCOS_CHECK(f != NULL, "/proc is mounted");
+    char line[256];
+    size_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %zu kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024;
+}
+
+/* Matching a file's shapes against RN50x64 (2.5 GB of weights) allocates no weights: a child whose address
+ * space may grow by 1 GB only (on top of what it holds, sanitizer shadow included) still gets its answer. */
+static void check_matching_allocates_no_weights(const cJSON *root) {
+    pid_t pid = fork();
+    BCOS_CHECK(pid >= 0, "fork works");
+    if (pid == 0) {
+        struct rlimit rl = {address_space() + ((size_t)1 << 30), RLIM_INFINITY};
+        rl.rlim_max = rl.rlim_cur;
+        if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+        bcos_clip_config cfg;
+        char err[BCOS_ERRLEN];
+        bcos_safetensors st;
+        if (bcos_clip_config_load(&cfg, "RN50x64", err, sizeof err) != 0) _exit(4);
+        view_from_json(&st, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "RN50x64"),
+                                                             "open_clip"));
+        _exit(bcos_clip_file_matches(&st, &cfg) ? 0 : 5);
+    }
+    int status = 0;
+    BCOS_CHECK(waitpid(pid, &status, 0) == pid, "waitpid works");
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "RN50x64's shapes match within 1 GB more (status %d)",
+              status);
+}
+
 int main(void) {
     char *text = bcos_read_file("tests/fixtures/clip/shapes.json", NULL);
     BCOS_CHECK(text != NULL, "regenerate with tools/ref/make_clip_fixtures.py");
@@ -75,6 +114,7 @@ int main(void) {
     BCOS_CHECK(root != NULL, "rn_shapes.json is JSON");
     const char *const resnets[] = {"RN50", "RN101", "RN50x4", "RN50x16", "RN50x64"};
     for (int i = 0; i < 5; i++) check_config(root, resnets[i], 1);
+    check_matching_allocates_no_weights(root);
     cJSON_Delete(root);
     free(text);
     return test_summary("test_clip_shapes");
