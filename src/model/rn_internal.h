@@ -22,6 +22,8 @@ static inline int rn_features(const bcos_clip_config *c) { return c->vision_widt
 void rn_student_declare(bcos_student *s);
 /* bcos_student_from_clip's part for a ResNet: the teacher's tensors copied by name. */
 void rn_student_from_clip(bcos_student *s, const bcos_clip *teacher);
+/* The bcos_student_acts_* and bcos_student_forward/backward/explain of a ResNet (rn_student_acts.c,
+ * rn_student_forward.c, rn_student_explain.c). */
 bcos_rn_acts *rn_acts_new(const bcos_student *s, int B);
 size_t rn_acts_floats(const bcos_student *s, int B);
 void rn_acts_free(bcos_rn_acts *a);
@@ -63,8 +65,13 @@ struct bcos_rn_acts {
 
 static inline size_t rn_node_size(const bcos_rn_acts *a, const rn_node *n) { return (size_t)a->B * n->C * n->H * n->W; }
 
-/* The input of node n's input i (0: in, 1: in2), and where its gradient goes (NULL for x6 without dx6). */
+/* The output of node `node` (-1: the image x6), its height and width, and where its gradient goes (dx6,
+ * which may be NULL, for the image). */
 static inline const float *rn_input(const bcos_rn_acts *a, int node) { return node < 0 ? a->x6 : a->nodes[node].out; }
+static inline void rn_input_size(const bcos_student *s, const bcos_rn_acts *a, int node, int *H, int *W) {
+    *H = node < 0 ? s->cfg.image_size : a->nodes[node].H;
+    *W = node < 0 ? s->cfg.image_size : a->nodes[node].W;
+}
 static inline float *rn_dinput(const bcos_rn_acts *a, int node, float *dx6) {
     return node < 0 ? dx6 : a->nodes[node].dout;
 }

@@ -32,7 +32,8 @@ static void add_channel_contrib(double *contrib, const float *d, const float *bi
 
 static void conv_explain(const bcos_student *s, bcos_rn_acts *a, const rn_node *n, float *dx6) {
     const bcos_rn_conv *c = n->conv;
-    int H = n->in < 0 ? s->cfg.image_size : a->nodes[n->in].H, W = n->in < 0 ? s->cfg.image_size : a->nodes[n->in].W;
+    int H, W;
+    rn_input_size(s, a, n->in, &H, &W);
     rn_zero(a->dz, rn_node_size(a, n));
     s->backend->bcos_scale_explain_backward(a->dz, n->dout, n->z, n->norm, a->B, c->oc, n->H * n->W, a->b);
     s->backend->conv2d_backward(rn_dinput(a, n->in, dx6), NULL, NULL, a->dz, n->cols, RN_PARAM(s, c->weight), a->B,

@@ -21,7 +21,8 @@ static void conv_forward(const bcos_student *s, const bcos_rn_acts *a, rn_node *
     const bcos_backend *be = s->backend;
     const bcos_rn_conv *c = n->conv;
     const float *in = rn_input(a, n->in);
-    int H = n->in < 0 ? s->cfg.image_size : a->nodes[n->in].H, W = n->in < 0 ? s->cfg.image_size : a->nodes[n->in].W;
+    int H, W;
+    rn_input_size(s, a, n->in, &H, &W);
     be->conv2d_forward(n->z, n->cols, in, RN_PARAM(s, c->weight), NULL, a->B, c->cin, H, W, c->oc, c->k, c->stride,
                        c->pad);
     be->bcos_window_norm_forward(n->norm, in, a->B, c->cin, H, W, c->k, c->stride, c->pad);
@@ -114,7 +115,8 @@ static void conv_backward(const bcos_student *s, bcos_rn_acts *a, const rn_node 
     const bcos_backend *be = s->backend;
     const bcos_rn_conv *c = n->conv;
     int HW = n->H * n->W;
-    int H = n->in < 0 ? s->cfg.image_size : a->nodes[n->in].H, W = n->in < 0 ? s->cfg.image_size : a->nodes[n->in].W;
+    int H, W;
+    rn_input_size(s, a, n->in, &H, &W);
     float *dinp = rn_dinput(a, n->in, dx6);
     rn_zero(a->dz, rn_node_size(a, n));
     rn_zero(a->dnorm, (size_t)a->B * HW);
