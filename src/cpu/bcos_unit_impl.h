@@ -39,7 +39,12 @@ static REAL bcos_factor(REAL z, REAL n, REAL b) { return bcos_power(fabs(z) / n 
 /* The factor s of one output and its slope k = (B-1) t^(B-2) c (c = |z|/n, t = c + 1e-6), the two terms of
  * the exact gradient below: d(s z)/dz = s + k and d(s z)/dn = -k z / n. */
 static REAL bcos_factor_slope(REAL z, REAL n, REAL b, REAL *k) {
-    REAL c = fabs(z) / n, t = c + BCOS_COS_EPS, s = bcos_power(t, b);
+    REAL c = fabs(z) / n, t = c + BCOS_COS_EPS;
+    if (b == 2) { /* the default: s = t and k = c, the same numbers as below without pow and the division */
+        *k = c;
+        return t;
+    }
+    REAL s = bcos_power(t, b);
     *k = (b - 1) * s / t * c;
     return s;
 }

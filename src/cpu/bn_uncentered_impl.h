@@ -65,16 +65,19 @@ static void bn_uncentered_backward(REAL *dinp, REAL *dweight, REAL *dbias, const
                                    const REAL *weight, const REAL *mean, const REAL *var, const REAL *dvar, int B,
                                    int C, int HW, REAL eps, REAL count, REAL bias_scale) {
     for (int c = 0; c < C; c++) {
-        REAL rstd = 1 / sqrt(var[c] + eps);
+        REAL rstd = 1 / sqrt(var[c] + eps), scale = weight[c] * rstd;
+        REAL center = dvar ? mean[c] : 0, slope = dvar ? dvar[c] * 2 / count : 0; /* mean unused without dvar */
         double dw = 0, db = 0;
         for (int b = 0; b < B; b++) {
             const REAL *x = inp + ((size_t)b * C + c) * HW, *g = dout + ((size_t)b * C + c) * HW;
+            if (dweight || dbias)
+                for (int p = 0; p < HW; p++) {
+                    dw += (double)g[p] * x[p];
+                    db += g[p];
+                }
             REAL *dx = dinp ? dinp + ((size_t)b * C + c) * HW : NULL;
-            for (int p = 0; p < HW; p++) {
-                dw += (double)g[p] * x[p];
-                db += g[p];
-                if (dx) dx[p] += weight[c] * rstd * g[p] + (dvar ? dvar[c] * 2 * (x[p] - mean[c]) / count : 0);
-            }
+            if (dx)
+                for (int p = 0; p < HW; p++) dx[p] += scale * g[p] + slope * (x[p] - center);
         }
         if (dweight) dweight[c] += (REAL)(dw * rstd);
         if (dbias) dbias[c] += (REAL)(db * bias_scale);
