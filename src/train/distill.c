@@ -17,6 +17,7 @@
 #include "bcos/memory.h"
 #include "bcos/paths.h"
 #include "bcos/urls.h"
+#include "bcos/rn_student.h"
 #include "bcos/world.h"
 #include "distill_internal.h"
 
@@ -195,6 +196,7 @@ static void alloc_buffers(distill_run *run) {
     run->ds = xmalloc(B * E * sizeof(float));
     run->t_all = xmalloc((size_t)run->B_global * E * sizeof(float));
     run->acts = bcos_student_acts_new(&run->student, run->B);
+    bcos_student_acts_set_reduce(run->acts, bcos_world_sum_f32, run->world); /* a ResNet's BatchNorm statistics */
     size_t L = (size_t)run->teacher.cfg.context_length;
     run->batch = (distill_batch){.crops = xmalloc(B * S * S * 3), .has_caption = xcalloc(B, sizeof(int)),
                                  .ids = xcalloc(B * L, sizeof(int32_t)), .caption_emb = xcalloc(B * E, sizeof(float)),
@@ -246,12 +248,6 @@ static int load_inputs(distill_run *run, bcos_image_set *loaded, char *err, size
     if (bcos_clip_load_file(&run->teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL, be,
                             err, errlen) != 0)
         return -1;
-    if (run->teacher.cfg.vision_tower != BCOS_TOWER_VIT) {
-        snprintf(err, errlen, "%s: config %s has a ResNet image tower, whose B-cos student is not built yet",
-                 cfg->teacher, run->teacher.cfg.name);
-        bcos_clip_free(&run->teacher);
-        return -1;
-    }
     run->S = run->teacher.cfg.image_size;
     run->E = run->teacher.cfg.embed_dim;
     if (cfg->shards[0]) return 0;
