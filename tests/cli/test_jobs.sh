@@ -17,7 +17,9 @@ cmp -s "$TMP/schema.json" schemas/job.schema.json && ok ||
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert {'distill','eval','explain','shards'} <= set(d['\$defs'])" \
   "$TMP/schema.json" && ok || bad "the schema describes every kind"
 
-# ---- the committed job and pipeline files are valid
+# ---- the committed job and pipeline files are valid (the variables of the ones a user points at
+# their own weights and shards: fixtures here)
+export RN50_WEIGHTS=tests/fixtures/clip/tiny_rn_openclip.safetensors TRAIN_SHARDS=tests/fixtures/webdataset/peer/ustar-000000.tar
 for job in jobs/*.json; do expect_ok "$BCOS" jobs check "$job"; done
 for pipeline in pipeline/*.json; do expect_ok "$BCOS" pipeline stages "$pipeline"; done
 
