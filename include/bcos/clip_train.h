@@ -9,6 +9,10 @@
 
 #include "bcos/clip.h"
 
+/* Fresh weights for m (initialised for its config) drawn from seed, as open_clip initialises a CLIP
+ * (src/model/clip_init.c says which rule each tensor follows); logit_scale ln(1/0.07). */
+void bcos_clip_init_weights(bcos_clip *m, uint64_t seed);
+
 /* Activations of one training forward of B images and B texts, kept for the backward (one allocation). */
 typedef struct bcos_clip_acts bcos_clip_acts;
 bcos_clip_acts *bcos_clip_acts_new(const bcos_clip *m, int B);

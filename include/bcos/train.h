@@ -67,4 +67,10 @@ void bcos_adam_free(bcos_adam *opt);
 /* 1 when every value of x[n] is finite. A step whose loss or gradient is not finite is skipped. */
 int bcos_all_finite(const float *x, size_t n);
 
+/* From a signal handler (async-signal-safe): ask the running training run (bcos_distill_run,
+ * bcos_pretrain_run) to checkpoint at the end of its current step and go on (stop 0), or to
+ * checkpoint there and stop as preempted (stop 1). signo names the signal in the run's events.
+ * Without a store the request is ignored. */
+void bcos_train_request(int signo, int stop);
+
 #endif
