@@ -159,7 +159,7 @@ static distill_source *new_source(train_run *run, char *err, size_t errlen) {
                            .S = run->S, .E = run->E, .context_length = run->teacher.cfg.context_length};
     if (run->cfg->shards[0]) return distill_source_shards_new(run->cfg, &shape, err, errlen);
     distill_embed_set_captions(run);
-    return distill_source_images_new(run->set, run->train_count, run->cfg->seed, &shape, run->set_caption_emb,
+    return distill_source_images_new(run->set, run->train_count, run->cfg->seed, &shape, run->set_caption_emb, NULL,
                                      run->set_has_caption);
 }
 

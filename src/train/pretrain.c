@@ -29,6 +29,10 @@ typedef struct {
     int32_t *empty; /* context_length: the empty caption, for a sample without a .txt */
     int64_t uncaptioned; /* samples trained with the empty caption, on this rank */
     double first_loss;
+    /* with 'images': the folder's images, and their captions tokenized once */
+    bcos_image_set set;
+    int32_t *set_ids;
+    int *set_has_caption;
 } pretrain_state;
 
 static pretrain_state *state(const train_run *run) { return run->trainee; }
@@ -124,18 +128,19 @@ static int load_model(pretrain_state *p, char *err, size_t errlen) {
         if (bcos_clip_load_file(&p->model, cfg->init, cfg->model[0] ? cfg->model : NULL, be, err, errlen) != 0)
             return -1;
     } else {
-        bcos_clip_config c;
-        if (bcos_clip_config_load(&c, cfg->model, err, errlen) != 0) return -1;
-        bcos_clip_init(&p->model, &c, be);
+        bcos_clip_config fresh;
+        if (bcos_clip_config_load(&fresh, cfg->model, err, errlen) != 0) return -1;
+        bcos_clip_init(&p->model, &fresh, be);
         bcos_clip_init_weights(&p->model, (uint64_t)cfg->base.seed);
     }
     bcos_tokenizer *tok = bcos_tokenizer_load_default();
     int vocab = bcos_tokenizer_vocab_size(tok);
     bcos_tokenizer_free(tok);
-    if (p->model.cfg.vocab_size >= vocab) return 0;
+    bcos_clip_config c = p->model.cfg;
+    if (c.vocab_size >= vocab) return 0;
     bcos_clip_free(&p->model);
     return bcos_error(err, errlen, "model", "config %s has a vocabulary of %d tokens, fewer than the tokenizer's %d",
-                      cfg->model, p->model.cfg.vocab_size, vocab);
+                      c.name, c.vocab_size, vocab);
 }
 
 static void alloc_state(train_run *run, pretrain_state *p) {
@@ -154,6 +159,9 @@ static void alloc_state(train_run *run, pretrain_state *p) {
 
 static void free_state(train_run *run, pretrain_state *p) {
     train_free(run);
+    bcos_image_set_free(&p->set);
+    free(p->set_ids);
+    free(p->set_has_caption);
     pretrain_pass_free(&p->pass);
     free(p->images);
     free(p->ids);
@@ -161,11 +169,33 @@ static void free_state(train_run *run, pretrain_state *p) {
     bcos_clip_free(&p->model);
 }
 
-/* This rank's shard source, the crops at the model's size and the captions tokenized. */
-static distill_source *new_source(train_run *run, const bcos_clip_config *c, char *err, size_t errlen) {
+/* The folder's images at the model's size, their captions tokenized. Returns 0, or -1 with err. */
+static int load_images(pretrain_state *p, char *err, size_t errlen) {
+    const bcos_clip_config *c = &p->model.cfg;
+    if (bcos_image_set_load_dir(&p->set, p->cfg->base.images, c->image_size, err, errlen) != 0) return -1;
+    int n = p->set.count, L = c->context_length;
+    p->set_ids = xcalloc((size_t)n * L, sizeof(int32_t));
+    p->set_has_caption = xcalloc((size_t)n, sizeof(int));
+    bcos_tokenizer *tok = bcos_tokenizer_load_default();
+    for (int i = 0; i < n; i++) {
+        if (!p->set.captions[i]) continue;
+        bcos_tokenize(tok, p->set.captions[i], L, p->set_ids + (size_t)i * L);
+        p->set_has_caption[i] = 1;
+    }
+    bcos_tokenizer_free(tok);
+    return 0;
+}
+
+/* This rank's source: the shards, or the folder's images in the order of (seed, sample index) that
+ * gives every number of ranks the same global batches. Returns NULL with err. */
+static distill_source *new_source(train_run *run, pretrain_state *p, char *err, size_t errlen) {
+    const bcos_clip_config *c = &p->model.cfg;
     distill_shape shape = {.rank = run->rank, .world = run->world, .B = run->B, .B_global = run->B_global,
                            .S = c->image_size, .E = c->embed_dim, .context_length = c->context_length};
-    return distill_source_shards_new(run->cfg, &shape, err, errlen);
+    if (run->cfg->shards[0]) return distill_source_shards_new(run->cfg, &shape, err, errlen);
+    if (load_images(p, err, errlen) != 0) return NULL;
+    return distill_source_images_new(&p->set, p->set.count, run->cfg->seed, &shape, NULL, p->set_ids,
+                                     p->set_has_caption);
 }
 
 /* After the last step, on rank 0: the model saved to out. Returns 0 or -1. */
@@ -199,15 +229,15 @@ static int pretrain(const bcos_pretrain_config *cfg, bcos_pretrain_report *repor
     if (load_model(&p, err, errlen) != 0) return -1;
     run.trained = &p.model.params;
     alloc_state(&run, &p);
-    run.source = new_source(&run, &p.model.cfg, err, errlen);
+    run.source = new_source(&run, &p, err, errlen);
     if (!run.source) {
         free_state(&run, &p);
         return -1;
     }
-    char *shards = bcos_url_redact(base->shards);
-    bcos_info("pretrain: %s (%s), shards %s, %lld steps of %d pairs", cfg->init[0] ? cfg->init : "fresh weights",
-              p.model.cfg.name, shards, (long long)base->steps, run.B_global);
-    free(shards);
+    char *data = base->shards[0] ? bcos_url_redact(base->shards) : bcos_strfmt("%d images of %s", p.set.count, base->images);
+    bcos_info("pretrain: %s (%s), %s, %lld steps of %d pairs", cfg->init[0] ? cfg->init : "fresh weights",
+              p.model.cfg.name, data, (long long)base->steps, run.B_global);
+    free(data);
     if (run.world > 1) bcos_info("pretrain: %d ranks, %d pairs of each batch per rank", run.world, run.B);
     int rc = train_begin(&run, err, errlen);
     report->resumed_step = run.step;

@@ -15,7 +15,8 @@
 static const option OPTIONS[] = {
     {"model", OPT_STR, F(model), JOB, "CLIP config to train: a built-in name or a JSON file", NONE},
     {"init", OPT_STR, F(init), JOB, "start from these CLIP weights (default: fresh weights from the seed)", NONE},
-    {"shards", OPT_STR, F(base.shards), JOB, "WebDataset shards of image-caption pairs: URL list", NONE},
+    {"images", OPT_STR, F(base.images), JOB, "folder of images with their captions (.txt beside)", NONE},
+    {"shards", OPT_STR, F(base.shards), JOB, "or WebDataset shards of image-caption pairs: URL list", NONE},
     {"workers", OPT_INT, F(base.workers), JOB, "shard loader threads (part of the data order)", FROM_TO(1, BCOS_MAX_WORKERS)},
     {"train_crops", OPT_BOOL, F(base.train_crops), JOB, "random resized crop + flip per sample (else the eval crop)", NONE},
     {"crop_scale", OPT_F64, F(base.crop_scale), JOB, "smallest area fraction a training crop keeps", {0, 1, 1, 0}},
@@ -101,7 +102,8 @@ int bcos_pretrain_validate(const bcos_pretrain_config *c, char *err, size_t errl
     const bcos_distill_config *b = &c->base;
     const char *problem = NULL;
     if (!c->model[0] && !c->init[0]) problem = "no model: a config ('model') or weights to start from ('init')";
-    else if (!b->shards[0]) problem = "no training data: 'shards' (image-caption pairs, a URL list)";
+    else if (!b->images[0] == !b->shards[0])
+        problem = "give exactly one of 'images' (a folder) and 'shards' (a URL list) of image-caption pairs";
     else if (strcmp(b->optimizer, "adamw") != 0 && strcmp(b->optimizer, "adam") != 0)
         problem = "'optimizer' must be adamw or adam";
     else if (b->resume && !b->run[0]) problem = "'resume' needs a run name ('run')";
