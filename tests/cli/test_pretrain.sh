@@ -8,6 +8,8 @@
 #  - a run on shards killed with SIGKILL at every checkpoint (BCOS_CRASH_AT) and resumed, and one
 #    killed at a random instant and resumed, end bit-identical to an uninterrupted run (the model's
 #    tensor bytes and every metrics row);
+#  - slurm/distill.sbatch with BCOS_COMMAND=pretrain, run by bash as Slurm would (USR1 at the time
+#    limit): bcos checkpoints and exits 75, and the same command resumes and finishes;
 #  - 2 ranks (mpirun, the contrastive loss over the whole global batch: every rank's features
 #    gathered) follow the single process: every step's loss within a relative 1e-5, the final
 #    weights within a relative 1e-4 per tensor (the ranks sum their gradients in another order),
@@ -106,6 +108,24 @@ expect_ok "$BCOS" pretrain $KILL --db "$TMP/nokill.db" --run kill --out "$TMP/no
   || bad "killed at an instant and resumed: the model differs from the uninterrupted run's"
 metrics "$TMP/kill.db" kill >"$TMP/kill.metrics"
 metrics "$TMP/nokill.db" kill | cmp -s - "$TMP/kill.metrics" && ok || bad "killed at an instant: metrics differ"
+
+# -- the Slurm script's preemption path (no SLURM_JOB_ID: no requeue)
+printf '{"kind": "pretrain", "images": "%s", "model": "bcos-tiny", "batch_size": 8, "steps": 300, "log_every": 10}\n' \
+  "$TMP/folder" >"$TMP/slurm.json"
+SLURM_ARGS="--db $TMP/slurm.db --out $TMP/slurm.safetensors --checkpoint-every 1000"
+BCOS_COMMAND=pretrain BCOS=$BCOS bash slurm/distill.sbatch "$TMP/slurm.json" $SLURM_ARGS >"$TMP/first.log" 2>&1 &
+script=$!
+for i in $(seq 1 600); do grep -q "step 10/300" "$TMP/first.log" 2>/dev/null && break; sleep 0.1; done
+kill -USR1 "$script"
+wait "$script"
+status=$?
+[ "$status" -eq 75 ] && ok || bad "the script exits 75 after USR1 (got $status): $(tail -3 "$TMP/first.log")"
+BCOS_COMMAND=pretrain BCOS=$BCOS bash slurm/distill.sbatch "$TMP/slurm.json" $SLURM_ARGS >"$TMP/second.log" 2>&1 \
+  && ok || bad "the rerun finishes: $(tail -3 "$TMP/second.log")"
+grep -q "^run 'slurm': steps 300 (resumed at " "$TMP/second.log" && ok || bad "the rerun resumes: $(tail -2 "$TMP/second.log")"
+[ -s "$TMP/slurm.safetensors" ] && ok || bad "the rerun saves the model"
+BCOS_COMMAND=nope bash slurm/distill.sbatch "$TMP/slurm.json" >"$TMP/out" 2>&1
+[ $? -eq 2 ] && grep -q "BCOS_COMMAND must be distill or pretrain" "$TMP/out" && ok || bad "a wrong BCOS_COMMAND is refused"
 
 # -- 2 ranks against 1 process: the same global batches (the folder's order is the seed's)
 use_mpirun
