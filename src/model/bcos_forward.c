@@ -6,18 +6,7 @@
 #include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos_acts.h"
-
-/* Carves consecutive slices of one allocation: a first pass counts, a second assigns. */
-typedef struct {
-    float *base;
-    size_t used;
-} carver;
-
-static float *carve(carver *c, size_t n) {
-    float *p = c->base ? c->base + c->used : NULL;
-    c->used += n;
-    return p;
-}
+#include "clip_internal.h"
 
 static void layout(bcos_student_acts *a, const bcos_student *s, carver *c) {
     size_t B = (size_t)a->B, T = (size_t)a->T, NP = (size_t)a->NP, BT = B * T;

@@ -8,6 +8,7 @@
 
 #include "bcos/check.h"
 #include "bcos/clip_train.h"
+#include "clip_internal.h"
 
 #define LN_EPS 1e-5f
 
@@ -31,18 +32,6 @@ struct bcos_clip_acts {
     int *ids; /* the text's token ids as the kernels take them */
     float *base;
 };
-
-/* Carves consecutive slices of one allocation: a first pass counts, a second assigns. */
-typedef struct {
-    float *base;
-    size_t used;
-} carver;
-
-static float *carve(carver *c, size_t n) {
-    float *p = c->base ? c->base + c->used : NULL;
-    c->used += n;
-    return p;
-}
 
 static void tower_layout(tower_acts *t, carver *c) {
     size_t B = (size_t)t->B, BT = B * t->T, C = (size_t)t->C, M = (size_t)t->M;

@@ -255,16 +255,13 @@ static int distill(const bcos_distill_config *cfg, const bcos_image_set *set, bc
         report->holdout_cos_before = distill_mean_cosine(&run, run.train_count, cfg->holdout,
                                                          bcos_student_b_at(&run.student, cfg->steps),
                                                          bcos_student_bias_scale_at(&run.student, cfg->steps));
-    int rc = train_begin(&run, err, errlen);
-    report->resumed_step = run.step;
-    train_outcome outcome = {NAN, 0};
-    if (rc == 0) rc = train_loop(&run, &outcome, err, errlen);
+    train_outcome outcome;
+    char *suspect = bcos_strfmt("the teacher %s or the settings", cfg->teacher);
+    int rc = train_through(&run, &outcome, suspect, err, errlen);
+    free(suspect);
+    report->resumed_step = outcome.resumed_step;
     report->final_loss = outcome.final_loss;
     report->preempted = outcome.preempted;
-    if (rc == 0 && !report->preempted) rc = train_check_lost(&run, err, errlen);
-    if (rc == 0 && run.step > 0 && run.skipped_steps == run.step)
-        rc = bcos_error(err, errlen, "distill", "all %lld steps were skipped (non-finite loss or gradient; the "
-                        "teacher %s or the settings): nothing was trained", (long long)run.step, cfg->teacher);
     if (rc == 0 && !report->preempted) rc = finish(&run, report, err, errlen);
     report->steps_done = run.step;
     report->skipped_steps = run.skipped_steps;

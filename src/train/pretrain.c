@@ -239,17 +239,13 @@ static int pretrain(const bcos_pretrain_config *cfg, bcos_pretrain_report *repor
               p.model.cfg.name, data, (long long)base->steps, run.B_global);
     free(data);
     if (run.world > 1) bcos_info("pretrain: %d ranks, %d pairs of each batch per rank", run.world, run.B);
-    int rc = train_begin(&run, err, errlen);
-    report->resumed_step = run.step;
-    train_outcome outcome = {NAN, 0};
-    if (rc == 0) rc = train_loop(&run, &outcome, err, errlen);
+    train_outcome outcome;
+    int rc = train_through(&run, &outcome, cfg->init[0] ? "the initial weights or the settings" : "the settings",
+                           err, errlen);
+    report->resumed_step = outcome.resumed_step;
     report->final_loss = outcome.final_loss;
     report->first_loss = p.first_loss;
     report->preempted = outcome.preempted;
-    if (rc == 0 && !report->preempted) rc = train_check_lost(&run, err, errlen);
-    if (rc == 0 && run.step > 0 && run.skipped_steps == run.step)
-        rc = bcos_error(err, errlen, "pretrain", "all %lld steps were skipped (non-finite loss or gradient): nothing "
-                        "was trained", (long long)run.step);
     if (rc == 0 && !report->preempted) rc = finish(&run, &p, err, errlen);
     report->steps_done = run.step;
     report->skipped_steps = run.skipped_steps;

@@ -101,8 +101,9 @@ struct train_run {
 
 /* How a call of the loop ended. */
 typedef struct {
-    double final_loss; /* of the last step this call trained (NaN: none) */
-    int preempted;     /* stopped on request after a checkpoint */
+    int64_t resumed_step; /* the checkpoint's step the run went on from (0: from the start) */
+    double final_loss;    /* of the last step this call trained (NaN: none) */
+    int preempted;        /* stopped on request after a checkpoint */
 } train_outcome;
 
 /* The buffers every kind needs, once run->trained is set: the gradients, the batch as the source
@@ -117,9 +118,10 @@ void train_free(train_run *run);
 int train_begin(train_run *run, char *err, size_t errlen);
 /* Train from run->step to the last step, or until a request to stop. Returns 0, or -1 with err. */
 int train_loop(train_run *run, train_outcome *out, char *err, size_t errlen);
-/* After the last step, on every rank: 0 while the data path lost no more samples than max_lost
- * (summed over the world), else -1 with err. */
-int train_check_lost(train_run *run, char *err, size_t errlen);
+/* train_begin, then train_loop; after the last step (not after a stop), 0 while the data path lost
+ * no more samples than max_lost (summed over the world) and some step was trained, else -1 with err
+ * (suspect: what a run whose every step was skipped blames, "the teacher T or the settings"). */
+int train_through(train_run *run, train_outcome *out, const char *suspect, char *err, size_t errlen);
 /* The run's end in the store (what the source counted recorded last, unless it failed). */
 void train_end(train_run *run, bcos_run_status status, const char *why);
 

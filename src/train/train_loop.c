@@ -145,11 +145,23 @@ int train_begin(train_run *run, char *err, size_t errlen) {
 }
 
 /* A run that lost more is failed, whatever it trained. */
-int train_check_lost(train_run *run, char *err, size_t errlen) {
+static int check_lost(train_run *run, char *err, size_t errlen) {
     record_counters(run);
     if (run->data_lost <= run->cfg->max_lost) return 0;
     return bcos_error(err, errlen, "shards", "%" PRId64 " samples were lost with broken or missing shards, more than "
                       "max_lost %" PRId64 " (the run's fault events name the shards)", run->data_lost, run->cfg->max_lost);
+}
+
+int train_through(train_run *run, train_outcome *out, const char *suspect, char *err, size_t errlen) {
+    *out = (train_outcome){0, NAN, 0};
+    int rc = train_begin(run, err, errlen);
+    out->resumed_step = run->step;
+    if (rc == 0) rc = train_loop(run, out, err, errlen);
+    if (rc == 0 && !out->preempted) rc = check_lost(run, err, errlen);
+    if (rc == 0 && run->step > 0 && run->skipped_steps == run->step)
+        rc = bcos_error(err, errlen, run->kind->name, "all %lld steps were skipped (non-finite loss or gradient; %s): "
+                        "nothing was trained", (long long)run->step, suspect);
+    return rc;
 }
 
 void train_end(train_run *run, bcos_run_status status, const char *why) {
