@@ -22,6 +22,7 @@
 
 #include "bcos/student.h"
 #include "bcos/image.h"
+#include "bcos/train.h" /* bcos_train_request: signals to a running distill */
 
 typedef struct {
     char teacher[512];       /* CLIP weights (open_clip or transformers naming) */
