@@ -143,6 +143,24 @@ static int load_model(pretrain_state *p, char *err, size_t errlen) {
                       c.name, c.vocab_size, vocab);
 }
 
+/* What the run will hold, estimated before its buffers are allocated: the model with its gradients
+ * and Adam's moments, both towers' activations for this rank's share of the batch, the step's
+ * buffers, and the loader's (the folder's images are loaded after this check, as they are small
+ * beside the rest at the sizes pretraining runs). Logged, or refused as distill's is. */
+static int check_memory(const train_run *run, const pretrain_state *p, char *err, size_t errlen) {
+    const bcos_clip_config *c = &p->model.cfg;
+    double f = sizeof(float), B = run->B, plane = (double)c->image_size * c->image_size, L = c->context_length;
+    double models = 4.0 * (double)p->model.params.total * f;
+    double acts = (double)bcos_clip_acts_floats(c, run->B) * f;
+    /* normalised images and 8-bit crops, ids twice; features, gradients and the gathered ones */
+    double batch = B * (3 * plane * f + 3 * plane + 2 * L * 4) + (4 * B + 2.0 * run->B_global) * c->embed_dim * f;
+    double data = run->cfg->shards[0] ? train_loader_bytes(run, c->image_size, c->context_length) : 0;
+    char parts[256];
+    snprintf(parts, sizeof parts, "activations %.2f, weights, gradients and Adam %.2f, batch %.2f, loader %.2f",
+             acts / TRAIN_GIB, models / TRAIN_GIB, batch / TRAIN_GIB, data / TRAIN_GIB);
+    return train_fits_memory(run, "pairs", models + acts + batch + data, parts, err, errlen);
+}
+
 static void alloc_state(train_run *run, pretrain_state *p) {
     const bcos_clip_config *c = &p->model.cfg;
     size_t B = (size_t)run->B, S = (size_t)c->image_size, L = (size_t)c->context_length;
@@ -228,6 +246,10 @@ static int pretrain(const bcos_pretrain_config *cfg, bcos_pretrain_report *repor
     run.B = base->batch_size / run.world;
     if (load_model(&p, err, errlen) != 0) return -1;
     run.trained = &p.model.params;
+    if (check_memory(&run, &p, err, errlen) != 0) {
+        bcos_clip_free(&p.model);
+        return -1;
+    }
     alloc_state(&run, &p);
     run.source = new_source(&run, &p, err, errlen);
     if (!run.source) {

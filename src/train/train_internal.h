@@ -112,6 +112,14 @@ typedef struct {
 void train_alloc(train_run *run, int S, int E, int context_length);
 /* Frees what train_alloc allocated, the source and the counters. */
 void train_free(train_run *run);
+#define TRAIN_GIB (1024.0 * 1024.0 * 1024.0)
+/* The bytes the shard loader holds ahead: each worker's ready batches, the one it fills and its
+ * shuffle buffer, of S x S crops and context_length caption ids. */
+double train_loader_bytes(const train_run *run, int S, int context_length);
+/* A run's memory estimate, total bytes made of parts (a text for the messages), against the memory
+ * the process may use: logged and 0, or -1 with err naming batch_size (what_per_step: "images"). */
+int train_fits_memory(const train_run *run, const char *what_per_step, double total, const char *parts, char *err,
+                      size_t errlen);
 /* Begin the run in the store and, when it has a usable checkpoint, go on from it: the weights,
  * Adam's state and the step (train_checkpoint.c), then the source's data position. Returns 0, or
  * -1 with err. */

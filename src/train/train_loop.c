@@ -12,6 +12,7 @@
 
 #include "bcos/check.h"
 #include "bcos/log.h"
+#include "bcos/memory.h"
 #include "bcos/paths.h"
 #include "train_internal.h"
 
@@ -195,4 +196,27 @@ void train_free(train_run *run) {
     free(run->batch.has_caption);
     free(run->batch.crops);
     free(run->grads);
+}
+
+double train_loader_bytes(const train_run *run, int S, int context_length) {
+    const bcos_distill_config *c = run->cfg;
+    distill_sample_config sample = {.image = {.size = S}, .context_length = context_length};
+    double per_worker = ((double)c->ready_batches + 1) * run->B + (double)c->shuffle;
+    return (double)c->workers * per_worker * (double)distill_sample_bytes(&sample);
+}
+
+int train_fits_memory(const train_run *run, const char *what_per_step, double total, const char *parts, char *err,
+                      size_t errlen) {
+    const bcos_distill_config *c = run->cfg;
+    const char *what;
+    double limit = bcos_memory_limit(&what);
+    if (limit > 0 && total > limit)
+        return bcos_error(err, errlen, "batch_size",
+                          "%d %s per step need about %.1f GiB (%s), more than the %.1f GiB of %s: use a smaller "
+                          "batch_size%s",
+                          c->batch_size, what_per_step, total / TRAIN_GIB, parts, limit / TRAIN_GIB, what,
+                          c->shards[0] ? ", shuffle, ready_batches or workers" : "");
+    bcos_info("%s: memory estimate %.2f GiB of %.1f GiB (%s; GiB: %s)", run->kind->name, total / TRAIN_GIB,
+              limit / TRAIN_GIB, what, parts);
+    return 0;
 }

@@ -51,6 +51,8 @@ printf '{"kind": "distill", "steps": 3}\n' >"$TMP/wrong.json"
 expect_fail "\"kind\" must be \"pretrain\"" "$BCOS" pretrain "$TMP/wrong.json" $DB
 printf '{"kind": "pretrain", "stepz": 3}\n' >"$TMP/typo.json"
 expect_fail "unknown option 'stepz'" "$BCOS" pretrain "$TMP/typo.json" $DB
+expect_fail "batch_size: 100000000 pairs per step need about" "$BCOS" pretrain --images "$TMP/folder" \
+  --batch-size 100000000 --run r $DB
 [ ! -e "$TMP/bad.db" ] && ok || bad "a refused run touched the store"
 
 # -- the loss goes down on a small captioned set
