@@ -166,7 +166,7 @@ static void alloc_state(train_run *run, pretrain_state *p) {
     size_t B = (size_t)run->B, S = (size_t)c->image_size, L = (size_t)c->context_length;
     train_alloc(run, c->image_size, c->embed_dim, c->context_length);
     bcos_adam_exclude_1d_from_decay(&run->opt, &p->model.params);
-    pretrain_pass_init(&p->pass, &p->model, run->B, run->B_global, run->rank);
+    pretrain_pass_init(&p->pass, &p->model, run->grads, run->B, run->B_global, run->rank);
     p->images = xmalloc(B * 3 * S * S * sizeof(float));
     p->ids = xmalloc(B * L * sizeof(int32_t));
     p->empty = xmalloc(L * sizeof(int32_t));

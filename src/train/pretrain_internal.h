@@ -13,13 +13,14 @@ typedef struct {
     bcos_clip *model;
     bcos_clip_acts *acts;
     int B, B_global, rank;
-    float *grads;             /* laid out as the model's parameters */
+    float *grads;             /* the caller's, laid out as the model's parameters */
     float *img, *txt;         /* B x embed: this rank's features */
     float *dimg, *dtxt;       /* B x embed: their gradients */
     float *all_img, *all_txt; /* B_global x embed: every rank's features, in rank order */
 } pretrain_pass;
 
-void pretrain_pass_init(pretrain_pass *p, bcos_clip *model, int B, int B_global, int rank);
+/* grads: the caller's gradient allocation (params.total floats), kept by the caller. */
+void pretrain_pass_init(pretrain_pass *p, bcos_clip *model, float *grads, int B, int B_global, int rank);
 void pretrain_pass_free(pretrain_pass *p);
 /* The contrastive loss of the whole batch (images[B,3,S,S] normalised, ids[B,context_length]: this
  * rank's share), and in p->grads its gradient summed over the ranks. */

@@ -11,11 +11,10 @@
 #include "bcos/world.h"
 #include "pretrain_internal.h"
 
-void pretrain_pass_init(pretrain_pass *p, bcos_clip *model, int B, int B_global, int rank) {
+void pretrain_pass_init(pretrain_pass *p, bcos_clip *model, float *grads, int B, int B_global, int rank) {
     size_t E = (size_t)model->cfg.embed_dim;
-    *p = (pretrain_pass){.model = model, .B = B, .B_global = B_global, .rank = rank};
+    *p = (pretrain_pass){.model = model, .grads = grads, .B = B, .B_global = B_global, .rank = rank};
     p->acts = bcos_clip_acts_new(model, B);
-    p->grads = xcalloc(model->params.total, sizeof(float));
     p->img = xmalloc((4 * (size_t)B + 2 * (size_t)B_global) * E * sizeof(float));
     p->txt = p->img + B * E;
     p->dimg = p->txt + B * E;
@@ -26,7 +25,6 @@ void pretrain_pass_init(pretrain_pass *p, bcos_clip *model, int B, int B_global,
 
 void pretrain_pass_free(pretrain_pass *p) {
     bcos_clip_acts_free(p->acts);
-    free(p->grads);
     free(p->img);
     memset(p, 0, sizeof *p);
 }

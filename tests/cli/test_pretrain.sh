@@ -98,8 +98,10 @@ KILL="$SHARDS --steps 40 --checkpoint-every 4 --log-every 100"
 "$BCOS" pretrain $KILL --db "$TMP/kill.db" --run kill --out "$TMP/kill.safetensors" >/dev/null 2>&1 &
 pid=$!
 waited=0
-until [ -n "$(ls "$TMP/kill.db-checkpoints" 2>/dev/null)" ] || [ $waited -ge 600 ]; do sleep 0.1; waited=$((waited + 1)); done
-sleep 0.5
+# (a committed checkpoint: its folder appears before the commit)
+committed() { n=$(sql "$TMP/kill.db" "SELECT count(*) FROM checkpoints WHERE state = 'complete'" 2>/dev/null); [ "${n:-0}" -ge 1 ]; }
+until committed || [ $waited -ge 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+sleep 0.3
 kill -KILL $pid 2>/dev/null && ok || bad "the run ended before the kill"
 wait $pid 2>/dev/null
 [ "$(sql "$TMP/kill.db" "PRAGMA integrity_check")" = "'ok'" ] && ok || bad "the store after SIGKILL"
