@@ -111,7 +111,14 @@ typedef struct {
     float *transposed;
 } bcos_clip_export;
 void bcos_clip_export_openclip(bcos_clip_export *x, const bcos_clip *m, int text_only);
+/* A buffer laid out as m's parameters (its weights, or an optimiser's state such as Adam's m and v)
+ * as entries named "<prefix><open_clip name>", the projections transposed as in the file. */
+void bcos_clip_export_buffer(bcos_clip_export *x, const bcos_clip *m, const float *flat, const char *prefix);
 void bcos_clip_export_free(bcos_clip_export *x);
+/* The reverse: every "<prefix><open_clip name>" of st into flat (other tensors may be there too).
+ * Returns 0, or -1 with err naming the tensor (missing, wrong shape or dtype, not finite). */
+int bcos_clip_read_buffer(const bcos_clip *m, const bcos_safetensors *st, const char *prefix, float *flat, char *err,
+                          size_t errlen);
 
 /* out[B,embed] = image embeddings of images[B,3,S,S] (normalised pixels, S = image_size). */
 void bcos_clip_encode_image(const bcos_clip *m, float *out, const float *images, int B);

@@ -23,6 +23,7 @@
 #include "bcos/job.h"
 #include "bcos/student.h"
 #include "bcos/image.h"
+#include "bcos/train.h" /* bcos_train_request: signals to a running distill */
 
 typedef struct {
     char teacher[512];       /* CLIP weights (open_clip or transformers naming) */
@@ -85,7 +86,7 @@ typedef struct {
     int64_t steps_done, skipped_steps; /* counted over the whole run, resumed or not */
     double final_loss;                /* of the last step this call trained (NaN: none) */
     double holdout_cos_before, holdout_cos_after; /* mean student-teacher cosine on held-out images */
-    int preempted;                    /* stopped on request (bcos_distill_request) after a checkpoint */
+    int preempted;                    /* stopped on request (bcos_train_request) after a checkpoint */
 } bcos_distill_report;
 
 /* Train on set (its last cfg->holdout images held out; NULL: the images of cfg->images, decoded at
@@ -95,10 +96,5 @@ typedef struct {
  * 0 with report->preempted set and the student not saved to cfg->out. */
 int bcos_distill_run(const bcos_distill_config *cfg, const bcos_image_set *set, bcos_distill_report *report,
                      char *err, size_t errlen);
-
-/* From a signal handler (async-signal-safe): ask the running bcos_distill_run to checkpoint at the
- * end of its current step and go on (stop 0), or to checkpoint there and stop as preempted (stop 1).
- * signo names the signal in the run's events. Without a store the request is ignored. */
-void bcos_distill_request(int signo, int stop);
 
 #endif

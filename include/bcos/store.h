@@ -69,8 +69,9 @@ typedef struct {
     int previous_world_size; /* the run's world size before this call (resume re-partitions when it differs) */
 } bcos_run;
 
-/* What a run does: distill (train a student) or eval (evaluate a bare weights file, `bcos eval`). */
-typedef enum { BCOS_RUN_DISTILL, BCOS_RUN_EVAL } bcos_run_kind;
+/* What a run does: distill (train a student), eval (evaluate a bare weights file, `bcos eval`) or
+ * pretrain (train a CLIP contrastively, `bcos pretrain`). */
+typedef enum { BCOS_RUN_DISTILL, BCOS_RUN_EVAL, BCOS_RUN_PRETRAIN } bcos_run_kind;
 
 /* Create the run `name` of that kind, or take it up again: then job_text must be the one it was created with
  * (same sha256), else -1 with a message (a different job needs a new run name). Sets the status

@@ -1,5 +1,6 @@
-/* Training pieces that know no model: the distillation losses, the learning-rate schedule,
- * gradient clipping and the Adam/AdamW optimiser over a parameter table's single allocation. */
+/* Training pieces that know no model: the distillation losses, CLIP's contrastive loss, the
+ * learning-rate schedule, gradient clipping and the Adam/AdamW optimiser over a parameter table's
+ * single allocation. */
 #ifndef BCOS_TRAIN_H
 #define BCOS_TRAIN_H
 
@@ -22,6 +23,15 @@ double bcos_cosine_loss(float *ds, double *mean_cos, const float *s, const float
 double bcos_siglip_loss(float *ds, const float *s, const float *t, int B, int N, int E, int row_offset,
                         double scale, double bias_shift);
 
+/* CLIP's contrastive loss (symmetric InfoNCE) over the whole global batch, as open_clip's ClipLoss:
+ * img[N,E] and txt[N,E] are every rank's unnormalised features (pair i matches on the diagonal),
+ * logits = exp(logit_scale) · î t̂ᵀ, L = (CE(logits) + CE(logitsᵀ)) / 2 averaged over the N pairs.
+ * Accumulates into dimg[B,E] and dtxt[B,E] (either may be NULL) the gradient of L for the rows
+ * row0 .. row0 + B - 1 (this rank's), and into *dlogit_scale (may be NULL) dL/dlogit_scale. Every
+ * rank computes the same L. Computed in double. */
+double bcos_clip_loss(float *dimg, float *dtxt, double *dlogit_scale, const float *img, const float *txt, int N, int E,
+                      double logit_scale, int row0, int B);
+
 /* Linear warmup from 0 to base_lr over warmup steps, then cosine decay to min_lr at total steps. */
 double bcos_lr_at(int64_t step, int64_t warmup, int64_t total, double base_lr, double min_lr);
 
@@ -43,14 +53,24 @@ typedef struct {
     size_t n;
     int64_t step; /* completed steps, for bias correction */
     float *m, *v; /* one allocation: m then v */
+    unsigned char *no_decay; /* per value, 1: no weight decay (NULL: every value decays) */
 } bcos_adam;
 
 void bcos_adam_init(bcos_adam *opt, const bcos_adam_config *cfg, size_t n);
+/* open_clip's parameter groups: no weight decay for the tensors of p (laid out as the optimiser's
+ * values) with fewer than two dimensions: gains, biases, class embedding and logit_scale. */
+void bcos_adam_exclude_1d_from_decay(bcos_adam *opt, const bcos_params *p);
 /* One step at learning rate lr over params[n] with grads[n] (torch.optim.Adam/AdamW semantics). */
 void bcos_adam_step(bcos_adam *opt, float *params, const float *grads, double lr);
 void bcos_adam_free(bcos_adam *opt);
 
 /* 1 when every value of x[n] is finite. A step whose loss or gradient is not finite is skipped. */
 int bcos_all_finite(const float *x, size_t n);
+
+/* From a signal handler (async-signal-safe): ask the running training run (bcos_distill_run,
+ * bcos_pretrain_run) to checkpoint at the end of its current step and go on (stop 0), or to
+ * checkpoint there and stop as preempted (stop 1). signo names the signal in the run's events.
+ * Without a store the request is ignored. */
+void bcos_train_request(int signo, int stop);
 
 #endif

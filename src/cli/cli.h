@@ -27,6 +27,7 @@ int cmd_shards_write(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);
 
 /* The options of the job kinds whose tables live in src/cli. */
 const bcos_job_spec *cli_eval_job_spec(void);
@@ -52,6 +53,26 @@ char **cli_job_argv(const bcos_job_spec *spec, int *argc, char **argv);
  * http(s) sources answer, outputs and the store can be written. 0, or -1 with "$.KEY: expected ...,
  * found ..." in err. */
 int cli_job_check_resources(const bcos_job *job, const bcos_job_spec *spec, char *err, size_t errlen);
+
+/* ---- the training commands (train_cli.c) ---- */
+
+/* EX_TEMPFAIL of sysexits.h: stopped on request, checkpointed; run the same command again. */
+#define BCOS_EXIT_PREEMPTED 75
+/* A training command's settings and how it reads them. */
+typedef struct {
+    const char *name; /* "distill" */
+    void *cfg;
+    int (*load_job)(void *cfg, const char *path, char *err, size_t errlen);
+    int (*set)(void *cfg, const char *name, const char *value, char *err, size_t errlen);
+} cli_train_command;
+/* --help or -h where the job file or an option's name is expected (not as an option's value). */
+int cli_train_asks_for_help(int argc, char **argv);
+/* `[[--] JOB.json] [--option value ...]` into c->cfg (defaults, then the job, then the flags), and
+ * the run's name into run (left as it is when set, else the job file's name without folder and
+ * extension); fails with one line on a bad job, option or value, or without a name. */
+void cli_train_options(const cli_train_command *c, int argc, char **argv, char *run, size_t runlen);
+/* SIGUSR1 asks the run for a checkpoint; SIGTERM, SIGINT and SIGUSR2 for a checkpoint and a stop. */
+void cli_train_install_handlers(void);
 
 /* Load CLIP weights for a command, or fail with one line naming the file. model may be NULL. */
 void cli_load_clip(bcos_clip *m, const char *weights, const char *model);

@@ -6,7 +6,6 @@
  * mpirun or srun, it runs data-parallel on the launcher's ranks (bcos/world.h); rank 0 prints the
  * summary. SIGUSR2 is for mpirun, which hands SIGUSR1 and SIGUSR2 to its ranks and goes on, but
  * on SIGTERM and SIGINT kills the ranks a second after handing them on and exits 1 (Open MPI 4.1). */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,9 +13,6 @@
 #include "bcos/distill.h"
 #include "bcos/world.h"
 #include "cli.h"
-
-/* EX_TEMPFAIL of sysexits.h: stopped on request, checkpointed; run the same command again. */
-#define BCOS_EXIT_PREEMPTED 75
 
 static void usage(const bcos_distill_config *cfg) {
     printf("usage: bcos distill [[--] JOB.json] [--option value ...]\n"
@@ -33,35 +29,12 @@ static void usage(const bcos_distill_config *cfg) {
     bcos_distill_print_options(cfg);
 }
 
-/* "jobs/distill-tiny.json" -> "distill-tiny" */
-static void name_from_job(char *out, size_t len, const char *job) {
-    const char *base = strrchr(job, '/');
-    snprintf(out, len, "%s", base ? base + 1 : job);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = '\0';
+static int load_job(void *cfg, const char *path, char *err, size_t errlen) {
+    return bcos_distill_load_job(cfg, path, err, errlen);
 }
 
-/* --help or -h where the job file or an option's name is expected (not as an option's value). */
-static int asks_for_help(int argc, char **argv) {
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (cli_is_help(argv[i])) return 1;
-        if (strncmp(argv[i], "--", 2) == 0) i++;
-    }
-    return 0;
-}
-
-static void on_checkpoint_signal(int signo) { bcos_distill_request(signo, 0); }
-static void on_stop_signal(int signo) { bcos_distill_request(signo, 1); }
-
-static void install_handlers(void) {
-    struct sigaction checkpoint = {.sa_handler = on_checkpoint_signal, .sa_flags = SA_RESTART};
-    /* SA_RESETHAND: a second stop signal of the same kind is not caught, it kills */
-    struct sigaction stop = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART | SA_RESETHAND};
-    sigemptyset(&checkpoint.sa_mask);
-    sigemptyset(&stop.sa_mask);
-    BCOS_CHECK(sigaction(SIGUSR1, &checkpoint, NULL) == 0 && sigaction(SIGTERM, &stop, NULL) == 0 &&
-                   sigaction(SIGINT, &stop, NULL) == 0 && sigaction(SIGUSR2, &stop, NULL) == 0,
-               "cannot install the signal handlers");
+static int set_option(void *cfg, const char *name, const char *value, char *err, size_t errlen) {
+    return bcos_distill_set(cfg, name, value, err, errlen);
 }
 
 /* The run's outcome on stdout (flushed): how far it got, or how to resume it. */
@@ -85,26 +58,14 @@ int cmd_distill(int argc, char **argv) {
     bcos_distill_config cfg;
     bcos_distill_defaults(&cfg);
     char err[BCOS_ERRLEN];
-    if (asks_for_help(argc, argv)) {
+    if (cli_train_asks_for_help(argc, argv)) {
         usage(&cfg);
         return 0;
     }
-    int i = 1, job_follows = i < argc && strcmp(argv[i], "--") == 0; /* "--": the job's name starts with '-' */
-    i += job_follows;
-    const char *job = NULL;
-    if (i < argc && (job_follows || argv[i][0] != '-')) {
-        job = argv[i++];
-        if (bcos_distill_load_job(&cfg, job, err, sizeof err) != 0) bcos_fail("%s", err);
-    }
-    for (; i < argc; i += 2) {
-        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc)
-            bcos_fail("expected '--option value', got '%s' (see 'bcos distill --help')", argv[i]);
-        if (bcos_distill_set(&cfg, argv[i] + 2, argv[i + 1], err, sizeof err) != 0) bcos_fail("%s", err);
-    }
-    if (!cfg.run[0] && job) name_from_job(cfg.run, sizeof cfg.run, job);
-    if (!cfg.run[0]) bcos_fail("distill: the run needs a name: --run NAME (a job file gives its own name)");
+    cli_train_command command = {"distill", &cfg, load_job, set_option};
+    cli_train_options(&command, argc, argv, cfg.run, sizeof cfg.run);
     if (bcos_distill_validate(&cfg, err, sizeof err) != 0) bcos_fail("distill: %s", err);
-    install_handlers();
+    cli_train_install_handlers();
     bcos_world_init(&argc, &argv);
     bcos_distill_report report;
     if (bcos_distill_run(&cfg, NULL, &report, err, sizeof err) != 0) bcos_fail("%s", err);

@@ -8,11 +8,13 @@
 
 #include "bcos/check.h"
 #include "bcos/distill.h"
+#include "bcos/pretrain.h"
 #include "cli.h"
 
 static const cli_job_kind KINDS[] = {
     {"distill", cmd_distill, bcos_distill_job_spec, 1},
     {"eval", cmd_eval, cli_eval_job_spec, 1},
+    {"pretrain", cmd_pretrain, bcos_pretrain_job_spec, 1},
     {"explain", cmd_explain, cli_explain_job_spec, 0},
     {"shards", cmd_shards_write, cli_shards_job_spec, 0},
 };

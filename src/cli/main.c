@@ -19,6 +19,7 @@ static const command COMMANDS[] = {
     {"encode-text", cmd_encode_text, "CLIP text embeddings of prompts"},
     {"zeroshot", cmd_zeroshot, "top classes of images from class names and templates"},
     {"eval", cmd_eval, "zero-shot classification on CLIP_benchmark datasets (webdataset layout)"},
+    {"pretrain", cmd_pretrain, "train a small CLIP contrastively on image-caption shards (a teacher)"},
     {"distill", cmd_distill, "B-cosify a CLIP image tower and distill it against the teacher"},
     {"bcosify", cmd_bcosify, "the untrained B-cos student of a CLIP teacher (what distill starts from)"},
     {"explain", cmd_explain, "explanation pictures of a B-cos student for an image and a prompt"},

@@ -1,5 +1,5 @@
 /* Slices of one allocation handed out in order: a first pass with base NULL counts the floats, a second
- * over the allocation assigns them (the students' kept activations). Private to src/model. */
+ * over the allocation assigns them (the activations the training passes keep). Private to src/model. */
 #ifndef BCOS_MODEL_CARVE_H
 #define BCOS_MODEL_CARVE_H
 

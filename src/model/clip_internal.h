@@ -3,6 +3,8 @@
 #ifndef BCOS_MODEL_CLIP_INTERNAL_H
 #define BCOS_MODEL_CLIP_INTERNAL_H
 
+#include <stddef.h>
+
 #include "bcos/clip.h"
 
 /* cfg as open_clip model_configs JSON (a heap string); parsing it gives cfg back. */

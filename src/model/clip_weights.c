@@ -53,11 +53,14 @@ static void map_add_qkv(name_map *map, const bcos_params *p, int param, int part
     e->row0 = part * (int)e->shape[0];
 }
 
-static void map_openclip(name_map *map, const bcos_clip *m) {
+/* open_clip's names, after prefix ("exp_avg." for an optimiser's state laid out as the weights). */
+static void map_openclip(name_map *map, const bcos_clip *m, const char *prefix) {
     const bcos_params *p = &m->params;
+    char name[160];
     for (int i = 0; i < p->count; i++) {
         int transposed = i == m->visual_proj || i == m->text_projection;
-        map_add(map, p, i, transposed ? MAP_TRANSPOSE : MAP_COPY, p->items[i].name);
+        snprintf(name, sizeof name, "%s%s", prefix, p->items[i].name);
+        map_add(map, p, i, transposed ? MAP_TRANSPOSE : MAP_COPY, name);
     }
 }
 
@@ -114,7 +117,7 @@ static void map_build(name_map *map, const bcos_clip *m, bcos_naming naming) {
     if (naming == BCOS_NAMING_HF)
         map_hf(map, m);
     else
-        map_openclip(map, m);
+        map_openclip(map, m, "");
 }
 
 static int is_vision_name(const char *name) { return strncmp(name, "visual.", 7) == 0; }
@@ -155,9 +158,9 @@ static int shape_equal(const bcos_st_tensor *t, const name_entry *e) {
     return 1;
 }
 
-/* Checks presence and shape of every mapped tensor, and that nothing unexpected is in the file. */
-static int check_file(const bcos_safetensors *st, const name_map *map, int text_only, const char *cfg_name,
-                      char *err, size_t errlen) {
+/* Checks presence and shape of every mapped tensor. */
+static int check_present(const bcos_safetensors *st, const name_map *map, const char *cfg_name, char *err,
+                         size_t errlen) {
     char want[96], have[96];
     for (int i = 0; i < map->count; i++) {
         const name_entry *e = &map->items[i];
@@ -174,6 +177,13 @@ static int check_file(const bcos_safetensors *st, const name_map *map, int text_
             return -1;
         }
     }
+    return 0;
+}
+
+/* Checks presence and shape of every mapped tensor, and that nothing unexpected is in the file. */
+static int check_file(const bcos_safetensors *st, const name_map *map, int text_only, const char *cfg_name,
+                      char *err, size_t errlen) {
+    if (check_present(st, map, cfg_name, err, errlen) != 0) return -1;
     for (int i = 0; i < st->count; i++) {
         const char *name = st->tensors[i].name;
         int found = ignorable(name) || (text_only && is_vision_name(name));
@@ -218,10 +228,12 @@ int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *c
     return ok;
 }
 
-/* Check and copy the tensors of map from st into m. */
-static int load_mapped(bcos_clip *m, const bcos_safetensors *st, const name_map *map, int text_only, char *err,
-                       size_t errlen) {
-    int rc = check_file(st, map, text_only, m->cfg.name, err, errlen);
+/* Copy the tensors of map from st into flat (laid out as m's parameters), checked first: strictly
+ * (nothing unexpected in the file) or only for presence and shape. */
+static int read_mapped(const bcos_clip *m, float *flat, const bcos_safetensors *st, const name_map *map, int strict,
+                       int text_only, char *err, size_t errlen) {
+    int rc = strict ? check_file(st, map, text_only, m->cfg.name, err, errlen)
+                    : check_present(st, map, m->cfg.name, err, errlen);
     float *buf = NULL;
     size_t cap = 0;
     for (int i = 0; i < map->count && rc == 0; i++) {
@@ -238,7 +250,7 @@ static int load_mapped(bcos_clip *m, const bcos_safetensors *st, const name_map 
             rc = -1;
             break;
         }
-        place(bcos_params_ptr(&m->params, e->param), buf, e);
+        place(flat + m->params.items[e->param].offset, buf, e);
     }
     free(buf);
     return rc;
@@ -260,7 +272,7 @@ static int load_weights(bcos_clip *m, const bcos_safetensors *st, char *err, siz
     }
     name_map map;
     map_build(&map, m, naming);
-    int rc = load_mapped(m, st, &map, 0, err, errlen);
+    int rc = read_mapped(m, m->params.data, st, &map, 1, 0, err, errlen);
     free(map.items);
     return rc;
 }
@@ -269,7 +281,7 @@ int bcos_clip_load_text(bcos_clip *m, const bcos_safetensors *st, char *err, siz
     name_map map;
     map_build(&map, m, BCOS_NAMING_OPENCLIP);
     map_keep_text(&map);
-    int rc = load_mapped(m, st, &map, 1, err, errlen);
+    int rc = read_mapped(m, m->params.data, st, &map, 1, 1, err, errlen);
     free(map.items);
     return rc;
 }
@@ -318,23 +330,30 @@ int bcos_clip_load_file(bcos_clip *m, const char *path, const char *cfg_name, co
     return rc;
 }
 
-void bcos_clip_export_openclip(bcos_clip_export *x, const bcos_clip *m, int text_only) {
-    name_map map;
-    map_build(&map, m, BCOS_NAMING_OPENCLIP);
-    if (text_only) map_keep_text(&map);
-    x->count = map.count;
-    x->entries = xcalloc((size_t)map.count, sizeof *x->entries);
-    x->names = xcalloc((size_t)map.count, sizeof *x->names);
-    x->shapes = xcalloc((size_t)map.count, sizeof *x->shapes);
+int bcos_clip_read_buffer(const bcos_clip *m, const bcos_safetensors *st, const char *prefix, float *flat, char *err,
+                          size_t errlen) {
+    name_map map = {0};
+    map_openclip(&map, m, prefix);
+    int rc = read_mapped(m, flat, st, &map, 0, 0, err, errlen);
+    free(map.items);
+    return rc;
+}
+
+/* The entries of map over flat (laid out as m's parameters). */
+static void export_mapped(bcos_clip_export *x, const bcos_clip *m, const float *flat, const name_map *map) {
+    x->count = map->count;
+    x->entries = xcalloc((size_t)map->count, sizeof *x->entries);
+    x->names = xcalloc((size_t)map->count, sizeof *x->names);
+    x->shapes = xcalloc((size_t)map->count, sizeof *x->shapes);
     size_t transposed_floats = 0;
-    for (int i = 0; i < map.count; i++)
-        if (map.items[i].kind == MAP_TRANSPOSE) transposed_floats += m->params.items[map.items[i].param].numel;
+    for (int i = 0; i < map->count; i++)
+        if (map->items[i].kind == MAP_TRANSPOSE) transposed_floats += m->params.items[map->items[i].param].numel;
     x->transposed = xmalloc((transposed_floats ? transposed_floats : 1) * sizeof(float));
     float *next = x->transposed;
-    for (int i = 0; i < map.count; i++) {
-        const name_entry *e = &map.items[i];
+    for (int i = 0; i < map->count; i++) {
+        const name_entry *e = &map->items[i];
         const bcos_param *t = &m->params.items[e->param];
-        const float *data = bcos_params_ptr(&m->params, e->param);
+        const float *data = flat + t->offset;
         if (e->kind == MAP_TRANSPOSE) { /* back to open_clip's [width, embed] */
             for (int64_t r = 0; r < t->shape[0]; r++)
                 for (int64_t c = 0; c < t->shape[1]; c++) next[c * t->shape[0] + r] = data[r * t->shape[1] + c];
@@ -345,6 +364,20 @@ void bcos_clip_export_openclip(bcos_clip_export *x, const bcos_clip *m, int text
         memcpy(x->shapes[i], e->shape, sizeof x->shapes[i]);
         x->entries[i] = (bcos_st_entry){x->names[i], BCOS_F32, e->ndim, x->shapes[i], data};
     }
+}
+
+void bcos_clip_export_openclip(bcos_clip_export *x, const bcos_clip *m, int text_only) {
+    name_map map;
+    map_build(&map, m, BCOS_NAMING_OPENCLIP);
+    if (text_only) map_keep_text(&map);
+    export_mapped(x, m, m->params.data, &map);
+    free(map.items);
+}
+
+void bcos_clip_export_buffer(bcos_clip_export *x, const bcos_clip *m, const float *flat, const char *prefix) {
+    name_map map = {0};
+    map_openclip(&map, m, prefix);
+    export_mapped(x, m, flat, &map);
     free(map.items);
 }
 

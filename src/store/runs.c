@@ -37,7 +37,8 @@ static int resume_existing(bcos_store *s, const char *name, const char *job_sha,
 
 int bcos_store_run_begin(bcos_store *s, const char *name, bcos_run_kind kind, const char *job_text, int world_size,
                          const char *code_version, bcos_run *run, char *err, size_t errlen) {
-    BCOS_CHECK(name && job_text && code_version && run && world_size > 0 && (kind == BCOS_RUN_DISTILL || kind == BCOS_RUN_EVAL),
+    BCOS_CHECK(name && job_text && code_version && run && world_size > 0 && kind >= BCOS_RUN_DISTILL &&
+                   kind <= BCOS_RUN_PRETRAIN,
                "bcos_store_run_begin: invalid arguments");
     if (!*name) return bcos_error(err, errlen, s->path, "a run needs a name");
     char job_sha[BCOS_SHA256_HEX];
@@ -56,7 +57,8 @@ int bcos_store_run_begin(bcos_store *s, const char *name, bcos_run_kind kind, co
         store_bind_text(s, st, 3, job_sha);
         store_bind_int64(s, st, 4, world_size);
         store_bind_text(s, st, 5, code_version);
-        store_bind_text(s, st, 6, kind == BCOS_RUN_EVAL ? "eval" : "distill");
+        static const char *const KIND_NAMES[] = {"distill", "eval", "pretrain"};
+        store_bind_text(s, st, 6, KIND_NAMES[kind]);
         store_step(s, st);
         store_finalize(s, st);
         *run = (bcos_run){sqlite3_last_insert_rowid(s->db), 1, world_size};

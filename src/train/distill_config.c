@@ -1,6 +1,5 @@
 /* The distillation settings: one table of options, read from job files (JSON) and flags alike, and
  * the job text the store records (the options that change what is trained). */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -8,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
 #include "bcos/backend.h"
 #include "bcos/check.h"
@@ -16,43 +14,8 @@
 #include "bcos/fetch.h"
 #include "bcos/job.h"
 #include "bcos/shard_plan.h"
-#include "bcos/urls.h"
+#include "options_internal.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_I64, OPT_F64, OPT_F32, OPT_BOOL } opt_type;
-
-/* JOB: part of the job text (changes what is trained); SHARDS: the same, for runs on shards only
- * (so that the job text of a run on images stays what it was); RUN: how the run is kept, resumed
- * and fed. */
-typedef enum { JOB, SHARDS, RUN } opt_role;
-
-typedef struct {
-    const char *name;
-    opt_type type;
-    size_t offset, size;
-    opt_role role;
-    const char *help;
-    bcos_job_range valid;   /* numbers only: every one has one (a zero range is a missing one) */
-    bcos_job_use use;       /* strings: what `bcos run` checks before any work */
-    const char *choices;    /* strings: "a|b", or NULL for any */
-} option;
-
-/* Whole numbers a double holds exactly; steps and seeds stay below it. */
-#define EXACT_MAX 9007199254740992.0
-/* The last three fields of an entry: a number's range, or what a string names (its choices). */
-#define NUMBER(lo, hi, lo_open, hi_open) {(lo), (hi), (lo_open), (hi_open)}, BCOS_JOB_TEXT, NULL
-#define AT_LEAST(x) NUMBER(x, INFINITY, 0, 0)
-#define ABOVE(x) NUMBER(x, INFINITY, 1, 0)
-#define FROM_TO(a, b) NUMBER(a, b, 0, 0)
-#define FROM_BELOW(a, b) NUMBER(a, b, 0, 1) /* [a, b) */
-#define STRING(use) BCOS_JOB_NO_RANGE, (use), NULL
-#define TEXT STRING(BCOS_JOB_TEXT)
-#define READS STRING(BCOS_JOB_INPUT)
-#define URLS STRING(BCOS_JOB_SOURCE)
-#define WRITES STRING(BCOS_JOB_OUTPUT)
-#define STORE_DB STRING(BCOS_JOB_STORE)
-#define ONE_OF(choices) BCOS_JOB_NO_RANGE, BCOS_JOB_TEXT, (choices)
-#define FLAG BCOS_JOB_NO_RANGE, BCOS_JOB_TEXT, NULL /* booleans */
-#define MS_MAX (24 * 3600 * 1000.0)     /* a day: any longer wait is a typo */
 #define F(field) offsetof(bcos_distill_config, field), sizeof(((bcos_distill_config *)0)->field)
 static const option OPTIONS[] = {
     {"teacher", OPT_STR, F(teacher), JOB, "CLIP weights of the teacher (safetensors)", READS},
@@ -159,83 +122,10 @@ void bcos_distill_defaults(bcos_distill_config *cfg) {
     cfg->max_wait_ms = fetch.max_wait_ms;
 }
 
-static const option *find_option(const char *name) {
-    char canon[64];
-    snprintf(canon, sizeof canon, "%s", name);
-    for (char *p = canon; *p; p++)
-        if (*p == '-') *p = '_';
-    for (int i = 0; i < N_OPTIONS; i++)
-        if (strcmp(OPTIONS[i].name, canon) == 0) return &OPTIONS[i];
-    return NULL;
-}
-
-static int parse_number(const char *text, double *out) {
-    char *end;
-    errno = 0;
-    *out = strtod(text, &end);
-    return errno == 0 && end != text && *end == '\0';
-}
-
-static int out_of_range(const option *o, double x, char *err, size_t errlen) {
-    char why[128];
-    if (bcos_job_range_check(&o->valid, x, why, sizeof why) == 0) return 0;
-    snprintf(err, errlen, "option '%s': %.10g is out of range: %s", o->name, x, why);
-    return -1;
-}
-
-/* A numeric field's value as a double. */
-static double number_at(const option *o, const bcos_distill_config *cfg) {
-    const char *field = (const char *)cfg + o->offset;
-    switch (o->type) {
-    case OPT_INT: return *(const int *)field;
-    case OPT_I64: return (double)*(const int64_t *)field;
-    case OPT_F32: return *(const float *)field;
-    default: return *(const double *)field;
-    }
-}
+static const option_table TABLE = {"distill", OPTIONS, N_OPTIONS};
 
 int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *value, char *err, size_t errlen) {
-    const option *o = find_option(name);
-    if (!o) {
-        snprintf(err, errlen, "unknown option '%s' (see 'bcos distill --help')", name);
-        return -1;
-    }
-    char *field = (char *)cfg + o->offset;
-    double x = 0;
-    if (o->type == OPT_STR) {
-        if (strlen(value) >= o->size) {
-            snprintf(err, errlen, "option '%s': value of %zu bytes is longer than its limit of %zu bytes", o->name,
-                     strlen(value), o->size - 1);
-            return -1;
-        }
-        if (!bcos_job_choice_ok(o->choices, value)) {
-            snprintf(err, errlen, "option '%s': '%s' is not one of %s", o->name, value, o->choices);
-            return -1;
-        }
-        strcpy(field, value);
-        return 0;
-    }
-    if (o->type == OPT_BOOL) {
-        int on = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
-        if (!on && strcmp(value, "false") != 0 && strcmp(value, "0") != 0) {
-            snprintf(err, errlen, "option '%s': '%s' is not true or false", o->name, value);
-            return -1;
-        }
-        *(int *)field = on;
-        return 0;
-    }
-    int real = o->type == OPT_F64 || o->type == OPT_F32;
-    if (!parse_number(value, &x) || !isfinite(x) || (!real && x != floor(x))) {
-        snprintf(err, errlen, "option '%s': '%s' is not a%s number", o->name, value, real ? " finite" : " whole");
-        return -1;
-    }
-    /* the range also keeps the conversions below defined: every range fits its type */
-    if (out_of_range(o, x, err, errlen) != 0) return -1;
-    if (o->type == OPT_INT) *(int *)field = (int)x;
-    else if (o->type == OPT_I64) *(int64_t *)field = (int64_t)x;
-    else if (o->type == OPT_F32) *(float *)field = (float)x;
-    else *(double *)field = x;
-    return 0;
+    return option_set(&TABLE, cfg, name, value, err, errlen);
 }
 
 static int set_option(void *cfg, const char *name, const char *value, char *err, size_t errlen) {
@@ -247,14 +137,19 @@ int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err,
     return bcos_job_load(&r, path, err, errlen);
 }
 
+const bcos_job_spec *bcos_distill_job_spec(void) {
+    static bcos_job_option options[N_OPTIONS];
+    static bcos_job_spec spec;
+    if (spec.kind) return &spec;
+    bcos_distill_config defaults;
+    bcos_distill_defaults(&defaults);
+    option_job_spec(&TABLE, &defaults, "distill", "B-cosify a CLIP teacher's image tower and distill it (bcos distill)",
+                    options, &spec);
+    return &spec;
+}
+
 int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {
-    for (int i = 0; i < N_OPTIONS; i++) {
-        const option *o = &OPTIONS[i];
-        const char *text = (const char *)c + o->offset;
-        if (o->type == OPT_STR && !bcos_job_choice_ok(o->choices, text))
-            return snprintf(err, errlen, "'%s' must be one of %s, not '%s'", o->name, o->choices, text), -1;
-        if (o->type != OPT_STR && o->type != OPT_BOOL && out_of_range(o, number_at(o, c), err, errlen) != 0) return -1;
-    }
+    if (option_check_ranges(&TABLE, c, err, errlen) != 0) return -1;
     const char *problem = NULL;
     if (!c->teacher[0]) problem = "no teacher weights ('teacher')";
     else if (!c->images[0] == !c->shards[0]) problem = "give exactly one of 'images' (a folder) and 'shards' (a URL list)";
@@ -267,100 +162,8 @@ int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen
     return -1;
 }
 
-/* The shortest text that reads back as x exactly (as a float when single is set). */
-static void format_exact(char *value, size_t len, double x, int single) {
-    for (int digits = single ? 6 : 15; digits <= 17; digits++) {
-        snprintf(value, len, "%.*g", digits, x);
-        double back = strtod(value, NULL);
-        if (single ? (float)back == (float)x : back == x) return;
-    }
-}
-
-/* An option's value as text; exact (reads back the same) when exact is set, else short for --help. */
-static void format_value(char *value, size_t len, const option *o, const bcos_distill_config *cfg, int exact) {
-    const char *field = (const char *)cfg + o->offset;
-    switch (o->type) {
-    case OPT_STR: {
-        /* credentials in shard URLs are for the transfers only: never shown, never stored */
-        char *shown = bcos_url_redact(field);
-        snprintf(value, len, "%s", shown);
-        free(shown);
-        break;
-    }
-    case OPT_INT: snprintf(value, len, "%d", *(const int *)field); break;
-    case OPT_I64: snprintf(value, len, "%lld", (long long)*(const int64_t *)field); break;
-    case OPT_BOOL: snprintf(value, len, "%s", *(const int *)field ? "true" : "false"); break;
-    case OPT_F64:
-    case OPT_F32: {
-        double x = o->type == OPT_F64 ? *(const double *)field : (double)*(const float *)field;
-        if (exact) format_exact(value, len, x, o->type == OPT_F32);
-        else snprintf(value, len, "%g", x);
-        break;
-    }
-    }
-}
-
 char *bcos_distill_job_text(const bcos_distill_config *cfg) {
-    cJSON *root = cJSON_CreateObject();
-    BCOS_CHECK(root != NULL, "cJSON could allocate");
-    cJSON_AddStringToObject(root, "kind", "distill");
-    for (int i = 0; i < N_OPTIONS; i++) {
-        const option *o = &OPTIONS[i];
-        if (o->role == RUN || (o->role == SHARDS && !cfg->shards[0])) continue;
-        char value[1100];
-        format_value(value, sizeof value, o, cfg, 1);
-        /* numbers as formatted here, not through cJSON's double: int64 seeds stay exact */
-        if (o->type == OPT_STR) cJSON_AddStringToObject(root, o->name, value);
-        else cJSON_AddRawToObject(root, o->name, value);
-    }
-    char *text = cJSON_PrintUnformatted(root);
-    BCOS_CHECK(text != NULL, "cJSON could print");
-    cJSON_Delete(root);
-    return text;
+    return option_job_text(&TABLE, cfg, "distill", cfg->shards[0] != 0);
 }
 
-void bcos_distill_print_options(const bcos_distill_config *cfg) {
-    for (int i = 0; i < N_OPTIONS; i++) {
-        const option *o = &OPTIONS[i];
-        char value[1100];
-        format_value(value, sizeof value, o, cfg, 0);
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s", o->name);
-        for (char *p = flag + 2; *p; p++)
-            if (*p == '_') *p = '-';
-        printf("  %-20s %s (now: %s)\n", flag, o->help, value);
-    }
-}
-
-static const bcos_job_type JOB_TYPES[] = {
-    [OPT_STR] = BCOS_JOB_STRING, [OPT_INT] = BCOS_JOB_INTEGER, [OPT_I64] = BCOS_JOB_INTEGER,
-    [OPT_F64] = BCOS_JOB_NUMBER, [OPT_F32] = BCOS_JOB_NUMBER,  [OPT_BOOL] = BCOS_JOB_BOOLEAN,
-};
-
-/* The default of an option as JSON text (heap), or NULL where there is none (an empty string). */
-static char *fallback_json(const option *o, const bcos_distill_config *defaults) {
-    char value[1100];
-    format_value(value, sizeof value, o, defaults, 1);
-    if (o->type != OPT_STR) return xstrdup(value);
-    if (!value[0]) return NULL;
-    cJSON *s = cJSON_CreateString(value);
-    char *text = cJSON_PrintUnformatted(s);
-    cJSON_Delete(s);
-    return text;
-}
-
-const bcos_job_spec *bcos_distill_job_spec(void) {
-    static bcos_job_option options[N_OPTIONS];
-    static bcos_job_spec spec;
-    if (spec.kind) return &spec;
-    bcos_distill_config defaults;
-    bcos_distill_defaults(&defaults);
-    for (int i = 0; i < N_OPTIONS; i++) {
-        const option *o = &OPTIONS[i];
-        options[i] = (bcos_job_option){o->name, JOB_TYPES[o->type], o->help, o->valid, o->choices, o->use,
-                                       fallback_json(o, &defaults)};
-    }
-    spec = (bcos_job_spec){"distill", "B-cosify a CLIP teacher's image tower and distill it (bcos distill)", options,
-                           N_OPTIONS};
-    return &spec;
-}
+void bcos_distill_print_options(const bcos_distill_config *cfg) { option_print(&TABLE, cfg); }

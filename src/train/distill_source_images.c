@@ -3,7 +3,8 @@
  * (seed, sample index). The order is a function of the seed and the sample's index alone, so that
  * samples seen is the whole data position and a resumed run, whatever its batch size or number of
  * ranks, draws what the uninterrupted one would have: rank k of a world takes the k-th share of
- * each batch. The captions' embeddings come from the run, which embeds each image's once. */
+ * each batch. The captions' embeddings (distill) or token ids (pretrain) come from the run, which
+ * makes each image's once. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@ typedef struct {
     distill_shape shape;
     int *order;                /* the training images' order for order_epoch (-1: none yet) */
     int64_t order_epoch;
-    const float *caption_emb;  /* per image, E floats where has_caption is set (the run's) */
+    const float *caption_emb;  /* per image, E floats where has_caption is set (the run's), or NULL */
+    const int32_t *caption_ids; /* per image, context_length token ids, or NULL */
     const int *has_caption;
 } images_source;
 
@@ -71,10 +73,14 @@ static int next_batch(distill_source *base, int64_t samples_seen, distill_batch 
         if (flip) mirror(b->crops + (size_t)i * plane, crop, sh->S);
         else memcpy(b->crops + (size_t)i * plane, crop, plane);
         b->has_caption[i] = s->has_caption[index];
-        memcpy(b->caption_emb + (size_t)i * sh->E, s->caption_emb + (size_t)index * sh->E,
-               (size_t)sh->E * sizeof(float));
+        if (s->caption_emb)
+            memcpy(b->caption_emb + (size_t)i * sh->E, s->caption_emb + (size_t)index * sh->E,
+                   (size_t)sh->E * sizeof(float));
+        if (s->caption_ids)
+            memcpy(b->ids + (size_t)i * sh->context_length, s->caption_ids + (size_t)index * sh->context_length,
+                   (size_t)sh->context_length * sizeof(int32_t));
     }
-    b->embedded = 1;
+    b->embedded = s->caption_emb != NULL;
     b->has_origins = 0;
     b->epoch = samples_seen / s->train_count;
     return DISTILL_GOT_BATCH;
@@ -101,11 +107,11 @@ static void free_source(distill_source *base) {
 
 distill_source *distill_source_images_new(const bcos_image_set *set, int train_count, int64_t seed,
                                           const distill_shape *shape, const float *caption_emb,
-                                          const int *has_caption) {
+                                          const int32_t *caption_ids, const int *has_caption) {
     images_source *s = xmalloc(sizeof *s);
     *s = (images_source){.base = {next_batch, position, NULL, NULL, free_source}, .set = set,
                          .train_count = train_count, .seed = seed, .shape = *shape,
                          .order = xmalloc((size_t)train_count * sizeof(int)), .order_epoch = -1,
-                         .caption_emb = caption_emb, .has_caption = has_caption};
+                         .caption_emb = caption_emb, .caption_ids = caption_ids, .has_caption = has_caption};
     return &s->base;
 }

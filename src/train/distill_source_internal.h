@@ -1,4 +1,4 @@
-/* Where the distill loop's batches come from: one small interface, two sources. A source yields
+/* Where a training run's batches come from (distill's and pretrain's): one small interface, two sources. A source yields
  * this rank's share of the next batch (8-bit S x S crops and, per slot, its caption) and counts what
  * its data path skipped, retried and lost; it calls no model, no store and no other rank. The run
  * (distill.c) embeds the captions, sums the counters over the ranks and has the store record them.
@@ -81,11 +81,12 @@ struct distill_source {
     void (*free)(distill_source *s);
 };
 
-/* The first train_count images of set. caption_emb (E floats per image) and has_caption are the
- * images' caption embeddings, computed once by the run, kept by the caller. */
+/* The first train_count images of set. caption_emb (E floats per image; may be NULL) or
+ * caption_ids (context_length per image; may be NULL) and has_caption are the images' captions,
+ * embedded or tokenized once by the run, kept by the caller. */
 distill_source *distill_source_images_new(const bcos_image_set *set, int train_count, int64_t seed,
                                           const distill_shape *shape, const float *caption_emb,
-                                          const int *has_caption);
+                                          const int32_t *caption_ids, const int *has_caption);
 /* The shards of cfg->shards (kept by the caller), their sample counts taken first. Returns NULL
  * with err when the URL list does not expand or a shard cannot be counted. */
 distill_source *distill_source_shards_new(const bcos_distill_config *cfg, const distill_shape *shape, char *err,

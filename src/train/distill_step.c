@@ -13,16 +13,16 @@
 #include "bcos/log.h"
 #include "bcos/tokenizer.h"
 #include "bcos/world.h"
-#include "distill_internal.h"
+#include "train_internal.h"
 
 /* The 8-bit crop as the student's x6 and the teacher's normalised input, in batch slot `slot`. */
-static void prepare_image(distill_run *run, int slot, const uint8_t *crop) {
+static void prepare_image(train_run *run, int slot, const uint8_t *crop) {
     int S = run->S;
     bcos_x6_from_crop(run->x6 + (size_t)slot * 6 * S * S, crop, S);
     bcos_clip_normalize(run->normalized + (size_t)slot * 3 * S * S, crop, S, bcos_clip_mean, bcos_clip_std);
 }
 
-double distill_mean_cosine(distill_run *run, int first, int count, float b, float bias_scale) {
+double distill_mean_cosine(train_run *run, int first, int count, float b, float bias_scale) {
     double sum = 0;
     for (int done = 0; done < count; done += run->B) {
         int n = count - done < run->B ? count - done : run->B;
@@ -41,7 +41,7 @@ double distill_mean_cosine(distill_run *run, int first, int count, float b, floa
 /* This rank's part of the whole batch's loss, and its dL/ds: every term is normalised by the
  * world's counts, so that the parts and their gradients add up over the ranks. *mean_cos_part:
  * its part of the batch's mean student-teacher cosine. */
-static double batch_loss(distill_run *run, double *mean_cos_part) {
+static double batch_loss(train_run *run, double *mean_cos_part) {
     const bcos_distill_config *c = run->cfg;
     double share = (double)run->B / run->B_global, mean_cos;
     memset(run->ds, 0, (size_t)run->B * run->E * sizeof(float));
@@ -67,7 +67,7 @@ static double batch_loss(distill_run *run, double *mean_cos_part) {
     return loss;
 }
 
-static void clip_gradients(distill_run *run, double *grad_norm) {
+static void clip_gradients(train_run *run, double *grad_norm) {
     const bcos_distill_config *c = run->cfg;
     size_t n = run->student.params.total;
     if (c->agc_clip > 0) bcos_adaptive_clip_grad(run->grads, &run->student.params, c->agc_clip, 1e-3);
@@ -76,7 +76,7 @@ static void clip_gradients(distill_run *run, double *grad_norm) {
 
 /* The batch's captions, when the source left them to the step: the captioned slots' ids embedded
  * by the frozen text tower in one call, each embedding into its slot. */
-static void embed_captions(distill_run *run) {
+static void embed_captions(train_run *run) {
     distill_batch *b = &run->batch;
     if (b->embedded) return;
     int L = run->teacher.cfg.context_length, n = 0;
@@ -91,7 +91,7 @@ static void embed_captions(distill_run *run) {
                (size_t)run->E * sizeof(float));
 }
 
-void distill_embed_set_captions(distill_run *run) {
+void distill_embed_set_captions(train_run *run) {
     int n = run->set->count, L = run->teacher.cfg.context_length;
     run->set_caption_emb = xcalloc((size_t)n * run->E, sizeof(float));
     run->set_has_caption = xcalloc((size_t)n, sizeof(int));
@@ -111,7 +111,7 @@ void distill_embed_set_captions(distill_run *run) {
     bcos_info("text term: %d of %d images have a caption", found, n);
 }
 
-void distill_step(distill_run *run, bcos_metric *m, int *skipped) {
+void distill_step(train_run *run, bcos_metric *m, int *skipped) {
     const bcos_distill_config *c = run->cfg;
     int64_t step = run->step;
     embed_captions(run);

@@ -56,17 +56,24 @@ void bcos_adam_init(bcos_adam *opt, const bcos_adam_config *cfg, size_t n) {
     opt->v = opt->m + n;
 }
 
+void bcos_adam_exclude_1d_from_decay(bcos_adam *opt, const bcos_params *p) {
+    BCOS_CHECK(p->total == opt->n, "the optimiser holds the table's values");
+    if (!opt->no_decay) opt->no_decay = xcalloc(opt->n, 1);
+    for (int i = 0; i < p->count; i++)
+        if (p->items[i].ndim < 2) memset(opt->no_decay + p->items[i].offset, 1, p->items[i].numel);
+}
+
 void bcos_adam_step(bcos_adam *opt, float *params, const float *grads, double lr) {
     const bcos_adam_config *c = &opt->cfg;
     opt->step++;
     double bc1 = 1.0 - pow(c->beta1, (double)opt->step), bc2 = 1.0 - pow(c->beta2, (double)opt->step);
     double step_size = lr / bc1, bc2_sqrt = sqrt(bc2);
     for (size_t i = 0; i < opt->n; i++) {
-        double g = grads[i], w = params[i];
+        double g = grads[i], w = params[i], decay = opt->no_decay && opt->no_decay[i] ? 0.0 : c->weight_decay;
         if (c->decoupled)
-            w *= 1.0 - lr * c->weight_decay;
+            w *= 1.0 - lr * decay;
         else
-            g += c->weight_decay * w;
+            g += decay * w;
         double m = c->beta1 * opt->m[i] + (1.0 - c->beta1) * g;
         double v = c->beta2 * opt->v[i] + (1.0 - c->beta2) * g * g;
         opt->m[i] = (float)m;
@@ -77,5 +84,6 @@ void bcos_adam_step(bcos_adam *opt, float *params, const float *grads, double lr
 
 void bcos_adam_free(bcos_adam *opt) {
     free(opt->m);
+    free(opt->no_decay);
     memset(opt, 0, sizeof *opt);
 }

@@ -117,7 +117,7 @@ static void check_preempt_and_resume(const bcos_image_set *set) {
     snprintf(cfg.db, sizeof cfg.db, "%s/bcos.db", g_dir);
     cfg.checkpoint_every = 25;
     cfg.keep_last = 1;
-    bcos_distill_request(SIGTERM, 1);
+    bcos_train_request(SIGTERM, 1);
     int rc = bcos_distill_run(&cfg, set, &r, err, sizeof err);
     CHECK_MSG(rc == 0 && r.preempted && r.steps_done == 1 && r.resumed_step == 0, "%s", err);
     FILE *f = fopen(out, "rb");

@@ -237,7 +237,7 @@ static void test_distill(void) {
     snprintf(cfg.run, sizeof cfg.run, "rn-preempted");
     snprintf(cfg.db, sizeof cfg.db, "%s/bcos.db", g_dir);
     cfg.checkpoint_every = 10;
-    bcos_distill_request(SIGTERM, 1);
+    bcos_train_request(SIGTERM, 1);
     rc = bcos_distill_run(&cfg, &set, &r, err, sizeof err);
     CHECK_MSG(rc == 0 && r.preempted && r.steps_done == 1, "%s", err);
     rc = bcos_distill_run(&cfg, &set, &r, err, sizeof err);

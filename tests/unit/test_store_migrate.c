@@ -1,7 +1,7 @@
 /* Schema migrations: a fresh store is at the version schemas/migrations/ numbers (one file per
  * version), marked as a bcos store and shaped exactly as schemas/store.sql says; the migration
  * runner takes an older database up one or more versions keeping its rows, refuses a newer one,
- * and rolls a failing migration back whole. */
+ * and rolls a failing migration back whole; version 6 keeps the runs' kinds. */
 #include "store_helpers.h"
 
 #include <dirent.h>
@@ -139,9 +139,45 @@ static void test_several_steps(void) {
     free(path);
 }
 
+/* Version 6 (runs of kind 'pretrain') on a version 3 store holding a distill run, an eval run and an
+ * eval result: the kinds and the result stay, the trigger on student results still holds, and the
+ * new kind is taken while an unknown one is still refused. */
+static void test_pretrain_kind(void) {
+    int count;
+    const char *const *migrations = store_embedded_migrations(&count);
+    CHECK(count >= 6);
+    char *path = helper_path(g_dir, "v3.db");
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    char err[BCOS_ERRLEN];
+    CHECK_MSG(store_migrate(db, path, migrations, 3, err, sizeof err) == 0, "%s", err);
+    const char *rows =
+        "INSERT INTO runs (id, name, job_text, job_sha256, world_size, code_version, kind) VALUES"
+        " (1, 'd', '{}', printf('%064d', 0), 1, 'x', 'distill'), (2, 'e', '{}', printf('%064d', 0), 1, 'x', 'eval');"
+        "INSERT INTO eval_results (run_id, model, dataset, split, metric, value, samples)"
+        " VALUES (2, 'student', 'cifar10', 'test', 'acc1', 0.5, 10);";
+    CHECK(sqlite3_exec(db, rows, NULL, NULL, NULL) == SQLITE_OK);
+    CHECK_MSG(store_migrate(db, path, migrations, 6, err, sizeof err) == 0 && user_version(db) == 6, "%s", err);
+    CHECK(sqlite3_exec(db, "INSERT INTO runs (name, job_text, job_sha256, world_size, code_version, kind) VALUES"
+                           " ('p', '{}', printf('%064d', 0), 1, 'x', 'pretrain')", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "INSERT INTO runs (name, job_text, job_sha256, world_size, code_version, kind) VALUES"
+                           " ('q', '{}', printf('%064d', 0), 1, 'x', 'other')", NULL, NULL, NULL) != SQLITE_OK);
+    /* a student result without a checkpoint outside an eval run: still refused by the trigger */
+    CHECK(sqlite3_exec(db, "INSERT INTO eval_results (run_id, model, dataset, split, metric, value, samples)"
+                           " VALUES (1, 'student', 'cifar10', 'test', 'acc1', 0.5, 10)", NULL, NULL, NULL) != SQLITE_OK);
+    sqlite3_close(db);
+    char *kinds = helper_sql_text(path, "SELECT group_concat(name || ':' || kind, ',') FROM (SELECT * FROM runs ORDER BY id)");
+    CHECK_MSG(strcmp(kinds, "d:distill,e:eval,p:pretrain") == 0, "%s", kinds);
+    free(kinds);
+    CHECK(helper_sql_int(path, "SELECT count(*) FROM eval_results") == 1);
+    free(path);
+}
+
 int main(void) {
     g_dir = helper_temp_dir();
     test_fresh_store();
+    test_pretrain_kind();
     test_runner();
     test_several_steps();
     helper_remove_tree(g_dir);

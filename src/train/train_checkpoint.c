@@ -1,8 +1,9 @@
-/* What a distill checkpoint holds, written through the store and read back:
- *   "student"    the student as bcos_student_save writes it (with the teacher's text tower), so a
- *                checkpoint's file is a usable student;
+/* What a training checkpoint holds, written through the store and read back:
+ *   weights      the kind's weights file (train_kind): "student" for distill, the student as
+ *                bcos_student_save writes it (with the teacher's text tower), so a checkpoint's
+ *                file is a usable student; "model" for pretrain, the CLIP in open_clip naming;
  *   "optimizer"  Adam's m and v as "exp_avg.<parameter>" and "exp_avg_sq.<parameter>" (torch's
- *                names, in the student file's layout), its step counter and settings in metadata;
+ *                names, in the weights file's layout), its step counter and settings in metadata;
  *   the state    step, epoch, samples seen, the data cursor (a JSON array with one element per
  *                rank: the source's position, distill_source_internal.h) and the RNG blob: the
  *                seed, the epoch and the samples seen (the streams the in-memory data order draws from).
@@ -17,7 +18,7 @@
 
 #include "bcos/check.h"
 #include "bcos/world.h"
-#include "distill_internal.h"
+#include "train_internal.h"
 
 #define M_PREFIX "exp_avg."
 #define V_PREFIX "exp_avg_sq."
@@ -38,7 +39,7 @@ static uint64_t get_u64(const uint8_t *p) {
     return v;
 }
 
-static void rng_blob(const distill_run *run, int64_t epoch, uint8_t blob[RNG_BYTES]) {
+static void rng_blob(const train_run *run, int64_t epoch, uint8_t blob[RNG_BYTES]) {
     memcpy(blob, RNG_TAG, 8);
     put_u64(blob + 8, (uint64_t)run->cfg->seed);
     put_u64(blob + 16, (uint64_t)epoch);
@@ -47,17 +48,17 @@ static void rng_blob(const distill_run *run, int64_t epoch, uint8_t blob[RNG_BYT
 
 /* The optimizer file's entries (m then v) and metadata; free entries and the two tensor sets. */
 typedef struct {
-    bcos_student_tensors m, v;
+    train_file m, v;
     bcos_st_entry *entries;
     int count;
     char step[32], beta1[32], beta2[32], eps[32], weight_decay[32];
     bcos_st_meta meta[6];
 } optimizer_file;
 
-static void optimizer_file_make(optimizer_file *f, const distill_run *run) {
+static void optimizer_file_make(optimizer_file *f, const train_run *run) {
     const bcos_adam_config *c = &run->opt.cfg;
-    bcos_student_tensors_make(&f->m, &run->student, run->opt.m, M_PREFIX);
-    bcos_student_tensors_make(&f->v, &run->student, run->opt.v, V_PREFIX);
+    run->kind->tensors_make(run, &f->m, run->opt.m, M_PREFIX);
+    run->kind->tensors_make(run, &f->v, run->opt.v, V_PREFIX);
     f->count = f->m.count + f->v.count;
     f->entries = xcalloc((size_t)f->count, sizeof *f->entries);
     memcpy(f->entries, f->m.entries, (size_t)f->m.count * sizeof *f->entries);
@@ -75,14 +76,14 @@ static void optimizer_file_make(optimizer_file *f, const distill_run *run) {
     f->meta[5] = (bcos_st_meta){"weight_decay", f->weight_decay};
 }
 
-static void optimizer_file_free(optimizer_file *f) {
+static void optimizer_file_free(const train_run *run, optimizer_file *f) {
     free(f->entries);
-    bcos_student_tensors_free(&f->m);
-    bcos_student_tensors_free(&f->v);
+    run->kind->tensors_free(&f->m);
+    run->kind->tensors_free(&f->v);
 }
 
 /* The ranks' data positions as one JSON array, on rank 0 (NULL on the others). */
-static char *gather_positions(const distill_run *run, const char *position) {
+static char *gather_positions(const train_run *run, const char *position) {
     char **all = bcos_world_gather_text(position);
     if (!all) return NULL;
     size_t len = 3;
@@ -98,18 +99,18 @@ static char *gather_positions(const distill_run *run, const char *position) {
     return cursors;
 }
 
-int distill_checkpoint_commit(distill_run *run, const char *position, int64_t epoch, char *err, size_t errlen) {
+int train_checkpoint_commit(train_run *run, const char *position, int64_t epoch, char *err, size_t errlen) {
     char *cursors = gather_positions(run, position);
     if (run->rank != 0) return 0;
-    if (bcos_params_check_finite(&run->student.params, err, errlen) != 0) {
+    if (bcos_params_check_finite(run->trained, err, errlen) != 0) {
         free(cursors);
-        return -1; /* a student holding a NaN or an infinity is never saved */
+        return -1; /* weights holding a NaN or an infinity are never saved */
     }
-    bcos_student_file student;
+    train_file weights;
     optimizer_file optimizer;
-    bcos_student_file_make(&student, &run->student, &run->teacher, run->step);
+    run->kind->weights_make(run, &weights);
     optimizer_file_make(&optimizer, run);
-    bcos_ckpt_file files[2] = {{"student", student.entries, student.count, student.meta, student.n_meta},
+    bcos_ckpt_file files[2] = {{run->kind->weights_file, weights.entries, weights.count, weights.meta, weights.n_meta},
                                {"optimizer", optimizer.entries, optimizer.count, optimizer.meta, 6}};
     uint8_t blob[RNG_BYTES];
     rng_blob(run, epoch, blob);
@@ -117,18 +118,18 @@ int distill_checkpoint_commit(distill_run *run, const char *position, int64_t ep
     bcos_ckpt_retention retention = {run->cfg->keep_last, run->cfg->keep_every};
     int rc = bcos_store_checkpoint_commit(run->store, run->run_id, &state, files, 2, &retention, NULL, err, errlen);
     free(cursors);
-    optimizer_file_free(&optimizer);
-    bcos_student_file_free(&student);
+    optimizer_file_free(run, &optimizer);
+    run->kind->weights_free(&weights);
     return rc;
 }
 
 /* The state a checkpoint records must be one this run can go on from. */
-static int check_state(const distill_run *run, const bcos_checkpoint *c, char *err, size_t errlen) {
+static int check_state(const train_run *run, const bcos_checkpoint *c, char *err, size_t errlen) {
     const uint8_t *blob = c->rng_state;
     if (c->world_size < 1)
         snprintf(err, errlen, "the checkpoint at step %lld was written by %d ranks", (long long)c->step, c->world_size);
     else if (c->rng_bytes != RNG_BYTES || memcmp(blob, RNG_TAG, 8) != 0)
-        snprintf(err, errlen, "the checkpoint at step %lld has no distill RNG state", (long long)c->step);
+        snprintf(err, errlen, "the checkpoint at step %lld has no %s RNG state", (long long)c->step, run->kind->name);
     else if (get_u64(blob + 8) != (uint64_t)run->cfg->seed || get_u64(blob + 24) != (uint64_t)c->samples_seen ||
              c->step > run->cfg->steps)
         snprintf(err, errlen, "the checkpoint at step %lld does not fit this job (seed, samples seen or steps)",
@@ -138,9 +139,9 @@ static int check_state(const distill_run *run, const bcos_checkpoint *c, char *e
     return -1;
 }
 
-/* The checkpoint's file `name` into the run: "student" into the weights, "optimizer" into Adam's m, v
- * and step counter. Returns 0, or -1 with err naming the file. */
-static int read_file(distill_run *run, const bcos_checkpoint *c, const char *name, char *err, size_t errlen) {
+/* The checkpoint's file `name` into the run: the weights file into the weights, "optimizer" into
+ * Adam's m, v and step counter. Returns 0, or -1 with err naming the file. */
+static int read_file(train_run *run, const bcos_checkpoint *c, const char *name, char *err, size_t errlen) {
     const char *path = bcos_checkpoint_file(c, name);
     if (!path) return bcos_error(err, errlen, run->cfg->run, "the checkpoint at step %lld has no '%s' file",
                                  (long long)c->step, name);
@@ -148,13 +149,13 @@ static int read_file(distill_run *run, const bcos_checkpoint *c, const char *nam
     if (bcos_st_open(&st, path, err, errlen) != 0) return -1;
     char why[BCOS_ERRLEN];
     int rc;
-    if (strcmp(name, "student") == 0) {
-        rc = bcos_student_tensors_read(&run->student, &st, "", run->student.params.data, why, sizeof why);
-        if (rc == 0) rc = bcos_student_buffers_read(&run->student, &st, why, sizeof why);
+    if (strcmp(name, run->kind->weights_file) == 0) {
+        rc = run->kind->tensors_read(run, &st, "", run->trained->data, why, sizeof why);
+        if (rc == 0 && run->kind->kept_read) rc = run->kind->kept_read(run, &st, why, sizeof why);
     } else {
         const char *step = bcos_st_meta_get(&st, ADAM_STEP_KEY);
-        rc = bcos_student_tensors_read(&run->student, &st, M_PREFIX, run->opt.m, why, sizeof why);
-        if (rc == 0) rc = bcos_student_tensors_read(&run->student, &st, V_PREFIX, run->opt.v, why, sizeof why);
+        rc = run->kind->tensors_read(run, &st, M_PREFIX, run->opt.m, why, sizeof why);
+        if (rc == 0) rc = run->kind->tensors_read(run, &st, V_PREFIX, run->opt.v, why, sizeof why);
         if (rc == 0 && !step) rc = -1, snprintf(why, sizeof why, "no '%s' in the metadata", ADAM_STEP_KEY);
         if (rc == 0) run->opt.step = strtoll(step, NULL, 10);
     }
@@ -164,7 +165,7 @@ static int read_file(distill_run *run, const bcos_checkpoint *c, const char *nam
 }
 
 /* Rank 0's checkpoint record to every rank: the state on all; the files stay rank 0's. */
-static void share_record(distill_run *run, bcos_checkpoint *c) {
+static void share_record(train_run *run, bcos_checkpoint *c) {
     int64_t fields[5] = {c->id, c->step, c->epoch, c->samples_seen, c->world_size};
     bcos_world_bcast(fields, sizeof fields);
     char *cursors = bcos_world_bcast_text(c->data_cursors);
@@ -180,21 +181,20 @@ static void share_record(distill_run *run, bcos_checkpoint *c) {
     bcos_world_bcast(c->rng_state, (size_t)rng_bytes);
 }
 
-/* Rank 0's weights (and a ResNet's running variances), Adam moments and step counter to the other ranks. */
-static void share_tensors(distill_run *run) {
-    size_t n = run->student.params.total;
-    bcos_world_bcast(run->student.params.data, n * sizeof(float));
-    const bcos_params *buffers = &run->student.buffers;
-    if (buffers->total) bcos_world_bcast(buffers->data, buffers->total * sizeof(float));
+/* Rank 0's weights (and what is kept with them), Adam moments and step counter to the other ranks. */
+static void share_tensors(train_run *run) {
+    size_t n = run->trained->total;
+    bcos_world_bcast(run->trained->data, n * sizeof(float));
+    if (run->kept && run->kept->total) bcos_world_bcast(run->kept->data, run->kept->total * sizeof(float));
     bcos_world_bcast(run->opt.m, n * sizeof(float));
     bcos_world_bcast(run->opt.v, n * sizeof(float));
     bcos_world_bcast(&run->opt.step, sizeof run->opt.step);
 }
 
-int distill_checkpoint_restore(distill_run *run, bcos_checkpoint *c, char *err, size_t errlen) {
+int train_checkpoint_restore(train_run *run, bcos_checkpoint *c, char *err, size_t errlen) {
     share_record(run, c);
     if (check_state(run, c, err, errlen) != 0) return -1;
-    int read = run->rank != 0 || (read_file(run, c, "student", err, errlen) == 0 &&
+    int read = run->rank != 0 || (read_file(run, c, run->kind->weights_file, err, errlen) == 0 &&
                                 read_file(run, c, "optimizer", err, errlen) == 0);
     if (!read) return -1; /* rank 0 alone: the caller aborts the world */
     share_tensors(run);

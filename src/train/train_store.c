@@ -1,4 +1,4 @@
-/* The distill run's bookkeeping in the store: the run begun or taken up (its newest usable
+/* A training run's bookkeeping in the store (either kind): the run begun or taken up (its newest usable
  * checkpoint found), metrics per step written in batches, skipped steps, preemptions and what the
  * data path counted as events, checkpoints when due or requested (a signal), and the run's status
  * at the end. Only rank 0 opens the store; the decisions every rank must share (resume, checkpoint
@@ -15,7 +15,7 @@
 #include "bcos/log.h"
 #include "bcos/urls.h"
 #include "bcos/world.h"
-#include "distill_internal.h"
+#include "train_internal.h"
 
 /* The reason of the fault events that count lost samples (bcos_store_event_total sums them). */
 #define SHARD_LOST "shard lost"
@@ -28,16 +28,16 @@ static atomic_int g_requests[2], g_request_signo[2];
 /* Requests acted upon (in this process, over all its runs): main thread only. */
 static int g_handled[2];
 
-void bcos_distill_request(int signo, int stop) {
+void bcos_train_request(int signo, int stop) {
     atomic_store(&g_request_signo[stop != 0], signo);
     atomic_fetch_add(&g_requests[stop != 0], 1);
 }
 
-int distill_stop_pending(const distill_run *run) { return run->cfg->run[0] && atomic_load(&g_requests[1]) > g_handled[1]; }
+int train_stop_pending(const train_run *run) { return run->cfg->run[0] && atomic_load(&g_requests[1]) > g_handled[1]; }
 
 /* Rank 0: opens the store and begins or takes up the run; *found says whether it has a usable
  * checkpoint, then in *c. Returns 0, or -1 with err. */
-static int open_run(distill_run *run, bcos_checkpoint *c, int *found, char *err, size_t errlen) {
+static int open_run(train_run *run, bcos_checkpoint *c, int *found, char *err, size_t errlen) {
     const bcos_distill_config *cfg = run->cfg;
     if (bcos_store_open(cfg->db, NULL, &run->store, err, errlen) != 0) return -1;
     /* one writer per run; and never a store that lags its checkpoint files, whose folders it would reuse */
@@ -48,9 +48,9 @@ static int open_run(distill_run *run, bcos_checkpoint *c, int *found, char *err,
     int exists = bcos_store_run_find(run->store, cfg->run, &id, why, sizeof why) == 0;
     if (cfg->resume && !exists)
         return bcos_error(err, errlen, why, "nothing to resume (without 'resume' the run starts afresh)");
-    char *job = bcos_distill_job_text(cfg);
+    char *job = run->kind->job_text(run);
     bcos_run record;
-    int rc = bcos_store_run_begin(run->store, cfg->run, BCOS_RUN_DISTILL, job, run->world, BCOS_VERSION, &record, err, errlen);
+    int rc = bcos_store_run_begin(run->store, cfg->run, run->kind->run_kind, job, run->world, BCOS_VERSION, &record, err, errlen);
     free(job);
     if (rc != 0) return -1;
     run->run_id = record.id;
@@ -63,7 +63,7 @@ static int open_run(distill_run *run, bcos_checkpoint *c, int *found, char *err,
     return 0;
 }
 
-int distill_store_begin(distill_run *run, bcos_checkpoint *c, int *found, char *err, size_t errlen) {
+int train_store_begin(train_run *run, bcos_checkpoint *c, int *found, char *err, size_t errlen) {
     run->checkpoint_time = bcos_now_seconds();
     *found = 0;
     if (!run->cfg->run[0]) return 0;
@@ -73,7 +73,7 @@ int distill_store_begin(distill_run *run, bcos_checkpoint *c, int *found, char *
     return 0;
 }
 
-void distill_store_resumed(distill_run *run, const bcos_checkpoint *c, const char *note) {
+void train_store_resumed(train_run *run, const bcos_checkpoint *c, const char *note) {
     const bcos_distill_config *cfg = run->cfg;
     if (run->store && note[0])
         bcos_store_event_add(run->store, run->run_id, c->step, BCOS_EVENT_PREEMPTION, note, 1, NULL);
@@ -86,14 +86,14 @@ void distill_store_resumed(distill_run *run, const bcos_checkpoint *c, const cha
               (long long)c->step, (long long)cfg->steps, (long long)c->epoch, (long long)c->samples_seen);
 }
 
-void distill_store_flush(distill_run *run) {
+void train_store_flush(train_run *run) {
     if (run->store && run->n_pending) bcos_store_metrics_add(run->store, run->run_id, run->pending, run->n_pending);
     run->n_pending = 0;
 }
 
-void distill_store_step_done(distill_run *run, const bcos_metric *m, int skipped) {
+void train_store_step_done(train_run *run, const bcos_metric *m, int skipped) {
     if (!run->store) return;
-    if (run->n_pending == DISTILL_PENDING_ROWS) distill_store_flush(run);
+    if (run->n_pending == TRAIN_PENDING_ROWS) train_store_flush(run);
     run->pending[run->n_pending++] = *m;
     if (skipped)
         bcos_store_event_add(run->store, run->run_id, m->step, BCOS_EVENT_SKIP, "non-finite loss or gradient", 1,
@@ -110,21 +110,21 @@ static const char *signal_name(int signo) {
     }
 }
 
-int distill_store_checkpoint(distill_run *run, const char *position, int64_t epoch, char *err, size_t errlen) {
-    distill_store_flush(run);
-    if (distill_checkpoint_commit(run, position, epoch, err, errlen) != 0) return -1;
+int train_store_checkpoint(train_run *run, const char *position, int64_t epoch, char *err, size_t errlen) {
+    train_store_flush(run);
+    if (train_checkpoint_commit(run, position, epoch, err, errlen) != 0) return -1;
     run->checkpoint_step = run->step;
     run->checkpoint_time = bcos_now_seconds();
     bcos_info("checkpoint at step %lld committed", (long long)run->step);
     return 0;
 }
 
-static void event(distill_run *run, bcos_event_kind kind, const char *reason, int64_t now, int64_t before) {
+static void event(train_run *run, bcos_event_kind kind, const char *reason, int64_t now, int64_t before) {
     if (now > before) bcos_store_event_add(run->store, run->run_id, run->step, kind, reason, now - before, NULL);
 }
 
 /* Rank 0's event for shard k's new losses: the samples, named with the shard's URL. */
-static void shard_lost_event(distill_run *run, const distill_counters *c, long k, int64_t samples, int64_t unknown) {
+static void shard_lost_event(train_run *run, const distill_counters *c, long k, int64_t samples, int64_t unknown) {
     char detail[BCOS_ERRLEN + 128];
     char *url = bcos_url_redact(c->urls[k]);
     if (samples > 0) {
@@ -142,7 +142,7 @@ static void shard_lost_event(distill_run *run, const distill_counters *c, long k
 }
 
 /* What grew from was to now (the world's counters) as events. */
-static void counter_events(distill_run *run, const distill_counters *c, const int64_t *now, const int64_t *was) {
+static void counter_events(train_run *run, const distill_counters *c, const int64_t *now, const int64_t *was) {
     long n = c->shards;
     for (int v = BCOS_SAMPLE_OK + 1; v < BCOS_SKIP_REASONS; v++) {
         char reason[64];
@@ -159,7 +159,7 @@ static void counter_events(distill_run *run, const distill_counters *c, const in
                          now[DISTILL_FIXED_COUNTERS + n + k] - was[DISTILL_FIXED_COUNTERS + n + k]);
 }
 
-int distill_store_answer(distill_run *run, const distill_requests *req) {
+int train_store_answer(train_run *run, const train_requests *req) {
     int signo = req->stop_signal ? req->stop_signal : req->checkpoint_signal;
     if (!signo) return 0;
     char reason[96];
@@ -171,10 +171,10 @@ int distill_store_answer(distill_run *run, const distill_requests *req) {
     return req->stop_signal != 0;
 }
 
-void distill_store_end(distill_run *run, bcos_run_status status, const char *why) {
+void train_store_end(train_run *run, bcos_run_status status, const char *why) {
     if (!run->store) return;
     if (run->run_id) {
-        distill_store_flush(run);
+        train_store_flush(run);
         if (status == BCOS_RUN_FAILED)
             bcos_store_event_add(run->store, run->run_id, run->step, BCOS_EVENT_FAILURE, "run failed", 1, why);
         bcos_store_run_set_status(run->store, run->run_id, status);
@@ -185,12 +185,12 @@ void distill_store_end(distill_run *run, bcos_run_status status, const char *why
 
 /* ---- the ranks' agreements: on a stop, on a checkpoint, and the data path's counts summed ---- */
 
-int distill_agree_stop(int gave_up) {
+int train_agree_stop(int gave_up) {
     bcos_world_max_int(&gave_up, 1);
     return gave_up;
 }
 
-void distill_store_counters(distill_run *run, const distill_counters *c) {
+void train_store_counters(train_run *run, const distill_counters *c) {
     if (!run->counters) {
         run->n_counters = c->n;
         run->counters = xcalloc(2 * c->n, sizeof *run->counters);
@@ -208,7 +208,7 @@ void distill_store_counters(distill_run *run, const distill_counters *c) {
 
 /* Whether a checkpoint is due after this step, and whether to stop: new requests by signal on any
  * rank (the last one's signal), the time since the last checkpoint on rank 0's clock. */
-int distill_store_due(distill_run *run, distill_requests *req) {
+int train_store_due(train_run *run, train_requests *req) {
     const bcos_distill_config *cfg = run->cfg;
     int agreed[5] = {atomic_load(&g_requests[0]), atomic_load(&g_requests[1]), atomic_load(&g_request_signo[0]),
                      atomic_load(&g_request_signo[1]),
