@@ -36,7 +36,7 @@ losses "$TMP/one.db" cosine >"$TMP/one.loss"
 close "$TMP/one.loss" "$TMP/per-rank.loss" 1e-4 && bad "per-rank statistics give the global batch's losses" || ok
 
 # the reference's job: siglip, Adam 1e-4, AGC 0.01, B 2, no biases (teacher and data overridden)
-"$BCOS" distill jobs/distill-rn50-siglip.json --teacher tests/fixtures/clip/tiny_rn_openclip.safetensors \
+RN50_WEIGHTS=unused TRAIN_SHARDS=unused "$BCOS" distill jobs/distill-rn50-siglip.json --teacher tests/fixtures/clip/tiny_rn_openclip.safetensors \
   --teacher-model bcos-tiny-rn --shards "" --images tests/fixtures/image --steps 2 --batch-size 8 \
   --checkpoint-minutes 0 --db "$TMP/job.db" --out "$TMP/job.safetensors" >"$TMP/out" 2>"$TMP/err" \
   && ok || bad "jobs/distill-rn50-siglip.json: $(cat "$TMP/err")"

@@ -20,6 +20,9 @@ python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert {'distill','
 # ---- the committed job and pipeline files are valid (the variables of the ones a user points at
 # their own weights and shards: fixtures here)
 export RN50_WEIGHTS=tests/fixtures/clip/tiny_rn_openclip.safetensors TRAIN_SHARDS=tests/fixtures/webdataset/peer/ustar-000000.tar
+export DATA="$TMP/data"
+mkdir -p "$DATA/fashion-mnist/train"
+for i in 0 1 2 3 4 5; do cp "$TRAIN_SHARDS" "$DATA/fashion-mnist/train/$i.tar"; done
 for job in jobs/*.json; do expect_ok "$BCOS" jobs check "$job"; done
 for pipeline in pipeline/*.json; do expect_ok "$BCOS" pipeline stages "$pipeline"; done
 
@@ -77,7 +80,7 @@ refused "\$.stepz: expected an option of distill jobs (bcos jobs schema), found 
   "{\"kind\": \"distill\", $T, \"stepz\": 3}"
 refused '$.beta2: expected a number in [0, 1), found 1' "{\"kind\": \"distill\", $T, \"beta2\": 1}"
 refused '$.loss: expected one of cosine|siglip, found "l2"' "{\"kind\": \"distill\", $T, \"loss\": \"l2\"}"
-refused '$.kind: expected one of distill, eval, explain, shards, found "train"' '{"kind": "train"}'
+refused '$.kind: expected one of distill, eval, pretrain, explain, shards, found "train"' '{"kind": "train"}'
 refused '$: expected a JSON object, found an array' '[{"kind": "distill"}]'
 refused "\$.teacher: expected an existing file or folder, found \"$TMP/missing.safetensors\" (No such file or directory)" \
   "{\"kind\": \"distill\", \"teacher\": \"$TMP/missing.safetensors\", \"images\": \"$FIX/image\", \"db\": \"$TMP/bad.db\"}"

@@ -114,7 +114,7 @@ refused "stage 'a' needs itself through a cycle of needs" \
   '{"stages": [{"name": "a", "needs": ["b"], "job": {"kind": "shards"}}, {"name": "b", "needs": ["a"], "job": {"kind": "shards"}}]}'
 refused "\$.stages[1].name: stage 'a' is named twice" \
   '{"stages": [{"name": "a", "job": {"kind": "shards"}}, {"name": "a", "job": {"kind": "shards"}}]}'
-refused '$.stages[0].job.kind: expected one of distill, eval, explain, shards' '{"stages": [{"name": "a", "job": {"kind": "train"}}]}'
+refused '$.stages[0].job.kind: expected one of distill, eval, pretrain, explain, shards' '{"stages": [{"name": "a", "job": {"kind": "train"}}]}'
 refused '$.stages: expected a list of stages' '{"stages": []}'
 unset BCOS_TEST_UNSET
 refused '$.db: the environment variable BCOS_TEST_UNSET is not set' '{"db": "${BCOS_TEST_UNSET}/p.db", "stages": [{"name": "a", "job": {"kind": "shards"}}]}'

@@ -48,9 +48,9 @@ expect_fail "config pretrain-micro has a vocabulary of 300 tokens, fewer than th
   --images "$TMP/folder" --model tests/fixtures/pretrain/pretrain-micro.json --run r $DB
 expect_fail "no such built-in config or file" "$BCOS" pretrain --images "$TMP/folder" --model nope --run r $DB
 printf '{"kind": "distill", "steps": 3}\n' >"$TMP/wrong.json"
-expect_fail "\"kind\" must be \"pretrain\"" "$BCOS" pretrain "$TMP/wrong.json" $DB
+expect_fail '$.kind: expected "pretrain", found "distill"' "$BCOS" pretrain "$TMP/wrong.json" $DB
 printf '{"kind": "pretrain", "stepz": 3}\n' >"$TMP/typo.json"
-expect_fail "unknown option 'stepz'" "$BCOS" pretrain "$TMP/typo.json" $DB
+expect_fail "found the unknown key 'stepz'" "$BCOS" pretrain "$TMP/typo.json" $DB
 expect_fail "batch_size: 100000000 pairs per step need about" "$BCOS" pretrain --images "$TMP/folder" \
   --batch-size 100000000 --run r $DB
 [ ! -e "$TMP/bad.db" ] && ok || bad "a refused run touched the store"
