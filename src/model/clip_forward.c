@@ -81,7 +81,13 @@ static void pool_and_project(const bcos_clip *m, float *out, const float *x, con
 }
 
 size_t bcos_clip_encode_image_floats(const bcos_clip_config *c, int B) {
-    if (c->vision_tower == BCOS_TOWER_RESNET) return bcos_clip_resnet_image_floats(c, B);
+    if (c->vision_tower == BCOS_TOWER_RESNET) {
+        bcos_clip declared; /* the ResNet's sizes are read from its tensors' shapes */
+        bcos_clip_declare(&declared, c);
+        size_t floats = bcos_clip_resnet_image_floats(&declared, B);
+        bcos_clip_free(&declared);
+        return floats;
+    }
     size_t sizes[9];
     int P = c->patch_size, C = c->vision_width, NP = (c->image_size / P) * (c->image_size / P), T = NP + 1;
     size_t b = (size_t)B;

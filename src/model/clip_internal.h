@@ -20,9 +20,10 @@ int bcos_clip_load_text(bcos_clip *m, const bcos_safetensors *st, char *err, siz
 void bcos_clip_declare(bcos_clip *m, const bcos_clip_config *cfg);
 
 /* The ResNet image tower (clip_resnet.c): declare its tensors in m->params (before allocation), encode
- * images[B,3,S,S] into out[B,embed], and the floats that encoding allocates for B images. */
+ * images[B,3,S,S] into out[B,embed], and the floats that encoding allocates for B images (read from
+ * the shapes of a model's tensors, declared is enough: bcos_clip_declare). */
 void bcos_clip_declare_resnet(bcos_clip *m);
 void bcos_clip_resnet_encode_image(const bcos_clip *m, float *out, const float *images, int B);
-size_t bcos_clip_resnet_image_floats(const bcos_clip_config *c, int B);
+size_t bcos_clip_resnet_image_floats(const bcos_clip *declared, int B);
 
 #endif

@@ -243,12 +243,9 @@ static size_t chunk_floats(const bcos_clip_config *c, const rn_pass *sizes, int 
     return (size_t)chunk * (5 * sizes->act + sizes->cols) + 2 * 32 * (size_t)c->vision_width + pool_floats(c, chunk);
 }
 
-size_t bcos_clip_resnet_image_floats(const bcos_clip_config *c, int B) {
-    bcos_clip m; /* the walk reads the weights' shapes only */
-    bcos_clip_declare(&m, c);
-    rn_pass sizes = measure(&m);
-    bcos_clip_free(&m);
-    return chunk_floats(c, &sizes, B < RN_CHUNK ? B : RN_CHUNK);
+size_t bcos_clip_resnet_image_floats(const bcos_clip *declared, int B) {
+    rn_pass sizes = measure(declared);
+    return chunk_floats(&declared->cfg, &sizes, B < RN_CHUNK ? B : RN_CHUNK);
 }
 
 void bcos_clip_resnet_encode_image(const bcos_clip *m, float *out, const float *images, int B) {
