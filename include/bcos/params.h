@@ -26,6 +26,8 @@ typedef struct {
 void bcos_params_init(bcos_params *p);
 /* Declare a tensor; shape has ndim entries. Returns its index. Only before bcos_params_alloc. */
 int bcos_params_declare(bcos_params *p, const char *name, int ndim, const int64_t *shape);
+/* The same with the ndim dimensions given as int arguments: bcos_params_declare_dims(p, "w", 2, OC, IC). */
+int bcos_params_declare_dims(bcos_params *p, const char *name, int ndim, ...);
 /* One zeroed allocation for every declared tensor. */
 void bcos_params_alloc(bcos_params *p);
 /* Index of a tensor by name, or -1. */

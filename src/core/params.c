@@ -2,6 +2,7 @@
 #include "bcos/params.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,16 @@ int bcos_params_declare(bcos_params *p, const char *name, int ndim, const int64_
     t->offset = p->total;
     p->total += t->numel;
     return p->count++;
+}
+
+int bcos_params_declare_dims(bcos_params *p, const char *name, int ndim, ...) {
+    BCOS_CHECK(ndim >= 0 && ndim <= BCOS_MAX_DIMS, "at most BCOS_MAX_DIMS dimensions");
+    int64_t shape[BCOS_MAX_DIMS];
+    va_list ap;
+    va_start(ap, ndim);
+    for (int i = 0; i < ndim; i++) shape[i] = va_arg(ap, int);
+    va_end(ap);
+    return bcos_params_declare(p, name, ndim, shape);
 }
 
 void bcos_params_alloc(bcos_params *p) {

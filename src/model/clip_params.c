@@ -1,23 +1,12 @@
 /* The CLIP parameter table: every tensor of both towers declared in open_clip naming and shapes
  * (except the two projections, kept as Linear weights [embed, width]), in one allocation; a ResNet
  * image tower declares its own (clip_resnet.c). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bcos/check.h"
 #include "clip_internal.h"
-
-/* Declare name with ndim dims given as varargs. */
-static int declare(bcos_params *p, const char *name, int ndim, ...) {
-    int64_t shape[BCOS_MAX_DIMS];
-    va_list ap;
-    va_start(ap, ndim);
-    for (int i = 0; i < ndim; i++) shape[i] = va_arg(ap, int);
-    va_end(ap);
-    return bcos_params_declare(p, name, ndim, shape);
-}
 
 static void declare_stack(bcos_params *p, bcos_clip_stack *s, const char *prefix, int width, int layers,
                           int heads, int mlp) {
@@ -29,7 +18,7 @@ static void declare_stack(bcos_params *p, bcos_clip_stack *s, const char *prefix
     char name[128];
 #define BLOCK(field, suffix, ...)                                                   \
     snprintf(name, sizeof name, "%sresblocks.%d.%s", prefix, l, suffix);           \
-    b->field = declare(p, name, __VA_ARGS__)
+    b->field = bcos_params_declare_dims(p, name, __VA_ARGS__)
     for (int l = 0; l < layers; l++) {
         bcos_clip_block *b = &s->blocks[l];
         BLOCK(ln_1_w, "ln_1.weight", 1, width);
@@ -52,28 +41,28 @@ static void declare_vision(bcos_clip *m) {
     const bcos_clip_config *c = &m->cfg;
     bcos_params *p = &m->params;
     int W = c->vision_width, P = c->patch_size, grid = c->image_size / c->patch_size;
-    m->class_embedding = declare(p, "visual.class_embedding", 1, W);
-    m->vision_pos = declare(p, "visual.positional_embedding", 2, grid * grid + 1, W);
-    m->conv1 = declare(p, "visual.conv1.weight", 4, W, 3, P, P);
-    m->ln_pre_w = declare(p, "visual.ln_pre.weight", 1, W);
-    m->ln_pre_b = declare(p, "visual.ln_pre.bias", 1, W);
+    m->class_embedding = bcos_params_declare_dims(p, "visual.class_embedding", 1, W);
+    m->vision_pos = bcos_params_declare_dims(p, "visual.positional_embedding", 2, grid * grid + 1, W);
+    m->conv1 = bcos_params_declare_dims(p, "visual.conv1.weight", 4, W, 3, P, P);
+    m->ln_pre_w = bcos_params_declare_dims(p, "visual.ln_pre.weight", 1, W);
+    m->ln_pre_b = bcos_params_declare_dims(p, "visual.ln_pre.bias", 1, W);
     declare_stack(p, &m->vision, "visual.transformer.", W, c->vision_layers, c->vision_heads, c->vision_mlp);
-    m->ln_post_w = declare(p, "visual.ln_post.weight", 1, W);
-    m->ln_post_b = declare(p, "visual.ln_post.bias", 1, W);
-    m->visual_proj = declare(p, "visual.proj", 2, c->embed_dim, W);
+    m->ln_post_w = bcos_params_declare_dims(p, "visual.ln_post.weight", 1, W);
+    m->ln_post_b = bcos_params_declare_dims(p, "visual.ln_post.bias", 1, W);
+    m->visual_proj = bcos_params_declare_dims(p, "visual.proj", 2, c->embed_dim, W);
 }
 
 static void declare_text(bcos_clip *m) {
     const bcos_clip_config *c = &m->cfg;
     bcos_params *p = &m->params;
     int W = c->text_width;
-    m->text_pos = declare(p, "positional_embedding", 2, c->context_length, W);
+    m->text_pos = bcos_params_declare_dims(p, "positional_embedding", 2, c->context_length, W);
     declare_stack(p, &m->text, "transformer.", W, c->text_layers, c->text_heads, c->text_mlp);
-    m->token_embedding = declare(p, "token_embedding.weight", 2, c->vocab_size, W);
-    m->ln_final_w = declare(p, "ln_final.weight", 1, W);
-    m->ln_final_b = declare(p, "ln_final.bias", 1, W);
-    m->text_projection = declare(p, "text_projection", 2, c->embed_dim, W);
-    m->logit_scale = declare(p, "logit_scale", 0);
+    m->token_embedding = bcos_params_declare_dims(p, "token_embedding.weight", 2, c->vocab_size, W);
+    m->ln_final_w = bcos_params_declare_dims(p, "ln_final.weight", 1, W);
+    m->ln_final_b = bcos_params_declare_dims(p, "ln_final.bias", 1, W);
+    m->text_projection = bcos_params_declare_dims(p, "text_projection", 2, c->embed_dim, W);
+    m->logit_scale = bcos_params_declare_dims(p, "logit_scale", 0);
 }
 
 void bcos_clip_declare(bcos_clip *m, const bcos_clip_config *cfg) {

@@ -5,7 +5,6 @@
  * pool: the map's mean token in front of its pixels, plus a positional embedding, and multi-head
  * attention of that one token over all of them, through q/k/v projections and c_proj. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,27 +17,18 @@
  * image), so a large batch goes through in chunks of this many. */
 #define RN_CHUNK 8
 
-static int declare(bcos_params *p, const char *name, int ndim, ...) {
-    int64_t shape[BCOS_MAX_DIMS];
-    va_list ap;
-    va_start(ap, ndim);
-    for (int i = 0; i < ndim; i++) shape[i] = va_arg(ap, int);
-    va_end(ap);
-    return bcos_params_declare(p, name, ndim, shape);
-}
-
 /* prefix + "weight", "bias", "running_mean", "running_var", of C channels */
 static bcos_clip_bn declare_bn(bcos_params *p, const char *prefix, int C) {
     char name[160];
     bcos_clip_bn bn;
     snprintf(name, sizeof name, "%sweight", prefix);
-    bn.weight = declare(p, name, 1, C);
+    bn.weight = bcos_params_declare_dims(p, name, 1, C);
     snprintf(name, sizeof name, "%sbias", prefix);
-    bn.bias = declare(p, name, 1, C);
+    bn.bias = bcos_params_declare_dims(p, name, 1, C);
     snprintf(name, sizeof name, "%srunning_mean", prefix);
-    bn.running_mean = declare(p, name, 1, C);
+    bn.running_mean = bcos_params_declare_dims(p, name, 1, C);
     snprintf(name, sizeof name, "%srunning_var", prefix);
-    bn.running_var = declare(p, name, 1, C);
+    bn.running_var = bcos_params_declare_dims(p, name, 1, C);
     return bn;
 }
 
@@ -46,7 +36,7 @@ static bcos_clip_bn declare_bn(bcos_params *p, const char *prefix, int C) {
 static int declare_conv_bn(bcos_params *p, bcos_clip_bn *bn, const char *prefix, int i, int OC, int Cin, int K) {
     char name[160];
     snprintf(name, sizeof name, "%sconv%d.weight", prefix, i);
-    int conv = declare(p, name, 4, OC, Cin, K, K);
+    int conv = bcos_params_declare_dims(p, name, 4, OC, Cin, K, K);
     snprintf(name, sizeof name, "%sbn%d.", prefix, i);
     *bn = declare_bn(p, name, OC);
     return conv;
@@ -61,7 +51,7 @@ static void declare_block(bcos_params *p, bcos_clip_bottleneck *b, int layer, in
     b->down_conv = -1;
     if (!b->downsample) return;
     snprintf(down, sizeof down, "%sdownsample.0.weight", prefix);
-    b->down_conv = declare(p, down, 4, 4 * b->planes, b->inplanes, 1, 1);
+    b->down_conv = bcos_params_declare_dims(p, down, 4, 4 * b->planes, b->inplanes, 1, 1);
     snprintf(down, sizeof down, "%sdownsample.1.", prefix);
     b->down_bn = declare_bn(p, down, 4 * b->planes);
 }
@@ -89,15 +79,15 @@ void bcos_clip_declare_resnet(bcos_clip *m) {
             declare_block(p, b, layer + 1, i);
             inplanes = 4 * b->planes;
         }
-    r->pool_pos = declare(p, "visual.attnpool.positional_embedding", 2, grid * grid + 1, C);
-    r->k_w = declare(p, "visual.attnpool.k_proj.weight", 2, C, C);
-    r->k_b = declare(p, "visual.attnpool.k_proj.bias", 1, C);
-    r->q_w = declare(p, "visual.attnpool.q_proj.weight", 2, C, C);
-    r->q_b = declare(p, "visual.attnpool.q_proj.bias", 1, C);
-    r->v_w = declare(p, "visual.attnpool.v_proj.weight", 2, C, C);
-    r->v_b = declare(p, "visual.attnpool.v_proj.bias", 1, C);
-    r->c_w = declare(p, "visual.attnpool.c_proj.weight", 2, c->embed_dim, C);
-    r->c_b = declare(p, "visual.attnpool.c_proj.bias", 1, c->embed_dim);
+    r->pool_pos = bcos_params_declare_dims(p, "visual.attnpool.positional_embedding", 2, grid * grid + 1, C);
+    r->k_w = bcos_params_declare_dims(p, "visual.attnpool.k_proj.weight", 2, C, C);
+    r->k_b = bcos_params_declare_dims(p, "visual.attnpool.k_proj.bias", 1, C);
+    r->q_w = bcos_params_declare_dims(p, "visual.attnpool.q_proj.weight", 2, C, C);
+    r->q_b = bcos_params_declare_dims(p, "visual.attnpool.q_proj.bias", 1, C);
+    r->v_w = bcos_params_declare_dims(p, "visual.attnpool.v_proj.weight", 2, C, C);
+    r->v_b = bcos_params_declare_dims(p, "visual.attnpool.v_proj.bias", 1, C);
+    r->c_w = bcos_params_declare_dims(p, "visual.attnpool.c_proj.weight", 2, c->embed_dim, C);
+    r->c_b = bcos_params_declare_dims(p, "visual.attnpool.c_proj.bias", 1, c->embed_dim);
 }
 
 /* One pass over a chunk of images. Measuring, it calls no kernel and records the largest activation
