@@ -1,6 +1,7 @@
 /* Benchmark: one distillation step on the CPU backend (teacher forward, student forward and
  * backward, cosine loss, AdamW) with random weights, median images per second over several steps.
- * bench/distill_step.sh runs it beside the same step in PyTorch. */
+ * bench/distill_step.sh (a ViT) and bench/rn50_distill_step.sh (a ResNet, its student in training mode)
+ * run it beside the same step in PyTorch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ int main(int argc, char **argv) {
     bcos_student student;
     bcos_student_init(&student, &cfg, &opt, bcos_backend_cpu());
     bcos_student_from_clip(&student, &teacher);
+    student.training = 1; /* a ResNet student normalises with the batch's statistics, as in distill */
     size_t S = (size_t)cfg.image_size, E = (size_t)cfg.embed_dim, n = student.params.total;
     float *x6 = xmalloc((size_t)batch * 6 * S * S * sizeof(float));
     float *img = xmalloc((size_t)batch * 3 * S * S * sizeof(float));

@@ -4,7 +4,8 @@
 # /usr/share/datasets/fashion-mnist/ (the embedded default's data; `bcos shards write --fashion-mnist`).
 # Open MPI runs distributed distillation (mpirun); slurmctld, slurmd, slurm-client and munge:
 # tests/cli/test_slurm_daemons.sh starts its own one-node cluster with them (the packages' system
-# services are not used). The sqlite3 shell reads a store in tests/cli/test_bad_input.sh. Runs as
+# services are not used). The sqlite3 shell reads a store in tests/cli/test_bad_input.sh. Chromium
+# (headless) renders `bcos report` pages in tests/cli/test_report.sh, with a font for their text. Runs as
 # root, or through sudo when that exists.
 set -eu
 
@@ -13,7 +14,8 @@ libopenblas-dev libcjson-dev libpcre2-dev libutf8proc-dev libturbojpeg0-dev libp
 libwebp-dev libcurl4-openssl-dev libarchive-dev libsqlite3-dev sqlite3 libopenmpi-dev openmpi-bin
 clang libclang-rt-14-dev openssl
 slurmctld slurmd slurm-client munge
-dataset-fashion-mnist"
+dataset-fashion-mnist
+chromium fonts-dejavu-core"
 
 missing=""
 for p in $PACKAGES; do

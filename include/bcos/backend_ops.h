@@ -102,7 +102,7 @@
                             const R *norm, int B, int Cin, int H, int W, int P, int OC, R b))                       \
     /* explanation mode, the factor held constant: dimg[B,Cin,H,W] += dL/dimg */                                    \
     X(bcos_patch_explain_backward, (R *dimg, const R *dout, const R *weight, const R *z, const R *norm, int B,      \
-                                    int Cin, int H, int W, int P, int OC, R b))      \
+                                    int Cin, int H, int W, int P, int OC, R b))                                     \
                                                                                                                     \
     /* 2-D convolution, NCHW: inp[B,Cin,H,W], weight[OC,Cin,K,K], bias[OC] (may be NULL), out[B,OC,Ho,Wo] with      \
      * Ho = (H + 2pad - K)/stride + 1 (floor), likewise Wo; zero padding. Saves cols[B,Ho*Wo,Cin*K*K], each         \
@@ -138,7 +138,41 @@
     X(query_attention_backward, (R *dq, R *dk, R *dv, const R *dout, const R *q, const R *k, const R *v,            \
                                  const R *att, int B, int T, int C, int NH))                                        \
     /* explanation mode, att held constant: only dv[B,T,C] += att * dout per head */                                \
-    X(query_attention_explain_backward, (R *dv, const R *dout, const R *att, int B, int T, int C, int NH))
+    X(query_attention_explain_backward, (R *dv, const R *dout, const R *att, int B, int T, int C, int NH))          \
+                                                                                                                    \
+    /* The B-cos convolution = conv2d, then these. Window norms of a K x K convolution (stride, zero padding pad)    \
+     * of inp[B,Cin,H,W]: norm[B,Ho,Wo] = sqrt(sum over all Cin channels x the window of x^2 + 1e-6) */             \
+    X(bcos_window_norm_forward, (R *norm, const R *inp, int B, int Cin, int H, int W, int K, int stride, int pad))  \
+    /* dinp[B,Cin,H,W] += dL/dinp through the norms, from dnorm[B,Ho,Wo] */                                         \
+    X(bcos_window_norm_backward, (R *dinp, const R *dnorm, const R *inp, const R *norm, int B, int Cin, int H,      \
+                                  int W, int K, int stride, int pad))                                               \
+    /* B-cos scaling of a convolution's output z[B,OC,HW] by its window norms norm[B,HW], b >= 1:                   \
+     * out[B,OC,HW] = (|z|/norm + 1e-6)^(b-1) * z */                                                                \
+    X(bcos_scale_forward, (R *out, const R *z, const R *norm, int B, int OC, int HW, R b))                          \
+    /* exact gradient: dz[B,OC,HW] += dL/dz, dnorm[B,HW] += dL/dnorm (either may be NULL) */                        \
+    X(bcos_scale_backward, (R *dz, R *dnorm, const R *dout, const R *z, const R *norm, int B, int OC, int HW,       \
+                            R b))                                                                                   \
+    /* explanation mode, the factor held constant: dz[B,OC,HW] += dout * (|z|/norm + 1e-6)^(b-1) */                 \
+    X(bcos_scale_explain_backward, (R *dz, const R *dout, const R *z, const R *norm, int B, int OC, int HW, R b))   \
+                                                                                                                    \
+    /* Uncentered BatchNorm of inp[B,C,HW]. Batch statistics in steps whose results the ranks may sum: count is     \
+     * the number of values per channel the statistics cover (every rank's, or this rank's alone).                  \
+     * mean[C] = sum_(b,p) inp / count; var[C] = sum_(b,p) (inp - mean)^2 / count (mean: the whole batch's) */      \
+    X(bn_batch_mean, (R *mean, const R *inp, int B, int C, int HW, R count))                                        \
+    X(bn_batch_var, (R *var, const R *inp, const R *mean, int B, int C, int HW, R count))                           \
+    /* running_var[C] = (1 - momentum) * running_var + momentum * var */                                            \
+    X(bn_running_update, (R *running_var, const R *var, int C, R momentum))                                         \
+    /* out[B,C,HW] = weight * inp / sqrt(var + eps) + bias_scale * bias (bias may be NULL) */                       \
+    X(bn_uncentered_forward, (R *out, const R *inp, const R *weight, const R *bias, const R *var, int B, int C,     \
+                              int HW, R eps, R bias_scale))                                                         \
+    /* training: dvar[C] = this rank's part of dL/dvar (written; the ranks' parts sum to the whole) */              \
+    X(bn_uncentered_dvar, (R *dvar, const R *dout, const R *inp, const R *weight, const R *var, int B, int C,       \
+                           int HW, R eps))                                                                          \
+    /* dinp += weight * dout / sqrt(var + eps) + dvar * 2 (inp - mean) / count; dweight[C] += dL/dweight;           \
+     * dbias[C] += bias_scale * sum dout. dvar NULL: var is a constant (running variance, explanation mode) */      \
+    X(bn_uncentered_backward, (R *dinp, R *dweight, R *dbias, const R *dout, const R *inp, const R *weight,         \
+                               const R *mean, const R *var, const R *dvar, int B, int C, int HW, R eps, R count,    \
+                               R bias_scale))
 
 /* The X that makes an op a field of a table: a pointer to a function of the op's parameters. */
 #define BCOS_BACKEND_OP_FIELD(name, params) void(*name) params;

@@ -182,7 +182,8 @@ typedef struct {
  * checkpoint whose files all match their sha256. A checkpoint whose file is missing or damaged is
  * reported (warning), marked corrupt, recorded as a fault event, and the one before it is tried.
  * The skip, retry and fault events of the steps after the one resumed are dropped: they are
- * trained, and recorded, again. Returns 1 and fills *out (free with bcos_checkpoint_free), or 0
+ * trained, and recorded, again. The resume is recorded (the step, 0 when afresh, and the run's world
+ * size) for `bcos report`. Returns 1 and fills *out (free with bcos_checkpoint_free), or 0
  * when the run has no usable checkpoint (start afresh). */
 int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint *out);
 
@@ -222,6 +223,71 @@ void bcos_store_results_add(bcos_store *s, int64_t run_id, const bcos_eval_resul
 int bcos_store_results_exist(bcos_store *s, int64_t run_id, int64_t checkpoint_id, bcos_model_role model,
                              const char *dataset, const char *split, const char *task);
 
+/* ---- explanation pictures (`bcos explain --run`) ---- */
+
+typedef struct {
+    int64_t step;            /* the step the explained student was saved at; -1: unknown */
+    char *image, *prompt;    /* the image's path, the prompt (or the class) explained */
+    double score, cosine, completeness_error; /* NaN is stored as NULL */
+    unsigned char *png;      /* the picture's PNG bytes */
+    size_t png_bytes;
+    char *created_at;        /* read back only */
+} bcos_explanation;
+
+/* Record one explanation picture in the run (one transaction). */
+void bcos_store_explanation_add(bcos_store *s, int64_t run_id, const bcos_explanation *e);
+
+/* ---- reading runs back (`bcos report`, `bcos top`): each call one read transaction ---- */
+
+typedef struct {
+    int64_t id;
+    char *name, *kind, *status, *job_text, *code_version, *created_at, *updated_at;
+    int world_size;
+} bcos_run_info;
+
+/* The runs named (n_names of them, in that order), or every run, oldest first (names NULL): their
+ * count and *out (heap, NULL when none; bcos_run_infos_free), or -1 with err naming an unknown run. */
+int bcos_store_run_infos(bcos_store *s, const char *const *names, int n_names, bcos_run_info **out, char *err,
+                         size_t errlen);
+void bcos_run_infos_free(bcos_run_info *runs, int n);
+/* Whether a process holds the lease of the run `name` (one that is killed holds it until it expires):
+ * a run marked running without one was killed. */
+int bcos_store_run_has_writer(bcos_store *s, const char *name);
+/* The run's metrics rows by ascending step (NULL values as NaN), only the newest `last` of them
+ * when last > 0: their count and *rows (heap, NULL when none). */
+int bcos_store_metrics_read(bcos_store *s, int64_t run_id, int last, bcos_metric **rows);
+
+typedef struct {
+    int64_t step; /* -1: none */
+    char *kind, *reason, *detail, *created_at; /* detail "" when none */
+    int64_t count;
+} bcos_event_row;
+
+/* The run's events in the order they were recorded: their count and *rows (bcos_event_rows_free). */
+int bcos_store_events_read(bcos_store *s, int64_t run_id, bcos_event_row **rows);
+void bcos_event_rows_free(bcos_event_row *rows, int n);
+
+typedef struct {
+    int64_t step, epoch, samples_seen, bytes; /* bytes: its files together */
+    int world_size;
+    char *state, *created_at;
+} bcos_checkpoint_row;
+
+/* The run's checkpoints (every state) by step: their count and *rows (bcos_checkpoint_rows_free). */
+int bcos_store_checkpoint_rows(bcos_store *s, int64_t run_id, bcos_checkpoint_row **rows);
+void bcos_checkpoint_rows_free(bcos_checkpoint_row *rows, int n);
+typedef struct {
+    int64_t step; /* of the checkpoint the run went on from; 0: afresh */
+    int world_size;
+} bcos_resume_row;
+
+/* The times the run was taken up again (bcos_store_checkpoint_resume), in order: their count and
+ * *rows (heap, free()). */
+int bcos_store_resumes_read(bcos_store *s, int64_t run_id, bcos_resume_row **rows);
+/* The run's explanation pictures, oldest first: their count and *rows (bcos_explanations_free). */
+int bcos_store_explanations_read(bcos_store *s, int64_t run_id, bcos_explanation **rows);
+void bcos_explanations_free(bcos_explanation *rows, int n);
+
 /* ---- queries (the `bcos runs`, `checkpoints` and `results` commands) ---- */
 
 /* JSON_OBJECT: the one evaluation the filter selects (one run, step, model, dataset, split and
@@ -240,6 +306,20 @@ typedef struct {
     const char *task;  /* NULL: every task */
 } bcos_results_filter;
 
+/* One stored result, as `bcos results` reads it. */
+typedef struct {
+    char *run, *model, *dataset, *split, *task, *metric, *created;
+    int has_step, has_value; /* step: the checkpoint's (none for a teacher without one, or an eval run) */
+    int64_t step, samples;
+    double value;
+} bcos_result_row;
+
+/* The results the filter selects, sorted by run, dataset, split, task, metric, step (none first)
+ * and model: the rows `bcos results` prints. Their count and *rows (bcos_result_rows_free), or -1
+ * with err set for an unknown run. */
+int bcos_store_results_read(bcos_store *s, const bcos_results_filter *filter, bcos_result_row **rows, char *err,
+                            size_t errlen);
+void bcos_result_rows_free(bcos_result_row *rows, int n);
 /* Runs with their status, world size, newest step and checkpoints. */
 void bcos_store_print_runs(bcos_store *s, FILE *out);
 /* The run's checkpoints (all states) with their files. -1 with err set for an unknown run. */

@@ -1,9 +1,11 @@
 /* The B-cos student: a B-cosified copy of CLIP's image tower (docs/METHOD.md). Its input is
- * x6 = [u, 1-u] for pixels u in [0,1]; conv1 becomes a B-cos patch unit with CLIP's normalisation
- * folded into its weights; out_proj, c_fc, c_proj (and proj, optionally) become B-cos units; q/k/v
- * stay plain; biases and LayerNorm betas are removed (or kept and decayed); activations, class and
- * positional embeddings are kept. Training forward/backward is exact; explanation mode holds the
- * dynamic factors constant so that the embedding is a linear map W(x)·x6 plus constants. */
+ * x6 = [u, 1-u] for pixels u in [0,1]. Of a ViT: conv1 becomes a B-cos patch unit with CLIP's
+ * normalisation folded into its weights; out_proj, c_fc, c_proj (and proj, optionally) become B-cos
+ * units; q/k/v stay plain; biases and LayerNorm betas are removed (or kept and decayed); activations,
+ * class and positional embeddings are kept. Of a ResNet (include/bcos/rn_student.h): every convolution
+ * a B-cos convolution, uncentered BatchNorm, the B-cos attention pool. Training forward/backward is
+ * exact; explanation mode holds the dynamic factors constant so that the embedding is a linear map
+ * W(x)·x6 plus constants. */
 #ifndef BCOS_STUDENT_H
 #define BCOS_STUDENT_H
 
@@ -19,18 +21,48 @@ typedef struct {
     int keep_biases;       /* 1: biases and LayerNorm betas kept (then decayed, see below) */
     int64_t bias_decay_steps; /* with keep_biases: biases scaled by 1 - step/decay_steps to 0 (0: never decayed) */
     int plain_proj;        /* 1: the final proj stays a plain linear map */
+    int bcos_c_proj;       /* ResNet: 1 makes the attention pool's c_proj a B-cos unit (0: plain, the reference's) */
+    int keep_pos;          /* ResNet: 1 keeps the attention pool's positional embedding (trained) */
+    int per_rank_bn;       /* ResNet: 1 takes BatchNorm's batch statistics per rank, not over the global batch */
 } bcos_student_options;
 
 /* B = 2, biases removed, proj a B-cos unit. */
 bcos_student_options bcos_student_default_options(void);
 
+/* One B-cos convolution of a ResNet student and the uncentered BatchNorm after it. */
+typedef struct {
+    int weight;             /* parameter [oc, cin, k, k] (-1: no such convolution) */
+    int bn_weight, bn_bias; /* parameters [oc]; bn_bias -1 when removed */
+    int running_var;        /* buffer [oc] */
+    int cin, oc, k, stride, pad;
+} bcos_rn_conv;
+
+/* open_clip's Bottleneck: 1x1, 3x3, the stride's average pool, 1x1 (x4); the downsample path. */
+typedef struct {
+    bcos_rn_conv conv1, conv2, conv3, down; /* down.weight -1: no downsample path */
+    int stride;                             /* the block's average pool (1: none) */
+} bcos_rn_block;
+
+/* A ResNet student's tensors: the stem, the blocks of layer1..layer4 in order, the attention pool (pos
+ * and biases -1 when removed). */
+typedef struct {
+    bcos_rn_conv stem[3];
+    bcos_rn_block *blocks;
+    int n_blocks;
+    int pos, q_w, q_b, k_w, k_b, v_w, v_b, c_w, c_b;
+} bcos_rn_tower;
+
 typedef struct {
     bcos_clip_config cfg; /* the vision part is used */
     bcos_student_options opt;
     bcos_params params;   /* open_clip's visual.* names; absent biases are not declared */
+    bcos_params buffers;  /* a ResNet's BatchNorm running variances (visual.*.running_var); none for a ViT */
     const bcos_backend *backend;
-    bcos_clip_stack stack; /* block indices; bias indices are -1 when removed */
-    int conv1, class_embedding, pos, ln_pre_w, ln_pre_b, ln_post_w, ln_post_b, proj;
+    bcos_clip_stack stack; /* a ViT's block indices; bias indices are -1 when removed */
+    int conv1, class_embedding, pos, ln_pre_w, ln_pre_b, ln_post_w, ln_post_b, proj; /* a ViT's (else -1) */
+    bcos_rn_tower rn;     /* a ResNet's */
+    int training;         /* ResNet: 1 normalises with the batch's statistics (and moves the running
+                           * variances), 0 with the running variances (evaluation and explanation) */
     /* The B and the bias scale the weights are used with outside training: those of the step a
      * file was saved at (bcos_student_load_file), else the schedule's end. */
     float saved_b, saved_bias_scale;
@@ -44,10 +76,16 @@ void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_
  * CLIP's mean/std into the six-channel patch weights. */
 void bcos_student_from_clip(bcos_student *s, const bcos_clip *teacher);
 void bcos_student_free(bcos_student *s);
+/* The six-channel weights v[width,6,P,P] of a first layer w[width,3,P,P] that takes x6 = [u, 1-u]:
+ * V = W_c (1 - mean_c) / std_c on u_c and -W_c mean_c / std_c on (1 - u_c), so that V·x6 = W·((u - mean) /
+ * std) with CLIP's mean and std. */
+void bcos_fold_normalisation(float *v, const float *w, int width, int P);
 
-/* The B and the bias scale in force at a training step (ramp and decay). */
+/* The B and the bias scale in force at a training step (ramp and decay), for a student or its options. */
 float bcos_student_b_at(const bcos_student *s, int64_t step);
 float bcos_student_bias_scale_at(const bcos_student *s, int64_t step);
+float bcos_student_options_b_at(const bcos_student_options *o, int64_t step);
+float bcos_student_options_bias_scale_at(const bcos_student_options *o, int64_t step);
 
 /* Activations of one forward pass for a batch of B images, kept for the backward (one allocation). */
 typedef struct bcos_student_acts bcos_student_acts;
@@ -88,11 +126,15 @@ void bcos_student_tensors_free(bcos_student_tensors *t);
  * Returns 0, or -1 with err naming the tensor (missing, wrong shape or dtype). */
 int bcos_student_tensors_read(const bcos_student *s, const bcos_safetensors *st, const char *prefix, float *flat,
                               char *err, size_t errlen);
+/* A ResNet student's buffers (the BatchNorm running variances, by their names) from st; nothing for a
+ * ViT. Returns 0, or -1 with err naming the tensor. */
+int bcos_student_buffers_read(bcos_student *s, const bcos_safetensors *st, char *err, size_t errlen);
 
-/* The student file's format ("bcos_student_version" in its metadata). 2 records the step the
- * weights were saved at with its B and bias scale ("bcos_student_step"); version 1 (no such key)
- * did not, and loads with the schedule's end values. */
-#define BCOS_STUDENT_VERSION "2"
+/* The student file's format ("bcos_student_version" in its metadata). 3 adds ResNet students, their
+ * BatchNorm running variances among the tensors and the options keep_pos and per_rank_bn; 2 records the
+ * step the weights were saved at with its B and bias scale ("bcos_student_step"); version 1 (no such
+ * key) did not, and loads with the schedule's end values. */
+#define BCOS_STUDENT_VERSION "3"
 
 /* What bcos_student_save writes, as entries and metadata (a checkpoint writes it through the
  * store), for the weights as they are after `step` training steps. text_tower may be NULL. Valid

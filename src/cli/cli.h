@@ -20,6 +20,8 @@ int cmd_runs(int argc, char **argv);
 int cmd_checkpoints(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_shards(int argc, char **argv);
 int cmd_shards_write(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -35,6 +37,7 @@ typedef struct {
     const char *kind;
     int (*run)(int argc, char **argv);
     const bcos_job_spec *(*spec)(void);
+    int makes_run; /* a job of this kind makes a run of the store (explain's "run" only names where it records) */
 } cli_job_kind;
 /* "distill, eval, ...": the kinds, for messages. */
 void cli_job_kind_list(char *out, size_t len);

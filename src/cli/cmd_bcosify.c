@@ -15,7 +15,7 @@
 static const char *const USAGE =
     "usage: bcos bcosify [[--] JOB.json] [--teacher W.safetensors] [--teacher-model CONFIG] --out S.safetensors\n"
     "                    [--b B] [--b-ramp-steps N] [--keep-biases true|false] [--bias-decay-steps N]\n"
-    "                    [--plain-proj true|false]\n"
+    "                    [--plain-proj true|false] [--bcos-c-proj true|false] [--keep-pos true|false]\n"
     "Writes the untrained B-cos student of the teacher: what 'bcos distill' trains, at its step 0 (B 1 when\n"
     "B ramps up, biases at scale 1 when they decay). A distill job file gives these settings (its training\n"
     "settings and its 'out' are not used); flags override it. The student is used like a trained one (encode-image,\n"
@@ -23,7 +23,7 @@ static const char *const USAGE =
 
 /* The distill options that make the untrained student. */
 static const char *const STUDENT_OPTIONS[] = {"teacher", "teacher_model", "out", "b", "b_ramp_steps", "keep_biases",
-                                              "bias_decay_steps", "plain_proj", NULL};
+                                              "bias_decay_steps", "plain_proj", "bcos_c_proj", "keep_pos", NULL};
 
 static int is_student_option(const char *name) {
     char key[64];
@@ -68,9 +68,6 @@ int cmd_bcosify(int argc, char **argv) {
     parse(&cfg, argc, argv);
     bcos_clip teacher;
     cli_load_clip(&teacher, cfg.teacher, cfg.teacher_model[0] ? cfg.teacher_model : NULL);
-    if (teacher.cfg.vision_tower != BCOS_TOWER_VIT)
-        bcos_fail("bcosify: %s: config %s has a ResNet image tower, whose B-cos student is not built yet", cfg.teacher,
-                  teacher.cfg.name);
     bcos_student s;
     bcos_student_init(&s, &teacher.cfg, &cfg.student, teacher.backend);
     bcos_student_from_clip(&s, &teacher);

@@ -18,10 +18,13 @@
 static const char *const USAGE =
     "usage: bcos explain [JOB.json] --weights STUDENT.safetensors --image IMG (--text PROMPT | --classes a,b,c\n"
     "                    [--templates-file F]) [--out PREFIX] [--pixel-order ORDER]\n"
+    "                    [--run RUN [--db PATH]]\n"
     "Explains the student's score e.t for the prompt's normalised text embedding t (or the top zero-shot\n"
     "class's weights) and writes PREFIX-explanation.png (colour, alpha), PREFIX-composite.png (over the\n"
     "image) and PREFIX-contributions.png (blue-white-red). PREFIX defaults to the image name without its\n"
-    "extension. Prints the score and the completeness error. JOB.json, {\"kind\": \"explain\", \"<option>\": value,\n"
+    "extension. Prints the score and the completeness error. --run records the composite picture with\n"
+    "its prompt, score and completeness error in that run of the store (default $BCOS_DB, else ./bcos.db),\n"
+    "where `bcos report` shows it. JOB.json, {\"kind\": \"explain\", \"<option>\": value,\n"
     "...}, gives options as a file; flags win over it.\n" CLI_PIXEL_ORDER_USAGE;
 
 static const bcos_job_option JOB_OPTIONS[] = {
@@ -34,6 +37,10 @@ static const bcos_job_option JOB_OPTIONS[] = {
      BCOS_JOB_INPUT, NULL},
     {"out", BCOS_JOB_STRING, "prefix of the pictures (default: the image's name)", BCOS_JOB_NO_RANGE, NULL,
      BCOS_JOB_OUTPUT, NULL},
+    {"run", BCOS_JOB_STRING, "record the picture in this run of the store", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT,
+     NULL},
+    {"db", BCOS_JOB_STRING, "the store (default: $BCOS_DB, else ./bcos.db)", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_STORE,
+     NULL},
     {"pixel_order", BCOS_JOB_STRING, "when a file becomes RGB", BCOS_JOB_NO_RANGE, "open-clip|convert-first",
      BCOS_JOB_TEXT, "\"open-clip\""},
 };
@@ -45,7 +52,7 @@ const bcos_job_spec *cli_explain_job_spec(void) {
 }
 
 typedef struct {
-    const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order;
+    const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order, *run, *db;
 } explain_opts;
 
 static void parse(explain_opts *o, int argc, char **argv) {
@@ -53,7 +60,8 @@ static void parse(explain_opts *o, int argc, char **argv) {
         {"weights", required_argument, 0, 'w'}, {"image", required_argument, 0, 'i'},
         {"text", required_argument, 0, 't'},    {"classes", required_argument, 0, 'c'},
         {"templates-file", required_argument, 0, 'T'}, {"out", required_argument, 0, 'o'},
-        {"pixel-order", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"pixel-order", required_argument, 0, 'p'}, {"run", required_argument, 0, 'r'},
+        {"db", required_argument, 0, 'd'},          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (explain_opts){0};
     int c;
     optind = 1;
@@ -66,6 +74,8 @@ static void parse(explain_opts *o, int argc, char **argv) {
         case 'T': o->templates_file = optarg; break;
         case 'o': o->out = optarg; break;
         case 'p': o->pixel_order = optarg; break;
+        case 'r': o->run = optarg; break;
+        case 'd': o->db = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: fputs(USAGE, stderr); exit(2);
         }
@@ -73,6 +83,32 @@ static void parse(explain_opts *o, int argc, char **argv) {
     if (!o->weights || !o->image) bcos_fail("explain needs --weights and --image (see 'bcos explain --help')");
     if (!o->text == !o->classes) bcos_fail("give exactly one of --text and --classes");
     if (optind < argc) bcos_fail("unexpected argument '%s'", argv[optind]);
+    if (o->db && !o->run) bcos_fail("--db is the store of --run: give the run too");
+}
+
+/* The store and the run the picture is recorded in, opened before the work so that a wrong run
+ * name fails at once. */
+static bcos_store *open_run(const explain_opts *o, int64_t *run_id) {
+    bcos_store *s;
+    char err[BCOS_ERRLEN];
+    if (bcos_store_open(o->db, NULL, &s, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_store_run_find(s, o->run, run_id, err, sizeof err) != 0) bcos_fail("%s", err);
+    return s;
+}
+
+/* The composite picture PREFIX-composite.png, with what it explains, into the run. */
+static void record_explanation(bcos_store *s, int64_t run_id, const char *prefix, const explain_opts *o,
+                               const char *label, int64_t step, double score, double cosine, double completeness) {
+    char *path = bcos_strfmt("%s-composite.png", prefix);
+    size_t bytes;
+    char *png = bcos_read_file(path, &bytes);
+    if (!png) bcos_fail("%s: cannot read back the picture to record it", path);
+    bcos_explanation e = {step, (char *)o->image, (char *)label, score, cosine, completeness, (unsigned char *)png, bytes,
+                          NULL};
+    bcos_store_explanation_add(s, run_id, &e);
+    printf("recorded the explanation in run '%s'\n", o->run);
+    free(png);
+    free(path);
 }
 
 /* target[E]: the normalised text embedding of the prompt, or the weights of the class the student
@@ -148,6 +184,8 @@ int cmd_explain(int argc, char **argv) {
     explain_opts o;
     char **args = cli_job_argv(cli_explain_job_spec(), &argc, argv);
     parse(&o, argc, args);
+    int64_t run_id = 0;
+    bcos_store *store = o.run ? open_run(&o, &run_id) : NULL;
     char err[BCOS_ERRLEN];
     bcos_student s;
     bcos_clip text;
@@ -177,8 +215,13 @@ int cmd_explain(int argc, char **argv) {
     else
         default_prefix(prefix, sizeof prefix, o.image);
     write_pictures(prefix, x6, w6, S);
+    double cosine = norm > 0 ? score / sqrt(norm) : 0.0;
     printf("%s: score %.6f (cosine %.4f) for %s; constants' share %.6f; completeness error %.2e\n", o.image, score,
-           norm > 0 ? score / sqrt(norm) : 0.0, label, constants, completeness);
+           cosine, label, constants, completeness);
+    if (store) {
+        record_explanation(store, run_id, prefix, &o, label, s.saved_step, score, cosine, completeness);
+        bcos_store_close(store);
+    }
     bcos_student_acts_free(acts);
     free(target);
     free(emb);

@@ -71,6 +71,7 @@ static char *file_stem(const char *path) {
 /* The run a stage's job makes: its "run" or "name" (eval), or for a kind that names its run after
  * the job file (distill: a "run" option and no "name"), the file's name. */
 static char *stage_run(const bcos_job *job, const cli_job_kind *k, const stage *st) {
+    if (!k->makes_run) return NULL;
     const bcos_job_entry *run = bcos_job_find(job, "run"), *name = bcos_job_find(job, "name");
     if (run && run->value[0]) return xstrdup(run->value);
     if (name && name->value[0]) return xstrdup(name->value);

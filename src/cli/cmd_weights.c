@@ -50,12 +50,22 @@ static void print_student(const char *path, const bcos_safetensors *st) {
     char err[BCOS_ERRLEN];
     if (bcos_student_load_file(&s, path, bcos_backend_get("auto"), err, sizeof err) != 0) bcos_fail("%s", err);
     const bcos_student_options *o = &s.opt;
-    printf("B-cos student of config %s (%s, image %d, patch %d, width %d, %d layers)\n", s.cfg.name,
-           s.cfg.quick_gelu ? "QuickGELU" : "GELU", s.cfg.image_size, s.cfg.patch_size, s.cfg.vision_width,
-           s.cfg.vision_layers);
-    printf("options: B %g, b_ramp_steps %lld, keep_biases %s, bias_decay_steps %lld, plain_proj %s\n", o->b,
-           (long long)o->b_ramp_steps, o->keep_biases ? "true" : "false", (long long)o->bias_decay_steps,
-           o->plain_proj ? "true" : "false");
+    if (s.cfg.vision_tower == BCOS_TOWER_RESNET) {
+        printf("B-cos ResNet student of config %s (image %d, width %d, layers %d %d %d %d)\n", s.cfg.name,
+               s.cfg.image_size, s.cfg.vision_width, s.cfg.resnet_layers[0], s.cfg.resnet_layers[1],
+               s.cfg.resnet_layers[2], s.cfg.resnet_layers[3]);
+        printf("options: B %g, b_ramp_steps %lld, keep_biases %s, bias_decay_steps %lld, bcos_c_proj %s, keep_pos %s, "
+               "per_rank_bn %s\n", o->b, (long long)o->b_ramp_steps, o->keep_biases ? "true" : "false",
+               (long long)o->bias_decay_steps, o->bcos_c_proj ? "true" : "false", o->keep_pos ? "true" : "false",
+               o->per_rank_bn ? "true" : "false");
+    } else {
+        printf("B-cos student of config %s (%s, image %d, patch %d, width %d, %d layers)\n", s.cfg.name,
+               s.cfg.quick_gelu ? "QuickGELU" : "GELU", s.cfg.image_size, s.cfg.patch_size, s.cfg.vision_width,
+               s.cfg.vision_layers);
+        printf("options: B %g, b_ramp_steps %lld, keep_biases %s, bias_decay_steps %lld, plain_proj %s\n", o->b,
+               (long long)o->b_ramp_steps, o->keep_biases ? "true" : "false", (long long)o->bias_decay_steps,
+               o->plain_proj ? "true" : "false");
+    }
     if (s.saved_step >= 0)
         printf("saved at step %lld: used with B %g and bias scale %g\n", (long long)s.saved_step, s.saved_b,
                s.saved_bias_scale);

@@ -11,10 +11,10 @@
 #include "cli.h"
 
 static const cli_job_kind KINDS[] = {
-    {"distill", cmd_distill, bcos_distill_job_spec},
-    {"eval", cmd_eval, cli_eval_job_spec},
-    {"explain", cmd_explain, cli_explain_job_spec},
-    {"shards", cmd_shards_write, cli_shards_job_spec},
+    {"distill", cmd_distill, bcos_distill_job_spec, 1},
+    {"eval", cmd_eval, cli_eval_job_spec, 1},
+    {"explain", cmd_explain, cli_explain_job_spec, 0},
+    {"shards", cmd_shards_write, cli_shards_job_spec, 0},
 };
 #define N_KINDS (int)(sizeof KINDS / sizeof KINDS[0])
 

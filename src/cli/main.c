@@ -27,6 +27,8 @@ static const command COMMANDS[] = {
     {"checkpoints", cmd_checkpoints, "the checkpoints of a run"},
     {"store", cmd_store, "record again from the checkpoint files what the store lost ('store recover')"},
     {"results", cmd_results, "evaluation results: teacher vs student, as table, CSV or JSON"},
+    {"report", cmd_report, "one self-contained HTML page of runs: curves, results, explanations, events"},
+    {"top", cmd_top, "a live view of a run while it writes the store: step, loss, img/s, ETA"},
     {"shards", cmd_shards, "write WebDataset shards from images, IDX or COCO captions; shard sample counts"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -36,6 +36,19 @@ static REAL bcos_power(REAL t, REAL b) { return b == 2 ? t : b == 1 ? 1 : pow(t,
 /* The dynamic factor s = (c + 1e-6)^(B-1) of one output, c = |z|/n. */
 static REAL bcos_factor(REAL z, REAL n, REAL b) { return bcos_power(fabs(z) / n + BCOS_COS_EPS, b); }
 
+/* The factor s of one output and its slope k = (B-1) t^(B-2) c (c = |z|/n, t = c + 1e-6), the two terms of
+ * the exact gradient below: d(s z)/dz = s + k and d(s z)/dn = -k z / n. */
+static REAL bcos_factor_slope(REAL z, REAL n, REAL b, REAL *k) {
+    REAL c = fabs(z) / n, t = c + BCOS_COS_EPS;
+    if (b == 2) { /* the default: s = t and k = c, the same numbers as below without pow and the division */
+        *k = c;
+        return t;
+    }
+    REAL s = bcos_power(t, b);
+    *k = (b - 1) * s / t * c;
+    return s;
+}
+
 /* out[N,OC], z[N,OC], norm[N] from x[N,K] and weight[OC,K]. */
 static void bcos_unit_forward(REAL *out, REAL *z, REAL *norm, const REAL *x, const REAL *weight, int N, int K, int OC,
                               REAL b, bcos_norm_mode mode) {
@@ -61,8 +74,7 @@ static void bcos_unit_backward(REAL *dx, REAL *dweight, const REAL *dout, const 
         REAL dnorm = 0;
         for (int o = 0; o < OC; o++) {
             size_t j = (size_t)n * OC + o;
-            REAL c = fabs(z[j]) / norm[n], t = c + BCOS_COS_EPS;
-            REAL s = bcos_power(t, b), k = (b - 1) * s / t * c;
+            REAL k, s = bcos_factor_slope(z[j], norm[n], b, &k);
             dz[j] = dout[j] * (s + k);
             dnorm -= dout[j] * k * z[j];
         }

@@ -25,6 +25,8 @@
 #include "vit_embed_impl.h"
 #include "gather_rows_impl.h"
 #include "conv2d_impl.h"
+#include "bcos_conv_impl.h"
+#include "bn_uncentered_impl.h"
 #include "avgpool2d_impl.h"
 #include "channel_affine_impl.h"
 #include "attention_pool_impl.h"

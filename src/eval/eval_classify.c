@@ -16,6 +16,7 @@
 #include "bcos/eval_run.h"
 #include "bcos/loader.h"
 #include "bcos/log.h"
+#include "bcos/progress.h"
 #include "bcos/samples.h"
 #include "bcos/world.h"
 #include "eval_internal.h"
@@ -39,7 +40,7 @@ typedef struct {
     char *lines_text;
     size_t lines_len;
     long correct1, correct5;
-    bcos_progress progress; /* rank 0: images, img/s, and the ETA from its shards done */
+    bcos_progress progress; /* rank 0: images, img/s, and the ETA from the share of its shards done */
     int shards_done, shards_mine;
     char progress_what[160];
     long *class_total, *class_correct;
@@ -56,6 +57,14 @@ void eval_encode_images(const bcos_eval_model *m, bcos_student_acts *acts, int a
     } else {
         bcos_clip_encode_image(m->clip, emb, inputs, n);
     }
+}
+
+void eval_progress_images(bcos_progress *p, int n, int shards_done, int shards_mine) {
+    /* the count of images is unknown: the ETA comes from the share of the shards done */
+    char extra[64];
+    snprintf(extra, sizeof extra, "(shard %d/%d)", shards_done + 1, shards_mine);
+    if (shards_done > 0) bcos_progress_set_fraction(p, (double)shards_done / shards_mine);
+    bcos_progress_step(p, n, extra);
 }
 
 bcos_image_sample_config eval_sample_config(const bcos_eval_model *m, int n_classes) {
@@ -78,14 +87,7 @@ static void write_prediction(classify_state *st, int i, const int *top, int n_to
 static void classify_batch(classify_state *st) {
     if (st->n == 0) return;
     eval_encode_images(st->model, st->acts, st->opt->batch, st->emb, st->inputs, st->n);
-    if (bcos_world_rank() == 0) {
-        double elapsed = bcos_now_seconds() - st->progress.started;
-        char extra[96] = "";
-        if (st->shards_done > 0)
-            snprintf(extra, sizeof extra, "shard %d/%d, ETA %.0fs", st->shards_done + 1, st->shards_mine,
-                     elapsed * (st->shards_mine - st->shards_done) / st->shards_done);
-        bcos_progress_step(&st->progress, st->n, extra[0] ? extra : NULL);
-    }
+    if (bcos_world_rank() == 0) eval_progress_images(&st->progress, st->n, st->shards_done, st->shards_mine);
     bcos_zeroshot_logits(st->logits, st->emb, st->classifier, st->n, st->K, st->E);
     int n_top = st->K < TOP ? st->K : TOP, top[TOP];
     for (int i = 0; i < st->n; i++) {
@@ -277,7 +279,7 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
     int rank = bcos_world_rank(), size = bcos_world_size();
     int status = eval_classifier(st.classifier, m->clip, tok, d, opt->classifier_cache, rank == 0, err, errlen);
     st.shards_mine = (d->n_shards - rank + size - 1) / size;
-    snprintf(st.progress_what, sizeof st.progress_what, "%s images", d->name);
+    snprintf(st.progress_what, sizeof st.progress_what, "%s: images", d->name);
     bcos_progress_start(&st.progress, st.progress_what, 0);
     for (int i = rank; status == 0 && i < d->n_shards; i += size, st.shards_done++)
         status = classify_shard(&st, i, out, err, errlen);
@@ -294,7 +296,7 @@ int bcos_eval_classification(const bcos_eval_model *m, const bcos_tokenizer *tok
         status = -1;
     }
     if (status == 0) finish_metrics(&st, c, out);
-    if (status == 0 && rank == 0) bcos_progress_finish(&st.progress);
+    if (status == 0 && rank == 0) bcos_progress_finish(&st.progress, NULL);
     if (status == 0) write_predictions(&st); /* a collective: every rank, whoever writes */
     free(c);
     state_free(&st);

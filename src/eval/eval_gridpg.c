@@ -112,7 +112,7 @@ static int confidence_pass(gridpg_state *st, bcos_eval_metrics *out, char *err, 
         bcos_samples_close(r);
     }
     if (status == 0) confidence_flush(st, &b);
-    if (status == 0 && rank == 0) bcos_progress_finish(&b.progress);
+    if (status == 0 && rank == 0) bcos_progress_finish(&b.progress, NULL);
     bcos_student_acts_free(b.acts);
     free(b.inputs), free(b.emb), free(b.logits), free(b.labels), free(b.places);
     return status;
@@ -370,7 +370,7 @@ static double *score_grids(const gridpg_state *st) {
         int this_round = st->n_grids - grid < bcos_world_size() ? st->n_grids - grid : bcos_world_size();
         if (bcos_world_rank() == 0) bcos_progress_step(&progress, this_round, NULL); /* the ranks keep pace */
     }
-    if (bcos_world_rank() == 0) bcos_progress_finish(&progress);
+    if (bcos_world_rank() == 0) bcos_progress_finish(&progress, NULL);
     work_free(&g);
     free(grid6), free(maps), free(cells6);
     bcos_world_sum_f64(scores, n_cells);

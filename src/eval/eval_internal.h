@@ -8,6 +8,7 @@
 
 #include "bcos/eval_run.h"
 #include "bcos/loader.h"
+#include "bcos/progress.h"
 #include "bcos/store.h"
 
 /* Whether any rank failed (a collective: every rank calls it); rank 0's err becomes the first
@@ -20,6 +21,8 @@ int eval_any_failed(int failed, char *err, size_t errlen);
 int eval_classifier(float *out, const bcos_clip *text, const bcos_tokenizer *tok, const bcos_eval_dataset *d,
                     const char *cache_dir, int write, char *err, size_t errlen);
 
+/* Rank 0's progress line: n more images, while the shard shards_done + 1 of shards_mine is read. */
+void eval_progress_images(bcos_progress *p, int n, int shards_done, int shards_mine);
 /* emb[n, E]: the image tower's embeddings of inputs (CLIP tensors, or the student's [u, 1 - u]);
  * acts (NULL for a CLIP) hold a batch of acts_batch, a shorter batch gets its own. */
 void eval_encode_images(const bcos_eval_model *m, bcos_student_acts *acts, int acts_batch, float *emb,

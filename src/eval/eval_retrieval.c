@@ -13,6 +13,7 @@
 #include "bcos/check.h"
 #include "bcos/eval.h"
 #include "bcos/eval_run.h"
+#include "bcos/progress.h"
 #include "bcos/samples.h"
 #include "bcos/world.h"
 #include "eval_internal.h"
@@ -37,6 +38,9 @@ typedef struct {
     long n_txt;
     char **captions; /* waiting for the text tower */
     int n_captions;
+    bcos_progress progress; /* rank 0: images, img/s, and the ETA from the share of its shards done */
+    int shards_done, shards_mine;
+    char progress_what[160];
 } retrieval_state;
 
 static void encode_images(retrieval_state *st) {
@@ -46,6 +50,7 @@ static void encode_images(retrieval_state *st) {
     eval_encode_images(st->m, st->acts, st->opt->batch, emb, st->inputs, st->n);
     bcos_l2_normalize_rows(emb, st->n, st->E);
     st->n_img += st->n;
+    if (bcos_world_rank() == 0) eval_progress_images(&st->progress, st->n, st->shards_done, st->shards_mine);
     st->n = 0;
 }
 
@@ -181,8 +186,13 @@ int bcos_eval_retrieval(const bcos_eval_model *m, const bcos_tokenizer *tok, con
     st.captions = xmalloc(TEXT_BATCH * sizeof(char *));
     if (m->student) st.acts = bcos_student_acts_new(m->student, opt->batch);
     int status = 0, rank = bcos_world_rank(), size = bcos_world_size();
-    for (int i = rank; status == 0 && i < d->n_shards; i += size) status = read_shard(&st, d->shards[i], out, err, errlen);
+    st.shards_mine = (d->n_shards - rank + size - 1) / size;
+    snprintf(st.progress_what, sizeof st.progress_what, "%s: images", d->name);
+    bcos_progress_start(&st.progress, st.progress_what, 0);
+    for (int i = rank; status == 0 && i < d->n_shards; i += size, st.shards_done++)
+        status = read_shard(&st, d->shards[i], out, err, errlen);
     encode_images(&st);
+    if (status == 0 && rank == 0) bcos_progress_finish(&st.progress, NULL);
     encode_captions(&st);
     status = eval_any_failed(status != 0, err, errlen) ? -1 : 0;
     int64_t counts[2] = {st.n_img, out->skipped};

@@ -9,6 +9,7 @@
 #include "bcos/check.h"
 #include "image_internal.h"
 #include "bcos/log.h"
+#include "bcos/progress.h"
 
 void bcos_image_set_alloc(bcos_image_set *set, int count, int size) {
     memset(set, 0, sizeof *set);
@@ -118,7 +119,7 @@ int bcos_image_set_load_dir(bcos_image_set *set, const char *dir, int size, char
         }
         bcos_progress_step(&progress, 1, NULL);
     }
-    if (list.count > 100) bcos_progress_finish(&progress);
+    if (list.count > 100) bcos_progress_finish(&progress, NULL);
     free(list.items);
     set->count = kept;
     if (kept == 0) {

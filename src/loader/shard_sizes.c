@@ -6,6 +6,7 @@
 
 #include "bcos/check.h"
 #include "bcos/log.h"
+#include "bcos/progress.h"
 #include "bcos/paths.h"
 #include "bcos/samples.h"
 #include "bcos/urls.h"
@@ -299,7 +300,7 @@ static int folder_sizes(long *counts, bcos_size_source *sources, const char *con
         counts[i] = n;
         if (sources) sources[i] = from;
     }
-    if (counted > 1) bcos_progress_finish(&progress);
+    if (counted > 1) bcos_progress_finish(&progress, NULL);
     cache_close(&cache);
     cJSON_Delete(sizes);
     return rc;

@@ -15,6 +15,7 @@ typedef struct {
 } layer_acts;
 
 struct bcos_student_acts {
+    struct bcos_rn_acts *rn; /* a ResNet student's (rn_internal.h); the fields below are a ViT's */
     int B, T, NP;
     float b, bias_scale; /* those of the last forward */
     float *cols, *patch_z, *patch_norm, *patch_out, *x0, *ln_pre_mean, *ln_pre_rstd;

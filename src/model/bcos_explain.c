@@ -4,6 +4,7 @@
  * kept biases). The constants' shares are summed per image in double, on the host. */
 #include "bcos/check.h"
 #include "bcos_acts.h"
+#include "rn_internal.h"
 
 /* contrib[b] += scale * sum over image b's rows of vec . d[row] for d[B*rows, C]. */
 static void add_row_contrib(double *contrib, const float *d, const float *vec, float scale, int B, int rows, int C) {
@@ -75,6 +76,10 @@ static void embedding_contrib(const bcos_student *s, double *contrib, const floa
 
 void bcos_student_explain(const bcos_student *s, bcos_student_acts *a, float *dx6, double *const_contrib,
                           const float *dout) {
+    if (a->rn) {
+        rn_student_explain(s, a->rn, dx6, const_contrib, dout);
+        return;
+    }
     const bcos_backend *be = s->backend;
     const bcos_clip_config *c = &s->cfg;
     int B = a->B, T = a->T, NP = a->NP, C = c->vision_width, E = c->embed_dim, S = c->image_size;

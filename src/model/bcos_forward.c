@@ -6,18 +6,8 @@
 #include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos_acts.h"
-
-/* Carves consecutive slices of one allocation: a first pass counts, a second assigns. */
-typedef struct {
-    float *base;
-    size_t used;
-} carver;
-
-static float *carve(carver *c, size_t n) {
-    float *p = c->base ? c->base + c->used : NULL;
-    c->used += n;
-    return p;
-}
+#include "carve.h"
+#include "rn_internal.h"
 
 static void layout(bcos_student_acts *a, const bcos_student *s, carver *c) {
     size_t B = (size_t)a->B, T = (size_t)a->T, NP = (size_t)a->NP, BT = B * T;
@@ -64,6 +54,11 @@ static void layout(bcos_student_acts *a, const bcos_student *s, carver *c) {
 
 bcos_student_acts *bcos_student_acts_new(const bcos_student *s, int B) {
     bcos_student_acts *a = xcalloc(1, sizeof *a);
+    if (s->cfg.vision_tower == BCOS_TOWER_RESNET) {
+        a->B = B;
+        a->rn = rn_acts_new(s, B);
+        return a;
+    }
     int grid = s->cfg.image_size / s->cfg.patch_size;
     a->B = B;
     a->NP = grid * grid;
@@ -79,6 +74,7 @@ bcos_student_acts *bcos_student_acts_new(const bcos_student *s, int B) {
 }
 
 size_t bcos_student_acts_floats(const bcos_student *s, int B) {
+    if (s->cfg.vision_tower == BCOS_TOWER_RESNET) return rn_acts_floats(s, B);
     int grid = s->cfg.image_size / s->cfg.patch_size;
     bcos_student_acts a = {.B = B, .NP = grid * grid, .T = grid * grid + 1};
     a.layers = xcalloc((size_t)s->stack.layers, sizeof *a.layers);
@@ -90,6 +86,7 @@ size_t bcos_student_acts_floats(const bcos_student *s, int B) {
 
 void bcos_student_acts_free(bcos_student_acts *a) {
     if (!a) return;
+    rn_acts_free(a->rn);
     free(a->rows);
     free(a->layers);
     free(a->base);
@@ -138,6 +135,10 @@ static void block_forward(const bcos_student *s, const bcos_clip_block *bk, laye
 
 void bcos_student_forward(const bcos_student *s, bcos_student_acts *a, float *out, const float *x6, float b,
                           float bias_scale) {
+    if (a->rn) {
+        rn_student_forward(s, a->rn, out, x6, b, bias_scale);
+        return;
+    }
     const bcos_backend *be = s->backend;
     const bcos_clip_config *c = &s->cfg;
     int B = a->B, T = a->T, NP = a->NP, C = c->vision_width, E = c->embed_dim, S = c->image_size;
@@ -208,6 +209,10 @@ static void block_backward(const bcos_student *s, const bcos_clip_block *bk, lay
 
 void bcos_student_backward(const bcos_student *s, bcos_student_acts *a, float *grads, float *dx6,
                            const float *dout) {
+    if (a->rn) {
+        rn_student_backward(s, a->rn, grads, dx6, dout);
+        return;
+    }
     const bcos_backend *be = s->backend;
     const bcos_clip_config *c = &s->cfg;
     int B = a->B, T = a->T, NP = a->NP, C = c->vision_width, E = c->embed_dim, S = c->image_size;
@@ -233,4 +238,8 @@ void bcos_student_backward(const bcos_student *s, bcos_student_acts *a, float *g
     be->vit_embed_backward(a->dpatch, GRAD(s, grads, s->class_embedding), GRAD(s, grads, s->pos), a->dx0, B, NP, C);
     be->bcos_patch_backward(dx6, GRAD(s, grads, s->conv1), a->dpatch, a->cols, PARAM(s, s->conv1), a->patch_z,
                             a->patch_norm, B, 6, S, S, c->patch_size, C, b);
+}
+
+void bcos_student_acts_set_reduce(bcos_student_acts *a, void (*sum)(float *x, size_t n), int ranks) {
+    if (a->rn) rn_acts_set_reduce(a->rn, sum, ranks);
 }

@@ -6,6 +6,7 @@
 
 #include "bcos/student.h"
 #include "bcos/check.h"
+#include "rn_internal.h"
 
 bcos_student_options bcos_student_default_options(void) {
     return (bcos_student_options){.b = 2.0f, .b_ramp_steps = 0, .keep_biases = 0, .bias_decay_steps = 0,
@@ -51,6 +52,14 @@ void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_
     s->backend = backend;
     bcos_params *p = &s->params;
     bcos_params_init(p);
+    s->saved_b = opt->b;
+    s->saved_bias_scale = bcos_student_bias_scale_at(s, INT64_MAX);
+    s->saved_step = -1;
+    if (cfg->vision_tower == BCOS_TOWER_RESNET) {
+        rn_student_declare(s);
+        bcos_params_alloc(p);
+        return;
+    }
     int64_t W = cfg->vision_width, P = cfg->patch_size, grid = cfg->image_size / cfg->patch_size;
     s->class_embedding = declare(p, "visual.class_embedding", 1, W, 0, 0, 0);
     s->pos = declare(p, "visual.positional_embedding", 2, grid * grid + 1, W, 0, 0);
@@ -65,14 +74,13 @@ void bcos_student_init(bcos_student *s, const bcos_clip_config *cfg, const bcos_
     s->ln_post_b = declare_bias(s, "visual.ln_post.bias", W);
     s->proj = declare(p, "visual.proj", 2, cfg->embed_dim, W, 0, 0);
     bcos_params_alloc(p);
-    s->saved_b = opt->b;
-    s->saved_bias_scale = bcos_student_bias_scale_at(s, INT64_MAX);
-    s->saved_step = -1;
 }
 
 void bcos_student_free(bcos_student *s) {
     free(s->stack.blocks);
+    free(s->rn.blocks);
     bcos_params_free(&s->params);
+    bcos_params_free(&s->buffers);
     memset(s, 0, sizeof *s);
 }
 
@@ -84,8 +92,7 @@ static void copy_param(bcos_student *s, int dst, const bcos_clip *t, int src) {
            s->params.items[dst].numel * sizeof(float));
 }
 
-/* V = W_c (1 - mean_c) / std_c on u_c and -W_c mean_c / std_c on (1 - u_c): V·x6 = W·((u - mean) / std). */
-static void fold_normalisation(float *v, const float *w, int width, int P) {
+void bcos_fold_normalisation(float *v, const float *w, int width, int P) {
     static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
     static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     size_t window = (size_t)P * P;
@@ -101,9 +108,14 @@ static void fold_normalisation(float *v, const float *w, int width, int P) {
 }
 
 void bcos_student_from_clip(bcos_student *s, const bcos_clip *t) {
+    BCOS_CHECK(s->cfg.vision_tower == t->cfg.vision_tower, "init the student with the teacher's config");
+    if (s->cfg.vision_tower == BCOS_TOWER_RESNET) {
+        rn_student_from_clip(s, t);
+        return;
+    }
     BCOS_CHECK(s->cfg.vision_width == t->cfg.vision_width && s->cfg.vision_layers == t->cfg.vision_layers,
                "init the student with the teacher's config");
-    fold_normalisation(bcos_params_ptr(&s->params, s->conv1), bcos_params_ptr(&t->params, t->conv1),
+    bcos_fold_normalisation(bcos_params_ptr(&s->params, s->conv1), bcos_params_ptr(&t->params, t->conv1),
                        s->cfg.vision_width, s->cfg.patch_size);
     copy_param(s, s->class_embedding, t, t->class_embedding);
     copy_param(s, s->pos, t, t->vision_pos);
@@ -130,14 +142,20 @@ void bcos_student_from_clip(bcos_student *s, const bcos_clip *t) {
     copy_param(s, s->proj, t, t->visual_proj);
 }
 
-float bcos_student_b_at(const bcos_student *s, int64_t step) {
-    if (s->opt.b_ramp_steps <= 0 || step >= s->opt.b_ramp_steps) return s->opt.b;
-    return 1.0f + (s->opt.b - 1.0f) * (float)step / (float)s->opt.b_ramp_steps;
+float bcos_student_options_b_at(const bcos_student_options *o, int64_t step) {
+    if (o->b_ramp_steps <= 0 || step >= o->b_ramp_steps) return o->b;
+    return 1.0f + (o->b - 1.0f) * (float)step / (float)o->b_ramp_steps;
 }
 
+float bcos_student_options_bias_scale_at(const bcos_student_options *o, int64_t step) {
+    if (!o->keep_biases) return 0.0f;
+    if (o->bias_decay_steps <= 0) return 1.0f;
+    if (step >= o->bias_decay_steps) return 0.0f;
+    return 1.0f - (float)step / (float)o->bias_decay_steps;
+}
+
+float bcos_student_b_at(const bcos_student *s, int64_t step) { return bcos_student_options_b_at(&s->opt, step); }
+
 float bcos_student_bias_scale_at(const bcos_student *s, int64_t step) {
-    if (!s->opt.keep_biases) return 0.0f;
-    if (s->opt.bias_decay_steps <= 0) return 1.0f;
-    if (step >= s->opt.bias_decay_steps) return 0.0f;
-    return 1.0f - (float)step / (float)s->opt.bias_decay_steps;
+    return bcos_student_options_bias_scale_at(&s->opt, step);
 }

@@ -32,6 +32,9 @@ static char *options_to_json(const bcos_student_options *o) {
     cJSON_AddBoolToObject(root, "keep_biases", o->keep_biases);
     cJSON_AddNumberToObject(root, "bias_decay_steps", (double)o->bias_decay_steps);
     cJSON_AddBoolToObject(root, "plain_proj", o->plain_proj);
+    cJSON_AddBoolToObject(root, "bcos_c_proj", o->bcos_c_proj);
+    cJSON_AddBoolToObject(root, "keep_pos", o->keep_pos);
+    cJSON_AddBoolToObject(root, "per_rank_bn", o->per_rank_bn);
     return json_text(root);
 }
 
@@ -42,12 +45,18 @@ static int options_from_json(bcos_student_options *o, const char *text, char *er
     const cJSON *keep = cJSON_GetObjectItemCaseSensitive(root, "keep_biases");
     const cJSON *decay = cJSON_GetObjectItemCaseSensitive(root, "bias_decay_steps");
     const cJSON *plain = cJSON_GetObjectItemCaseSensitive(root, "plain_proj");
+    /* the ResNet options (version 3), false when absent (versions 1 and 2 had ViT students only) */
+    const cJSON *resnet[] = {cJSON_GetObjectItemCaseSensitive(root, "bcos_c_proj"),
+                             cJSON_GetObjectItemCaseSensitive(root, "keep_pos"),
+                             cJSON_GetObjectItemCaseSensitive(root, "per_rank_bn")};
     int ok = cJSON_IsNumber(b) && b->valuedouble >= 1 && cJSON_IsNumber(ramp) && cJSON_IsBool(keep) &&
              cJSON_IsNumber(decay) && cJSON_IsBool(plain);
+    for (int i = 0; i < 3; i++) ok = ok && (!resnet[i] || cJSON_IsBool(resnet[i]));
     if (ok)
         *o = (bcos_student_options){.b = (float)b->valuedouble, .b_ramp_steps = (int64_t)ramp->valuedouble,
                                     .keep_biases = cJSON_IsTrue(keep), .bias_decay_steps = (int64_t)decay->valuedouble,
-                                    .plain_proj = cJSON_IsTrue(plain)};
+                                    .plain_proj = cJSON_IsTrue(plain), .bcos_c_proj = cJSON_IsTrue(resnet[0]),
+                                    .keep_pos = cJSON_IsTrue(resnet[1]), .per_rank_bn = cJSON_IsTrue(resnet[2])};
     else
         snprintf(err, errlen, "metadata 'bcos_student' is not a valid B-cos options object");
     cJSON_Delete(root);
@@ -95,10 +104,15 @@ void bcos_student_file_make(bcos_student_file *f, const bcos_student *s, const b
     memset(f, 0, sizeof *f);
     bcos_student_tensors_make(&f->visual, s, s->params.data, "");
     if (text_tower) bcos_clip_export_openclip(&f->text, text_tower, 1);
-    f->count = f->visual.count + f->text.count;
+    const bcos_params *buf = &s->buffers;
+    f->count = f->visual.count + buf->count + f->text.count;
     f->entries = xcalloc((size_t)f->count, sizeof *f->entries);
     memcpy(f->entries, f->visual.entries, (size_t)f->visual.count * sizeof *f->entries);
-    if (f->text.count) memcpy(f->entries + f->visual.count, f->text.entries, (size_t)f->text.count * sizeof *f->entries);
+    for (int i = 0; i < buf->count; i++)
+        f->entries[f->visual.count + i] = (bcos_st_entry){buf->items[i].name, BCOS_F32, buf->items[i].ndim,
+                                                          buf->items[i].shape, bcos_params_ptr(buf, i)};
+    if (f->text.count)
+        memcpy(f->entries + f->visual.count + buf->count, f->text.entries, (size_t)f->text.count * sizeof *f->entries);
     f->clip_json = bcos_clip_config_to_json(&s->cfg);
     f->options_json = options_to_json(&s->opt);
     f->meta[0] = (bcos_st_meta){"bcos_model", s->cfg.name};
@@ -133,13 +147,16 @@ int bcos_student_save(const bcos_student *s, const bcos_clip *text_tower, int64_
     return rc;
 }
 
-/* The student's tensors, and no other visual.* tensor. */
+/* The student's tensors and buffers, and no other visual.* tensor. */
 static int load_tensors(bcos_student *s, const bcos_safetensors *st, char *err, size_t errlen) {
-    if (bcos_student_tensors_read(s, st, "", s->params.data, err, errlen) != 0) return -1;
+    if (bcos_student_tensors_read(s, st, "", s->params.data, err, errlen) != 0 ||
+        bcos_student_buffers_read(s, st, err, errlen) != 0)
+        return -1;
     int visual = 0;
     for (int i = 0; i < st->count; i++) visual += strncmp(st->tensors[i].name, "visual.", 7) == 0;
-    if (visual != s->params.count) {
-        snprintf(err, errlen, "%d visual.* tensors, but the student's config has %d", visual, s->params.count);
+    if (visual != s->params.count + s->buffers.count) {
+        snprintf(err, errlen, "%d visual.* tensors, but the student's config has %d", visual,
+                 s->params.count + s->buffers.count);
         return -1;
     }
     return 0;
@@ -169,8 +186,8 @@ static int read_step(bcos_student *s, const bcos_safetensors *st, const char *pa
                       "decay (B %.3g, bias scale %.3g)", path, s->saved_b, s->saved_bias_scale);
         return 0;
     }
-    if (strcmp(version, BCOS_STUDENT_VERSION) != 0) {
-        snprintf(why, whylen, "student file version '%s' is not one this bcos reads (1 or %s)", version,
+    if (strcmp(version, "2") != 0 && strcmp(version, BCOS_STUDENT_VERSION) != 0) {
+        snprintf(why, whylen, "student file version '%s' is not one this bcos reads (1 to %s)", version,
                  BCOS_STUDENT_VERSION);
         return -1;
     }

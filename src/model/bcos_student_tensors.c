@@ -29,9 +29,12 @@ void bcos_student_tensors_make(bcos_student_tensors *t, const bcos_student *s, c
     t->entries = xcalloc((size_t)p->count, sizeof *t->entries);
     t->names = xcalloc((size_t)p->count, sizeof *t->names);
     t->shapes = xcalloc((size_t)p->count, sizeof *t->shapes);
-    const bcos_param *proj = &p->items[s->proj];
-    t->proj_t = xmalloc(proj->numel * sizeof(float));
-    transpose(t->proj_t, flat + proj->offset, proj->shape[0], proj->shape[1]);
+    t->proj_t = NULL;
+    if (s->proj >= 0) { /* a ViT's */
+        const bcos_param *proj = &p->items[s->proj];
+        t->proj_t = xmalloc(proj->numel * sizeof(float));
+        transpose(t->proj_t, flat + proj->offset, proj->shape[0], proj->shape[1]);
+    }
     for (int i = 0; i < p->count; i++) {
         size_t n = strlen(prefix) + strlen(p->items[i].name) + 1;
         t->names[i] = xmalloc(n);
@@ -51,14 +54,12 @@ void bcos_student_tensors_free(bcos_student_tensors *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* Tensor "<prefix><name of parameter i>" of st into dst (the parameter's own layout). */
-static int read_one(const bcos_student *s, int i, const bcos_safetensors *st, const char *prefix, float *dst,
-                    char *err, size_t errlen) {
-    const bcos_param *t = &s->params.items[i];
+/* Tensor "<prefix><name of t>" of st, stored with shape, into dst (t's own layout; transposed when
+ * transposed). */
+static int read_tensor(const bcos_param *t, const int64_t shape[BCOS_MAX_DIMS], int transposed,
+                       const bcos_safetensors *st, const char *prefix, float *dst, char *err, size_t errlen) {
     char name[256], want[96], have[96];
-    int64_t shape[BCOS_MAX_DIMS];
     snprintf(name, sizeof name, "%s%s", prefix, t->name);
-    stored_shape(s, i, shape);
     const bcos_st_tensor *f = bcos_st_find(st, name);
     if (!f) {
         snprintf(err, errlen, "tensor '%s' is missing (expected shape %s)", name,
@@ -74,7 +75,7 @@ static int read_one(const bcos_student *s, int i, const bcos_safetensors *st, co
     }
     if (bcos_st_to_f32(f, dst, err, errlen) != 0 || bcos_check_finite(name, dst, t->numel, err, errlen) != 0)
         return -1;
-    if (i == s->proj) {
+    if (transposed) {
         float *tmp = xmalloc(t->numel * sizeof(float));
         transpose(tmp, dst, shape[0], shape[1]);
         memcpy(dst, tmp, t->numel * sizeof(float));
@@ -85,7 +86,20 @@ static int read_one(const bcos_student *s, int i, const bcos_safetensors *st, co
 
 int bcos_student_tensors_read(const bcos_student *s, const bcos_safetensors *st, const char *prefix, float *flat,
                               char *err, size_t errlen) {
-    for (int i = 0; i < s->params.count; i++)
-        if (read_one(s, i, st, prefix, flat + s->params.items[i].offset, err, errlen) != 0) return -1;
+    for (int i = 0; i < s->params.count; i++) {
+        int64_t shape[BCOS_MAX_DIMS];
+        stored_shape(s, i, shape);
+        if (read_tensor(&s->params.items[i], shape, i == s->proj, st, prefix, flat + s->params.items[i].offset, err,
+                        errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int bcos_student_buffers_read(bcos_student *s, const bcos_safetensors *st, char *err, size_t errlen) {
+    for (int i = 0; i < s->buffers.count; i++) {
+        const bcos_param *t = &s->buffers.items[i];
+        if (read_tensor(t, t->shape, 0, st, "", bcos_params_ptr(&s->buffers, i), err, errlen) != 0) return -1;
+    }
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "bcos/check.h"
 #include "bcos/image.h"
 #include "bcos/log.h"
+#include "bcos/progress.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -237,6 +238,6 @@ int bcos_shards_write(const bcos_shard_source *src, const int *order, const char
     }
     *shards = bcos_shard_writer_shards(w);
     if (bcos_shard_writer_close(w, err, errlen) != 0) return -1;
-    bcos_progress_finish(&progress);
+    bcos_progress_finish(&progress, NULL);
     return 0;
 }

@@ -16,12 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char *run, *model, *dataset, *split, *task, *metric, *created;
-    int has_step, has_value;
-    int64_t step, samples;
-    double value;
-} result_row;
+typedef bcos_result_row result_row;
 
 static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **rows, int *n) {
     sqlite3_stmt *st = store_prepare(
@@ -60,7 +55,7 @@ static void load_rows(bcos_store *s, const bcos_results_filter *f, result_row **
     store_finalize(s, st);
 }
 
-static void free_rows(result_row *rows, int n) {
+void bcos_result_rows_free(bcos_result_row *rows, int n) {
     for (int i = 0; i < n; i++) {
         result_row *r = &rows[i];
         free(r->run), free(r->model), free(r->dataset), free(r->split), free(r->task), free(r->metric), free(r->created);
@@ -308,27 +303,34 @@ static void print_json(const result_row *rows, int n, int single, FILE *out) {
     cJSON_Delete(list);
 }
 
-int bcos_store_print_results(bcos_store *s, const bcos_results_filter *filter, bcos_format format, FILE *out,
-                             char *err, size_t errlen) {
-    BCOS_CHECK(filter && filter->model >= -1 && filter->model <= BCOS_MODEL_STUDENT &&
-                   filter->checkpoint >= BCOS_RESULTS_ALL_CHECKPOINTS,
-               "bcos_store_print_results: invalid filter");
+int bcos_store_results_read(bcos_store *s, const bcos_results_filter *filter, bcos_result_row **rows, char *err,
+                            size_t errlen) {
     store_begin_read(s);
     int64_t run_id;
     if (filter->run && bcos_store_run_find(s, filter->run, &run_id, err, errlen) != 0) {
         store_commit(s);
         return -1;
     }
-    result_row *rows;
     int n;
-    load_rows(s, filter, &rows, &n);
+    load_rows(s, filter, rows, &n);
     store_commit(s);
+    return n;
+}
+
+int bcos_store_print_results(bcos_store *s, const bcos_results_filter *filter, bcos_format format, FILE *out,
+                             char *err, size_t errlen) {
+    BCOS_CHECK(filter && filter->model >= -1 && filter->model <= BCOS_MODEL_STUDENT &&
+                   filter->checkpoint >= BCOS_RESULTS_ALL_CHECKPOINTS,
+               "bcos_store_print_results: invalid filter");
+    result_row *rows;
+    int n = bcos_store_results_read(s, filter, &rows, err, errlen);
+    if (n < 0) return -1;
     if (format == BCOS_FORMAT_CSV) print_csv(rows, n, out);
     else if (format == BCOS_FORMAT_JSON || format == BCOS_FORMAT_JSON_OBJECT)
         print_json(rows, n, format == BCOS_FORMAT_JSON_OBJECT, out);
     else if (n == 0) fprintf(out, "no results\n");
     else if (filter->model >= 0) print_one_model(rows, n, out);
     else print_side_by_side(rows, n, out);
-    free_rows(rows, n);
+    bcos_result_rows_free(rows, n);
     return 0;
 }

@@ -147,6 +147,18 @@ static void forget_retrained_events(bcos_store *s, int64_t run_id, int64_t step,
     store_commit(s);
 }
 
+/* The run is taken up again from step (0: afresh), at the world size bcos_store_run_begin recorded. */
+static void record_resume(bcos_store *s, int64_t run_id, int64_t step) {
+    store_begin_write(s);
+    sqlite3_stmt *st = store_prepare(
+        s, "INSERT INTO resumes (run_id, step, world_size) SELECT id, ?2, world_size FROM runs WHERE id = ?1");
+    store_bind_int64(s, st, 1, run_id);
+    store_bind_int64(s, st, 2, step);
+    store_step(s, st);
+    store_finalize(s, st);
+    store_commit(s);
+}
+
 int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint *out) {
     BCOS_CHECK(!s->read_only, "resuming needs a read-write store");
     int64_t before = last_event_id(s);
@@ -156,6 +168,7 @@ int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint 
         char why[BCOS_ERRLEN];
         if (bcos_checkpoint_verify(out, why, sizeof why) == 0) {
             forget_retrained_events(s, run_id, out->step, before);
+            record_resume(s, run_id, out->step);
             return 1;
         }
         bcos_warn("%s; the checkpoint at step %lld is unusable, trying the one before it", why, (long long)out->step);
@@ -163,5 +176,6 @@ int bcos_store_checkpoint_resume(bcos_store *s, int64_t run_id, bcos_checkpoint 
         bcos_checkpoint_free(out);
     }
     forget_retrained_events(s, run_id, 0, before);
+    record_resume(s, run_id, 0);
     return 0;
 }

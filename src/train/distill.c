@@ -13,9 +13,11 @@
 
 #include "bcos/check.h"
 #include "bcos/log.h"
+#include "bcos/progress.h"
 #include "bcos/memory.h"
 #include "bcos/paths.h"
 #include "bcos/urls.h"
+#include "bcos/rn_student.h"
 #include "bcos/world.h"
 #include "distill_internal.h"
 
@@ -105,6 +107,9 @@ static int train(distill_run *run, bcos_distill_report *report, char *err, size_
     double window_start = bcos_now_seconds();
     int64_t window_steps = 0;
     int stop = 0;
+    bcos_progress progress;
+    bcos_progress_start_at(&progress, "step", (long)run->step, (long)c->steps);
+    char line[160] = ""; /* the newest step's numbers, after its count on the progress line */
     while (run->step < c->steps && !stop) {
         double started = bcos_now_seconds();
         int got = fetch_batch(run, err, errlen);
@@ -123,16 +128,19 @@ static int train(distill_run *run, bcos_distill_report *report, char *err, size_
         report->final_loss = m.loss;
         distill_store_step_done(run, &m, skipped);
         window_steps++;
-        if (run->step % c->log_every == 0 || run->step == c->steps) {
-            bcos_info("step %lld/%lld loss %.5f cos %.4f lr %.3g grad %.3g B %.2f img/s %.1f", (long long)run->step,
-                      (long long)c->steps, m.loss, m.cos, m.lr, isnan(m.grad_norm) ? 0.0 : m.grad_norm,
-                      bcos_student_b_at(&run->student, run->step - 1), (double)window_steps * run->B_global / (now - window_start));
+        int log_line = run->step % c->log_every == 0 || run->step == c->steps;
+        snprintf(line, sizeof line, "loss %.5f cos %.4f lr %.3g grad %.3g B %.2f img/s %.1f", m.loss, m.cos, m.lr,
+                 isnan(m.grad_norm) ? 0.0 : m.grad_norm, bcos_student_b_at(&run->student, run->step - 1),
+                 (double)window_steps * run->B_global / (now - window_start));
+        bcos_progress_update(&progress, (long)run->step, line, log_line);
+        if (log_line) {
             distill_store_flush(run);
             window_start = now;
             window_steps = 0;
         }
         if (commit(run, &stop, err, errlen) != 0) return -1;
     }
+    bcos_progress_finish(&progress, line);
     report->preempted = stop;
     return 0;
 }
@@ -188,6 +196,7 @@ static void alloc_buffers(distill_run *run) {
     run->ds = xmalloc(B * E * sizeof(float));
     run->t_all = xmalloc((size_t)run->B_global * E * sizeof(float));
     run->acts = bcos_student_acts_new(&run->student, run->B);
+    bcos_student_acts_set_reduce(run->acts, bcos_world_sum_f32, run->world); /* a ResNet's BatchNorm statistics */
     size_t L = (size_t)run->teacher.cfg.context_length;
     run->batch = (distill_batch){.crops = xmalloc(B * S * S * 3), .has_caption = xcalloc(B, sizeof(int)),
                                  .ids = xcalloc(B * L, sizeof(int32_t)), .caption_emb = xcalloc(B * E, sizeof(float)),
@@ -239,12 +248,6 @@ static int load_inputs(distill_run *run, bcos_image_set *loaded, char *err, size
     if (bcos_clip_load_file(&run->teacher, cfg->teacher, cfg->teacher_model[0] ? cfg->teacher_model : NULL, be,
                             err, errlen) != 0)
         return -1;
-    if (run->teacher.cfg.vision_tower != BCOS_TOWER_VIT) {
-        snprintf(err, errlen, "%s: config %s has a ResNet image tower, whose B-cos student is not built yet",
-                 cfg->teacher, run->teacher.cfg.name);
-        bcos_clip_free(&run->teacher);
-        return -1;
-    }
     run->S = run->teacher.cfg.image_size;
     run->E = run->teacher.cfg.embed_dim;
     if (cfg->shards[0]) return 0;

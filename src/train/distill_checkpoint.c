@@ -150,6 +150,7 @@ static int read_file(distill_run *run, const bcos_checkpoint *c, const char *nam
     int rc;
     if (strcmp(name, "student") == 0) {
         rc = bcos_student_tensors_read(&run->student, &st, "", run->student.params.data, why, sizeof why);
+        if (rc == 0) rc = bcos_student_buffers_read(&run->student, &st, why, sizeof why);
     } else {
         const char *step = bcos_st_meta_get(&st, ADAM_STEP_KEY);
         rc = bcos_student_tensors_read(&run->student, &st, M_PREFIX, run->opt.m, why, sizeof why);
@@ -179,10 +180,12 @@ static void share_record(distill_run *run, bcos_checkpoint *c) {
     bcos_world_bcast(c->rng_state, (size_t)rng_bytes);
 }
 
-/* Rank 0's weights, Adam moments and step counter to the other ranks. */
+/* Rank 0's weights (and a ResNet's running variances), Adam moments and step counter to the other ranks. */
 static void share_tensors(distill_run *run) {
     size_t n = run->student.params.total;
     bcos_world_bcast(run->student.params.data, n * sizeof(float));
+    const bcos_params *buffers = &run->student.buffers;
+    if (buffers->total) bcos_world_bcast(buffers->data, buffers->total * sizeof(float));
     bcos_world_bcast(run->opt.m, n * sizeof(float));
     bcos_world_bcast(run->opt.v, n * sizeof(float));
     bcos_world_bcast(&run->opt.step, sizeof run->opt.step);

@@ -29,6 +29,7 @@ double distill_mean_cosine(distill_run *run, int first, int count, float b, floa
         for (int i = 0; i < run->B; i++)
             prepare_image(run, i, run->set->crops + (size_t)(first + done + (i < n ? i : 0)) * run->S * run->S * 3);
         bcos_clip_encode_image(&run->teacher, run->t_img, run->normalized, run->B);
+        run->student.training = 0; /* a ResNet's running variances: rank 0 alone measures, no collective */
         bcos_student_forward(&run->student, run->acts, run->s_emb, run->x6, b, bias_scale);
         double mean;
         bcos_cosine_loss(NULL, &mean, run->s_emb, run->t_img, n, run->E, 1.0);
@@ -117,6 +118,7 @@ void distill_step(distill_run *run, bcos_metric *m, int *skipped) {
     for (int i = 0; i < run->B; i++) prepare_image(run, i, run->batch.crops + (size_t)i * run->S * run->S * 3);
     float b = bcos_student_b_at(&run->student, step), bias_scale = bcos_student_bias_scale_at(&run->student, step);
     bcos_clip_encode_image(&run->teacher, run->t_img, run->normalized, run->B);
+    run->student.training = 1;
     bcos_student_forward(&run->student, run->acts, run->s_emb, run->x6, b, bias_scale);
     double parts[2] = {0, 0}; /* the loss and the mean cosine, summed over the world */
     parts[0] = batch_loss(run, &parts[1]);

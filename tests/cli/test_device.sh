@@ -14,10 +14,10 @@ TINY="--teacher tests/fixtures/clip/tiny_openclip.safetensors --teacher-model bc
 expect_fail "device cuda: " "$BCOS" distill $TINY --run dev --db "$TMP/a.db" --device cuda
 grep -q "; use the cpu (--device cpu)" "$TMP/err" && ok || bad "device cuda: the refusal points to the cpu: $(cat "$TMP/err")"
 # shellcheck disable=SC2086
-expect_fail "device 'tpu': use cpu, cuda or auto" "$BCOS" distill $TINY --run dev --db "$TMP/a.db" --device tpu
+expect_fail "option 'device': 'tpu' is not one of cpu|cuda|auto" "$BCOS" distill $TINY --run dev --db "$TMP/a.db" --device tpu
 echo '{"kind": "distill", "device": "gpu"}' >"$TMP/job.json"
 # shellcheck disable=SC2086
-expect_fail "device 'gpu': use cpu, cuda or auto" "$BCOS" distill "$TMP/job.json" $TINY --db "$TMP/a.db"
+expect_fail '$.device: expected one of cpu|cuda|auto, found "gpu"' "$BCOS" distill "$TMP/job.json" $TINY --db "$TMP/a.db"
 
 # shellcheck disable=SC2086
 expect_ok "$BCOS" distill $TINY --steps 2 --warmup-steps 1 --batch-size 4 --run auto --db "$TMP/b.db" \

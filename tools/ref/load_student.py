@@ -16,7 +16,9 @@ it was saved at with that step's B and bias scale ("bcos_student_step") in its s
      `bcos encode-image --weights STUDENT --out E.safetensors IMAGE...`, same images in the same order) the
      relative error max|torch - bcos| / max|bcos| per image; exit status 1 above --tolerance.
 
-The reference student (make_student_fixtures.py) has QuickGELU towers (OpenAI-style configs, bcos-tiny) and exact
+A ResNet student (a config whose vision_cfg.layers is four numbers) is built as make_rn_student_fixtures.py's
+RnStudent, its BatchNorm running variances (visual.*.running_var) copied beside its weights and used in evaluation
+mode. The reference ViT student (make_student_fixtures.py) has QuickGELU towers (OpenAI-style configs, bcos-tiny) and exact
 GELU towers (LAION's: ViT-B-16, ViT-B-32 and ViT-L-14 without -quickgelu, bcos-tiny-gelu). It runs in float64 by
 default (--float32 to run as stored).
 
@@ -36,9 +38,11 @@ from torchvision.transforms import CenterCrop, InterpolationMode, Resize, ToTens
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_student_fixtures import BcosStudent  # noqa: E402  (the reference student, one file beside this)
+from make_rn_student_fixtures import RnStudent  # noqa: E402  (the ResNet one)
+from open_clip.modified_resnet import ModifiedResNet  # noqa: E402
 
 
-STUDENT_VERSION = "2"  # BCOS_STUDENT_VERSION of include/bcos/student.h
+STUDENT_VERSIONS = ("2", "3")  # up to BCOS_STUDENT_VERSION of include/bcos/student.h
 
 
 def saved_b_and_bias_scale(path, meta, options):
@@ -48,10 +52,21 @@ def saved_b_and_bias_scale(path, meta, options):
     if version is None:
         end_scale = 0.0 if not options["keep_biases"] else 1.0 if options["bias_decay_steps"] <= 0 else 0.0
         return options["b"], end_scale
-    if version != STUDENT_VERSION:
-        raise SystemExit(f"{path}: student file version '{version}' is not one this script reads (1 or 2)")
+    if version not in STUDENT_VERSIONS:
+        raise SystemExit(f"{path}: student file version '{version}' is not one this script reads (1 to 3)")
     step = json.loads(meta["bcos_student_step"])
     return step["b"], step["bias_scale"]
+
+
+def torch_student(cfg, options):
+    """The reference student of the file's config: a ResNet's (its shapes from open_clip's ModifiedResNet) or a
+    ViT's."""
+    v = cfg["vision_cfg"]
+    if not isinstance(v["layers"], list):
+        return BcosStudent(cfg, options["keep_biases"], options["plain_proj"])
+    shapes = ModifiedResNet(layers=v["layers"], output_dim=cfg["embed_dim"], image_size=v["image_size"],
+                            width=v["width"], heads=v["width"] * 32 // v.get("head_width", 64))
+    return RnStudent(shapes, options["keep_biases"], options.get("keep_pos", False), options.get("bcos_c_proj", False))
 
 
 def load_student(path, dtype):
@@ -62,8 +77,10 @@ def load_student(path, dtype):
             raise SystemExit(f"{path}: not a B-cos student (no 'bcos_student' metadata; was it written by bcos distill?)")
         cfg = json.loads(meta["bcos_clip_config"])
         options = json.loads(meta["bcos_student"])
-        student = BcosStudent(cfg, options["keep_biases"], options["plain_proj"])
+        student = torch_student(cfg, options)
         params = student.named_like_c()
+        if isinstance(student, RnStudent):
+            params.update(student.running_vars())
         visual = {k for k in f.keys() if k.startswith("visual.")}
         missing, extra = sorted(set(params) - visual), sorted(visual - set(params))
         if missing or extra:
