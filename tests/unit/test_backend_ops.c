@@ -517,11 +517,12 @@ static void case_query_attention_explain_backward(op_test *t) {
 }
 
 /* ---- the B-cos convolution's norm and scaling, over conv2d's window, stride and padding */
-enum { CV_HW = HO * WO, CV_IMG = B * CIN * H * W };
+#define CV_HW (HO * WO)
+#define CV_IMG ((size_t)B * CIN * H * W)
 
 static void case_bcos_window_norm_forward(op_test *t) {
     pair norm = output(t, B * CV_HW), inp = input(t, CV_IMG);
-    t->be->bcos_window_norm_forward(norm.f, inp.f, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
+    t->be->bcos_window_norm_forward(D(norm), D(inp), B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
     t->ref->bcos_window_norm_forward(norm.d, inp.d, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
 }
 
@@ -536,28 +537,28 @@ static pair window_norms(op_test *t, pair inp) {
 static void case_bcos_window_norm_backward(op_test *t) {
     pair dinp = grad(t, CV_IMG), dnorm = input(t, B * CV_HW), inp = input(t, CV_IMG);
     pair norm = window_norms(t, inp);
-    t->be->bcos_window_norm_backward(dinp.f, dnorm.f, inp.f, norm.f, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
+    t->be->bcos_window_norm_backward(D(dinp), D(dnorm), D(inp), D(norm), B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
     t->ref->bcos_window_norm_backward(dinp.d, dnorm.d, inp.d, norm.d, B, CIN, H, W, CONV_K, CONV_STRIDE, CONV_PAD);
 }
 
 static void case_bcos_scale_forward(op_test *t) {
     pair out = output(t, (size_t)B * OC * CV_HW), z = input(t, (size_t)B * OC * CV_HW);
     pair norm = window_norms(t, input(t, CV_IMG));
-    t->be->bcos_scale_forward(out.f, z.f, norm.f, B, OC, CV_HW, (float)EXPONENT);
+    t->be->bcos_scale_forward(D(out), D(z), D(norm), B, OC, CV_HW, (float)EXPONENT);
     t->ref->bcos_scale_forward(out.d, z.d, norm.d, B, OC, CV_HW, EXPONENT);
 }
 
 static void case_bcos_scale_backward(op_test *t) {
     pair dz = grad(t, (size_t)B * OC * CV_HW), dnorm = grad(t, B * CV_HW), dout = input(t, (size_t)B * OC * CV_HW);
     pair z = input(t, (size_t)B * OC * CV_HW), norm = window_norms(t, input(t, CV_IMG));
-    t->be->bcos_scale_backward(dz.f, dnorm.f, dout.f, z.f, norm.f, B, OC, CV_HW, (float)EXPONENT);
+    t->be->bcos_scale_backward(D(dz), D(dnorm), D(dout), D(z), D(norm), B, OC, CV_HW, (float)EXPONENT);
     t->ref->bcos_scale_backward(dz.d, dnorm.d, dout.d, z.d, norm.d, B, OC, CV_HW, EXPONENT);
 }
 
 static void case_bcos_scale_explain_backward(op_test *t) {
     pair dz = grad(t, (size_t)B * OC * CV_HW), dout = input(t, (size_t)B * OC * CV_HW);
     pair z = input(t, (size_t)B * OC * CV_HW), norm = window_norms(t, input(t, CV_IMG));
-    t->be->bcos_scale_explain_backward(dz.f, dout.f, z.f, norm.f, B, OC, CV_HW, (float)EXPONENT);
+    t->be->bcos_scale_explain_backward(D(dz), D(dout), D(z), D(norm), B, OC, CV_HW, (float)EXPONENT);
     t->ref->bcos_scale_explain_backward(dz.d, dout.d, z.d, norm.d, B, OC, CV_HW, EXPONENT);
 }
 
@@ -568,19 +569,19 @@ static void case_bcos_scale_explain_backward(op_test *t) {
 
 static void case_bn_batch_mean(op_test *t) {
     pair mean = output(t, C), inp = input(t, BN_MAP);
-    t->be->bn_batch_mean(mean.f, inp.f, B, C, CV_HW, (float)BN_COUNT);
+    t->be->bn_batch_mean(D(mean), D(inp), B, C, CV_HW, (float)BN_COUNT);
     t->ref->bn_batch_mean(mean.d, inp.d, B, C, CV_HW, BN_COUNT);
 }
 
 static void case_bn_batch_var(op_test *t) {
     pair var = output(t, C), inp = input(t, BN_MAP), mean = input(t, C);
-    t->be->bn_batch_var(var.f, inp.f, mean.f, B, C, CV_HW, (float)BN_COUNT);
+    t->be->bn_batch_var(D(var), D(inp), D(mean), B, C, CV_HW, (float)BN_COUNT);
     t->ref->bn_batch_var(var.d, inp.d, mean.d, B, C, CV_HW, BN_COUNT);
 }
 
 static void case_bn_running_update(op_test *t) {
     pair running = grad(t, C), var = input(t, C);
-    t->be->bn_running_update(running.f, var.f, C, 0.1f);
+    t->be->bn_running_update(D(running), D(var), C, 0.1f);
     t->ref->bn_running_update(running.d, var.d, C, 0.1);
 }
 
@@ -594,21 +595,21 @@ static pair bn_variance(op_test *t) {
 
 static void case_bn_uncentered_forward(op_test *t) {
     pair out = output(t, BN_MAP), inp = input(t, BN_MAP), w = input(t, C), bias = input(t, C), var = bn_variance(t);
-    t->be->bn_uncentered_forward(out.f, inp.f, w.f, bias.f, var.f, B, C, CV_HW, (float)BN_EPS, (float)SCALE);
+    t->be->bn_uncentered_forward(D(out), D(inp), D(w), D(bias), D(var), B, C, CV_HW, (float)BN_EPS, (float)SCALE);
     t->ref->bn_uncentered_forward(out.d, inp.d, w.d, bias.d, var.d, B, C, CV_HW, BN_EPS, SCALE);
 }
 
 static void case_bn_uncentered_dvar(op_test *t) {
     pair dvar = output(t, C), dout = input(t, BN_MAP), inp = input(t, BN_MAP), w = input(t, C), var = bn_variance(t);
-    t->be->bn_uncentered_dvar(dvar.f, dout.f, inp.f, w.f, var.f, B, C, CV_HW, (float)BN_EPS);
+    t->be->bn_uncentered_dvar(D(dvar), D(dout), D(inp), D(w), D(var), B, C, CV_HW, (float)BN_EPS);
     t->ref->bn_uncentered_dvar(dvar.d, dout.d, inp.d, w.d, var.d, B, C, CV_HW, BN_EPS);
 }
 
 static void case_bn_uncentered_backward(op_test *t) {
     pair dinp = grad(t, BN_MAP), dw = grad(t, C), dbias = grad(t, C), dout = input(t, BN_MAP);
     pair inp = input(t, BN_MAP), w = input(t, C), mean = input(t, C), var = bn_variance(t), dvar = input(t, C);
-    t->be->bn_uncentered_backward(dinp.f, dw.f, dbias.f, dout.f, inp.f, w.f, mean.f, var.f, dvar.f, B, C, CV_HW,
-                                  (float)BN_EPS, (float)BN_COUNT, (float)SCALE);
+    t->be->bn_uncentered_backward(D(dinp), D(dw), D(dbias), D(dout), D(inp), D(w), D(mean), D(var), D(dvar), B, C,
+                                  CV_HW, (float)BN_EPS, (float)BN_COUNT, (float)SCALE);
     t->ref->bn_uncentered_backward(dinp.d, dw.d, dbias.d, dout.d, inp.d, w.d, mean.d, var.d, dvar.d, B, C, CV_HW,
                                    BN_EPS, BN_COUNT, SCALE);
 }
