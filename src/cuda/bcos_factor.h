@@ -23,7 +23,12 @@ __device__ inline float factor(float z, float n, float b) { return power(fabsf(z
 
 /* s, and its slope k into *k. */
 __device__ inline float factor_slope(float z, float n, float b, float *k) {
-    float c = fabsf(z) / n, t = c + COS_EPS, s = power(t, b);
+    float c = fabsf(z) / n, t = c + COS_EPS;
+    if (b == 2.0f) { /* the default: s = t and k = c, the same numbers without the division */
+        *k = c;
+        return t;
+    }
+    float s = power(t, b);
     *k = (b - 1.0f) * s / t * c;
     return s;
 }
