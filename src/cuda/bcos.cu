@@ -4,20 +4,12 @@
  * dL/dz and adds the norm's term to dL/dx before the two GEMMs. So the B-cos scaling costs one pass
  * over z and x next to the plain linear layer's GEMM. The patch unit is patchify then the same unit with
  * the window norm. */
+#include "bcos_factor.h"
 #include "cuda_internal.h"
 
 namespace bcos_cuda {
 
 enum norm_mode { TOKEN_NORM, WINDOW_NORM };
-
-constexpr float COS_EPS = 1e-6f;         /* added to |z|/n before the power */
-constexpr float TOKEN_NORM_EPS = 1e-12f; /* token norm: sqrt(sum x^2) + 1e-12 */
-constexpr float WINDOW_NORM_EPS = 1e-6f; /* window norm: sqrt(sum x^2 + 1e-6) */
-
-static void check_exponent(float b) { BCOS_CHECK(b >= 1, "the B-cos exponent B must be at least 1"); }
-
-/* t^(B-1), with B = 2 and B = 1 spared the pow. */
-__device__ inline float power(float t, float b) { return b == 2.0f ? t : b == 1.0f ? 1.0f : powf(t, b - 1.0f); }
 
 /* Block n: norm[n] of x[n, :K], then out[n, o] = factor * z[n, o]. */
 __global__ void scale_rows(float *out, float *norm, const float *z, const float *x, int K, int OC, float b,
@@ -31,7 +23,7 @@ __global__ void scale_rows(float *out, float *norm, const float *z, const float 
     if (threadIdx.x == 0) norm[n] = nrm;
     for (int o = threadIdx.x; o < OC; o += blockDim.x) {
         float zj = z[n * OC + o];
-        out[n * OC + o] = power(fabsf(zj) / nrm + COS_EPS, b) * zj;
+        out[n * OC + o] = factor(zj, nrm, b) * zj;
     }
 }
 
@@ -42,8 +34,7 @@ __global__ void unit_backward_rows(float *dz, float *dx, const float *dout, cons
     float nrm = norm[n], dnorm = 0;
     for (int o = threadIdx.x; o < OC; o += blockDim.x) {
         size_t j = n * OC + o;
-        float c = fabsf(z[j]) / nrm, t = c + COS_EPS;
-        float s = power(t, b), k = (b - 1.0f) * s / t * c;
+        float k, s = factor_slope(z[j], nrm, b, &k);
         dz[j] = dout[j] * (s + k);
         dnorm -= dout[j] * k * z[j];
     }
@@ -56,7 +47,7 @@ __global__ void unit_backward_rows(float *dz, float *dx, const float *dout, cons
 /* dz = dout * the factor, held constant (explanation mode). */
 __global__ void explain_rows(float *dz, const float *dout, const float *z, const float *norm, size_t n_out, int OC,
                              float b) {
-    FOR_EACH(j, n_out) dz[j] = dout[j] * power(fabsf(z[j]) / norm[j / OC] + COS_EPS, b);
+    FOR_EACH(j, n_out) dz[j] = dout[j] * factor(z[j], norm[j / OC], b);
 }
 
 static void unit_forward(float *out, float *z, float *norm, const float *x, const float *weight, int N, int K,

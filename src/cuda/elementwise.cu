@@ -1,5 +1,5 @@
 /* The elementwise ops on the GPU, as src/cpu computes them: QuickGELU and GELU (x times a gate; the
- * explanation mode's backward holds the gate constant), the residual sum, and the scaled bias. */
+ * explanation mode's backward holds the gate constant), ReLU, the residual sum, and the scaled bias. */
 #include "cuda_internal.h"
 
 namespace bcos_cuda {
@@ -52,6 +52,27 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
 }
 void gelu_explain_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     backward(dinp, inp, dout, n, GELU, 1);
+}
+
+/* ReLU; its backward reads the forward's output, so the forward may run in place. */
+__global__ void relu_kernel(float *out, const float *inp, size_t n) {
+    FOR_EACH(i, n) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+__global__ void relu_backward_kernel(float *dinp, const float *out, const float *dout, size_t n) {
+    FOR_EACH(i, n) if (out[i] > 0.0f) dinp[i] += dout[i];
+}
+
+void relu_forward(float *out, const float *inp, size_t n) {
+    if (n == 0) return;
+    relu_kernel<<<blocks_for(n), THREADS, 0, stream()>>>(out, inp, n);
+    CUDA_LAUNCHED();
+}
+
+void relu_backward(float *dinp, const float *out, const float *dout, size_t n) {
+    if (!dinp || n == 0) return;
+    relu_backward_kernel<<<blocks_for(n), THREADS, 0, stream()>>>(dinp, out, dout, n);
+    CUDA_LAUNCHED();
 }
 
 __global__ void residual_kernel(float *out, const float *a, const float *b, size_t n) {
