@@ -16,6 +16,7 @@
 #include "bcos/eval_run.h"
 #include "bcos/explain.h"
 #include "bcos/image.h"
+#include "bcos/loader.h"
 #include "bcos/paths.h"
 #include "bcos/log.h"
 #include "bcos/safetensors.h"
@@ -323,27 +324,21 @@ static void class_slug(char *out, size_t len, const char *name) {
     out[n] = '\0';
 }
 
-/* The dataset's sample s explained for its class, when the class still wants one; 1 if it was. */
+/* The dataset's sample s explained for its class, when the class still wants one; 1 if it was. It
+ * is read as `bcos eval` reads it (CLIP_benchmark's image member, the evaluation crop); one that
+ * does not decode is skipped, said. */
 static int explain_sample(explainer *ex, const bcos_eval_dataset *d, const float *classifier, int *wanted,
                           const bcos_sample *s, float *x6, float *emb) {
-    const bcos_sample_member *cls = bcos_sample_member_find(s, "cls");
-    const bcos_sample_member *img = bcos_sample_member_find(s, "png");
-    if (!img) img = bcos_sample_member_find(s, "jpg");
-    if (!img) img = bcos_sample_member_find(s, "jpeg");
-    if (!img) img = bcos_sample_member_find(s, "webp");
-    if (!cls || !img) return 0;
-    char text[32];
-    snprintf(text, sizeof text, "%.*s", (int)(cls->size < 31 ? cls->size : 31), (const char *)cls->data);
-    int label = atoi(text);
-    if (label < 0 || label >= d->n_classes || wanted[label] == 0) return 0;
-    int S = ex->student.cfg.image_size, E = ex->student.cfg.embed_dim;
-    uint8_t *crop = xmalloc((size_t)S * S * 3);
-    char err[BCOS_ERRLEN], image[1024], label_text[512], slug[128], prefix[1024];
+    int S = ex->student.cfg.image_size, E = ex->student.cfg.embed_dim, label;
+    bcos_image_sample_config input = {.size = S, .kind = BCOS_INPUT_BCOS6, .need_label = true,
+                                      .n_classes = d->n_classes, .decode = BCOS_DECODE_EXACT, .benchmark_order = true};
+    char msg[BCOS_ERRLEN], image[1024], label_text[512], slug[128], prefix[1024];
     snprintf(image, sizeof image, "%s#%s", s->shard, s->key);
-    if (bcos_clip_eval_decode_crop(crop, img->data, img->size, S, BCOS_DECODE_EXACT, image, err, sizeof err) != 0)
-        bcos_fail("%s", err);
-    bcos_x6_from_crop(x6, crop, S);
-    free(crop);
+    if (bcos_image_sample(&input, s, x6, &label, msg, sizeof msg) != BCOS_SAMPLE_OK) {
+        bcos_warn("%s: skipped: %s", image, msg);
+        return 0;
+    }
+    if (wanted[label] == 0) return 0;
     bcos_student_forward(&ex->student, ex->acts, emb, x6, ex->student.saved_b, ex->student.saved_bias_scale);
     class_slug(slug, sizeof slug, d->classes[label]);
     snprintf(prefix, sizeof prefix, "%s-%s-%s", ex->o->out, slug, s->key);
