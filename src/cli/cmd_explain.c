@@ -1,6 +1,9 @@
 /* `bcos explain`: the B-cos student's explanation of an image for a text prompt (or for the top
- * zero-shot class): the colour explanation, its composite over the image and the contribution map
- * as PNGs, with the score and the completeness error of the decomposition. */
+ * zero-shot class), or of the first images of each class of a dataset for their own class: the
+ * colour explanation, its composite over the image and the contribution map as PNGs (enlarged by
+ * --upscale), the raw contributions as safetensors, with the score and the completeness error of
+ * the decomposition. */
+#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,19 +13,32 @@
 #include "bcos/student.h"
 #include "bcos/check.h"
 #include "bcos/eval.h"
+#include "bcos/eval_run.h"
 #include "bcos/explain.h"
 #include "bcos/image.h"
+#include "bcos/loader.h"
+#include "bcos/paths.h"
+#include "bcos/log.h"
+#include "bcos/safetensors.h"
+#include "bcos/samples.h"
 #include "bcos/tokenizer.h"
 #include "cli.h"
 
 static const char *const USAGE =
     "usage: bcos explain [JOB.json] --weights STUDENT.safetensors --image IMG (--text PROMPT | --classes a,b,c\n"
     "                    [--templates-file F]) [--out PREFIX] [--pixel-order ORDER]\n"
-    "                    [--run RUN [--db PATH]]\n"
+    "                    [--upscale K] [--run RUN [--db PATH]]\n"
+    "       bcos explain [JOB.json] --weights STUDENT.safetensors --dataset ROOT [--split test]\n"
+    "                    [--per-class N] --out PREFIX [--upscale K] [--run RUN [--db PATH]]\n"
     "Explains the student's score e.t for the prompt's normalised text embedding t (or the top zero-shot\n"
     "class's weights) and writes PREFIX-explanation.png (colour, alpha), PREFIX-composite.png (over the\n"
-    "image) and PREFIX-contributions.png (blue-white-red). PREFIX defaults to the image name without its\n"
-    "extension. Prints the score and the completeness error. --run records the composite picture with\n"
+    "image), PREFIX-contributions.png (blue-white-red), each enlarged K times (nearest neighbour), and\n"
+    "PREFIX-contributions.safetensors: 'contribution' [S, S], each input pixel's share of the score, and\n"
+    "'pixels' [S, S, 3], the image as the student saw it (0..255). PREFIX defaults to the image name\n"
+    "without its extension. --dataset ROOT, a classification dataset in CLIP_benchmark's layout (as\n"
+    "'bcos eval' reads it), explains the first N samples (default 1) of each class of its split for\n"
+    "their class's zero-shot weights, as PREFIX-CLASS-KEY-*. Prints the score and the completeness\n"
+    "error of each. --run records the composite picture with\n"
     "its prompt, score and completeness error in that run of the store (default $BCOS_DB, else ./bcos.db),\n"
     "where `bcos report` shows it. JOB.json, {\"kind\": \"explain\", \"<option>\": value,\n"
     "...}, gives options as a file; flags win over it.\n" CLI_PIXEL_ORDER_USAGE;
@@ -43,6 +59,13 @@ static const bcos_job_option JOB_OPTIONS[] = {
      NULL},
     {"pixel_order", BCOS_JOB_STRING, "when a file becomes RGB", BCOS_JOB_NO_RANGE, "open-clip|convert-first",
      BCOS_JOB_TEXT, "\"open-clip\""},
+    {"dataset", BCOS_JOB_STRING, "or a classification dataset's root (CLIP_benchmark layout): explain its samples",
+     BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_INPUT, NULL},
+    {"split", BCOS_JOB_STRING, "the dataset's split", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT, "\"test\""},
+    {"per_class", BCOS_JOB_INTEGER, "samples explained per class of the dataset", {1, 1000, 0, 0}, NULL, BCOS_JOB_TEXT,
+     "1"},
+    {"upscale", BCOS_JOB_INTEGER, "pictures enlarged this many times (nearest neighbour)", {1, 64, 0, 0}, NULL,
+     BCOS_JOB_TEXT, "1"},
 };
 
 const bcos_job_spec *cli_explain_job_spec(void) {
@@ -52,17 +75,30 @@ const bcos_job_spec *cli_explain_job_spec(void) {
 }
 
 typedef struct {
-    const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order, *run, *db;
+    const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order, *run, *db, *dataset, *split;
+    int per_class, upscale;
 } explain_opts;
 
+/* A whole number in [lo, hi] given to --option, or a one-line failure naming it. */
+static int parse_count(const char *text, const char *option, int lo, int hi) {
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || v < lo || v > hi)
+        bcos_fail("--%s '%s': expected a whole number in [%d, %d]", option, text, lo, hi);
+    return (int)v;
+}
+
 static void parse(explain_opts *o, int argc, char **argv) {
+    enum { O_PIXEL_ORDER = 256, O_RUN, O_DB, O_DATASET, O_SPLIT, O_PER_CLASS, O_UPSCALE };
     static const struct option long_opts[] = {
         {"weights", required_argument, 0, 'w'}, {"image", required_argument, 0, 'i'},
         {"text", required_argument, 0, 't'},    {"classes", required_argument, 0, 'c'},
         {"templates-file", required_argument, 0, 'T'}, {"out", required_argument, 0, 'o'},
-        {"pixel-order", required_argument, 0, 'p'}, {"run", required_argument, 0, 'r'},
-        {"db", required_argument, 0, 'd'},          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    *o = (explain_opts){0};
+        {"pixel-order", required_argument, 0, O_PIXEL_ORDER}, {"run", required_argument, 0, O_RUN},
+        {"db", required_argument, 0, O_DB},     {"dataset", required_argument, 0, O_DATASET},
+        {"split", required_argument, 0, O_SPLIT}, {"per-class", required_argument, 0, O_PER_CLASS},
+        {"upscale", required_argument, 0, O_UPSCALE}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    *o = (explain_opts){.split = "test", .per_class = 1, .upscale = 1};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "w:i:t:c:T:o:h", long_opts, NULL)) != -1) {
@@ -73,17 +109,29 @@ static void parse(explain_opts *o, int argc, char **argv) {
         case 'c': o->classes = optarg; break;
         case 'T': o->templates_file = optarg; break;
         case 'o': o->out = optarg; break;
-        case 'p': o->pixel_order = optarg; break;
-        case 'r': o->run = optarg; break;
-        case 'd': o->db = optarg; break;
+        case O_PIXEL_ORDER: o->pixel_order = optarg; break;
+        case O_RUN: o->run = optarg; break;
+        case O_DB: o->db = optarg; break;
+        case O_DATASET: o->dataset = optarg; break;
+        case O_SPLIT: o->split = optarg; break;
+        case O_PER_CLASS: o->per_class = parse_count(optarg, "per-class", 1, 1000); break;
+        case O_UPSCALE: o->upscale = parse_count(optarg, "upscale", 1, 64); break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: fputs(USAGE, stderr); exit(2);
         }
     }
-    if (!o->weights || !o->image) bcos_fail("explain needs --weights and --image (see 'bcos explain --help')");
-    if (!o->text == !o->classes) bcos_fail("give exactly one of --text and --classes");
     if (optind < argc) bcos_fail("unexpected argument '%s'", argv[optind]);
     if (o->db && !o->run) bcos_fail("--db is the store of --run: give the run too");
+    if (!o->weights) bcos_fail("explain needs --weights (see 'bcos explain --help')");
+    if (o->dataset) {
+        if (o->image || o->text || o->classes || o->templates_file)
+            bcos_fail("--dataset explains its samples for their classes: --image, --text, --classes and "
+                      "--templates-file do not apply");
+        if (!o->out) bcos_fail("--dataset needs --out PREFIX for its pictures");
+        return;
+    }
+    if (!o->image) bcos_fail("explain needs --image or --dataset (see 'bcos explain --help')");
+    if (!o->text == !o->classes) bcos_fail("give exactly one of --text and --classes");
 }
 
 /* The store and the run the picture is recorded in, opened before the work so that a wrong run
@@ -96,17 +144,34 @@ static bcos_store *open_run(const explain_opts *o, int64_t *run_id) {
     return s;
 }
 
+/* What every explanation of one command shares: the student, its text tower, the store. */
+typedef struct {
+    const explain_opts *o;
+    bcos_student student;
+    bcos_clip text;
+    bcos_student_acts *acts;
+    bcos_store *store; /* NULL without --run */
+    int64_t run_id;
+} explainer;
+
+/* One explanation: what was explained (an image's path, or shard#key), the score's target, the
+ * pictures' prefix. */
+typedef struct {
+    const char *image, *label, *prefix;
+    const float *target;
+    double score, cosine, completeness;
+} explanation;
+
 /* The composite picture PREFIX-composite.png, with what it explains, into the run. */
-static void record_explanation(bcos_store *s, int64_t run_id, const char *prefix, const explain_opts *o,
-                               const char *label, int64_t step, double score, double cosine, double completeness) {
-    char *path = bcos_strfmt("%s-composite.png", prefix);
+static void record_explanation(explainer *ex, const explanation *x) {
+    char *path = bcos_strfmt("%s-composite.png", x->prefix);
     size_t bytes;
     char *png = bcos_read_file(path, &bytes);
     if (!png) bcos_fail("%s: cannot read back the picture to record it", path);
-    bcos_explanation e = {step, (char *)o->image, (char *)label, score, cosine, completeness, (unsigned char *)png, bytes,
-                          NULL};
-    bcos_store_explanation_add(s, run_id, &e);
-    printf("recorded the explanation in run '%s'\n", o->run);
+    bcos_explanation e = {ex->student.saved_step, (char *)x->image, (char *)x->label, x->score, x->cosine,
+                          x->completeness, (unsigned char *)png, bytes, NULL};
+    bcos_store_explanation_add(ex->store, ex->run_id, &e);
+    printf("recorded the explanation in run '%s'\n", ex->o->run);
     free(png);
     free(path);
 }
@@ -148,29 +213,78 @@ static void choose_target(float *target, char *label, size_t label_len, const ex
     bcos_tokenizer_free(tok);
 }
 
-static void write_png(const char *prefix, const char *suffix, const float *pixels, int S, int channels) {
+/* PREFIX-SUFFIX.png: the S x S picture enlarged k times, each pixel a k x k block. */
+static void write_png(const char *prefix, const char *suffix, const float *pixels, int S, int channels, int k) {
     char path[1024], err[BCOS_ERRLEN];
     snprintf(path, sizeof path, "%s-%s.png", prefix, suffix);
-    uint8_t *bytes = xmalloc((size_t)S * S * channels);
-    bcos_image_to_u8(bytes, pixels, (size_t)S * S * channels);
-    if (bcos_png_write(path, bytes, S, S, channels, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_make_parent_dirs(path, err, sizeof err) != 0) bcos_fail("%s", err);
+    int side = S * k;
+    uint8_t *small = xmalloc((size_t)S * S * channels), *bytes = xmalloc((size_t)side * side * channels);
+    bcos_image_to_u8(small, pixels, (size_t)S * S * channels);
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++)
+            memcpy(bytes + ((size_t)y * side + x) * channels, small + ((size_t)(y / k) * S + x / k) * channels,
+                   (size_t)channels);
+    if (bcos_png_write(path, bytes, side, side, channels, err, sizeof err) != 0) bcos_fail("%s", err);
     printf("wrote %s\n", path);
     free(bytes);
+    free(small);
 }
 
-static void write_pictures(const char *prefix, const float *x6, const float *w6, int S) {
+/* PREFIX-contributions.safetensors: the raw contribution map and the pixels the student saw, for
+ * measuring where an explanation lands (the pictures are clipped at a percentile). */
+static void write_contributions(const char *prefix, const float *contribution, const float *x6, int S) {
+    size_t plane = (size_t)S * S;
+    float *pixels = xmalloc(plane * 3 * sizeof(float));
+    for (size_t p = 0; p < plane; p++)
+        for (int c = 0; c < 3; c++) pixels[p * 3 + c] = roundf(x6[c * plane + p] * 255.0f);
+    int64_t map_shape[2] = {S, S}, pixels_shape[3] = {S, S, 3};
+    bcos_st_entry entries[2] = {{"contribution", BCOS_F32, 2, map_shape, contribution},
+                                {"pixels", BCOS_F32, 3, pixels_shape, pixels}};
+    char path[1024], err[BCOS_ERRLEN];
+    snprintf(path, sizeof path, "%s-contributions.safetensors", prefix);
+    if (bcos_st_write(path, entries, 2, NULL, 0, err, sizeof err) != 0) bcos_fail("%s", err);
+    printf("wrote %s\n", path);
+    free(pixels);
+}
+
+static void write_pictures(const char *prefix, const float *x6, const float *w6, int S, int k) {
     float *rgba = xmalloc((size_t)S * S * 4 * sizeof(float)), *rgb = xmalloc((size_t)S * S * 3 * sizeof(float));
     float *contribution = xmalloc((size_t)S * S * sizeof(float));
     bcos_explain_colour(rgba, x6, w6, S, S, BCOS_EXPLAIN_SMOOTH, BCOS_EXPLAIN_PERCENTILE);
-    write_png(prefix, "explanation", rgba, S, 4);
+    write_png(prefix, "explanation", rgba, S, 4, k);
     bcos_explain_composite(rgb, rgba, x6, S, S);
-    write_png(prefix, "composite", rgb, S, 3);
+    write_png(prefix, "composite", rgb, S, 3, k);
     bcos_explain_contribution(contribution, x6, w6, S, S);
     bcos_explain_contribution_map(rgb, contribution, S, S, BCOS_EXPLAIN_PERCENTILE);
-    write_png(prefix, "contributions", rgb, S, 3);
+    write_png(prefix, "contributions", rgb, S, 3, k);
+    write_contributions(prefix, contribution, x6, S);
     free(contribution);
     free(rgb);
     free(rgba);
+}
+
+/* The student's score for x->target on x6 (already forwarded, its embedding emb) explained: the
+ * pictures written, the numbers printed and recorded. */
+static void explain_forwarded(explainer *ex, explanation *x, const float *x6, const float *emb) {
+    const bcos_student *s = &ex->student;
+    int S = s->cfg.image_size, E = s->cfg.embed_dim;
+    size_t n6 = (size_t)6 * S * S;
+    float *w6 = xmalloc(n6 * sizeof(float));
+    double constants, score = 0, norm = 0;
+    bcos_student_explain(s, ex->acts, w6, &constants, x->target);
+    for (int e = 0; e < E; e++) {
+        score += (double)emb[e] * x->target[e];
+        norm += (double)emb[e] * emb[e];
+    }
+    x->score = score;
+    x->cosine = norm > 0 ? score / sqrt(norm) : 0.0;
+    x->completeness = bcos_completeness_error(x6, w6, n6, constants, score);
+    write_pictures(x->prefix, x6, w6, S, ex->o->upscale);
+    printf("%s: score %.6f (cosine %.4f) for %s; constants' share %.6f; completeness error %.2e\n", x->image, x->score,
+           x->cosine, x->label, constants, x->completeness);
+    if (ex->store) record_explanation(ex, x);
+    free(w6);
 }
 
 /* "dir/photo.jpg" -> "dir/photo" */
@@ -180,55 +294,122 @@ static void default_prefix(char *out, size_t len, const char *image) {
     if (dot && (!slash || dot > slash)) *dot = '\0';
 }
 
+/* One image file for the prompt or the top class. */
+static void explain_image_file(explainer *ex) {
+    const explain_opts *o = ex->o;
+    int S = ex->student.cfg.image_size, E = ex->student.cfg.embed_dim;
+    float *x6 = xmalloc((size_t)6 * S * S * sizeof(float));
+    float *emb = xmalloc((size_t)E * sizeof(float)), *target = xmalloc((size_t)E * sizeof(float));
+    cli_load_x6(x6, o->image, S, cli_pixel_order(o->pixel_order));
+    /* the B and bias scale of the step the file was saved at */
+    bcos_student_forward(&ex->student, ex->acts, emb, x6, ex->student.saved_b, ex->student.saved_bias_scale);
+    char label[512], prefix[1024];
+    choose_target(target, label, sizeof label, o, &ex->text, emb);
+    if (o->out)
+        snprintf(prefix, sizeof prefix, "%s", o->out);
+    else
+        default_prefix(prefix, sizeof prefix, o->image);
+    explanation x = {o->image, label, prefix, target, 0, 0, 0};
+    explain_forwarded(ex, &x, x6, emb);
+    free(target);
+    free(emb);
+    free(x6);
+}
+
+/* "T-shirt/top" -> "t-shirt-top": a class name as part of a file name. */
+static void class_slug(char *out, size_t len, const char *name) {
+    size_t n = 0;
+    for (const char *p = name; *p && n + 1 < len; p++)
+        out[n++] = isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '-';
+    out[n] = '\0';
+}
+
+/* The dataset's sample s explained for its class, when the class still wants one; 1 if it was. It
+ * is read as `bcos eval` reads it (CLIP_benchmark's image member, the evaluation crop); one that
+ * does not decode is skipped, said. */
+static int explain_sample(explainer *ex, const bcos_eval_dataset *d, const float *classifier, int *wanted,
+                          const bcos_sample *s, float *x6, float *emb) {
+    int S = ex->student.cfg.image_size, E = ex->student.cfg.embed_dim, label;
+    bcos_image_sample_config input = {.size = S, .kind = BCOS_INPUT_BCOS6, .need_label = true,
+                                      .n_classes = d->n_classes, .decode = BCOS_DECODE_EXACT, .benchmark_order = true};
+    char msg[BCOS_ERRLEN], image[1024], label_text[512], slug[128], prefix[1024];
+    snprintf(image, sizeof image, "%s#%s", s->shard, s->key);
+    if (bcos_image_sample(&input, s, x6, &label, msg, sizeof msg) != BCOS_SAMPLE_OK) {
+        bcos_warn("%s: skipped: %s", image, msg);
+        return 0;
+    }
+    if (wanted[label] == 0) return 0;
+    bcos_student_forward(&ex->student, ex->acts, emb, x6, ex->student.saved_b, ex->student.saved_bias_scale);
+    class_slug(slug, sizeof slug, d->classes[label]);
+    snprintf(prefix, sizeof prefix, "%s-%s-%s", ex->o->out, slug, s->key);
+    snprintf(label_text, sizeof label_text, "class '%s'", d->classes[label]);
+    explanation x = {image, label_text, prefix, classifier + (size_t)label * E, 0, 0, 0};
+    explain_forwarded(ex, &x, x6, emb);
+    wanted[label]--;
+    return 1;
+}
+
+/* The first --per-class samples of each class of the dataset's split, in shard order. */
+static void explain_dataset(explainer *ex) {
+    const explain_opts *o = ex->o;
+    bcos_fetch_options fetch;
+    bcos_fetch_options_default(&fetch);
+    bcos_eval_dataset d;
+    char err[BCOS_ERRLEN];
+    if (bcos_eval_dataset_open(&d, o->dataset, o->dataset, o->split, &fetch, err, sizeof err) != 0)
+        bcos_fail("%s", err);
+    if (d.n_classes < 1) bcos_fail("--dataset %s: not a classification dataset (no class names)", o->dataset);
+    int S = ex->student.cfg.image_size, E = ex->student.cfg.embed_dim;
+    float *classifier = xmalloc((size_t)d.n_classes * E * sizeof(float));
+    bcos_tokenizer *tok = bcos_tokenizer_load_default();
+    if (bcos_zeroshot_classifier(classifier, &ex->text, tok, (const char *const *)d.classes, d.n_classes,
+                                 (const char *const *)d.templates, d.n_templates, err, sizeof err) != 0)
+        bcos_fail("%s", err);
+    bcos_tokenizer_free(tok);
+    int *wanted = xmalloc((size_t)d.n_classes * sizeof(int));
+    for (int k = 0; k < d.n_classes; k++) wanted[k] = o->per_class;
+    long left = (long)d.n_classes * o->per_class;
+    float *x6 = xmalloc((size_t)6 * S * S * sizeof(float)), *emb = xmalloc((size_t)E * sizeof(float));
+    bcos_data_counters counters = {0};
+    for (int i = 0; i < d.n_shards && left > 0; i++) {
+        bcos_sample_reader *r = bcos_samples_open(d.shards[i], &fetch, &counters);
+        bcos_sample s = {0};
+        int more = 0;
+        while (left > 0 && (more = bcos_samples_next(r, &s)) == 1) {
+            left -= explain_sample(ex, &d, classifier, wanted, &s, x6, emb);
+            bcos_sample_clear(&s);
+        }
+        if (left > 0 && more < 0) bcos_fail("%s", bcos_samples_error(r));
+        bcos_samples_close(r);
+    }
+    if (left > 0)
+        bcos_warn("--dataset %s: %ld of the wanted samples are not in its '%s' split", o->dataset, left, o->split);
+    free(emb);
+    free(x6);
+    free(wanted);
+    free(classifier);
+    bcos_eval_dataset_free(&d);
+}
+
 int cmd_explain(int argc, char **argv) {
     explain_opts o;
     char **args = cli_job_argv(cli_explain_job_spec(), &argc, argv);
     parse(&o, argc, args);
-    int64_t run_id = 0;
-    bcos_store *store = o.run ? open_run(&o, &run_id) : NULL;
+    explainer ex = {.o = &o};
+    ex.store = o.run ? open_run(&o, &ex.run_id) : NULL;
     char err[BCOS_ERRLEN];
-    bcos_student s;
-    bcos_clip text;
     const bcos_backend *be = bcos_backend_get("auto");
-    if (bcos_student_load_file(&s, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
-    if (bcos_student_load_text(&text, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
-    int S = s.cfg.image_size, E = s.cfg.embed_dim;
-    size_t n6 = (size_t)6 * S * S;
-    float *x6 = xmalloc(n6 * sizeof(float)), *w6 = xmalloc(n6 * sizeof(float));
-    cli_load_x6(x6, o.image, S, cli_pixel_order(o.pixel_order));
-    float *emb = xmalloc((size_t)E * sizeof(float)), *target = xmalloc((size_t)E * sizeof(float));
-    bcos_student_acts *acts = bcos_student_acts_new(&s, 1);
-    /* the B and bias scale of the step the file was saved at */
-    bcos_student_forward(&s, acts, emb, x6, s.saved_b, s.saved_bias_scale);
-    char label[512];
-    choose_target(target, label, sizeof label, &o, &text, emb);
-    double constants, score = 0, norm = 0;
-    bcos_student_explain(&s, acts, w6, &constants, target);
-    for (int e = 0; e < E; e++) {
-        score += (double)emb[e] * target[e];
-        norm += (double)emb[e] * emb[e];
-    }
-    double completeness = bcos_completeness_error(x6, w6, n6, constants, score);
-    char prefix[1024];
-    if (o.out)
-        snprintf(prefix, sizeof prefix, "%s", o.out);
+    if (bcos_student_load_file(&ex.student, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_student_load_text(&ex.text, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
+    ex.acts = bcos_student_acts_new(&ex.student, 1);
+    if (o.dataset)
+        explain_dataset(&ex);
     else
-        default_prefix(prefix, sizeof prefix, o.image);
-    write_pictures(prefix, x6, w6, S);
-    double cosine = norm > 0 ? score / sqrt(norm) : 0.0;
-    printf("%s: score %.6f (cosine %.4f) for %s; constants' share %.6f; completeness error %.2e\n", o.image, score,
-           cosine, label, constants, completeness);
-    if (store) {
-        record_explanation(store, run_id, prefix, &o, label, s.saved_step, score, cosine, completeness);
-        bcos_store_close(store);
-    }
-    bcos_student_acts_free(acts);
-    free(target);
-    free(emb);
-    free(w6);
-    free(x6);
-    bcos_clip_free(&text);
-    bcos_student_free(&s);
+        explain_image_file(&ex);
+    if (ex.store) bcos_store_close(ex.store);
+    bcos_student_acts_free(ex.acts);
+    bcos_clip_free(&ex.text);
+    bcos_student_free(&ex.student);
     cli_free_strings(args);
     return 0;
 }
