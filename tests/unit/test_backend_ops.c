@@ -412,8 +412,11 @@ static void case_bcos_patch_explain_backward(op_test *t) {
 }
 
 /* A padded, strided 3x3 convolution over the ragged image (H, W odd against the stride), with bias. */
-enum { CONV_K = 3, CONV_STRIDE = 2, CONV_PAD = 1, HO = (H + 2 * CONV_PAD - CONV_K) / CONV_STRIDE + 1,
-       WO = (W + 2 * CONV_PAD - CONV_K) / CONV_STRIDE + 1, WINDOW = CIN * CONV_K * CONV_K };
+enum { CONV_K = 3, CONV_STRIDE = 2, CONV_PAD = 1 };
+/* macros, not enumerators: the sizes they follow are set per shape set at run time */
+#define HO ((H + 2 * CONV_PAD - CONV_K) / CONV_STRIDE + 1)
+#define WO ((W + 2 * CONV_PAD - CONV_K) / CONV_STRIDE + 1)
+#define WINDOW (CIN * CONV_K * CONV_K)
 
 static void case_conv2d_forward(op_test *t) {
     pair out = output(t, (size_t)B * OC * HO * WO), cols = output(t, (size_t)B * HO * WO * WINDOW);
@@ -516,7 +519,8 @@ static void case_query_attention_explain_backward(op_test *t) {
 }
 
 /* ---- the B-cos convolution's norm and scaling, over conv2d's window, stride and padding */
-enum { CV_HW = HO * WO, CV_IMG = B * CIN * H * W };
+#define CV_HW (HO * WO)
+#define CV_IMG (B * CIN * H * W)
 
 static void case_bcos_window_norm_forward(op_test *t) {
     pair norm = output(t, B * CV_HW), inp = input(t, CV_IMG);
