@@ -46,6 +46,29 @@ static void im2col_pointwise_row(REAL *cols, const REAL *img, int Cin, int H, in
     }
 }
 
+/* One output row's windows for a K x K kernel; inlined with K = 3 (RN50's windows) so that the copy of
+ * a window row unrolls. */
+__attribute__((always_inline)) static inline void im2col_row(REAL *k, const REAL *img, int Cin, int H, int W,
+                                                              int K, int stride, int pad, int oy, int Wo) {
+    for (int ox = 0; ox < Wo; ox++) {
+        int x0 = ox * stride - pad;
+        int whole = x0 >= 0 && x0 + K <= W;
+        for (int c = 0; c < Cin; c++)
+            for (int ky = 0; ky < K; ky++, k += K) {
+                int y = oy * stride - pad + ky;
+                if (y < 0 || y >= H) {
+                    for (int kx = 0; kx < K; kx++) k[kx] = 0;
+                    continue;
+                }
+                const REAL *line = img + ((size_t)c * H + (size_t)y) * W;
+                if (whole)
+                    for (int kx = 0; kx < K; kx++) k[kx] = line[x0 + kx];
+                else
+                    for (int kx = 0; kx < K; kx++) k[kx] = x0 + kx >= 0 && x0 + kx < W ? line[x0 + kx] : 0;
+            }
+    }
+}
+
 static void im2col_forward_rows(void *ctx, size_t begin, size_t end) {
     const im2col_rows *a = ctx;
     int Cin = a->Cin, H = a->H, W = a->W, K = a->K, stride = a->stride, pad = a->pad, Ho = a->Ho, Wo = a->Wo;
@@ -55,27 +78,12 @@ static void im2col_forward_rows(void *ctx, size_t begin, size_t end) {
         int oy = (int)(row % (size_t)Ho);
         const REAL *img = a->inp + b * Cin * H * W;
         REAL *k = a->cols + row * Wo * CKK;
-        if (K == 1 && pad == 0) {
+        if (K == 1 && pad == 0)
             im2col_pointwise_row(k, img, Cin, H, W, stride, oy, Wo);
-            continue;
-        }
-        for (int ox = 0; ox < Wo; ox++) {
-            int x0 = ox * stride - pad;
-            int whole = x0 >= 0 && x0 + K <= W;
-            for (int c = 0; c < Cin; c++)
-                for (int ky = 0; ky < K; ky++, k += K) {
-                    int y = oy * stride - pad + ky;
-                    if (y < 0 || y >= H) {
-                        for (int kx = 0; kx < K; kx++) k[kx] = 0;
-                        continue;
-                    }
-                    const REAL *line = img + ((size_t)c * H + (size_t)y) * W;
-                    if (whole)
-                        for (int kx = 0; kx < K; kx++) k[kx] = line[x0 + kx];
-                    else
-                        for (int kx = 0; kx < K; kx++) k[kx] = x0 + kx >= 0 && x0 + kx < W ? line[x0 + kx] : 0;
-                }
-        }
+        else if (K == 3)
+            im2col_row(k, img, Cin, H, W, 3, stride, pad, oy, Wo);
+        else
+            im2col_row(k, img, Cin, H, W, K, stride, pad, oy, Wo);
     }
 }
 
