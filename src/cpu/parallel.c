@@ -1,7 +1,8 @@
 /* The CPU kernels' thread pool (parallel.h): openblas_get_num_threads() - 1 workers, started at the
  * first parallel loop, sleeping on a condition variable between loops. A loop posts its function,
  * bumps the generation number and wakes them; worker i takes the (i+1)-th range, the caller the
- * first, and the caller waits until every worker has reported its range done. */
+ * first, and the caller waits until every worker has reported its range done. A child of fork()
+ * runs its loops alone. */
 #include <cblas.h>
 #include <pthread.h>
 
@@ -55,7 +56,15 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* A child of fork() has none of the workers: it runs its loops alone. */
+static void pool_after_fork_in_child(void) {
+    pthread_mutex_init(&pool.busy, NULL);
+    pthread_mutex_init(&pool.lock, NULL);
+    pool.threads = 1;
+}
+
 static void start_pool(void) {
+    BCOS_CHECK(pthread_atfork(NULL, NULL, pool_after_fork_in_child) == 0, "out of memory for a fork handler");
     int threads = openblas_get_num_threads();
     pool.threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     for (int i = 1; i < pool.threads; i++) {
