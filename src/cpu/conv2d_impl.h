@@ -87,43 +87,6 @@ static void im2col_forward_rows(void *ctx, size_t begin, size_t end) {
     }
 }
 
-/* Maps of fewer output pixels than this go through one GEMM for the whole batch: a GEMM per image
- * would be too narrow to keep the cores busy, and would pack the whole weight again for each image. */
-#define CONV_BATCHED_PIXELS 1024
-
-typedef struct {
-    REAL *out;
-    const REAL *prod, *bias;
-    int B, OC;
-    size_t HW;
-} conv_scatter;
-
-/* Rows [begin, end) of out[B*OC, HW] (numbered b * OC + o) from prod[OC, B*HW], plus the bias. */
-static void conv_scatter_rows(void *ctx, size_t begin, size_t end) {
-    const conv_scatter *a = ctx;
-    for (size_t row = begin; row < end; row++) {
-        size_t b = row / (size_t)a->OC, o = row % (size_t)a->OC;
-        const REAL *src = a->prod + (o * a->B + b) * a->HW;
-        REAL *dst = a->out + row * a->HW;
-        if (a->bias)
-            for (size_t i = 0; i < a->HW; i++) dst[i] = src[i] + a->bias[o];
-        else
-            memcpy(dst, src, a->HW * sizeof(REAL));
-    }
-}
-
-/* prod[OC, B*HW] = weight @ cols^T, cols[B*HW, CKK] being every image's windows in a row, then each
- * image's [OC, HW] block copied to its place in out. */
-static void conv2d_forward_batched(REAL *out, const REAL *cols, const REAL *weight, const REAL *bias, int B, int OC,
-                                   size_t HW, size_t CKK) {
-    REAL *prod = xmalloc((size_t)B * OC * HW * sizeof(REAL));
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)(B * HW), (int)CKK, 1, weight, (int)CKK, cols, (int)CKK,
-         0, prod, (int)(B * HW));
-    conv_scatter a = {out, prod, bias, B, OC, HW};
-    cpu_parallel_for((size_t)B * OC, 1 + ELEMENTWISE_GRAIN / HW, conv_scatter_rows, &a);
-    free(prod);
-}
-
 /* The output side of a K-window with this stride and padding, as PyTorch floors it. */
 static int conv_out_size(int n, int K, int stride, int pad) { return (n + 2 * pad - K) / stride + 1; }
 
@@ -134,10 +97,6 @@ static void conv2d_forward(REAL *out, REAL *cols, const REAL *inp, const REAL *w
     size_t HW = (size_t)Ho * Wo, CKK = (size_t)Cin * K * K;
     im2col_rows rows = {cols, inp, Cin, H, W, K, stride, pad, Ho, Wo};
     cpu_parallel_for((size_t)B * Ho, 1 + ELEMENTWISE_GRAIN / ((size_t)Wo * CKK), im2col_forward_rows, &rows);
-    if (B > 1 && HW < CONV_BATCHED_PIXELS) {
-        conv2d_forward_batched(out, cols, weight, bias, B, OC, HW, CKK);
-        return;
-    }
     for (int b = 0; b < B; b++) {
         REAL *cb = cols + (size_t)b * HW * CKK, *ob = out + (size_t)b * OC * HW;
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)HW, (int)CKK, 1, weight, (int)CKK, cb, (int)CKK, 0,
