@@ -20,8 +20,14 @@ static void gate_explain_backward(REAL *dinp, const REAL *inp, const REAL *dout,
     for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * gate(inp[i]);
 }
 
+static void quickgelu_forward_range(void *ctx, size_t begin, size_t end) {
+    const elementwise_args *a = ctx;
+    for (size_t i = begin; i < end; i++) a->out[i] = a->a[i] * quickgelu_gate(a->a[i]);
+}
+
 static void quickgelu_forward(REAL *out, const REAL *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] * quickgelu_gate(inp[i]);
+    elementwise_args a = {out, inp, NULL};
+    cpu_parallel_for(n, ELEMENTWISE_GRAIN, quickgelu_forward_range, &a);
 }
 
 static void quickgelu_backward(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
@@ -36,8 +42,14 @@ static void quickgelu_explain_backward(REAL *dinp, const REAL *inp, const REAL *
     gate_explain_backward(dinp, inp, dout, n, quickgelu_gate);
 }
 
+static void gelu_forward_range(void *ctx, size_t begin, size_t end) {
+    const elementwise_args *a = ctx;
+    for (size_t i = begin; i < end; i++) a->out[i] = a->a[i] * gelu_gate(a->a[i]);
+}
+
 static void gelu_forward(REAL *out, const REAL *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] * gelu_gate(inp[i]);
+    elementwise_args a = {out, inp, NULL};
+    cpu_parallel_for(n, ELEMENTWISE_GRAIN, gelu_forward_range, &a);
 }
 
 /* d/dx x*Phi(x) = Phi(x) + x*phi(x), Phi and phi the standard normal cdf and density. */
@@ -61,8 +73,14 @@ static void gelu_explain_backward(REAL *dinp, const REAL *inp, const REAL *dout,
 
 /* ReLU. The backward reads the forward's output (out > 0 exactly where inp > 0), so that a model may
  * apply it in place; explanation mode needs no variant, the gate being 0 or 1 already. */
+static void relu_forward_range(void *ctx, size_t begin, size_t end) {
+    const elementwise_args *a = ctx;
+    for (size_t i = begin; i < end; i++) a->out[i] = a->a[i] > 0 ? a->a[i] : 0;
+}
+
 static void relu_forward(REAL *out, const REAL *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : 0;
+    elementwise_args a = {out, inp, NULL};
+    cpu_parallel_for(n, ELEMENTWISE_GRAIN, relu_forward_range, &a);
 }
 
 static void relu_backward(REAL *dinp, const REAL *out, const REAL *dout, size_t n) {

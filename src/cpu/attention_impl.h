@@ -3,7 +3,7 @@
  * softmax over keys, weighted sum of values. Each (batch, head) is a handful of GEMMs on strided views
  * of qkv[B,T,3C]: head h of q, k, v starts at columns h*hd, C + h*hd, 2C + h*hd, row stride 3C.
  * Explanation mode (docs/METHOD.md, "Explanation mode and completeness") holds the attention matrix
- * constant: only v carries gradient. */
+ * constant: only v carries gradient. The forward's heads go over threads, each head's GEMMs on one. */
 
 /* Softmax in place over the first n_keys entries of a score row; the masked rest becomes 0. */
 static void softmax_row(REAL *row, int n_keys, int T) {
@@ -54,17 +54,29 @@ static void attention_head_backward(REAL *dq, REAL *dk, REAL *dv, REAL *dscores,
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dscores, T, q, ld_qkv, 1, dk, ld_qkv);
 }
 
+typedef struct {
+    REAL *out, *att;
+    const REAL *qkv;
+    int T, C, NH, causal;
+} attention_heads;
+
+/* Heads [begin, end) of the B * NH, numbered b * NH + h. */
+static void attention_forward_heads(void *ctx, size_t begin, size_t end) {
+    const attention_heads *a = ctx;
+    int T = a->T, C = a->C, NH = a->NH, hd = C / NH;
+    REAL scale = 1 / sqrt((REAL)hd);
+    for (size_t i = begin; i < end; i++) {
+        size_t b = i / (size_t)NH, h = i % (size_t)NH;
+        const REAL *q = a->qkv + b * T * 3 * C + h * hd;
+        attention_head_forward(a->out + b * T * C + h * hd, a->att + i * T * T, q, q + C, q + 2 * C, T, hd, 3 * C, C,
+                               scale, a->causal);
+    }
+}
+
 static void attention_forward(REAL *out, REAL *att, const REAL *qkv, int B, int T, int C, int NH, int causal) {
     BCOS_CHECK(NH > 0 && C % NH == 0, "the width must be a multiple of the number of heads");
-    int hd = C / NH;
-    REAL scale = 1 / sqrt((REAL)hd);
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            const REAL *q = qkv + (size_t)b * T * 3 * C + (size_t)h * hd;
-            attention_head_forward(out + (size_t)b * T * C + (size_t)h * hd, att + ((size_t)b * NH + h) * T * T, q,
-                                   q + C, q + 2 * C, T, hd, 3 * C, C, scale, causal);
-        }
-    }
+    attention_heads a = {out, att, qkv, T, C, NH, causal};
+    cpu_parallel_for((size_t)B * NH, 1, attention_forward_heads, &a);
 }
 
 static void attention_backward(REAL *dqkv, const REAL *dout, const REAL *qkv, const REAL *att, int B, int T,

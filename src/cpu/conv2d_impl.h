@@ -2,12 +2,13 @@
  * cols[b] [Ho*Wo, Cin*K*K] holds each output pixel's input window, flattened (c, ky, kx) like
  * weight[OC, Cin, K, K] and like patchify, with zeros where the window reaches into the padding; then
  * out[b] [OC, Ho*Wo] = weight @ cols[b]^T comes out in NCHW directly. The forward keeps cols for the
- * backward, which needs them for dweight and turns dcols back into pixels (col2im). */
+ * backward, which needs them for dweight and turns dcols back into pixels (col2im). The forward's
+ * im2col goes over threads by output rows, copying each window's rows of K pixels at once. */
 
-/* Walks cols[b] in order: for each output pixel, Cin*K*K window taps. Forward (cols, img given) copies
- * the pixel or 0 for a padding tap; backward (dimg, dcols given) adds dcols onto the pixels. */
-static void conv_window_walk(REAL *cols, const REAL *img, REAL *dimg, const REAL *dcols, int Cin, int H, int W,
-                             int K, int stride, int pad, int Ho, int Wo) {
+/* col2im: walks dcols[b] in order (for each output pixel, Cin*K*K window taps) and adds each tap onto
+ * its pixel of dimg; padding taps go nowhere. */
+static void col2im_add(REAL *dimg, const REAL *dcols, int Cin, int H, int W, int K, int stride, int pad, int Ho,
+                       int Wo) {
     size_t k = 0;
     for (int oy = 0; oy < Ho; oy++)
         for (int ox = 0; ox < Wo; ox++)
@@ -16,14 +17,74 @@ static void conv_window_walk(REAL *cols, const REAL *img, REAL *dimg, const REAL
                     int y = oy * stride - pad + ky;
                     for (int kx = 0; kx < K; kx++, k++) {
                         int x = ox * stride - pad + kx;
-                        int inside = y >= 0 && y < H && x >= 0 && x < W;
-                        size_t at = ((size_t)c * H + (size_t)(inside ? y : 0)) * W + (size_t)(inside ? x : 0);
-                        if (cols)
-                            cols[k] = inside ? img[at] : 0;
-                        else if (inside)
-                            dimg[at] += dcols[k];
+                        if (y >= 0 && y < H && x >= 0 && x < W) dimg[((size_t)c * H + (size_t)y) * W + x] += dcols[k];
                     }
                 }
+}
+
+/* im2col of output rows [begin, end) of the B * Ho (numbered b * Ho + oy): each output pixel's window
+ * in col2im_add's order, a window row inside the image copied as K consecutive pixels, one outside it
+ * as K zeros. */
+typedef struct {
+    REAL *cols;
+    const REAL *inp;
+    int Cin, H, W, K, stride, pad, Ho, Wo;
+} im2col_rows;
+
+/* A 1x1 window without padding is one pixel of each channel: the row's cols are the transpose of its
+ * [Cin, Wo] pixels, written a tile of channels at a time so that each cache line of cols fills at once. */
+static void im2col_pointwise_row(REAL *cols, const REAL *img, int Cin, int H, int W, int stride, int oy, int Wo) {
+    enum { TILE = 16 };
+    const REAL *line = img + (size_t)oy * stride * W;
+    for (int c0 = 0; c0 < Cin; c0 += TILE) {
+        int c1 = c0 + TILE < Cin ? c0 + TILE : Cin;
+        for (int ox = 0; ox < Wo; ox++) {
+            REAL *k = cols + (size_t)ox * Cin;
+            const REAL *src = line + (size_t)ox * stride;
+            for (int c = c0; c < c1; c++) k[c] = src[(size_t)c * H * W];
+        }
+    }
+}
+
+/* One output row's windows for a K x K kernel; inlined with K = 3 (RN50's windows) so that the copy of
+ * a window row unrolls. */
+__attribute__((always_inline)) static inline void im2col_row(REAL *k, const REAL *img, int Cin, int H, int W,
+                                                              int K, int stride, int pad, int oy, int Wo) {
+    for (int ox = 0; ox < Wo; ox++) {
+        int x0 = ox * stride - pad;
+        int whole = x0 >= 0 && x0 + K <= W;
+        for (int c = 0; c < Cin; c++)
+            for (int ky = 0; ky < K; ky++, k += K) {
+                int y = oy * stride - pad + ky;
+                if (y < 0 || y >= H) {
+                    for (int kx = 0; kx < K; kx++) k[kx] = 0;
+                    continue;
+                }
+                const REAL *line = img + ((size_t)c * H + (size_t)y) * W;
+                if (whole)
+                    for (int kx = 0; kx < K; kx++) k[kx] = line[x0 + kx];
+                else
+                    for (int kx = 0; kx < K; kx++) k[kx] = x0 + kx >= 0 && x0 + kx < W ? line[x0 + kx] : 0;
+            }
+    }
+}
+
+static void im2col_forward_rows(void *ctx, size_t begin, size_t end) {
+    const im2col_rows *a = ctx;
+    int Cin = a->Cin, H = a->H, W = a->W, K = a->K, stride = a->stride, pad = a->pad, Ho = a->Ho, Wo = a->Wo;
+    size_t CKK = (size_t)Cin * K * K;
+    for (size_t row = begin; row < end; row++) {
+        size_t b = row / (size_t)Ho;
+        int oy = (int)(row % (size_t)Ho);
+        const REAL *img = a->inp + b * Cin * H * W;
+        REAL *k = a->cols + row * Wo * CKK;
+        if (K == 1 && pad == 0)
+            im2col_pointwise_row(k, img, Cin, H, W, stride, oy, Wo);
+        else if (K == 3)
+            im2col_row(k, img, Cin, H, W, 3, stride, pad, oy, Wo);
+        else
+            im2col_row(k, img, Cin, H, W, K, stride, pad, oy, Wo);
+    }
 }
 
 /* The output side of a K-window with this stride and padding, as PyTorch floors it. */
@@ -34,9 +95,10 @@ static void conv2d_forward(REAL *out, REAL *cols, const REAL *inp, const REAL *w
     int Ho = conv_out_size(H, K, stride, pad), Wo = conv_out_size(W, K, stride, pad);
     BCOS_CHECK(Ho > 0 && Wo > 0, "the convolution's window fits the padded input");
     size_t HW = (size_t)Ho * Wo, CKK = (size_t)Cin * K * K;
+    im2col_rows rows = {cols, inp, Cin, H, W, K, stride, pad, Ho, Wo};
+    cpu_parallel_for((size_t)B * Ho, 1 + ELEMENTWISE_GRAIN / ((size_t)Wo * CKK), im2col_forward_rows, &rows);
     for (int b = 0; b < B; b++) {
         REAL *cb = cols + (size_t)b * HW * CKK, *ob = out + (size_t)b * OC * HW;
-        conv_window_walk(cb, inp + (size_t)b * Cin * H * W, NULL, NULL, Cin, H, W, K, stride, pad, Ho, Wo);
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)HW, (int)CKK, 1, weight, (int)CKK, cb, (int)CKK, 0,
              ob, (int)HW);
         if (bias)
@@ -63,7 +125,7 @@ static void conv2d_backward(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *
         if (dinp) {
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)HW, (int)CKK, OC, 1, db, (int)HW, weight, (int)CKK, 0,
                  dcols, (int)CKK);
-            conv_window_walk(NULL, NULL, dinp + (size_t)b * Cin * H * W, dcols, Cin, H, W, K, stride, pad, Ho, Wo);
+            col2im_add(dinp + (size_t)b * Cin * H * W, dcols, Cin, H, W, K, stride, pad, Ho, Wo);
         }
     }
     free(dcols);

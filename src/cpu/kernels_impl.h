@@ -4,13 +4,23 @@
  * function of the op's own name (layernorm_forward, ...), so the table's entry `.layernorm_forward =
  * layernorm_forward` holds each body to the op's signature. <tgmath.h> makes exp, sqrt and erf follow
  * REAL, so the float kernels compute in float and the double ones in double. Each included file is one
- * concern. */
+ * concern. The forward loops that run between GEMMs go over threads (parallel.h), each item (row,
+ * plane, head, element) computed exactly as one thread computes it. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 
 #include "bcos/check.h"
+#include "parallel.h"
+
+/* An elementwise loop's arrays, out[i] = f(a[i], b[i]); a loop on threads takes at least this many
+ * elements a thread (about what a thread hand-off costs). */
+typedef struct {
+    REAL *out;
+    const REAL *a, *b;
+} elementwise_args;
+#define ELEMENTWISE_GRAIN 16384
 
 #include "matmul_impl.h"
 #include "layernorm_impl.h"

@@ -3,9 +3,20 @@
  * (docs/METHOD.md, "Explanation mode and completeness") holds rstd = 1/sigma constant; the mean stays a
  * function of the input. */
 
-static void layernorm_forward(REAL *out, REAL *mean, REAL *rstd, const REAL *inp, const REAL *weight,
-                              const REAL *bias, int N, int C, REAL eps) {
-    for (int n = 0; n < N; n++) {
+typedef struct {
+    REAL *out, *mean, *rstd;
+    const REAL *inp, *weight, *bias;
+    int C;
+    REAL eps;
+} layernorm_rows;
+
+static void layernorm_forward_rows(void *ctx, size_t begin, size_t end) {
+    const layernorm_rows *a = ctx;
+    REAL *out = a->out, *mean = a->mean, *rstd = a->rstd;
+    const REAL *inp = a->inp, *weight = a->weight, *bias = a->bias;
+    int C = a->C;
+    REAL eps = a->eps;
+    for (size_t n = begin; n < end; n++) {
         const REAL *x = inp + (size_t)n * C;
         REAL *y = out + (size_t)n * C;
         REAL m = 0;
@@ -20,6 +31,12 @@ static void layernorm_forward(REAL *out, REAL *mean, REAL *rstd, const REAL *inp
         mean[n] = m;
         rstd[n] = s;
     }
+}
+
+static void layernorm_forward(REAL *out, REAL *mean, REAL *rstd, const REAL *inp, const REAL *weight,
+                              const REAL *bias, int N, int C, REAL eps) {
+    layernorm_rows a = {out, mean, rstd, inp, weight, bias, C, eps};
+    cpu_parallel_for((size_t)N, 1 + 4096 / (size_t)C, layernorm_forward_rows, &a);
 }
 
 static void layernorm_backward(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout, const REAL *inp,

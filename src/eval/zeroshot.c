@@ -40,33 +40,43 @@ void bcos_l2_normalize_rows(float *x, int N, int D) {
     }
 }
 
+/* Prompts per text-tower call, at least: the tower reads all its weights once per call, so a call of
+ * one class's few templates is bound by memory; several classes at once make its GEMMs wide. */
+#define CLASSIFIER_PROMPTS 256
+
 int bcos_zeroshot_classifier(float *classifier, const bcos_clip *m, const bcos_tokenizer *tok,
                              const char *const *classes, int K, const char *const *templates, int NT, char *err,
                              size_t errlen) {
     int E = m->cfg.embed_dim, L = m->cfg.context_length;
-    int32_t *ids = xmalloc((size_t)NT * L * sizeof(int32_t));
-    float *emb = xmalloc((size_t)NT * E * sizeof(float));
-    for (int k = 0; k < K; k++) {
-        for (int t = 0; t < NT; t++) {
-            char *prompt = bcos_fill_template(templates[t], classes[k]);
+    int per_call = NT >= CLASSIFIER_PROMPTS ? 1 : CLASSIFIER_PROMPTS / NT; /* classes */
+    if (per_call > K) per_call = K;
+    int32_t *ids = xmalloc((size_t)per_call * NT * L * sizeof(int32_t));
+    float *emb = xmalloc((size_t)per_call * NT * E * sizeof(float));
+    for (int k0 = 0; k0 < K; k0 += per_call) {
+        int n = K - k0 < per_call ? K - k0 : per_call;
+        for (int p = 0; p < n * NT; p++) {
+            char *prompt = bcos_fill_template(templates[p % NT], classes[k0 + p / NT]);
             if (!prompt) {
-                snprintf(err, errlen, "template '%s' has no '{c}' for the class name", templates[t]);
+                snprintf(err, errlen, "template '%s' has no '{c}' for the class name", templates[p % NT]);
                 free(emb);
                 free(ids);
                 return -1;
             }
-            bcos_tokenize(tok, prompt, L, ids + (size_t)t * L);
+            bcos_tokenize(tok, prompt, L, ids + (size_t)p * L);
             free(prompt);
         }
-        bcos_clip_encode_text(m, emb, ids, NT);
-        bcos_l2_normalize_rows(emb, NT, E);
-        float *row = classifier + (size_t)k * E;
-        for (int d = 0; d < E; d++) {
-            double sum = 0;
-            for (int t = 0; t < NT; t++) sum += emb[(size_t)t * E + d];
-            row[d] = (float)(sum / NT);
+        bcos_clip_encode_text(m, emb, ids, n * NT);
+        bcos_l2_normalize_rows(emb, n * NT, E);
+        for (int j = 0; j < n; j++) {
+            const float *class_emb = emb + (size_t)j * NT * E;
+            float *row = classifier + (size_t)(k0 + j) * E;
+            for (int d = 0; d < E; d++) {
+                double sum = 0;
+                for (int t = 0; t < NT; t++) sum += class_emb[(size_t)t * E + d];
+                row[d] = (float)(sum / NT);
+            }
+            bcos_l2_normalize_rows(row, 1, E);
         }
-        bcos_l2_normalize_rows(row, 1, E);
     }
     free(emb);
     free(ids);

@@ -132,24 +132,31 @@ void bcos_clip_encode_image(const bcos_clip *m, float *out, const float *images,
 void bcos_clip_encode_text(const bcos_clip *m, float *out, const int32_t *ids, int B) {
     const bcos_backend *be = m->backend;
     const bcos_params *p = &m->params;
-    int T = m->cfg.context_length, C = m->cfg.text_width;
-    int *tokens = xmalloc((size_t)B * T * sizeof(int));
+    int L = m->cfg.context_length, C = m->cfg.text_width;
     int *eot = xmalloc((size_t)B * sizeof(int));
+    int T = 1; /* tokens kept: through the batch's last end-of-text token */
     for (int b = 0; b < B; b++) {
         eot[b] = 0; /* open_clip pools at argmax(ids): the end-of-text token has the largest id */
-        for (int t = 0; t < T; t++) {
-            int32_t id = ids[(size_t)b * T + t];
+        for (int t = 0; t < L; t++) {
+            int32_t id = ids[(size_t)b * L + t];
             BCOS_CHECK(id >= 0 && id < m->cfg.vocab_size, "token ids come from the tokenizer of this vocabulary");
-            tokens[(size_t)b * T + t] = id;
-            if (id > ids[(size_t)b * T + eot[b]]) eot[b] = t;
+            if (id > ids[(size_t)b * L + eot[b]]) eot[b] = t;
         }
+        if (eot[b] + 1 > T) T = eot[b] + 1;
     }
+    /* The attention is causal and everything else acts token by token, so a token sees only those
+     * before it: the padding after the last end-of-text token cannot reach a pooled row, and the
+     * stack runs on the first T tokens alone (the same numbers, a fraction of the work for short
+     * prompts). */
+    int *tokens = xmalloc((size_t)B * T * sizeof(int));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) tokens[(size_t)b * T + t] = ids[(size_t)b * L + t];
     float *x = xmalloc((size_t)B * T * C * sizeof(float));
     be->embedding_forward(x, tokens, bcos_params_ptr(p, m->token_embedding), bcos_params_ptr(p, m->text_pos), B,
                           T, C);
     stack_forward(m, &m->text, x, B, T, 1);
     pool_and_project(m, out, x, eot, B, T, C, m->ln_final_w, m->ln_final_b, m->text_projection);
     free(x);
-    free(eot);
     free(tokens);
+    free(eot);
 }

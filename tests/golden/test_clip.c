@@ -1,6 +1,7 @@
 /* Golden test: the tiny CLIP's image and text embeddings against open_clip (computed in float64
  * by tools/ref/make_clip_fixtures.py), loading the same weights from open_clip naming (F32) and
- * from Hugging Face transformers naming (F16), for QuickGELU and GELU models. */
+ * from Hugging Face transformers naming (F16), for QuickGELU and GELU models; a prompt encoded alone
+ * equals its row of the batch. */
 #include <string.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -49,6 +50,16 @@ static void check_model(const char *weights, const char *model_name, const char 
     bcos_clip_encode_text(&m, got_txt, ids, NT);
     double e_txt = test_rel_error_f32(got_txt, want_txt, (size_t)NT * E);
     CHECK_MSG(e_txt < 1e-5, "%s text embeddings rel error %.3g", weights, e_txt);
+    /* The text tower runs only through the batch's last end-of-text token: a prompt alone (the
+     * shortest run) agrees with its row in the batch, whose longest prompt sets the length. */
+    float *alone = xmalloc(E * sizeof(float));
+    for (int i = 0; i < NT; i++) {
+        bcos_clip_encode_text(&m, alone, ids + (size_t)i * L, 1);
+        double e_alone = test_rel_error_f32(alone, got_txt + (size_t)i * E, E);
+        CHECK_MSG(e_alone < 1e-6, "%s prompt %d alone: rel error %.3g against its row of the batch", weights, i,
+                  e_alone);
+    }
+    free(alone);
 
     float *want_scale = read_f32(&ref, "logit_scale", 1);
     CHECK(*want_scale == bcos_params_ptr(&m.params, m.logit_scale)[0]);

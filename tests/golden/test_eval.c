@@ -21,10 +21,12 @@
 #include "../../src/eval/eval_internal.h"
 #include "bcos/check.h"
 #include "bcos/clip.h"
+#include "bcos/eval.h"
 #include "bcos/eval_run.h"
 #include "bcos/image.h"
 #include "bcos/loader.h"
 #include "bcos/safetensors.h"
+#include "bcos/tokenizer.h"
 #include "support/http_server.h"
 #include "fixture_bin.h"
 #include "support/temp_tree.h"
@@ -478,6 +480,32 @@ static void test_odd_images(void) {
     g_golden = "tiny8";
 }
 
+/* The classifier batches several classes' prompts into one text-tower call: with 100 templates a call
+ * takes 2 of 5 classes (the last call 1), and each row agrees with the class built alone. */
+static void test_classifier_batches_classes(void) {
+    enum { K = 5, NT = 100 };
+    const char *classes[K] = {"cat", "dog", "a very long class name with many words in it", "car", "tree"};
+    const char *templates[NT];
+    const char *forms[4] = {"a photo of a {c}.", "{c}", "a blurry picture of the {c}, taken at night.", "art: {c}"};
+    for (int t = 0; t < NT; t++) templates[t] = forms[t % 4];
+    bcos_clip m;
+    char err[BCOS_ERRLEN];
+    BCOS_CHECK(bcos_clip_load_file(&m, WEIGHTS, "bcos-tiny", bcos_backend_cpu(), err, sizeof err) == 0, err);
+    bcos_tokenizer *tok = bcos_tokenizer_load_default();
+    int E = m.cfg.embed_dim;
+    float *all = xmalloc((size_t)K * E * sizeof(float)), *one = xmalloc((size_t)E * sizeof(float));
+    CHECK(bcos_zeroshot_classifier(all, &m, tok, classes, K, templates, NT, err, sizeof err) == 0);
+    for (int k = 0; k < K; k++) {
+        CHECK(bcos_zeroshot_classifier(one, &m, tok, classes + k, 1, templates, NT, err, sizeof err) == 0);
+        double e = test_rel_error_f32(all + (size_t)k * E, one, (size_t)E);
+        CHECK_MSG(e < 1e-6, "class %d: rel error %.3g against the class alone", k, e);
+    }
+    free(one);
+    free(all);
+    bcos_tokenizer_free(tok);
+    bcos_clip_free(&m);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/bcos_eval_XXXXXX");
     CHECK(mkdtemp(tmp) != NULL);
@@ -490,6 +518,7 @@ int main(void) {
     test_image_member_order();
     test_hugging_face_roots();
     test_classifier_cache();
+    test_classifier_batches_classes();
     test_retrieval();
     test_odd_images();
     tt_remove_tree(tmp);

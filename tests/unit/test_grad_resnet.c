@@ -231,6 +231,9 @@ int main(void) {
     test_conv(&rng, (conv_ctx){.B = 2, .Cin = 3, .H = 4, .W = 3, .OC = 2, .K = 3, .stride = 1, .pad = 1});
     test_conv(&rng, (conv_ctx){.B = 1, .Cin = 4, .H = 3, .W = 5, .OC = 3, .K = 1, .stride = 1, .pad = 0});
     test_conv(&rng, (conv_ctx){.B = 1, .Cin = 2, .H = 7, .W = 6, .OC = 2, .K = 2, .stride = 2, .pad = 0});
+    /* 1x1 windows over more channels than the im2col's tile of 16, strided or not, for a batch */
+    test_conv(&rng, (conv_ctx){.B = 3, .Cin = 20, .H = 5, .W = 4, .OC = 3, .K = 1, .stride = 1, .pad = 0});
+    test_conv(&rng, (conv_ctx){.B = 2, .Cin = 18, .H = 5, .W = 6, .OC = 2, .K = 1, .stride = 2, .pad = 0});
     test_conv_without_bias(&rng);
     test_avgpool(&rng);
     test_relu(&rng);

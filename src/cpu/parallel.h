@@ -1,0 +1,18 @@
+/* Loops of the CPU kernels spread over threads: the elementwise kernels, the attention heads and the
+ * im2col run on as many threads as OpenBLAS uses for its GEMMs, so that its threads do not wait idle
+ * while a single thread walks the data between two GEMMs. */
+#ifndef BCOS_CPU_PARALLEL_H
+#define BCOS_CPU_PARALLEL_H
+
+#include <stddef.h>
+
+/* Does items [begin, end) of a loop; ctx holds the loop's data. */
+typedef void (*cpu_range_fn)(void *ctx, size_t begin, size_t end);
+
+/* Runs fn over [0, n) split into one contiguous range per thread, in the calling thread and the
+ * pool's, and returns when all are done. Each item is done by exactly one call, so a loop whose
+ * items are independent computes the same numbers as one thread. Loops of fewer than 2 * grain items,
+ * calls from inside a range, and calls while another thread runs the pool run in the caller alone. */
+void cpu_parallel_for(size_t n, size_t grain, cpu_range_fn fn, void *ctx);
+
+#endif
