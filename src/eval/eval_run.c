@@ -150,24 +150,24 @@ static const char *const AUTO_ONLY[] = {"auto"};
 static int eval_dataset(const eval_target *t, const bcos_eval_job *job, const char *name, const bcos_tokenizer *tok,
                         const bcos_eval_options *opt) {
     const char *const *tasks = job->tasks ? (const char *const *)job->tasks : AUTO_ONLY;
-    int n_tasks = job->tasks ? job->n_tasks : 1, to_do = 0;
-    int *todo = xmalloc((size_t)n_tasks * sizeof *todo);
-    for (int i = 0; i < n_tasks; i++) to_do += todo[i] = !task_done(t, job, name, tasks[i]);
+    int n_tasks = job->tasks ? job->n_tasks : 1, n_missing = 0;
+    int *missing = xmalloc((size_t)n_tasks * sizeof *missing); /* tasks without results in the store yet */
+    for (int i = 0; i < n_tasks; i++) n_missing += missing[i] = !task_done(t, job, name, tasks[i]);
     bcos_eval_dataset d;
     char err[BCOS_ERRLEN] = "";
     int failed = 0;
-    if (to_do > 0) {
+    if (n_missing > 0) {
         int opened = bcos_eval_dataset_open(&d, job->root, name, job->split, &opt->fetch, err, sizeof err) == 0;
         if (eval_any_failed(!opened, err, sizeof err)) {
             if (t->store) report_failure(t, name, "auto", err);
             failed = 1;
         } else {
             for (int i = 0; i < n_tasks; i++)
-                if (todo[i]) failed += eval_task(t, job, &d, resolved_task(tasks[i], d.type), tok, opt) != 0;
+                if (missing[i]) failed += eval_task(t, job, &d, resolved_task(tasks[i], d.type), tok, opt) != 0;
         }
         if (opened) bcos_eval_dataset_free(&d);
     }
-    free(todo);
+    free(missing);
     return failed;
 }
 
