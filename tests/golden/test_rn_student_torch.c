@@ -9,9 +9,12 @@
  *     and explanation mode the embeddings, d(score)/dx6 and the constants' share (rel error < 2e-6), and
  *     completeness (< 1e-4); in training mode (batch statistics) the embeddings, the gradient of
  *     L = sum(out * R) for every parameter (and x6), and the running variances after the step.
- * Training mode's batch statistics over a batch of two amplify rounding: torch's own float32 run of the same
- * step lands up to 6e-5 from float64 (the fixture records it per case), so the training tensors are held to
- * TRAIN_MARGIN times torch's float32 error, not to 2e-6. */
+ * Training mode cannot be held to 2e-6 by any float32 implementation: batch statistics and the B-cos
+ * exponent amplify rounding, and the gradients of the BatchNorm weights and the query projection are small
+ * differences of large terms. The fixture records per case how far a float64 step lands when only each
+ * module's output is rounded to float32 ("f32_floor": 4e-6 to 3e-5 on the worst gradient) and how far
+ * torch's own float32 step lands ("torch_f32_error": 2e-5 to 6e-5). The training tensors are held to
+ * TRAIN_MARGIN times torch's float32 error: no further from float64 than torch itself, within rounding. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +29,7 @@
 #define TOL 2e-6
 #define CONVERSION_TOL 1e-5
 #define COMPLETENESS_TOL 1e-4
-#define TRAIN_MARGIN 4
+#define TRAIN_MARGIN 2
 /* A gradient that vanishes in exact arithmetic (k_proj's bias: softmax ignores a shift shared by every key)
  * has no relative error; its float32 value must stay at rounding level instead. */
 #define VANISHING 1e-12
@@ -173,10 +176,13 @@ static void check_training(bcos_student *s, bcos_student_acts *a, const char *ka
     enum { E = 16 };
     snprintf(name, sizeof name, "%s.torch_f32_error", kase);
     float *torch_error = fixture(name, 2);
+    snprintf(name, sizeof name, "%s.f32_floor", kase);
+    float *floor32 = fixture(name, 2);
     double out_tol = fmax(TOL, TRAIN_MARGIN * torch_error[0]), grad_tol = fmax(TOL, TRAIN_MARGIN * torch_error[1]);
-    printf("case %s: torch float32 errors %.2e (embeddings), %.2e (worst gradient)\n", kase, torch_error[0],
-           torch_error[1]);
+    printf("case %s: float32 activations alone %.2e (embeddings), %.2e (worst gradient); torch float32 %.2e, %.2e\n",
+           kase, floor32[0], floor32[1], torch_error[0], torch_error[1]);
     free(torch_error);
+    free(floor32);
     float out[IMAGES * E];
     s->training = 1;
     bcos_student_forward(s, a, out, x6, b, bias_scale);
