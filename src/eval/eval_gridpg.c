@@ -1,9 +1,10 @@
 /* The grid pointing game on a classification dataset for a B-cos student (bcos/eval_run.h,
  * docs/METHOD.md): the ranks classify their shards' samples and keep those the student gets right
- * with a positive logit (the confidence); rank 0 gathers them in shard and sample order, chooses
- * the grids' images (bcos/gridpg.h) and reads them again from their shards; every rank then
- * explains its share of the grids through sliding windows of the student's input size, each cell's
- * class through its zero-shot classifier row, and the cells' scores are summed over the ranks. */
+ * with a positive logit (the confidence); rank 0 gathers them in shard and sample order and chooses
+ * the grids' images (bcos/gridpg.h); every rank then reads its share of the grids again from their
+ * shards (only that share: a thousand 2x2 grids of 224-pixel crops would take 600 MB on each rank),
+ * explains them through sliding windows of the student's input size, each cell's class through its
+ * zero-shot classifier row, and the cells' scores are summed over the ranks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,11 @@ typedef struct {
     bcos_gridpg_candidate *candidates;
     sample_place *places;
     size_t n_candidates;
-    /* the chosen grids: labels[g * cells + k] and crops (uint8 [S, S, 3]) of each cell */
+    /* the chosen grids: labels[g * cells + k] and chosen[g * cells + k], the place of each cell's image;
+     * crops (uint8 [S, S, 3]) of the cells of this rank's grids, rank, rank + size, ..., in that order */
     int n_grids;
     int *labels;
+    sample_place *chosen;
     uint8_t *crops;
 } gridpg_state;
 
@@ -183,7 +186,7 @@ static int by_place(const void *a, const void *b) {
     return places_compare(&((const wanted_crop *)a)->place, &((const wanted_crop *)b)->place);
 }
 
-/* Rank 0: the crops of want[n] (sorted by place), read again from their shards. 0, or -1 with err. */
+/* The crops of want[n] (sorted by place), read again from their shards. 0, or -1 with err. */
 static int read_chosen(gridpg_state *st, const wanted_crop *want, size_t n, char *err, size_t errlen) {
     bcos_image_sample_config cfg = {.size = st->S, .kind = BCOS_INPUT_CROP_U8, .benchmark_order = true};
     size_t crop_bytes = (size_t)st->S * st->S * 3, next = 0;
@@ -224,7 +227,7 @@ static int classes_with_candidates(const gridpg_state *st) {
     return classes;
 }
 
-/* Rank 0, after the confidence pass: the choice of grids and their crops. 0, or -1 with err. */
+/* Rank 0, after the confidence pass: the choice of grids, their cells' labels and places. 0, or -1 with err. */
 static int choose_grids(gridpg_state *st, bcos_eval_metrics *out, char *err, size_t errlen) {
     if (out->skipped > st->opt->max_skip) {
         snprintf(err, errlen, "dataset %s: %ld samples refused, more than --max-skip %ld", st->d->name, out->skipped,
@@ -243,18 +246,45 @@ static int choose_grids(gridpg_state *st, bcos_eval_metrics *out, char *err, siz
         status = -1;
     } else {
         size_t n_cells = (size_t)st->n_grids * st->cells;
-        wanted_crop *want = xmalloc(n_cells * sizeof *want);
         st->labels = xmalloc(n_cells * sizeof *st->labels);
+        st->chosen = xmalloc(n_cells * sizeof *st->chosen);
         for (size_t c = 0; c < n_cells; c++) {
-            want[c] = (wanted_crop){st->places[chosen[c]], c};
+            st->chosen[c] = st->places[chosen[c]];
             st->labels[c] = st->candidates[chosen[c]].label;
         }
-        qsort(want, n_cells, sizeof *want, by_place);
-        st->crops = xmalloc(n_cells * st->S * st->S * 3);
-        status = read_chosen(st, want, n_cells, err, errlen);
-        free(want);
     }
     free(chosen);
+    return status;
+}
+
+/* Rank 0's grids (count, labels, places) to every rank. */
+static void share_grids(gridpg_state *st) {
+    bcos_world_bcast(&st->n_grids, sizeof st->n_grids);
+    size_t n_cells = (size_t)st->n_grids * st->cells;
+    if (bcos_world_rank() != 0) {
+        st->labels = xmalloc(n_cells * sizeof *st->labels);
+        st->chosen = xmalloc(n_cells * sizeof *st->chosen);
+    }
+    bcos_world_bcast(st->labels, n_cells * sizeof *st->labels);
+    bcos_world_bcast(st->chosen, n_cells * sizeof *st->chosen);
+}
+
+/* The grids this rank explains: rank, rank + size, ... below n_grids. */
+static int own_grids(const gridpg_state *st) {
+    int rank = bcos_world_rank(), size = bcos_world_size();
+    return st->n_grids > rank ? (st->n_grids - rank + size - 1) / size : 0;
+}
+
+/* Every rank: the crops of its own grids, in one pass over the shards that hold them. 0, or -1 with err. */
+static int read_own_crops(gridpg_state *st, char *err, size_t errlen) {
+    size_t n = (size_t)own_grids(st) * st->cells, c = 0;
+    wanted_crop *want = xmalloc((n ? n : 1) * sizeof *want);
+    for (int grid = bcos_world_rank(); grid < st->n_grids; grid += bcos_world_size())
+        for (int k = 0; k < st->cells; k++, c++) want[c] = (wanted_crop){st->chosen[(size_t)grid * st->cells + k], c};
+    if (n > 0) qsort(want, n, sizeof *want, by_place);
+    st->crops = xmalloc((n ? n : 1) * st->S * st->S * 3);
+    int status = read_chosen(st, want, n, err, errlen);
+    free(want);
     return status;
 }
 
@@ -332,15 +362,16 @@ void bcos_eval_gridpg_maps(const bcos_student *s, const float *grid6, int n, con
     work_free(&g);
 }
 
-/* scores[k] for the cells of grid `grid`; grid6, cells6 and maps are scratch of the grid's sizes. */
-static void score_grid(const gridpg_state *st, grid_work *g, int grid, float *grid6, float *cells6, float *maps,
-                       double *scores) {
+/* scores[k] for the cells of grid `grid`, this rank's `mine`-th; grid6, cells6 and maps are scratch of the
+ * grid's sizes. */
+static void score_grid(const gridpg_state *st, grid_work *g, int grid, int mine, float *grid6, float *cells6,
+                       float *maps, double *scores) {
     size_t x6 = (size_t)6 * st->S * st->S, plane = (size_t)g->side * g->side, crop = (size_t)st->S * st->S * 3;
     const float **cells = xmalloc((size_t)st->cells * sizeof *cells);
     const float **rows = xmalloc((size_t)st->cells * sizeof *rows);
     for (int k = 0; k < st->cells; k++) {
         size_t cell = (size_t)grid * st->cells + k;
-        bcos_x6_from_crop(cells6 + k * x6, st->crops + cell * crop, st->S);
+        bcos_x6_from_crop(cells6 + k * x6, st->crops + ((size_t)mine * st->cells + k) * crop, st->S);
         cells[k] = cells6 + k * x6;
         rows[k] = st->classifier + (size_t)st->labels[cell] * st->E;
     }
@@ -365,8 +396,8 @@ static double *score_grids(const gridpg_state *st) {
     char what[160];
     snprintf(what, sizeof what, "%s gridpg grids", st->d->name);
     if (bcos_world_rank() == 0) bcos_progress_start(&progress, what, st->n_grids);
-    for (int grid = bcos_world_rank(); grid < st->n_grids; grid += bcos_world_size()) {
-        score_grid(st, &g, grid, grid6, cells6, maps, scores + (size_t)grid * st->cells);
+    for (int grid = bcos_world_rank(), mine = 0; grid < st->n_grids; grid += bcos_world_size(), mine++) {
+        score_grid(st, &g, grid, mine, grid6, cells6, maps, scores + (size_t)grid * st->cells);
         int this_round = st->n_grids - grid < bcos_world_size() ? st->n_grids - grid : bcos_world_size();
         if (bcos_world_rank() == 0) bcos_progress_step(&progress, this_round, NULL); /* the ranks keep pace */
     }
@@ -375,18 +406,6 @@ static double *score_grids(const gridpg_state *st) {
     free(grid6), free(maps), free(cells6);
     bcos_world_sum_f64(scores, n_cells);
     return scores;
-}
-
-/* Rank 0's grids (count, labels, crops) to every rank. */
-static void share_grids(gridpg_state *st) {
-    bcos_world_bcast(&st->n_grids, sizeof st->n_grids);
-    size_t n_cells = (size_t)st->n_grids * st->cells;
-    if (bcos_world_rank() != 0) {
-        st->labels = xmalloc(n_cells * sizeof *st->labels);
-        st->crops = xmalloc(n_cells * st->S * st->S * 3);
-    }
-    bcos_world_bcast(st->labels, n_cells * sizeof *st->labels);
-    bcos_world_bcast(st->crops, n_cells * st->S * st->S * 3);
 }
 
 static void finish_metrics(const gridpg_state *st, const double *scores, bcos_eval_metrics *out) {
@@ -422,8 +441,11 @@ int bcos_eval_gridpg(const bcos_eval_model *m, const bcos_tokenizer *tok, const 
     if (status == 0 && rank == 0) status = choose_grids(&st, out, err, errlen);
     status = eval_any_failed(status != 0, err, errlen) ? -1 : 0;
     if (status == 0) {
-        long samples = out->samples, skipped = out->skipped;
         share_grids(&st);
+        status = eval_any_failed(read_own_crops(&st, err, errlen) != 0, err, errlen) ? -1 : 0;
+    }
+    if (status == 0) {
+        long samples = out->samples, skipped = out->skipped;
         double *scores = score_grids(&st);
         finish_metrics(&st, scores, out);
         out->skipped = skipped;
@@ -432,6 +454,6 @@ int bcos_eval_gridpg(const bcos_eval_model *m, const bcos_tokenizer *tok, const 
                       samples);
         free(scores);
     }
-    free(st.classifier), free(st.candidates), free(st.places), free(st.labels), free(st.crops);
+    free(st.classifier), free(st.candidates), free(st.places), free(st.labels), free(st.chosen), free(st.crops);
     return status;
 }
