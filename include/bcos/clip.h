@@ -94,6 +94,10 @@ const char *bcos_naming_str(bcos_naming naming);
 bcos_naming bcos_clip_detect_naming(const bcos_safetensors *st);
 /* 1 when st holds every tensor of cfg with the right shape (in either naming), else 0. */
 int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *cfg);
+/* For a file that matches no built-in config: "nearest is NAME (P% of its tensors): WHY", the config with
+ * the largest share of its tensors in st with their shapes and the first thing that keeps it from
+ * matching; "" when no config shares a tensor with st. */
+void bcos_clip_nearest_config(const bcos_safetensors *st, char *out, size_t outlen);
 /* Open path, choose the config (cfg_name, else the file's "bcos_model" metadata, else the one
  * built-in config whose shapes match), init and load. Returns 0 or -1 with err. */
 int bcos_clip_load_file(bcos_clip *m, const char *path, const char *cfg_name, const bcos_backend *backend,

@@ -41,7 +41,9 @@ static void print_config_matches(const bcos_safetensors *st) {
         if (bcos_clip_config_load(&cfg, names[i], err, sizeof err) != 0) bcos_fail("%s", err);
         if (bcos_clip_file_matches(st, &cfg)) printf("matches config: %s\n", names[i]), matches++;
     }
-    if (!matches) printf("matches config: none of the built-in configs\n");
+    char nearest[BCOS_ERRLEN];
+    if (!matches) bcos_clip_nearest_config(st, nearest, sizeof nearest);
+    if (!matches) printf("matches config: none of the built-in configs%s%s\n", nearest[0] ? "; " : "", nearest);
 }
 
 /* The student as bcos loads it (which checks every tensor). */

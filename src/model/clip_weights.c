@@ -214,8 +214,20 @@ static int naming_fits(bcos_naming naming, const bcos_clip_config *cfg) {
     return naming == BCOS_NAMING_OPENCLIP || (naming == BCOS_NAMING_HF && cfg->vision_tower == BCOS_TOWER_VIT);
 }
 
-int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *cfg) {
+/* How many of map's tensors st holds with their shapes. */
+static int count_present(const bcos_safetensors *st, const name_map *map) {
+    int n = 0;
+    for (int i = 0; i < map->count; i++) {
+        const bcos_st_tensor *t = bcos_st_find(st, map->items[i].file_name);
+        n += t && shape_equal(t, &map->items[i]);
+    }
+    return n;
+}
+
+/* 1 when st is a file of cfg; else 0, with why and the share of cfg's tensors present (either may be NULL). */
+static int file_fits(const bcos_safetensors *st, const bcos_clip_config *cfg, double *share, char *why, size_t whylen) {
     bcos_naming naming = bcos_clip_detect_naming(st);
+    if (share) *share = 0;
     if (!naming_fits(naming, cfg)) return 0;
     bcos_clip m;
     bcos_clip_declare(&m, cfg); /* the shapes, without the memory of the weights */
@@ -223,9 +235,31 @@ int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *c
     map_build(&map, &m, naming);
     char err[BCOS_ERRLEN];
     int ok = check_file(st, &map, 0, cfg->name, err, sizeof err) == 0;
+    if (share && map.count > 0) *share = (double)count_present(st, &map) / map.count;
+    if (why) snprintf(why, whylen, "%s", ok ? "" : err);
     free(map.items);
     bcos_clip_free(&m);
     return ok;
+}
+
+int bcos_clip_file_matches(const bcos_safetensors *st, const bcos_clip_config *cfg) {
+    return file_fits(st, cfg, NULL, NULL, 0);
+}
+
+void bcos_clip_nearest_config(const bcos_safetensors *st, char *out, size_t outlen) {
+    const char *const *names = bcos_clip_config_builtin_names();
+    double best = 0;
+    snprintf(out, outlen, "%s", "");
+    for (int i = 0; names[i]; i++) {
+        bcos_clip_config c;
+        char why[BCOS_ERRLEN];
+        double share;
+        if (bcos_clip_config_load(&c, names[i], why, sizeof why) != 0) continue;
+        if (!file_fits(st, &c, &share, why, sizeof why) && share > best) {
+            best = share;
+            snprintf(out, outlen, "nearest is %s (%.0f%% of its tensors): %s", names[i], 100 * share, why);
+        }
+    }
 }
 
 /* Copy the tensors of map from st into flat (laid out as m's parameters), checked first: strictly
@@ -303,9 +337,12 @@ static int choose_config(bcos_clip_config *cfg, const bcos_safetensors *st, cons
         snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", names[i]);
     }
     if (matches == 1) return 0;
-    if (matches == 0)
-        snprintf(err, errlen, "%s: matches no built-in CLIP config (see 'bcos weights info %s'; pass --model CONFIG.json)",
-                 path, path);
+    if (matches == 0) {
+        char nearest[BCOS_ERRLEN];
+        bcos_clip_nearest_config(st, nearest, sizeof nearest);
+        snprintf(err, errlen, "%s: matches no built-in CLIP config%s%s (see 'bcos weights info %s'; or pass --model "
+                 "CONFIG.json)", path, nearest[0] ? "; " : "", nearest, path);
+    }
     else
         snprintf(err, errlen, "%s: shapes match several configs (%s); choose one with --model", path, list);
     return -1;

@@ -1,6 +1,7 @@
 /* Bad weights and configs get a one-line error that names the culprit: a missing tensor (with
  * its expected shape), a wrong shape, an unexpected tensor, an unsupported dtype, an unknown
- * naming, and config files with wrong keys or values (ViT and ResNet). */
+ * naming, a file no built-in config matches (naming the nearest), and config files with wrong keys
+ * or values (ViT and ResNet). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -189,8 +190,13 @@ static void check_bad_resnet_weights(void) {
     BCOS_CHECK(bcos_clip_config_load(&cfg, "bcos-tiny-rn", err, sizeof err) == 0, err);
     bcos_clip m;
     bcos_clip_init(&m, &cfg, bcos_backend_cpu());
-    expect_load_error(&cfg, write_variant(&m, "rn_missing.safetensors", drop_bn1_running_var),
-                      "visual.bn1.running_var", "[4]");
+    const char *missing = write_variant(&m, "rn_missing.safetensors", drop_bn1_running_var);
+    expect_load_error(&cfg, missing, "visual.bn1.running_var", "[4]");
+    /* with no config named, the automatic choice finds none and names the nearest and what it lacks */
+    bcos_clip back;
+    CHECK(bcos_clip_load_file(&back, missing, NULL, bcos_backend_cpu(), err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "nearest is bcos-tiny-rn") && strstr(err, "'visual.bn1.running_var' is missing"),
+              "no-match error '%s' names the nearest config and the missing tensor", err);
     BCOS_CHECK(bcos_clip_config_load(&vit, "bcos-tiny", err, sizeof err) == 0, err);
     expect_load_error(&vit, write_variant(&m, "rn.safetensors", NULL), "tensor 'visual.", "bcos-tiny");
     bcos_clip_free(&m);
