@@ -92,14 +92,8 @@ static const option OPTIONS[] = {
 static const option_table TABLE = {"eval", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
 
 static void eval_defaults(void *cfg) {
-    eval_args *a = cfg;
-    memset(a, 0, sizeof *a);
-    strcpy(a->split, "test");
-    strcpy(a->tasks, "auto");
-    a->batch_size = 32;
-    a->gridpg_size = 3;
-    a->gridpg_grids = 500;
-    a->gridpg_seed = 42;
+    *(eval_args *)cfg = (eval_args){.split = "test", .tasks = "auto", .batch_size = 32, .gridpg_size = 3,
+                                    .gridpg_grids = 500, .gridpg_seed = 42};
 }
 
 static option_kind KIND = {.table = &TABLE, .kind = "eval", .size = sizeof(eval_args), .defaults = eval_defaults,

@@ -72,12 +72,7 @@ static const option OPTIONS[] = {
 static const option_table TABLE = {"explain", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
 
 static void explain_defaults(void *cfg) {
-    explain_opts *o = cfg;
-    memset(o, 0, sizeof *o);
-    strcpy(o->pixel_order, "open-clip");
-    strcpy(o->split, "test");
-    o->per_class = 1;
-    o->upscale = 1;
+    *(explain_opts *)cfg = (explain_opts){.pixel_order = "open-clip", .split = "test", .per_class = 1, .upscale = 1};
 }
 
 static option_kind KIND = {.table = &TABLE, .kind = "explain", .size = sizeof(explain_opts),

@@ -80,12 +80,7 @@ static const option OPTIONS[] = {
 static const option_table TABLE = {"shards write", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
 
 static void write_defaults(void *cfg) {
-    write_options *o = cfg;
-    memset(o, 0, sizeof *o);
-    strcpy(o->split, "test");
-    o->max_samples = 10000;
-    o->max_bytes = 1LL << 30;
-    o->shuffle = -1;
+    *(write_options *)cfg = (write_options){.split = "test", .max_samples = 10000, .max_bytes = 1LL << 30, .shuffle = -1};
 }
 
 static option_kind KIND = {.table = &TABLE, .kind = "shards", .size = sizeof(write_options), .defaults = write_defaults,

@@ -34,13 +34,7 @@ static const option OPTIONS[] = {
 static const option_table TABLE = {"demo", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
 
 static void defaults(void *cfg) {
-    demo *d = cfg;
-    memset(d, 0, sizeof *d);
-    strcpy(d->mode, "exact");
-    d->batch_size = 8;
-    d->lr = 1e-3;
-    d->max_bytes = 1024;
-    d->seed = -1;
+    *(demo *)cfg = (demo){.mode = "exact", .batch_size = 8, .lr = 1e-3, .max_bytes = 1024, .seed = -1};
 }
 static option_kind KIND = {.table = &TABLE, .kind = "demo", .size = sizeof(demo), .defaults = defaults,
                            .summary = "a demo kind"};
