@@ -6,6 +6,7 @@
 #include "bcos/clip.h"
 #include "bcos/image.h"
 #include "bcos/job.h"
+#include "bcos/options.h"
 #include "bcos/store.h"
 
 int cmd_encode_image(int argc, char **argv);
@@ -44,11 +45,12 @@ typedef struct {
 void cli_job_kind_list(char *out, size_t len);
 /* The kind named, or NULL. */
 const cli_job_kind *cli_job_kind_named(const char *kind);
-/* For a command parsed by getopt_long: when argv[1] is a job file (not a flag), the arguments with
- * its options first as --name=value flags (a boolean as --name when true), the flags given after,
- * which win; else a copy of argv. Fails with one line on a bad job file. *argc is updated; free the
- * result with cli_free_strings. */
-char **cli_job_argv(const bcos_job_spec *spec, int *argc, char **argv);
+/* `[JOB.json] [--option value ...]` of a command whose options are one table (job kind k) into cfg:
+ * the defaults, the job file's keys, then the flags, which win; usage for --help (exit 0). Fails
+ * with one line naming the option and the value, the unknown flag, or the extra argument. */
+void cli_table_args(option_kind *k, const char *usage, void *cfg, int argc, char **argv);
+/* An option's text, or NULL where it is empty (not given). */
+const char *cli_given(const char *text);
 /* What a job's paths and URLs name is there before any work (bcos/job.h's uses): inputs exist,
  * http(s) sources answer, outputs and the store can be written. 0, or -1 with "$.KEY: expected ...,
  * found ..." in err. */

@@ -2,7 +2,6 @@
  * teacher's text tower it carries) on CLIP_benchmark datasets; the options only, the evaluation is
  * src/eval. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -52,133 +51,61 @@ static const char *const USAGE =
     "rank 0 chooses the grids from the ranks' candidates, the ranks share their explanations).\n"
     "JOB.json, {\"kind\": \"eval\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
-/* The options, from a job file {"kind": "eval", ...} and then the flags, which win. Strings are owned. */
+/* The options, from a job file {"kind": "eval", ...} and then the flags, which win; an empty
+ * string is one not given. */
+#define TEXT_MAX 4096
 typedef struct {
-    char *weights, *model, *datasets, *root, *split, *predictions, *name, *db, *run, *checkpoint, *classifier_cache, *output_dir;
-    char *tasks;
-    long batch, max_skip, skip_existing, teacher, gridpg_size, gridpg_grids, gridpg_seed, gridpg_smooth;
+    char weights[TEXT_MAX], model[TEXT_MAX], datasets[TEXT_MAX], dataset_root[TEXT_MAX], split[TEXT_MAX];
+    char predictions[TEXT_MAX], name[TEXT_MAX], run[TEXT_MAX], checkpoint[TEXT_MAX], classifier_cache[TEXT_MAX];
+    char db[TEXT_MAX], output_dir[TEXT_MAX], tasks[TEXT_MAX];
+    int batch_size, max_skip, teacher, skip_existing, gridpg_size, gridpg_grids, gridpg_seed, gridpg_smooth;
 } eval_args;
 
-typedef enum { OPT_STR, OPT_COUNT, OPT_FLAG, OPT_BOOL } opt_type; /* FLAG: no value on the command line */
-
-typedef struct {
-    const char *name;
-    opt_type type;
-    size_t offset;
-    long min, max; /* counts only */
-    const char *help;
-    bcos_job_use use; /* strings */
-    const char *fallback; /* the default as JSON text, or NULL */
-} eval_option;
-
-#define A(field) offsetof(eval_args, field)
-#define ANY LONG_MAX
-static const eval_option OPTIONS[] = {
-    {"weights", OPT_STR, A(weights), 0, ANY, "CLIP or B-cos student weights (safetensors)", BCOS_JOB_INPUT, NULL},
-    {"model", OPT_STR, A(model), 0, ANY, "config name or JSON of a CLIP (default: from the file)", BCOS_JOB_TEXT,
-     NULL},
-    {"datasets", OPT_STR, A(datasets), 0, ANY, "datasets, comma-separated", BCOS_JOB_TEXT, NULL},
-    {"dataset-root", OPT_STR, A(root), 0, ANY, "folder or URL of the datasets; {dataset} stands for each name",
-     BCOS_JOB_PLACE, NULL},
-    {"split", OPT_STR, A(split), 0, ANY, "the split evaluated", BCOS_JOB_TEXT, "\"test\""},
-    {"batch-size", OPT_COUNT, A(batch), 1, ANY, "images per forward pass", BCOS_JOB_TEXT, "32"},
-    {"max-skip", OPT_COUNT, A(max_skip), 0, ANY, "refused samples a dataset may have and still count", BCOS_JOB_TEXT,
-     "0"},
-    {"predictions", OPT_STR, A(predictions), 0, ANY, "CSV of each sample's top-5 classes", BCOS_JOB_OUTPUT, NULL},
-    {"name", OPT_STR, A(name), 0, ANY, "the eval run's name (default: the weights file's name)", BCOS_JOB_TEXT, NULL},
-    {"run", OPT_STR, A(run), 0, ANY, "or evaluate the checkpoints of this distill run", BCOS_JOB_TEXT, NULL},
-    {"checkpoint", OPT_STR, A(checkpoint), 0, ANY, "with run: latest, all or STEP[,STEP...]", BCOS_JOB_TEXT, NULL},
-    {"teacher", OPT_BOOL, A(teacher), 0, ANY, "with run: also evaluate the run's frozen teacher", BCOS_JOB_TEXT,
-     "false"},
-    {"classifier-cache", OPT_STR, A(classifier_cache), 0, ANY, "folder keeping each dataset's classifier",
-     BCOS_JOB_OUTPUT, NULL},
-    {"db", OPT_STR, A(db), 0, ANY, "the store (default: $BCOS_DB, else ./bcos.db)", BCOS_JOB_STORE, NULL},
-    {"output-dir", OPT_STR, A(output_dir), 0, ANY, "folder of CLIP_benchmark result JSON files", BCOS_JOB_OUTPUT,
-     NULL},
-    {"skip-existing", OPT_FLAG, A(skip_existing), 0, ANY, "leave alone the datasets whose results the run has",
-     BCOS_JOB_TEXT, "false"},
-    {"tasks", OPT_STR, A(tasks), 0, ANY,
-     "tasks, comma-separated: auto (the dataset's own), zeroshot_classification, zeroshot_retrieval, gridpg",
-     BCOS_JOB_TEXT, "\"auto\""},
-    {"gridpg-size", OPT_COUNT, A(gridpg_size), 2, 8, "grid pointing game: n for n x n grids", BCOS_JOB_TEXT, "3"},
-    {"gridpg-grids", OPT_COUNT, A(gridpg_grids), 1, 100000, "grid pointing game: number of grids", BCOS_JOB_TEXT,
-     "500"},
-    {"gridpg-seed", OPT_COUNT, A(gridpg_seed), 0, ANY, "grid pointing game: seed of the class draw", BCOS_JOB_TEXT,
-     "42"},
-    {"gridpg-smooth", OPT_COUNT, A(gridpg_smooth), 0, 63,
-     "grid pointing game: average-pool size before scoring (0: none; odd)", BCOS_JOB_TEXT, "0"},
+#define F(field) OPTION_AT(eval_args, field)
+static const option OPTIONS[] = {
+    {"weights", OPT_STR, F(weights), JOB, "CLIP or B-cos student weights (safetensors)", READS},
+    {"model", OPT_STR, F(model), JOB, "config name or JSON of a CLIP (default: from the file)", TEXT},
+    {"datasets", OPT_STR, F(datasets), JOB, "datasets, comma-separated", TEXT},
+    {"dataset_root", OPT_STR, F(dataset_root), JOB, "folder or URL of the datasets; {dataset} stands for each name",
+     PLACE},
+    {"split", OPT_STR, F(split), JOB, "the split evaluated", TEXT},
+    {"batch_size", OPT_INT, F(batch_size), JOB, "images per forward pass", FROM_TO(1, INT_MAX)},
+    {"max_skip", OPT_INT, F(max_skip), JOB, "refused samples a dataset may have and still count", FROM_TO(0, INT_MAX)},
+    {"predictions", OPT_STR, F(predictions), JOB, "CSV of each sample's top-5 classes", WRITES},
+    {"name", OPT_STR, F(name), JOB, "the eval run's name (default: the weights file's name)", TEXT},
+    {"run", OPT_STR, F(run), JOB, "or evaluate the checkpoints of this distill run", TEXT},
+    {"checkpoint", OPT_STR, F(checkpoint), JOB, "with run: latest, all or STEP[,STEP...]", TEXT},
+    {"teacher", OPT_BOOL, F(teacher), JOB, "with run: also evaluate the run's frozen teacher", FLAG},
+    {"classifier_cache", OPT_STR, F(classifier_cache), JOB, "folder keeping each dataset's classifier", WRITES},
+    {"db", OPT_STR, F(db), JOB, "the store (default: $BCOS_DB, else ./bcos.db)", STORE_DB},
+    {"output_dir", OPT_STR, F(output_dir), JOB, "folder of CLIP_benchmark result JSON files", WRITES},
+    {"skip_existing", OPT_BOOL, F(skip_existing), JOB, "leave alone the datasets whose results the run has", SWITCH},
+    {"tasks", OPT_STR, F(tasks), JOB,
+     "tasks, comma-separated: auto (the dataset's own), zeroshot_classification, zeroshot_retrieval, gridpg", TEXT},
+    {"gridpg_size", OPT_INT, F(gridpg_size), JOB, "grid pointing game: n for n x n grids", FROM_TO(2, 8)},
+    {"gridpg_grids", OPT_INT, F(gridpg_grids), JOB, "grid pointing game: number of grids", FROM_TO(1, 100000)},
+    {"gridpg_seed", OPT_INT, F(gridpg_seed), JOB, "grid pointing game: seed of the class draw", FROM_TO(0, INT_MAX)},
+    {"gridpg_smooth", OPT_INT, F(gridpg_smooth), JOB,
+     "grid pointing game: average-pool size before scoring (0: none; odd)", FROM_TO(0, 63)},
 };
-#undef A
-#define N_OPTIONS ((int)(sizeof OPTIONS / sizeof OPTIONS[0]))
+#undef F
+static const option_table TABLE = {"eval", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
 
-const bcos_job_spec *cli_eval_job_spec(void) {
-    static bcos_job_option options[N_OPTIONS];
-    static bcos_job_spec spec;
-    if (spec.kind) return &spec;
-    for (int i = 0; i < N_OPTIONS; i++) {
-        const eval_option *o = &OPTIONS[i];
-        char *name = xstrdup(o->name);
-        for (char *p = name; *p; p++)
-            if (*p == '-') *p = '_';
-        int count = o->type == OPT_COUNT;
-        options[i] = (bcos_job_option){name, count ? BCOS_JOB_INTEGER : o->type == OPT_STR ? BCOS_JOB_STRING : BCOS_JOB_BOOLEAN,
-                                       o->help, count ? (bcos_job_range){(double)o->min, o->max == ANY ? INT_MAX : (double)o->max, 0, 0}
-                                                      : (bcos_job_range)BCOS_JOB_NO_RANGE,
-                                       NULL, o->use, o->fallback};
-    }
-    spec = (bcos_job_spec){"eval", "zero-shot evaluation of weights or of a distill run's checkpoints (bcos eval)",
-                           options, N_OPTIONS};
-    return &spec;
+static void eval_defaults(void *cfg) {
+    *(eval_args *)cfg = (eval_args){.split = "test", .tasks = "auto", .batch_size = 32, .gridpg_size = 3,
+                                    .gridpg_grids = 500, .gridpg_seed = 42};
 }
 
-/* The option a flag or job key names ('_' and '-' alike), or NULL. */
-static const eval_option *find_option(const char *name) {
-    for (int i = 0; i < N_OPTIONS; i++) {
-        const char *a = OPTIONS[i].name, *b = name;
-        while (*a && (*a == *b || (*a == '-' && *b == '_'))) a++, b++;
-        if (!*a && !*b) return &OPTIONS[i];
-    }
-    return NULL;
-}
+static option_kind KIND = {.table = &TABLE, .kind = "eval", .size = sizeof(eval_args), .defaults = eval_defaults,
+                           .summary = "zero-shot evaluation of weights or of a distill run's checkpoints (bcos eval)"};
 
-static int set_option(void *ctx, const char *name, const char *value, char *err, size_t errlen) {
-    const eval_option *o = find_option(name);
-    if (!o) return snprintf(err, errlen, "unknown option '%s' (see 'bcos eval --help')", name), -1;
-    char *field = (char *)ctx + o->offset;
-    if (o->type == OPT_STR) {
-        free(*(char **)field);
-        *(char **)field = xstrdup(value);
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    int boolean = o->type == OPT_FLAG || o->type == OPT_BOOL;
-    long v = boolean ? (strcmp(value, "true") == 0 ? 1 : strcmp(value, "false") == 0 ? 0 : -1) : strtol(value, &end, 10);
-    if (boolean ? v < 0 : (errno || end == value || *end || v < o->min || v > o->max)) {
-        if (boolean) snprintf(err, errlen, "%s takes true or false, not '%s'", o->name, value);
-        else if (o->max == ANY) snprintf(err, errlen, "%s takes a whole number >= %ld, not '%s'", o->name, o->min, value);
-        else snprintf(err, errlen, "%s takes a whole number from %ld to %ld, not '%s'", o->name, o->min, o->max, value);
-        return -1;
-    }
-    *(long *)field = v;
-    return 0;
-}
-
-static void free_args(eval_args *a) {
-    for (int i = 0; i < N_OPTIONS; i++)
-        if (OPTIONS[i].type == OPT_STR) free(*(char **)((char *)a + OPTIONS[i].offset));
-}
-
-/* The flags as given, applied once the job file (if any) is read. */
-typedef struct {
-    const char *name, *value;
-} given_flag;
+const bcos_job_spec *cli_eval_job_spec(void) { return option_kind_spec(&KIND); }
 
 static int wants_gridpg(const eval_args *a) {
     int n, found = 0;
-    char **tasks = a->tasks ? cli_split_list(a->tasks, &n) : NULL;
-    for (int i = 0; tasks && i < n; i++) found |= strcmp(tasks[i], "gridpg") == 0;
-    if (tasks) cli_free_strings(tasks);
+    char **tasks = cli_split_list(a->tasks, &n);
+    for (int i = 0; i < n; i++) found |= strcmp(tasks[i], "gridpg") == 0;
+    cli_free_strings(tasks);
     return found;
 }
 
@@ -186,56 +113,32 @@ static int wants_gridpg(const eval_args *a) {
 static void check_tasks(const eval_args *a) {
     static const char *const KNOWN[] = {"auto", "zeroshot_classification", "zeroshot_retrieval", "gridpg"};
     int n;
-    char **tasks = a->tasks ? cli_split_list(a->tasks, &n) : NULL;
-    for (int i = 0; tasks && i < n; i++) {
+    char **tasks = cli_split_list(a->tasks, &n);
+    for (int i = 0; i < n; i++) {
         int known = 0;
         for (size_t k = 0; k < sizeof KNOWN / sizeof KNOWN[0]; k++) known |= strcmp(tasks[i], KNOWN[k]) == 0;
         if (!known)
             bcos_fail("--tasks: unknown task '%s' (auto, zeroshot_classification, zeroshot_retrieval, gridpg)", tasks[i]);
     }
-    if (tasks) cli_free_strings(tasks);
+    cli_free_strings(tasks);
     if (a->gridpg_smooth % 2 == 0 && a->gridpg_smooth != 0)
-        bcos_fail("--gridpg-smooth takes an odd window (the pool is centred) or 0 for none, not %ld", a->gridpg_smooth);
+        bcos_fail("--gridpg-smooth takes an odd window (the pool is centred) or 0 for none, not %d", a->gridpg_smooth);
     if (a->teacher && wants_gridpg(a))
         bcos_fail("--tasks gridpg explains B-cos students, and --teacher true adds the run's plain CLIP teacher: "
                   "evaluate the teacher in a call without gridpg");
 }
 
 static void parse_args(eval_args *a, int argc, char **argv) {
-    struct option long_opts[N_OPTIONS + 2];
-    for (int i = 0; i < N_OPTIONS; i++)
-        long_opts[i] = (struct option){OPTIONS[i].name, OPTIONS[i].type == OPT_FLAG ? no_argument : required_argument,
-                                       0, 256 + i};
-    long_opts[N_OPTIONS] = (struct option){"help", no_argument, 0, 'h'};
-    long_opts[N_OPTIONS + 1] = (struct option){0, 0, 0, 0};
-    given_flag *flags = xmalloc((size_t)argc * sizeof *flags);
-    int n_flags = 0, c;
-    optind = 1;
-    opterr = 0; /* one line of our own instead */
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        if (c == 'h') fputs(USAGE, stdout), exit(0);
-        if (c < 256) cli_bad_option("eval", argc, argv);
-        const eval_option *o = &OPTIONS[c - 256];
-        flags[n_flags++] = (given_flag){o->name, o->type == OPT_FLAG ? "true" : optarg};
-    }
-    if (optind + 1 < argc) bcos_fail("bcos eval: unexpected argument '%s' (see 'bcos eval --help')", argv[optind + 1]);
-    *a = (eval_args){.batch = 32, .gridpg_size = 3, .gridpg_grids = 500, .gridpg_seed = 42};
-    a->split = xstrdup("test");
-    char err[BCOS_ERRLEN], why[BCOS_ERRLEN];
-    bcos_job_reader job = {.spec = cli_eval_job_spec(), .set = set_option, .ctx = a};
-    if (optind < argc && bcos_job_load(&job, argv[optind], err, sizeof err) != 0) bcos_fail("%s", err);
-    for (int i = 0; i < n_flags; i++)
-        if (set_option(a, flags[i].name, flags[i].value, why, sizeof why) != 0) bcos_fail("--%s", why);
-    free(flags);
-    if (!a->weights == !a->run) bcos_fail("give exactly one of --weights FILE and --run NAME");
-    if ((a->checkpoint || a->teacher) && !a->run) bcos_fail("--checkpoint and --teacher go with --run NAME (a distill run)");
-    if (a->name && a->run) bcos_fail("--name names the eval run of a weights file; --run evaluates a distill run");
-    if (a->predictions && a->run && (a->teacher || !a->checkpoint || strchr(a->checkpoint, ',') ||
+    cli_table_args(&KIND, USAGE, a, argc, argv);
+    if (!a->weights[0] == !a->run[0]) bcos_fail("give exactly one of --weights FILE and --run NAME");
+    if ((a->checkpoint[0] || a->teacher) && !a->run[0]) bcos_fail("--checkpoint and --teacher go with --run NAME (a distill run)");
+    if (a->name[0] && a->run[0]) bcos_fail("--name names the eval run of a weights file; --run evaluates a distill run");
+    if (a->predictions[0] && a->run[0] && (a->teacher || !a->checkpoint[0] || strchr(a->checkpoint, ',') ||
                                      strcmp(a->checkpoint, "all") == 0 || strcmp(a->checkpoint, "latest") == 0))
         bcos_fail("--predictions with --run takes one --checkpoint STEP and no --teacher (its lines name no model)");
     check_tasks(a);
-    if (!a->datasets) bcos_fail("missing --datasets A[,B...]");
-    if (!a->root) bcos_fail("missing --dataset-root ROOT");
+    if (!a->datasets[0]) bcos_fail("missing --datasets A[,B...]");
+    if (!a->dataset_root[0]) bcos_fail("missing --dataset-root ROOT");
 }
 
 /* The run's default name: the weights file's name without folder and ".safetensors". */
@@ -256,13 +159,13 @@ static int eval_weights(const eval_args *a, bcos_eval_job *job, const bcos_eval_
     if (!is_student && wants_gridpg(a))
         bcos_fail("--tasks gridpg explains a B-cos student, and %s is a plain CLIP (students come from 'bcos distill')",
                   a->weights);
-    cli_load_text_tower(&clip, a->weights, a->model);
+    cli_load_text_tower(&clip, a->weights, cli_given(a->model));
     if (is_student && bcos_student_load_file(&student, a->weights, bcos_backend_get("auto"), err, errlen) != 0)
         bcos_fail("%s", err);
     bcos_eval_model m = {.clip = &clip, .student = is_student ? &student : NULL};
-    char *run = a->name ? xstrdup(a->name) : default_run_name(a->weights);
+    char *run = a->name[0] ? xstrdup(a->name) : default_run_name(a->weights);
     job->weights = a->weights;
-    job->model_config = is_student ? NULL : a->model;
+    job->model_config = is_student ? NULL : cli_given(a->model);
     job->run = run;
     int failed = bcos_eval_run(job, &m, opt, err, errlen);
     free(run);
@@ -275,29 +178,30 @@ int cmd_eval(int argc, char **argv) {
     bcos_world_init(&argc, &argv);
     eval_args a;
     parse_args(&a, argc, argv);
-    bcos_eval_options opt = {.batch = (int)a.batch, .max_skip = a.max_skip, .classifier_cache = a.classifier_cache,
-                             .gridpg_size = (int)a.gridpg_size, .gridpg_grids = (int)a.gridpg_grids,
-                             .gridpg_smooth = (int)a.gridpg_smooth, .gridpg_seed = (uint64_t)a.gridpg_seed};
+    bcos_eval_options opt = {.batch = a.batch_size, .max_skip = a.max_skip,
+                             .classifier_cache = cli_given(a.classifier_cache), .gridpg_size = a.gridpg_size,
+                             .gridpg_grids = a.gridpg_grids, .gridpg_smooth = a.gridpg_smooth,
+                             .gridpg_seed = (uint64_t)a.gridpg_seed};
     bcos_fetch_options_default(&opt.fetch);
-    if (a.predictions && bcos_world_rank() == 0) {
+    if (a.predictions[0] && bcos_world_rank() == 0) {
         opt.predictions = fopen(a.predictions, "w");
         if (!opt.predictions) bcos_fail("%s: %s", a.predictions, strerror(errno));
         fputs("dataset,key,label,top1,top2,top3,top4,top5\n", opt.predictions);
     }
-    bcos_eval_job job = {.db = a.db, .root = a.root, .split = a.split, .output_dir = a.output_dir,
-                         .skip_existing = a.skip_existing, .run = a.run,
-                         .checkpoints = a.checkpoint ? a.checkpoint : "latest", .teacher = (int)a.teacher};
+    bcos_eval_job job = {.db = cli_given(a.db), .root = a.dataset_root, .split = a.split,
+                         .output_dir = cli_given(a.output_dir), .skip_existing = a.skip_existing,
+                         .run = cli_given(a.run), .checkpoints = a.checkpoint[0] ? a.checkpoint : "latest",
+                         .teacher = a.teacher};
     char **datasets = cli_split_list(a.datasets, &job.n_datasets);
-    char **tasks = a.tasks ? cli_split_list(a.tasks, &job.n_tasks) : NULL;
+    char **tasks = cli_split_list(a.tasks, &job.n_tasks);
     job.datasets = datasets;
     job.tasks = tasks;
     char err[BCOS_ERRLEN];
-    int failed = a.run ? bcos_eval_checkpoints(&job, &opt, err, sizeof err) : eval_weights(&a, &job, &opt, err, sizeof err);
+    int failed = a.run[0] ? bcos_eval_checkpoints(&job, &opt, err, sizeof err) : eval_weights(&a, &job, &opt, err, sizeof err);
     if (failed < 0) bcos_fail("%s", err);
     cli_free_strings(datasets);
-    if (tasks) cli_free_strings(tasks);
+    cli_free_strings(tasks);
     if (opt.predictions && fclose(opt.predictions) != 0) bcos_fail("%s: %s", a.predictions, strerror(errno));
-    free_args(&a);
     bcos_world_finalize();
     return failed ? 1 : 0;
 }

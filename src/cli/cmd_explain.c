@@ -4,7 +4,6 @@
  * --upscale), the raw contributions as safetensors, with the score and the completeness error of
  * the decomposition. */
 #include <ctype.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,95 +42,58 @@ static const char *const USAGE =
     "where `bcos report` shows it. JOB.json, {\"kind\": \"explain\", \"<option>\": value,\n"
     "...}, gives options as a file; flags win over it.\n" CLI_PIXEL_ORDER_USAGE;
 
-static const bcos_job_option JOB_OPTIONS[] = {
-    {"weights", BCOS_JOB_STRING, "B-cos student weights (safetensors)", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_INPUT, NULL},
-    {"image", BCOS_JOB_STRING, "the image explained", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_INPUT, NULL},
-    {"text", BCOS_JOB_STRING, "the prompt explained", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT, NULL},
-    {"classes", BCOS_JOB_STRING, "or class names, comma-separated: the top one is explained", BCOS_JOB_NO_RANGE, NULL,
-     BCOS_JOB_TEXT, NULL},
-    {"templates_file", BCOS_JOB_STRING, "zero-shot templates with {c}, one per line", BCOS_JOB_NO_RANGE, NULL,
-     BCOS_JOB_INPUT, NULL},
-    {"out", BCOS_JOB_STRING, "prefix of the pictures (default: the image's name)", BCOS_JOB_NO_RANGE, NULL,
-     BCOS_JOB_OUTPUT, NULL},
-    {"run", BCOS_JOB_STRING, "record the picture in this run of the store", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT,
-     NULL},
-    {"db", BCOS_JOB_STRING, "the store (default: $BCOS_DB, else ./bcos.db)", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_STORE,
-     NULL},
-    {"pixel_order", BCOS_JOB_STRING, "when a file becomes RGB", BCOS_JOB_NO_RANGE, "open-clip|convert-first",
-     BCOS_JOB_TEXT, "\"open-clip\""},
-    {"dataset", BCOS_JOB_STRING, "or a classification dataset's root (CLIP_benchmark layout): explain its samples",
-     BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_INPUT, NULL},
-    {"split", BCOS_JOB_STRING, "the dataset's split", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT, "\"test\""},
-    {"per_class", BCOS_JOB_INTEGER, "samples explained per class of the dataset", {1, 1000, 0, 0}, NULL, BCOS_JOB_TEXT,
-     "1"},
-    {"upscale", BCOS_JOB_INTEGER, "pictures enlarged this many times (nearest neighbour)", {1, 64, 0, 0}, NULL,
-     BCOS_JOB_TEXT, "1"},
-};
-
-const bcos_job_spec *cli_explain_job_spec(void) {
-    static const bcos_job_spec spec = {"explain", "explanation pictures of a B-cos student (bcos explain)", JOB_OPTIONS,
-                                       (int)(sizeof JOB_OPTIONS / sizeof JOB_OPTIONS[0])};
-    return &spec;
-}
-
+/* The options, from a job file {"kind": "explain", ...} and then the flags, which win; an empty
+ * string is one not given. */
+#define TEXT_MAX 4096
 typedef struct {
-    const char *weights, *image, *text, *classes, *templates_file, *out, *pixel_order, *run, *db, *dataset, *split;
+    char weights[TEXT_MAX], image[TEXT_MAX], text[TEXT_MAX], classes[TEXT_MAX], templates_file[TEXT_MAX];
+    char out[TEXT_MAX], run[TEXT_MAX], db[TEXT_MAX], pixel_order[16], dataset[TEXT_MAX], split[TEXT_MAX];
     int per_class, upscale;
 } explain_opts;
 
-/* A whole number in [lo, hi] given to --option, or a one-line failure naming it. */
-static int parse_count(const char *text, const char *option, int lo, int hi) {
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end || v < lo || v > hi)
-        bcos_fail("--%s '%s': expected a whole number in [%d, %d]", option, text, lo, hi);
-    return (int)v;
+#define F(field) OPTION_AT(explain_opts, field)
+static const option OPTIONS[] = {
+    {"weights", OPT_STR, F(weights), JOB, "B-cos student weights (safetensors)", READS},
+    {"image", OPT_STR, F(image), JOB, "the image explained", READS},
+    {"text", OPT_STR, F(text), JOB, "the prompt explained", TEXT},
+    {"classes", OPT_STR, F(classes), JOB, "or class names, comma-separated: the top one is explained", TEXT},
+    {"templates_file", OPT_STR, F(templates_file), JOB, "zero-shot templates with {c}, one per line", READS},
+    {"out", OPT_STR, F(out), JOB, "prefix of the pictures (default: the image's name)", WRITES},
+    {"run", OPT_STR, F(run), JOB, "record the picture in this run of the store", TEXT},
+    {"db", OPT_STR, F(db), JOB, "the store (default: $BCOS_DB, else ./bcos.db)", STORE_DB},
+    {"pixel_order", OPT_STR, F(pixel_order), JOB, "when a file becomes RGB", ONE_OF("open-clip|convert-first")},
+    {"dataset", OPT_STR, F(dataset), JOB,
+     "or a classification dataset's root (CLIP_benchmark layout): explain its samples", READS},
+    {"split", OPT_STR, F(split), JOB, "the dataset's split", TEXT},
+    {"per_class", OPT_INT, F(per_class), JOB, "samples explained per class of the dataset", FROM_TO(1, 1000)},
+    {"upscale", OPT_INT, F(upscale), JOB, "pictures enlarged this many times (nearest neighbour)", FROM_TO(1, 64)},
+};
+#undef F
+static const option_table TABLE = {"explain", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
+
+static void explain_defaults(void *cfg) {
+    *(explain_opts *)cfg = (explain_opts){.pixel_order = "open-clip", .split = "test", .per_class = 1, .upscale = 1};
 }
 
+static option_kind KIND = {.table = &TABLE, .kind = "explain", .size = sizeof(explain_opts),
+                           .defaults = explain_defaults,
+                           .summary = "explanation pictures of a B-cos student (bcos explain)"};
+
+const bcos_job_spec *cli_explain_job_spec(void) { return option_kind_spec(&KIND); }
+
 static void parse(explain_opts *o, int argc, char **argv) {
-    enum { O_PIXEL_ORDER = 256, O_RUN, O_DB, O_DATASET, O_SPLIT, O_PER_CLASS, O_UPSCALE };
-    static const struct option long_opts[] = {
-        {"weights", required_argument, 0, 'w'}, {"image", required_argument, 0, 'i'},
-        {"text", required_argument, 0, 't'},    {"classes", required_argument, 0, 'c'},
-        {"templates-file", required_argument, 0, 'T'}, {"out", required_argument, 0, 'o'},
-        {"pixel-order", required_argument, 0, O_PIXEL_ORDER}, {"run", required_argument, 0, O_RUN},
-        {"db", required_argument, 0, O_DB},     {"dataset", required_argument, 0, O_DATASET},
-        {"split", required_argument, 0, O_SPLIT}, {"per-class", required_argument, 0, O_PER_CLASS},
-        {"upscale", required_argument, 0, O_UPSCALE}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    *o = (explain_opts){.split = "test", .per_class = 1, .upscale = 1};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "w:i:t:c:T:o:h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'w': o->weights = optarg; break;
-        case 'i': o->image = optarg; break;
-        case 't': o->text = optarg; break;
-        case 'c': o->classes = optarg; break;
-        case 'T': o->templates_file = optarg; break;
-        case 'o': o->out = optarg; break;
-        case O_PIXEL_ORDER: o->pixel_order = optarg; break;
-        case O_RUN: o->run = optarg; break;
-        case O_DB: o->db = optarg; break;
-        case O_DATASET: o->dataset = optarg; break;
-        case O_SPLIT: o->split = optarg; break;
-        case O_PER_CLASS: o->per_class = parse_count(optarg, "per-class", 1, 1000); break;
-        case O_UPSCALE: o->upscale = parse_count(optarg, "upscale", 1, 64); break;
-        case 'h': fputs(USAGE, stdout); exit(0);
-        default: fputs(USAGE, stderr); exit(2);
-        }
-    }
-    if (optind < argc) bcos_fail("unexpected argument '%s'", argv[optind]);
-    if (o->db && !o->run) bcos_fail("--db is the store of --run: give the run too");
-    if (!o->weights) bcos_fail("explain needs --weights (see 'bcos explain --help')");
-    if (o->dataset) {
-        if (o->image || o->text || o->classes || o->templates_file)
+    cli_table_args(&KIND, USAGE, o, argc, argv);
+    if (o->db[0] && !o->run[0]) bcos_fail("--db is the store of --run: give the run too");
+    if (!o->weights[0]) bcos_fail("explain needs --weights (see 'bcos explain --help')");
+    if (o->dataset[0]) {
+        if (o->image[0] || o->text[0] || o->classes[0] || o->templates_file[0])
             bcos_fail("--dataset explains its samples for their classes: --image, --text, --classes and "
                       "--templates-file do not apply");
-        if (!o->out) bcos_fail("--dataset needs --out PREFIX for its pictures");
+        if (!o->out[0]) bcos_fail("--dataset needs --out PREFIX for its pictures");
         return;
     }
-    if (!o->image) bcos_fail("explain needs --image or --dataset (see 'bcos explain --help')");
-    if (!o->text == !o->classes) bcos_fail("give exactly one of --text and --classes");
+    if (!o->image[0]) bcos_fail("explain needs --image or --dataset (see 'bcos explain --help')");
+    if (!o->text[0] == !o->classes[0]) bcos_fail("give exactly one of --text and --classes");
 }
 
 /* The store and the run the picture is recorded in, opened before the work so that a wrong run
@@ -139,7 +101,7 @@ static void parse(explain_opts *o, int argc, char **argv) {
 static bcos_store *open_run(const explain_opts *o, int64_t *run_id) {
     bcos_store *s;
     char err[BCOS_ERRLEN];
-    if (bcos_store_open(o->db, NULL, &s, err, sizeof err) != 0) bcos_fail("%s", err);
+    if (bcos_store_open(cli_given(o->db), NULL, &s, err, sizeof err) != 0) bcos_fail("%s", err);
     if (bcos_store_run_find(s, o->run, run_id, err, sizeof err) != 0) bcos_fail("%s", err);
     return s;
 }
@@ -182,7 +144,7 @@ static void choose_target(float *target, char *label, size_t label_len, const ex
                           const float *student_emb) {
     int E = text->cfg.embed_dim, L = text->cfg.context_length;
     bcos_tokenizer *tok = bcos_tokenizer_load_default();
-    if (o->text) {
+    if (o->text[0]) {
         int32_t *ids = xmalloc((size_t)L * sizeof(int32_t));
         bcos_tokenize(tok, o->text, L, ids);
         bcos_clip_encode_text(text, target, ids, 1);
@@ -193,8 +155,8 @@ static void choose_target(float *target, char *label, size_t label_len, const ex
         int K, NT;
         char **classes = cli_split_list(o->classes, &K);
         char *default_templates[2] = {(char *)BCOS_DEFAULT_TEMPLATE, NULL};
-        char **templates = o->templates_file ? cli_read_lines(o->templates_file, &NT) : default_templates;
-        if (!o->templates_file) NT = 1;
+        char **templates = o->templates_file[0] ? cli_read_lines(o->templates_file, &NT) : default_templates;
+        if (!o->templates_file[0]) NT = 1;
         float *classifier = xmalloc((size_t)K * E * sizeof(float)), *logits = xmalloc((size_t)K * sizeof(float));
         char err[BCOS_ERRLEN];
         if (bcos_zeroshot_classifier(classifier, text, tok, (const char *const *)classes, K,
@@ -207,7 +169,7 @@ static void choose_target(float *target, char *label, size_t label_len, const ex
         snprintf(label, label_len, "class '%s' (top of %d)", classes[top], K);
         free(logits);
         free(classifier);
-        if (o->templates_file) cli_free_strings(templates);
+        if (o->templates_file[0]) cli_free_strings(templates);
         cli_free_strings(classes);
     }
     bcos_tokenizer_free(tok);
@@ -303,9 +265,9 @@ static void explain_image_file(explainer *ex) {
     cli_load_x6(x6, o->image, S, cli_pixel_order(o->pixel_order));
     /* the B and bias scale of the step the file was saved at */
     bcos_student_forward(&ex->student, ex->acts, emb, x6, ex->student.saved_b, ex->student.saved_bias_scale);
-    char label[512], prefix[1024];
+    char label[TEXT_MAX + 8], prefix[TEXT_MAX];
     choose_target(target, label, sizeof label, o, &ex->text, emb);
-    if (o->out)
+    if (o->out[0])
         snprintf(prefix, sizeof prefix, "%s", o->out);
     else
         default_prefix(prefix, sizeof prefix, o->image);
@@ -332,7 +294,7 @@ static int explain_sample(explainer *ex, const bcos_eval_dataset *d, const float
     int S = ex->student.cfg.image_size, E = ex->student.cfg.embed_dim, label;
     bcos_image_sample_config input = {.size = S, .kind = BCOS_INPUT_BCOS6, .need_label = true,
                                       .n_classes = d->n_classes, .decode = BCOS_DECODE_EXACT, .benchmark_order = true};
-    char msg[BCOS_ERRLEN], image[1024], label_text[512], slug[128], prefix[1024];
+    char msg[BCOS_ERRLEN], image[1024], label_text[512], slug[128], prefix[TEXT_MAX + 256];
     snprintf(image, sizeof image, "%s#%s", s->shard, s->key);
     if (bcos_image_sample(&input, s, x6, &label, msg, sizeof msg) != BCOS_SAMPLE_OK) {
         bcos_warn("%s: skipped: %s", image, msg);
@@ -393,16 +355,15 @@ static void explain_dataset(explainer *ex) {
 
 int cmd_explain(int argc, char **argv) {
     explain_opts o;
-    char **args = cli_job_argv(cli_explain_job_spec(), &argc, argv);
-    parse(&o, argc, args);
+    parse(&o, argc, argv);
     explainer ex = {.o = &o};
-    ex.store = o.run ? open_run(&o, &ex.run_id) : NULL;
+    ex.store = o.run[0] ? open_run(&o, &ex.run_id) : NULL;
     char err[BCOS_ERRLEN];
     const bcos_backend *be = bcos_backend_get("auto");
     if (bcos_student_load_file(&ex.student, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
     if (bcos_student_load_text(&ex.text, o.weights, be, err, sizeof err) != 0) bcos_fail("%s", err);
     ex.acts = bcos_student_acts_new(&ex.student, 1);
-    if (o.dataset)
+    if (o.dataset[0])
         explain_dataset(&ex);
     else
         explain_image_file(&ex);
@@ -410,6 +371,5 @@ int cmd_explain(int argc, char **argv) {
     bcos_student_acts_free(ex.acts);
     bcos_clip_free(&ex.text);
     bcos_student_free(&ex.student);
-    cli_free_strings(args);
     return 0;
 }

@@ -46,34 +46,47 @@ static const char *const WRITE_USAGE =
     "  --force                   replace the shards of an earlier run in DIR/SPLIT\n"
     "JOB.json, {\"kind\": \"shards\", \"<option>\": value, ...}, gives options as a file; flags win over it.\n";
 
-#define STR(name, help, use) {name, BCOS_JOB_STRING, help, BCOS_JOB_NO_RANGE, NULL, use, NULL}
-static const bcos_job_option JOB_OPTIONS[] = {
-    STR("out", "the dataset folder written", BCOS_JOB_OUTPUT),
-    {"split", BCOS_JOB_STRING, "the split folder", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT, "\"test\""},
-    STR("folder", "source: ROOT/CLASS/.../IMAGE", BCOS_JOB_INPUT),
-    STR("idx_images", "source: IDX file of uint8 images [N,H,W] (with idx_labels)", BCOS_JOB_INPUT),
-    STR("idx_labels", "IDX file of labels [N]", BCOS_JOB_INPUT),
-    STR("fashion_mnist", "source: the folder of Fashion-MNIST's IDX files (Debian: " FASHION_MNIST_DIR ")",
-        BCOS_JOB_INPUT),
-    STR("coco_images", "source: COCO images folder (with coco_captions)", BCOS_JOB_INPUT),
-    STR("coco_captions", "COCO captions JSON", BCOS_JOB_INPUT),
-    STR("classnames", "class names, one per line", BCOS_JOB_INPUT),
-    STR("templates", "zero-shot templates with {c}, one per line", BCOS_JOB_INPUT),
-    {"captions", BCOS_JOB_BOOLEAN, "also write a .txt caption per sample", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT,
-     "false"},
-    {"max_samples", BCOS_JOB_INTEGER, "samples per shard", {1, 1LL << 40, 0, 0}, NULL, BCOS_JOB_TEXT, "10000"},
-    {"max_bytes", BCOS_JOB_INTEGER, "bytes per shard", {1, 1LL << 50, 0, 0}, NULL, BCOS_JOB_TEXT, "1073741824"},
-    {"shuffle", BCOS_JOB_INTEGER, "write the samples in an order shuffled by this seed", {0, 9007199254740992.0, 0, 0},
-     NULL, BCOS_JOB_TEXT, NULL},
-    {"force", BCOS_JOB_BOOLEAN, "replace the shards of an earlier run", BCOS_JOB_NO_RANGE, NULL, BCOS_JOB_TEXT, "false"},
-};
-#undef STR
+/* The options of `shards write`, from a job file {"kind": "shards", ...} and then the flags, which
+ * win; an empty string is one not given. */
+#define TEXT_MAX 4096
+typedef struct {
+    char out[TEXT_MAX], split[TEXT_MAX];
+    char folder[TEXT_MAX], idx_images[TEXT_MAX], idx_labels[TEXT_MAX], fashion_mnist[TEXT_MAX];
+    char coco_images[TEXT_MAX], coco_captions[TEXT_MAX], classnames[TEXT_MAX], templates[TEXT_MAX];
+    int captions, force;
+    int64_t max_samples, max_bytes, shuffle; /* shuffle: the seed, or -1 for the source order */
+} write_options;
 
-const bcos_job_spec *cli_shards_job_spec(void) {
-    static const bcos_job_spec spec = {"shards", "WebDataset shards in CLIP_benchmark's layout (bcos shards write)",
-                                       JOB_OPTIONS, (int)(sizeof JOB_OPTIONS / sizeof JOB_OPTIONS[0])};
-    return &spec;
+#define F(field) OPTION_AT(write_options, field)
+static const option OPTIONS[] = {
+    {"out", OPT_STR, F(out), JOB, "the dataset folder written", WRITES},
+    {"split", OPT_STR, F(split), JOB, "the split folder", TEXT},
+    {"folder", OPT_STR, F(folder), JOB, "source: ROOT/CLASS/.../IMAGE", READS},
+    {"idx_images", OPT_STR, F(idx_images), JOB, "source: IDX file of uint8 images [N,H,W] (with idx_labels)", READS},
+    {"idx_labels", OPT_STR, F(idx_labels), JOB, "IDX file of labels [N]", READS},
+    {"fashion_mnist", OPT_STR, F(fashion_mnist), JOB,
+     "source: the folder of Fashion-MNIST's IDX files (Debian: " FASHION_MNIST_DIR ")", READS_OR(FASHION_MNIST_DIR)},
+    {"coco_images", OPT_STR, F(coco_images), JOB, "source: COCO images folder (with coco_captions)", READS},
+    {"coco_captions", OPT_STR, F(coco_captions), JOB, "COCO captions JSON", READS},
+    {"classnames", OPT_STR, F(classnames), JOB, "class names, one per line", READS},
+    {"templates", OPT_STR, F(templates), JOB, "zero-shot templates with {c}, one per line", READS},
+    {"captions", OPT_BOOL, F(captions), JOB, "also write a .txt caption per sample", SWITCH},
+    {"max_samples", OPT_SIZE, F(max_samples), JOB, "samples per shard", FROM_TO(1, 0x1p40)},
+    {"max_bytes", OPT_SIZE, F(max_bytes), JOB, "bytes per shard", FROM_TO(1, 0x1p50)},
+    {"shuffle", OPT_I64, F(shuffle), JOB, "write the samples in an order shuffled by this seed", FROM_TO(0, EXACT_MAX)},
+    {"force", OPT_BOOL, F(force), JOB, "replace the shards of an earlier run", SWITCH},
+};
+#undef F
+static const option_table TABLE = {"shards write", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
+
+static void write_defaults(void *cfg) {
+    *(write_options *)cfg = (write_options){.split = "test", .max_samples = 10000, .max_bytes = 1LL << 30, .shuffle = -1};
 }
+
+static option_kind KIND = {.table = &TABLE, .kind = "shards", .size = sizeof(write_options), .defaults = write_defaults,
+                           .summary = "WebDataset shards in CLIP_benchmark's layout (bcos shards write)"};
+
+const bcos_job_spec *cli_shards_job_spec(void) { return option_kind_spec(&KIND); }
 
 static const char *const SIZES_USAGE =
     "usage: bcos shards sizes [--cache DIR] URLS\n"
@@ -92,91 +105,28 @@ static const char *const DEFAULT_TEMPLATES[] = {
 };
 #define N_DEFAULT_TEMPLATES (int)(sizeof DEFAULT_TEMPLATES / sizeof DEFAULT_TEMPLATES[0])
 
-typedef struct {
-    const char *out, *split;
-    const char *folder, *idx_images, *idx_labels, *fmnist, *coco_images, *coco_captions;
-    const char *classnames, *templates;
-    bool captions, shuffle;
-    uint64_t seed;
-    bcos_shard_limits limits;
-} write_options;
-
-static long long parse_size(const char *text, const char *option) {
-    char *end;
-    long long v = strtoll(text, &end, 10);
-    long long unit = *end == 'K' ? 1LL << 10 : *end == 'M' ? 1LL << 20 : *end == 'G' ? 1LL << 30 : 1;
-    if (unit > 1) end++;
-    if (end == text || *end || v <= 0 || v > (1LL << 50) / unit) bcos_fail("%s '%s' is not a positive size", option, text);
-    return v * unit;
-}
-
-static uint64_t parse_seed(const char *text) {
-    char *end;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (end == text || *end || text[0] == '-') bcos_fail("--shuffle '%s' is not a seed (a non-negative integer)", text);
-    return (uint64_t)v;
-}
-
-static int parse_write(int argc, char **argv, write_options *o) {
-    enum { O_FOLDER = 256, O_IDX_IMAGES, O_IDX_LABELS, O_FMNIST, O_COCO_IMAGES, O_COCO_CAPTIONS, O_CLASSNAMES,
-           O_TEMPLATES, O_CAPTIONS, O_MAX_SAMPLES, O_MAX_BYTES, O_SHUFFLE, O_FORCE, O_SPLIT, O_OUT };
-    static const struct option options[] = {
-        {"out", required_argument, NULL, O_OUT},           {"split", required_argument, NULL, O_SPLIT},
-        {"folder", required_argument, NULL, O_FOLDER},     {"idx-images", required_argument, NULL, O_IDX_IMAGES},
-        {"idx-labels", required_argument, NULL, O_IDX_LABELS}, {"fashion-mnist", optional_argument, NULL, O_FMNIST},
-        {"coco-images", required_argument, NULL, O_COCO_IMAGES},
-        {"coco-captions", required_argument, NULL, O_COCO_CAPTIONS},
-        {"classnames", required_argument, NULL, O_CLASSNAMES}, {"templates", required_argument, NULL, O_TEMPLATES},
-        {"captions", no_argument, NULL, O_CAPTIONS},       {"max-samples", required_argument, NULL, O_MAX_SAMPLES},
-        {"max-bytes", required_argument, NULL, O_MAX_BYTES}, {"shuffle", required_argument, NULL, O_SHUFFLE},
-        {"force", no_argument, NULL, O_FORCE},             {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    *o = (write_options){.split = "test", .limits = {.max_samples = 10000, .max_bytes = 1LL << 30}};
-    optind = 1;
-    for (int c; (c = getopt_long(argc, argv, "h", options, NULL)) != -1;) {
-        switch (c) {
-        case O_OUT: o->out = optarg; break;
-        case O_SPLIT: o->split = optarg; break;
-        case O_FOLDER: o->folder = optarg; break;
-        case O_IDX_IMAGES: o->idx_images = optarg; break;
-        case O_IDX_LABELS: o->idx_labels = optarg; break;
-        case O_FMNIST: o->fmnist = optarg ? optarg : FASHION_MNIST_DIR; break;
-        case O_COCO_IMAGES: o->coco_images = optarg; break;
-        case O_COCO_CAPTIONS: o->coco_captions = optarg; break;
-        case O_CLASSNAMES: o->classnames = optarg; break;
-        case O_TEMPLATES: o->templates = optarg; break;
-        case O_CAPTIONS: o->captions = true; break;
-        case O_MAX_SAMPLES: o->limits.max_samples = (long)parse_size(optarg, "--max-samples"); break;
-        case O_MAX_BYTES: o->limits.max_bytes = parse_size(optarg, "--max-bytes"); break;
-        case O_SHUFFLE: o->shuffle = true, o->seed = parse_seed(optarg); break;
-        case O_FORCE: o->limits.overwrite = true; break;
-        case 'h': fputs(WRITE_USAGE, stdout); return 0;
-        default: fputs(WRITE_USAGE, stderr); return 2;
-        }
-    }
-    if (optind < argc) bcos_fail("unexpected argument '%s' (try 'bcos shards write --help')", argv[optind]);
-    if (!o->out) bcos_fail("missing --out DIR");
+static void parse_write(int argc, char **argv, write_options *o) {
+    cli_table_args(&KIND, WRITE_USAGE, o, argc, argv);
+    if (!o->out[0]) bcos_fail("missing --out DIR");
     if (!*o->split || strchr(o->split, '/')) bcos_fail("--split '%s' is not a folder name", o->split);
-    int sources = !!o->folder + !!(o->idx_images || o->idx_labels) + !!o->fmnist + !!(o->coco_images || o->coco_captions);
-    if (sources != 1) bcos_fail("give one source: --folder, --idx-images/--idx-labels, --fashion-mnist or --coco-images/--coco-captions");
-    if ((o->idx_images || o->idx_labels) && !(o->idx_images && o->idx_labels)) bcos_fail("--idx-images and --idx-labels go together");
-    if ((o->coco_images || o->coco_captions) && !(o->coco_images && o->coco_captions))
-        bcos_fail("--coco-images and --coco-captions go together");
-    if (o->coco_images && (o->classnames || o->captions || o->templates))
+    int idx = o->idx_images[0] || o->idx_labels[0], coco = o->coco_images[0] || o->coco_captions[0];
+    if (!!o->folder[0] + idx + !!o->fashion_mnist[0] + coco != 1)
+        bcos_fail("give one source: --folder, --idx-images/--idx-labels, --fashion-mnist or --coco-images/--coco-captions");
+    if (idx && !(o->idx_images[0] && o->idx_labels[0])) bcos_fail("--idx-images and --idx-labels go together");
+    if (coco && !(o->coco_images[0] && o->coco_captions[0])) bcos_fail("--coco-images and --coco-captions go together");
+    if (coco && (o->classnames[0] || o->captions || o->templates[0]))
         bcos_fail("COCO captions have no classes: --classnames, --templates and --captions do not apply");
-    return -1;
 }
 
 static void open_source(bcos_shard_source *src, const write_options *o) {
     char err[BCOS_ERRLEN];
     int rc = 0;
-    if (o->folder) rc = bcos_shard_source_folder(src, o->folder, err, sizeof err);
-    if (o->coco_images) rc = bcos_shard_source_coco(src, o->coco_images, o->coco_captions, err, sizeof err);
-    if (o->idx_images) rc = bcos_shard_source_idx(src, o->idx_images, o->idx_labels, err, sizeof err);
-    if (o->fmnist) {
+    if (o->folder[0]) rc = bcos_shard_source_folder(src, o->folder, err, sizeof err);
+    if (o->coco_images[0]) rc = bcos_shard_source_coco(src, o->coco_images, o->coco_captions, err, sizeof err);
+    if (o->idx_images[0]) rc = bcos_shard_source_idx(src, o->idx_images, o->idx_labels, err, sizeof err);
+    if (o->fashion_mnist[0]) {
         char *images, *labels;
-        if (bcos_fashion_mnist_paths(o->fmnist, o->split, &images, &labels, err, sizeof err) != 0) bcos_fail("%s", err);
+        if (bcos_fashion_mnist_paths(o->fashion_mnist, o->split, &images, &labels, err, sizeof err) != 0) bcos_fail("%s", err);
         rc = bcos_shard_source_idx(src, images, labels, err, sizeof err);
         if (rc == 0)
             rc = bcos_shard_source_rename_classes(src, (char *const *)BCOS_FASHION_MNIST_CLASSES, 10, err, sizeof err);
@@ -184,7 +134,7 @@ static void open_source(bcos_shard_source *src, const write_options *o) {
         free(labels);
     }
     if (rc != 0) bcos_fail("%s", err);
-    if (o->classnames) {
+    if (o->classnames[0]) {
         int n;
         char **names = cli_read_lines(o->classnames, &n);
         if (bcos_shard_source_rename_classes(src, names, n, err, sizeof err) != 0) bcos_fail("%s", err);
@@ -233,24 +183,23 @@ static void write_lines(const char *dir, const char *name, char *const *lines, i
 static void write_samples(const bcos_shard_source *src, const write_options *o, const char *split_dir) {
     if (src->count > INT32_MAX) bcos_fail("%ld samples: more than one run writes", src->count);
     int *order = xmalloc(((size_t)src->count + 1) * sizeof *order);
-    if (o->shuffle) bcos_shard_permutation(order, (int)src->count, o->seed, 0);
+    if (o->shuffle >= 0) bcos_shard_permutation(order, (int)src->count, (uint64_t)o->shuffle, 0);
     else for (long i = 0; i < src->count; i++) order[i] = (int)i;
     char err[BCOS_ERRLEN];
     int shards;
-    if (bcos_shards_write(src, order, split_dir, &o->limits, &shards, err, sizeof err) != 0) bcos_fail("%s", err);
+    bcos_shard_limits limits = {(long)o->max_samples, o->max_bytes, o->force};
+    if (bcos_shards_write(src, order, split_dir, &limits, &shards, err, sizeof err) != 0) bcos_fail("%s", err);
     fprintf(stderr, "wrote %ld samples in %d shards to %s\n", src->count, shards, split_dir);
     free(order);
 }
 
 int cmd_shards_write(int argc, char **argv) {
     write_options o;
-    char **args = cli_job_argv(cli_shards_job_spec(), &argc, argv);
-    int status = parse_write(argc, args, &o);
-    if (status >= 0) return cli_free_strings(args), status;
+    parse_write(argc, argv, &o);
     bcos_shard_source src;
     open_source(&src, &o);
     int n_templates = 0;
-    char **templates = src.n_classes > 0 ? load_templates(o.templates, &n_templates) : NULL;
+    char **templates = src.n_classes > 0 ? load_templates(cli_given(o.templates), &n_templates) : NULL;
     char **captions = NULL;
     if (o.captions) {
         captions = fill_captions(templates, n_templates, src.classes, src.n_classes);
@@ -269,7 +218,6 @@ int cmd_shards_write(int argc, char **argv) {
     cli_free_strings(templates);
     bcos_shard_source_free(&src);
     free(split_dir);
-    cli_free_strings(args);
     return 0;
 }
 

@@ -1,7 +1,6 @@
 /* The job kinds: `bcos run JOB.json` (the whole file checked, then the kind's command run on it),
  * `bcos jobs schema` (schemas/job.schema.json, written from the kinds' option tables) and `bcos jobs
- * check`; and the job file of a getopt command turned into its flags. A new kind is one line of
- * KINDS. */
+ * check`. A new kind is one line of KINDS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,32 +93,4 @@ int cmd_jobs(int argc, char **argv) {
     }
     if (argc == 2 && cli_is_help(argv[1])) return fputs(JOBS_USAGE, stdout), 0;
     return fputs(JOBS_USAGE, stderr), 2;
-}
-
-/* "--name=value" of an entry ('_' as '-', as getopt spells it); NULL for a boolean that is false. */
-static char *entry_flag(const bcos_job_entry *e) {
-    if (e->option->type == BCOS_JOB_BOOLEAN && strcmp(e->value, "true") != 0) return NULL;
-    char *flag = e->option->type == BCOS_JOB_BOOLEAN ? bcos_strfmt("--%s", e->option->name)
-                                                      : bcos_strfmt("--%s=%s", e->option->name, e->value);
-    for (char *p = flag + 2; *p && *p != '='; p++)
-        if (*p == '_') *p = '-';
-    return flag;
-}
-
-char **cli_job_argv(const bcos_job_spec *spec, int *argc, char **argv) {
-    int given = *argc > 1 && argv[1][0] != '-';
-    bcos_job job = {0};
-    char err[BCOS_ERRLEN];
-    if (given && bcos_job_read(&job, spec, argv[1], err, sizeof err) != 0) bcos_fail("%s", err);
-    char **out = xcalloc((size_t)*argc + (size_t)job.count + 1, sizeof *out);
-    int n = 0;
-    out[n++] = xstrdup(argv[0]);
-    for (int i = 0; i < job.count; i++) {
-        char *flag = entry_flag(&job.entries[i]);
-        if (flag) out[n++] = flag;
-    }
-    for (int i = 1 + given; i < *argc; i++) out[n++] = xstrdup(argv[i]);
-    bcos_job_free(&job);
-    *argc = n;
-    return out;
 }

@@ -16,7 +16,7 @@
 #include "bcos/shard_plan.h"
 #include "options_internal.h"
 
-#define F(field) offsetof(bcos_distill_config, field), sizeof(((bcos_distill_config *)0)->field)
+#define F(field) OPTION_AT(bcos_distill_config, field)
 static const option OPTIONS[] = {
     {"teacher", OPT_STR, F(teacher), JOB, "CLIP weights of the teacher (safetensors)", READS},
     {"teacher_model", OPT_STR, F(teacher_model), JOB, "teacher config name or JSON (default: from the file)", TEXT},
@@ -86,7 +86,6 @@ static const option OPTIONS[] = {
     {"ca_file", OPT_STR, F(ca_file), RUN, "shards over https: PEM bundle of trusted CAs (default: the system's)", READS},
 };
 #undef F
-#define N_OPTIONS (int)(sizeof OPTIONS / sizeof OPTIONS[0])
 
 void bcos_distill_defaults(bcos_distill_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -122,31 +121,21 @@ void bcos_distill_defaults(bcos_distill_config *cfg) {
     cfg->max_wait_ms = fetch.max_wait_ms;
 }
 
-static const option_table TABLE = {"distill", OPTIONS, N_OPTIONS};
+static const option_table TABLE = {"distill", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
+static void defaults(void *cfg) { bcos_distill_defaults(cfg); }
+static option_kind KIND = {.table = &TABLE, .kind = "distill", .size = sizeof(bcos_distill_config),
+                           .defaults = defaults,
+                           .summary = "B-cosify a CLIP teacher's image tower and distill it (bcos distill)"};
 
 int bcos_distill_set(bcos_distill_config *cfg, const char *name, const char *value, char *err, size_t errlen) {
     return option_set(&TABLE, cfg, name, value, err, errlen);
 }
 
-static int set_option(void *cfg, const char *name, const char *value, char *err, size_t errlen) {
-    return bcos_distill_set(cfg, name, value, err, errlen);
-}
-
 int bcos_distill_load_job(bcos_distill_config *cfg, const char *path, char *err, size_t errlen) {
-    bcos_job_reader r = {.spec = bcos_distill_job_spec(), .set = set_option, .ctx = cfg};
-    return bcos_job_load(&r, path, err, errlen);
+    return option_load_job(&KIND, cfg, path, err, errlen);
 }
 
-const bcos_job_spec *bcos_distill_job_spec(void) {
-    static bcos_job_option options[N_OPTIONS];
-    static bcos_job_spec spec;
-    if (spec.kind) return &spec;
-    bcos_distill_config defaults;
-    bcos_distill_defaults(&defaults);
-    option_job_spec(&TABLE, &defaults, "distill", "B-cosify a CLIP teacher's image tower and distill it (bcos distill)",
-                    options, &spec);
-    return &spec;
-}
+const bcos_job_spec *bcos_distill_job_spec(void) { return option_kind_spec(&KIND); }
 
 int bcos_distill_validate(const bcos_distill_config *c, char *err, size_t errlen) {
     if (option_check_ranges(&TABLE, c, err, errlen) != 0) return -1;

@@ -1,4 +1,4 @@
-/* The pretraining settings: one table of options (options_internal.h), read from job files and
+/* The pretraining settings: one table of options (bcos/options.h), read from job files and
  * flags alike, and the job text the store records. */
 #include <limits.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include "bcos/shard_plan.h"
 #include "options_internal.h"
 
-#define F(field) offsetof(bcos_pretrain_config, field), sizeof(((bcos_pretrain_config *)0)->field)
+#define F(field) OPTION_AT(bcos_pretrain_config, field)
 static const option OPTIONS[] = {
     {"model", OPT_STR, F(model), JOB, "CLIP config to train: a built-in name or a JSON file", TEXT},
     {"init", OPT_STR, F(init), JOB, "start from these CLIP weights (default: fresh weights from the seed)", READS},
@@ -67,6 +67,10 @@ static const option OPTIONS[] = {
 };
 #undef F
 static const option_table TABLE = {"pretrain", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0])};
+static void defaults(void *cfg) { bcos_pretrain_defaults(cfg); }
+static option_kind KIND = {.table = &TABLE, .kind = "pretrain", .size = sizeof(bcos_pretrain_config),
+                           .defaults = defaults,
+                           .summary = "contrastive pretraining of a small CLIP (bcos pretrain)"};
 
 void bcos_pretrain_defaults(bcos_pretrain_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -86,25 +90,11 @@ int bcos_pretrain_set(bcos_pretrain_config *cfg, const char *name, const char *v
     return option_set(&TABLE, cfg, name, value, err, errlen);
 }
 
-static int set_option(void *cfg, const char *name, const char *value, char *err, size_t errlen) {
-    return bcos_pretrain_set(cfg, name, value, err, errlen);
-}
-
 int bcos_pretrain_load_job(bcos_pretrain_config *cfg, const char *path, char *err, size_t errlen) {
-    bcos_job_reader r = {.spec = bcos_pretrain_job_spec(), .set = set_option, .ctx = cfg};
-    return bcos_job_load(&r, path, err, errlen);
+    return option_load_job(&KIND, cfg, path, err, errlen);
 }
 
-const bcos_job_spec *bcos_pretrain_job_spec(void) {
-    static bcos_job_option options[sizeof OPTIONS / sizeof OPTIONS[0]];
-    static bcos_job_spec spec;
-    if (spec.kind) return &spec;
-    bcos_pretrain_config defaults;
-    bcos_pretrain_defaults(&defaults);
-    option_job_spec(&TABLE, &defaults, "pretrain", "contrastive pretraining of a small CLIP (bcos pretrain)", options,
-                    &spec);
-    return &spec;
-}
+const bcos_job_spec *bcos_pretrain_job_spec(void) { return option_kind_spec(&KIND); }
 
 int bcos_pretrain_validate(const bcos_pretrain_config *c, char *err, size_t errlen) {
     if (option_check_ranges(&TABLE, c, err, errlen) != 0) return -1;

@@ -81,7 +81,7 @@ expect_fail "tiny_openclip.safetensors is a plain CLIP" "$BCOS" eval --weights t
 expect_fail "run's plain CLIP teacher" "$BCOS" eval --run r --teacher true --db "$TMP/s.db" --tasks auto,gridpg $GRID
 expect_fail "--gridpg-smooth takes an odd window" "$BCOS" eval --weights "$TMP/student.safetensors" --db "$TMP/x.db" \
   --tasks gridpg $GRID --gridpg-smooth 4
-expect_fail "gridpg-size takes a whole number from 2 to 8, not '1'" "$BCOS" eval --weights "$TMP/student.safetensors" \
+expect_fail "option 'gridpg_size': 1 is out of range: it must be in [2, 8]" "$BCOS" eval --weights "$TMP/student.safetensors" \
   --db "$TMP/x.db" --tasks gridpg --datasets grid --dataset-root "$TMP/{dataset}" --gridpg-size 1
 expect_fail "unknown task 'gridgp'" "$BCOS" eval --weights "$TMP/student.safetensors" --db "$TMP/x.db" \
   --tasks gridgp $GRID

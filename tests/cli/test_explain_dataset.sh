@@ -51,7 +51,7 @@ grep -q "2 of the wanted samples are not in its 'test' split" "$TMP/err" && ok |
 
 expect_fail "--text" "$BCOS" explain --weights "$S" --dataset "$TMP/ds" --out "$TMP/x" --text "a photo"
 expect_fail "--out PREFIX" "$BCOS" explain --weights "$S" --dataset "$TMP/ds"
-expect_fail "--upscale '0'" "$BCOS" explain --weights "$S" --dataset "$TMP/ds" --out "$TMP/x" --upscale 0
+expect_fail "option 'upscale': 0 is out of range: it must be in [1, 64]" "$BCOS" explain --weights "$S" --dataset "$TMP/ds" --out "$TMP/x" --upscale 0
 expect_fail "$TMP/missing" "$BCOS" explain --weights "$S" --dataset "$TMP/missing" --out "$TMP/x"
 expect_fail "ds/train/nshards.txt" "$BCOS" explain --weights "$S" --dataset "$TMP/ds" --out "$TMP/x" --split train
 

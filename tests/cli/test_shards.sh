@@ -92,6 +92,16 @@ expect_fail "img/nope.jpg: cannot read" "$BCOS" shards write --coco-images "$TMP
 [ ! -e "$TMP/cc2/test/nshards.txt" ] && ok || bad "a failed run does not claim to be complete"
 expect_fail "not JSON" "$BCOS" shards write --coco-images "$TMP/coco/img" --coco-captions "$TMP/names.txt" --out "$TMP/cc3"
 
+# ---- one table for the flags and the job keys: the job's max_samples, then a flag that wins (a size
+# with its suffix); the job's switch; a key or a flag the table lacks refused in one line
+printf '{"kind": "shards", "folder": "%s", "out": "%s", "max_samples": 1, "force": true}' "$TMP/folder" "$TMP/tbl" >"$TMP/w.json"
+expect_ok "$BCOS" shards write "$TMP/w.json"
+[ "$(cat "$TMP/tbl/test/nshards.txt")" = 4 ] && ok || bad "the job's max_samples: 4 shards of 1"
+expect_ok "$BCOS" shards write --max-samples 1K "$TMP/w.json"
+[ "$(cat "$TMP/tbl/test/nshards.txt")" = 1 ] && ok || bad "the flag wins over the job (1K samples a shard), force from the job"
+expect_fail "shards write: bad or incomplete option '--bogus=1'" "$BCOS" shards write --folder "$TMP/folder" --out "$TMP/x" --bogus=1
+printf '{"kind": "shards", "bogus": 1}' >"$TMP/bad.json"
+expect_fail '$.bogus' "$BCOS" shards write "$TMP/bad.json"
 # ---- bad options and sources
 expect_fail "give one source" "$BCOS" shards write --out "$TMP/x"
 expect_fail "give one source" "$BCOS" shards write --out "$TMP/x" --folder "$TMP/folder" --fashion-mnist
