@@ -141,12 +141,12 @@ static int finish(train_run *run, bcos_distill_report *report, char *err, size_t
 
 /* This rank's source: the shards of cfg->shards, or the in-memory set (its captions embedded once
  * here). Returns NULL with err. */
-static distill_source *new_source(train_run *run, char *err, size_t errlen) {
+static train_source *new_source(train_run *run, char *err, size_t errlen) {
     distill_shape shape = {.rank = run->rank, .world = run->world, .B = run->B, .B_global = run->B_global,
                            .S = run->S, .E = run->E, .context_length = run->teacher.cfg.context_length};
-    if (run->cfg->shards[0]) return distill_source_shards_new(run->cfg, &shape, err, errlen);
+    if (run->cfg->shards[0]) return train_source_shards_new(run->cfg, &shape, err, errlen);
     distill_embed_set_captions(run);
-    return distill_source_images_new(run->set, run->train_count, run->cfg->seed, &shape, run->set_caption_emb, NULL,
+    return train_source_images_new(run->set, run->train_count, run->cfg->seed, &shape, run->set_caption_emb, NULL,
                                      run->set_has_caption);
 }
 

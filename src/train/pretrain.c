@@ -206,13 +206,13 @@ static int load_images(pretrain_state *p, char *err, size_t errlen) {
 
 /* This rank's source: the shards, or the folder's images in the order of (seed, sample index) that
  * gives every number of ranks the same global batches. Returns NULL with err. */
-static distill_source *new_source(train_run *run, pretrain_state *p, char *err, size_t errlen) {
+static train_source *new_source(train_run *run, pretrain_state *p, char *err, size_t errlen) {
     const bcos_clip_config *c = &p->model.cfg;
     distill_shape shape = {.rank = run->rank, .world = run->world, .B = run->B, .B_global = run->B_global,
                            .S = c->image_size, .E = c->embed_dim, .context_length = c->context_length};
-    if (run->cfg->shards[0]) return distill_source_shards_new(run->cfg, &shape, err, errlen);
+    if (run->cfg->shards[0]) return train_source_shards_new(run->cfg, &shape, err, errlen);
     if (load_images(p, err, errlen) != 0) return NULL;
-    return distill_source_images_new(&p->set, p->set.count, run->cfg->seed, &shape, NULL, p->set_ids,
+    return train_source_images_new(&p->set, p->set.count, run->cfg->seed, &shape, NULL, p->set_ids,
                                      p->set_has_caption);
 }
 

@@ -5,12 +5,12 @@
  *   "optimizer"  Adam's m and v as "exp_avg.<parameter>" and "exp_avg_sq.<parameter>" (torch's
  *                names, in the weights file's layout), its step counter and settings in metadata;
  *   the state    step, epoch, samples seen, the data cursor (a JSON array with one element per
- *                rank: the source's position, distill_source_internal.h) and the RNG blob: the
+ *                rank: the source's position, train_source_internal.h) and the RNG blob: the
  *                seed, the epoch and the samples seen (the streams the in-memory data order draws from).
  * The replicas are equal, so rank 0 writes the files and commits; the others only send it their
  * data positions. On a resume rank 0 reads the checkpoint and sends its state, weights and moments
  * to the other ranks, whose number may differ from the one that wrote it: the data source takes
- * that up (distill_source_internal.h). */
+ * that up (train_source_internal.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

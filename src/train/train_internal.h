@@ -1,7 +1,7 @@
 /* Inside a training run of either kind (distill: a B-cos student against a frozen teacher;
  * pretrain: a CLIP from image-caption pairs): the state of one run, shared by its layers, each
  * calling only the ones below it: the loop (train_loop.c) takes a batch from a source
- * (distill_source_internal.h: the sources serve both kinds), trains a step on it (the kind's:
+ * (train_source_internal.h: the sources serve both kinds), trains a step on it (the kind's:
  * distill_step.c, pretrain.c) and commits: the bookkeeping in the store (train_store.c) and what a
  * checkpoint holds (train_checkpoint.c). What differs between the kinds is behind train_kind. */
 #ifndef BCOS_TRAIN_INTERNAL_H
@@ -13,7 +13,7 @@
 #include "bcos/safetensors.h"
 #include "bcos/store.h"
 #include "bcos/train.h"
-#include "distill_source_internal.h"
+#include "train_source_internal.h"
 
 typedef struct train_run train_run;
 
@@ -62,7 +62,7 @@ struct train_run {
     bcos_params *trained;      /* the parameters being trained: the student's, or the pretrained CLIP's */
     bcos_params *kept;         /* state saved with them but not trained (train_kind.kept_read); NULL: none */
     void *trainee;             /* a pretrain run's own state (pretrain.c); NULL for distill */
-    distill_source *source;
+    train_source *source;
     distill_batch batch;       /* this rank's share of the batch, as the source gives it */
     bcos_adam opt;
     float *grads;              /* laid out as *trained */

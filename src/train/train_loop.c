@@ -1,6 +1,6 @@
 /* The training loop that every kind of run shares (train_internal.h), data-parallel over the
  * world's ranks (bcos/world.h), its data flowing one way: each rank fetches its share of every
- * batch from a source (distill_source_internal.h), trains the kind's step on it and commits (the
+ * batch from a source (train_source_internal.h), trains the kind's step on it and commits (the
  * store and checkpoints, train_store.c): each layer is called from here, none calls back up. What
  * the source counts (skips, retries, lost samples) is summed over the ranks and recorded at every
  * epoch's end, with each checkpoint and at the end; a run that lost more samples than it may fails. */
@@ -61,7 +61,7 @@ static void trace_batch(const train_run *run, int64_t step, const distill_batch 
  * Returns 0; 1 when a request to stop (train_stop_pending) came on some rank while a rank waited
  * for data, agreed by every rank, the position unmoved; or -1 with err. */
 static int fetch_batch(train_run *run, char *err, size_t errlen) {
-    distill_source *source = run->source;
+    train_source *source = run->source;
     int got;
     for (;;) {
         got = source->next_batch(source, run->samples_seen, &run->batch, STOP_POLL_MS, err, errlen);

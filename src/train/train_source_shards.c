@@ -18,7 +18,7 @@
 #include "bcos/log.h"
 #include "bcos/shard_sizes.h"
 #include "bcos/urls.h"
-#include "distill_source_internal.h"
+#include "train_source_internal.h"
 
 /* ---- a sample as a batch slot: the loader's sample function, run in its worker threads ---- */
 
@@ -71,7 +71,7 @@ static int slot_caption(const distill_sample_config *c, const void *slot, int32_
 /* ---- the source, in the main thread ---- */
 
 typedef struct {
-    distill_source base;
+    train_source base;
     const bcos_distill_config *cfg;
     distill_shape shape;
     bcos_url_list urls;
@@ -143,7 +143,7 @@ static int start_epoch(shards_source *s, char *err, size_t errlen) {
     return 0;
 }
 
-/* The running loader's counters added to out (the fixed ones of the order in distill_source_internal.h,
+/* The running loader's counters added to out (the fixed ones of the order in train_source_internal.h,
  * then the shards' losses). */
 static void add_loader_counters(const shards_source *s, int64_t *out) {
     bcos_loader_counters c;
@@ -158,7 +158,7 @@ static void add_loader_counters(const shards_source *s, int64_t *out) {
     free(samples);
 }
 
-static int counters(distill_source *base, distill_counters *out) {
+static int counters(train_source *base, distill_counters *out) {
     shards_source *s = (shards_source *)base;
     if (!s->loader) return 0;
     memcpy(s->now, s->done, n_counters(s) * sizeof *s->now);
@@ -180,7 +180,7 @@ static void stop_epoch(shards_source *s) {
     s->epoch++;
 }
 
-static int next_batch(distill_source *base, int64_t samples_seen, distill_batch *b, long wait_ms, char *err,
+static int next_batch(train_source *base, int64_t samples_seen, distill_batch *b, long wait_ms, char *err,
                       size_t errlen) {
     (void)samples_seen;
     shards_source *s = (shards_source *)base;
@@ -227,7 +227,7 @@ static char *format_text(int (*format)(const void *value, char *buf, size_t size
 static int format_cursor(const void *cursor, char *buf, size_t size) { return bcos_data_cursor_format(cursor, buf, size); }
 static int format_rest(const void *rest, char *buf, size_t size) { return bcos_epoch_rest_format(rest, buf, size); }
 
-static char *position(distill_source *base, int64_t samples_seen, int64_t *epoch) {
+static char *position(train_source *base, int64_t samples_seen, int64_t *epoch) {
     shards_source *s = (shards_source *)base;
     bcos_data_cursor c;
     BCOS_CHECK(s->loader || s->has_resume, "a position is asked for after a batch or a restore");
@@ -308,7 +308,7 @@ static int repartition(shards_source *s, const bcos_checkpoint *c, const bcos_da
     return 0;
 }
 
-static int restore(distill_source *base, const bcos_checkpoint *c, char *note, size_t notelen, char *err,
+static int restore(train_source *base, const bcos_checkpoint *c, char *note, size_t notelen, char *err,
                    size_t errlen) {
     shards_source *s = (shards_source *)base;
     cJSON *array = cJSON_Parse(c->data_cursors ? c->data_cursors : "");
@@ -338,7 +338,7 @@ static int restore(distill_source *base, const bcos_checkpoint *c, char *note, s
     return 0;
 }
 
-static void free_source(distill_source *base) {
+static void free_source(train_source *base) {
     shards_source *s = (shards_source *)base;
     if (s->loader) {
         bcos_loader_stop(s->loader);
@@ -365,10 +365,10 @@ static void fetch_options(bcos_fetch_options *f, const bcos_distill_config *cfg)
     f->ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL;
 }
 
-distill_source *distill_source_shards_new(const bcos_distill_config *cfg, const distill_shape *shape, char *err,
+train_source *train_source_shards_new(const bcos_distill_config *cfg, const distill_shape *shape, char *err,
                                           size_t errlen) {
     shards_source *s = xcalloc(1, sizeof *s);
-    s->base = (distill_source){next_batch, position, restore, counters, free_source};
+    s->base = (train_source){next_batch, position, restore, counters, free_source};
     s->cfg = cfg;
     s->shape = *shape;
     fetch_options(&s->fetch, cfg);

@@ -12,10 +12,10 @@
 
 #include "bcos/check.h"
 #include "bcos/rng.h"
-#include "distill_source_internal.h"
+#include "train_source_internal.h"
 
 typedef struct {
-    distill_source base;
+    train_source base;
     const bcos_image_set *set;
     int train_count;
     int64_t seed;
@@ -59,7 +59,7 @@ static void mirror(uint8_t *out, const uint8_t *crop, int S) {
         for (int x = 0; x < S; x++) memcpy(out + ((size_t)y * S + x) * 3, crop + ((size_t)y * S + S - 1 - x) * 3, 3);
 }
 
-static int next_batch(distill_source *base, int64_t samples_seen, distill_batch *b, long wait_ms, char *err,
+static int next_batch(train_source *base, int64_t samples_seen, distill_batch *b, long wait_ms, char *err,
                       size_t errlen) {
     (void)wait_ms, (void)err, (void)errlen;
     images_source *s = (images_source *)base;
@@ -88,7 +88,7 @@ static int next_batch(distill_source *base, int64_t samples_seen, distill_batch 
 
 /* samples_seen is the whole position, the same on every rank and for any number of ranks; epoch
  * and offset are recorded beside it for reading. */
-static char *position(distill_source *base, int64_t samples_seen, int64_t *epoch) {
+static char *position(train_source *base, int64_t samples_seen, int64_t *epoch) {
     images_source *s = (images_source *)base;
     *epoch = samples_seen / s->train_count;
     char json[256];
@@ -99,13 +99,13 @@ static char *position(distill_source *base, int64_t samples_seen, int64_t *epoch
     return xstrdup(json);
 }
 
-static void free_source(distill_source *base) {
+static void free_source(train_source *base) {
     images_source *s = (images_source *)base;
     free(s->order);
     free(s);
 }
 
-distill_source *distill_source_images_new(const bcos_image_set *set, int train_count, int64_t seed,
+train_source *train_source_images_new(const bcos_image_set *set, int train_count, int64_t seed,
                                           const distill_shape *shape, const float *caption_emb,
                                           const int32_t *caption_ids, const int *has_caption) {
     images_source *s = xmalloc(sizeof *s);

@@ -3,10 +3,10 @@
  * its data path skipped, retried and lost; it calls no model, no store and no other rank. The run
  * (distill.c) embeds the captions, sums the counters over the ranks and has the store record them.
  * A source also says where it stands, for a checkpoint, and takes that up again on a resume.
- *   images: an in-memory set, its order a function of (seed, sample index) (distill_source_images.c);
- *   shards: WebDataset shards streamed through the epoch loader (distill_source_shards.c). */
-#ifndef BCOS_DISTILL_SOURCE_INTERNAL_H
-#define BCOS_DISTILL_SOURCE_INTERNAL_H
+ *   images: an in-memory set, its order a function of (seed, sample index) (train_source_images.c);
+ *   shards: WebDataset shards streamed through the epoch loader (train_source_shards.c). */
+#ifndef BCOS_TRAIN_SOURCE_INTERNAL_H
+#define BCOS_TRAIN_SOURCE_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,41 +58,41 @@ typedef struct {
 /* What next_batch returns besides -1 (an error). */
 enum { DISTILL_GOT_BATCH = 0, DISTILL_WAITING = 1, DISTILL_EPOCH_END = 2 };
 
-typedef struct distill_source distill_source;
-struct distill_source {
+typedef struct train_source train_source;
+struct train_source {
     /* This rank's share of the next batch into *b, the run having drawn samples_seen samples so far.
      * Returns DISTILL_GOT_BATCH; DISTILL_WAITING when none came within wait_ms (nothing taken: ask
      * again); DISTILL_EPOCH_END when an epoch just ended (nothing taken: the counters hold its whole
      * count now, b->epoch says which; ask again for the next one's); or -1 with err (shards that
      * cannot feed the run). */
-    int (*next_batch)(distill_source *s, int64_t samples_seen, distill_batch *b, long wait_ms, char *err,
+    int (*next_batch)(train_source *s, int64_t samples_seen, distill_batch *b, long wait_ms, char *err,
                       size_t errlen);
     /* The epoch of the next batch, and this rank's data position as a JSON object (heap). */
-    char *(*position)(distill_source *s, int64_t samples_seen, int64_t *epoch);
+    char *(*position)(train_source *s, int64_t samples_seen, int64_t *epoch);
     /* Take up the position a checkpoint of this run recorded, on any number of ranks (c->world_size
      * says how many wrote it). note gets a line for the run's events when the data was laid out
      * anew (else it is left empty). Returns 0, or -1 with err. NULL: samples seen is the whole
      * position. */
-    int (*restore)(distill_source *s, const bcos_checkpoint *c, char *note, size_t notelen, char *err,
+    int (*restore)(train_source *s, const bcos_checkpoint *c, char *note, size_t notelen, char *err,
                    size_t errlen);
     /* This rank's counters into *out (valid until the next call on s): 1, or 0 while there is
      * nothing to count (between epochs, on every rank alike). NULL: a source that counts nothing. */
-    int (*counters)(distill_source *s, distill_counters *out);
-    void (*free)(distill_source *s);
+    int (*counters)(train_source *s, distill_counters *out);
+    void (*free)(train_source *s);
 };
 
 /* The first train_count images of set. caption_emb (E floats per image; may be NULL) or
  * caption_ids (context_length per image; may be NULL) and has_caption are the images' captions,
  * embedded or tokenized once by the run, kept by the caller. */
-distill_source *distill_source_images_new(const bcos_image_set *set, int train_count, int64_t seed,
+train_source *train_source_images_new(const bcos_image_set *set, int train_count, int64_t seed,
                                           const distill_shape *shape, const float *caption_emb,
                                           const int32_t *caption_ids, const int *has_caption);
 /* The shards of cfg->shards (kept by the caller), their sample counts taken first. Returns NULL
  * with err when the URL list does not expand or a shard cannot be counted. */
-distill_source *distill_source_shards_new(const bcos_distill_config *cfg, const distill_shape *shape, char *err,
+train_source *train_source_shards_new(const bcos_distill_config *cfg, const distill_shape *shape, char *err,
                                           size_t errlen);
 
-/* ---- a shard sample as a batch slot (distill_source_shards.c) ---- */
+/* ---- a shard sample as a batch slot (train_source_shards.c) ---- */
 
 /* A slot: the S x S x 3 crop, then the caption's context_length token ids (all zero: none). */
 typedef struct {
