@@ -3,8 +3,8 @@
  * weight[OC, Cin, K, K] and like patchify, with zeros where the window reaches into the padding; then
  * out[b] [OC, Ho*Wo] = weight @ cols^T comes out in NCHW directly. Nothing is kept between the passes:
  * the backward takes the convolution's input and redoes each image's im2col for dweight (a batch's
- * kept im2col was several times all other activations of a ResNet), and turns dcols back into pixels
- * (col2im) in the same one-image scratch. im2col goes over threads by output rows, copying each
+ * kept im2col was over a quarter of the ResNet student's activations), and turns dcols back into
+ * pixels (col2im) in the same one-image scratch. im2col goes over threads by output rows, copying each
  * window's rows of K pixels at once. */
 
 /* col2im: walks dcols[b] in order (for each output pixel, Cin*K*K window taps) and adds each tap onto
