@@ -105,12 +105,14 @@
                                     int Cin, int H, int W, int P, int OC, R b))                                     \
                                                                                                                     \
     /* 2-D convolution, NCHW: inp[B,Cin,H,W], weight[OC,Cin,K,K], bias[OC] (may be NULL), out[B,OC,Ho,Wo] with      \
-     * Ho = (H + 2pad - K)/stride + 1 (floor), likewise Wo; zero padding. Saves cols[B,Ho*Wo,Cin*K*K], each         \
-     * output pixel's window flattened (c, ky, kx) like patchify, for the backward. */                              \
-    X(conv2d_forward, (R *out, R *cols, const R *inp, const R *weight, const R *bias, int B, int Cin, int H, int W, \
-                       int OC, int K, int stride, int pad))                                                         \
-    /* dinp[B,Cin,H,W] += dL/dinp, dweight[OC,Cin,K,K] += dL/dweight, dbias[OC] += dL/dbias */                      \
-    X(conv2d_backward, (R *dinp, R *dweight, R *dbias, const R *dout, const R *cols, const R *weight, int B, int Cin,\
+     * Ho = (H + 2pad - K)/stride + 1 (floor), likewise Wo; zero padding. Keeps nothing: the backward takes the    \
+     * same inp again (each output pixel's window, flattened (c, ky, kx) like patchify, is recomputed in the        \
+     * op's own scratch). */                                                                                        \
+    X(conv2d_forward, (R *out, const R *inp, const R *weight, const R *bias, int B, int Cin, int H, int W, int OC,  \
+                       int K, int stride, int pad))                                                                 \
+    /* dinp[B,Cin,H,W] += dL/dinp, dweight[OC,Cin,K,K] += dL/dweight, dbias[OC] += dL/dbias; inp is the forward's   \
+     * input (read only for dweight) */                                                                             \
+    X(conv2d_backward, (R *dinp, R *dweight, R *dbias, const R *dout, const R *inp, const R *weight, int B, int Cin, \
                         int H, int W, int OC, int K, int stride, int pad))                                          \
                                                                                                                     \
     /* Average pooling as torch's AvgPool2d(k): kernel = stride = k, no padding, floor mode: inp[B,C,H,W] ->        \

@@ -1,9 +1,11 @@
 /* 2-D convolution, NCHW (written with REAL, see kernels_impl.h), as im2col and one GEMM per image:
- * cols[b] [Ho*Wo, Cin*K*K] holds each output pixel's input window, flattened (c, ky, kx) like
+ * cols [Ho*Wo, Cin*K*K] holds each output pixel's input window of one image, flattened (c, ky, kx) like
  * weight[OC, Cin, K, K] and like patchify, with zeros where the window reaches into the padding; then
- * out[b] [OC, Ho*Wo] = weight @ cols[b]^T comes out in NCHW directly. The forward keeps cols for the
- * backward, which needs them for dweight and turns dcols back into pixels (col2im). The forward's
- * im2col goes over threads by output rows, copying each window's rows of K pixels at once. */
+ * out[b] [OC, Ho*Wo] = weight @ cols^T comes out in NCHW directly. Nothing is kept between the passes:
+ * the backward takes the convolution's input and redoes each image's im2col for dweight (a batch's
+ * kept im2col was over a quarter of the ResNet student's activations), and turns dcols back into
+ * pixels (col2im) in the same one-image scratch. im2col goes over threads by output rows, copying each
+ * window's rows of K pixels at once. */
 
 /* col2im: walks dcols[b] in order (for each output pixel, Cin*K*K window taps) and adds each tap onto
  * its pixel of dimg; padding taps go nowhere. */
@@ -22,13 +24,12 @@ static void col2im_add(REAL *dimg, const REAL *dcols, int Cin, int H, int W, int
                 }
 }
 
-/* im2col of output rows [begin, end) of the B * Ho (numbered b * Ho + oy): each output pixel's window
- * in col2im_add's order, a window row inside the image copied as K consecutive pixels, one outside it
- * as K zeros. */
+/* im2col of one image's output rows [begin, end): each output pixel's window in col2im_add's order, a
+ * window row inside the image copied as K consecutive pixels, one outside it as K zeros. */
 typedef struct {
     REAL *cols;
     const REAL *inp;
-    int Cin, H, W, K, stride, pad, Ho, Wo;
+    int Cin, H, W, K, stride, pad, Wo;
 } im2col_rows;
 
 /* A 1x1 window without padding is one pixel of each channel: the row's cols are the transpose of its
@@ -69,14 +70,13 @@ __attribute__((always_inline)) static inline void im2col_row(REAL *k, const REAL
     }
 }
 
-static void im2col_forward_rows(void *ctx, size_t begin, size_t end) {
+static void im2col_rows_of(void *ctx, size_t begin, size_t end) {
     const im2col_rows *a = ctx;
-    int Cin = a->Cin, H = a->H, W = a->W, K = a->K, stride = a->stride, pad = a->pad, Ho = a->Ho, Wo = a->Wo;
+    int Cin = a->Cin, H = a->H, W = a->W, K = a->K, stride = a->stride, pad = a->pad, Wo = a->Wo;
     size_t CKK = (size_t)Cin * K * K;
+    const REAL *img = a->inp;
     for (size_t row = begin; row < end; row++) {
-        size_t b = row / (size_t)Ho;
-        int oy = (int)(row % (size_t)Ho);
-        const REAL *img = a->inp + b * Cin * H * W;
+        int oy = (int)row;
         REAL *k = a->cols + row * Wo * CKK;
         if (K == 1 && pad == 0)
             im2col_pointwise_row(k, img, Cin, H, W, stride, oy, Wo);
@@ -90,43 +90,55 @@ static void im2col_forward_rows(void *ctx, size_t begin, size_t end) {
 /* The output side of a K-window with this stride and padding, as PyTorch floors it. */
 static int conv_out_size(int n, int K, int stride, int pad) { return (n + 2 * pad - K) / stride + 1; }
 
-static void conv2d_forward(REAL *out, REAL *cols, const REAL *inp, const REAL *weight, const REAL *bias, int B,
-                           int Cin, int H, int W, int OC, int K, int stride, int pad) {
+/* cols [Ho*Wo, Cin*K*K] = the im2col of one image img[Cin,H,W], its output rows over the threads. */
+static void im2col_image(REAL *cols, const REAL *img, int Cin, int H, int W, int K, int stride, int pad, int Ho,
+                         int Wo) {
+    im2col_rows rows = {cols, img, Cin, H, W, K, stride, pad, Wo};
+    cpu_parallel_for((size_t)Ho, 1 + ELEMENTWISE_GRAIN / ((size_t)Wo * Cin * K * K), im2col_rows_of, &rows);
+}
+
+static void conv2d_forward(REAL *out, const REAL *inp, const REAL *weight, const REAL *bias, int B, int Cin, int H,
+                           int W, int OC, int K, int stride, int pad) {
     int Ho = conv_out_size(H, K, stride, pad), Wo = conv_out_size(W, K, stride, pad);
     BCOS_CHECK(Ho > 0 && Wo > 0, "the convolution's window fits the padded input");
     size_t HW = (size_t)Ho * Wo, CKK = (size_t)Cin * K * K;
-    im2col_rows rows = {cols, inp, Cin, H, W, K, stride, pad, Ho, Wo};
-    cpu_parallel_for((size_t)B * Ho, 1 + ELEMENTWISE_GRAIN / ((size_t)Wo * CKK), im2col_forward_rows, &rows);
+    REAL *cols = xmalloc(HW * CKK * sizeof(REAL));
     for (int b = 0; b < B; b++) {
-        REAL *cb = cols + (size_t)b * HW * CKK, *ob = out + (size_t)b * OC * HW;
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)HW, (int)CKK, 1, weight, (int)CKK, cb, (int)CKK, 0,
+        REAL *ob = out + (size_t)b * OC * HW;
+        im2col_image(cols, inp + (size_t)b * Cin * H * W, Cin, H, W, K, stride, pad, Ho, Wo);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)HW, (int)CKK, 1, weight, (int)CKK, cols, (int)CKK, 0,
              ob, (int)HW);
         if (bias)
             for (int o = 0; o < OC; o++)
                 for (size_t i = 0; i < HW; i++) ob[(size_t)o * HW + i] += bias[o];
     }
+    free(cols);
 }
 
-static void conv2d_backward(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout, const REAL *cols,
+/* One image scratch serves both halves of each image's backward: its im2col for dweight, then (once
+ * dweight has read it) its dcols. */
+static void conv2d_backward(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *dout, const REAL *inp,
                             const REAL *weight, int B, int Cin, int H, int W, int OC, int K, int stride, int pad) {
     int Ho = conv_out_size(H, K, stride, pad), Wo = conv_out_size(W, K, stride, pad);
     size_t HW = (size_t)Ho * Wo, CKK = (size_t)Cin * K * K;
-    REAL *dcols = dinp ? xmalloc(HW * CKK * sizeof(REAL)) : NULL;
+    REAL *cols = dinp || dweight ? xmalloc(HW * CKK * sizeof(REAL)) : NULL;
     for (int b = 0; b < B; b++) {
-        const REAL *cb = cols + (size_t)b * HW * CKK, *db = dout + (size_t)b * OC * HW;
-        /* dweight[OC, CKK] += dout[b] [OC, HW] @ cols[b] [HW, CKK] */
-        if (dweight)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)CKK, (int)HW, 1, db, (int)HW, cb, (int)CKK, 1,
+        const REAL *db = dout + (size_t)b * OC * HW;
+        /* dweight[OC, CKK] += dout[b] [OC, HW] @ cols [HW, CKK] */
+        if (dweight) {
+            im2col_image(cols, inp + (size_t)b * Cin * H * W, Cin, H, W, K, stride, pad, Ho, Wo);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)CKK, (int)HW, 1, db, (int)HW, cols, (int)CKK, 1,
                  dweight, (int)CKK);
+        }
         if (dbias)
             for (int o = 0; o < OC; o++)
                 for (size_t i = 0; i < HW; i++) dbias[o] += db[(size_t)o * HW + i];
         /* dcols [HW, CKK] = dout[b]^T @ weight, then back onto the pixels */
         if (dinp) {
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)HW, (int)CKK, OC, 1, db, (int)HW, weight, (int)CKK, 0,
-                 dcols, (int)CKK);
-            col2im_add(dinp + (size_t)b * Cin * H * W, dcols, Cin, H, W, K, stride, pad, Ho, Wo);
+                 cols, (int)CKK);
+            col2im_add(dinp + (size_t)b * Cin * H * W, cols, Cin, H, W, K, stride, pad, Ho, Wo);
         }
     }
-    free(dcols);
+    free(cols);
 }

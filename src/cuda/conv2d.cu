@@ -1,10 +1,10 @@
-/* 2-D convolution on the GPU, NCHW, as src/cpu/conv2d_impl.h computes it: im2col into the saved
+/* 2-D convolution on the GPU, NCHW, as src/cpu/conv2d_impl.h computes it: im2col into a scratch
  * cols[B, Ho*Wo, Cin*K*K], then ONE cuBLASLt GEMM over the whole batch, rows[B*Ho*Wo, OC] = cols @
  * weight^T, and a tiled transpose of each image's [Ho*Wo, OC] into NCHW that adds the bias on the way.
- * The backward transposes dout back into rows, so that dweight and dcols are again one GEMM each over
- * the batch, and col2im gathers each input pixel's taps (no atomics: every pixel is one thread's).
- * An implicit GEMM (no cols, no transposes) is the faster design; the table's conv2d saves cols, so this
- * one follows it. */
+ * Nothing is kept: the backward redoes the im2col from the forward's input for dweight, transposes dout
+ * back into rows, so that dweight and dcols are again one GEMM each over the batch, and col2im gathers
+ * each input pixel's taps (no atomics: every pixel is one thread's). The scratch lives for one call (the
+ * stream-ordered pool takes it back). An implicit GEMM (no cols, no transposes) is the faster design. */
 #include "cuda_internal.h"
 
 namespace bcos_cuda {
@@ -96,18 +96,20 @@ static void im2col(float *cols, const float *inp, const conv_shape &s) {
     CUDA_LAUNCHED();
 }
 
-void conv2d_forward(float *out, float *cols, const float *inp, const float *weight, const float *bias, int B,
-                    int Cin, int H, int W, int OC, int K, int stride, int pad) {
+void conv2d_forward(float *out, const float *inp, const float *weight, const float *bias, int B, int Cin, int H,
+                    int W, int OC, int K, int stride, int pad) {
     conv_shape s = conv_of(B, Cin, H, W, OC, K, stride, pad);
     if (B <= 0 || OC <= 0 || Cin <= 0) return;
+    float *cols = (float *)scratch(s.rows() * s.window() * sizeof(float));
     im2col(cols, inp, s);
     float *rows = (float *)scratch(s.rows() * OC * sizeof(float));
     linear(rows, cols, weight, NULL, (int)s.rows(), (int)s.window(), OC, 0);
     transpose(out, rows, bias, (int)s.pixels(), OC, B);
     scratch_free(rows);
+    scratch_free(cols);
 }
 
-void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *cols,
+void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                      const float *weight, int B, int Cin, int H, int W, int OC, int K, int stride, int pad) {
     conv_shape s = conv_of(B, Cin, H, W, OC, K, stride, pad);
     if ((!dinp && !dweight && !dbias) || B <= 0 || OC <= 0 || Cin <= 0) return;
@@ -115,7 +117,12 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dou
     /* drows[B*Ho*Wo, OC]: dout with each image's pixels as rows */
     float *drows = (float *)scratch(s.rows() * OC * sizeof(float));
     transpose(drows, dout, NULL, OC, (int)s.pixels(), B);
-    if (dweight) linear_backward_weights(dweight, drows, cols, N, window, OC);
+    if (dweight) {
+        float *cols = (float *)scratch(s.rows() * s.window() * sizeof(float));
+        im2col(cols, inp, s);
+        linear_backward_weights(dweight, drows, cols, N, window, OC);
+        scratch_free(cols);
+    }
     if (dbias) column_sums(dbias, drows, N, OC, OC, 1);
     if (dinp) {
         /* dcols = drows @ weight, written (not accumulated), then gathered onto the pixels */

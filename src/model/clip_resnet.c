@@ -13,7 +13,7 @@
 #include "clip_internal.h"
 
 #define BN_EPS 1e-5f
-/* Images per pass: the im2col scratch grows with the batch (RN50x64's stem alone takes 116 MB an
+/* Images per pass: the five activation buffers grow with the batch (RN50's largest map is 3 MB an
  * image), so a large batch goes through in chunks of this many. */
 #define RN_CHUNK 8
 
@@ -95,8 +95,8 @@ void bcos_clip_declare_resnet(bcos_clip *m) {
 typedef struct {
     const bcos_clip *m;
     int B, measuring;
-    size_t act, cols;    /* floats per image */
-    float *col, *affine; /* im2col scratch; scale[Cmax] then shift[Cmax] of the BatchNorm at hand */
+    size_t act, cols; /* floats per image (cols: the convolution's own scratch) */
+    float *affine; /* scale[Cmax] then shift[Cmax] of the BatchNorm at hand */
 } rn_pass;
 
 static void note(size_t *largest, size_t n) {
@@ -117,7 +117,7 @@ static void conv_bn(rn_pass *r, float *out, const float *inp, int conv, const bc
         note(&r->cols, (size_t)Ho * Wo * Cin * K * K);
     } else {
         const bcos_backend *be = r->m->backend;
-        be->conv2d_forward(out, r->col, inp, bcos_params_ptr(p, conv), NULL, r->B, Cin, *H, *W, OC, K, stride, pad);
+        be->conv2d_forward(out, inp, bcos_params_ptr(p, conv), NULL, r->B, Cin, *H, *W, OC, K, stride, pad);
         /* BatchNorm in evaluation mode: scale = gamma / sqrt(var + eps), shift = beta - mean * scale */
         const float *g = bcos_params_ptr(p, bn->weight), *beta = bcos_params_ptr(p, bn->bias);
         const float *mean = bcos_params_ptr(p, bn->running_mean), *var = bcos_params_ptr(p, bn->running_var);
@@ -228,14 +228,15 @@ static rn_pass measure(const bcos_clip *m) {
     return r;
 }
 
-/* Floats of the activations (five buffers), im2col and BatchNorm scratch, and the pool, per chunk. */
+/* Floats of the activations (five buffers), BatchNorm scratch and the pool, per chunk. */
 static size_t chunk_floats(const bcos_clip_config *c, const rn_pass *sizes, int chunk) {
-    return (size_t)chunk * (5 * sizes->act + sizes->cols) + 2 * 32 * (size_t)c->vision_width + pool_floats(c, chunk);
+    return (size_t)chunk * 5 * sizes->act + 2 * 32 * (size_t)c->vision_width + pool_floats(c, chunk);
 }
 
 size_t bcos_clip_resnet_image_floats(const bcos_clip *declared, int B) {
     rn_pass sizes = measure(declared);
-    return chunk_floats(&declared->cfg, &sizes, B < RN_CHUNK ? B : RN_CHUNK);
+    /* and the convolution's own scratch, one image's im2col at a time, for the largest */
+    return chunk_floats(&declared->cfg, &sizes, B < RN_CHUNK ? B : RN_CHUNK) + sizes.cols;
 }
 
 void bcos_clip_resnet_encode_image(const bcos_clip *m, float *out, const float *images, int B) {
@@ -245,8 +246,7 @@ void bcos_clip_resnet_encode_image(const bcos_clip *m, float *out, const float *
     float *base = xmalloc(chunk_floats(c, &sizes, chunk) * sizeof(float));
     size_t act = (size_t)chunk * sizes.act, S = (size_t)c->image_size;
     rn_buffers f0 = {base, base + act, base + 2 * act, base + 3 * act, base + 4 * act};
-    rn_pass r = {.m = m, .col = base + 5 * act};
-    r.affine = r.col + (size_t)chunk * sizes.cols;
+    rn_pass r = {.m = m, .affine = base + 5 * act};
     float *pool = r.affine + 2 * 32 * (size_t)c->vision_width;
     for (int at = 0; at < B; at += chunk) {
         r.B = B - at < chunk ? B - at : chunk;

@@ -41,7 +41,7 @@ typedef struct {
     const bcos_rn_conv *conv; /* RN_CONV and RN_BN */
     int k;                    /* RN_AVGPOOL's window */
     float *out, *dout;        /* RN_RELU's out is its input's (in place) */
-    float *cols, *z, *norm;   /* RN_CONV */
+    float *z, *norm;          /* RN_CONV; its backward reads its input's out again */
     float *mean, *var, *dvar; /* RN_BN's batch statistics */
 } rn_node;
 

@@ -55,7 +55,6 @@ static int conv_unit(builder *b, int in, const bcos_rn_conv *c, int relu) {
                     .W = (W + 2 * c->pad - c->k) / c->stride + 1};
     give_buffers(b, &conv);
     size_t hw = (size_t)conv.H * conv.W;
-    conv.cols = carve(&b->mem, (size_t)B * hw * c->cin * c->k * c->k);
     conv.z = carve(&b->mem, (size_t)B * c->oc * hw);
     conv.norm = carve(&b->mem, (size_t)B * hw);
     int at = push(b, conv);

@@ -36,8 +36,8 @@ static void conv_explain(const bcos_student *s, bcos_rn_acts *a, const rn_node *
     rn_input_size(s, a, n->in, &H, &W);
     rn_zero(a->dz, rn_node_size(a, n));
     s->backend->bcos_scale_explain_backward(a->dz, n->dout, n->z, n->norm, a->B, c->oc, n->H * n->W, a->b);
-    s->backend->conv2d_backward(rn_dinput(a, n->in, dx6), NULL, NULL, a->dz, n->cols, RN_PARAM(s, c->weight), a->B,
-                                c->cin, H, W, c->oc, c->k, c->stride, c->pad);
+    s->backend->conv2d_backward(rn_dinput(a, n->in, dx6), NULL, NULL, a->dz, rn_input(a, n->in),
+                                RN_PARAM(s, c->weight), a->B, c->cin, H, W, c->oc, c->k, c->stride, c->pad);
 }
 
 static void bn_explain(const bcos_student *s, const bcos_rn_acts *a, const rn_node *n, double *contrib) {

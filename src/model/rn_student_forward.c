@@ -23,8 +23,7 @@ static void conv_forward(const bcos_student *s, const bcos_rn_acts *a, rn_node *
     const float *in = rn_input(a, n->in);
     int H, W;
     rn_input_size(s, a, n->in, &H, &W);
-    be->conv2d_forward(n->z, n->cols, in, RN_PARAM(s, c->weight), NULL, a->B, c->cin, H, W, c->oc, c->k, c->stride,
-                       c->pad);
+    be->conv2d_forward(n->z, in, RN_PARAM(s, c->weight), NULL, a->B, c->cin, H, W, c->oc, c->k, c->stride, c->pad);
     be->bcos_window_norm_forward(n->norm, in, a->B, c->cin, H, W, c->k, c->stride, c->pad);
     be->bcos_scale_forward(n->out, n->z, n->norm, a->B, c->oc, n->H * n->W, a->b);
 }
@@ -121,8 +120,8 @@ static void conv_backward(const bcos_student *s, bcos_rn_acts *a, const rn_node 
     rn_zero(a->dz, rn_node_size(a, n));
     rn_zero(a->dnorm, (size_t)a->B * HW);
     be->bcos_scale_backward(a->dz, a->dnorm, n->dout, n->z, n->norm, a->B, c->oc, HW, a->b);
-    be->conv2d_backward(dinp, RN_GRAD(s, grads, c->weight), NULL, a->dz, n->cols, RN_PARAM(s, c->weight), a->B, c->cin,
-                        H, W, c->oc, c->k, c->stride, c->pad);
+    be->conv2d_backward(dinp, RN_GRAD(s, grads, c->weight), NULL, a->dz, rn_input(a, n->in), RN_PARAM(s, c->weight),
+                        a->B, c->cin, H, W, c->oc, c->k, c->stride, c->pad);
     be->bcos_window_norm_backward(dinp, a->dnorm, rn_input(a, n->in), n->norm, a->B, c->cin, H, W, c->k, c->stride,
                                   c->pad);
 }

@@ -419,22 +419,18 @@ static void case_bcos_patch_explain_backward(op_test *t) {
 }
 
 static void case_conv2d_forward(op_test *t) {
-    pair out = output(t, (size_t)B * OC * HO * WO), cols = output(t, (size_t)B * HO * WO * WINDOW);
+    pair out = output(t, (size_t)B * OC * HO * WO);
     pair img = input(t, (size_t)B * CIN * H * W), w = input(t, OC * WINDOW), bias = input(t, OC);
-    t->be->conv2d_forward(D(out), D(cols), D(img), D(w), D(bias), B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
-    t->ref->conv2d_forward(out.d, cols.d, img.d, w.d, bias.d, B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
+    t->be->conv2d_forward(D(out), D(img), D(w), D(bias), B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
+    t->ref->conv2d_forward(out.d, img.d, w.d, bias.d, B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
 }
 
 static void case_conv2d_backward(op_test *t) {
     pair dimg = grad(t, (size_t)B * CIN * H * W), dw = grad(t, OC * WINDOW), dbias = grad(t, OC);
     pair dout = input(t, (size_t)B * OC * HO * WO), img = input(t, (size_t)B * CIN * H * W), w = input(t, OC * WINDOW);
-    pair cols = input(t, (size_t)B * HO * WO * WINDOW), out = input(t, (size_t)B * OC * HO * WO);
-    t->ref->conv2d_forward(out.d, cols.d, img.d, w.d, NULL, B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
-    to_float(cols);
-    t->be->conv2d_backward(D(dimg), D(dw), D(dbias), D(dout), D(cols), D(w), B, CIN, H, W, OC, CONV_K, CONV_STRIDE,
+    t->be->conv2d_backward(D(dimg), D(dw), D(dbias), D(dout), D(img), D(w), B, CIN, H, W, OC, CONV_K, CONV_STRIDE,
                            CONV_PAD);
-    t->ref->conv2d_backward(dimg.d, dw.d, dbias.d, dout.d, cols.d, w.d, B, CIN, H, W, OC, CONV_K, CONV_STRIDE,
-                            CONV_PAD);
+    t->ref->conv2d_backward(dimg.d, dw.d, dbias.d, dout.d, img.d, w.d, B, CIN, H, W, OC, CONV_K, CONV_STRIDE, CONV_PAD);
 }
 
 static void case_avgpool2d_forward(op_test *t) {
