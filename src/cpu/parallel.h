@@ -1,6 +1,7 @@
-/* Loops of the CPU kernels spread over threads: the elementwise kernels, the attention heads and the
+/* Loops of the CPU kernels spread over threads: the elementwise kernels, the softmax rows and the
  * im2col run on as many threads as OpenBLAS uses for its GEMMs, so that its threads do not wait idle
- * while a single thread walks the data between two GEMMs. */
+ * while a single thread walks the data between two GEMMs. A range never calls a GEMM: OpenBLAS called
+ * from several threads at once queues them for its workers, which spin. */
 #ifndef BCOS_CPU_PARALLEL_H
 #define BCOS_CPU_PARALLEL_H
 
