@@ -5,7 +5,7 @@
  * layernorm_forward` holds each body to the op's signature. <tgmath.h> makes exp, sqrt and erf follow
  * REAL, so the float kernels compute in float and the double ones in double. Each included file is one
  * concern. The forward loops that run between GEMMs go over threads (parallel.h), each item (row,
- * plane, head, element) computed exactly as one thread computes it. */
+ * plane, softmax row, element) computed exactly as one thread computes it. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
