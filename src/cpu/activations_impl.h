@@ -83,8 +83,15 @@ static void relu_forward(REAL *out, const REAL *inp, size_t n) {
     cpu_parallel_for(n, ELEMENTWISE_GRAIN, relu_forward_range, &a);
 }
 
+/* a->out is dinp, a->a the forward's output, a->b dout. */
+static void relu_backward_range(void *ctx, size_t begin, size_t end) {
+    const elementwise_args *a = ctx;
+    for (size_t i = begin; i < end; i++)
+        if (a->a[i] > 0) a->out[i] += a->b[i];
+}
+
 static void relu_backward(REAL *dinp, const REAL *out, const REAL *dout, size_t n) {
     if (!dinp) return;
-    for (size_t i = 0; i < n; i++)
-        if (out[i] > 0) dinp[i] += dout[i];
+    elementwise_args a = {dinp, out, dout};
+    cpu_parallel_for(n, ELEMENTWISE_GRAIN, relu_backward_range, &a);
 }

@@ -74,6 +74,17 @@ static void start_pool(void) {
     }
 }
 
+void cpu_parallel_for_gemms(size_t n, cpu_range_fn fn, void *ctx) {
+    pthread_once(&pool.once, start_pool); /* before OpenBLAS's count drops: the pool is sized by it */
+    if (pool.threads < 2 || n < (size_t)pool.threads || inside_range) {
+        if (n) fn(ctx, 0, n);
+        return;
+    }
+    openblas_set_num_threads(1);
+    cpu_parallel_for(n, 1, fn, ctx);
+    openblas_set_num_threads(pool.threads);
+}
+
 void cpu_parallel_for(size_t n, size_t grain, cpu_range_fn fn, void *ctx) {
     pthread_once(&pool.once, start_pool);
     if (pool.threads < 2 || n < 2 * grain || inside_range || pthread_mutex_trylock(&pool.busy) != 0) {

@@ -15,5 +15,10 @@ typedef void (*cpu_range_fn)(void *ctx, size_t begin, size_t end);
  * items are independent computes the same numbers as one thread. Loops of fewer than 2 * grain items,
  * calls from inside a range, and calls while another thread runs the pool run in the caller alone. */
 void cpu_parallel_for(size_t n, size_t grain, cpu_range_fn fn, void *ctx);
+/* The same for items that each call GEMMs (the images of a convolution): OpenBLAS runs single-threaded
+ * meanwhile, each thread's GEMMs on its own core, and gets its threads back after. Fewer items than
+ * threads run in the caller instead, their GEMMs on OpenBLAS's threads, so that no core idles. A GEMM
+ * computes each element alike on one thread or several: the numbers are the same either way. */
+void cpu_parallel_for_gemms(size_t n, cpu_range_fn fn, void *ctx);
 
 #endif

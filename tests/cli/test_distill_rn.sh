@@ -4,7 +4,8 @@
 # the global batch (the ranks sum them); with per_rank_bn each rank normalises with its own images'
 # statistics (the reference's per-GPU BatchNorm) and the curve departs from the single process's. The
 # reference's setting, jobs/distill-rn50-siglip.json, runs with its teacher and data overridden. The
-# trained student is used by weights info, encode-image and explain (completeness reported).
+# trained student is used by weights info, encode-image and explain (completeness reported). One thread and
+# three train the same student, bit for bit.
 set -u
 BCOS=$1
 TMP=$(mktemp -d)
@@ -34,6 +35,14 @@ $MPIRUN 2 "$BCOS" distill $RN --per-rank-bn true --db "$TMP/two.db" --run per-ra
 losses "$TMP/two.db" per-rank >"$TMP/per-rank.loss"
 losses "$TMP/one.db" cosine >"$TMP/one.loss"
 close "$TMP/one.loss" "$TMP/per-rank.loss" 1e-4 && bad "per-rank statistics give the global batch's losses" || ok
+
+# the CPU's threads change no number: the convolutions' images and output channels go over threads only
+# when there are enough of them, each element computed as one thread computes it
+for threads in 1 3; do
+  OPENBLAS_NUM_THREADS=$threads "$BCOS" distill $RN --steps 3 --db "$TMP/threads.db" --run "t$threads" \
+    --out "$TMP/threads-$threads.safetensors" >/dev/null 2>"$TMP/err" && ok || bad "$threads threads: $(cat "$TMP/err")"
+done
+cmp -s "$TMP/threads-1.safetensors" "$TMP/threads-3.safetensors" && ok || bad "1 and 3 threads train the same student"
 
 # the reference's job: siglip, Adam 1e-4, AGC 0.01, B 2, no biases (teacher and data overridden)
 RN50_WEIGHTS=unused TRAIN_SHARDS=unused "$BCOS" distill jobs/distill-rn50-siglip.json --teacher tests/fixtures/clip/tiny_rn_openclip.safetensors \

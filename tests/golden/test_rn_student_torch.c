@@ -14,7 +14,8 @@
  * differences of large terms. The fixture records per case how far a float64 step lands when only each
  * module's output is rounded to float32 ("f32_floor": 4e-6 to 3e-5 on the worst gradient) and how far
  * torch's own float32 step lands ("torch_f32_error": 2e-5 to 6e-5). The training tensors are held to
- * TRAIN_MARGIN times torch's float32 error: no further from float64 than torch itself, within rounding. */
+ * TRAIN_MARGIN times torch's float32 error: the error of a float32 step moves by 2x and more with any change
+ * of rounding (another GEMM kernel, another CPU), so twice torch's would hold on one machine only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
 #define TOL 2e-6
 #define CONVERSION_TOL 1e-5
 #define COMPLETENESS_TOL 1e-4
-#define TRAIN_MARGIN 2
+#define TRAIN_MARGIN 4
 /* A gradient that vanishes in exact arithmetic (k_proj's bias: softmax ignores a shift shared by every key)
  * has no relative error; its float32 value must stay at rounding level instead. */
 #define VANISHING 1e-12
