@@ -1,11 +1,13 @@
 /* 2-D convolution, NCHW (written with REAL, see kernels_impl.h), as im2col and one GEMM per image:
  * cols [Ho*Wo, Cin*K*K] holds each output pixel's input window of one image, flattened (c, ky, kx) like
  * weight[OC, Cin, K, K] and like patchify, with zeros where the window reaches into the padding; then
- * out[b] [OC, Ho*Wo] = weight @ cols^T comes out in NCHW directly. Nothing is kept between the passes:
- * the backward takes the convolution's input and redoes each image's im2col for dweight (a batch's
- * kept im2col was over a quarter of the ResNet student's activations), and turns dcols back into
- * pixels (col2im) in the same one-image scratch. im2col goes over threads by output rows, copying each
- * window's rows of K pixels at once. */
+ * out[b] [OC, Ho*Wo] = weight @ cols^T comes out in NCHW directly. A 1x1 window at stride 1 without
+ * padding skips im2col: the image's planes are cols transposed. Nothing is kept between the passes: the
+ * backward takes the convolution's input and redoes each image's im2col for dweight (a batch's kept
+ * im2col was over a quarter of the ResNet student's activations), and turns dcols back into pixels
+ * (col2im). Threads: the images of the forward and of dinp, and fixed blocks of dweight's output
+ * channels, each with single-threaded GEMMs (cpu_parallel_for_gemms); an im2col outside those goes over
+ * threads by output rows, copying each window's rows of K pixels at once. */
 
 /* col2im: walks dcols[b] in order (for each output pixel, Cin*K*K window taps) and adds each tap onto
  * its pixel of dimg; padding taps go nowhere. */
@@ -219,7 +221,7 @@ static void conv2d_backward(REAL *dinp, REAL *dweight, REAL *dbias, const REAL *
             conv_dweight_blocks blocks = {dweight, db, pointwise ? img : cols, OC, (int)HW, (int)CKK, pointwise};
             cpu_parallel_for_gemms((size_t)(OC + DWEIGHT_ROWS - 1) / DWEIGHT_ROWS, conv_dweight_blocks_range, &blocks);
         }
-    if (dbias) add_bias_grad(dbias, db, OC, HW);
+        if (dbias) add_bias_grad(dbias, db, OC, HW);
     }
     free(cols);
     if (!dinp) return;
