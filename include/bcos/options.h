@@ -54,6 +54,10 @@ typedef struct {
 #define READS_OR(bare) BCOS_JOB_NO_RANGE, BCOS_JOB_INPUT, NULL, (bare) /* --flag[=PATH] */
 #define MS_MAX (24 * 3600 * 1000.0)     /* a day: any longer wait is a typo */
 
+/* The size of a string setting of the commands whose settings are only their table's (eval, explain,
+ * shards write): a path or a list, with its terminating zero. */
+#define OPTION_TEXT_MAX 4096
+
 /* A command's table over its settings struct. */
 typedef struct {
     const char *command; /* "distill": named in the messages ('bcos distill --help') */

@@ -53,11 +53,12 @@ static const char *const USAGE =
 
 /* The options, from a job file {"kind": "eval", ...} and then the flags, which win; an empty
  * string is one not given. */
-#define TEXT_MAX 4096
 typedef struct {
-    char weights[TEXT_MAX], model[TEXT_MAX], datasets[TEXT_MAX], dataset_root[TEXT_MAX], split[TEXT_MAX];
-    char predictions[TEXT_MAX], name[TEXT_MAX], run[TEXT_MAX], checkpoint[TEXT_MAX], classifier_cache[TEXT_MAX];
-    char db[TEXT_MAX], output_dir[TEXT_MAX], tasks[TEXT_MAX];
+    char weights[OPTION_TEXT_MAX], model[OPTION_TEXT_MAX], datasets[OPTION_TEXT_MAX], dataset_root[OPTION_TEXT_MAX];
+    char split[OPTION_TEXT_MAX];
+    char predictions[OPTION_TEXT_MAX], name[OPTION_TEXT_MAX], run[OPTION_TEXT_MAX], checkpoint[OPTION_TEXT_MAX];
+    char classifier_cache[OPTION_TEXT_MAX];
+    char db[OPTION_TEXT_MAX], output_dir[OPTION_TEXT_MAX], tasks[OPTION_TEXT_MAX];
     int batch_size, max_skip, teacher, skip_existing, gridpg_size, gridpg_grids, gridpg_seed, gridpg_smooth;
 } eval_args;
 

@@ -44,10 +44,11 @@ static const char *const USAGE =
 
 /* The options, from a job file {"kind": "explain", ...} and then the flags, which win; an empty
  * string is one not given. */
-#define TEXT_MAX 4096
 typedef struct {
-    char weights[TEXT_MAX], image[TEXT_MAX], text[TEXT_MAX], classes[TEXT_MAX], templates_file[TEXT_MAX];
-    char out[TEXT_MAX], run[TEXT_MAX], db[TEXT_MAX], pixel_order[16], dataset[TEXT_MAX], split[TEXT_MAX];
+    char weights[OPTION_TEXT_MAX], image[OPTION_TEXT_MAX], text[OPTION_TEXT_MAX], classes[OPTION_TEXT_MAX];
+    char templates_file[OPTION_TEXT_MAX];
+    char out[OPTION_TEXT_MAX], run[OPTION_TEXT_MAX], db[OPTION_TEXT_MAX], pixel_order[16], dataset[OPTION_TEXT_MAX];
+    char split[OPTION_TEXT_MAX];
     int per_class, upscale;
 } explain_opts;
 
@@ -265,7 +266,7 @@ static void explain_image_file(explainer *ex) {
     cli_load_x6(x6, o->image, S, cli_pixel_order(o->pixel_order));
     /* the B and bias scale of the step the file was saved at */
     bcos_student_forward(&ex->student, ex->acts, emb, x6, ex->student.saved_b, ex->student.saved_bias_scale);
-    char label[TEXT_MAX + 8], prefix[TEXT_MAX];
+    char label[OPTION_TEXT_MAX + 8], prefix[OPTION_TEXT_MAX];
     choose_target(target, label, sizeof label, o, &ex->text, emb);
     if (o->out[0])
         snprintf(prefix, sizeof prefix, "%s", o->out);
@@ -294,7 +295,7 @@ static int explain_sample(explainer *ex, const bcos_eval_dataset *d, const float
     int S = ex->student.cfg.image_size, E = ex->student.cfg.embed_dim, label;
     bcos_image_sample_config input = {.size = S, .kind = BCOS_INPUT_BCOS6, .need_label = true,
                                       .n_classes = d->n_classes, .decode = BCOS_DECODE_EXACT, .benchmark_order = true};
-    char msg[BCOS_ERRLEN], image[1024], label_text[512], slug[128], prefix[TEXT_MAX + 256];
+    char msg[BCOS_ERRLEN], image[1024], label_text[512], slug[128], prefix[OPTION_TEXT_MAX + 256];
     snprintf(image, sizeof image, "%s#%s", s->shard, s->key);
     if (bcos_image_sample(&input, s, x6, &label, msg, sizeof msg) != BCOS_SAMPLE_OK) {
         bcos_warn("%s: skipped: %s", image, msg);

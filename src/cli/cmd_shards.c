@@ -48,11 +48,12 @@ static const char *const WRITE_USAGE =
 
 /* The options of `shards write`, from a job file {"kind": "shards", ...} and then the flags, which
  * win; an empty string is one not given. */
-#define TEXT_MAX 4096
 typedef struct {
-    char out[TEXT_MAX], split[TEXT_MAX];
-    char folder[TEXT_MAX], idx_images[TEXT_MAX], idx_labels[TEXT_MAX], fashion_mnist[TEXT_MAX];
-    char coco_images[TEXT_MAX], coco_captions[TEXT_MAX], classnames[TEXT_MAX], templates[TEXT_MAX];
+    char out[OPTION_TEXT_MAX], split[OPTION_TEXT_MAX];
+    char folder[OPTION_TEXT_MAX], idx_images[OPTION_TEXT_MAX], idx_labels[OPTION_TEXT_MAX];
+    char fashion_mnist[OPTION_TEXT_MAX];
+    char coco_images[OPTION_TEXT_MAX], coco_captions[OPTION_TEXT_MAX], classnames[OPTION_TEXT_MAX];
+    char templates[OPTION_TEXT_MAX];
     int captions, force;
     int64_t max_samples, max_bytes, shuffle; /* shuffle: the seed, or -1 for the source order */
 } write_options;
